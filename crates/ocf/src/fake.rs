@@ -1,0 +1,473 @@
+//! A recording, scripted [`Host`] for unit tests: a process table, files, HTTP answers and
+//! command outputs held in memory, a virtual clock that `sleep` advances, and a log of
+//! every effect in the order the agent asked for it.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use crate::host::{
+    CommandOutput, CommandSpec, FileInfo, Host, HostError, MountSpec, ProcInfo, SpawnSpec, UserIds,
+};
+use crate::http::{HttpResponse, HttpUrl};
+
+/// One effect the agent asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    /// `run`.
+    Run(String),
+    /// `spawn_detached`, with the pid it got.
+    Spawn(PathBuf, u32),
+    /// `signal_group`.
+    SignalGroup(u32, Signal),
+    /// `signal`.
+    Signal(u32, Signal),
+    /// `write_file`.
+    Write(PathBuf, String),
+    /// `remove_file`.
+    Remove(PathBuf),
+    /// `http_get`.
+    Http(String),
+    /// `mount`.
+    Mount(String, PathBuf),
+    /// `umount`.
+    Umount(PathBuf),
+}
+
+/// A scripted HTTP answer.
+#[derive(Debug, Clone)]
+pub enum FakeHttp {
+    /// Answer with this status and body after this long (virtual time).
+    Answer(u16, String, Duration),
+    /// Fail to connect.
+    Refused,
+}
+
+#[derive(Debug)]
+struct State {
+    clock: Duration,
+    next_pid: u32,
+    procs: BTreeMap<u32, ProcInfo>,
+    ignore_term: BTreeSet<u32>,
+    exit_codes: BTreeMap<u32, i32>,
+    files: BTreeMap<PathBuf, (String, FileInfo)>,
+    http: BTreeMap<String, VecDeque<FakeHttp>>,
+    commands: BTreeMap<String, VecDeque<CommandOutput>>,
+    users: BTreeMap<String, UserIds>,
+    calls: Vec<Call>,
+    spawn_error: Option<String>,
+    die_on_spawn: Option<i32>,
+}
+
+/// The fake host. Not `Sync`: one test, one host.
+#[derive(Debug)]
+pub struct FakeHost {
+    base: Instant,
+    state: RefCell<State>,
+}
+
+impl Default for FakeHost {
+    fn default() -> Self {
+        FakeHost::new()
+    }
+}
+
+/// The start time the fake gives every process it knows, in Unix milliseconds.
+pub const FAKE_EPOCH_MS: u64 = 1_700_000_000_000;
+
+impl FakeHost {
+    /// An empty host: no processes but this one's pid space starting at 1000.
+    pub fn new() -> FakeHost {
+        FakeHost {
+            base: Instant::now(),
+            state: RefCell::new(State {
+                clock: Duration::ZERO,
+                next_pid: 1000,
+                procs: BTreeMap::new(),
+                ignore_term: BTreeSet::new(),
+                exit_codes: BTreeMap::new(),
+                files: BTreeMap::new(),
+                http: BTreeMap::new(),
+                commands: BTreeMap::new(),
+                users: BTreeMap::new(),
+                calls: Vec::new(),
+                spawn_error: None,
+                die_on_spawn: None,
+            }),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        FAKE_EPOCH_MS + u64::try_from(self.state.borrow().clock.as_millis()).unwrap_or(0)
+    }
+
+    /// Add a live process leading its own session and group.
+    pub fn add_process(&self, pid: u32) {
+        let start = self.now_ms();
+        self.state.borrow_mut().procs.insert(
+            pid,
+            ProcInfo {
+                pid,
+                ppid: 1,
+                pgrp: pid,
+                session: pid,
+                state: 'S',
+                start_unix_ms: start,
+            },
+        );
+    }
+
+    /// Add a process to an existing group.
+    pub fn add_group_member(&self, pid: u32, pgrp: u32) {
+        self.add_process(pid);
+        if let Some(p) = self.state.borrow_mut().procs.get_mut(&pid) {
+            p.pgrp = pgrp;
+            p.session = pgrp;
+        }
+    }
+
+    /// Make a process a zombie.
+    pub fn make_zombie(&self, pid: u32) {
+        if let Some(p) = self.state.borrow_mut().procs.get_mut(&pid) {
+            p.state = 'Z';
+        }
+    }
+
+    /// Remove a process, as if it died and was reaped, with an exit code for `try_reap`.
+    pub fn kill_process(&self, pid: u32, code: i32) {
+        let mut s = self.state.borrow_mut();
+        s.procs.remove(&pid);
+        s.exit_codes.insert(pid, code);
+    }
+
+    /// Make a process group ignore SIGTERM.
+    pub fn ignore_term(&self, pgrp: u32) {
+        self.state.borrow_mut().ignore_term.insert(pgrp);
+    }
+
+    /// Whether a pid is alive.
+    pub fn is_alive(&self, pid: u32) -> bool {
+        self.state
+            .borrow()
+            .procs
+            .get(&pid)
+            .is_some_and(ProcInfo::alive)
+    }
+
+    /// Put a file in place.
+    pub fn add_file(&self, path: impl Into<PathBuf>, contents: &str, mode: u32) {
+        let mtime = self.now_ms();
+        self.state.borrow_mut().files.insert(
+            path.into(),
+            (
+                contents.to_string(),
+                FileInfo {
+                    is_file: true,
+                    is_dir: false,
+                    mode,
+                    uid: 0,
+                    mtime_unix_ms: mtime,
+                },
+            ),
+        );
+    }
+
+    /// Put a directory in place.
+    pub fn add_dir(&self, path: impl Into<PathBuf>) {
+        self.state.borrow_mut().files.insert(
+            path.into(),
+            (
+                String::new(),
+                FileInfo {
+                    is_file: false,
+                    is_dir: true,
+                    mode: 0o755,
+                    uid: 0,
+                    mtime_unix_ms: FAKE_EPOCH_MS,
+                },
+            ),
+        );
+    }
+
+    /// Put an executable in place.
+    pub fn add_executable(&self, path: impl Into<PathBuf>) {
+        self.add_file(path, "#!", 0o755);
+    }
+
+    /// A file's contents.
+    pub fn file(&self, path: impl AsRef<Path>) -> Option<String> {
+        self.state
+            .borrow()
+            .files
+            .get(path.as_ref())
+            .map(|(c, _)| c.clone())
+    }
+
+    /// Queue an HTTP answer for a URL (as `HttpUrl`'s Display prints it); the last one
+    /// queued repeats.
+    pub fn push_http(&self, url: &str, answer: FakeHttp) {
+        self.state
+            .borrow_mut()
+            .http
+            .entry(url.to_string())
+            .or_default()
+            .push_back(answer);
+    }
+
+    /// Queue a command's output, keyed by its program; the last one queued repeats.
+    pub fn push_command(&self, program: &str, out: CommandOutput) {
+        self.state
+            .borrow_mut()
+            .commands
+            .entry(program.to_string())
+            .or_default()
+            .push_back(out);
+    }
+
+    /// Add a user.
+    pub fn add_user(&self, name: &str, uid: u32, gid: u32) {
+        self.state.borrow_mut().users.insert(
+            name.to_string(),
+            UserIds {
+                name: name.to_string(),
+                uid,
+                gid,
+            },
+        );
+    }
+
+    /// Make the next spawn fail.
+    pub fn fail_spawn(&self, message: &str) {
+        self.state.borrow_mut().spawn_error = Some(message.to_string());
+    }
+
+    /// Make spawned processes die at once with this exit code.
+    pub fn spawned_die_with(&self, code: i32) {
+        self.state.borrow_mut().die_on_spawn = Some(code);
+    }
+
+    /// Every effect so far.
+    pub fn calls(&self) -> Vec<Call> {
+        self.state.borrow().calls.clone()
+    }
+
+    /// Virtual time passed.
+    pub fn elapsed(&self) -> Duration {
+        self.state.borrow().clock
+    }
+
+    fn record(&self, c: Call) {
+        self.state.borrow_mut().calls.push(c);
+    }
+
+    fn take_front<T: Clone>(q: &mut VecDeque<T>) -> Option<T> {
+        if q.len() > 1 {
+            q.pop_front()
+        } else {
+            q.front().cloned()
+        }
+    }
+}
+
+impl Host for FakeHost {
+    fn now(&self) -> Instant {
+        self.base + self.state.borrow().clock
+    }
+
+    fn sleep(&self, d: Duration) {
+        self.state.borrow_mut().clock += d;
+    }
+
+    fn run(&self, cmd: &CommandSpec, timeout: Duration) -> Result<CommandOutput, HostError> {
+        self.record(Call::Run(cmd.display()));
+        let mut s = self.state.borrow_mut();
+        match s.commands.get_mut(&cmd.program).and_then(Self::take_front) {
+            Some(out) => Ok(out),
+            None => {
+                s.clock += timeout;
+                Err(HostError::Timeout {
+                    what: cmd.display(),
+                    after: timeout,
+                })
+            }
+        }
+    }
+
+    fn spawn_detached(&self, spec: &SpawnSpec) -> Result<u32, HostError> {
+        if let Some(e) = self.state.borrow_mut().spawn_error.take() {
+            return Err(HostError::io(
+                format!("spawn {}", spec.program.display()),
+                io::Error::other(e),
+            ));
+        }
+        let pid = {
+            let mut s = self.state.borrow_mut();
+            s.next_pid += 1;
+            s.next_pid
+        };
+        self.record(Call::Spawn(spec.program.clone(), pid));
+        let die = self.state.borrow().die_on_spawn;
+        match die {
+            Some(code) => self.kill_process(pid, code),
+            None => self.add_process(pid),
+        }
+        Ok(pid)
+    }
+
+    fn try_reap(&self, pid: u32) -> Option<i32> {
+        self.state.borrow_mut().exit_codes.remove(&pid)
+    }
+
+    fn signal_group(&self, pgrp: u32, signal: Signal) -> Result<(), HostError> {
+        self.record(Call::SignalGroup(pgrp, signal));
+        let mut s = self.state.borrow_mut();
+        let dies = match signal {
+            Signal::SIGKILL => true,
+            Signal::SIGTERM => !s.ignore_term.contains(&pgrp),
+            _ => false,
+        };
+        if dies {
+            let members: Vec<u32> = s
+                .procs
+                .values()
+                .filter(|p| p.pgrp == pgrp)
+                .map(|p| p.pid)
+                .collect();
+            for pid in members {
+                s.procs.remove(&pid);
+                s.exit_codes.insert(pid, 128 + signal as i32);
+            }
+        }
+        Ok(())
+    }
+
+    fn signal(&self, pid: u32, signal: Signal) -> Result<(), HostError> {
+        self.record(Call::Signal(pid, signal));
+        if signal == Signal::SIGKILL {
+            self.state.borrow_mut().procs.remove(&pid);
+        }
+        Ok(())
+    }
+
+    fn process(&self, pid: u32) -> Option<ProcInfo> {
+        self.state.borrow().procs.get(&pid).copied()
+    }
+
+    fn processes(&self) -> Vec<ProcInfo> {
+        self.state.borrow().procs.values().copied().collect()
+    }
+
+    fn read_file(&self, path: &Path) -> io::Result<String> {
+        self.file(path)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such file"))
+    }
+
+    fn write_file(&self, path: &Path, contents: &str, mode: u32) -> io::Result<()> {
+        self.record(Call::Write(path.to_path_buf(), contents.to_string()));
+        self.add_file(path, contents, mode);
+        Ok(())
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        self.record(Call::Remove(path.to_path_buf()));
+        self.state.borrow_mut().files.remove(path);
+        Ok(())
+    }
+
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        self.add_dir(path);
+        Ok(())
+    }
+
+    fn file_info(&self, path: &Path) -> Option<FileInfo> {
+        self.state.borrow().files.get(path).map(|(_, i)| *i)
+    }
+
+    fn http_get(&self, url: &HttpUrl, timeout: Duration) -> Result<HttpResponse, HostError> {
+        let key = url.to_string();
+        self.record(Call::Http(key.clone()));
+        let answer = self
+            .state
+            .borrow_mut()
+            .http
+            .get_mut(&key)
+            .and_then(Self::take_front);
+        match answer {
+            Some(FakeHttp::Answer(status, body, took)) if took <= timeout => {
+                self.sleep(took);
+                Ok(HttpResponse {
+                    status,
+                    body,
+                    elapsed: took,
+                })
+            }
+            Some(FakeHttp::Answer(..)) => {
+                self.sleep(timeout);
+                Err(HostError::Timeout {
+                    what: format!("GET {key}"),
+                    after: timeout,
+                })
+            }
+            Some(FakeHttp::Refused) | None => Err(HostError::io(
+                format!("GET {key}"),
+                io::Error::from(io::ErrorKind::ConnectionRefused),
+            )),
+        }
+    }
+
+    fn user(&self, name: &str) -> Option<UserIds> {
+        self.state.borrow().users.get(name).cloned()
+    }
+
+    fn mount(&self, spec: &MountSpec) -> Result<(), HostError> {
+        self.record(Call::Mount(spec.source.clone(), spec.target.clone()));
+        Ok(())
+    }
+
+    fn umount(&self, target: &Path, _force: bool) -> Result<(), HostError> {
+        self.record(Call::Umount(target.to_path_buf()));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn term_kills_a_group_unless_ignored_and_kill_always_does() {
+        let h = FakeHost::new();
+        h.add_process(10);
+        h.add_group_member(11, 10);
+        h.add_process(20);
+        h.ignore_term(20);
+        h.signal_group(10, Signal::SIGTERM).unwrap();
+        h.signal_group(20, Signal::SIGTERM).unwrap();
+        assert!(h.group_members(10).is_empty());
+        assert_eq!(h.group_members(20), vec![20]);
+        h.signal_group(20, Signal::SIGKILL).unwrap();
+        assert!(!h.is_alive(20));
+        assert_eq!(h.try_reap(20), Some(137));
+        assert_eq!(h.calls().len(), 3);
+    }
+
+    #[test]
+    fn zombies_are_not_group_members() {
+        let h = FakeHost::new();
+        h.add_process(10);
+        h.make_zombie(10);
+        assert!(h.group_members(10).is_empty());
+    }
+
+    #[test]
+    fn sleep_advances_the_virtual_clock() {
+        let h = FakeHost::new();
+        let t0 = h.now();
+        h.sleep(Duration::from_secs(3));
+        assert_eq!(h.now() - t0, Duration::from_secs(3));
+    }
+}
