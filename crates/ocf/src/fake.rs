@@ -47,6 +47,34 @@ pub enum FakeHttp {
     Refused,
 }
 
+/// Answers given in order; once they run out, the last one given repeats.
+#[derive(Debug)]
+struct Script<T> {
+    queue: VecDeque<T>,
+    last: Option<T>,
+}
+
+impl<T> Default for Script<T> {
+    fn default() -> Self {
+        Script {
+            queue: VecDeque::new(),
+            last: None,
+        }
+    }
+}
+
+impl<T: Clone> Script<T> {
+    fn push(&mut self, v: T) {
+        self.queue.push_back(v);
+    }
+    fn next(&mut self) -> Option<T> {
+        if let Some(v) = self.queue.pop_front() {
+            self.last = Some(v);
+        }
+        self.last.clone()
+    }
+}
+
 #[derive(Debug)]
 struct State {
     clock: Duration,
@@ -55,8 +83,8 @@ struct State {
     ignore_term: BTreeSet<u32>,
     exit_codes: BTreeMap<u32, i32>,
     files: BTreeMap<PathBuf, (String, FileInfo)>,
-    http: BTreeMap<String, VecDeque<FakeHttp>>,
-    commands: BTreeMap<String, VecDeque<CommandOutput>>,
+    http: BTreeMap<String, Script<FakeHttp>>,
+    commands: BTreeMap<String, Script<CommandOutput>>,
     users: BTreeMap<String, UserIds>,
     calls: Vec<Call>,
     spawn_error: Option<String>,
@@ -207,25 +235,26 @@ impl FakeHost {
             .map(|(c, _)| c.clone())
     }
 
-    /// Queue an HTTP answer for a URL (as `HttpUrl`'s Display prints it); the last one
-    /// queued repeats.
+    /// Queue an HTTP answer for a URL (as `HttpUrl`'s Display prints it); when the queue
+    /// is used up, the last answer given repeats.
     pub fn push_http(&self, url: &str, answer: FakeHttp) {
         self.state
             .borrow_mut()
             .http
             .entry(url.to_string())
             .or_default()
-            .push_back(answer);
+            .push(answer);
     }
 
-    /// Queue a command's output, keyed by its program; the last one queued repeats.
+    /// Queue a command's output, keyed by its program; when the queue is used up, the last
+    /// output given repeats.
     pub fn push_command(&self, program: &str, out: CommandOutput) {
         self.state
             .borrow_mut()
             .commands
             .entry(program.to_string())
             .or_default()
-            .push_back(out);
+            .push(out);
     }
 
     /// Add a user.
@@ -263,14 +292,6 @@ impl FakeHost {
     fn record(&self, c: Call) {
         self.state.borrow_mut().calls.push(c);
     }
-
-    fn take_front<T: Clone>(q: &mut VecDeque<T>) -> Option<T> {
-        if q.len() > 1 {
-            q.pop_front()
-        } else {
-            q.front().cloned()
-        }
-    }
 }
 
 impl Host for FakeHost {
@@ -285,7 +306,7 @@ impl Host for FakeHost {
     fn run(&self, cmd: &CommandSpec, timeout: Duration) -> Result<CommandOutput, HostError> {
         self.record(Call::Run(cmd.display()));
         let mut s = self.state.borrow_mut();
-        match s.commands.get_mut(&cmd.program).and_then(Self::take_front) {
+        match s.commands.get_mut(&cmd.program).and_then(Script::next) {
             Some(out) => Ok(out),
             None => {
                 s.clock += timeout;
@@ -395,7 +416,7 @@ impl Host for FakeHost {
             .borrow_mut()
             .http
             .get_mut(&key)
-            .and_then(Self::take_front);
+            .and_then(Script::next);
         match answer {
             Some(FakeHttp::Answer(status, body, took)) if took <= timeout => {
                 self.sleep(took);
