@@ -1,0 +1,154 @@
+//! Resource-agent meta-data: parsed from the agent's own `meta-data` output, and used to
+//! check a primitive's parameters. Running the agent is the caller's business (this crate
+//! does no process I/O).
+use crate::diag::Severity;
+use crate::lower::{Lower, parse_bool};
+use crate::model::Primitive;
+use crate::tree::Document;
+
+/// One `<parameter>` an agent advertises.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentParameter {
+    /// Parameter name.
+    pub name: String,
+    /// `required="1"`.
+    pub required: bool,
+    /// `deprecated` (OCF 1.1) or marked obsolete.
+    pub deprecated: bool,
+}
+
+/// What crm-lite needs from an agent's meta-data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentMetadata {
+    /// `<resource-agent name>`.
+    pub name: String,
+    /// The parameters.
+    pub parameters: Vec<AgentParameter>,
+    /// Advertised action names.
+    pub actions: Vec<String>,
+}
+
+/// Meta-data output that is not a `<resource-agent>` document.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid agent meta-data: {reason}")]
+pub struct MetadataError {
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl AgentMetadata {
+    /// Parse an agent's `meta-data` output.
+    pub fn parse(xml: &str) -> Result<AgentMetadata, MetadataError> {
+        let (doc, err) = Document::parse(xml);
+        if let Some(e) = err {
+            return Err(MetadataError { reason: e.message });
+        }
+        let root = doc.root().ok_or_else(|| MetadataError {
+            reason: "no root element".into(),
+        })?;
+        if doc.get(root).name != "resource-agent" {
+            return Err(MetadataError {
+                reason: format!("root element is <{}>", doc.get(root).name),
+            });
+        }
+        let mut md = AgentMetadata {
+            name: doc.get(root).attr("name").unwrap_or_default().to_owned(),
+            parameters: Vec::new(),
+            actions: Vec::new(),
+        };
+        if let Some(ps) = doc.child(root, "parameters") {
+            for p in doc.children(ps) {
+                let e = doc.get(p);
+                if e.name != "parameter" {
+                    continue;
+                }
+                let Some(name) = e.attr("name") else { continue };
+                let flag = |n: &str| e.attr(n).and_then(parse_bool).unwrap_or(false);
+                md.parameters.push(AgentParameter {
+                    name: name.to_owned(),
+                    required: flag("required"),
+                    deprecated: flag("deprecated") || doc.child(p, "deprecated").is_some(),
+                });
+            }
+        }
+        if let Some(acts) = doc.child(root, "actions") {
+            for a in doc.children(acts) {
+                if let Some(n) = doc.get(a).attr("name") {
+                    md.actions.push(n.to_owned());
+                }
+            }
+        }
+        Ok(md)
+    }
+}
+
+/// Parameters Pacemaker itself understands on any resource (never "unknown").
+const PACEMAKER_PARAMS: [&str; 2] = ["trace_ra", "trace_file"];
+
+pub(crate) fn check_params(l: &mut Lower<'_>, p: &Primitive, md: &AgentMetadata) {
+    let agent = format!(
+        "{}:{}{}",
+        p.class,
+        p.provider
+            .as_deref()
+            .map(|x| format!("{x}:"))
+            .unwrap_or_default(),
+        p.agent
+    );
+    for param in md.parameters.iter().filter(|x| x.required) {
+        if !p.params.pairs().any(|x| x.name == param.name) {
+            l.report(
+                Severity::Error,
+                p.element,
+                None,
+                format!(
+                    "resource {} lacks parameter {} required by {agent}",
+                    p.id, param.name
+                ),
+            );
+        }
+    }
+    for pair in p.params.pairs() {
+        if PACEMAKER_PARAMS.contains(&pair.name.as_str()) {
+            continue;
+        }
+        match md.parameters.iter().find(|x| x.name == pair.name) {
+            None => l.report(
+                Severity::Warning,
+                pair.element,
+                Some("name"),
+                format!("{agent} has no parameter {}", pair.name),
+            ),
+            Some(x) if x.deprecated => l.report(
+                Severity::Warning,
+                pair.element,
+                Some("name"),
+                format!("parameter {} of {agent} is deprecated", pair.name),
+            ),
+            Some(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_parameters_and_actions() {
+        let md = AgentMetadata::parse(
+            r#"<?xml version="1.0"?><resource-agent name="Dummy" version="1.0">
+            <parameters><parameter name="state" unique="1"><content type="string"/></parameter>
+            <parameter name="ip" required="1"/><parameter name="old" deprecated="true"/></parameters>
+            <actions><action name="start" timeout="20s"/><action name="monitor"/></actions>
+            </resource-agent>"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(md.name, "Dummy");
+        assert_eq!(md.parameters.len(), 3);
+        assert!(md.parameters[1].required);
+        assert!(md.parameters[2].deprecated);
+        assert_eq!(md.actions, ["start", "monitor"]);
+        assert!(AgentMetadata::parse("<nope/>").is_err());
+    }
+}

@@ -1,0 +1,179 @@
+//! Whole-model checks that need everything lowered first: references between sections,
+//! contradictions, and the warnings Pacemaker gives about risky setups.
+use std::collections::HashSet;
+
+use crate::lower::Lower;
+use crate::model::{Cib, Resource, ResourceSet};
+use crate::tree::ElementId;
+
+pub(crate) fn check(l: &mut Lower<'_>, cib: &Cib) {
+    let mut resources: HashSet<&str> = HashSet::new();
+    let mut collect = Vec::new();
+    for r in &cib.resources {
+        collect.push(r);
+    }
+    while let Some(r) = collect.pop() {
+        resources.insert(r.id().as_str());
+        match r {
+            Resource::Primitive(_) => {}
+            Resource::Group(g) => resources.extend(g.members.iter().map(|m| m.id.as_str())),
+            Resource::Clone(c) => collect.push(&c.child),
+        }
+    }
+    // Constraints may name a template: they then apply to every primitive using it.
+    resources.extend(cib.templates.iter().map(|t| t.id.as_str()));
+    let nodes: HashSet<&str> = cib.nodes.iter().map(|n| n.uname.as_str()).collect();
+
+    let mut missing = |l: &mut Lower<'_>, el: ElementId, attr: &str, cid: &str, rsc: &str| {
+        // Ids of unsupported resources (bundles) and of tags are reported where defined.
+        if !resources.contains(rsc) && !in_unsupported(l, rsc) {
+            l.error(
+                el,
+                Some(attr),
+                format!("constraint {cid} references missing resource {rsc}"),
+            );
+        }
+    };
+    let sets =
+        |l: &mut Lower<'_>,
+         sets: &[ResourceSet],
+         cid: &str,
+         missing: &mut dyn FnMut(&mut Lower<'_>, ElementId, &str, &str, &str)| {
+            for s in sets {
+                for m in &s.members {
+                    missing(l, s.element, "id", cid, m.as_str());
+                }
+            }
+        };
+    for c in &cib.locations {
+        if let Some(r) = &c.rsc {
+            missing(l, c.element, "rsc", &c.id, r.as_str());
+        }
+        sets(l, &c.sets, &c.id, &mut missing);
+        if let Some(n) = &c.node {
+            if !nodes.contains(n.as_str()) {
+                l.warn(
+                    c.element,
+                    Some("node"),
+                    format!("location {} refers to unknown node {n}", c.id),
+                );
+            }
+        }
+    }
+    for c in &cib.colocations {
+        if let Some(r) = &c.rsc {
+            missing(l, c.element, "rsc", &c.id, r.as_str());
+        }
+        if let Some(r) = &c.with_rsc {
+            missing(l, c.element, "with-rsc", &c.id, r.as_str());
+        }
+        if let (Some(a), Some(b)) = (&c.rsc, &c.with_rsc) {
+            if a == b {
+                l.error(
+                    c.element,
+                    Some("with-rsc"),
+                    format!("colocation {} colocates {a} with itself", c.id),
+                );
+            }
+        }
+        sets(l, &c.sets, &c.id, &mut missing);
+    }
+    for c in &cib.orders {
+        if let Some(r) = &c.first {
+            missing(l, c.element, "first", &c.id, r.as_str());
+        }
+        if let Some(r) = &c.then {
+            missing(l, c.element, "then", &c.id, r.as_str());
+        }
+        sets(l, &c.sets, &c.id, &mut missing);
+    }
+
+    // Fencing topology devices and targets.
+    let fencing: Vec<_> = cib.primitives().filter(|p| p.is_fencing()).collect();
+    for lvl in &cib.fencing_levels {
+        for d in &lvl.devices {
+            if !fencing.iter().any(|p| p.id == *d) {
+                l.error(
+                    lvl.element,
+                    Some("devices"),
+                    format!("fencing level {} uses missing fencing device {d}", lvl.id),
+                );
+            }
+        }
+        let plain_target = !lvl.target.starts_with('~') && !lvl.target.contains('=');
+        if plain_target && !nodes.contains(lvl.target.as_str()) {
+            l.warn(
+                lvl.element,
+                Some("target"),
+                format!(
+                    "fencing level {} targets unknown node {}",
+                    lvl.id, lvl.target
+                ),
+            );
+        }
+    }
+
+    // Two nodes with one name.
+    let mut seen = HashSet::new();
+    for n in &cib.nodes {
+        if !seen.insert(n.uname.as_str()) {
+            l.error(
+                n.element,
+                Some("uname"),
+                format!("duplicate node name {}", n.uname),
+            );
+        }
+    }
+
+    // Fencing enabled without a device: Pacemaker will not start anything.
+    let has_config = l
+        .doc
+        .root()
+        .is_some_and(|r| l.doc.get(r).name == "cib" && l.doc.child(r, "configuration").is_some());
+    if cib.options.fencing_enabled && fencing.is_empty() && has_config {
+        let at = cib
+            .options
+            .raw
+            .get_pair("fencing-enabled")
+            .or_else(|| cib.options.raw.get_pair("stonith-enabled"))
+            .map(|p| p.element)
+            .or_else(|| l.doc.root());
+        if let Some(at) = at {
+            l.warn(
+                at,
+                None,
+                "fencing is enabled but no fencing device is defined: resources will not start"
+                    .into(),
+            );
+        }
+    }
+
+    // Promotable DRBD needs notifications.
+    for r in &cib.resources {
+        let Resource::Clone(c) = r else { continue };
+        if !c.promotable {
+            continue;
+        }
+        let drbd = c.child.primitives().iter().any(|p| p.agent == "drbd");
+        if drbd && c.meta.notify != Some(true) {
+            l.warn(
+                c.element,
+                None,
+                format!("promotable clone {} runs drbd without notify=true", c.id),
+            );
+        }
+    }
+}
+
+/// Whether `id` names an element in or under a `<bundle>` or a `<tag>`.
+fn in_unsupported(l: &Lower<'_>, id: &str) -> bool {
+    let mut cur = l.ids.get(id).copied();
+    while let Some(e) = cur {
+        let x = l.doc.get(e);
+        if x.name == "bundle" || x.name == "tag" {
+            return true;
+        }
+        cur = x.parent;
+    }
+    false
+}

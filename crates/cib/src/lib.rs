@@ -1,0 +1,140 @@
+//! `cib`: Pacemaker's cluster information base (CIB), read losslessly and lowered into a
+//! typed model with diagnostics.
+//!
+//! # Layers
+//! - [`tree`]: quick-xml's event reader builds an ordered element tree ([`Document`]) with
+//!   byte offsets. Unknown elements, attributes, comments and text all survive; the tree is
+//!   written back with quick-xml's `Writer` ([`Document::to_xml`]).
+//! - [`model`]: the typed configuration ([`Cib`]) — cluster options, nodes, primitives,
+//!   groups, clones (promotable or not), templates, defaults, constraints, fencing topology,
+//!   alerts — and [`status`]: membership, transient attributes and each resource's state per
+//!   node folded from its operation history.
+//! - [`parse`] lowers the tree by hand into the model and returns it *with* a list of
+//!   [`Diagnostic`]s (file:line:col, element id, lowercase message). Parsing never panics and
+//!   never stops at the first problem.
+//! - [`write`]: version counters and atomic file replacement.
+//!
+//! # Invariants
+//! - Pure: apart from [`write::write_atomic`], nothing here does I/O, reads the environment
+//!   or the clock. Agent meta-data is handed in by the caller ([`Parsed::check_agents`]).
+//! - Both Pacemaker 2.1 and 3.0 spellings are read (`stonith-*`/`fencing-*`, `<master>` and
+//!   `promotable=true`, `Master`/`Slave` and `Promoted`/`Unpromoted`); roles are normalized
+//!   to [`Role::Promoted`]/[`Role::Unpromoted`].
+//! - Whatever crm-lite does not support (tickets, bundles, remote and guest nodes, ...) is an
+//!   error diagnostic starting with `unsupported: `, never silently dropped.
+//! - Version counters are kept as read; [`write::bump_versions`] only ever raises them.
+#![deny(missing_docs)]
+
+pub mod agent;
+mod check;
+pub mod diag;
+pub mod duration;
+mod lower;
+pub mod model;
+pub mod score;
+pub mod status;
+pub mod tree;
+pub mod write;
+
+pub use agent::AgentMetadata;
+pub use diag::{Diagnostic, Severity};
+pub use model::{Cib, NodeName, ResourceId, Role};
+pub use score::Score;
+pub use tree::Document;
+
+/// The result of [`parse`]: the tree (for lossless writing), the model and the diagnostics.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// The file name diagnostics use.
+    pub file: String,
+    /// The source text.
+    pub source: String,
+    /// The element tree.
+    pub doc: Document,
+    /// The typed model.
+    pub cib: Cib,
+    /// Problems found, in the order found.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Parsed {
+    /// Whether any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// Check every OCF primitive's parameters against its agent's meta-data; `lookup`
+    /// returns the meta-data of installed agents (`None` when the agent is not installed,
+    /// which is not a problem here).
+    pub fn check_agents(
+        &mut self,
+        mut lookup: impl FnMut(&model::Primitive) -> Option<AgentMetadata>,
+    ) {
+        let mut l = lower::Lower::new(&self.file, &self.source, &self.doc);
+        for p in self.cib.primitives().chain(self.cib.templates.iter()) {
+            if p.class != "ocf" {
+                continue;
+            }
+            if let Some(md) = lookup(p) {
+                agent::check_params(&mut l, p, &md);
+            }
+        }
+        let found = l.diags;
+        self.diagnostics.extend(found);
+    }
+}
+
+/// Parse and lower a CIB. `file` is only used in diagnostics.
+pub fn parse(file: &str, source: &str) -> Parsed {
+    let (doc, syntax) = Document::parse(source);
+    let mut l = lower::Lower::new(file, source, &doc);
+    if let Some(e) = &syntax {
+        let (line, col) = l.lines.line_col(source, e.offset);
+        l.diags.push(Diagnostic {
+            severity: Severity::Error,
+            file: file.to_owned(),
+            line,
+            col,
+            id: None,
+            message: e.message.clone(),
+        });
+    }
+    let cib = l.lower();
+    check::check(&mut l, &cib);
+    let diagnostics = l.diags;
+    tracing::debug!(file, diagnostics = diagnostics.len(), "parsed cib");
+    Parsed {
+        file: file.to_owned(),
+        source: source.to_owned(),
+        doc,
+        cib,
+        diagnostics,
+    }
+}
+
+/// Like [`parse`], for raw bytes: input that is not UTF-8 is an error diagnostic (at the
+/// first bad byte) and is read with replacement characters.
+pub fn parse_bytes(file: &str, bytes: &[u8]) -> Parsed {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => parse(file, s),
+        Err(e) => {
+            let text = String::from_utf8_lossy(bytes);
+            let good = &bytes[..e.valid_up_to()];
+            let line = good.iter().filter(|b| **b == b'\n').count() as u32 + 1;
+            let col = good.iter().rev().take_while(|b| **b != b'\n').count() as u32 + 1;
+            let mut p = parse(file, &text);
+            p.diagnostics.insert(
+                0,
+                Diagnostic {
+                    severity: Severity::Error,
+                    file: file.to_owned(),
+                    line,
+                    col,
+                    id: None,
+                    message: "input is not valid utf-8".into(),
+                },
+            );
+            p
+        }
+    }
+}

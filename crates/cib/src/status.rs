@@ -1,0 +1,388 @@
+//! The status section: node membership, transient attributes and the operation history
+//! folded into each resource's current state per node.
+use crate::model::{NodeName, NvPair, ResourceId, Role};
+use crate::score::Score;
+use crate::tree::ElementId;
+
+/// The `<status>` section.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Status {
+    /// One entry per `<node_state>`, in document order.
+    pub nodes: Vec<NodeState>,
+}
+
+impl Status {
+    /// The state of node `uname`.
+    pub fn node(&self, uname: &str) -> Option<&NodeState> {
+        self.nodes.iter().find(|n| n.uname.as_str() == uname)
+    }
+}
+
+/// The `join` attribute of a node_state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Join {
+    /// Joined the controller.
+    Member,
+    /// Not joined.
+    Down,
+    /// Joining.
+    Pending,
+    /// Refused.
+    Banned,
+}
+
+/// A `<node_state>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeState {
+    /// Node id.
+    pub id: String,
+    /// Node name.
+    pub uname: NodeName,
+    /// In the Corosync membership (`in_ccm` "true" or a non-zero timestamp).
+    pub in_ccm: bool,
+    /// The controller runs (`crmd` "online" or a non-zero timestamp).
+    pub crmd: bool,
+    /// `join`.
+    pub join: Join,
+    /// `expected` is `member` (the node is supposed to be up).
+    pub expected_up: bool,
+    /// The node left unexpectedly (expected up but out of the membership) and must be fenced
+    /// before its resources can be recovered.
+    pub unclean: bool,
+    /// A shutdown was requested (non-zero `shutdown` transient attribute).
+    pub shutdown: bool,
+    /// Transient attributes, in order.
+    pub attributes: Vec<NvPair>,
+    /// Parsed `fail-count-*` attributes.
+    pub fail_counts: Vec<FailCount>,
+    /// Parsed `last-failure-*` attributes.
+    pub last_failures: Vec<LastFailure>,
+    /// Parsed promotion scores (`master-<rsc>`).
+    pub promotion_scores: Vec<(ResourceId, Score)>,
+    /// Per-resource history on this node.
+    pub resources: Vec<ResourceHistory>,
+    /// Where it came from.
+    pub element: ElementId,
+}
+
+impl NodeState {
+    /// Online: in the membership, controller up and joined.
+    pub fn online(&self) -> bool {
+        self.in_ccm && self.crmd && self.join == Join::Member
+    }
+
+    /// The history of resource `id` on this node.
+    pub fn resource(&self, id: &str) -> Option<&ResourceHistory> {
+        self.resources.iter().find(|r| r.id.as_str() == id)
+    }
+
+    /// The total fail count of resource `id` (all operations) on this node.
+    pub fn fail_count(&self, id: &str) -> Score {
+        self.fail_counts
+            .iter()
+            .filter(|f| f.resource.as_str() == id)
+            .fold(Score::ZERO, |a, f| a + f.count)
+    }
+}
+
+/// `fail-count-<rsc>[#<op>_<interval>]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailCount {
+    /// The resource.
+    pub resource: ResourceId,
+    /// Operation and interval in ms (Pacemaker ≥ 2.0 per-operation form).
+    pub operation: Option<(String, u64)>,
+    /// The count.
+    pub count: Score,
+}
+
+/// `last-failure-<rsc>[#<op>_<interval>]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastFailure {
+    /// The resource.
+    pub resource: ResourceId,
+    /// Operation and interval in ms.
+    pub operation: Option<(String, u64)>,
+    /// Seconds since the epoch.
+    pub timestamp: i64,
+}
+
+/// The executor's status of an operation (`op-status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecStatus {
+    /// -1: still running.
+    Pending,
+    /// 0: completed; `rc-code` tells the result.
+    Done,
+    /// 1: cancelled.
+    Cancelled,
+    /// 2: timed out.
+    Timeout,
+    /// 3: not supported by the agent.
+    NotSupported,
+    /// 4: failed.
+    Error,
+    /// 5: failed, do not retry on this node.
+    ErrorHard,
+    /// 6: failed, do not retry anywhere.
+    ErrorFatal,
+    /// 7: agent not installed.
+    NotInstalled,
+    /// 8..: connection, invalid, no fencing device, no secrets.
+    Other(i32),
+}
+
+impl ExecStatus {
+    fn from_code(c: i32) -> ExecStatus {
+        match c {
+            -1 => ExecStatus::Pending,
+            0 => ExecStatus::Done,
+            1 => ExecStatus::Cancelled,
+            2 => ExecStatus::Timeout,
+            3 => ExecStatus::NotSupported,
+            4 => ExecStatus::Error,
+            5 => ExecStatus::ErrorHard,
+            6 => ExecStatus::ErrorFatal,
+            7 => ExecStatus::NotInstalled,
+            o => ExecStatus::Other(o),
+        }
+    }
+}
+
+/// One `<lrm_rsc_op>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LrmOp {
+    /// The op's `id` (`rsc_last_0`, `rsc_last_failure_0`, `rsc_monitor_10000`).
+    pub id: String,
+    /// `operation`.
+    pub operation: String,
+    /// `call-id` (-1 while pending).
+    pub call_id: i64,
+    /// `rc-code`: 0 ok, 7 not running, 8 running promoted, 9 failed promoted, else error.
+    pub rc: i32,
+    /// `op-status`.
+    pub status: ExecStatus,
+    /// `interval` in ms.
+    pub interval_ms: u64,
+    /// The rc the controller expected (from `transition-key`; 0 when absent).
+    pub expected_rc: i32,
+    /// `exit-reason`.
+    pub exit_reason: Option<String>,
+    /// `last-rc-change` (seconds since the epoch).
+    pub last_rc_change: Option<i64>,
+    /// `migrate_source`/`migrate_target` for migrations.
+    pub migrate: Option<(String, String)>,
+    /// Where it came from.
+    pub element: ElementId,
+}
+
+impl LrmOp {
+    /// Whether the result differs from what was expected (a failure to report).
+    pub fn failed(&self) -> bool {
+        match self.status {
+            ExecStatus::Pending | ExecStatus::Cancelled => false,
+            ExecStatus::Done => {
+                self.rc != self.expected_rc && !(self.is_probe() && matches!(self.rc, 0 | 7 | 8))
+            }
+            ExecStatus::NotInstalled if self.is_probe() => false,
+            _ => true,
+        }
+    }
+
+    /// A probe: a one-shot monitor.
+    pub fn is_probe(&self) -> bool {
+        self.operation == "monitor" && self.interval_ms == 0
+    }
+}
+
+/// A resource's history on one node and what it folds to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceHistory {
+    /// `lrm_resource` id: the resource (clone instances as `rsc:N` for unique clones).
+    pub id: ResourceId,
+    /// `class`.
+    pub class: Option<String>,
+    /// `provider`.
+    pub provider: Option<String>,
+    /// `type`.
+    pub agent: Option<String>,
+    /// Operations in document order.
+    pub ops: Vec<LrmOp>,
+    /// Current state derived from `ops` (see [`fold`]).
+    pub state: ResourceState,
+    /// Where it came from.
+    pub element: ElementId,
+}
+
+/// The current state of a resource on one node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceState {
+    /// The role it runs in here (`Started` means running, promotion unknown or n/a).
+    pub role: Role,
+    /// The latest significant operation failed: the resource needs recovery here.
+    pub failed: bool,
+    /// A stop failed: the node must be fenced (or the resource blocked).
+    pub stop_failed: bool,
+    /// Operation in flight (pending in the history).
+    pub pending: Option<String>,
+    /// Indexes into `ops` of operations whose result was unexpected, by call order.
+    pub failed_ops: Vec<usize>,
+    /// A `migrate_to` ran here but no stop/`migrate_from` completed it yet.
+    pub partial_migration: bool,
+}
+
+/// Fold an operation history into the current state, as Pacemaker replays it: operations
+/// in `call-id` order (pending ones, with call-id -1, last); start/promote/demote/stop set the
+/// role; monitors report it (rc 0 running, 7 stopped, 8 promoted, 9 failed promoted); an
+/// unexpected result marks the resource failed until a later start or stop succeeds.
+///
+/// Simplifications: a failed start leaves the resource `Started` and failed (Pacemaker then
+/// recovers it), a failed stop leaves it in its role with `stop_failed`.
+pub fn fold(ops: &[LrmOp]) -> ResourceState {
+    let mut order: Vec<usize> = (0..ops.len()).collect();
+    order.sort_by_key(|&i| {
+        let o = &ops[i];
+        let pending = o.status == ExecStatus::Pending || o.call_id < 0;
+        (pending, o.call_id)
+    });
+    let mut st = ResourceState {
+        role: Role::Stopped,
+        failed: false,
+        stop_failed: false,
+        pending: None,
+        failed_ops: Vec::new(),
+        partial_migration: false,
+    };
+    for i in order {
+        let o = &ops[i];
+        let name = o.operation.as_str();
+        match o.status {
+            ExecStatus::Cancelled => continue,
+            ExecStatus::Pending => {
+                st.pending = Some(name.to_owned());
+                match name {
+                    "start" | "migrate_from" if !st.role.is_active() => st.role = Role::Started,
+                    "promote" => st.role = Role::Promoted,
+                    _ => {}
+                }
+                continue;
+            }
+            _ => {}
+        }
+        let failed = o.failed();
+        if failed {
+            st.failed_ops.push(i);
+        }
+        if !failed && (o.status == ExecStatus::Done || o.is_probe()) {
+            // A result as expected (or a probe, which only reports).
+            match (name, o.rc) {
+                (_, 7) => st.role = Role::Stopped,
+                (_, 8) => st.role = Role::Promoted,
+                ("start" | "migrate_from", _) => st.role = Role::Started,
+                ("promote", _) => st.role = Role::Promoted,
+                ("demote", _) => st.role = Role::Unpromoted,
+                ("stop", _) => st.role = Role::Stopped,
+                ("migrate_to", _) => {
+                    st.partial_migration = true;
+                    if !st.role.is_active() {
+                        st.role = Role::Started;
+                    }
+                }
+                ("monitor", 0) if !st.role.is_active() || st.role == Role::Promoted => {
+                    st.role = Role::Started
+                }
+                _ => {}
+            }
+            if matches!(
+                name,
+                "start" | "stop" | "promote" | "demote" | "migrate_from"
+            ) {
+                st.failed = false;
+                st.stop_failed = false;
+                st.partial_migration = false;
+            }
+            if name == "stop" {
+                st.pending = None;
+            }
+            continue;
+        }
+        // An unexpected result.
+        st.failed = true;
+        match (name, o.rc) {
+            ("stop", _) => st.stop_failed = true,
+            (_, 7) if o.status == ExecStatus::Done => st.role = Role::Stopped,
+            (_, 8 | 9) if o.status == ExecStatus::Done => st.role = Role::Promoted,
+            ("promote" | "demote", _) => st.role = Role::Promoted,
+            _ => {
+                if !st.role.is_active() {
+                    st.role = Role::Started;
+                }
+            }
+        }
+    }
+    st
+}
+
+pub(crate) fn exec_status(code: i32) -> ExecStatus {
+    ExecStatus::from_code(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(name: &str, call: i64, rc: i32, expected: i32) -> LrmOp {
+        LrmOp {
+            id: format!("{name}_{call}"),
+            operation: name.into(),
+            call_id: call,
+            rc,
+            status: if rc == 0 || rc == 7 || rc == 8 {
+                ExecStatus::Done
+            } else {
+                ExecStatus::Error
+            },
+            interval_ms: 0,
+            expected_rc: expected,
+            exit_reason: None,
+            last_rc_change: None,
+            migrate: None,
+            element: crate::tree::Document::parse("<x/>")
+                .0
+                .root()
+                .unwrap_or_else(|| unreachable!("a one-element document has a root")),
+        }
+    }
+
+    #[test]
+    fn last_operation_by_call_id_decides() {
+        let st = fold(&[op("stop", 5, 0, 0), op("start", 3, 0, 0)]);
+        assert_eq!(st.role, Role::Stopped);
+        let st = fold(&[op("start", 5, 0, 0), op("monitor", 3, 7, 7)]);
+        assert_eq!(st.role, Role::Started);
+    }
+
+    #[test]
+    fn promote_and_failed_monitor() {
+        let st = fold(&[op("start", 2, 0, 0), op("promote", 3, 0, 0)]);
+        assert_eq!(st.role, Role::Promoted);
+        let mut m = op("monitor", 4, 7, 0);
+        m.interval_ms = 10_000;
+        let st = fold(&[op("start", 2, 0, 0), m]);
+        assert_eq!(st.role, Role::Stopped);
+        assert!(st.failed);
+        assert_eq!(st.failed_ops, vec![1]);
+    }
+
+    #[test]
+    fn failed_stop_needs_fencing_and_pending_start_counts_as_started() {
+        let st = fold(&[op("start", 2, 0, 0), op("stop", 3, 1, 0)]);
+        assert!(st.stop_failed);
+        assert_eq!(st.role, Role::Started);
+        let mut p = op("start", -1, 0, 0);
+        p.status = ExecStatus::Pending;
+        let st = fold(&[op("monitor", 1, 7, 7), p]);
+        assert_eq!(st.role, Role::Started);
+        assert_eq!(st.pending.as_deref(), Some("start"));
+    }
+}

@@ -1,0 +1,399 @@
+//! The lossless XML layer: an ordered element tree with byte offsets, read with quick-xml's
+//! event reader and written back with its `Writer`.
+//!
+//! Every element, attribute, text run, comment, CDATA section and processing instruction
+//! survives a read-write cycle in order. Attribute values are stored unescaped and escaped
+//! again on output; text is stored exactly as it appeared (still escaped).
+use quick_xml::events::{BytesCData, BytesEnd, BytesPI, BytesStart, BytesText, Event};
+use quick_xml::{Reader, Writer};
+
+/// Index of an element in its [`Document`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ElementId(u32);
+
+impl ElementId {
+    fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Anything that can appear among an element's children (or around the root).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    /// A child element.
+    Element(ElementId),
+    /// Character data, kept escaped exactly as read.
+    Text(String),
+    /// `<![CDATA[...]]>` content.
+    CData(String),
+    /// `<!--...-->` content.
+    Comment(String),
+    /// `<?...?>` content (target and data).
+    Pi(String),
+    /// The `<?xml ...?>` declaration's content.
+    Decl(String),
+    /// The `<!DOCTYPE ...>` content.
+    DocType(String),
+}
+
+/// One XML element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Element {
+    /// Tag name as written.
+    pub name: String,
+    /// Attributes in document order, values unescaped.
+    pub attrs: Vec<(String, String)>,
+    /// Children in document order.
+    pub children: Vec<Node>,
+    /// Byte offset of the `<` that opens this element (0 for elements created in memory).
+    pub offset: usize,
+    /// The parent element, `None` for the root.
+    pub parent: Option<ElementId>,
+}
+
+impl Element {
+    /// The value of attribute `name`.
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The element's `id` attribute.
+    pub fn id(&self) -> Option<&str> {
+        self.attr("id")
+    }
+
+    /// Set (or add, at the end) attribute `name`.
+    pub fn set_attr(&mut self, name: &str, value: &str) {
+        match self.attrs.iter_mut().find(|(k, _)| k == name) {
+            Some((_, v)) => *v = value.to_owned(),
+            None => self.attrs.push((name.to_owned(), value.to_owned())),
+        }
+    }
+}
+
+/// A parsed XML document: a flat arena of elements plus the nodes around the root.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Document {
+    elements: Vec<Element>,
+    /// Nodes before and after the root element, in order; the root is one of them.
+    pub top: Vec<Node>,
+    root: Option<ElementId>,
+}
+
+/// A well-formedness problem that stopped the XML reader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    /// Byte offset where the reader gave up.
+    pub offset: usize,
+    /// Lowercase description.
+    pub message: String,
+}
+
+impl Document {
+    /// Parse `src`. Never panics: on malformed XML the tree read so far is returned (open
+    /// elements closed) together with the error.
+    pub fn parse(src: &str) -> (Document, Option<SyntaxError>) {
+        let mut reader = Reader::from_str(src);
+        reader.config_mut().check_end_names = true;
+        let mut doc = Document::default();
+        let mut stack: Vec<ElementId> = Vec::new();
+        let mut error = None;
+        loop {
+            let offset = reader.buffer_position() as usize;
+            let event = match reader.read_event() {
+                Ok(e) => e,
+                Err(e) => {
+                    error = Some(SyntaxError {
+                        offset: reader.error_position() as usize,
+                        message: format!("malformed xml: {}", lower_first(&e.to_string())),
+                    });
+                    break;
+                }
+            };
+            match event {
+                Event::Start(s) | Event::Empty(s) if doc.root.is_some() && stack.is_empty() => {
+                    let _ = s;
+                    error = Some(SyntaxError {
+                        offset,
+                        message: "malformed xml: more than one root element".into(),
+                    });
+                    break;
+                }
+                Event::Start(s) => match doc.open(&s, offset, stack.last().copied()) {
+                    Ok(id) => stack.push(id),
+                    Err(message) => {
+                        error = Some(SyntaxError { offset, message });
+                        break;
+                    }
+                },
+                Event::Empty(s) => {
+                    if let Err(message) = doc.open(&s, offset, stack.last().copied()) {
+                        error = Some(SyntaxError { offset, message });
+                        break;
+                    }
+                }
+                Event::End(_) => {
+                    stack.pop();
+                }
+                Event::Text(t) => {
+                    let raw = (*t).to_owned();
+                    if stack.is_empty() && !raw.trim().is_empty() {
+                        error = Some(SyntaxError {
+                            offset,
+                            message: "malformed xml: text outside the root element".into(),
+                        });
+                        break;
+                    }
+                    doc.push_text(stack.last().copied(), &raw);
+                }
+                Event::GeneralRef(r) => {
+                    let raw = format!("&{};", &*r);
+                    if stack.is_empty() {
+                        error = Some(SyntaxError {
+                            offset,
+                            message: "malformed xml: reference outside the root element".into(),
+                        });
+                        break;
+                    }
+                    doc.push_text(stack.last().copied(), &raw);
+                }
+                Event::CData(c) => {
+                    let n = Node::CData((*c).to_owned());
+                    doc.push_node(stack.last().copied(), n);
+                }
+                Event::Comment(c) => {
+                    let n = Node::Comment((*c).to_owned());
+                    doc.push_node(stack.last().copied(), n);
+                }
+                Event::PI(p) => {
+                    let n = Node::Pi((*p).to_owned());
+                    doc.push_node(stack.last().copied(), n);
+                }
+                Event::Decl(d) => {
+                    let n = Node::Decl((*d).to_owned());
+                    doc.push_node(stack.last().copied(), n);
+                }
+                Event::DocType(d) => {
+                    let n = Node::DocType((*d).to_owned());
+                    doc.push_node(stack.last().copied(), n);
+                }
+                Event::Eof => {
+                    if !stack.is_empty() {
+                        let name = &doc.elements[stack[stack.len() - 1].index()].name;
+                        error = Some(SyntaxError {
+                            offset: src.len(),
+                            message: format!("malformed xml: element <{name}> is not closed"),
+                        });
+                    } else if doc.root.is_none() {
+                        error = Some(SyntaxError {
+                            offset: src.len(),
+                            message: "malformed xml: no root element".into(),
+                        });
+                    }
+                    break;
+                }
+            }
+        }
+        (doc, error)
+    }
+
+    fn open(
+        &mut self,
+        s: &BytesStart<'_>,
+        offset: usize,
+        parent: Option<ElementId>,
+    ) -> Result<ElementId, String> {
+        let name = s.name().as_ref().to_owned();
+        let mut attrs = Vec::new();
+        for a in s.attributes().with_checks(true) {
+            let a = a.map_err(|e| format!("malformed xml: {}", lower_first(&e.to_string())))?;
+            let key = a.key.as_ref().to_owned();
+            let value = a
+                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .map_err(|e| format!("malformed xml: {}", lower_first(&e.to_string())))?
+                .into_owned();
+            attrs.push((key, value));
+        }
+        let id = ElementId(self.elements.len() as u32);
+        self.elements.push(Element {
+            name,
+            attrs,
+            children: Vec::new(),
+            offset,
+            parent,
+        });
+        match parent {
+            Some(p) => self.elements[p.index()].children.push(Node::Element(id)),
+            None => {
+                self.root = Some(id);
+                self.top.push(Node::Element(id));
+            }
+        }
+        Ok(id)
+    }
+
+    fn push_node(&mut self, parent: Option<ElementId>, n: Node) {
+        match parent {
+            Some(p) => self.elements[p.index()].children.push(n),
+            None => self.top.push(n),
+        }
+    }
+
+    fn push_text(&mut self, parent: Option<ElementId>, raw: &str) {
+        let list = match parent {
+            Some(p) => &mut self.elements[p.index()].children,
+            None => &mut self.top,
+        };
+        if let Some(Node::Text(t)) = list.last_mut() {
+            t.push_str(raw);
+        } else {
+            list.push(Node::Text(raw.to_owned()));
+        }
+    }
+
+    /// The root element, if the document has one.
+    pub fn root(&self) -> Option<ElementId> {
+        self.root
+    }
+
+    /// The element with index `id`.
+    pub fn get(&self, id: ElementId) -> &Element {
+        &self.elements[id.index()]
+    }
+
+    /// The element with index `id`, mutably.
+    pub fn get_mut(&mut self, id: ElementId) -> &mut Element {
+        &mut self.elements[id.index()]
+    }
+
+    /// The child elements of `id`, in order.
+    pub fn children(&self, id: ElementId) -> impl Iterator<Item = ElementId> + '_ {
+        self.get(id).children.iter().filter_map(|n| match n {
+            Node::Element(c) => Some(*c),
+            _ => None,
+        })
+    }
+
+    /// The first child element of `id` named `name`.
+    pub fn child(&self, id: ElementId, name: &str) -> Option<ElementId> {
+        self.children(id).find(|c| self.get(*c).name == name)
+    }
+
+    /// All elements in document order.
+    pub fn all(&self) -> impl Iterator<Item = ElementId> + '_ {
+        (0..self.elements.len() as u32).map(ElementId)
+    }
+
+    /// Append a new, empty element named `name` under `parent`.
+    pub fn append(&mut self, parent: ElementId, name: &str, attrs: &[(&str, &str)]) -> ElementId {
+        let id = ElementId(self.elements.len() as u32);
+        self.elements.push(Element {
+            name: name.to_owned(),
+            attrs: attrs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            children: Vec::new(),
+            offset: 0,
+            parent: Some(parent),
+        });
+        self.get_mut(parent).children.push(Node::Element(id));
+        id
+    }
+
+    /// Detach `id` from its parent (it stays in the arena but is no longer written).
+    pub fn detach(&mut self, id: ElementId) {
+        if let Some(p) = self.get(id).parent {
+            self.get_mut(p)
+                .children
+                .retain(|n| !matches!(n, Node::Element(c) if *c == id));
+        }
+    }
+
+    /// Serialize the whole document.
+    pub fn to_xml(&self) -> String {
+        let mut w = Writer::new(Vec::new());
+        for n in &self.top {
+            self.write_node(&mut w, n);
+        }
+        // Only valid UTF-8 goes in, so only valid UTF-8 comes out.
+        String::from_utf8_lossy(&w.into_inner()).into_owned()
+    }
+
+    fn write_node(&self, w: &mut Writer<Vec<u8>>, n: &Node) {
+        // Writing into a Vec cannot fail.
+        let _ = match n {
+            Node::Element(id) => {
+                self.write_element(w, *id);
+                Ok(())
+            }
+            Node::Text(t) => w.write_event(Event::Text(BytesText::from_escaped(t.as_str()))),
+            Node::CData(t) => w.write_event(Event::CData(BytesCData::new(t.as_str()))),
+            Node::Comment(t) => w.write_event(Event::Comment(BytesText::from_escaped(t.as_str()))),
+            Node::Pi(t) => w.write_event(Event::PI(BytesPI::new(t.as_str()))),
+            Node::Decl(t) => {
+                w.get_mut().extend_from_slice(format!("<?{t}?>").as_bytes());
+                Ok(())
+            }
+            Node::DocType(t) => {
+                w.get_mut()
+                    .extend_from_slice(format!("<!DOCTYPE {t}>").as_bytes());
+                Ok(())
+            }
+        };
+    }
+
+    fn write_element(&self, w: &mut Writer<Vec<u8>>, id: ElementId) {
+        let e = self.get(id);
+        let mut start = BytesStart::new(e.name.as_str());
+        for (k, v) in &e.attrs {
+            start.push_attribute((k.as_str(), v.as_str()));
+        }
+        if e.children.is_empty() {
+            let _ = w.write_event(Event::Empty(start));
+        } else {
+            let _ = w.write_event(Event::Start(start));
+            for c in &e.children {
+                self.write_node(w, c);
+            }
+            let _ = w.write_event(Event::End(BytesEnd::new(e.name.as_str())));
+        }
+    }
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_keeps_unknown_content() {
+        let src = "<?xml version=\"1.0\"?>\n<cib a=\"1\"><!-- note --><x y=\"&lt;&amp;\">t&amp;u<![CDATA[<raw>]]></x><?pi data?></cib>\n";
+        let (doc, err) = Document::parse(src);
+        assert_eq!(err, None);
+        let out = doc.to_xml();
+        let (again, err) = Document::parse(&out);
+        assert_eq!(err, None);
+        assert_eq!(out, again.to_xml());
+        assert!(out.contains("<!-- note -->"), "{out}");
+        assert!(out.contains("t&amp;u"), "{out}");
+        assert!(out.contains("<![CDATA[<raw>]]>"), "{out}");
+    }
+
+    #[test]
+    fn unclosed_element_is_an_error_with_partial_tree() {
+        let (doc, err) = Document::parse("<cib><configuration>");
+        assert!(err.unwrap().message.contains("not closed"));
+        assert_eq!(doc.get(doc.root().unwrap()).name, "cib");
+    }
+}

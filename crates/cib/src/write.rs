@@ -1,0 +1,98 @@
+//! Writing a CIB back: version counters and atomic replacement of the file.
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::model::Versions;
+use crate::tree::Document;
+
+/// A failure to write a CIB file.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The target path has no parent directory or file name.
+    #[error("invalid target path {0}")]
+    BadPath(PathBuf),
+    /// An I/O step failed.
+    #[error("failed to {step} {path}")]
+    Io {
+        /// What was being done.
+        step: &'static str,
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The document has no `<cib>` root.
+    #[error("document has no <cib> root element")]
+    NoRoot,
+}
+
+/// Set the version counters on the root element after a change. A configuration change
+/// bumps `epoch` and resets `num_updates`; a status-only change bumps `num_updates`. The
+/// counters never go down: the result is always greater than `old`.
+pub fn bump_versions(
+    doc: &mut Document,
+    old: Versions,
+    config_changed: bool,
+) -> Result<Versions, WriteError> {
+    let root = doc.root().ok_or(WriteError::NoRoot)?;
+    let new = if config_changed {
+        Versions {
+            admin_epoch: old.admin_epoch,
+            epoch: old.epoch.saturating_add(1),
+            num_updates: 0,
+        }
+    } else {
+        Versions {
+            num_updates: old.num_updates.saturating_add(1),
+            ..old
+        }
+    };
+    let e = doc.get_mut(root);
+    e.set_attr("admin_epoch", &new.admin_epoch.to_string());
+    e.set_attr("epoch", &new.epoch.to_string());
+    e.set_attr("num_updates", &new.num_updates.to_string());
+    Ok(new)
+}
+
+/// Replace `path` with `contents` atomically: write a temporary file in the same directory,
+/// fsync it, rename it over `path`, fsync the directory. A crash leaves the old or the new
+/// file, never a torn one.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
+    let dir = match path.parent() {
+        Some(d) if d.as_os_str().is_empty() => Path::new("."),
+        Some(d) => d,
+        None => return Err(WriteError::BadPath(path.to_owned())),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| WriteError::BadPath(path.to_owned()))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp.{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let io = |step, p: &Path| {
+        let p = p.to_owned();
+        move |source| WriteError::Io {
+            step,
+            path: p,
+            source,
+        }
+    };
+    let result = (|| {
+        let mut f = File::create(&tmp).map_err(io("create", &tmp))?;
+        f.write_all(contents).map_err(io("write", &tmp))?;
+        f.sync_all().map_err(io("fsync", &tmp))?;
+        drop(f);
+        fs::rename(&tmp, path).map_err(io("rename into", path))?;
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io("fsync directory", dir))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}

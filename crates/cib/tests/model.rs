@@ -1,0 +1,130 @@
+//! Lowering pins: the typed model built from `fixtures/valid-full-featured.xml`.
+use cib::model::{
+    BooleanOp, Condition, NoQuorumPolicy, OrderKind, PlacementStrategy, Resource, ResourceDiscovery,
+};
+use cib::status::Join;
+use cib::{Role, Score};
+
+fn full() -> cib::Parsed {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/valid-full-featured.xml"
+    );
+    let src = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let parsed = cib::parse("valid-full-featured.xml", &src);
+    assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+    parsed
+}
+
+#[test]
+fn cluster_options_accept_both_spellings() {
+    let cib = full().cib;
+    let o = &cib.options;
+    assert!(o.fencing_enabled);
+    assert_eq!(o.no_quorum_policy, NoQuorumPolicy::Freeze);
+    assert_eq!(o.fencing_timeout_ms, 90_000);
+    assert_eq!(o.priority_fencing_delay_ms, 5_000);
+    assert_eq!(o.placement_strategy, PlacementStrategy::Balanced);
+    assert_eq!(cib.versions.epoch, 1);
+}
+
+#[test]
+fn nodes_have_attributes_utilization_and_standby() {
+    let cib = full().cib;
+    let n1 = cib.node("node1").unwrap_or_else(|| panic!("node1"));
+    assert!(n1.standby);
+    assert_eq!(n1.attributes.get("rack"), Some("a"));
+    assert_eq!(n1.utilization.get("cpu"), Some("8"));
+    assert!(!cib.node("node2").is_some_and(|n| n.standby));
+}
+
+#[test]
+fn resources_groups_clones_and_legacy_master() {
+    let cib = full().cib;
+    let ids: Vec<_> = cib.resources.iter().map(|r| r.id().as_str()).collect();
+    assert_eq!(
+        ids,
+        ["fence1", "from-template", "web", "db-clone", "legacy-ms"]
+    );
+    let Resource::Primitive(t) = &cib.resources[1] else {
+        panic!("primitive")
+    };
+    assert_eq!((t.class.as_str(), t.agent.as_str()), ("ocf", "Dummy"));
+    assert_eq!(t.ops[0].interval_ms, 30_000);
+    let Resource::Group(g) = &cib.resources[2] else {
+        panic!("group")
+    };
+    assert_eq!(g.meta.resource_stickiness, Some(Score::new(100)));
+    assert_eq!(g.members[0].ops[1].timeout_ms, Some(60_000));
+    assert_eq!(g.members[1].meta.failure_timeout_ms, Some(300_000));
+    assert_eq!(g.members[1].meta.target_role, Some(Role::Started));
+    let Resource::Clone(c) = &cib.resources[3] else {
+        panic!("clone")
+    };
+    assert!(c.promotable && !c.legacy_master);
+    assert_eq!(c.meta.promoted_max, Some(1));
+    assert_eq!(c.meta.notify, Some(true));
+    let Resource::Primitive(db) = c.child.as_ref() else {
+        panic!("db")
+    };
+    assert_eq!(db.ops[0].role, Some(Role::Promoted));
+    assert_eq!(db.ops[1].role, Some(Role::Unpromoted));
+    let Resource::Clone(m) = &cib.resources[4] else {
+        panic!("master")
+    };
+    assert!(m.promotable && m.legacy_master);
+    assert!(cib.has_resource("site") && cib.has_resource("legacy"));
+    assert_eq!(cib.rsc_defaults.get("resource-stickiness"), Some("1"));
+    assert_eq!(cib.op_defaults.get("timeout"), Some("30s"));
+}
+
+#[test]
+fn constraints_rules_and_sets() {
+    let cib = full().cib;
+    assert_eq!(cib.locations[0].score, Some(Score::INFINITY));
+    let l = &cib.locations[1];
+    assert_eq!(l.role, Some(Role::Promoted));
+    assert_eq!(l.resource_discovery, ResourceDiscovery::Exclusive);
+    assert_eq!(l.rules[0].boolean_op, BooleanOp::Or);
+    assert_eq!(l.rules[0].conditions.len(), 3);
+    assert!(matches!(l.rules[0].conditions[2], Condition::Date(_)));
+    assert_eq!(cib.colocations[0].with_rsc_role, Some(Role::Promoted));
+    assert_eq!(cib.colocations[1].sets[0].role, Some(Role::Unpromoted));
+    assert_eq!(cib.orders[0].first_action, "promote");
+    assert_eq!(cib.orders[1].kind, OrderKind::Serialize);
+    assert!(!cib.orders[1].symmetrical);
+    assert!(!cib.orders[1].sets[0].sequential);
+    assert!(!cib.orders[1].sets[1].require_all);
+    assert_eq!(cib.fencing_levels[0].devices[0].as_str(), "fence1");
+    assert_eq!(cib.alerts[0].recipients, ["/var/log/alerts.log"]);
+}
+
+#[test]
+fn status_folds_history_into_roles() {
+    let cib = full().cib;
+    let n1 = cib.status.node("node1").unwrap_or_else(|| panic!("node1"));
+    assert!(n1.online());
+    assert_eq!(
+        n1.resource("db").map(|r| r.state.role),
+        Some(Role::Promoted)
+    );
+    let site = n1.resource("site").unwrap_or_else(|| panic!("site"));
+    assert_eq!(site.state.role, Role::Stopped);
+    assert!(site.state.failed);
+    assert_eq!(
+        site.ops[site.state.failed_ops[0]].exit_reason.as_deref(),
+        Some("not running")
+    );
+    let ip = n1.resource("ip").unwrap_or_else(|| panic!("ip"));
+    assert_eq!(ip.state.pending.as_deref(), Some("start"));
+    assert_eq!(n1.fail_count("site"), Score::new(2));
+    assert_eq!(
+        n1.fail_counts[0].operation,
+        Some(("monitor".to_owned(), 10_000))
+    );
+    assert_eq!(n1.last_failures[0].timestamp, 1_700_000_000);
+    assert_eq!(n1.promotion_scores[0].1, Score::new(10));
+    let n2 = cib.status.node("node2").unwrap_or_else(|| panic!("node2"));
+    assert!(n2.unclean && !n2.online());
+    assert_eq!(n2.join, Join::Down);
+}
