@@ -1,11 +1,55 @@
-//! `crm-lite`: the command-line front end (subcommands land with their issues).
-use clap::Parser;
+//! `crm-lite`: the command-line front end. One module per subcommand; `main` only parses
+//! argv, installs the tracing subscriber and maps results to exit codes.
+use std::io::ErrorKind;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod verify;
 
 /// A small cluster resource manager that reads Pacemaker's CIB.
 #[derive(Debug, Parser)]
 #[command(name = "crm-lite", version)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() {
-    let _ = Cli::parse();
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a CIB like crm_verify: exit 0 when valid (warnings allowed), 78 when invalid.
+    Verify(verify::Args),
+}
+
+/// Log level from `CRM_LITE_LOG` (error, warn, info, debug, trace; default warn), to stderr.
+fn init_tracing() {
+    let level = std::env::var("CRM_LITE_LOG")
+        .ok()
+        .and_then(|v| v.parse::<tracing_subscriber::filter::LevelFilter>().ok())
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::WARN);
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result = match cli.command {
+        Command::Verify(args) => verify::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("crm-lite: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

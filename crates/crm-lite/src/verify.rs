@@ -1,0 +1,161 @@
+//! `crm-lite verify`: parse a CIB, run every check, print `error:`/`warning:` lines.
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use cib::AgentMetadata;
+use cib::model::Primitive;
+
+/// crm_verify's exit code for an invalid configuration (CRM_EX_CONFIG).
+pub const EXIT_INVALID: u8 = 78;
+
+/// How long an agent may take to print its meta-data.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Arguments of `crm-lite verify`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The CIB file; `-` reads standard input.
+    #[arg(required_unless_present = "live", conflicts_with = "live")]
+    file: Option<PathBuf>,
+    /// Check the running cluster's CIB (`cibadmin -Q`).
+    #[arg(long)]
+    live: bool,
+    /// Do not run installed agents' `meta-data` to check parameters.
+    #[arg(long)]
+    no_agent_check: bool,
+}
+
+/// Where agents live and whether to ask them, read once from argv and the environment.
+#[derive(Debug)]
+struct AgentConfig {
+    enabled: bool,
+    ocf_root: PathBuf,
+}
+
+pub fn run(args: &Args) -> Result<ExitCode> {
+    let agents = AgentConfig {
+        enabled: !args.no_agent_check,
+        ocf_root: std::env::var_os("OCF_ROOT")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/usr/lib/ocf")),
+    };
+    let (name, bytes) = read_input(args)?;
+    let mut parsed = cib::parse_bytes(&name, &bytes);
+    if agents.enabled {
+        let mut cache: HashMap<PathBuf, Option<AgentMetadata>> = HashMap::new();
+        parsed.check_agents(|p| {
+            let path = agent_path(&agents.ocf_root, p)?;
+            cache
+                .entry(path.clone())
+                .or_insert_with(|| agent_metadata(&agents.ocf_root, &path))
+                .clone()
+        });
+    }
+    let mut out = std::io::stdout().lock();
+    let (mut errors, mut warnings) = (0, 0);
+    for d in &parsed.diagnostics {
+        if d.is_error() {
+            errors += 1;
+        } else {
+            warnings += 1;
+        }
+        writeln!(out, "{d}").context("failed to write diagnostics")?;
+    }
+    out.flush().context("failed to write diagnostics")?;
+    if errors > 0 {
+        eprintln!("crm-lite: configuration invalid: {errors} errors, {warnings} warnings");
+        Ok(ExitCode::from(EXIT_INVALID))
+    } else {
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+fn read_input(args: &Args) -> Result<(String, Vec<u8>)> {
+    if args.live {
+        let out = Command::new("cibadmin")
+            .arg("-Q")
+            .stdin(Stdio::null())
+            .output()
+            .context("failed to run cibadmin -Q")?;
+        if !out.status.success() {
+            bail!(
+                "cibadmin -Q failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        return Ok(("live".into(), out.stdout));
+    }
+    let file = args.file.as_deref().unwrap_or(Path::new("-"));
+    let mut bytes = Vec::new();
+    if file == Path::new("-") {
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("failed to read CIB from standard input")?;
+    } else {
+        bytes = std::fs::read(file)
+            .with_context(|| format!("failed to read CIB from {}", file.display()))?;
+    }
+    Ok((file.display().to_string(), bytes))
+}
+
+/// `${OCF_ROOT}/resource.d/<provider>/<type>` when it exists.
+fn agent_path(root: &Path, p: &Primitive) -> Option<PathBuf> {
+    let provider = p.provider.as_deref()?;
+    if [provider, p.agent.as_str()]
+        .iter()
+        .any(|s| s.is_empty() || s.contains('/') || *s == "..")
+    {
+        return None;
+    }
+    let path = root.join("resource.d").join(provider).join(&p.agent);
+    path.is_file().then_some(path)
+}
+
+/// Run `<agent> meta-data` with a timeout; `None` (logged) when it fails.
+fn agent_metadata(root: &Path, path: &Path) -> Option<AgentMetadata> {
+    let run = || -> Result<AgentMetadata> {
+        let mut child = Command::new(path)
+            .arg("meta-data")
+            .env("OCF_ROOT", root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("failed to run {} meta-data", path.display()))?;
+        let mut stdout = child.stdout.take().context("no stdout pipe")?;
+        let reader = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = stdout.read_to_string(&mut s);
+            s
+        });
+        let deadline = Instant::now() + METADATA_TIMEOUT;
+        let status = loop {
+            if let Some(s) = child.try_wait().context("failed to wait for agent")? {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("{} meta-data timed out", path.display());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let text = reader.join().unwrap_or_default();
+        if !status.success() {
+            bail!("{} meta-data exited with {status}", path.display());
+        }
+        Ok(AgentMetadata::parse(&text)?)
+    };
+    match run() {
+        Ok(md) => Some(md),
+        Err(e) => {
+            tracing::warn!(agent = %path.display(), error = %format!("{e:#}"), "cannot check agent parameters");
+            None
+        }
+    }
+}
