@@ -1561,6 +1561,14 @@ impl<'a> Lower<'a> {
             let Some(op_id) = self.required(o, "id") else {
                 continue;
             };
+            if ops.iter().any(|x: &LrmOp| x.id == op_id) {
+                self.error(
+                    o,
+                    Some("id"),
+                    format!("duplicate operation history entry {op_id} for {id}"),
+                );
+                continue;
+            }
             let Some(operation) = self.required(o, "operation") else {
                 continue;
             };
