@@ -4,7 +4,11 @@
 //! Every element, attribute, text run, comment, CDATA section and processing instruction
 //! survives a read-write cycle in order. Attribute values are stored unescaped and escaped
 //! again on output; text is stored exactly as it appeared (still escaped).
+use std::borrow::Cow;
+
+use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesCData, BytesEnd, BytesPI, BytesStart, BytesText, Event};
+use quick_xml::name::QName;
 use quick_xml::{Reader, Writer};
 
 /// Index of an element in its [`Document`].
@@ -350,7 +354,10 @@ impl Document {
         let e = self.get(id);
         let mut start = BytesStart::new(e.name.as_str());
         for (k, v) in &e.attrs {
-            start.push_attribute((k.as_str(), v.as_str()));
+            start.push_attribute(Attribute {
+                key: QName(k.as_str()),
+                value: Cow::Owned(escape_attr(v)),
+            });
         }
         if e.children.is_empty() {
             let _ = w.write_event(Event::Empty(start));
@@ -362,6 +369,26 @@ impl Document {
             let _ = w.write_event(Event::End(BytesEnd::new(e.name.as_str())));
         }
     }
+}
+
+/// Escape an attribute value so that reading it back gives the same string: markup
+/// characters as entities, and whitespace that attribute normalization would turn into
+/// spaces as character references.
+fn escape_attr(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn lower_first(s: &str) -> String {
@@ -378,7 +405,7 @@ mod tests {
 
     #[test]
     fn round_trip_keeps_unknown_content() {
-        let src = "<?xml version=\"1.0\"?>\n<cib a=\"1\"><!-- note --><x y=\"&lt;&amp;\">t&amp;u<![CDATA[<raw>]]></x><?pi data?></cib>\n";
+        let src = "<?xml version=\"1.0\"?>\n<cib a=\"1&#10;2\"><!-- note --><x y=\"&lt;&amp;\">t&amp;u<![CDATA[<raw>]]></x><?pi data?></cib>\n";
         let (doc, err) = Document::parse(src);
         assert_eq!(err, None);
         let out = doc.to_xml();
@@ -386,6 +413,7 @@ mod tests {
         assert_eq!(err, None);
         assert_eq!(out, again.to_xml());
         assert!(out.contains("<!-- note -->"), "{out}");
+        assert_eq!(again.get(again.root().unwrap()).attr("a"), Some("1\n2"));
         assert!(out.contains("t&amp;u"), "{out}");
         assert!(out.contains("<![CDATA[<raw>]]>"), "{out}");
     }
