@@ -84,6 +84,22 @@ impl Parsed {
     }
 }
 
+impl Parsed {
+    /// Write the (possibly edited) tree to `path` atomically, after raising the version
+    /// counters: `epoch` when the configuration changed, else `num_updates`. Returns the new
+    /// counters. Elements and attributes crm-lite does not model are written as read.
+    pub fn write_to(
+        &mut self,
+        path: &std::path::Path,
+        config_changed: bool,
+    ) -> Result<model::Versions, write::WriteError> {
+        let v = write::bump_versions(&mut self.doc, self.cib.versions, config_changed)?;
+        write::write_atomic(path, self.doc.to_xml().as_bytes())?;
+        self.cib.versions = v;
+        Ok(v)
+    }
+}
+
 /// Parse and lower a CIB. `file` is only used in diagnostics.
 pub fn parse(file: &str, source: &str) -> Parsed {
     let (doc, syntax) = Document::parse(source);
