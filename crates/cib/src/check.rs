@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use crate::lower::Lower;
-use crate::model::{Cib, Resource, ResourceSet};
+use crate::model::{Cib, OnFail, Resource, ResourceSet, Role};
 use crate::tree::ElementId;
 
 pub(crate) fn check(l: &mut Lower<'_>, cib: &Cib) {
@@ -110,6 +110,101 @@ pub(crate) fn check(l: &mut Lower<'_>, cib: &Cib) {
                     lvl.id, lvl.target
                 ),
             );
+        }
+    }
+
+    // Constraints must name a clone, not the resource inside it (Pacemaker ignores them).
+    let mut in_clone: Vec<(&str, &str)> = Vec::new();
+    for r in &cib.resources {
+        if let Resource::Clone(c) = r {
+            in_clone.push((c.child.id().as_str(), c.id.as_str()));
+            if let Resource::Group(g) = c.child.as_ref() {
+                in_clone.extend(g.members.iter().map(|m| (m.id.as_str(), c.id.as_str())));
+            }
+        }
+    }
+    let templates: HashSet<&str> = cib.templates.iter().map(|t| t.id.as_str()).collect();
+    for c in &cib.colocations {
+        for (attr, r) in [("rsc", &c.rsc), ("with-rsc", &c.with_rsc)] {
+            let Some(r) = r else { continue };
+            if let Some((_, clone)) = in_clone.iter().find(|(child, _)| *child == r.as_str()) {
+                l.error(
+                    c.element,
+                    Some(attr),
+                    format!(
+                        "colocation {} names {r}, which is inside clone {clone}: use the clone",
+                        c.id
+                    ),
+                );
+            }
+        }
+        if let (Some(a), Some(b)) = (&c.rsc, &c.with_rsc) {
+            if templates.contains(a.as_str()) && templates.contains(b.as_str()) {
+                l.error(
+                    c.element,
+                    None,
+                    format!("colocation {} colocates two templates", c.id),
+                );
+            }
+        }
+    }
+
+    // Operations: on-fail values Pacemaker resets.
+    for p in cib.primitives() {
+        for op in &p.ops {
+            match op.on_fail {
+                Some(OnFail::Stop) if op.name == "stop" => l.error(
+                    op.element,
+                    Some("on-fail"),
+                    format!(
+                        "on-fail=stop is not allowed for the stop operation of {}",
+                        p.id
+                    ),
+                ),
+                Some(OnFail::Fence) if !cib.options.fencing_enabled => l.error(
+                    op.element,
+                    Some("on-fail"),
+                    format!("on-fail=fence for {} needs fencing enabled", op.id),
+                ),
+                _ => {}
+            }
+        }
+    }
+
+    // Promoted/Unpromoted target roles only make sense inside promotable clones.
+    let mut stack: Vec<(&Resource, bool)> = cib.resources.iter().map(|r| (r, false)).collect();
+    while let Some((r, promotable)) = stack.pop() {
+        let role_meta = |l: &mut Lower<'_>, id: &str, m: &crate::model::Meta| {
+            if let Some(role @ (Role::Promoted | Role::Unpromoted)) = m.target_role {
+                if !promotable {
+                    let at = m.raw.get_pair("target-role").map(|p| p.element);
+                    if let Some(at) = at {
+                        l.error(
+                            at,
+                            Some("value"),
+                            format!(
+                                "target-role {role} of {id} only makes sense in a promotable clone"
+                            ),
+                        );
+                    }
+                }
+            }
+        };
+        match r {
+            Resource::Primitive(p) => role_meta(l, p.id.as_str(), &p.meta),
+            Resource::Group(g) => {
+                role_meta(l, g.id.as_str(), &g.meta);
+                for m in &g.members {
+                    role_meta(l, m.id.as_str(), &m.meta);
+                }
+            }
+            Resource::Clone(c) => {
+                let promotable = promotable || c.promotable;
+                if !promotable {
+                    role_meta(l, c.id.as_str(), &c.meta);
+                }
+                stack.push((&c.child, promotable));
+            }
         }
     }
 
