@@ -897,11 +897,24 @@ impl<'a> Lower<'a> {
             );
         }
         let enabled = self.bool_attr(o, "enabled", true);
+        let mut attributes = self.sets(o, "meta_attributes");
+        attributes
+            .sets
+            .extend(self.sets(o, "instance_attributes").sets);
+        const TYPED: [&str; 7] = [
+            "id", "name", "interval", "timeout", "role", "on-fail", "enabled",
+        ];
+        let other = self
+            .doc
+            .get(o)
+            .attrs
+            .iter()
+            .filter(|(k, _)| !TYPED.contains(&k.as_str()))
+            .cloned()
+            .collect();
         for c in self.doc.children(o).collect::<Vec<_>>() {
             match self.name(c) {
-                "instance_attributes" | "meta_attributes" => {
-                    self.set(c);
-                }
+                "instance_attributes" | "meta_attributes" => {}
                 other => {
                     let f = format!("element <{other}> in <op>");
                     self.unsupported(c, None, &f);
@@ -916,6 +929,8 @@ impl<'a> Lower<'a> {
             on_fail,
             role,
             enabled,
+            attributes,
+            other,
             element: o,
         })
     }
@@ -1027,6 +1042,7 @@ impl<'a> Lower<'a> {
         let id = self.required(g, "id")?;
         let meta_sets = self.sets(g, "meta_attributes");
         let meta = self.meta(meta_sets);
+        let params = self.sets(g, "instance_attributes");
         let mut members = Vec::new();
         for c in self.doc.children(g).collect::<Vec<_>>() {
             match self.name(c) {
@@ -1051,6 +1067,7 @@ impl<'a> Lower<'a> {
         Some(Group {
             id: ResourceId(id.to_owned()),
             meta,
+            params,
             members,
             element: g,
         })
@@ -1061,6 +1078,7 @@ impl<'a> Lower<'a> {
         let legacy_master = self.name(c) == "master";
         let meta_sets = self.sets(c, "meta_attributes");
         let meta = self.meta(meta_sets);
+        let params = self.sets(c, "instance_attributes");
         let mut child = None;
         for k in self.doc.children(c).collect::<Vec<_>>() {
             match self.name(k) {
@@ -1090,6 +1108,7 @@ impl<'a> Lower<'a> {
         Some(Clone {
             id: ResourceId(id.to_owned()),
             meta,
+            params,
             promotable,
             legacy_master,
             child: Box::new(child),
@@ -1408,6 +1427,9 @@ impl<'a> Lower<'a> {
         let id = self.required(a, "id")?;
         let path = self.required(a, "path")?;
         let mut recipients = Vec::new();
+        let mut select = Vec::new();
+        let meta = self.sets(a, "meta_attributes");
+        let params = self.sets(a, "instance_attributes");
         for r in self.doc.children(a).collect::<Vec<_>>() {
             match self.name(r) {
                 "recipient" => {
@@ -1415,7 +1437,12 @@ impl<'a> Lower<'a> {
                         recipients.push(v.to_owned());
                     }
                 }
-                "meta_attributes" | "instance_attributes" | "select" => {}
+                "select" => {
+                    for k in self.doc.children(r).collect::<Vec<_>>() {
+                        select.push(self.name(k).to_owned());
+                    }
+                }
+                "meta_attributes" | "instance_attributes" => {}
                 other => {
                     let f = format!("element <{other}> in <alert>");
                     self.unsupported(r, None, &f);
@@ -1426,6 +1453,9 @@ impl<'a> Lower<'a> {
             id: id.to_owned(),
             path: path.to_owned(),
             recipients,
+            meta,
+            params,
+            select,
             element: a,
         })
     }
@@ -1612,6 +1642,13 @@ impl<'a> Lower<'a> {
                     .map(str::to_owned),
                 last_rc_change: self.attr(o, "last-rc-change").and_then(|v| v.parse().ok()),
                 migrate,
+                op_digest: self.attr(o, "op-digest").map(str::to_owned),
+                op_restart_digest: self.attr(o, "op-restart-digest").map(str::to_owned),
+                op_secure_digest: self.attr(o, "op-secure-digest").map(str::to_owned),
+                exec_time_ms: self
+                    .attr(o, "exec-time")
+                    .and_then(|v| v.trim().parse().ok()),
+                on_node: self.attr(o, "on_node").map(str::to_owned),
                 element: o,
             });
         }

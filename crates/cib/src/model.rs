@@ -305,6 +305,11 @@ pub struct Op {
     pub role: Option<Role>,
     /// `enabled` (default true).
     pub enabled: bool,
+    /// `meta_attributes`/`instance_attributes` of the op (e.g. `OCF_CHECK_LEVEL`).
+    pub attributes: Attributes,
+    /// XML attributes not typed above (`start-delay`, `interval-origin`,
+    /// `record-pending`, `description`, ...), as written.
+    pub other: Vec<(String, String)>,
     /// Where it came from.
     pub element: ElementId,
 }
@@ -423,6 +428,8 @@ pub struct Group {
     pub id: ResourceId,
     /// Group meta-attributes (inherited by members).
     pub meta: Meta,
+    /// Group `instance_attributes` (inherited by members).
+    pub params: Attributes,
     /// Members in order.
     pub members: Vec<Primitive>,
     /// Where it came from.
@@ -436,6 +443,8 @@ pub struct Clone {
     pub id: ResourceId,
     /// Clone meta-attributes.
     pub meta: Meta,
+    /// Clone `instance_attributes` (inherited by the child).
+    pub params: Attributes,
     /// Whether instances can be promoted (`promotable=true` or `<master>`).
     pub promotable: bool,
     /// Whether this was written as the legacy `<master>` element.
@@ -710,6 +719,12 @@ pub struct Alert {
     pub path: String,
     /// `<recipient value>`s.
     pub recipients: Vec<String>,
+    /// The alert's `meta_attributes` (timeout, timestamp-format, ...).
+    pub meta: Attributes,
+    /// The alert's `instance_attributes` (passed to the agent).
+    pub params: Attributes,
+    /// The `<select>` children (`select_nodes`, `select_attributes`, ...), by element name.
+    pub select: Vec<String>,
     /// Where it came from.
     pub element: ElementId,
 }

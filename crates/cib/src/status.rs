@@ -172,6 +172,16 @@ pub struct LrmOp {
     pub last_rc_change: Option<i64>,
     /// `migrate_source`/`migrate_target` for migrations.
     pub migrate: Option<(String, String)>,
+    /// `op-digest`: hash of the parameters the op ran with (restart-vs-reload decisions).
+    pub op_digest: Option<String>,
+    /// `op-restart-digest`.
+    pub op_restart_digest: Option<String>,
+    /// `op-secure-digest`.
+    pub op_secure_digest: Option<String>,
+    /// `exec-time` in ms.
+    pub exec_time_ms: Option<u64>,
+    /// `on_node`.
+    pub on_node: Option<String>,
     /// Where it came from.
     pub element: ElementId,
 }
@@ -347,6 +357,11 @@ mod tests {
             exit_reason: None,
             last_rc_change: None,
             migrate: None,
+            op_digest: None,
+            op_restart_digest: None,
+            op_secure_digest: None,
+            exec_time_ms: None,
+            on_node: None,
             element: crate::tree::Document::parse("<x/>")
                 .0
                 .root()

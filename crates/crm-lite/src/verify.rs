@@ -55,6 +55,8 @@ pub fn run(args: &Args) -> Result<ExitCode> {
                 .clone()
         });
     }
+    // Report in file order, whichever pass found the problem.
+    parsed.diagnostics.sort_by_key(|d| (d.line, d.col));
     let mut out = std::io::stdout().lock();
     let (mut errors, mut warnings) = (0, 0);
     for d in &parsed.diagnostics {
