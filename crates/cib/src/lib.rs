@@ -116,7 +116,10 @@ pub fn parse(file: &str, source: &str) -> Parsed {
         });
     }
     let cib = l.lower();
-    check::check(&mut l, &cib);
+    // On malformed XML the model is partial: cross-checks would only add noise.
+    if syntax.is_none() {
+        check::check(&mut l, &cib);
+    }
     let diagnostics = l.diags;
     tracing::debug!(file, diagnostics = diagnostics.len(), "parsed cib");
     Parsed {

@@ -211,10 +211,16 @@ impl Document {
         parent: Option<ElementId>,
     ) -> Result<ElementId, String> {
         let name = s.name().as_ref().to_owned();
+        if !valid_name(&name) {
+            return Err(format!("malformed xml: invalid element name '{name}'"));
+        }
         let mut attrs = Vec::new();
         for a in s.attributes().with_checks(true) {
             let a = a.map_err(|e| format!("malformed xml: {}", lower_first(&e.to_string())))?;
             let key = a.key.as_ref().to_owned();
+            if !valid_name(&key) {
+                return Err(format!("malformed xml: invalid attribute name '{key}'"));
+            }
             let value = a
                 .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                 .map_err(|e| format!("malformed xml: {}", lower_first(&e.to_string())))?
@@ -369,6 +375,18 @@ impl Document {
             let _ = w.write_event(Event::End(BytesEnd::new(e.name.as_str())));
         }
     }
+}
+
+/// A name the writer can write back and the reader will read the same: non-empty, no
+/// blanks, no markup characters, not starting with a digit, `-` or `.`.
+fn valid_name(n: &str) -> bool {
+    let mut chars = n.chars();
+    chars
+        .next()
+        .is_some_and(|c| !(c.is_ascii_digit() || c == '-' || c == '.'))
+        && !n
+            .chars()
+            .any(|c| c.is_whitespace() || "<>/=\"'&!?;".contains(c) || c.is_control())
 }
 
 /// Escape an attribute value so that reading it back gives the same string: markup
