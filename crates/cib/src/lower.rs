@@ -1479,6 +1479,7 @@ impl<'a> Lower<'a> {
                 }
             }
         }
+        status::settle_migrations(&mut st);
         st
     }
 

@@ -188,13 +188,16 @@ pub struct LrmOp {
 
 impl LrmOp {
     /// Whether the result differs from what was expected (a failure to report).
+    ///
+    /// As Pacemaker remaps results: for a completed (or plain "error") execution the rc-code
+    /// decides — the expected rc is success, and a probe may find the resource running,
+    /// stopped or promoted; timeouts, hard and fatal errors and the rest always fail.
     pub fn failed(&self) -> bool {
         match self.status {
             ExecStatus::Pending | ExecStatus::Cancelled => false,
-            ExecStatus::Done => {
+            ExecStatus::Done | ExecStatus::Error => {
                 self.rc != self.expected_rc && !(self.is_probe() && matches!(self.rc, 0 | 7 | 8))
             }
-            ExecStatus::NotInstalled if self.is_probe() => false,
             _ => true,
         }
     }
@@ -239,6 +242,9 @@ pub struct ResourceState {
     pub failed_ops: Vec<usize>,
     /// A `migrate_to` ran here but no stop/`migrate_from` completed it yet.
     pub partial_migration: bool,
+    /// The `migrate_to` from here completed on the target (`migrate_from` succeeded there):
+    /// the resource runs on the target; Pacemaker still stops it here to clean up.
+    pub migrated_away: bool,
 }
 
 /// Fold an operation history into the current state, as Pacemaker replays it: operations
@@ -246,8 +252,9 @@ pub struct ResourceState {
 /// role; monitors report it (rc 0 running, 7 stopped, 8 promoted, 9 failed promoted); an
 /// unexpected result marks the resource failed until a later start or stop succeeds.
 ///
-/// Simplifications: a failed start leaves the resource `Started` and failed (Pacemaker then
-/// recovers it), a failed stop leaves it in its role with `stop_failed`.
+/// A failure leaves the resource active and failed where it ran (Pacemaker's `FAILED node`:
+/// it will be stopped and recovered), except "not installed"/"not configured" results, which
+/// mean it cannot be running there; a failed stop keeps its role with `stop_failed`.
 pub fn fold(ops: &[LrmOp]) -> ResourceState {
     let mut order: Vec<usize> = (0..ops.len()).collect();
     order.sort_by_key(|&i| {
@@ -262,6 +269,7 @@ pub fn fold(ops: &[LrmOp]) -> ResourceState {
         pending: None,
         failed_ops: Vec::new(),
         partial_migration: false,
+        migrated_away: false,
     };
     for i in order {
         let o = &ops[i];
@@ -283,7 +291,8 @@ pub fn fold(ops: &[LrmOp]) -> ResourceState {
         if failed {
             st.failed_ops.push(i);
         }
-        if !failed && (o.status == ExecStatus::Done || o.is_probe()) {
+        let rc_known = matches!(o.status, ExecStatus::Done | ExecStatus::Error);
+        if !failed {
             // A result as expected (or a probe, which only reports).
             match (name, o.rc) {
                 (_, 7) => st.role = Role::Stopped,
@@ -319,9 +328,16 @@ pub fn fold(ops: &[LrmOp]) -> ResourceState {
         // An unexpected result.
         st.failed = true;
         match (name, o.rc) {
-            ("stop", _) => st.stop_failed = true,
-            (_, 7) if o.status == ExecStatus::Done => st.role = Role::Stopped,
-            (_, 8 | 9) if o.status == ExecStatus::Done => st.role = Role::Promoted,
+            ("stop", _) => {
+                st.stop_failed = true;
+                if !st.role.is_active() {
+                    st.role = Role::Started;
+                }
+            }
+            (_, 8 | 9) if rc_known => st.role = Role::Promoted,
+            // Not installed or not configured: it cannot be running here.
+            (_, 5 | 6) => st.role = Role::Stopped,
+            _ if o.status == ExecStatus::NotInstalled => st.role = Role::Stopped,
             ("promote" | "demote", _) => st.role = Role::Promoted,
             _ => {
                 if !st.role.is_active() {
@@ -331,6 +347,50 @@ pub fn fold(ops: &[LrmOp]) -> ResourceState {
         }
     }
     st
+}
+
+/// Cross-node part of the fold: a partial migration whose `migrate_from` succeeded on the
+/// target afterwards is complete, so the source no longer runs the resource.
+pub(crate) fn settle_migrations(status: &mut Status) {
+    let mut done = Vec::new();
+    for (ni, n) in status.nodes.iter().enumerate() {
+        for (ri, r) in n.resources.iter().enumerate() {
+            if !r.state.partial_migration {
+                continue;
+            }
+            let Some(to) = r
+                .ops
+                .iter()
+                .filter(|o| o.operation == "migrate_to" && !o.failed())
+                .max_by_key(|o| o.call_id)
+            else {
+                continue;
+            };
+            let Some((source, target)) = &to.migrate else {
+                continue;
+            };
+            let completed = status
+                .node(target)
+                .and_then(|t| t.resource(r.id.as_str()))
+                .is_some_and(|tr| {
+                    tr.state.role.is_active()
+                        && tr.ops.iter().any(|o| {
+                            o.operation == "migrate_from"
+                                && !o.failed()
+                                && o.migrate.as_ref() == Some(&(source.clone(), target.clone()))
+                        })
+                });
+            if completed && n.uname.as_str() == source {
+                done.push((ni, ri));
+            }
+        }
+    }
+    for (ni, ri) in done {
+        let st = &mut status.nodes[ni].resources[ri].state;
+        st.role = Role::Stopped;
+        st.partial_migration = false;
+        st.migrated_away = true;
+    }
 }
 
 pub(crate) fn exec_status(code: i32) -> ExecStatus {
@@ -384,7 +444,8 @@ mod tests {
         let mut m = op("monitor", 4, 7, 0);
         m.interval_ms = 10_000;
         let st = fold(&[op("start", 2, 0, 0), m]);
-        assert_eq!(st.role, Role::Stopped);
+        // Pacemaker shows this as "FAILED node": still active there, to be recovered.
+        assert_eq!(st.role, Role::Started);
         assert!(st.failed);
         assert_eq!(st.failed_ops, vec![1]);
     }

@@ -109,7 +109,7 @@ fn status_folds_history_into_roles() {
         Some(Role::Promoted)
     );
     let site = n1.resource("site").unwrap_or_else(|| panic!("site"));
-    assert_eq!(site.state.role, Role::Stopped);
+    assert_eq!(site.state.role, Role::Started);
     assert!(site.state.failed);
     assert_eq!(
         site.ops[site.state.failed_ops[0]].exit_reason.as_deref(),
