@@ -178,6 +178,37 @@ impl<'a> Lower<'a> {
         r
     }
 
+    /// Warn about attributes of `el` that Pacemaker does not define for it: they are kept in
+    /// the file but have no effect (often a typo such as `scroe`).
+    fn known_attrs(&mut self, el: ElementId, known: &[&str]) {
+        let unknown: Vec<&str> = self
+            .doc
+            .get(el)
+            .attrs
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .filter(|k| !known.contains(k) && !k.starts_with("xmlns") && *k != "description")
+            .filter(|k| !k.ends_with("-instance"))
+            .collect();
+        for k in unknown {
+            let tag = self.name(el);
+            self.warn(
+                el,
+                Some(k),
+                format!("unknown attribute {k} on <{tag}> has no effect"),
+            );
+        }
+    }
+
+    /// Constraints on one instance of a unique clone (removed in Pacemaker 3.0).
+    fn instance_attrs(&mut self, el: ElementId, names: &[&str]) {
+        for n in names {
+            if self.attr(el, n).is_some() {
+                self.unsupported(el, Some(n), "constraint on a clone instance");
+            }
+        }
+    }
+
     /// Follow `id-ref` to the referenced element of the same kind.
     fn deref(&mut self, el: ElementId) -> Option<ElementId> {
         let Some(r) = self.attr(el, "id-ref") else {
@@ -356,6 +387,7 @@ impl<'a> Lower<'a> {
 
     fn set(&mut self, s: ElementId) -> Option<AttributeSet> {
         let t = self.deref(s)?;
+        self.known_attrs(t, &["id", "id-ref", "score"]);
         let score = self.score_attr(t, "score").unwrap_or_default();
         let mut set = AttributeSet {
             id: self.attr(t, "id").map(str::to_owned),
@@ -369,6 +401,7 @@ impl<'a> Lower<'a> {
             match self.name(c) {
                 "nvpair" => {
                     let Some(p) = self.deref(c) else { continue };
+                    self.known_attrs(p, &["id", "id-ref", "name", "value"]);
                     let Some(name) = self.required(p, "name") else {
                         continue;
                     };
@@ -398,6 +431,17 @@ impl<'a> Lower<'a> {
 
     fn rule(&mut self, r: ElementId, location: bool) -> Option<Rule> {
         let r = self.deref(r)?;
+        self.known_attrs(
+            r,
+            &[
+                "id",
+                "id-ref",
+                "score",
+                "score-attribute",
+                "role",
+                "boolean-op",
+            ],
+        );
         let boolean_op = match self.attr(r, "boolean-op") {
             None => BooleanOp::And,
             Some(v) if v.eq_ignore_ascii_case("and") => BooleanOp::And,
@@ -450,6 +494,16 @@ impl<'a> Lower<'a> {
 
     fn expression(&mut self, e: ElementId) -> Option<Expression> {
         let e = self.deref(e)?;
+        let known = [
+            "id",
+            "id-ref",
+            "attribute",
+            "operation",
+            "value",
+            "type",
+            "value-source",
+        ];
+        self.known_attrs(e, &known);
         let attribute = self.required(e, "attribute")?;
         let operation = self.required(e, "operation")?;
         const OPS: [&str; 8] = [
@@ -497,6 +551,7 @@ impl<'a> Lower<'a> {
 
     fn date_expression(&mut self, e: ElementId) -> Option<DateExpression> {
         let e = self.deref(e)?;
+        self.known_attrs(e, &["id", "id-ref", "operation", "start", "end"]);
         let operation = self.attr(e, "operation").unwrap_or("in_range");
         if !["in_range", "gt", "lt", "date_spec"].contains(&operation) {
             self.error(
@@ -663,6 +718,7 @@ impl<'a> Lower<'a> {
         }
         let id = self.required(n, "id")?;
         let uname = self.required(n, "uname")?;
+        self.known_attrs(n, &["id", "uname", "type", "score"]);
         match self.attr(n, "type") {
             None | Some("member") | Some("normal") => {}
             Some("remote") => {
@@ -720,6 +776,7 @@ impl<'a> Lower<'a> {
 
     fn primitive(&mut self, p: ElementId, is_template: bool) -> Option<Primitive> {
         let id = self.required(p, "id")?;
+        self.known_attrs(p, &["id", "class", "provider", "type", "template"]);
         let template = if is_template {
             None
         } else {
@@ -862,6 +919,21 @@ impl<'a> Lower<'a> {
         let o = self.deref(o)?;
         let id = self.required(o, "id")?;
         let name = self.required(o, "name")?;
+        const KNOWN: [&str; 12] = [
+            "id",
+            "id-ref",
+            "name",
+            "interval",
+            "timeout",
+            "role",
+            "on-fail",
+            "enabled",
+            "start-delay",
+            "interval-origin",
+            "record-pending",
+            "requires",
+        ];
+        self.known_attrs(o, &KNOWN);
         let interval_ms = match self.attr(o, "interval") {
             None => 0,
             Some(v) => parse_ms(v).unwrap_or_else(|| {
@@ -1040,6 +1112,7 @@ impl<'a> Lower<'a> {
 
     fn group(&mut self, g: ElementId) -> Option<Group> {
         let id = self.required(g, "id")?;
+        self.known_attrs(g, &["id"]);
         let meta_sets = self.sets(g, "meta_attributes");
         let meta = self.meta(meta_sets);
         let params = self.sets(g, "instance_attributes");
@@ -1075,6 +1148,7 @@ impl<'a> Lower<'a> {
 
     fn clone(&mut self, c: ElementId) -> Option<Clone> {
         let id = self.required(c, "id")?;
+        self.known_attrs(c, &["id"]);
         let legacy_master = self.name(c) == "master";
         let meta_sets = self.sets(c, "meta_attributes");
         let meta = self.meta(meta_sets);
@@ -1153,6 +1227,18 @@ impl<'a> Lower<'a> {
             }
             let Some(s) = self.deref(s) else { continue };
             let mut members = Vec::new();
+            const KNOWN: [&str; 9] = [
+                "id",
+                "id-ref",
+                "sequential",
+                "require-all",
+                "role",
+                "action",
+                "score",
+                "ordering",
+                "kind",
+            ];
+            self.known_attrs(s, &KNOWN);
             for r in self.doc.children(s).collect::<Vec<_>>() {
                 if self.name(r) == "resource_ref" {
                     if let Some(id) = self.required(r, "id") {
@@ -1174,6 +1260,8 @@ impl<'a> Lower<'a> {
                 role: self.role_attr(s, "role"),
                 action,
                 score: self.score_attr(s, "score"),
+                kind: self.attr(s, "kind").map(str::to_owned),
+                ordering: self.attr(s, "ordering").map(str::to_owned),
                 members,
                 element: s,
             });
@@ -1202,6 +1290,16 @@ impl<'a> Lower<'a> {
 
     fn location(&mut self, c: ElementId) -> Option<Location> {
         let id = self.required(c, "id")?;
+        const KNOWN: [&str; 7] = [
+            "id",
+            "rsc",
+            "rsc-pattern",
+            "node",
+            "score",
+            "role",
+            "resource-discovery",
+        ];
+        self.known_attrs(c, &KNOWN);
         let sets = self.resource_sets(c);
         let rsc = self.attr(c, "rsc").map(ResourceId::from);
         let rsc_pattern = self.attr(c, "rsc-pattern").map(str::to_owned);
@@ -1258,6 +1356,18 @@ impl<'a> Lower<'a> {
 
     fn colocation(&mut self, c: ElementId) -> Option<Colocation> {
         let id = self.required(c, "id")?;
+        const KNOWN: [&str; 8] = [
+            "id",
+            "rsc",
+            "with-rsc",
+            "score",
+            "rsc-role",
+            "with-rsc-role",
+            "node-attribute",
+            "influence",
+        ];
+        self.known_attrs(c, &KNOWN);
+        self.instance_attrs(c, &["rsc-instance", "with-rsc-instance"]);
         let sets = self.resource_sets(c);
         self.other_children(c, &["resource_set"]);
         let rsc = self.attr(c, "rsc").map(ResourceId::from);
@@ -1299,6 +1409,19 @@ impl<'a> Lower<'a> {
 
     fn order(&mut self, c: ElementId) -> Option<Order> {
         let id = self.required(c, "id")?;
+        const KNOWN: [&str; 9] = [
+            "id",
+            "first",
+            "then",
+            "first-action",
+            "then-action",
+            "kind",
+            "symmetrical",
+            "require-all",
+            "score",
+        ];
+        self.known_attrs(c, &KNOWN);
+        self.instance_attrs(c, &["first-instance", "then-instance"]);
         let sets = self.resource_sets(c);
         self.other_children(c, &["resource_set"]);
         let first = self.attr(c, "first").map(ResourceId::from);
@@ -1364,6 +1487,7 @@ impl<'a> Lower<'a> {
             then_action,
             kind,
             symmetrical,
+            require_all: self.bool_attr(c, "require-all", true),
             sets,
             element: c,
         })
@@ -1377,6 +1501,16 @@ impl<'a> Lower<'a> {
             self.unsupported(l, None, &f);
             return None;
         }
+        const KNOWN: [&str; 7] = [
+            "id",
+            "index",
+            "target",
+            "target-pattern",
+            "target-attribute",
+            "target-value",
+            "devices",
+        ];
+        self.known_attrs(l, &KNOWN);
         let id = self.required(l, "id")?;
         let index = match self.required(l, "index")?.trim().parse::<u32>() {
             Ok(i) if i > 0 => i,
@@ -1426,6 +1560,7 @@ impl<'a> Lower<'a> {
         }
         let id = self.required(a, "id")?;
         let path = self.required(a, "path")?;
+        self.known_attrs(a, &["id", "path"]);
         let mut recipients = Vec::new();
         let mut select = Vec::new();
         let meta = self.sets(a, "meta_attributes");

@@ -594,6 +594,10 @@ pub struct ResourceSet {
     pub action: Option<String>,
     /// `score`.
     pub score: Option<Score>,
+    /// `kind` of an ordering set (deprecated; the constraint's kind otherwise).
+    pub kind: Option<String>,
+    /// `ordering` (deprecated: `group` or `listed`).
+    pub ordering: Option<String>,
     /// Members in order.
     pub members: Vec<ResourceId>,
     /// Where it came from.
@@ -689,6 +693,8 @@ pub struct Order {
     pub kind: OrderKind,
     /// `symmetrical` (default true except for Serialize).
     pub symmetrical: bool,
+    /// `require-all` (default true; false: any instance of a `first` clone suffices).
+    pub require_all: bool,
     /// Resource sets instead of `first`/`then`.
     pub sets: Vec<ResourceSet>,
     /// Where it came from.
