@@ -1608,10 +1608,8 @@ impl<'a> Lower<'a> {
                 }
                 "tickets" if self.doc.children(n).next().is_none() => {}
                 "tickets" => self.unsupported(n, None, "tickets"),
-                other => {
-                    let f = format!("element <{other}> in <status>");
-                    self.unsupported(n, None, &f);
-                }
+                // Pacemaker ignores anything else here; so do we, but not silently.
+                other => self.warn(n, None, format!("element <{other}> in <status> is ignored")),
             }
         }
         status::settle_migrations(&mut st);
