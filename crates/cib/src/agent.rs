@@ -82,6 +82,27 @@ impl AgentMetadata {
     }
 }
 
+/// Resource meta-attributes, often put among the parameters by mistake.
+const META_ATTRIBUTES: [&str; 17] = [
+    "target-role",
+    "is-managed",
+    "maintenance",
+    "resource-stickiness",
+    "migration-threshold",
+    "failure-timeout",
+    "priority",
+    "allow-migrate",
+    "requires",
+    "multiple-active",
+    "critical",
+    "notify",
+    "interleave",
+    "ordered",
+    "globally-unique",
+    "clone-max",
+    "clone-node-max",
+];
+
 /// Parameters Pacemaker itself understands on any resource (never "unknown").
 const PACEMAKER_PARAMS: [&str; 2] = ["trace_ra", "trace_file"];
 
@@ -112,7 +133,17 @@ pub(crate) fn check_params(l: &mut Lower<'_>, p: &Primitive, md: &AgentMetadata)
         if PACEMAKER_PARAMS.contains(&pair.name.as_str()) {
             continue;
         }
+        let as_meta = pair.name.replace('_', "-");
         match md.parameters.iter().find(|x| x.name == pair.name) {
+            None if META_ATTRIBUTES.contains(&as_meta.as_str()) => l.report(
+                Severity::Warning,
+                pair.element,
+                Some("name"),
+                format!(
+                    "{agent} has no parameter {}: {as_meta} is a meta-attribute, set it in meta_attributes",
+                    pair.name
+                ),
+            ),
             None => l.report(
                 Severity::Warning,
                 pair.element,
