@@ -88,11 +88,13 @@ impl Parsed {
     /// Write the (possibly edited) tree to `path` atomically, after raising the version
     /// counters: `epoch` when the configuration changed, else `num_updates`. Returns the new
     /// counters. Elements and attributes crm-lite does not model are written as read.
+    /// Refuses (`WriteError::Newer`) when the file at `path` is newer than what was read.
     pub fn write_to(
         &mut self,
         path: &std::path::Path,
         config_changed: bool,
     ) -> Result<model::Versions, write::WriteError> {
+        write::check_not_newer(path, self.cib.versions)?;
         let v = write::bump_versions(&mut self.doc, self.cib.versions, config_changed)?;
         write::write_atomic(path, self.doc.to_xml().as_bytes())?;
         self.cib.versions = v;

@@ -26,6 +26,64 @@ pub enum WriteError {
     /// The document has no `<cib>` root.
     #[error("document has no <cib> root element")]
     NoRoot,
+    /// The file on disk changed since it was read: writing would lower its version.
+    #[error(
+        "{path} has version {}.{}.{}, newer than the {}.{}.{} read: re-read it first",
+        on_disk.admin_epoch, on_disk.epoch, on_disk.num_updates,
+        read.admin_epoch, read.epoch, read.num_updates
+    )]
+    Newer {
+        /// The file.
+        path: PathBuf,
+        /// Its version now.
+        on_disk: Versions,
+        /// The version the caller read and edited.
+        read: Versions,
+    },
+}
+
+/// The version counters of the CIB root in `xml` (missing counters count as 0; `None` when
+/// there is no `<cib>` root).
+pub fn versions_of(xml: &str) -> Option<Versions> {
+    let (doc, _) = Document::parse(xml);
+    let root = doc.get(doc.root()?);
+    if root.name != "cib" {
+        return None;
+    }
+    let n = |k: &str| {
+        root.attr(k)
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    Some(Versions {
+        admin_epoch: n("admin_epoch"),
+        epoch: n("epoch"),
+        num_updates: n("num_updates"),
+    })
+}
+
+/// Refuse to replace `path` if the CIB there is newer than `read` (the version the caller
+/// started from): optimistic concurrency, as `cibadmin --replace` does.
+pub fn check_not_newer(path: &Path, read: Versions) -> Result<(), WriteError> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(WriteError::Io {
+                step: "read",
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    match versions_of(&text) {
+        Some(on_disk) if on_disk > read => Err(WriteError::Newer {
+            path: path.to_owned(),
+            on_disk,
+            read,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Set the version counters on the root element after a change. A configuration change

@@ -106,3 +106,25 @@ fn writing_into_a_missing_directory_fails_with_context() {
         .unwrap_or_else(|| panic!("write into a missing directory succeeded"));
     assert!(err.to_string().starts_with("failed to create "), "{err}");
 }
+
+#[test]
+fn a_newer_cib_on_disk_is_never_overwritten() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("cib.xml");
+    let mut stale = cib::parse("cib.xml", CIB);
+    let mut fresh = cib::parse("cib.xml", CIB);
+    fresh
+        .write_to(&path, true)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = stale
+        .write_to(&path, false)
+        .err()
+        .unwrap_or_else(|| panic!("a stale write went through"));
+    assert!(
+        err.to_string()
+            .ends_with("has version 2.42.0, newer than the 2.41.7 read: re-read it first"),
+        "{err}"
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cib::write::versions_of(&text).map(|v| v.epoch), Some(42));
+}
