@@ -172,3 +172,40 @@ fn agents_that_are_not_installed_are_not_checked() {
         .assert()
         .success();
 }
+
+#[test]
+fn live_reads_the_cib_from_cibadmin() {
+    let root = ocf_root();
+    let bin = root.path().join("bin");
+    fs::create_dir_all(&bin).unwrap_or_else(|e| panic!("{e}"));
+    let cibadmin = bin.join("cibadmin");
+    let text = VALID.replace(
+        "<constraints/>",
+        "<constraints><rsc_order id=\"o1\" first=\"ip\" then=\"ghost\"/></constraints>",
+    );
+    fs::write(
+        &cibadmin,
+        format!("#!/bin/sh\n[ \"$1\" = -Q ] || exit 64\ncat <<'X'\n{text}X\n"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    fs::set_permissions(&cibadmin, fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = crm_lite(root.path())
+        .env("PATH", path)
+        .args(["verify", "--live"])
+        .assert()
+        .code(78)
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout
+            .starts_with("error: live:14:48: [o1] constraint o1 references missing resource ghost"),
+        "{stdout}"
+    );
+}
