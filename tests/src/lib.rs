@@ -1,1 +1,162 @@
-//! Helpers for the system tests.
+//! Helpers for the system tests: finding the binaries under test, free loopback ports,
+//! running an agent action with an OCF environment, and requirement checks that fail in CI
+//! but skip (with a printed reason) when run by hand.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Whether we run in CI, where every requirement must be met.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Check a requirement: `Ok` when met; in CI a panic naming it; otherwise `Err` after
+/// printing `skipped: <reason>`. Use as `let Ok(()) = require(..) else { return };`.
+pub fn require(met: bool, reason: &str) -> Result<(), ()> {
+    if met {
+        return Ok(());
+    }
+    assert!(!in_ci(), "requirement not met in CI: {reason}");
+    println!("skipped: {reason}");
+    Err(())
+}
+
+/// Whether a program is on `PATH`.
+pub fn have(program: &str) -> bool {
+    std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .any(|d| Path::new(d).join(program).is_file())
+}
+
+/// Whether we are root.
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// The workspace's target directory for the current profile (where `cargo build` put the
+/// agents), found from the test executable's own path.
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/system-<hash>
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target directory")
+        .to_path_buf()
+}
+
+/// A binary built by `cargo build --workspace`, if present.
+pub fn built(name: &str) -> Option<PathBuf> {
+    let p = target_dir().join(name);
+    p.is_file().then_some(p)
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// What an agent action did.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+    /// How long it took.
+    pub took: Duration,
+}
+
+impl Outcome {
+    /// The last `ocf-exit-reason:` line, if any.
+    pub fn reason(&self) -> Option<&str> {
+        self.stderr
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("ocf-exit-reason:"))
+    }
+}
+
+/// An agent binary and the environment of one resource instance.
+#[derive(Debug, Clone)]
+pub struct Agent {
+    /// The agent executable.
+    pub path: PathBuf,
+    /// `OCF_RESKEY_*` and other variables.
+    pub env: BTreeMap<String, String>,
+}
+
+impl Agent {
+    /// An agent for instance `instance` with parameters `params`.
+    pub fn new(path: &Path, instance: &str, params: &[(&str, &str)]) -> Agent {
+        let mut env = BTreeMap::new();
+        env.insert("OCF_ROOT".into(), "/usr/lib/ocf".into());
+        env.insert("OCF_RESOURCE_INSTANCE".into(), instance.into());
+        for (k, v) in params {
+            env.insert(format!("OCF_RESKEY_{k}"), v.to_string());
+        }
+        Agent {
+            path: path.to_path_buf(),
+            env,
+        }
+    }
+
+    /// Run an action with extra variables (an empty value removes a variable).
+    pub fn run_with(&self, action: &str, extra: &[(&str, &str)]) -> Outcome {
+        let mut env = self.env.clone();
+        for (k, v) in extra {
+            if v.is_empty() {
+                env.remove(*k);
+            } else {
+                env.insert(k.to_string(), v.to_string());
+            }
+        }
+        let t0 = Instant::now();
+        let out = Command::new(&self.path)
+            .arg(action)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(&env)
+            .output()
+            .expect("run the agent");
+        Outcome {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            took: t0.elapsed(),
+        }
+    }
+
+    /// Run an action.
+    pub fn run(&self, action: &str) -> Outcome {
+        self.run_with(action, &[])
+    }
+}
+
+/// Whether a process is alive (not a zombie).
+pub fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, r)| !r.starts_with('Z')))
+        .unwrap_or(false)
+}
+
+/// Wait until `f` holds or `timeout` passes.
+pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}

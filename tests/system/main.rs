@@ -1,1 +1,5 @@
-//! System tests.
+//! System tests: the agents and commands against real processes, sockets and tools.
+//! Requirements (root, ocf-tester, xmllint) are installed by `scripts/test`; run by hand
+//! without them, a test prints `skipped: <reason>`; in CI (`CI=true`) it fails instead.
+
+mod mgmt_api;
