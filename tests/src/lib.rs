@@ -13,15 +13,21 @@ pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
+/// A test skipped for want of a requirement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Skipped;
+
 /// Check a requirement: `Ok` when met; in CI a panic naming it; otherwise `Err` after
-/// printing `skipped: <reason>`. Use as `let Ok(()) = require(..) else { return };`.
-pub fn require(met: bool, reason: &str) -> Result<(), ()> {
+/// printing `skipped: <reason>` (to the real stderr, past the test harness's capture).
+/// Use as `let Ok(()) = require(..) else { return };`.
+pub fn require(met: bool, reason: &str) -> Result<(), Skipped> {
     if met {
         return Ok(());
     }
     assert!(!in_ci(), "requirement not met in CI: {reason}");
-    println!("skipped: {reason}");
-    Err(())
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "skipped: {reason}");
+    Err(Skipped)
 }
 
 /// Whether a program is on `PATH`.
