@@ -208,6 +208,105 @@ pub(crate) fn check(l: &mut Lower<'_>, cib: &Cib) {
         }
     }
 
+    // Groups: the deprecated 'ordered' and 'collocated' meta-attributes.
+    for r in &cib.resources {
+        let group = match r {
+            Resource::Group(g) => g,
+            Resource::Clone(c) => match c.child.as_ref() {
+                Resource::Group(g) => g,
+                _ => continue,
+            },
+            Resource::Primitive(_) => continue,
+        };
+        for name in ["ordered", "collocated"] {
+            if let Some(p) = group.meta.raw.get_pair(name) {
+                l.warn(
+                    p.element,
+                    Some("name"),
+                    format!(
+                        "group {}: meta-attribute {name} is deprecated (use a resource set instead)",
+                        group.id
+                    ),
+                );
+            }
+        }
+    }
+
+    // Clones: lsb, systemd and other classes without instance support cannot be unique.
+    for r in &cib.resources {
+        let Resource::Clone(c) = r else { continue };
+        if c.meta.globally_unique != Some(true) {
+            continue;
+        }
+        let anonymous_only =
+            |p: &&crate::model::Primitive| !["ocf", "stonith"].contains(&p.class.as_str());
+        if let Some(p) = c.child.primitives().into_iter().find(anonymous_only) {
+            let at = c
+                .meta
+                .raw
+                .get_pair("globally-unique")
+                .map_or(c.element, |x| x.element);
+            l.warn(
+                at,
+                None,
+                format!(
+                    "globally-unique is ignored for {}: {} resources such as {} can only be anonymous clones",
+                    c.id, p.class, p.id
+                ),
+            );
+        }
+    }
+
+    // Orders: require-all is deprecated in favour of clone-min.
+    for o in cib.orders.iter().filter(|o| !o.require_all) {
+        l.warn(
+            o.element,
+            Some("require-all"),
+            format!(
+                "order {}: require-all is deprecated (use the clone-min meta-attribute)",
+                o.id
+            ),
+        );
+    }
+
+    // failure-timeout does not expire failures of operations with on-fail=block.
+    for p in cib.primitives() {
+        let Some(ft) = p.meta.failure_timeout_ms.filter(|ms| *ms > 0) else {
+            continue;
+        };
+        if p.ops.iter().any(|o| o.on_fail == Some(OnFail::Block)) {
+            let at = p
+                .meta
+                .raw
+                .get_pair("failure-timeout")
+                .map_or(p.element, |x| x.element);
+            l.warn(
+                at,
+                None,
+                format!(
+                    "failure-timeout {} ms of {} is ignored: it conflicts with on-fail=block",
+                    ft, p.id
+                ),
+            );
+        }
+    }
+
+    // Not fencing nodes that were never seen is a leap of faith.
+    if cib.options.fencing_enabled {
+        if let Some(p) = cib
+            .options
+            .raw
+            .get_pair("startup-fencing")
+            .filter(|p| p.value.as_deref().and_then(crate::lower::parse_bool) == Some(false))
+        {
+            l.warn(
+                p.element,
+                Some("value"),
+                "startup-fencing=false: nodes never seen are assumed down, not fenced".into(),
+            );
+        }
+    }
+
     // Two nodes with one name.
     let mut seen = HashSet::new();
     for n in &cib.nodes {

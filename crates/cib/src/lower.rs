@@ -1103,6 +1103,11 @@ impl<'a> Lower<'a> {
                         }
                     }
                 }
+                "restart-type" => self.warn(
+                    el,
+                    Some("name"),
+                    "meta-attribute restart-type is deprecated".into(),
+                ),
                 _ => {}
             }
         }
@@ -1618,11 +1623,14 @@ impl<'a> Lower<'a> {
 
     fn node_state(&mut self, n: ElementId) -> Option<NodeState> {
         let id = self.required(n, "id")?;
-        let uname = self.attr(n, "uname").unwrap_or(id);
         if self.attr(n, "remote_node").and_then(parse_bool) == Some(true) {
             self.unsupported(n, Some("remote_node"), "remote node");
             return None;
         }
+        let Some(uname) = self.attr(n, "uname") else {
+            self.warn(n, None, "node_state without uname is ignored".into());
+            return None;
+        };
         // Older Pacemaker writes "true"/"online"; newer a timestamp (0 = not).
         let up = |v: Option<&str>, word: &str| match v {
             None => false,
