@@ -12,7 +12,7 @@
 //! - [`parse`] lowers the tree by hand into the model and returns it *with* a list of
 //!   [`Diagnostic`]s (file:line:col, element id, lowercase message). Parsing never panics and
 //!   never stops at the first problem.
-//! - [`write`]: version counters and atomic file replacement.
+//! - [`mod@write`]: version counters and atomic file replacement.
 //!
 //! # Invariants
 //! - Pure: apart from [`write::write_atomic`], nothing here does I/O, reads the environment
