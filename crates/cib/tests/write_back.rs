@@ -128,3 +128,24 @@ fn a_newer_cib_on_disk_is_never_overwritten() {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(cib::write::versions_of(&text).map(|v| v.epoch), Some(42));
 }
+
+#[test]
+fn doctype_comments_and_processing_instructions_are_written_back() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/valid-doctype-comments-and-processing-instructions.xml"
+    );
+    let src = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let out = cib::parse("x.xml", &src).doc.to_xml();
+    for kept in [
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
+        "<!DOCTYPE cib>",
+        "<!-- a hand-written CIB -->",
+        "<?editor line-wrap=\"off\"?>",
+        "<!-- no fencing in this lab -->",
+        "<!-- end -->",
+        "value=\"/run/a &lt;1&gt; &amp; &quot;b&quot;\"",
+    ] {
+        assert!(out.contains(kept), "lost {kept}:\n{out}");
+    }
+}
