@@ -24,8 +24,11 @@ pub struct HttpUrl {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UrlError {
     /// Not `http://`.
-    #[error("only http:// URLs are supported, not {0:?}")]
+    #[error("only http:// URLs are supported, not {0}://")]
     Scheme(String),
+    /// No scheme at all.
+    #[error("expected http://host[:port]/path")]
+    NoScheme,
     /// No host.
     #[error("the URL has no host")]
     NoHost,
@@ -46,7 +49,7 @@ impl HttpUrl {
         let rest = match url.split_once("://") {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
             Some((scheme, _)) => return Err(UrlError::Scheme(scheme.to_string())),
-            None => return Err(UrlError::Scheme(String::new())),
+            None => return Err(UrlError::NoScheme),
         };
         let (authority, path) = match rest.find(['/', '?']) {
             Some(i) if rest[i..].starts_with('/') => (&rest[..i], rest[i..].to_string()),
@@ -319,7 +322,7 @@ mod tests {
         );
         assert_eq!(
             HttpUrl::parse("localhost:80").unwrap_err(),
-            UrlError::Scheme(String::new())
+            UrlError::NoScheme
         );
         assert_eq!(HttpUrl::parse("http:///x").unwrap_err(), UrlError::NoHost);
         assert_eq!(
