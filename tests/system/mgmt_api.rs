@@ -371,3 +371,38 @@ fn metadata_validates_against_the_dtd_and_the_rng() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+#[test]
+fn logs_go_to_stderr_and_the_ha_log_files_but_never_stdout() {
+    let Some(f) = Fixture::new("", &[]) else {
+        return;
+    };
+    let log = f.path("ha.log");
+    let debug = f.path("ha-debug.log");
+    let vars = [
+        ("HA_LOGFILE", log.to_str().unwrap()),
+        ("HA_DEBUGFILE", debug.to_str().unwrap()),
+    ];
+    let start = f.agent.run_with("start", &vars);
+    assert_eq!(start.code, 0, "{start:?}");
+    assert!(start.stdout.is_empty());
+    assert!(start.stderr.contains("started"), "{start:?}");
+    let bad = f.agent.run_with(
+        "start",
+        &[vars[0], vars[1], ("OCF_RESKEY_command", "/nonexistent")],
+    );
+    assert_eq!(bad.code, 5);
+    let info = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        info.contains("started") && info.contains("rsc=\"api\""),
+        "{info}"
+    );
+    assert!(
+        info.contains("ERROR") && info.contains("not found"),
+        "{info}"
+    );
+    // The debug file gets debug events too ("... done" after each action).
+    let dbg = std::fs::read_to_string(&debug).unwrap();
+    assert!(dbg.contains("DEBUG") && dbg.contains("start done"), "{dbg}");
+    assert!(!info.contains("DEBUG"), "{info}");
+}
