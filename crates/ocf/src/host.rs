@@ -466,26 +466,29 @@ impl Host for RealHost {
                 c.stdout(Stdio::null()).stderr(Stdio::null());
             }
         }
+        // Everything the child needs is computed before the fork: between fork and exec
+        // only plain system calls are made (no allocation, no file lookups).
         let ids = match &spec.user {
-            Some(u) => Some((
-                CString::new(u.name.as_str())
-                    .map_err(|_| HostError::NotFound(format!("invalid user name {:?}", u.name)))?,
-                u.uid,
-                u.gid,
-            )),
+            Some(u) => {
+                let name = CString::new(u.name.as_str())
+                    .map_err(|_| HostError::NotFound(format!("invalid user name {:?}", u.name)))?;
+                let gid = nix::unistd::Gid::from_raw(u.gid);
+                let groups = nix::unistd::getgrouplist(&name, gid).map_err(|e| {
+                    HostError::io(format!("groups of user {}", u.name), io::Error::from(e))
+                })?;
+                Some((groups, gid, nix::unistd::Uid::from_raw(u.uid)))
+            }
             None => None,
         };
-        // SAFETY: between fork and exec only async-signal-safe calls are made: setsid,
-        // initgroups, setgid and setuid, on values prepared before the fork.
+        // SAFETY: the closure makes only async-signal-safe system calls (setsid, setgroups,
+        // setgid, setuid) on values prepared before the fork.
         unsafe {
             c.pre_exec(move || {
                 nix::unistd::setsid().map_err(io::Error::from)?;
-                if let Some((name, uid, gid)) = &ids {
-                    let gid = nix::unistd::Gid::from_raw(*gid);
-                    nix::unistd::initgroups(name, gid).map_err(io::Error::from)?;
-                    nix::unistd::setgid(gid).map_err(io::Error::from)?;
-                    nix::unistd::setuid(nix::unistd::Uid::from_raw(*uid))
-                        .map_err(io::Error::from)?;
+                if let Some((groups, gid, uid)) = &ids {
+                    nix::unistd::setgroups(groups).map_err(io::Error::from)?;
+                    nix::unistd::setgid(*gid).map_err(io::Error::from)?;
+                    nix::unistd::setuid(*uid).map_err(io::Error::from)?;
                 }
                 Ok(())
             });
