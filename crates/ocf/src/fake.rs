@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use crate::host::{
-    CommandOutput, CommandSpec, FileInfo, Host, HostError, MountSpec, ProcInfo, SpawnSpec, UserIds,
+    CommandOutput, CommandSpec, FileInfo, Host, HostError, MountSpec, ProcFiles, ProcInfo,
+    SpawnSpec, UserIds,
 };
 use crate::http::{HttpResponse, HttpUrl};
 
@@ -80,6 +81,7 @@ struct State {
     clock: Duration,
     next_pid: u32,
     procs: BTreeMap<u32, ProcInfo>,
+    proc_files: BTreeMap<u32, ProcFiles>,
     ignore_term: BTreeSet<u32>,
     exit_codes: BTreeMap<u32, i32>,
     files: BTreeMap<PathBuf, (String, FileInfo)>,
@@ -116,6 +118,7 @@ impl FakeHost {
                 clock: Duration::ZERO,
                 next_pid: 1000,
                 procs: BTreeMap::new(),
+                proc_files: BTreeMap::new(),
                 ignore_term: BTreeSet::new(),
                 exit_codes: BTreeMap::new(),
                 files: BTreeMap::new(),
@@ -156,6 +159,11 @@ impl FakeHost {
             p.pgrp = pgrp;
             p.session = pgrp;
         }
+    }
+
+    /// Give a process files in use (answered by `process_files` while it lives).
+    pub fn set_process_files(&self, pid: u32, files: ProcFiles) {
+        self.state.borrow_mut().proc_files.insert(pid, files);
     }
 
     /// Make a process a zombie.
@@ -382,6 +390,14 @@ impl Host for FakeHost {
         self.state.borrow().procs.values().copied().collect()
     }
 
+    fn process_files(&self, pid: u32, max_fds: usize) -> Option<ProcFiles> {
+        let s = self.state.borrow();
+        s.procs.get(&pid).filter(|p| p.alive())?;
+        let mut f = s.proc_files.get(&pid).cloned().unwrap_or_default();
+        f.fds.truncate(max_fds);
+        Some(f)
+    }
+
     fn read_file(&self, path: &Path) -> io::Result<String> {
         self.file(path)
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such file"))
@@ -474,6 +490,23 @@ mod tests {
         assert!(!h.is_alive(20));
         assert_eq!(h.try_reap(20), Some(137));
         assert_eq!(h.calls().len(), 3);
+    }
+
+    #[test]
+    fn process_files_follow_the_process_and_bound_the_fds() {
+        let h = FakeHost::new();
+        h.add_process(10);
+        h.set_process_files(
+            10,
+            ProcFiles {
+                cwd: Some("/mnt/a".into()),
+                fds: vec!["/mnt/a/1".into(), "/mnt/a/2".into()],
+                ..ProcFiles::default()
+            },
+        );
+        assert_eq!(h.process_files(10, 1).unwrap().fds.len(), 1);
+        h.signal(10, Signal::SIGKILL).unwrap();
+        assert!(h.process_files(10, 10).is_none());
     }
 
     #[test]

@@ -199,6 +199,55 @@ pub struct MountSpec {
     pub options: String,
 }
 
+/// What a process has open or in use, as `/proc/<pid>` names it: the targets of its
+/// `cwd`, `root` and `exe` links, of every link under `fd/`, and the file of every mapping
+/// in `maps`. Reading these never touches the file systems they point into (the kernel
+/// names the files from its own records), so a hung network file system cannot block it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcFiles {
+    /// The working directory.
+    pub cwd: Option<PathBuf>,
+    /// The root directory (differs from `/` under chroot).
+    pub root: Option<PathBuf>,
+    /// The executable.
+    pub exe: Option<PathBuf>,
+    /// Targets of open file descriptors that name a path (not sockets, pipes, anon inodes).
+    pub fds: Vec<PathBuf>,
+    /// Files mapped into memory (libraries, mmapped data), each once.
+    pub maps: Vec<PathBuf>,
+}
+
+impl ProcFiles {
+    /// Every path the process uses, with what it is (`cwd`, `root`, `exe`, `fd`, `map`).
+    pub fn all(&self) -> impl Iterator<Item = (&'static str, &Path)> {
+        [("cwd", &self.cwd), ("root", &self.root), ("exe", &self.exe)]
+            .into_iter()
+            .filter_map(|(what, p)| p.as_deref().map(|p| (what, p)))
+            .chain(self.fds.iter().map(|p| ("fd", p.as_path())))
+            .chain(self.maps.iter().map(|p| ("map", p.as_path())))
+    }
+}
+
+/// The file paths in the text of `/proc/<pid>/maps`: the sixth field onward of each line
+/// that names a file (starts with `/`), each path once, in order of first appearance.
+/// Pseudo-mappings (`[heap]`, `[vdso]`, anonymous) are left out.
+pub fn parse_proc_maps(maps: &str) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for line in maps.lines() {
+        // address perms offset dev inode pathname; the path may contain spaces.
+        let mut rest = line;
+        for _ in 0..5 {
+            rest = rest.trim_start();
+            rest = rest.find(' ').map_or("", |i| &rest[i..]);
+        }
+        let path = rest.trim_start();
+        if path.starts_with('/') && !out.iter().any(|p| p.as_os_str() == path) {
+            out.push(PathBuf::from(path));
+        }
+    }
+    out
+}
+
 /// The operating system as agents see it.
 pub trait Host {
     /// The monotonic clock.
@@ -240,6 +289,22 @@ pub trait Host {
     fn mount(&self, spec: &MountSpec) -> Result<(), HostError>;
     /// Unmount; `force` uses `MNT_FORCE`.
     fn umount(&self, target: &Path, force: bool) -> Result<(), HostError>;
+
+    /// Run a short check whose process may get stuck in uninterruptible sleep (I/O on a
+    /// hung NFS or CephFS mount, which ignores even SIGKILL). Like [`Host::run`], but past
+    /// `timeout` the whole group gets SIGKILL and the call returns at once, without waiting
+    /// for the group to die: the answer is never later than `timeout`. The default runs
+    /// [`Host::run`].
+    fn run_check(&self, cmd: &CommandSpec, timeout: Duration) -> Result<CommandOutput, HostError> {
+        self.run(cmd, timeout)
+    }
+
+    /// The files a process uses, from `/proc/<pid>` (see [`ProcFiles`]); `None` when the
+    /// process is gone or not readable. At most `max_fds` descriptors are read, so the work
+    /// per process is bounded. The default knows no process.
+    fn process_files(&self, _pid: u32, _max_fds: usize) -> Option<ProcFiles> {
+        None
+    }
 
     /// Find an executable: a path containing `/` is checked as it is, a bare name is looked
     /// up in `search_path` (colon-separated, like `PATH`).
@@ -341,6 +406,89 @@ fn wait_with_timeout(
     }
 }
 
+/// [`Host::run`] and [`Host::run_check`]: on timeout the group is killed, and reaped only
+/// when `reap` is set (a process in uninterruptible sleep is never reaped, so waiting for
+/// it could hang the caller).
+fn run_command(
+    cmd: &CommandSpec,
+    timeout: Duration,
+    reap: bool,
+) -> Result<CommandOutput, HostError> {
+    let what = cmd.display();
+    let mut c = Command::new(&cmd.program);
+    c.args(&cmd.args)
+        .envs(cmd.env.iter().map(|(k, v)| (k, v)))
+        .stdin(if cmd.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = c.spawn().map_err(|e| HostError::io(&what, e))?;
+    let pgrp = child.id();
+    if let (Some(mut sin), Some(data)) = (child.stdin.take(), cmd.stdin.clone()) {
+        std::thread::spawn(move || {
+            let _ = sin.write_all(&data);
+        });
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    for (idx, r) in [
+        child
+            .stdout
+            .take()
+            .map(|r| Box::new(r) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|r| Box::new(r) as Box<dyn Read + Send>),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut buf);
+            }
+            let _ = tx.send((idx, buf));
+        });
+    }
+    drop(tx);
+    let start = Instant::now();
+    let status = wait_with_timeout(&mut child, timeout).map_err(|e| HostError::io(&what, e))?;
+    let Some(status) = status else {
+        let _ = RealHost.signal_group(pgrp, Signal::SIGKILL);
+        if reap {
+            let _ = child.wait();
+        }
+        return Err(HostError::Timeout {
+            what,
+            after: timeout,
+        });
+    };
+    // A daemon the command left behind may hold the pipes open: read only while the
+    // command's time lasts (at least a moment), and never kill what it started.
+    let mut outs = [Vec::new(), Vec::new()];
+    let until = start + timeout.max(Duration::from_millis(100));
+    for _ in 0..2 {
+        let left = until.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left.max(Duration::from_millis(50))) {
+            Ok((idx, buf)) => outs[idx] = buf,
+            Err(_) => break,
+        }
+    }
+    let [out, err] = outs;
+    Ok(CommandOutput {
+        code: status.code(),
+        signal: status.signal(),
+        stdout: String::from_utf8_lossy(&out).into_owned(),
+        stderr: String::from_utf8_lossy(&err).into_owned(),
+    })
+}
+
 impl Host for RealHost {
     fn now(&self) -> Instant {
         Instant::now()
@@ -351,76 +499,33 @@ impl Host for RealHost {
     }
 
     fn run(&self, cmd: &CommandSpec, timeout: Duration) -> Result<CommandOutput, HostError> {
-        let what = cmd.display();
-        let mut c = Command::new(&cmd.program);
-        c.args(&cmd.args)
-            .envs(cmd.env.iter().map(|(k, v)| (k, v)))
-            .stdin(if cmd.stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        let mut child = c.spawn().map_err(|e| HostError::io(&what, e))?;
-        let pgrp = child.id();
-        if let (Some(mut sin), Some(data)) = (child.stdin.take(), cmd.stdin.clone()) {
-            std::thread::spawn(move || {
-                let _ = sin.write_all(&data);
-            });
-        }
-        let (tx, rx) = std::sync::mpsc::channel();
-        for (idx, r) in [
-            child
-                .stdout
-                .take()
-                .map(|r| Box::new(r) as Box<dyn Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|r| Box::new(r) as Box<dyn Read + Send>),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                let mut buf = Vec::new();
-                if let Some(mut r) = r {
-                    let _ = r.read_to_end(&mut buf);
+        run_command(cmd, timeout, true)
+    }
+
+    fn run_check(&self, cmd: &CommandSpec, timeout: Duration) -> Result<CommandOutput, HostError> {
+        run_command(cmd, timeout, false)
+    }
+
+    fn process_files(&self, pid: u32, max_fds: usize) -> Option<ProcFiles> {
+        let base = PathBuf::from(format!("/proc/{pid}"));
+        let link = |name: &str| std::fs::read_link(base.join(name)).ok();
+        let maps = std::fs::read_to_string(base.join("maps")).ok()?;
+        let mut fds = Vec::new();
+        if let Ok(dir) = std::fs::read_dir(base.join("fd")) {
+            for e in dir.filter_map(Result::ok).take(max_fds) {
+                if let Ok(t) = std::fs::read_link(e.path()) {
+                    if t.is_absolute() {
+                        fds.push(t);
+                    }
                 }
-                let _ = tx.send((idx, buf));
-            });
-        }
-        drop(tx);
-        let start = Instant::now();
-        let status = wait_with_timeout(&mut child, timeout).map_err(|e| HostError::io(&what, e))?;
-        let Some(status) = status else {
-            let _ = self.signal_group(pgrp, Signal::SIGKILL);
-            let _ = child.wait();
-            return Err(HostError::Timeout {
-                what,
-                after: timeout,
-            });
-        };
-        // A daemon the command left behind may hold the pipes open: read only while the
-        // command's time lasts (at least a moment), and never kill what it started.
-        let mut outs = [Vec::new(), Vec::new()];
-        let until = start + timeout.max(Duration::from_millis(100));
-        for _ in 0..2 {
-            let left = until.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left.max(Duration::from_millis(50))) {
-                Ok((idx, buf)) => outs[idx] = buf,
-                Err(_) => break,
             }
         }
-        let [out, err] = outs;
-        Ok(CommandOutput {
-            code: status.code(),
-            signal: status.signal(),
-            stdout: String::from_utf8_lossy(&out).into_owned(),
-            stderr: String::from_utf8_lossy(&err).into_owned(),
+        Some(ProcFiles {
+            cwd: link("cwd"),
+            root: link("root"),
+            exe: link("exe"),
+            fds,
+            maps: parse_proc_maps(&maps),
         })
     }
 
@@ -782,6 +887,66 @@ mod tests {
                 .find_executable(plain.to_str().unwrap(), "")
                 .is_none()
         );
+    }
+
+    #[test]
+    fn proc_maps_yield_each_file_once_with_spaces_and_without_pseudo_mappings() {
+        let maps = "\
+55d0c0a00000-55d0c0a02000 r--p 00000000 fe:00 131 /usr/bin/sleep
+55d0c0a02000-55d0c0a06000 r-xp 00002000 fe:00 131 /usr/bin/sleep
+55d0c1000000-55d0c1021000 rw-p 00000000 00:00 0 [heap]
+7f00a0000000-7f00a0001000 rw-s 00000000 07:00 12 /mnt/data/my file.db
+7f00a0002000-7f00a0003000 r--p 00000000 07:00 13 /mnt/data/gone (deleted)
+7f00a0004000-7f00a0005000 rw-p 00000000 00:00 0
+7ffd00000000-7ffd00002000 r-xp 00000000 00:00 0 [vdso]
+";
+        assert_eq!(
+            parse_proc_maps(maps),
+            [
+                "/usr/bin/sleep",
+                "/mnt/data/my file.db",
+                "/mnt/data/gone (deleted)"
+            ]
+            .map(PathBuf::from)
+            .to_vec()
+        );
+        assert!(parse_proc_maps("").is_empty());
+    }
+
+    #[test]
+    fn process_files_lists_cwd_open_files_and_maps() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = dir.path().join("held");
+        let _f = std::fs::File::create(&held).unwrap();
+        let me = RealHost
+            .process_files(std::process::id(), 4096)
+            .expect("own /proc entry");
+        assert_eq!(me.cwd, std::env::current_dir().ok());
+        assert_eq!(me.root.as_deref(), Some(Path::new("/")));
+        assert!(me.fds.contains(&held), "{:?}", me.fds);
+        assert!(me.maps.iter().any(|m| Some(m) == me.exe.as_ref()), "{me:?}");
+        assert!(me.all().any(|(what, p)| what == "fd" && p == held));
+        assert!(RealHost.process_files(u32::MAX, 10).is_none());
+    }
+
+    #[test]
+    fn run_check_answers_at_the_timeout() {
+        let t0 = Instant::now();
+        let err = RealHost
+            .run_check(
+                &CommandSpec::new("sh", ["-c", "trap '' TERM; sleep 30"]),
+                Duration::from_millis(200),
+            )
+            .unwrap_err();
+        assert!(matches!(err, HostError::Timeout { .. }), "{err}");
+        assert!(t0.elapsed() < Duration::from_secs(2));
+        let out = RealHost
+            .run_check(
+                &CommandSpec::new("true", Vec::<String>::new()),
+                Duration::from_secs(5),
+            )
+            .unwrap();
+        assert!(out.success());
     }
 
     #[test]
