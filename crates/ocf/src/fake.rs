@@ -76,6 +76,9 @@ impl<T: Clone> Script<T> {
     }
 }
 
+/// A command's output and the file it writes, if any.
+type ScriptedCommand = (CommandOutput, Option<(PathBuf, String)>);
+
 #[derive(Debug)]
 struct State {
     clock: Duration,
@@ -86,7 +89,7 @@ struct State {
     exit_codes: BTreeMap<u32, i32>,
     files: BTreeMap<PathBuf, (String, FileInfo)>,
     http: BTreeMap<String, Script<FakeHttp>>,
-    commands: BTreeMap<String, Script<CommandOutput>>,
+    commands: BTreeMap<String, Script<ScriptedCommand>>,
     users: BTreeMap<String, UserIds>,
     calls: Vec<Call>,
     spawn_error: Option<String>,
@@ -262,7 +265,25 @@ impl FakeHost {
             .commands
             .entry(program.to_string())
             .or_default()
-            .push(out);
+            .push((out, None));
+    }
+
+    /// Queue a command's output that also writes a file when given, as a command with a
+    /// side effect would (`mount` changing `/proc/self/mountinfo`). Repeats like
+    /// [`FakeHost::push_command`], side effect included.
+    pub fn push_command_writing(
+        &self,
+        program: &str,
+        out: CommandOutput,
+        path: impl Into<PathBuf>,
+        contents: &str,
+    ) {
+        self.state
+            .borrow_mut()
+            .commands
+            .entry(program.to_string())
+            .or_default()
+            .push((out, Some((path.into(), contents.to_string()))));
     }
 
     /// Add a user.
@@ -315,7 +336,13 @@ impl Host for FakeHost {
         self.record(Call::Run(cmd.display()));
         let mut s = self.state.borrow_mut();
         match s.commands.get_mut(&cmd.program).and_then(Script::next) {
-            Some(out) => Ok(out),
+            Some((out, effect)) => {
+                drop(s);
+                if let Some((path, contents)) = effect {
+                    self.add_file(path, &contents, 0o644);
+                }
+                Ok(out)
+            }
             None => {
                 s.clock += timeout;
                 Err(HostError::Timeout {
@@ -507,6 +534,27 @@ mod tests {
         assert_eq!(h.process_files(10, 1).unwrap().fds.len(), 1);
         h.signal(10, Signal::SIGKILL).unwrap();
         assert!(h.process_files(10, 10).is_none());
+    }
+
+    #[test]
+    fn commands_with_side_effects_write_their_file() {
+        let h = FakeHost::new();
+        let ok = CommandOutput {
+            code: Some(0),
+            ..CommandOutput::default()
+        };
+        h.push_command("mount", ok.clone());
+        h.push_command_writing(
+            "mount",
+            ok,
+            "/proc/self/mountinfo",
+            "1 2 0:1 / /m rw - tmpfs t rw",
+        );
+        let cmd = CommandSpec::new("mount", ["/m"]);
+        h.run(&cmd, Duration::from_secs(1)).unwrap();
+        assert!(h.file("/proc/self/mountinfo").is_none());
+        h.run(&cmd, Duration::from_secs(1)).unwrap();
+        assert!(h.file("/proc/self/mountinfo").unwrap().contains("/m"));
     }
 
     #[test]
