@@ -2,4 +2,5 @@
 //! Requirements (root, ocf-tester, xmllint) are installed by `scripts/test`; run by hand
 //! without them, a test prints `skipped: <reason>`; in CI (`CI=true`) it fails instead.
 
+mod filesystem;
 mod mgmt_api;

@@ -1,0 +1,563 @@
+//! `ocf:crm-lite:filesystem` with real mounts: ext4 and xfs on loop devices this test
+//! creates, tmpfs, a bind mount, a busy mount with real holders, `ocf-tester`, and a FUSE
+//! file system whose server stops answering (what a CephFS mount does when its MDS dies).
+//! Everything needs root; each test cleans up only the mounts and loop devices it made.
+
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use tests::{Agent, Outcome, alive, built, have, is_root, require, wait_for};
+
+/// A temp dir with the loop devices and mount points one test made; on drop it detaches
+/// the mounts under it (lazily, so a hung one cannot block) and its loop devices.
+struct Scratch {
+    dir: tempfile::TempDir,
+    loops: Vec<String>,
+}
+
+/// Whether mountinfo lists a mount on `dir` (read from /proc only: never stats `dir`).
+fn is_mounted(dir: &Path) -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.split(' ').nth(4) == dir.to_str())
+}
+
+impl Scratch {
+    fn new(tools: &[&str]) -> Option<Scratch> {
+        let Ok(()) = require(is_root(), "mounting needs root") else {
+            return None;
+        };
+        let Ok(()) = require(
+            built("filesystem").is_some(),
+            "target/<profile>/filesystem is not built (run cargo build --workspace)",
+        ) else {
+            return None;
+        };
+        for tool in tools {
+            let Ok(()) = require(have(tool), &format!("{tool} is not installed")) else {
+                return None;
+            };
+        }
+        Some(Scratch {
+            dir: tempfile::tempdir().expect("temp dir"),
+            loops: Vec::new(),
+        })
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// A fresh file system of `fstype` on a new loop device over an image file here.
+    fn loop_device(&mut self, fstype: &str, size_mb: u64) -> String {
+        let img = self.path(&format!("{fstype}.img"));
+        let f = std::fs::File::create(&img).unwrap();
+        f.set_len(size_mb << 20).unwrap();
+        drop(f);
+        let mkfs = Command::new(format!("mkfs.{fstype}"))
+            .args(if fstype == "xfs" {
+                ["-q", "-f"]
+            } else {
+                ["-q", "-F"]
+            })
+            .arg(&img)
+            .output()
+            .unwrap();
+        assert!(mkfs.status.success(), "mkfs.{fstype}: {mkfs:?}");
+        let out = Command::new("losetup")
+            .args(["-f", "--show"])
+            .arg(&img)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "losetup: {out:?}");
+        let dev = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        self.loops.push(dev.clone());
+        dev
+    }
+
+    fn agent(&self, params: &[(&str, &str)]) -> Agent {
+        Agent::new(&built("filesystem").unwrap(), "fs", params)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let base = self.dir.path().to_path_buf();
+        let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mut ours: Vec<PathBuf> = text
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .map(PathBuf::from)
+            .filter(|p| p.starts_with(&base))
+            .collect();
+        ours.reverse();
+        for m in ours {
+            let _ = nix::mount::umount2(&m, nix::mount::MntFlags::MNT_DETACH);
+        }
+        for dev in &self.loops {
+            let _ = Command::new("losetup").arg("-d").arg(dev).status();
+        }
+    }
+}
+
+fn check(o: &Outcome, code: i32, what: &str) {
+    assert_eq!(o.code, code, "{what}: {o:?}");
+    assert!(o.stdout.is_empty(), "{what} wrote to stdout: {o:?}");
+}
+
+/// The whole life of one resource: validate, probe, start twice, monitor at every depth,
+/// stop twice.
+fn lifecycle(a: &Agent, dir: &Path) {
+    check(&a.run("validate-all"), 0, "validate-all");
+    check(
+        &a.run_with("monitor", &[("OCF_RESKEY_CRM_meta_interval", "0")]),
+        7,
+        "probe",
+    );
+    check(&a.run("start"), 0, "start");
+    assert!(is_mounted(dir), "mounted after start");
+    check(&a.run("start"), 0, "start again");
+    for level in ["0", "10", "20"] {
+        check(
+            &a.run_with("monitor", &[("OCF_CHECK_LEVEL", level)]),
+            0,
+            &format!("monitor depth {level}"),
+        );
+    }
+    let status = std::fs::read_dir(dir.join(".Filesystem_status"))
+        .unwrap()
+        .count();
+    assert_eq!(status, 1, "one status file from depth 20");
+    check(&a.run("stop"), 0, "stop");
+    assert!(!is_mounted(dir), "unmounted after stop");
+    check(&a.run("monitor"), 7, "monitor after stop");
+    check(&a.run("stop"), 0, "stop again");
+}
+
+#[test]
+fn ext4_on_a_loop_device() {
+    let Some(mut s) = Scratch::new(&["losetup", "mkfs.ext4", "fsck"]) else {
+        return;
+    };
+    let dev = s.loop_device("ext4", 32);
+    let dir = s.path("mnt");
+    let a = s.agent(&[
+        ("device", &dev),
+        ("directory", dir.to_str().unwrap()),
+        ("fstype", "ext4"),
+        ("options", "noatime"),
+    ]);
+    lifecycle(&a, &dir);
+    assert!(dir.is_dir(), "the mount point was created");
+}
+
+#[test]
+fn xfs_on_a_loop_device() {
+    let Some(mut s) = Scratch::new(&["losetup", "mkfs.xfs"]) else {
+        return;
+    };
+    let dev = s.loop_device("xfs", 320);
+    let dir = s.path("mnt");
+    let a = s.agent(&[
+        ("device", &dev),
+        ("directory", dir.to_str().unwrap()),
+        ("fstype", "xfs"),
+    ]);
+    lifecycle(&a, &dir);
+}
+
+#[test]
+fn tmpfs_and_bind() {
+    let Some(s) = Scratch::new(&[]) else {
+        return;
+    };
+    let dir = s.path("tmp");
+    let a = s.agent(&[
+        ("device", "tmpfs"),
+        ("directory", dir.to_str().unwrap()),
+        ("fstype", "tmpfs"),
+        ("options", "size=8m,mode=0755"),
+    ]);
+    lifecycle(&a, &dir);
+
+    let src = s.path("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("hello"), "hi").unwrap();
+    let dir = s.path("bind");
+    let b = s.agent(&[
+        ("device", src.to_str().unwrap()),
+        ("directory", dir.to_str().unwrap()),
+        ("fstype", "none"),
+        ("options", "bind"),
+    ]);
+    check(&b.run("start"), 0, "bind start");
+    assert_eq!(std::fs::read_to_string(dir.join("hello")).unwrap(), "hi");
+    check(&b.run("stop"), 0, "bind stop");
+    lifecycle(&b, &dir);
+    assert!(src.join("hello").exists(), "the source is untouched");
+}
+
+/// A process started here, killed on drop.
+struct Proc(Child);
+
+impl Proc {
+    fn spawn(script: &str, cwd: &Path) -> Proc {
+        Proc(
+            Command::new("sh")
+                .args(["-c", script])
+                .current_dir(cwd)
+                .stdin(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    }
+    fn pid(&self) -> i32 {
+        i32::try_from(self.0.id()).unwrap()
+    }
+    /// Reap it if it died (so that it is not a zombie), and say whether it lives.
+    fn lives(&mut self) -> bool {
+        self.0.try_wait().unwrap().is_none() && alive(self.pid())
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn stop_signals_the_processes_that_hold_the_mount_and_no_others() {
+    let Some(mut s) = Scratch::new(&["losetup", "mkfs.ext4", "fsck"]) else {
+        return;
+    };
+    let dev = s.loop_device("ext4", 32);
+    let dir = s.path("mnt");
+    let a = s.agent(&[
+        ("device", &dev),
+        ("directory", dir.to_str().unwrap()),
+        ("fstype", "ext4"),
+    ]);
+    check(&a.run("start"), 0, "start");
+    std::fs::write(dir.join("data"), "x").unwrap();
+    // Holds the mount through its working directory; dies on SIGTERM.
+    let mut by_cwd = Proc::spawn("exec sleep 300", &dir);
+    // Holds it through an open file and ignores SIGTERM: needs SIGKILL.
+    let mut by_fd = Proc::spawn("trap '' TERM; exec sleep 300 < data", &dir);
+    // Works next to the mount, in a directory whose name starts the same.
+    let near = s.path("mnt-old");
+    std::fs::create_dir(&near).unwrap();
+    let mut bystander = Proc::spawn("exec sleep 300", &near);
+    assert!(wait_for(Duration::from_secs(5), || {
+        std::fs::read_link(format!("/proc/{}/fd/0", by_fd.pid()))
+            .is_ok_and(|p| p == dir.join("data"))
+    }));
+
+    let stop = a.run_with("stop", &[("OCF_RESKEY_CRM_meta_timeout", "3000")]);
+    check(&stop, 0, "stop of a busy mount");
+    assert!(!is_mounted(&dir));
+    assert!(stop.took < Duration::from_millis(3000), "{:?}", stop.took);
+    assert!(
+        stop.stderr.contains("SIGTERM") && stop.stderr.contains("SIGKILL"),
+        "{stop:?}"
+    );
+    assert!(
+        wait_for(Duration::from_secs(2), || !by_cwd.lives()),
+        "cwd holder"
+    );
+    assert!(
+        wait_for(Duration::from_secs(2), || !by_fd.lives()),
+        "fd holder"
+    );
+    assert!(bystander.lives(), "the bystander was left alone");
+}
+
+#[test]
+fn stop_with_force_unmount_false_fails_in_time_and_names_the_holder() {
+    let Some(s) = Scratch::new(&[]) else {
+        return;
+    };
+    let dir = s.path("tmp");
+    let a = s.agent(&[
+        ("device", "tmpfs"),
+        ("directory", dir.to_str().unwrap()),
+        ("fstype", "tmpfs"),
+        ("force_unmount", "false"),
+    ]);
+    check(&a.run("start"), 0, "start");
+    let mut holder = Proc::spawn("exec sleep 300", &dir);
+    assert!(wait_for(Duration::from_secs(5), || {
+        std::fs::read_link(format!("/proc/{}/cwd", holder.pid())).is_ok_and(|p| p == dir)
+    }));
+    let stop = a.run_with("stop", &[("OCF_RESKEY_CRM_meta_timeout", "1500")]);
+    assert_eq!(stop.code, 1, "{stop:?}");
+    assert!(stop.took < Duration::from_millis(1500), "{:?}", stop.took);
+    assert!(
+        stop.reason().unwrap().contains("target is busy"),
+        "{stop:?}"
+    );
+    assert!(holder.lives(), "force_unmount=false signals nothing");
+    drop(holder);
+    check(&a.run("stop"), 0, "stop once the holder is gone");
+}
+
+/// One environment variable for a run.
+type Var<'a> = (&'a str, &'a str);
+
+#[test]
+fn bad_input_is_rejected_with_the_right_code() {
+    let Some(mut s) = Scratch::new(&["losetup", "mkfs.ext4", "blkid"]) else {
+        return;
+    };
+    let dev = s.loop_device("ext4", 32);
+    let dir = s.path("mnt");
+    let d = dir.to_str().unwrap();
+    let a = s.agent(&[("device", &dev), ("directory", d), ("fstype", "ext4")]);
+    let cases: &[(&[Var<'_>], i32, &str)] = &[
+        (
+            &[("OCF_RESKEY_device", "/dev/does-not-exist")],
+            5,
+            "does not exist",
+        ),
+        (
+            &[("OCF_RESKEY_fstype", "ext5")],
+            6,
+            "not a file system type",
+        ),
+        (
+            &[("OCF_RESKEY_options", "data=bogus")],
+            6,
+            "refused options",
+        ),
+        (
+            &[("OCF_RESKEY_fstype", "xfs")],
+            6,
+            "holds a ext4 file system",
+        ),
+        (&[("OCF_RESKEY_directory", "relative/dir")], 6, "absolute"),
+        (&[("OCF_RESKEY_fstype", "")], 6, "fstype is not set"),
+    ];
+    for (extra, code, needle) in cases {
+        let o = a.run_with("start", extra);
+        assert_eq!(o.code, *code, "{extra:?}: {o:?}");
+        assert!(
+            o.reason().is_some_and(|r| r.contains(needle)),
+            "{extra:?}: {o:?}"
+        );
+        assert!(!is_mounted(&dir), "{extra:?} left a mount");
+    }
+    // Probe and stop answer truthfully with the same bad input.
+    let bad = [("OCF_RESKEY_device", "/dev/does-not-exist")];
+    check(
+        &a.run_with("monitor", &bad),
+        7,
+        "monitor with a missing device",
+    );
+    check(&a.run_with("stop", &bad), 0, "stop with a missing device");
+    let o = a.run("frobnicate");
+    assert_eq!(o.code, 3);
+    assert!(o.stderr.contains("usage: filesystem {"), "{o:?}");
+}
+
+/// A FUSE file system whose server answers INIT and then reads every request without ever
+/// replying: callers sleep uninterruptibly, as on a CephFS mount whose MDS is down. Runs in
+/// a forked child; killing it aborts the connection and frees every caller.
+struct HungFuse {
+    server: libc::pid_t,
+    dir: PathBuf,
+}
+
+impl HungFuse {
+    fn mount(dir: &Path) -> HungFuse {
+        std::fs::create_dir_all(dir).unwrap();
+        let dev = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/fuse")
+            .unwrap();
+        let fd = dev.as_raw_fd();
+        nix::mount::mount(
+            Some("hung"),
+            dir,
+            Some("fuse.hung"),
+            nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
+            Some(format!("fd={fd},rootmode=40000,user_id=0,group_id=0").as_str()),
+        )
+        .expect("mount fuse");
+        let mut buf = vec![0u8; 1 << 17];
+        // SAFETY: the child makes only read, write and _exit calls on memory allocated
+        // before the fork.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork");
+        if pid == 0 {
+            loop {
+                // SAFETY: buf is valid for its length.
+                let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+                if n < 40 {
+                    unsafe { libc::_exit(0) };
+                }
+                let opcode = u32::from_ne_bytes(buf[4..8].try_into().unwrap());
+                if opcode == 26 {
+                    // FUSE_INIT: fuse_out_header (16 bytes) + fuse_init_out (64 bytes),
+                    // protocol 7.31, max_write 64 KiB; everything else zero.
+                    let mut out = [0u8; 80];
+                    out[0..4].copy_from_slice(&80u32.to_ne_bytes());
+                    out[8..16].copy_from_slice(&buf[8..16]);
+                    out[16..20].copy_from_slice(&7u32.to_ne_bytes());
+                    out[20..24].copy_from_slice(&31u32.to_ne_bytes());
+                    out[36..40].copy_from_slice(&65536u32.to_ne_bytes());
+                    out[40..44].copy_from_slice(&1u32.to_ne_bytes());
+                    unsafe { libc::write(fd, out.as_ptr().cast(), out.len()) };
+                }
+            }
+        }
+        drop(dev);
+        HungFuse {
+            server: pid,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Kill the server (which aborts the connection), then detach the mount.
+    fn release(&mut self) {
+        if self.server > 0 {
+            unsafe {
+                libc::kill(self.server, libc::SIGKILL);
+                libc::waitpid(self.server, std::ptr::null_mut(), 0);
+            }
+            self.server = 0;
+        }
+        let _ = nix::mount::umount2(&self.dir, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+impl Drop for HungFuse {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+#[test]
+fn a_hung_fuse_mount_fails_the_monitor_in_time_and_never_hangs_the_agent() {
+    let Some(s) = Scratch::new(&["find"]) else {
+        return;
+    };
+    let Ok(()) = require(Path::new("/dev/fuse").exists(), "/dev/fuse is missing") else {
+        return;
+    };
+    let dir = s.path("hung");
+    let mut fuse = HungFuse::mount(&dir);
+    let a = s.agent(&[
+        ("device", "hung"),
+        ("directory", dir.to_str().unwrap()),
+        ("fstype", "fuse.hung"),
+    ]);
+    let quick = [("OCF_RESKEY_CRM_meta_timeout", "1500")];
+    // Depth 0 reads mountinfo only, so it answers at once.
+    let m = a.run_with("monitor", &quick);
+    check(&m, 0, "depth 0 on a hung mount");
+    assert!(m.took < Duration::from_millis(500), "{:?}", m.took);
+    // Depth 10 touches the file system in a child, which hangs; the agent answers anyway.
+    let m = a.run_with("monitor", &[quick[0], ("OCF_CHECK_LEVEL", "10")]);
+    assert_eq!(m.code, 1, "{m:?}");
+    assert!(m.took < Duration::from_millis(1500), "{:?}", m.took);
+    assert!(m.reason().unwrap().contains("did not answer"), "{m:?}");
+    // The child it gave up on is still there, in uninterruptible sleep despite SIGKILL.
+    let probe = format!("find\0{}\0", dir.display());
+    let stuck = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.parse::<u32>().is_ok())
+        })
+        .find(|e| {
+            std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c.starts_with(probe.as_bytes()))
+        })
+        .map(|e| e.path());
+    let stuck = stuck.expect("the read test's child is stuck on the mount");
+    let stat = std::fs::read_to_string(stuck.join("stat")).unwrap_or_default();
+    assert!(
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, r)| r.starts_with('D')),
+        "{stat}"
+    );
+    // Once the server is gone, the stuck child goes too and stop unmounts cleanly.
+    fuse.release();
+    check(&a.run("stop"), 0, "stop after the server died");
+}
+
+#[test]
+fn passes_ocf_tester_on_ext4() {
+    let Ok(()) = require(
+        have("ocf-tester"),
+        "ocf-tester (Debian resource-agents) is not installed",
+    ) else {
+        return;
+    };
+    let Some(mut s) = Scratch::new(&["losetup", "mkfs.ext4", "fsck"]) else {
+        return;
+    };
+    let dev = s.loop_device("ext4", 32);
+    let dir = s.path("mnt");
+    let a = s.agent(&[
+        ("device", &dev),
+        ("directory", dir.to_str().unwrap()),
+        ("fstype", "ext4"),
+    ]);
+    let mut cmd = Command::new("ocf-tester");
+    cmd.arg("-n").arg("fs");
+    for (k, v) in &a.env {
+        if let Some(p) = k.strip_prefix("OCF_RESKEY_") {
+            cmd.arg("-o").arg(format!("{p}={v}"));
+        }
+    }
+    let out = cmd.arg(&a.path).output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("passed all tests"), "{text}");
+    assert!(!is_mounted(&dir), "ocf-tester ends with stop");
+}
+
+#[test]
+fn metadata_validates_against_the_dtd_and_the_rng() {
+    let Ok(()) = require(have("xmllint"), "xmllint (libxml2-utils) is not installed") else {
+        return;
+    };
+    let dtd = Path::new("/usr/share/resource-agents/ra-api-1.dtd");
+    let rng = Path::new("/usr/share/resource-agents/metadata.rng");
+    let Ok(()) = require(
+        dtd.exists() && rng.exists(),
+        "resource-agents schemas are not installed",
+    ) else {
+        return;
+    };
+    let Some(s) = Scratch::new(&[]) else {
+        return;
+    };
+    let md = s.agent(&[]).run("meta-data");
+    assert_eq!(md.code, 0);
+    let file = s.path("md.xml");
+    std::fs::write(&file, &md.stdout).unwrap();
+    for args in [
+        vec!["--noout", "--dtdvalid", dtd.to_str().unwrap()],
+        vec!["--noout", "--relaxng", rng.to_str().unwrap()],
+    ] {
+        let out = Command::new("xmllint")
+            .args(&args)
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
