@@ -386,26 +386,6 @@ fn unix_ms(t: SystemTime) -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// Wait for a child with a timeout, polling with a short back-off.
-fn wait_with_timeout(
-    child: &mut std::process::Child,
-    timeout: Duration,
-) -> io::Result<Option<std::process::ExitStatus>> {
-    let start = Instant::now();
-    let mut pause = Duration::from_micros(200);
-    loop {
-        if let Some(st) = child.try_wait()? {
-            return Ok(Some(st));
-        }
-        let left = timeout.saturating_sub(start.elapsed());
-        if left.is_zero() {
-            return Ok(None);
-        }
-        std::thread::sleep(pause.min(left));
-        pause = (pause * 2).min(Duration::from_millis(20));
-    }
-}
-
 /// [`Host::run`] and [`Host::run_check`]: on timeout the group is killed, and reaped only
 /// when `reap` is set (a process in uninterruptible sleep is never reaped, so waiting for
 /// it could hang the caller).
@@ -458,16 +438,24 @@ fn run_command(
     }
     drop(tx);
     let start = Instant::now();
-    let status = wait_with_timeout(&mut child, timeout).map_err(|e| HostError::io(&what, e))?;
-    let Some(status) = status else {
-        let _ = RealHost.signal_group(pgrp, Signal::SIGKILL);
-        if reap {
-            let _ = child.wait();
+    // A waiting thread hears of the exit at once (no polling delay); on timeout it is left
+    // blocked when the child cannot be reaped.
+    let (wtx, wrx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = wtx.send(child.wait());
+    });
+    let status = match wrx.recv_timeout(timeout) {
+        Ok(st) => st.map_err(|e| HostError::io(&what, e))?,
+        Err(_) => {
+            let _ = RealHost.signal_group(pgrp, Signal::SIGKILL);
+            if reap {
+                let _ = wrx.recv();
+            }
+            return Err(HostError::Timeout {
+                what,
+                after: timeout,
+            });
         }
-        return Err(HostError::Timeout {
-            what,
-            after: timeout,
-        });
     };
     // A daemon the command left behind may hold the pipes open: read only while the
     // command's time lasts (at least a moment), and never kill what it started.
