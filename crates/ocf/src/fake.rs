@@ -37,6 +37,8 @@ pub enum Call {
     Mount(String, PathBuf),
     /// `umount`.
     Umount(PathBuf),
+    /// `unix_request`: the socket and the request, trimmed.
+    Unix(PathBuf, String),
 }
 
 /// A scripted HTTP answer.
@@ -45,6 +47,15 @@ pub enum FakeHttp {
     /// Answer with this status and body after this long (virtual time).
     Answer(u16, String, Duration),
     /// Fail to connect.
+    Refused,
+}
+
+/// A scripted answer on a Unix socket.
+#[derive(Debug, Clone)]
+pub enum FakeUnix {
+    /// Answer with this text after this long (virtual time).
+    Answer(String, Duration),
+    /// Nobody listens (`ConnectionRefused`).
     Refused,
 }
 
@@ -89,6 +100,8 @@ struct State {
     exit_codes: BTreeMap<u32, i32>,
     files: BTreeMap<PathBuf, (String, FileInfo)>,
     http: BTreeMap<String, Script<FakeHttp>>,
+    unix: BTreeMap<(PathBuf, String), Script<FakeUnix>>,
+    exit_on: BTreeMap<u32, Signal>,
     commands: BTreeMap<String, Script<ScriptedCommand>>,
     users: BTreeMap<String, UserIds>,
     calls: Vec<Call>,
@@ -126,6 +139,8 @@ impl FakeHost {
                 exit_codes: BTreeMap::new(),
                 files: BTreeMap::new(),
                 http: BTreeMap::new(),
+                unix: BTreeMap::new(),
+                exit_on: BTreeMap::new(),
                 commands: BTreeMap::new(),
                 users: BTreeMap::new(),
                 calls: Vec::new(),
@@ -181,6 +196,12 @@ impl FakeHost {
         let mut s = self.state.borrow_mut();
         s.procs.remove(&pid);
         s.exit_codes.insert(pid, code);
+    }
+
+    /// Make a process exit (code 0) when it receives `signal`, its whole process group with
+    /// it: a master process that takes its workers down on a soft-stop signal.
+    pub fn exits_on(&self, pid: u32, signal: Signal) {
+        self.state.borrow_mut().exit_on.insert(pid, signal);
     }
 
     /// Make a process group ignore SIGTERM.
@@ -253,6 +274,18 @@ impl FakeHost {
             .borrow_mut()
             .http
             .entry(url.to_string())
+            .or_default()
+            .push(answer);
+    }
+
+    /// Queue an answer of the Unix socket at `path` to `request` (compared trimmed); when
+    /// the queue is used up, the last answer given repeats. A request nothing was queued
+    /// for finds no socket (`NotFound`).
+    pub fn push_unix(&self, path: impl Into<PathBuf>, request: &str, answer: FakeUnix) {
+        self.state
+            .borrow_mut()
+            .unix
+            .entry((path.into(), request.trim().to_string()))
             .or_default()
             .push(answer);
     }
@@ -403,8 +436,21 @@ impl Host for FakeHost {
 
     fn signal(&self, pid: u32, signal: Signal) -> Result<(), HostError> {
         self.record(Call::Signal(pid, signal));
+        let mut s = self.state.borrow_mut();
         if signal == Signal::SIGKILL {
-            self.state.borrow_mut().procs.remove(&pid);
+            s.procs.remove(&pid);
+        } else if s.exit_on.get(&pid) == Some(&signal) {
+            let pgrp = s.procs.get(&pid).map_or(pid, |p| p.pgrp);
+            let members: Vec<u32> = s
+                .procs
+                .values()
+                .filter(|p| p.pgrp == pgrp || p.pid == pid)
+                .map(|p| p.pid)
+                .collect();
+            for m in members {
+                s.procs.remove(&m);
+                s.exit_codes.insert(m, 0);
+            }
         }
         Ok(())
     }
@@ -483,6 +529,44 @@ impl Host for FakeHost {
         }
     }
 
+    fn unix_request(
+        &self,
+        path: &Path,
+        request: &str,
+        timeout: Duration,
+    ) -> Result<String, HostError> {
+        let key = (path.to_path_buf(), request.trim().to_string());
+        self.record(Call::Unix(key.0.clone(), key.1.clone()));
+        let what = format!("{} on {}", key.1, path.display());
+        let answer = self
+            .state
+            .borrow_mut()
+            .unix
+            .get_mut(&key)
+            .and_then(Script::next);
+        match answer {
+            Some(FakeUnix::Answer(text, took)) if took <= timeout => {
+                self.sleep(took);
+                Ok(text)
+            }
+            Some(FakeUnix::Answer(..)) => {
+                self.sleep(timeout);
+                Err(HostError::Timeout {
+                    what,
+                    after: timeout,
+                })
+            }
+            Some(FakeUnix::Refused) => Err(HostError::io(
+                what,
+                io::Error::from(io::ErrorKind::ConnectionRefused),
+            )),
+            None => Err(HostError::io(
+                what,
+                io::Error::from(io::ErrorKind::NotFound),
+            )),
+        }
+    }
+
     fn user(&self, name: &str) -> Option<UserIds> {
         self.state.borrow().users.get(name).cloned()
     }
@@ -555,6 +639,53 @@ mod tests {
         assert!(h.file("/proc/self/mountinfo").is_none());
         h.run(&cmd, Duration::from_secs(1)).unwrap();
         assert!(h.file("/proc/self/mountinfo").unwrap().contains("/m"));
+    }
+
+    #[test]
+    fn unix_answers_are_scripted_per_socket_and_request() {
+        let h = FakeHost::new();
+        let sock = Path::new("/run/admin.sock");
+        h.push_unix(sock, "show info", FakeUnix::Refused);
+        h.push_unix(
+            sock,
+            "show info\n",
+            FakeUnix::Answer("Pid: 7\n".into(), Duration::from_millis(5)),
+        );
+        let t = Duration::from_secs(1);
+        let e = h.unix_request(sock, "show info\n", t).unwrap_err();
+        assert!(
+            matches!(&e, HostError::Io { source, .. } if source.kind() == io::ErrorKind::ConnectionRefused),
+            "{e}"
+        );
+        assert_eq!(h.unix_request(sock, "show info\n", t).unwrap(), "Pid: 7\n");
+        assert_eq!(h.unix_request(sock, "show info", t).unwrap(), "Pid: 7\n");
+        assert_eq!(h.elapsed(), Duration::from_millis(10));
+        let e = h.unix_request(sock, "show stat\n", t).unwrap_err();
+        assert!(
+            matches!(&e, HostError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound),
+            "{e}"
+        );
+        assert!(matches!(
+            h.unix_request(sock, "show info", Duration::from_millis(1)),
+            Err(HostError::Timeout { .. })
+        ));
+        assert_eq!(
+            h.calls()[0],
+            Call::Unix(sock.to_path_buf(), "show info".into())
+        );
+    }
+
+    #[test]
+    fn a_process_that_exits_on_a_signal_takes_its_group_along() {
+        let h = FakeHost::new();
+        h.add_process(10);
+        h.add_group_member(11, 10);
+        h.exits_on(10, Signal::SIGUSR1);
+        h.signal(10, Signal::SIGUSR2).unwrap();
+        assert!(h.is_alive(10) && h.is_alive(11));
+        h.signal(10, Signal::SIGUSR1).unwrap();
+        assert!(h.group_members(10).is_empty());
+        assert_eq!(h.try_reap(10), Some(0));
     }
 
     #[test]

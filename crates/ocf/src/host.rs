@@ -1,7 +1,8 @@
 //! Every effect an agent has on the operating system goes through [`Host`]: spawning and
-//! signalling processes, running commands, reading `/proc`, files, mounts and HTTP. The
-//! real implementation is [`RealHost`]; [`crate::fake::FakeHost`] records calls and answers
-//! from a script, so most agent logic is tested without root and without services.
+//! signalling processes, running commands, reading `/proc`, files, mounts, HTTP and Unix
+//! sockets. The real implementation is [`RealHost`]; [`crate::fake::FakeHost`] records calls
+//! and answers from a script, so most agent logic is tested without root and without
+//! services.
 
 use std::ffi::CString;
 use std::io::{self, Read, Write};
@@ -15,6 +16,7 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
 use crate::http::{self, HttpResponse, HttpUrl};
+use crate::unix;
 
 /// A failed host operation.
 #[derive(Debug, thiserror::Error)]
@@ -283,6 +285,16 @@ pub trait Host {
     fn file_info(&self, path: &Path) -> Option<FileInfo>;
     /// `GET` an HTTP URL within `timeout`.
     fn http_get(&self, url: &HttpUrl, timeout: Duration) -> Result<HttpResponse, HostError>;
+    /// Send `request` to the Unix stream socket at `path`, close the writing half and read
+    /// the answer until the peer closes, all within `timeout` (see [`crate::unix`]). A
+    /// socket that is missing or not listened on is [`HostError::Io`] with the kind
+    /// `NotFound` or `ConnectionRefused`; a late answer is [`HostError::Timeout`].
+    fn unix_request(
+        &self,
+        path: &Path,
+        request: &str,
+        timeout: Duration,
+    ) -> Result<String, HostError>;
     /// Look up a user.
     fn user(&self, name: &str) -> Option<UserIds>;
     /// Mount a file system.
@@ -707,6 +719,19 @@ impl Host for RealHost {
         http::get(url, timeout).map_err(|source| HostError::Http {
             what: format!("GET {url}"),
             source,
+        })
+    }
+
+    fn unix_request(
+        &self,
+        path: &Path,
+        request: &str,
+        timeout: Duration,
+    ) -> Result<String, HostError> {
+        let what = format!("{} on {}", request.trim(), path.display());
+        unix::request(path, request.as_bytes(), timeout).map_err(|e| match e {
+            unix::UnixError::Timeout(after) => HostError::Timeout { what, after },
+            e => HostError::io(what, e.into_io()),
         })
     }
 
