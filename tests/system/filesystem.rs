@@ -442,7 +442,7 @@ impl Drop for HungFuse {
 }
 
 #[test]
-fn a_hung_fuse_mount_fails_the_monitor_in_time_and_never_hangs_the_agent() {
+fn a_hung_fuse_mount_fails_the_monitor_in_time_and_stop_forces_it_off() {
     let Some(s) = Scratch::new(&["find"]) else {
         return;
     };
@@ -481,15 +481,34 @@ fn a_hung_fuse_mount_fails_the_monitor_in_time_and_never_hangs_the_agent() {
         })
         .map(|e| e.path());
     let stuck = stuck.expect("the read test's child is stuck on the mount");
+    let stuck_pid: i32 = stuck
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let stat = std::fs::read_to_string(stuck.join("stat")).unwrap_or_default();
     assert!(
         stat.rsplit_once(") ")
             .is_some_and(|(_, r)| r.starts_with('D')),
         "{stat}"
     );
-    // Once the server is gone, the stuck child goes too and stop unmounts cleanly.
+    // Stop: the stuck lookup keeps the mount busy and no signal can wake it; the forced
+    // unmount (force_unmount=true) aborts the FUSE connection, and the unmount goes through.
+    let stop = a.run_with("stop", &[("OCF_RESKEY_CRM_meta_timeout", "5000")]);
+    check(&stop, 0, "stop of a hung mount");
+    assert!(stop.took < Duration::from_millis(5000), "{:?}", stop.took);
+    assert!(
+        stop.stderr.contains("forcing the unmount: umount -c -f"),
+        "{stop:?}"
+    );
+    assert!(!is_mounted(&dir));
+    assert!(
+        wait_for(Duration::from_secs(2), || !alive(stuck_pid)),
+        "the stuck child is freed"
+    );
     fuse.release();
-    check(&a.run("stop"), 0, "stop after the server died");
 }
 
 #[test]

@@ -93,14 +93,20 @@ pub enum Kind {
     CephKernel,
     /// CephFS through ceph-fuse (`fuse.ceph`).
     CephFuse,
+    /// Another FUSE file system (`fuse.sshfs`, ...): served by a user-space daemon.
+    Fuse,
     /// Another type, mounted by `mount` as given.
     Other,
 }
 
 impl Kind {
-    /// NFS and CephFS: a server away, so requests can hang and `umount -f` means something.
+    /// NFS, CephFS and FUSE: served from elsewhere, so requests can hang for good, and
+    /// `umount -f` means something (it aborts pending requests; for FUSE, the connection).
     pub fn is_network(self) -> bool {
-        matches!(self, Kind::Nfs | Kind::CephKernel | Kind::CephFuse)
+        matches!(
+            self,
+            Kind::Nfs | Kind::CephKernel | Kind::CephFuse | Kind::Fuse
+        )
     }
 }
 
@@ -250,6 +256,7 @@ fn kind_of(fstype: &str, options: &str) -> Kind {
         {
             Kind::Block
         }
+        t if t.starts_with("fuse.") => Kind::Fuse,
         _ => Kind::Other,
     }
 }
@@ -393,7 +400,7 @@ impl Config {
             Kind::Nfs => m.fstype.starts_with("nfs"),
             Kind::CephKernel => m.fstype == "ceph",
             Kind::CephFuse => m.fstype.starts_with("fuse"),
-            Kind::Other => m.fstype == self.fstype || m.fstype.starts_with(&self.fstype),
+            Kind::Fuse | Kind::Other => m.fstype == self.fstype,
         }
     }
 
@@ -435,9 +442,10 @@ impl Config {
         c_locale(CommandSpec::new("mount", args))
     }
 
-    /// `umount [-f] DIRECTORY`.
+    /// `umount -c [-f] DIRECTORY`: `-c` (no canonicalization) because resolving the path
+    /// stats it, which hangs on a dead network file system.
     pub fn umount_command(&self, force: bool) -> CommandSpec {
-        let mut args = Vec::new();
+        let mut args = vec!["-c".to_string()];
         if force {
             args.push("-f".to_string());
         }
@@ -593,11 +601,13 @@ mod tests {
             ("nfs4", "", Kind::Nfs),
             ("ceph", "", Kind::CephKernel),
             ("fuse.ceph", "", Kind::CephFuse),
-            ("fuse.sshfs", "", Kind::Other),
+            ("fuse.sshfs", "", Kind::Fuse),
+            ("9p", "", Kind::Other),
         ] {
             assert_eq!(kind_of(fstype, options), kind, "{fstype} {options}");
         }
-        assert!(Kind::CephFuse.is_network() && !Kind::Block.is_network());
+        assert!(Kind::CephFuse.is_network() && Kind::Fuse.is_network());
+        assert!(!Kind::Block.is_network() && !Kind::Other.is_network());
     }
 
     #[test]
@@ -785,7 +795,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(b.mount_command().display(), "mount -o bind /src /b");
-        assert_eq!(b.umount_command(true).display(), "umount -f /b");
+        assert_eq!(b.umount_command(true).display(), "umount -c -f /b");
         assert_eq!(c.status_file("node/1"), "/srv/.Filesystem_status/node_1");
         assert_eq!(device_path("UUID=ab-cd"), "/dev/disk/by-uuid/ab-cd");
         assert_eq!(device_path("LABEL=data"), "/dev/disk/by-label/data");

@@ -454,7 +454,17 @@ impl Filesystem {
                 cfg.force_unmount == ForceUnmount::True && cfg.kind.is_network() && attempts > 0;
             let cmd = cfg.umount_command(force);
             attempts += 1;
-            let busy = match ctx.host.run_check(&cmd, ctx.remaining()) {
+            // A plain unmount of a network file system may hang flushing to a dead server:
+            // keep time for the forced one.
+            let slice = if cfg.kind.is_network() && !force {
+                ctx.bounded((ctx.remaining() / 3).max(Duration::from_secs(1)))
+            } else {
+                ctx.remaining()
+            };
+            if force {
+                tracing::warn!("forcing the unmount: {}", cmd.display());
+            }
+            let busy = match ctx.host.run_check(&cmd, slice) {
                 Ok(o) if o.success() => continue,
                 Ok(o) => {
                     last_error = config::first_line(&o.stderr);
@@ -495,7 +505,15 @@ impl Filesystem {
                     term_sent.entry(h.pid).or_insert(now);
                     signalled.push(h.pid);
                 }
-                if !last_holders.is_empty() {
+                let stuck = !last_holders.is_empty()
+                    && last_holders
+                        .iter()
+                        .all(|h| ctx.host.process(h.pid).is_some_and(|p| p.state == 'D'));
+                if stuck && cfg.kind.is_network() && cfg.force_unmount == ForceUnmount::True {
+                    // Blocked on the file system itself: no signal helps, a forced unmount
+                    // (the next attempt) aborts their requests.
+                    tracing::warn!("the holders are in uninterruptible sleep: forcing the unmount");
+                } else if !last_holders.is_empty() {
                     // Wait for the holders to go (or for the time to escalate), then retry.
                     let until = last_holders
                         .iter()

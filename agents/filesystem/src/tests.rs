@@ -429,7 +429,7 @@ fn network_file_systems_are_force_unmounted_only_when_allowed() {
         );
         assert_eq!(code, OcfExit::Success, "{err}");
         assert_eq!(
-            runs(&h).iter().any(|r| r == "umount -f /srv/state"),
+            runs(&h).iter().any(|r| r == "umount -c -f /srv/state"),
             forced,
             "{mode}: {:?}",
             runs(&h)
@@ -478,4 +478,34 @@ fn metadata_lists_every_parameter_and_depth() {
         assert!(xml.contains(&format!("<parameter name=\"{p}\"")), "{p}");
     }
     assert!(xml.contains("depth=\"20\""));
+}
+
+#[test]
+fn holders_stuck_on_a_network_file_system_get_a_forced_unmount_at_once() {
+    let h = host();
+    h.add_executable("/sbin/mount.fuse.ceph");
+    mounted(&h, CEPH);
+    // A reader stuck in readdir: its descriptor is under the mount, it sleeps in D.
+    h.add_process(800);
+    h.set_process_files(
+        800,
+        ProcFiles {
+            fds: vec!["/srv/state".into()],
+            ..ProcFiles::default()
+        },
+    );
+    h.set_state(800, 'D');
+    h.push_command(
+        "umount",
+        failed(32, "umount: /srv/state: target is busy.\n"),
+    );
+    h.push_command_writing("umount", ok(""), MOUNTINFO, BASE);
+    let (code, err) = run(&h, "stop", &[("OCF_RESKEY_fstype", "fuse.ceph")]);
+    assert_eq!(code, OcfExit::Success, "{err}");
+    assert_eq!(
+        runs(&h),
+        ["umount -c /srv/state", "umount -c -f /srv/state"],
+        "no SIGTERM grace for processes no signal can wake"
+    );
+    assert!(h.elapsed() < Duration::from_secs(1), "{:?}", h.elapsed());
 }

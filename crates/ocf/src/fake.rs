@@ -184,6 +184,13 @@ impl FakeHost {
         self.state.borrow_mut().proc_files.insert(pid, files);
     }
 
+    /// Set a process's state letter (`D` for uninterruptible sleep, ...).
+    pub fn set_state(&self, pid: u32, state: char) {
+        if let Some(p) = self.state.borrow_mut().procs.get_mut(&pid) {
+            p.state = state;
+        }
+    }
+
     /// Make a process a zombie.
     pub fn make_zombie(&self, pid: u32) {
         if let Some(p) = self.state.borrow_mut().procs.get_mut(&pid) {
