@@ -511,6 +511,22 @@ fn a_hung_fuse_mount_fails_the_monitor_in_time_and_stop_forces_it_off() {
     fuse.release();
 }
 
+/// Run ocf-tester on an agent's parameters; it must pass every test.
+fn ocf_tester(a: &Agent) {
+    let mut cmd = Command::new("ocf-tester");
+    cmd.arg("-n").arg("fs");
+    for (k, v) in &a.env {
+        if let Some(p) = k.strip_prefix("OCF_RESKEY_") {
+            cmd.arg("-o").arg(format!("{p}={v}"));
+        }
+    }
+    let out = cmd.arg(&a.path).output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("passed all tests"), "{text}");
+}
+
 #[test]
 fn passes_ocf_tester_on_ext4() {
     let Ok(()) = require(
@@ -529,18 +545,7 @@ fn passes_ocf_tester_on_ext4() {
         ("directory", dir.to_str().unwrap()),
         ("fstype", "ext4"),
     ]);
-    let mut cmd = Command::new("ocf-tester");
-    cmd.arg("-n").arg("fs");
-    for (k, v) in &a.env {
-        if let Some(p) = k.strip_prefix("OCF_RESKEY_") {
-            cmd.arg("-o").arg(format!("{p}={v}"));
-        }
-    }
-    let out = cmd.arg(&a.path).output().unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{text}");
-    assert!(text.contains("passed all tests"), "{text}");
+    ocf_tester(&a);
     assert!(!is_mounted(&dir), "ocf-tester ends with stop");
 }
 
@@ -579,4 +584,360 @@ fn metadata_validates_against_the_dtd_and_the_rng() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// A throw-away single-node Ceph on loopback: one mon, one memstore OSD, one MDS and a
+/// CephFS named `cephfs`, all under one directory, no mgr (CephFS does not need one), no
+/// /etc/ceph. The daemons run in the foreground as children of the test, each in its own
+/// process group, and are killed on drop.
+struct Ceph {
+    base: PathBuf,
+    conf: PathBuf,
+    keyring: PathBuf,
+    daemons: Vec<(&'static str, Child)>,
+}
+
+/// Run a command to success, or say what it printed.
+fn run_ok(cmd: &mut Command) -> Result<String, String> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("{cmd:?}: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "{cmd:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+fn uuid() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/uuid")
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+impl Ceph {
+    const TOOLS: &'static [&'static str] = &[
+        "ceph",
+        "ceph-mon",
+        "ceph-osd",
+        "ceph-mds",
+        "ceph-authtool",
+        "monmaptool",
+        "ceph-fuse",
+        "mount.fuse.ceph",
+    ];
+
+    fn ceph(&self, args: &[&str]) -> Result<String, String> {
+        run_ok(
+            Command::new("ceph")
+                .arg("-c")
+                .arg(&self.conf)
+                .args(["--connect-timeout", "5"])
+                .args(args),
+        )
+    }
+
+    fn spawn(&mut self, name: &'static str, program: &str, args: &[&str]) {
+        use std::os::unix::process::CommandExt as _;
+        let log = std::fs::File::create(self.base.join(format!("{name}.out"))).unwrap();
+        let child = Command::new(program)
+            .arg("-f")
+            .arg("-c")
+            .arg(&self.conf)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        self.daemons.push((name, child));
+    }
+
+    /// Poll `check` every 200 ms for up to 30 s.
+    fn until(&self, what: &str, mut check: impl FnMut(&Ceph) -> bool) -> Result<(), String> {
+        if wait_for(Duration::from_secs(30), || {
+            std::thread::sleep(Duration::from_millis(150));
+            check(self)
+        }) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{what} did not happen within 30 s (logs in {})",
+                self.base.display()
+            ))
+        }
+    }
+
+    fn start(base: &Path) -> Result<Ceph, String> {
+        std::fs::create_dir_all(base).unwrap();
+        let (v2, v1) = (tests::free_port(), tests::free_port());
+        let fsid = uuid();
+        let b = base.display();
+        let addrs = format!("[v2:127.0.0.1:{v2},v1:127.0.0.1:{v1}]");
+        let conf = format!(
+            "[global]\nfsid = {fsid}\nmon_host = {addrs}\npublic_addr = 127.0.0.1\n\
+             auth_cluster_required = cephx\nauth_service_required = cephx\n\
+             auth_client_required = cephx\nkeyring = {b}/$name.keyring\n\
+             run_dir = {b}/run\npid_file = {b}/run/$name.pid\n\
+             admin_socket = {b}/run/$name.$pid.asok\nlog_file = {b}/log/$name.log\n\
+             mon_cluster_log_file = {b}/log/cluster.log\ncrash_dir = {b}/crash\n\
+             osd_pool_default_size = 1\nosd_pool_default_min_size = 1\n\
+             osd_crush_chooseleaf_type = 0\nmon_allow_pool_size_one = true\n\
+             mon_warn_on_pool_no_redundancy = false\nmon_data_avail_crit = 1\n\
+             auth_allow_insecure_global_id_reclaim = false\n\
+             client_mount_timeout = 10\n\
+             [mon]\nmon_data = {b}/mon/$id\n[osd]\nosd_data = {b}/osd/$id\n\
+             osd_objectstore = memstore\nmemstore_device_bytes = 268435456\n\
+             [mds]\nmds_data = {b}/mds/$id\n"
+        );
+        for d in ["run", "log", "mon/a", "osd/0", "mds/a"] {
+            std::fs::create_dir_all(base.join(d)).unwrap();
+        }
+        let mut c = Ceph {
+            base: base.to_path_buf(),
+            conf: base.join("ceph.conf"),
+            keyring: base.join("client.admin.keyring"),
+            daemons: Vec::new(),
+        };
+        std::fs::write(&c.conf, conf).unwrap();
+        let mon_keyring = base.join("mon.keyring");
+        let tool = |args: &[&str]| run_ok(Command::new("ceph-authtool").args(args));
+        let mk = mon_keyring.to_str().unwrap();
+        let ak = c.keyring.to_str().unwrap().to_string();
+        tool(&[
+            "--create-keyring",
+            mk,
+            "--gen-key",
+            "-n",
+            "mon.",
+            "--cap",
+            "mon",
+            "allow *",
+        ])?;
+        tool(&[
+            "--create-keyring",
+            &ak,
+            "--gen-key",
+            "-n",
+            "client.admin",
+            "--cap",
+            "mon",
+            "allow *",
+            "--cap",
+            "osd",
+            "allow *",
+            "--cap",
+            "mds",
+            "allow *",
+            "--cap",
+            "mgr",
+            "allow *",
+        ])?;
+        tool(&[mk, "--import-keyring", &ak])?;
+        let monmap = base.join("monmap");
+        run_ok(
+            Command::new("monmaptool")
+                .args(["--create", "--fsid", &fsid, "--addv", "a", &addrs])
+                .arg(&monmap),
+        )?;
+        run_ok(
+            Command::new("ceph-mon")
+                .arg("-c")
+                .arg(&c.conf)
+                .args(["--mkfs", "-i", "a", "--monmap"])
+                .arg(&monmap)
+                .args(["--keyring", mk]),
+        )?;
+        std::fs::copy(&mon_keyring, base.join("mon/a/keyring")).unwrap();
+        c.spawn("mon.a", "ceph-mon", &["-i", "a"]);
+        c.until("mon quorum", |c| c.ceph(&["mon", "stat"]).is_ok())?;
+
+        let osd_uuid = uuid();
+        let id = c.ceph(&["osd", "new", &osd_uuid])?.trim().to_string();
+        let osd_keyring = base.join(format!("osd/{id}/keyring"));
+        let ok = osd_keyring.to_str().unwrap().to_string();
+        tool(&[
+            "--create-keyring",
+            &ok,
+            "--gen-key",
+            "-n",
+            &format!("osd.{id}"),
+        ])?;
+        c.ceph(&[
+            "auth",
+            "add",
+            &format!("osd.{id}"),
+            "osd",
+            "allow *",
+            "mon",
+            "allow profile osd",
+            "-i",
+            &ok,
+        ])?;
+        run_ok(Command::new("ceph-osd").arg("-c").arg(&c.conf).args([
+            "-i",
+            &id,
+            "--mkfs",
+            "--osd-uuid",
+            &osd_uuid,
+            "--keyring",
+            &ok,
+        ]))?;
+        c.spawn("osd", "ceph-osd", &["-i", &id, "--keyring", &ok]);
+
+        let mds_keyring = base.join("mds/a/keyring");
+        let caps = c.ceph(&[
+            "auth",
+            "get-or-create",
+            "mds.a",
+            "mon",
+            "allow profile mds",
+            "osd",
+            "allow rwx",
+            "mds",
+            "allow",
+        ])?;
+        std::fs::write(&mds_keyring, caps).unwrap();
+        c.spawn(
+            "mds.a",
+            "ceph-mds",
+            &["-i", "a", "--keyring", mds_keyring.to_str().unwrap()],
+        );
+        c.until("osd up", |c| {
+            c.ceph(&["osd", "dump"])
+                .is_ok_and(|d| d.lines().any(|l| l.starts_with(&format!("osd.{id} up"))))
+        })?;
+        c.ceph(&["osd", "pool", "create", "cephfs_metadata", "8"])?;
+        c.ceph(&["osd", "pool", "create", "cephfs_data", "8"])?;
+        c.ceph(&["fs", "new", "cephfs", "cephfs_metadata", "cephfs_data"])?;
+        c.until("mds active", |c| {
+            c.ceph(&["mds", "stat"])
+                .is_ok_and(|s| s.contains("up:active"))
+        })?;
+        Ok(c)
+    }
+
+    /// SIGKILL one daemon (and its group) and reap it.
+    fn kill(&mut self, name: &str) {
+        if let Some(i) = self.daemons.iter().position(|(n, _)| *n == name) {
+            let (_, mut child) = self.daemons.remove(i);
+            let pgrp = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+            let _ = nix::sys::signal::killpg(pgrp, nix::sys::signal::Signal::SIGKILL);
+            let _ = child.wait();
+        }
+    }
+
+    /// The options for `mount -t fuse.ceph none DIR -o ...`.
+    fn fuse_options(&self) -> String {
+        format!(
+            "ceph.conf={},ceph.id=admin,ceph.keyring={},ceph.client_fs=cephfs",
+            self.conf.display(),
+            self.keyring.display()
+        )
+    }
+}
+
+impl Drop for Ceph {
+    fn drop(&mut self) {
+        let names: Vec<&'static str> = self.daemons.iter().map(|(n, _)| *n).collect();
+        for n in names {
+            self.kill(n);
+        }
+    }
+}
+
+/// The ceph-fuse processes serving `dir` (started by mount.fuse.ceph for the agent), found
+/// by their command line: only ours.
+fn ceph_fuse_serving(dir: &Path) -> Vec<i32> {
+    let want = dir.to_str().unwrap().as_bytes();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                c.starts_with(b"ceph-fuse\0") && c.split(|b| *b == 0).any(|a| a == want)
+            })
+        })
+        .collect()
+}
+
+/// Kills, on drop, the ceph-fuse processes serving a directory (if a test fails midway).
+struct CephFuseGuard(PathBuf);
+
+impl Drop for CephFuseGuard {
+    fn drop(&mut self) {
+        for pid in ceph_fuse_serving(&self.0) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+#[test]
+fn cephfs_through_ceph_fuse_and_its_mds_dying() {
+    let Some(s) = Scratch::new(Ceph::TOOLS) else {
+        return;
+    };
+    let Ok(()) = require(Path::new("/dev/fuse").exists(), "/dev/fuse is missing") else {
+        return;
+    };
+    let mut ceph = Ceph::start(&s.path("ceph")).expect("single-node ceph");
+    let dir = s.path("cephfs");
+    let _guard = CephFuseGuard(dir.clone());
+    let options = ceph.fuse_options();
+    let a = s.agent(&[
+        ("device", "none"),
+        ("directory", dir.to_str().unwrap()),
+        ("fstype", "fuse.ceph"),
+        ("options", &options),
+    ]);
+    // The helper exits 0 when ceph-fuse fails: a wrong file system name must still fail.
+    let bad = format!("{options},ceph.client_mount_timeout=3").replace("=cephfs", "=nosuchfs");
+    let o = a.run_with("start", &[("OCF_RESKEY_options", &bad)]);
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(o.reason().unwrap().contains("is not mounted"), "{o:?}");
+    assert!(!is_mounted(&dir));
+
+    lifecycle(&a, &dir);
+    if have("ocf-tester") {
+        ocf_tester(&a);
+        assert!(!is_mounted(&dir), "ocf-tester ends with stop");
+    } else {
+        let Ok(()) = require(
+            false,
+            "ocf-tester (Debian resource-agents) is not installed",
+        ) else {
+            return;
+        };
+    }
+    check(&a.run("start"), 0, "start");
+    let fuse = ceph_fuse_serving(&dir);
+    assert_eq!(fuse.len(), 1, "one ceph-fuse serves the mount");
+
+    // The MDS dies: depth 0 still answers at once from mountinfo; depth 10 fails within its
+    // timeout instead of hanging.
+    ceph.kill("mds.a");
+    let quick = [("OCF_RESKEY_CRM_meta_timeout", "3000")];
+    let m = a.run_with("monitor", &quick);
+    check(&m, 0, "depth 0 with the MDS down");
+    let m = a.run_with("monitor", &[quick[0], ("OCF_CHECK_LEVEL", "20")]);
+    assert_eq!(m.code, 1, "{m:?}");
+    assert!(m.took < Duration::from_millis(3000), "{:?}", m.took);
+    // Stop forces the unmount of the hung mount before its deadline.
+    let stop = a.run_with("stop", &[("OCF_RESKEY_CRM_meta_timeout", "10000")]);
+    check(&stop, 0, "stop with the MDS down");
+    assert!(stop.took < Duration::from_millis(10_000), "{:?}", stop.took);
+    assert!(!is_mounted(&dir));
+    assert!(stop.stderr.contains("forcing the unmount"), "{stop:?}");
+    // ceph-fuse itself lingers while it cannot close its MDS session; the guard ends it.
 }
