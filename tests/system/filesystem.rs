@@ -1,7 +1,8 @@
 //! `ocf:crm-lite:filesystem` with real mounts: ext4 and xfs on loop devices this test
-//! creates, tmpfs, a bind mount, a busy mount with real holders, `ocf-tester`, and a FUSE
-//! file system whose server stops answering (what a CephFS mount does when its MDS dies).
-//! Everything needs root; each test cleans up only the mounts and loop devices it made.
+//! creates, tmpfs, a bind mount, a busy mount with real holders, `ocf-tester`, a FUSE file
+//! system whose server stops answering, and CephFS through ceph-fuse on a throw-away
+//! single-node Ceph whose MDS is then killed. Everything needs root; each test cleans up
+//! only the mounts, loop devices and daemons it made.
 
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
