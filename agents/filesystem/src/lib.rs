@@ -468,9 +468,8 @@ impl Filesystem {
                 Ok(o) if o.success() => continue,
                 Ok(o) => {
                     last_error = config::first_line(&o.stderr);
-                    if last_error.contains("not mounted") {
-                        continue;
-                    }
+                    // "not mounted" (someone else was quicker) is settled by mountinfo
+                    // on the next round, after a pause: never a busy loop.
                     o.stderr.contains("busy")
                 }
                 Err(e) => {

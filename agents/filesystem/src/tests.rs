@@ -509,3 +509,15 @@ fn holders_stuck_on_a_network_file_system_get_a_forced_unmount_at_once() {
     );
     assert!(h.elapsed() < Duration::from_secs(1), "{:?}", h.elapsed());
 }
+
+#[test]
+fn stop_trusts_mountinfo_when_someone_else_unmounted_first() {
+    let h = host();
+    mounted(&h, EXT4);
+    let raced = failed(32, "umount: /srv/state: not mounted.\n");
+    h.push_command_writing("umount", raced, MOUNTINFO, BASE);
+    let (code, err) = run(&h, "stop", &[]);
+    assert_eq!(code, OcfExit::Success, "{err}");
+    assert_eq!(runs(&h).len(), 1);
+    assert!(signals(&h).is_empty());
+}
