@@ -268,7 +268,10 @@ fn deeper_monitors_run_their_tests_in_children() {
         last.contains("/srv/state/.Filesystem_status/node1"),
         "{last}"
     );
-    assert!(last.ends_with("iflag=direct"), "{last}");
+    assert!(
+        last.ends_with("iflag=direct /srv/state/.Filesystem_status"),
+        "{last}"
+    );
     // A different answer from the file is a failure.
     h.push_command("sh", ok("stale\n"));
     let (code, err) = run(&h, "monitor", &[("OCF_CHECK_LEVEL", "20")]);
