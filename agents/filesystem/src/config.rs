@@ -463,6 +463,60 @@ impl Config {
     }
 }
 
+/// Block file systems that several nodes may mount at once.
+const CLUSTER_FSTYPES: &[&str] = &["gfs2", "ocfs2"];
+
+impl Config {
+    /// Refuse to run as a clone on a file system that only one node may mount: two nodes
+    /// mounting one ext4 or xfs device (a dual-primary DRBD, a SAN LUN) corrupt it.
+    pub fn check_clone(&self, clone_max: Option<u32>) -> Result<(), Failure> {
+        match clone_max {
+            Some(n)
+                if n > 1
+                    && self.kind == Kind::Block
+                    && !CLUSTER_FSTYPES.contains(&self.fstype.as_str()) =>
+            {
+                Err(Failure::configured(format!(
+                    "{} is not a cluster file system: as a clone ({n} instances) it would be \
+                     mounted on several nodes at once",
+                    self.fstype
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The mount command line for logs, with secrets (`secret=`, `password=`) masked.
+    pub fn mount_command_for_log(&self) -> String {
+        let mut cmd = self.mount_command();
+        for a in &mut cmd.args {
+            if a.contains('=') && a.split(',').any(is_secret_option) {
+                *a = redact_options(a);
+            }
+        }
+        cmd.display()
+    }
+}
+
+fn is_secret_option(o: &str) -> bool {
+    matches!(
+        o.split_once('=').map(|(k, _)| k),
+        Some("secret" | "password" | "pass" | "passwd" | "key")
+    )
+}
+
+/// Options with the values of secret-bearing keys replaced by `***`.
+pub fn redact_options(options: &str) -> String {
+    options
+        .split(',')
+        .map(|o| match o.split_once('=') {
+            Some((k, _)) if is_secret_option(o) => format!("{k}=***"),
+            _ => o.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Whether a device names a block device the way mount takes it.
 fn device_is_block_spec(device: &str) -> bool {
     device.starts_with("/dev/")
@@ -536,9 +590,10 @@ pub fn classify_mount_error(cfg: &Config, stderr: &str) -> MountVerdict {
     if lower.contains("incorrect mount option") || lower.contains("bad option") {
         return match cfg.kind {
             Kind::Block => MountVerdict::ProbeDevice,
-            Kind::Tmpfs | Kind::Bind | Kind::Nfs => {
-                MountVerdict::Configured(format!("mount rejected options {:?}: {msg}", cfg.options))
-            }
+            Kind::Tmpfs | Kind::Bind | Kind::Nfs => MountVerdict::Configured(format!(
+                "mount rejected options {:?}: {msg}",
+                redact_options(&cfg.options)
+            )),
             _ => MountVerdict::Generic(msg),
         };
     }
@@ -551,7 +606,9 @@ pub fn judge_refused_device(cfg: &Config, probed: Option<&str>) -> Failure {
         Some(t) if t == cfg.fstype || (cfg.fstype == "ext4" && matches!(t, "ext2" | "ext3")) => {
             Failure::configured(format!(
                 "the kernel refused options {:?} for {} on {}",
-                cfg.options, cfg.fstype, cfg.device
+                redact_options(&cfg.options),
+                cfg.fstype,
+                cfg.device
             ))
         }
         Some(t) => Failure::configured(format!(
@@ -799,6 +856,52 @@ mod tests {
         assert_eq!(c.status_file("node/1"), "/srv/.Filesystem_status/node_1");
         assert_eq!(device_path("UUID=ab-cd"), "/dev/disk/by-uuid/ab-cd");
         assert_eq!(device_path("LABEL=data"), "/dev/disk/by-label/data");
+    }
+
+    #[test]
+    fn local_file_systems_refuse_to_be_clones() {
+        let ext4 = cfg(&[
+            ("device", "/dev/drbd0"),
+            ("directory", "/m"),
+            ("fstype", "ext4"),
+        ])
+        .unwrap();
+        let e = ext4.check_clone(Some(2)).unwrap_err();
+        assert_eq!(e.exit(), OcfExit::ErrConfigured);
+        assert!(
+            e.reason().contains("not a cluster file system"),
+            "{}",
+            e.reason()
+        );
+        assert!(ext4.check_clone(None).is_ok() && ext4.check_clone(Some(1)).is_ok());
+        let gfs2 = cfg(&[
+            ("device", "/dev/sdb"),
+            ("directory", "/m"),
+            ("fstype", "gfs2"),
+        ])
+        .unwrap();
+        assert!(gfs2.check_clone(Some(3)).is_ok());
+        let nfs = cfg(&[("device", "h:/e"), ("directory", "/m"), ("fstype", "nfs4")]).unwrap();
+        assert!(nfs.check_clone(Some(3)).is_ok());
+    }
+
+    #[test]
+    fn secrets_never_reach_the_log() {
+        let c = cfg(&[
+            ("device", "10.0.0.1:6789:/vol"),
+            ("directory", "/m"),
+            ("fstype", "ceph"),
+            ("options", "name=admin,secret=AQBx==,noatime"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.mount_command_for_log(),
+            "mount -t ceph -o name=admin,secret=***,noatime 10.0.0.1:6789:/vol /m"
+        );
+        assert_eq!(
+            redact_options("username=u,password=p"),
+            "username=u,password=***"
+        );
     }
 
     /// Messages of util-linux 2.38 mount, as seen on Debian 12.

@@ -290,7 +290,7 @@ impl Filesystem {
 
     fn mount(&self, ctx: &Ctx<'_>, cfg: &Config) -> ActionResult {
         let cmd = cfg.mount_command();
-        tracing::info!("mounting: {}", cmd.display());
+        tracing::info!("mounting: {}", cfg.mount_command_for_log());
         let result = ctx.host.run_check(&cmd, ctx.remaining());
         // Whatever mount said, mountinfo has the last word.
         let all = mounts(ctx)?;
@@ -555,6 +555,7 @@ impl ocf::Agent for Filesystem {
 
     fn validate(&self, ctx: &Ctx<'_>) -> ActionResult {
         let cfg = Config::from_params(&ctx.params)?;
+        cfg.check_clone(ctx.env.meta.clone_max)?;
         if our_mount(ctx, &cfg)?.is_none() {
             self.local_checks(ctx, &cfg)?;
         }
@@ -563,6 +564,7 @@ impl ocf::Agent for Filesystem {
 
     fn start(&self, ctx: &Ctx<'_>) -> ActionResult {
         let cfg = Config::from_params(&ctx.params)?;
+        cfg.check_clone(ctx.env.meta.clone_max)?;
         if let Some(m) = our_mount(ctx, &cfg)? {
             tracing::info!("{} is already mounted on {}", m.source, cfg.directory);
             return Ok(Status::Success);
