@@ -584,7 +584,10 @@ pub fn classify_mount_error(cfg: &Config, stderr: &str) -> MountVerdict {
             ))
         };
     }
-    if lower.contains("does not exist") || lower.contains("no such file or directory") {
+    if lower.contains("does not exist")
+        || lower.contains("no such file or directory")
+        || (lower.contains("module") && lower.contains("not found"))
+    {
         return MountVerdict::Installed(msg);
     }
     if lower.contains("incorrect mount option") || lower.contains("bad option") {
@@ -947,6 +950,13 @@ mod tests {
             classify_mount_error(
                 &ext4,
                 "mount: /m: special device /dev/loop0 does not exist.\n"
+            ),
+            MountVerdict::Installed(_)
+        ));
+        assert!(matches!(
+            classify_mount_error(
+                &ceph,
+                "modprobe: FATAL: Module ceph not found in directory /lib/modules/6.18\n"
             ),
             MountVerdict::Installed(_)
         ));

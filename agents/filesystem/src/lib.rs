@@ -199,15 +199,21 @@ impl Filesystem {
                     .any(|l| l.split_whitespace().last() == Some(kernel_type))
             })
             .unwrap_or(false);
-        if known || helper(&format!("mount.{}", cfg.fstype)) {
+        if known {
             return Ok(());
         }
-        // Not loaded: ask modprobe whether a module exists (a dry run).
+        // A type the kernel does not know of, served by its helper alone (mount.ntfs-3g).
+        if !config::is_known_fstype(&cfg.fstype) && helper(&format!("mount.{}", cfg.fstype)) {
+            return Ok(());
+        }
+        // Not loaded: ask modprobe whether a module exists (a dry run). A helper such as
+        // mount.ceph or mount.nfs does not replace the kernel's file system.
         let probe = CommandSpec::new("modprobe", ["-n", "-q", &format!("fs-{kernel_type}")]);
         match ctx.host.run(&probe, ctx.bounded(Duration::from_secs(5))) {
             Ok(o) if o.success() => Ok(()),
             Ok(_) => Err(missing(format!(
-                "this node cannot mount {}: not in /proc/filesystems, no module, no mount helper",
+                "this node cannot mount {}: the kernel has no {kernel_type} file system \
+                 (not in /proc/filesystems, no module)",
                 cfg.fstype
             ))),
             // No modprobe here: let mount itself decide.

@@ -524,3 +524,21 @@ fn stop_trusts_mountinfo_when_someone_else_unmounted_first() {
     assert_eq!(runs(&h).len(), 1);
     assert!(signals(&h).is_empty());
 }
+
+#[test]
+fn a_mount_helper_does_not_stand_in_for_a_missing_kernel_module() {
+    let h = host();
+    h.add_executable("/sbin/mount.ceph");
+    h.push_command("modprobe", failed(1, ""));
+    let (code, err) = run(
+        &h,
+        "start",
+        &[
+            ("OCF_RESKEY_fstype", "ceph"),
+            ("OCF_RESKEY_device", "10.0.0.1:6789:/vol"),
+        ],
+    );
+    assert_eq!(code, OcfExit::ErrInstalled, "{err}");
+    assert!(err.contains("the kernel has no ceph file system"), "{err}");
+    assert_eq!(runs(&h), ["modprobe -n -q fs-ceph"], "no mount attempted");
+}
