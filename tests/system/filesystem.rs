@@ -942,3 +942,27 @@ fn cephfs_through_ceph_fuse_and_its_mds_dying() {
     assert!(stop.stderr.contains("forcing the unmount"), "{stop:?}");
     // ceph-fuse itself lingers while it cannot close its MDS session; the guard ends it.
 }
+
+#[test]
+fn a_symlinked_mount_point_fails_start_and_leaves_nothing_mounted() {
+    let Some(s) = Scratch::new(&[]) else {
+        return;
+    };
+    let real = s.path("real");
+    std::fs::create_dir(&real).unwrap();
+    let link = s.path("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let a = s.agent(&[
+        ("device", "tmpfs"),
+        ("directory", link.to_str().unwrap()),
+        ("fstype", "tmpfs"),
+    ]);
+    let o = a.run("start");
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(o.reason().unwrap().contains("symbolic link"), "{o:?}");
+    assert!(
+        !is_mounted(&real) && !is_mounted(&link),
+        "the mount was undone"
+    );
+    check(&a.run("monitor"), 7, "monitor");
+}
