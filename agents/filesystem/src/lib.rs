@@ -265,9 +265,11 @@ impl Filesystem {
     fn fsck(&self, ctx: &Ctx<'_>, cfg: &Config) -> Result<(), Failure> {
         let cmd = cfg.fsck_command();
         tracing::info!("checking {} with {}", cfg.device, cmd.display());
+        // Like every command that touches the storage: bounded, never waited on past
+        // the deadline (a read of a dead device sleeps uninterruptibly).
         let out = ctx
             .host
-            .run(&cmd, ctx.remaining())
+            .run_check(&cmd, ctx.remaining())
             .map_err(|e| host_failure("fsck", &e))?;
         match out.code {
             // 0: clean; 1: errors corrected; 2: corrected, reboot advised (not for us).
@@ -286,7 +288,7 @@ impl Filesystem {
         let cmd = CommandSpec::new("blkid", ["-p", "-o", "value", "-s", "TYPE", &cfg.device]);
         let probed = ctx
             .host
-            .run(&cmd, ctx.bounded(Duration::from_secs(5)))
+            .run_check(&cmd, ctx.bounded(Duration::from_secs(5)))
             .ok()
             .filter(|o| o.success())
             .map(|o| o.stdout.trim().to_string())
