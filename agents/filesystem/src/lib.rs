@@ -272,8 +272,9 @@ impl Filesystem {
             .run_check(&cmd, ctx.remaining())
             .map_err(|e| host_failure("fsck", &e))?;
         match out.code {
-            // 0: clean; 1: errors corrected; 2: corrected, reboot advised (not for us).
-            Some(0..=2) => Ok(()),
+            // Bit flags: 1 errors corrected, 2 reboot advised (not for an unmounted file
+            // system); 4 and up mean errors left or fsck itself failed.
+            Some(0..=3) => Ok(()),
             code => Err(Failure::generic(format!(
                 "fsck of {} failed (exit {}): {}",
                 cfg.device,
