@@ -140,7 +140,7 @@ fn lifecycle(a: &Agent, dir: &Path) {
 
 #[test]
 fn ext4_on_a_loop_device() {
-    let Some(mut s) = Scratch::new(&["losetup", "mkfs.ext4", "fsck"]) else {
+    let Some(mut s) = Scratch::new(&["losetup", "mkfs.ext4", "fsck", "tune2fs", "dumpe2fs"]) else {
         return;
     };
     let dev = s.loop_device("ext4", 32);
@@ -153,6 +153,32 @@ fn ext4_on_a_loop_device() {
     ]);
     lifecycle(&a, &dir);
     assert!(dir.is_dir(), "the mount point was created");
+
+    // A file system marked with errors is checked (run_fsck=auto) before it is mounted.
+    let state = || {
+        let out = Command::new("dumpe2fs")
+            .args(["-h", &dev])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("Filesystem state:")
+                    .map(|v| v.trim().to_string())
+            })
+            .unwrap_or_default()
+    };
+    let tune = Command::new("tune2fs")
+        .args(["-E", "force_fsck", &dev])
+        .output()
+        .unwrap();
+    assert!(tune.status.success(), "{tune:?}");
+    assert_eq!(state(), "clean with errors");
+    let start = a.run("start");
+    check(&start, 0, "start after errors");
+    assert!(start.stderr.contains("fsck -p -t ext4"), "{start:?}");
+    assert_eq!(state(), "clean", "fsck repaired it before the mount");
+    check(&a.run("stop"), 0, "stop");
 }
 
 #[test]
