@@ -3,4 +3,5 @@
 //! without them, a test prints `skipped: <reason>`; in CI (`CI=true`) it fails instead.
 
 mod filesystem;
+mod haproxy;
 mod mgmt_api;

@@ -74,6 +74,9 @@ const START_SLACK_MS: u64 = 2_000;
 /// The longest a single socket request may take (less when the deadline is nearer).
 const SOCKET_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How often stop repeats the soft-stop signal.
+const SOFT_STOP_REPEAT: Duration = Duration::from_secs(1);
+
 /// How long monitor keeps asking a socket that does not answer before it reports it.
 const MONITOR_RETRY: Duration = Duration::from_secs(1);
 
@@ -236,8 +239,11 @@ impl Haproxy {
         let _ = ctx.host.remove_file(pidfile);
     }
 
-    /// Wait until a worker answers `show info`, or fail (and clean up what we started) at
-    /// the deadline or when the master dies.
+    /// Wait until a worker answers `show info` and the master's CLI lists it, or fail (and
+    /// clean up what we started) at the deadline or when the master dies. The worker
+    /// serves before the master is settled: HAProxy 2.6's master re-executes itself once
+    /// its worker runs (to shed the configuration's memory), and a reload or stop sent in
+    /// that window is lost.
     fn await_ready(
         &self,
         ctx: &Ctx<'_>,
@@ -257,7 +263,15 @@ impl Haproxy {
                     log_alerts(ctx, &cfg.log_file(), 0)
                 )));
             }
-            let last = match show_info(ctx, stats) {
+            let ready = show_info(ctx, stats).and_then(|info| {
+                let table = show_proc(ctx, &cfg.master_socket)
+                    .map_err(|e| format!("the master CLI does not answer yet: {e}"))?;
+                if table.workers.is_empty() {
+                    return Err("the master lists no worker yet".to_string());
+                }
+                Ok(info)
+            });
+            let last = match ready {
                 Ok(info) => {
                     tracing::info!(
                         master = pid,
@@ -279,7 +293,7 @@ impl Haproxy {
                     self.kill_now(ctx, pid, &cfg.pidfile);
                 }
                 return Err(Failure::generic(format!(
-                    "haproxy did not answer 'show info' on {} before the start timeout: {last}",
+                    "haproxy was not ready before the start timeout (stats socket {}): {last}",
                     stats.display()
                 )));
             }
@@ -435,11 +449,18 @@ impl ocf::Agent for Haproxy {
             return Ok(Status::Success);
         };
         // Soft stop: the master tells its workers to close their listeners and finish their
-        // connections, and exits when they have.
-        ctx.host
-            .signal(pid, Signal::SIGUSR1)
-            .map_err(|e| Failure::generic(format!("cannot stop haproxy: {e}")))?;
-        if !self.wait_gone(ctx, pid, ctx.deadline.graceful_until()) {
+        // connections, and exits when they have. The signal is repeated every second: one
+        // that arrives while the master re-executes itself is lost.
+        let graceful = ctx.deadline.graceful_until();
+        let mut gone = false;
+        while !gone && ctx.host.now() < graceful {
+            ctx.host
+                .signal(pid, Signal::SIGUSR1)
+                .map_err(|e| Failure::generic(format!("cannot stop haproxy: {e}")))?;
+            let slice = (ctx.host.now() + SOFT_STOP_REPEAT).min(graceful);
+            gone = self.wait_gone(ctx, pid, slice);
+        }
+        if !gone {
             tracing::warn!(
                 pid,
                 "connections still open at the soft-stop limit, forcing"
@@ -519,7 +540,8 @@ impl ocf::Agent for Haproxy {
                 wanted.join(" ")
             )));
         }
-        let before = show_proc(ctx, &cfg.master_socket).map_err(|e| {
+        let until = ctx.host.now() + ctx.bounded(MONITOR_RETRY);
+        let before = ask_until(ctx, until, || show_proc(ctx, &cfg.master_socket)).map_err(|e| {
             Failure::generic(format!(
                 "the master CLI {} does not answer: {e}",
                 cfg.master_socket.display()

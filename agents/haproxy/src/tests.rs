@@ -84,6 +84,11 @@ fn host() -> FakeHost {
         "show info",
         FakeUnix::Answer(INFO.into(), Duration::ZERO),
     );
+    h.push_unix(
+        MASTER,
+        "show proc",
+        FakeUnix::Answer(PROC_BEFORE.into(), Duration::ZERO),
+    );
     h
 }
 
@@ -143,6 +148,13 @@ fn start_validates_spawns_the_master_and_waits_for_show_info() {
         "show info",
         FakeUnix::Answer(INFO.into(), Duration::ZERO),
     );
+    // The master's CLI comes up after the worker serves.
+    h.push_unix(MASTER, "show proc", FakeUnix::Refused);
+    h.push_unix(
+        MASTER,
+        "show proc",
+        FakeUnix::Answer(PROC_BEFORE.into(), Duration::ZERO),
+    );
     let pid = started(&h);
     assert_eq!(h.file(PIDFILE), Some(format!("{pid}\n")));
     assert!(h.is_alive(pid));
@@ -150,7 +162,8 @@ fn start_validates_spawns_the_master_and_waits_for_show_info() {
     assert!(calls.contains(&Call::Run(format!("{BINARY} -c -f {CONFIG}"))));
     assert!(calls.contains(&Call::Spawn(BINARY.into(), pid)));
     assert!(calls.contains(&Call::Remove(LOG.into())), "a fresh log");
-    assert_eq!(unix_calls(&h, STATS).len(), 3);
+    assert_eq!(unix_calls(&h, STATS).len(), 4);
+    assert_eq!(unix_calls(&h, MASTER), vec!["show proc", "show proc"]);
 }
 
 #[test]
@@ -262,7 +275,10 @@ fn a_master_whose_worker_never_answers_is_killed_before_the_deadline() {
     h.push_unix(STATS, "show info", FakeUnix::Refused);
     let (code, err) = run(&h, "start", &[("OCF_RESKEY_CRM_meta_timeout", "5000")]);
     assert_eq!(code, OcfExit::ErrGeneric);
-    assert!(err.contains("did not answer 'show info'"), "{err}");
+    assert!(
+        err.contains("was not ready before the start timeout"),
+        "{err}"
+    );
     let pid = spawned(&h)[0];
     assert!(h.calls().contains(&Call::SignalGroup(pid, Signal::SIGKILL)));
     assert!(!h.is_alive(pid));
@@ -369,11 +385,18 @@ fn stop_kills_what_ignores_sigterm_and_still_answers_in_time() {
     let h = host();
     let pid = started(&h);
     h.ignore_term(pid);
+    let usr1 = |h: &FakeHost| {
+        h.calls()
+            .iter()
+            .filter(|c| **c == Call::Signal(pid, Signal::SIGUSR1))
+            .count()
+    };
     let t0 = h.elapsed();
     let (code, err) = run(&h, "stop", &[("OCF_RESKEY_CRM_meta_timeout", "10000")]);
     assert_eq!(code, OcfExit::Success, "{err}");
     assert!(h.calls().contains(&Call::SignalGroup(pid, Signal::SIGKILL)));
     assert!(h.elapsed() - t0 < Duration::from_secs(9));
+    assert!(usr1(&h) >= 7, "the soft stop is repeated every second");
 }
 
 const PROC_BEFORE: &str = include_str!("../testdata/show_proc.txt");
@@ -427,7 +450,7 @@ fn reload_asks_the_master_and_waits_for_the_new_worker() {
     );
     let (code, err) = run(&h, "reload", &[]);
     assert_eq!(code, OcfExit::Success, "{err}");
-    let master = unix_calls(&h, MASTER);
+    let master = unix_calls(&h, MASTER)[1..].to_vec();
     assert_eq!(master[..2], ["show proc".to_string(), "reload".to_string()]);
 }
 
@@ -438,7 +461,7 @@ fn a_config_that_fails_validation_never_reaches_the_master() {
     let (code, err) = run(&h, "reload", &[]);
     assert_eq!(code, OcfExit::ErrConfigured);
     assert!(err.contains("unknown keyword 'bogus_keyword'"), "{err}");
-    assert!(unix_calls(&h, MASTER).is_empty());
+    assert_eq!(unix_calls(&h, MASTER), ["show proc"], "only start's");
     assert!(h.is_alive(pid));
     assert!(
         !h.calls()
@@ -507,7 +530,7 @@ fn reload_refuses_arguments_that_need_a_restart() {
     let (code, err) = run(&h, "reload", &[]);
     assert_eq!(code, OcfExit::ErrGeneric);
     assert!(err.contains("change only with a restart"), "{err}");
-    assert!(unix_calls(&h, MASTER).is_empty());
+    assert_eq!(unix_calls(&h, MASTER), ["show proc"], "only start's");
 }
 
 #[test]

@@ -1,0 +1,656 @@
+//! `ocf:crm-lite:haproxy` managing a real HAProxy 2.6 in front of real HTTP servers
+//! (`tiny-httpd`), with a bounded load generator on loopback to count failed requests
+//! across reloads.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tests::{Agent, alive, built, free_port, have, is_root, require, wait_for};
+
+const SERVER: &str = env!("CARGO_BIN_EXE_tiny-httpd");
+
+/// The backends: `web` (two healthy servers, checked), `api` (one checked server the test
+/// can make unhealthy) and `slow` (one unchecked server the test can slow down).
+const BACKENDS: [&str; 4] = ["web1", "web2", "api", "slow"];
+
+/// A HAProxy instance managed by the agent, with its backend servers. Drop stops it
+/// through the agent and then kills, by pid, whatever it started.
+struct Fixture {
+    agent: Agent,
+    dir: tempfile::TempDir,
+    frontend: u16,
+    ports: Vec<u16>,
+    servers: Vec<Child>,
+}
+
+fn haproxy_installed() -> bool {
+    have("haproxy") || Path::new("/usr/sbin/haproxy").is_file()
+}
+
+impl Fixture {
+    fn new(params: &[(&str, &str)]) -> Option<Fixture> {
+        let Ok(()) = require(
+            built("haproxy").is_some(),
+            "target/<profile>/haproxy is not built (run cargo build --workspace)",
+        ) else {
+            return None;
+        };
+        let Ok(()) = require(
+            haproxy_installed(),
+            "haproxy (Debian haproxy) is not installed",
+        ) else {
+            return None;
+        };
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut f = Fixture {
+            agent: Agent::new(&built("haproxy").unwrap(), "lb", &[]),
+            frontend: free_port(),
+            ports: Vec::new(),
+            servers: Vec::new(),
+            dir,
+        };
+        for name in BACKENDS {
+            let port = free_port();
+            let child = Command::new(SERVER)
+                .args(["--port", &port.to_string(), "--control"])
+                .arg(f.path(&format!("{name}.control")))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn tiny-httpd");
+            f.ports.push(port);
+            f.servers.push(child);
+        }
+        for port in &f.ports {
+            assert!(
+                wait_for(Duration::from_secs(5), || TcpStream::connect((
+                    "127.0.0.1",
+                    *port
+                ))
+                .is_ok()),
+                "tiny-httpd on {port} did not come up"
+            );
+        }
+        f.write_config(0, "");
+        let mut all: Vec<(String, String)> = vec![
+            ("config".into(), f.path("haproxy.cfg").display().to_string()),
+            ("pidfile".into(), f.path("lb.pid").display().to_string()),
+            (
+                "master_socket".into(),
+                f.path("master.sock").display().to_string(),
+            ),
+        ];
+        all.extend(params.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let pairs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        f.agent = Agent::new(&built("haproxy").unwrap(), "lb", &pairs);
+        Some(f)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Write the configuration: generation `generation` (sent back in an X-Gen header)
+    /// with `extra` lines appended to the frontend.
+    fn write_config(&self, generation: u32, extra: &str) {
+        let [web1, web2, api, slow] = [self.ports[0], self.ports[1], self.ports[2], self.ports[3]];
+        let text = format!(
+            "global
+    stats socket {admin} mode 600 level admin expose-fd listeners
+    stats timeout 30s
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+    timeout check 1s
+frontend fe
+    bind 127.0.0.1:{fe}
+    http-response set-header X-Gen {generation}
+    use_backend api if {{ path_beg /api }}
+    use_backend slow if {{ path_beg /slow }}
+    default_backend web
+{extra}
+backend web
+    option httpchk GET /
+    server web1 127.0.0.1:{web1} check inter 200ms fall 1 rise 1
+    server web2 127.0.0.1:{web2} check inter 200ms fall 1 rise 1
+backend api
+    option httpchk GET /
+    server api1 127.0.0.1:{api} check inter 200ms fall 1 rise 1
+backend slow
+    server slow1 127.0.0.1:{slow}
+",
+            admin = self.path("admin.sock").display(),
+            fe = self.frontend,
+        );
+        std::fs::write(self.path("haproxy.cfg"), text).unwrap();
+    }
+
+    fn control(&self, backend: &str, text: &str) {
+        std::fs::write(self.path(&format!("{backend}.control")), text).unwrap();
+    }
+
+    fn pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.path("lb.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    fn get(&self, path: &str) -> Result<Response, String> {
+        http_get(self.frontend, path, Duration::from_secs(5))
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let pid = self.pid();
+        let _ = self
+            .agent
+            .run_with("stop", &[("OCF_RESKEY_CRM_meta_timeout", "5000")]);
+        if let Some(pid) = pid.filter(|p| *p > 1) {
+            // Only the group this fixture's agent started.
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        for child in &mut self.servers {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    generation: Option<u32>,
+}
+
+/// One request on a new connection, within `timeout`.
+fn http_get(port: u16, path: &str, timeout: Duration) -> Result<Response, String> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("connect: {e}"))?;
+    s.set_read_timeout(Some(timeout)).unwrap();
+    s.set_write_timeout(Some(timeout)).unwrap();
+    // One write: a request in pieces meets Nagle and delayed ACKs (40 ms a request).
+    let request = format!("GET {path} HTTP/1.1\r\nHost: lb\r\nConnection: close\r\n\r\n");
+    s.write_all(request.as_bytes())
+        .map_err(|e| format!("send: {e}"))?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).map_err(|e| format!("read: {e}"))?;
+    let text = String::from_utf8_lossy(&raw);
+    let status = text
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("not HTTP: {:?}", text.chars().take(80).collect::<String>()))?;
+    let generation = text.lines().find_map(|l| {
+        l.strip_prefix("x-gen: ")
+            .or_else(|| l.strip_prefix("X-Gen: "))
+            .and_then(|v| v.trim().parse().ok())
+    });
+    Ok(Response { status, generation })
+}
+
+/// A bounded load generator: `threads` clients each sending requests on new connections,
+/// one after the other, until told to stop, `max_per_thread` requests, or `max_time`.
+struct Load {
+    stop: Arc<AtomicBool>,
+    clients: Vec<std::thread::JoinHandle<(u32, Vec<Failed>)>>,
+}
+
+/// A failed request: when (since the load started) and why.
+#[derive(Debug)]
+struct Failed {
+    at: Duration,
+    error: String,
+}
+
+/// How long failures lasted: from the first to the last.
+fn failure_window(failures: &[Failed]) -> Duration {
+    let first = failures.iter().map(|f| f.at).min().unwrap_or_default();
+    let last = failures.iter().map(|f| f.at).max().unwrap_or_default();
+    last - first
+}
+
+impl Load {
+    fn start(port: u16, threads: usize, max_per_thread: u32, max_time: Duration) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients = (0..threads)
+            .map(|_| {
+                let stop = Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    let t0 = Instant::now();
+                    let (mut ok, mut failures) = (0, Vec::new());
+                    while !stop.load(Ordering::Relaxed)
+                        && ok + (failures.len() as u32) < max_per_thread
+                        && t0.elapsed() < max_time
+                    {
+                        let error = match http_get(port, "/", Duration::from_secs(2)) {
+                            Ok(r) if r.status == 200 => {
+                                ok += 1;
+                                continue;
+                            }
+                            Ok(r) => format!("status {}", r.status),
+                            Err(e) => e,
+                        };
+                        failures.push(Failed {
+                            at: t0.elapsed(),
+                            error,
+                        });
+                        // A refused connection fails at once: do not spin on it.
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    (ok, failures)
+                })
+            })
+            .collect();
+        Load { stop, clients }
+    }
+
+    /// Stop the clients; the number of successful requests and the failures.
+    fn finish(self) -> (u32, Vec<Failed>) {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut ok = 0;
+        let mut failures = Vec::new();
+        for c in self.clients {
+            let (o, f) = c.join().expect("load client");
+            ok += o;
+            failures.extend(f);
+        }
+        (ok, failures)
+    }
+}
+
+/// The live members of a process group.
+fn group_members(pgrp: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| {
+                    let f: Vec<String> = s
+                        .rsplit_once(") ")?
+                        .1
+                        .split(' ')
+                        .map(str::to_string)
+                        .collect();
+                    Some(f[0] != "Z" && f[2] == pgrp.to_string())
+                })
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+fn deep(f: &Fixture) -> tests::Outcome {
+    f.agent.run_with("monitor", &[("OCF_CHECK_LEVEL", "10")])
+}
+
+#[test]
+fn lifecycle_against_real_haproxy() {
+    let Some(f) = Fixture::new(&[("require_backends", "web:2")]) else {
+        return;
+    };
+    let a = &f.agent;
+    let probe = a.run_with("monitor", &[("OCF_RESKEY_CRM_meta_interval", "0")]);
+    assert_eq!(probe.code, 7, "{probe:?}");
+    assert_eq!(a.run("validate-all").code, 0);
+
+    let start = a.run("start");
+    assert_eq!(start.code, 0, "{start:?}");
+    assert!(start.stdout.is_empty());
+    let pid = f.pid().expect("pid file");
+    assert!(alive(pid));
+    // The master leads its own session and group; its workers are in the group.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat.rsplit_once(") ").unwrap().1.split(' ').collect();
+    assert_eq!(
+        (fields[2], fields[3]),
+        (&*pid.to_string(), &*pid.to_string())
+    );
+    assert!(group_members(pid).len() >= 2, "master and a worker");
+    // Start returns only once a worker answers, so traffic flows at once.
+    let r = f.get("/").unwrap();
+    assert_eq!((r.status, r.generation), (200, Some(0)));
+
+    assert_eq!(a.run("start").code, 0, "start is idempotent");
+    assert_eq!(f.pid(), Some(pid), "no second master");
+    assert_eq!(a.run("monitor").code, 0);
+    assert!(wait_for(Duration::from_secs(5), || deep(&f).code == 0));
+
+    let stop = a.run("stop");
+    assert_eq!(stop.code, 0, "{stop:?}");
+    assert!(
+        stop.took < Duration::from_secs(5),
+        "soft stop took {:?}: {stop:?}\nhaproxy log:\n{}",
+        stop.took,
+        std::fs::read_to_string(f.path("lb.log")).unwrap_or_default()
+    );
+    assert!(group_members(pid).is_empty(), "master and workers are gone");
+    assert!(!f.path("lb.pid").exists());
+    assert!(f.get("/").is_err(), "nothing listens any more");
+    assert_eq!(a.run("stop").code, 0, "stop is idempotent");
+    assert_eq!(a.run("monitor").code, 7);
+    assert_eq!(deep(&f).code, 7);
+}
+
+#[test]
+fn a_killed_master_is_not_running_and_starts_again() {
+    let Some(f) = Fixture::new(&[]) else {
+        return;
+    };
+    assert_eq!(f.agent.run("start").code, 0);
+    let pid = f.pid().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(wait_for(Duration::from_secs(5), || !alive(pid)));
+    assert_eq!(f.agent.run("monitor").code, 7);
+    // Its workers notice that the master is gone and exit.
+    assert!(
+        wait_for(Duration::from_secs(5), || group_members(pid).is_empty()),
+        "orphaned workers: {:?}",
+        group_members(pid)
+    );
+    let start = f.agent.run("start");
+    assert_eq!(start.code, 0, "{start:?}");
+    assert_ne!(f.pid(), Some(pid));
+    assert_eq!(f.get("/").unwrap().status, 200);
+}
+
+#[test]
+fn ten_reloads_under_load_fail_no_request_and_a_bad_config_changes_nothing() {
+    let Some(f) = Fixture::new(&[("require_backends", "web:2")]) else {
+        return;
+    };
+    assert_eq!(f.agent.run("start").code, 0);
+    assert!(wait_for(Duration::from_secs(5), || deep(&f).code == 0));
+    let pid = f.pid().unwrap();
+
+    let load = Load::start(f.frontend, 4, 5_000, Duration::from_secs(30));
+    for generation in 1..=10 {
+        f.write_config(generation, "");
+        let r = f.agent.run("reload");
+        assert_eq!(r.code, 0, "reload {generation}: {r:?}");
+        // The reload returns once the new worker serves: the change is live at once.
+        assert_eq!(f.get("/").unwrap().generation, Some(generation));
+    }
+    let (ok, failures) = load.finish();
+    assert!(
+        failures.is_empty(),
+        "{} of {} failed: {:?}",
+        failures.len(),
+        ok as usize + failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert!(ok >= 100, "only {ok} requests went through");
+    eprintln!("haproxy: 10 reloads under load: {ok} requests, 0 failed");
+    assert_eq!(f.pid(), Some(pid), "reloads keep the master");
+    assert!(wait_for(Duration::from_secs(5), || deep(&f).code == 0));
+
+    // A configuration haproxy -c rejects never reaches the running instance.
+    let load = Load::start(f.frontend, 2, 2_000, Duration::from_secs(30));
+    f.write_config(11, "    bogus_keyword 1");
+    let r = f.agent.run("reload");
+    assert_eq!(r.code, 6, "{r:?}");
+    assert!(
+        r.reason()
+            .unwrap()
+            .contains("unknown keyword 'bogus_keyword'"),
+        "{r:?}"
+    );
+    assert_eq!(f.get("/").unwrap().generation, Some(10));
+    let (ok, failures) = load.finish();
+    assert!(
+        failures.is_empty(),
+        "{:?}",
+        &failures[..failures.len().min(5)]
+    );
+    assert!(ok > 0);
+
+    // One that passes haproxy -c but cannot bind fails in the master, and the old worker
+    // keeps serving. While the new process retries its binds, HAProxy pauses the old
+    // worker's listeners (SIGTTOU, then SIGTTIN when it gives up): new connections are
+    // refused for that moment.
+    let load = Load::start(f.frontend, 2, 2_000, Duration::from_secs(30));
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = held.local_addr().unwrap().port();
+    f.write_config(12, &format!("    bind 127.0.0.1:{busy}"));
+    let r = f.agent.run("reload");
+    assert_eq!(r.code, 1, "{r:?}");
+    let reason = r.reason().unwrap();
+    assert!(
+        reason.contains("keeps serving the previous one"),
+        "{reason}"
+    );
+    assert!(reason.contains("cannot bind socket"), "{reason}");
+    assert_eq!(f.get("/").unwrap().generation, Some(10));
+    assert_eq!(f.agent.run("monitor").code, 0);
+    let (ok, failures) = load.finish();
+    assert!(ok > 0);
+    let window = failure_window(&failures);
+    assert!(window < Duration::from_secs(5), "refused for {window:?}");
+    assert!(
+        failures.iter().all(|f| f.error.contains("refused")),
+        "{:?}",
+        &failures[..failures.len().min(5)]
+    );
+    eprintln!(
+        "haproxy: reload that cannot bind: {} refused connections over {window:?}, {ok} served",
+        failures.len()
+    );
+
+    // And a good configuration reloads again after the failures.
+    drop(held);
+    f.write_config(13, "");
+    let r = f.agent.run("reload");
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(f.get("/").unwrap().generation, Some(13));
+}
+
+#[test]
+fn depth_10_fails_naming_a_backend_whose_servers_are_all_down() {
+    let Some(f) = Fixture::new(&[("require_backends", "web:2 api:1")]) else {
+        return;
+    };
+    assert_eq!(f.agent.run("start").code, 0);
+    assert!(wait_for(Duration::from_secs(5), || deep(&f).code == 0));
+
+    f.control("api", "503 0 down");
+    assert!(wait_for(Duration::from_secs(5), || deep(&f).code == 1));
+    let m = deep(&f);
+    let reason = m.reason().unwrap();
+    assert!(
+        reason.starts_with("backend api has 0 of 1 servers up, needs 1: api1 DOWN"),
+        "{reason}"
+    );
+    assert!(!reason.contains("web"), "{reason}");
+    assert_eq!(
+        f.agent.run("monitor").code,
+        0,
+        "depth 0 is the process only"
+    );
+    assert_eq!(f.get("/").unwrap().status, 200, "the other backends serve");
+
+    std::fs::remove_file(f.path("api.control")).unwrap();
+    assert!(wait_for(Duration::from_secs(5), || deep(&f).code == 0));
+}
+
+#[test]
+fn stop_lets_a_request_finish_and_forces_one_that_outlives_the_timeout() {
+    let Some(f) = Fixture::new(&[]) else {
+        return;
+    };
+    assert_eq!(f.agent.run("start").code, 0);
+    let pid = f.pid().unwrap();
+    f.control("slow", "200 1200 slow");
+    let port = f.frontend;
+    let request = std::thread::spawn(move || http_get(port, "/slow", Duration::from_secs(10)));
+    std::thread::sleep(Duration::from_millis(300));
+    let stop = f.agent.run("stop");
+    assert_eq!(stop.code, 0, "{stop:?}");
+    let r = request.join().unwrap();
+    assert_eq!(
+        r.map(|r| r.status),
+        Ok(200),
+        "the request in flight finished"
+    );
+    assert!(stop.took > Duration::from_millis(500), "{:?}", stop.took);
+    assert!(group_members(pid).is_empty());
+
+    assert_eq!(f.agent.run("start").code, 0);
+    let pid = f.pid().unwrap();
+    f.control("slow", "200 20000 very slow");
+    let request = std::thread::spawn(move || http_get(port, "/slow", Duration::from_secs(10)));
+    std::thread::sleep(Duration::from_millis(300));
+    let stop = f
+        .agent
+        .run_with("stop", &[("OCF_RESKEY_CRM_meta_timeout", "3000")]);
+    assert_eq!(stop.code, 0, "{stop:?}");
+    assert!(stop.took < Duration::from_millis(3000), "{:?}", stop.took);
+    assert!(group_members(pid).is_empty());
+    assert!(request.join().unwrap().is_err(), "the slow request was cut");
+}
+
+#[test]
+fn bad_input_and_a_master_that_cannot_bind() {
+    let Some(f) = Fixture::new(&[]) else {
+        return;
+    };
+    std::fs::write(
+        f.path("bad.cfg"),
+        "global\n    stats socket /x.sock\nbogus\n",
+    )
+    .unwrap();
+    let bad_cfg = f.path("bad.cfg");
+    let cases = [
+        (
+            vec![("OCF_RESKEY_config", bad_cfg.to_str().unwrap())],
+            6,
+            "unknown keyword 'bogus'",
+        ),
+        (
+            vec![("OCF_RESKEY_binary", "/nonexistent/haproxy")],
+            5,
+            "not found",
+        ),
+        (
+            vec![("OCF_RESKEY_config", "/nonexistent/haproxy.cfg")],
+            5,
+            "does not exist",
+        ),
+        (vec![("OCF_RESKEY_extra_args", "-D")], 6, "extra_args"),
+        (
+            vec![("OCF_RESKEY_require_backends", "web:2 nosuch:1")],
+            6,
+            "nosuch",
+        ),
+    ];
+    for (extra, code, needle) in cases {
+        for action in ["validate-all", "start"] {
+            let o = f.agent.run_with(action, &extra);
+            assert_eq!(o.code, code, "{action} {extra:?}: {o:?}");
+            assert!(o.reason().is_some_and(|r| r.contains(needle)), "{o:?}");
+        }
+    }
+    assert!(f.pid().is_none(), "nothing was started");
+
+    // The frontend's port is taken: HAProxy's own alert explains the failed start.
+    let _held = std::net::TcpListener::bind(("127.0.0.1", f.frontend)).unwrap();
+    let o = f.agent.run("start");
+    assert_eq!(o.code, 1, "{o:?}");
+    let reason = o.reason().unwrap();
+    assert!(reason.contains("cannot bind socket"), "{reason}");
+    assert!(f.pid().is_none());
+    let o = f.agent.run("frobnicate");
+    assert_eq!(o.code, 3);
+    assert!(o.stderr.contains("usage: haproxy {"), "{o:?}");
+}
+
+#[test]
+fn haproxy_passes_ocf_tester() {
+    let Ok(()) = require(
+        have("ocf-tester"),
+        "ocf-tester (Debian resource-agents) is not installed",
+    ) else {
+        return;
+    };
+    let Ok(()) = require(is_root(), "ocf-tester needs root (it runs su nobody)") else {
+        return;
+    };
+    let Some(f) = Fixture::new(&[("require_backends", "web:1")]) else {
+        return;
+    };
+    let mut cmd = Command::new("ocf-tester");
+    cmd.arg("-n").arg("lb");
+    for (k, v) in &f.agent.env {
+        if let Some(p) = k.strip_prefix("OCF_RESKEY_") {
+            cmd.arg("-o").arg(format!("{p}={v}"));
+        }
+    }
+    let out = cmd.arg(&f.agent.path).output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("passed all tests"), "{text}");
+    assert!(!text.contains("does not support the reload"), "{text}");
+}
+
+#[test]
+fn haproxy_metadata_validates_against_the_dtd_and_the_rng() {
+    let Ok(()) = require(have("xmllint"), "xmllint (libxml2-utils) is not installed") else {
+        return;
+    };
+    let dtd = Path::new("/usr/share/resource-agents/ra-api-1.dtd");
+    let rng = Path::new("/usr/share/resource-agents/metadata.rng");
+    let Ok(()) = require(
+        dtd.exists() && rng.exists(),
+        "resource-agents schemas are not installed",
+    ) else {
+        return;
+    };
+    let Ok(()) = require(
+        built("haproxy").is_some(),
+        "target/<profile>/haproxy is not built (run cargo build --workspace)",
+    ) else {
+        return;
+    };
+    let agent = Agent::new(&built("haproxy").unwrap(), "lb", &[]);
+    let md = agent.run("meta-data");
+    assert_eq!(md.code, 0);
+    assert!(md.stdout.contains("<action name=\"reload\""));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("md.xml");
+    std::fs::write(&file, &md.stdout).unwrap();
+    for args in [
+        vec!["--noout", "--dtdvalid", dtd.to_str().unwrap()],
+        vec!["--noout", "--relaxng", rng.to_str().unwrap()],
+    ] {
+        let out = Command::new("xmllint")
+            .args(&args)
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
