@@ -1,14 +1,14 @@
 //! A bounded request over a Unix stream socket, for daemons that take commands on one
 //! (HAProxy's stats socket and master CLI, and the like): connect, write the request,
-//! close the writing half, read the answer until the daemon closes. Every step, connecting
-//! included, is bounded by the caller's timeout, and the answer is capped at
-//! [`MAX_ANSWER`]. Agents reach it through [`crate::host::Host::unix_request`], so tests
-//! can fake it.
+//! close the writing half, read the answer until the daemon closes. Every step is bounded
+//! by the caller's timeout, connecting to a socket whose backlog is full (a hung daemon)
+//! included, and the answer is capped at [`MAX_ANSWER`]. Agents reach it through
+//! [`crate::host::Host::unix_request`], so tests can fake it.
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// The largest answer read; the rest is ignored.
@@ -43,20 +43,69 @@ impl UnixError {
     }
 }
 
-/// Connect within `timeout`. A listening socket whose backlog is full makes `connect(2)`
-/// block; the attempt then runs on a helper thread that is abandoned at the timeout (it
-/// ends with the agent's short-lived process).
+/// Connect within `timeout`. A listening socket whose backlog is full would make a
+/// blocking `connect(2)` wait without bound; a non-blocking one answers `EAGAIN` at once,
+/// and the attempt is repeated until the timeout.
 fn connect(path: &Path, timeout: Duration) -> Result<UnixStream, UnixError> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let owned: PathBuf = path.to_path_buf();
-    std::thread::spawn(move || {
-        let _ = tx.send(UnixStream::connect(&owned));
-    });
-    match rx.recv_timeout(timeout) {
-        Ok(Ok(s)) => Ok(s),
-        Ok(Err(e)) => Err(UnixError::Connect(e)),
-        Err(_) => Err(UnixError::Timeout(timeout)),
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match connect_nonblocking(path) {
+            Ok(stream) => {
+                stream.set_nonblocking(false).map_err(UnixError::Io)?;
+                return Ok(stream);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let left = timeout.saturating_sub(start.elapsed());
+                if left.is_zero() {
+                    return Err(UnixError::Timeout(timeout));
+                }
+                std::thread::sleep(pause.min(left));
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+            Err(e) => return Err(UnixError::Connect(e)),
+        }
     }
+}
+
+/// One non-blocking `connect(2)` to a Unix stream socket.
+fn connect_nonblocking(path: &Path) -> io::Result<UnixStream> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
+
+    let bytes = path.as_os_str().as_bytes();
+    // SAFETY: sockaddr_un is plain data; all zeroes is a valid (empty) value.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    if bytes.len() >= addr.sun_path.len() || bytes.contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "socket path too long or not a path",
+        ));
+    }
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (dst, src) in addr.sun_path.iter_mut().zip(bytes) {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: socket(2) with constant arguments; the result is checked.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh descriptor that nothing else owns.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    let len = (std::mem::size_of::<libc::sa_family_t>() + bytes.len() + 1) as libc::socklen_t;
+    // SAFETY: addr is a valid sockaddr_un and len does not exceed its size.
+    let rc = unsafe { libc::connect(fd, (&raw const addr).cast::<libc::sockaddr>(), len) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(UnixStream::from(owned))
 }
 
 /// Send `request` to the stream socket at `path` and return everything the peer writes
@@ -152,6 +201,33 @@ mod tests {
         assert!(t0.elapsed() < Duration::from_millis(600));
         assert_eq!(e.into_io().kind(), io::ErrorKind::TimedOut);
         server.join().unwrap();
+    }
+
+    #[test]
+    fn a_full_backlog_times_out_instead_of_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("busy.sock");
+        let _l = UnixListener::bind(&path).unwrap();
+        // Nobody accepts: fill the backlog until the kernel refuses more.
+        let mut held = Vec::new();
+        loop {
+            match connect_nonblocking(&path) {
+                Ok(s) => held.push(s),
+                Err(e) => {
+                    assert_eq!(e.kind(), io::ErrorKind::WouldBlock, "{e}");
+                    break;
+                }
+            }
+            assert!(held.len() < 100_000, "the backlog never filled");
+        }
+        let t0 = Instant::now();
+        let e = request(&path, b"show info\n", Duration::from_millis(200)).unwrap_err();
+        assert!(matches!(e, UnixError::Timeout(_)), "{e}");
+        let took = t0.elapsed();
+        assert!(
+            took >= Duration::from_millis(200) && took < Duration::from_millis(600),
+            "{took:?}"
+        );
     }
 
     #[test]
