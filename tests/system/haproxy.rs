@@ -26,6 +26,8 @@ struct Fixture {
     frontend: u16,
     ports: Vec<u16>,
     servers: Vec<Child>,
+    /// A `web` server nobody listens on, and a server-state file, when set.
+    dead_server: Option<u16>,
 }
 
 fn haproxy_installed() -> bool {
@@ -52,6 +54,7 @@ impl Fixture {
             frontend: free_port(),
             ports: Vec::new(),
             servers: Vec::new(),
+            dead_server: None,
             dir,
         };
         for name in BACKENDS {
@@ -99,12 +102,23 @@ impl Fixture {
     /// with `extra` lines appended to the frontend.
     fn write_config(&self, generation: u32, extra: &str) {
         let [web1, web2, api, slow] = [self.ports[0], self.ports[1], self.ports[2], self.ports[3]];
+        let (state_global, state_defaults, web3) = match self.dead_server {
+            Some(dead) => (
+                format!(
+                    "    server-state-file {}\n",
+                    self.path("server-state").display()
+                ),
+                "    load-server-state-from-file global\n".to_string(),
+                format!("    server web3 127.0.0.1:{dead} check inter 200ms fall 1 rise 1\n"),
+            ),
+            None => (String::new(), String::new(), String::new()),
+        };
         let text = format!(
             "global
     stats socket {admin} mode 600 level admin expose-fd listeners
     stats timeout 30s
-defaults
-    mode http
+{state_global}defaults
+{state_defaults}    mode http
     timeout connect 2s
     timeout client 30s
     timeout server 30s
@@ -120,7 +134,7 @@ backend web
     option httpchk GET /
     server web1 127.0.0.1:{web1} check inter 200ms fall 1 rise 1
     server web2 127.0.0.1:{web2} check inter 200ms fall 1 rise 1
-backend api
+{web3}backend api
     option httpchk GET /
     server api1 127.0.0.1:{api} check inter 200ms fall 1 rise 1
 backend slow
@@ -462,6 +476,49 @@ fn ten_reloads_under_load_fail_no_request_and_a_bad_config_changes_nothing() {
     let r = f.agent.run("reload");
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(f.get("/").unwrap().generation, Some(13));
+}
+
+#[test]
+fn server_states_survive_reloads_so_a_dead_server_gets_no_request() {
+    let Some(mut f) = Fixture::new(&[("require_backends", "web:2")]) else {
+        return;
+    };
+    // A fresh worker takes servers for up until their first check: without the saved
+    // states, each reload would send requests to web3, which is down.
+    f.dead_server = Some(free_port());
+    f.write_config(0, "");
+    assert_eq!(f.agent.run("start").code, 0);
+    assert!(wait_for(Duration::from_secs(5), || {
+        let m = f.agent.run_with(
+            "monitor",
+            &[
+                ("OCF_CHECK_LEVEL", "10"),
+                ("OCF_RESKEY_require_backends", "web:3"),
+            ],
+        );
+        m.reason().is_some_and(|r| r.contains("web3 DOWN"))
+    }));
+    let load = Load::start(f.frontend, 4, 5_000, Duration::from_secs(30));
+    for generation in 1..=5 {
+        f.write_config(generation, "");
+        let r = f.agent.run("reload");
+        assert_eq!(r.code, 0, "reload {generation}: {r:?}");
+        assert!(r.stderr.contains("server states saved"), "{r:?}");
+    }
+    let (ok, failures) = load.finish();
+    assert!(
+        failures.is_empty(),
+        "{} of {} failed: {:?}",
+        failures.len(),
+        ok as usize + failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    let state = std::fs::read_to_string(f.path("server-state")).unwrap();
+    assert!(
+        state.starts_with("1\n") && state.contains(" web3 "),
+        "{state}"
+    );
+    eprintln!("haproxy: 5 reloads with a dead server and saved states: {ok} requests, 0 failed");
 }
 
 #[test]

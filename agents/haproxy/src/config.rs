@@ -295,6 +295,9 @@ pub struct ConfigFacts {
     pub stats_sockets: Vec<StatsSocket>,
     /// Names of `backend` and `listen` sections.
     pub backends: BTreeSet<String>,
+    /// The global `server-state-file`, resolved against `server-state-base` (or `/`, the
+    /// master's working directory): where servers' states survive a reload.
+    pub server_state_file: Option<PathBuf>,
 }
 
 /// Section keywords of HAProxy 2.6's configuration language.
@@ -336,6 +339,7 @@ fn strip_comment(line: &str) -> &str {
 pub fn scan_config(text: &str) -> ConfigFacts {
     let mut facts = ConfigFacts::default();
     let mut section = "";
+    let (mut state_file, mut state_base) = (None, None);
     for raw in text.lines() {
         let words: Vec<&str> = strip_comment(raw).split_whitespace().collect();
         let Some(first) = words.first() else {
@@ -349,6 +353,13 @@ pub fn scan_config(text: &str) -> ConfigFacts {
                 }
             }
             continue;
+        }
+        if section == "global" && words.len() >= 2 {
+            match words[0] {
+                "server-state-file" => state_file = Some(unquote(words[1])),
+                "server-state-base" => state_base = Some(unquote(words[1])),
+                _ => {}
+            }
         }
         if section != "global" || words.len() < 3 || words[0] != "stats" || words[1] != "socket" {
             continue;
@@ -365,7 +376,15 @@ pub fn scan_config(text: &str) -> ConfigFacts {
             expose_fd: has_pair("expose-fd", "listeners"),
         });
     }
+    facts.server_state_file = state_file.map(|f| {
+        let base = PathBuf::from(state_base.unwrap_or_else(|| "/".to_string()));
+        base.join(f)
+    });
     facts
+}
+
+fn unquote(word: &str) -> String {
+    word.trim_matches(|c| c == '"' || c == '\'').to_string()
 }
 
 /// Decide which stats socket to use: the parameter when given (with a warning when the
@@ -684,6 +703,26 @@ backend  api  # two spaces
             strip_comment("http-request set-header X \"#1\" # c"),
             "http-request set-header X \"#1\" "
         );
+    }
+
+    #[test]
+    fn the_server_state_file_is_resolved_against_its_base() {
+        let f = scan_config("global\n    server-state-file /var/lib/haproxy/state\n");
+        assert_eq!(
+            f.server_state_file,
+            Some(PathBuf::from("/var/lib/haproxy/state"))
+        );
+        let f = scan_config(
+            "global\n    server-state-base /var/lib/haproxy\n    server-state-file \"lb\"\n",
+        );
+        assert_eq!(
+            f.server_state_file,
+            Some(PathBuf::from("/var/lib/haproxy/lb"))
+        );
+        let f =
+            scan_config("global\n    server-state-file st\nbackend b\n    server-state-file x\n");
+        assert_eq!(f.server_state_file, Some(PathBuf::from("/st")));
+        assert_eq!(scan_config(CFG).server_state_file, None);
     }
 
     #[test]

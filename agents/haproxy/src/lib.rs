@@ -132,6 +132,12 @@ fn ask_until<T>(
     .ok_or(last)
 }
 
+/// The configuration's global `server-state-file`, if it declares one.
+fn cfg_state_file(ctx: &Ctx<'_>, cfg: &Config) -> Option<PathBuf> {
+    let text = ctx.host.read_file(&cfg.config).ok()?;
+    config::scan_config(&text).server_state_file
+}
+
 /// HAProxy's alerts in its log from byte `from` on, as a reason ("" when there are none).
 fn log_alerts(ctx: &Ctx<'_>, log: &Path, from: usize) -> String {
     let text = ctx.host.read_file(log).unwrap_or_default();
@@ -299,6 +305,31 @@ impl Haproxy {
             }
             ctx.host.sleep(pause.min(left));
             pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    /// Before a reload: write `show servers state` to the configuration's
+    /// `server-state-file`, from which the new worker (with `load-server-state-from-file
+    /// global`) takes each server's state instead of assuming it up until its first check.
+    /// A failure here is logged: the reload goes on without the states.
+    fn save_server_state(&self, ctx: &Ctx<'_>, file: Option<&Path>, stats: &Path) {
+        let Some(file) = file else {
+            return;
+        };
+        let saved = ask(ctx, stats, "show servers state").and_then(|text| {
+            if !text.starts_with("1\n") {
+                return Err(format!(
+                    "'show servers state' answered {:?}",
+                    text.lines().next().unwrap_or("")
+                ));
+            }
+            ctx.host
+                .write_file(file, &text, 0o600)
+                .map_err(|e| format!("cannot write {}: {e}", file.display()))
+        });
+        match saved {
+            Ok(()) => tracing::info!("server states saved to {}", file.display()),
+            Err(e) => tracing::warn!("server states not saved: {e}"),
         }
     }
 
@@ -547,6 +578,7 @@ impl ocf::Agent for Haproxy {
                 cfg.master_socket.display()
             ))
         })?;
+        self.save_server_state(ctx, cfg_state_file(ctx, &cfg).as_deref(), &stats);
         let log = cfg.log_file();
         let log_from = ctx.host.read_file(&log).map_or(0, |t| t.len());
         // The master re-executes itself and drops the connection: no answer is expected.

@@ -563,3 +563,39 @@ fn meta_data_declares_reload_and_every_parameter() {
         assert!(xml.contains(&format!("<parameter name=\"{p}\"")), "{p}");
     }
 }
+
+#[test]
+fn reload_saves_server_states_where_the_config_loads_them_from() {
+    let (h, _) = reload_host();
+    let cfg = CFG.replace(
+        "global\n",
+        "global\n    server-state-base /var/lib/haproxy\n    server-state-file lb.state\n",
+    );
+    h.add_file(CONFIG, &cfg, 0o644);
+    let states =
+        "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state\n3 web 1 s1 127.0.0.1 0\n";
+    h.push_unix(
+        STATS,
+        "show servers state",
+        FakeUnix::Answer(states.into(), Duration::ZERO),
+    );
+    h.push_unix(
+        MASTER,
+        "show proc",
+        FakeUnix::Answer(proc_after(), Duration::ZERO),
+    );
+    let (code, err) = run(&h, "reload", &[]);
+    assert_eq!(code, OcfExit::Success, "{err}");
+    assert_eq!(h.file("/var/lib/haproxy/lb.state").as_deref(), Some(states));
+    // Saved before the master was asked to reload.
+    let calls = h.calls();
+    let saved = calls
+        .iter()
+        .position(|c| matches!(c, Call::Write(p, _) if p.ends_with("lb.state")))
+        .unwrap();
+    let reload = calls
+        .iter()
+        .position(|c| matches!(c, Call::Unix(_, r) if r == "reload"))
+        .unwrap();
+    assert!(saved < reload);
+}
