@@ -10,8 +10,9 @@
 //!   `require_backends` (the failure names each backend that falls short). 7 when not
 //!   running, also where HAProxy or its configuration is missing.
 //! * reload: validate first, so a bad configuration never reaches the running instance;
-//!   then the master CLI's `reload`, and success only once `show proc` lists a new worker
-//!   and that worker answers on the stats socket. A reload the master could not complete
+//!   save `show servers state` to the configuration's `server-state-file` (so the new
+//!   worker keeps down servers down); then the master CLI's `reload`, and success only
+//!   once `show proc` lists a new worker and that worker answers on the stats socket. A reload the master could not complete
 //!   (`[failed: N]` grew) fails with HAProxy's alerts; the old workers keep serving.
 //! * stop: SIGUSR1 to the master (soft stop: listeners close, connections finish), then
 //!   SIGTERM and SIGKILL to the process group, always before the deadline.
