@@ -97,9 +97,10 @@ fn running_pid(ctx: &Ctx<'_>, pidfile: &Path) -> Option<u32> {
     ours.then_some(pid)
 }
 
-/// One request on a socket, bounded by the deadline.
-fn ask(ctx: &Ctx<'_>, socket: &Path, command: &str) -> Result<String, String> {
-    let timeout = ctx.bounded(SOCKET_TIMEOUT);
+/// One request on a socket, done by `until` (at the latest the deadline).
+fn ask(ctx: &Ctx<'_>, socket: &Path, command: &str, until: Instant) -> Result<String, String> {
+    let left = until.saturating_duration_since(ctx.host.now());
+    let timeout = ctx.bounded(SOCKET_TIMEOUT).min(left);
     if timeout.is_zero() {
         return Err(format!("no time left to ask '{command}'"));
     }
@@ -108,12 +109,12 @@ fn ask(ctx: &Ctx<'_>, socket: &Path, command: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-fn show_info(ctx: &Ctx<'_>, stats: &Path) -> Result<Info, String> {
-    runtime::parse_info(&ask(ctx, stats, "show info")?)
+fn show_info(ctx: &Ctx<'_>, stats: &Path, until: Instant) -> Result<Info, String> {
+    runtime::parse_info(&ask(ctx, stats, "show info", until)?)
 }
 
-fn show_proc(ctx: &Ctx<'_>, master: &Path) -> Result<ProcTable, String> {
-    runtime::parse_proc(&ask(ctx, master, "show proc")?)
+fn show_proc(ctx: &Ctx<'_>, master: &Path, until: Instant) -> Result<ProcTable, String> {
+    runtime::parse_proc(&ask(ctx, master, "show proc", until)?)
 }
 
 /// Ask until an answer parses or `until` passes; the last error otherwise.
@@ -270,8 +271,10 @@ impl Haproxy {
                     log_alerts(ctx, &cfg.log_file(), 0)
                 )));
             }
-            let ready = show_info(ctx, stats).and_then(|info| {
-                let table = show_proc(ctx, &cfg.master_socket)
+            // Requests end in time to kill what we started if it never gets ready.
+            let give_up = ctx.deadline.graceful_until();
+            let ready = show_info(ctx, stats, give_up).and_then(|info| {
+                let table = show_proc(ctx, &cfg.master_socket, give_up)
                     .map_err(|e| format!("the master CLI does not answer yet: {e}"))?;
                 if table.workers.is_empty() {
                     return Err("the master lists no worker yet".to_string());
@@ -317,7 +320,7 @@ impl Haproxy {
         let Some(file) = file else {
             return;
         };
-        let saved = ask(ctx, stats, "show servers state").and_then(|text| {
+        let saved = ask(ctx, stats, "show servers state", ctx.deadline.end()).and_then(|text| {
             if !text.starts_with("1\n") {
                 return Err(format!(
                     "'show servers state' answered {:?}",
@@ -361,7 +364,7 @@ impl Haproxy {
     ) -> ActionResult {
         let mut last = String::from("the master CLI did not answer");
         let verdict = ctx.poll(ctx.deadline.end(), Duration::from_millis(50), || {
-            let table = match show_proc(ctx, &cfg.master_socket) {
+            let table = match show_proc(ctx, &cfg.master_socket, ctx.deadline.end()) {
                 Ok(t) => t,
                 Err(e) => {
                     last = format!("the master CLI does not answer: {e}");
@@ -381,7 +384,7 @@ impl Haproxy {
                 last = "no new worker yet".to_string();
                 return None;
             }
-            match show_info(ctx, stats) {
+            match show_info(ctx, stats, ctx.deadline.end()) {
                 Ok(info) if new.contains(&info.pid) => Some(Ok(info.pid)),
                 Ok(info) => {
                     last = format!(
@@ -528,7 +531,7 @@ impl ocf::Agent for Haproxy {
         let stats = self.stats_socket_for_monitor(ctx, &cfg)?;
         let until = ctx.host.now() + ctx.bounded(MONITOR_RETRY);
         if ctx.check_level() == CheckLevel::Basic {
-            return match ask_until(ctx, until, || show_info(ctx, &stats)) {
+            return match ask_until(ctx, until, || show_info(ctx, &stats, ctx.deadline.end())) {
                 Ok(_) => Ok(Status::Success),
                 Err(e) => Err(Failure::generic(format!(
                     "haproxy master {pid} runs but the stats socket {} does not answer: {e}",
@@ -537,7 +540,7 @@ impl ocf::Agent for Haproxy {
             };
         }
         let rows = ask_until(ctx, until, || {
-            runtime::parse_stat(&ask(ctx, &stats, "show stat")?)
+            runtime::parse_stat(&ask(ctx, &stats, "show stat", ctx.deadline.end())?)
         })
         .map_err(|e| {
             Failure::generic(format!(
@@ -573,7 +576,10 @@ impl ocf::Agent for Haproxy {
             )));
         }
         let until = ctx.host.now() + ctx.bounded(MONITOR_RETRY);
-        let before = ask_until(ctx, until, || show_proc(ctx, &cfg.master_socket)).map_err(|e| {
+        let before = ask_until(ctx, until, || {
+            show_proc(ctx, &cfg.master_socket, ctx.deadline.end())
+        })
+        .map_err(|e| {
             Failure::generic(format!(
                 "the master CLI {} does not answer: {e}",
                 cfg.master_socket.display()

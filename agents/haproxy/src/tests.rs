@@ -599,3 +599,21 @@ fn reload_saves_server_states_where_the_config_loads_them_from() {
         .unwrap();
     assert!(saved < reload);
 }
+
+#[test]
+fn a_worker_that_accepts_but_never_answers_still_leaves_time_to_kill() {
+    let h = installed();
+    h.push_command(BINARY, ok_output());
+    h.push_unix(
+        STATS,
+        "show info",
+        FakeUnix::Answer(INFO.into(), Duration::from_secs(600)),
+    );
+    let (code, err) = run(&h, "start", &[("OCF_RESKEY_CRM_meta_timeout", "5000")]);
+    assert_eq!(code, OcfExit::ErrGeneric);
+    assert!(err.contains("timed out"), "{err}");
+    let pid = spawned(&h)[0];
+    assert!(h.calls().contains(&Call::SignalGroup(pid, Signal::SIGKILL)));
+    // The request ended at the give-up point (4.5 s budget less 0.9 s), not the deadline.
+    assert_eq!(h.elapsed(), Duration::from_millis(3600));
+}
