@@ -78,8 +78,14 @@ enum Check {
     Unhealthy(String),
 }
 
-fn check_health(ctx: &Ctx<'_>, h: &Health, with_body: bool) -> Check {
-    let timeout = ctx.remaining();
+/// How long one health check may take while start waits for the service: short, so that a
+/// service that dies (or a socket that accepts but never answers) is noticed at once
+/// rather than at the deadline.
+const START_ATTEMPT: Duration = Duration::from_secs(2);
+
+/// One health check, given at most `limit` and never more than the deadline leaves.
+fn check_health(ctx: &Ctx<'_>, h: &Health, with_body: bool, limit: Option<Duration>) -> Check {
+    let timeout = limit.map_or(ctx.remaining(), |l| ctx.bounded(l));
     if timeout.is_zero() {
         return Check::Unhealthy("no time left for the health check".into());
     }
@@ -211,7 +217,7 @@ impl MgmtApi {
             }
             let last = match &cfg.health {
                 None => return Ok(Status::Success),
-                Some(h) => match check_health(ctx, h, true) {
+                Some(h) => match check_health(ctx, h, true, Some(START_ATTEMPT)) {
                     Check::Healthy { .. } => return Ok(Status::Success),
                     Check::Unhealthy(why) => why,
                 },
@@ -312,7 +318,7 @@ impl ocf::Agent for MgmtApi {
         let Some(h) = &cfg.health else {
             return Ok(Status::Success);
         };
-        match check_health(ctx, h, level >= CheckLevel::Deep) {
+        match check_health(ctx, h, level >= CheckLevel::Deep, None) {
             Check::Unhealthy(why) => Err(Failure::generic(why)),
             Check::Healthy { elapsed } => match cfg.slow_ms {
                 Some(slow) if elapsed > Duration::from_millis(slow) => {

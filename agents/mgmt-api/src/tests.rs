@@ -367,3 +367,25 @@ fn unknown_actions_are_unimplemented_and_metadata_lists_everything() {
         assert!(xml.contains(&format!("<parameter name=\"{}\"", p.name)));
     }
 }
+
+#[test]
+fn start_retries_a_silent_socket_in_short_attempts() {
+    // Something accepts on the port and never answers. Each attempt gives up after 2 s,
+    // so the process is looked at again between attempts (a death is seen at once), and
+    // start still ends before its deadline.
+    let h = host();
+    h.push_http(
+        URL,
+        FakeHttp::Answer(200, "ok".into(), Duration::from_secs(3600)),
+    );
+    let (code, err) = run(&h, "start", &[]);
+    assert_eq!(code, OcfExit::ErrGeneric);
+    assert!(err.contains("timed out after 2s"), "{err}");
+    let attempts = h
+        .calls()
+        .iter()
+        .filter(|c| matches!(c, Call::Http(_)))
+        .count();
+    assert!(attempts >= 5, "{attempts} attempts");
+    assert!(h.elapsed() <= Duration::from_secs(18), "{:?}", h.elapsed());
+}
