@@ -166,3 +166,66 @@ pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
     f()
 }
+
+/// Run `ocf-tester` on an agent with its `OCF_RESKEY_*` parameters as resource `name`;
+/// panics with its output unless every test passes. Returns the output.
+pub fn ocf_tester(agent: &Agent, name: &str) -> String {
+    let mut cmd = Command::new("ocf-tester");
+    cmd.arg("-n").arg(name);
+    for (k, v) in &agent.env {
+        if let Some(p) = k.strip_prefix("OCF_RESKEY_") {
+            cmd.arg("-o").arg(format!("{p}={v}"));
+        }
+    }
+    let out = cmd.arg(&agent.path).output().expect("run ocf-tester");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("passed all tests"), "{text}");
+    text
+}
+
+/// The schemas of Debian's resource-agents.
+pub const RA_DTD: &str = "/usr/share/resource-agents/ra-api-1.dtd";
+/// The RelaxNG schema of Debian's resource-agents.
+pub const RA_RNG: &str = "/usr/share/resource-agents/metadata.rng";
+
+/// Validate a meta-data document with `xmllint` against [`RA_DTD`] or [`RA_RNG`]
+/// (`--dtdvalid` / `--relaxng`); the error text when it does not validate.
+pub fn xmllint(xml: &str, schema_flag: &str, schema: &str) -> Result<(), String> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("md.xml");
+    std::fs::write(&file, xml).expect("write meta-data");
+    let out = Command::new("xmllint")
+        .args(["--noout", schema_flag, schema])
+        .arg(&file)
+        .output()
+        .expect("run xmllint");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// An agent's meta-data, checked to validate against both `ra-api-1.dtd` and
+/// `metadata.rng` (panics otherwise). `Err` (a printed skip; a failure in CI) when
+/// xmllint or the schemas are not installed.
+pub fn validated_metadata(agent: &Agent) -> Result<String, Skipped> {
+    require(have("xmllint"), "xmllint (libxml2-utils) is not installed")?;
+    require(
+        Path::new(RA_DTD).exists() && Path::new(RA_RNG).exists(),
+        "resource-agents schemas are not installed",
+    )?;
+    let md = agent.run("meta-data");
+    assert_eq!(md.code, 0, "{md:?}");
+    for (flag, schema) in [("--dtdvalid", RA_DTD), ("--relaxng", RA_RNG)] {
+        if let Err(e) = xmllint(&md.stdout, flag, schema) {
+            panic!(
+                "{} meta-data fails {flag} {schema}: {e}",
+                agent.path.display()
+            );
+        }
+    }
+    Ok(md.stdout)
+}

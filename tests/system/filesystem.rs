@@ -538,22 +538,6 @@ fn a_hung_fuse_mount_fails_the_monitor_in_time_and_stop_forces_it_off() {
     fuse.release();
 }
 
-/// Run ocf-tester on an agent's parameters; it must pass every test.
-fn ocf_tester(a: &Agent) {
-    let mut cmd = Command::new("ocf-tester");
-    cmd.arg("-n").arg("fs");
-    for (k, v) in &a.env {
-        if let Some(p) = k.strip_prefix("OCF_RESKEY_") {
-            cmd.arg("-o").arg(format!("{p}={v}"));
-        }
-    }
-    let out = cmd.arg(&a.path).output().unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{text}");
-    assert!(text.contains("passed all tests"), "{text}");
-}
-
 #[test]
 fn passes_ocf_tester_on_ext4() {
     let Ok(()) = require(
@@ -572,45 +556,18 @@ fn passes_ocf_tester_on_ext4() {
         ("directory", dir.to_str().unwrap()),
         ("fstype", "ext4"),
     ]);
-    ocf_tester(&a);
+    tests::ocf_tester(&a, "fs");
     assert!(!is_mounted(&dir), "ocf-tester ends with stop");
 }
 
 #[test]
 fn metadata_validates_against_the_dtd_and_the_rng() {
-    let Ok(()) = require(have("xmllint"), "xmllint (libxml2-utils) is not installed") else {
-        return;
-    };
-    let dtd = Path::new("/usr/share/resource-agents/ra-api-1.dtd");
-    let rng = Path::new("/usr/share/resource-agents/metadata.rng");
-    let Ok(()) = require(
-        dtd.exists() && rng.exists(),
-        "resource-agents schemas are not installed",
-    ) else {
-        return;
-    };
     let Some(s) = Scratch::new(&[]) else {
         return;
     };
-    let md = s.agent(&[]).run("meta-data");
-    assert_eq!(md.code, 0);
-    let file = s.path("md.xml");
-    std::fs::write(&file, &md.stdout).unwrap();
-    for args in [
-        vec!["--noout", "--dtdvalid", dtd.to_str().unwrap()],
-        vec!["--noout", "--relaxng", rng.to_str().unwrap()],
-    ] {
-        let out = Command::new("xmllint")
-            .args(&args)
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let Ok(_) = tests::validated_metadata(&s.agent(&[])) else {
+        return;
+    };
 }
 
 /// A throw-away single-node Ceph on loopback: one mon, one memstore OSD, one MDS and a
@@ -937,7 +894,7 @@ fn cephfs_through_ceph_fuse_and_its_mds_dying() {
 
     lifecycle(&a, &dir);
     if have("ocf-tester") {
-        ocf_tester(&a);
+        tests::ocf_tester(&a, "fs");
         assert!(!is_mounted(&dir), "ocf-tester ends with stop");
     } else {
         let Ok(()) = require(

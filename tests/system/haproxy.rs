@@ -653,34 +653,12 @@ fn haproxy_passes_ocf_tester() {
     let Some(f) = Fixture::new(&[("require_backends", "web:1")]) else {
         return;
     };
-    let mut cmd = Command::new("ocf-tester");
-    cmd.arg("-n").arg("lb");
-    for (k, v) in &f.agent.env {
-        if let Some(p) = k.strip_prefix("OCF_RESKEY_") {
-            cmd.arg("-o").arg(format!("{p}={v}"));
-        }
-    }
-    let out = cmd.arg(&f.agent.path).output().unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{text}");
-    assert!(text.contains("passed all tests"), "{text}");
+    let text = tests::ocf_tester(&f.agent, "lb");
     assert!(!text.contains("does not support the reload"), "{text}");
 }
 
 #[test]
 fn haproxy_metadata_validates_against_the_dtd_and_the_rng() {
-    let Ok(()) = require(have("xmllint"), "xmllint (libxml2-utils) is not installed") else {
-        return;
-    };
-    let dtd = Path::new("/usr/share/resource-agents/ra-api-1.dtd");
-    let rng = Path::new("/usr/share/resource-agents/metadata.rng");
-    let Ok(()) = require(
-        dtd.exists() && rng.exists(),
-        "resource-agents schemas are not installed",
-    ) else {
-        return;
-    };
     let Ok(()) = require(
         built("haproxy").is_some(),
         "target/<profile>/haproxy is not built (run cargo build --workspace)",
@@ -688,25 +666,8 @@ fn haproxy_metadata_validates_against_the_dtd_and_the_rng() {
         return;
     };
     let agent = Agent::new(&built("haproxy").unwrap(), "lb", &[]);
-    let md = agent.run("meta-data");
-    assert_eq!(md.code, 0);
-    assert!(md.stdout.contains("<action name=\"reload\""));
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("md.xml");
-    std::fs::write(&file, &md.stdout).unwrap();
-    for args in [
-        vec!["--noout", "--dtdvalid", dtd.to_str().unwrap()],
-        vec!["--noout", "--relaxng", rng.to_str().unwrap()],
-    ] {
-        let out = Command::new("xmllint")
-            .args(&args)
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let Ok(md) = tests::validated_metadata(&agent) else {
+        return;
+    };
+    assert!(md.contains("<action name=\"reload\""));
 }

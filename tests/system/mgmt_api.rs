@@ -1,6 +1,6 @@
 //! `ocf:crm-lite:mgmt-api` managing a real HTTP server process (`tiny-httpd`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use tests::{Agent, alive, built, free_port, have, is_root, require, wait_for};
@@ -313,63 +313,20 @@ fn passes_ocf_tester() {
     let Some(f) = Fixture::new("", &[]) else {
         return;
     };
-    let mut cmd = std::process::Command::new("ocf-tester");
-    cmd.arg("-n").arg("api");
-    for (k, v) in &f.agent.env {
-        if let Some(p) = k.strip_prefix("OCF_RESKEY_") {
-            cmd.arg("-o").arg(format!("{p}={v}"));
-        }
-    }
-    let out = cmd.arg(&f.agent.path).output().unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{text}");
-    assert!(text.contains("passed all tests"), "{text}");
+    tests::ocf_tester(&f.agent, "api");
 }
 
 #[test]
 fn metadata_validates_against_the_dtd_and_the_rng() {
-    let Ok(()) = require(have("xmllint"), "xmllint (libxml2-utils) is not installed") else {
-        return;
-    };
-    let dtd = Path::new("/usr/share/resource-agents/ra-api-1.dtd");
-    let rng = Path::new("/usr/share/resource-agents/metadata.rng");
-    let Ok(()) = require(
-        dtd.exists() && rng.exists(),
-        "resource-agents schemas are not installed",
-    ) else {
-        return;
-    };
     let Some(f) = Fixture::new("", &[]) else {
         return;
     };
-    let md = f.agent.run("meta-data");
-    assert_eq!(md.code, 0);
-    let file = f.path("md.xml");
-    std::fs::write(&file, &md.stdout).unwrap();
-    for args in [
-        vec!["--noout", "--dtdvalid", dtd.to_str().unwrap()],
-        vec!["--noout", "--relaxng", rng.to_str().unwrap()],
-    ] {
-        let out = std::process::Command::new("xmllint")
-            .args(&args)
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let Ok(md) = tests::validated_metadata(&f.agent) else {
+        return;
+    };
     // A deliberately broken document fails the same check: the check can fail.
-    std::fs::write(&file, md.stdout.replace("<version>1.0</version>", "")).unwrap();
-    let out = std::process::Command::new("xmllint")
-        .args(["--noout", "--dtdvalid", dtd.to_str().unwrap()])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+    let broken = md.replace("<version>1.0</version>", "");
+    assert!(tests::xmllint(&broken, "--dtdvalid", tests::RA_DTD).is_err());
 }
 
 #[test]
