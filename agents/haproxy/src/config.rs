@@ -7,9 +7,6 @@ use std::path::{Path, PathBuf};
 
 use ocf::{Failure, OcfEnv, ParamSpec, Params};
 
-/// Where pid files and sockets go when not given and `HA_RSCTMP` is not set either.
-pub const DEFAULT_RSCTMP: &str = "/run/resource-agents";
-
 /// Where a bare `binary` name is looked for after `PATH`.
 pub const SBIN_PATH: &str = "/usr/sbin:/usr/local/sbin:/sbin";
 
@@ -100,32 +97,12 @@ pub struct Config {
     pub extra_args: Vec<String>,
 }
 
-fn rsctmp(env: &OcfEnv) -> PathBuf {
-    PathBuf::from(env.rsctmp.as_deref().unwrap_or(DEFAULT_RSCTMP))
-}
-
-fn sanitize(instance: &str) -> String {
-    instance
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 impl Config {
     /// The pid file; never fails (stop and probes need it on any node).
     pub fn pidfile(params: &Params, env: &OcfEnv) -> PathBuf {
         match params.str("pidfile") {
             Some(p) => PathBuf::from(p),
-            None => rsctmp(env).join(format!(
-                "haproxy-{}.pid",
-                sanitize(env.instance_or_default())
-            )),
+            None => ocf::service::runtime_file(env, "haproxy", ".pid"),
         }
     }
 
@@ -133,10 +110,7 @@ impl Config {
     pub fn master_socket(params: &Params, env: &OcfEnv) -> PathBuf {
         match params.str("master_socket") {
             Some(p) => PathBuf::from(p),
-            None => rsctmp(env).join(format!(
-                "haproxy-{}.master.sock",
-                sanitize(env.instance_or_default())
-            )),
+            None => ocf::service::runtime_file(env, "haproxy", ".master.sock"),
         }
     }
 

@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use ocf::host::{CommandSpec, HostError, SpawnSpec};
 use ocf::metadata::ActionSpec;
+use ocf::service::{kill_group_now, running_pid, wait_group_gone};
 use ocf::{Action, ActionResult, AgentInfo, CheckLevel, Ctx, Failure, Status};
 
 use config::Config;
@@ -40,6 +41,9 @@ use runtime::{Info, ProcTable};
 /// The agent.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Haproxy;
+
+/// How often waits for the process group look again, at most.
+const POLL: Duration = Duration::from_millis(50);
 
 static ACTIONS: &[ActionSpec] = &[
     ActionSpec::new(Action::Start, 60),
@@ -68,10 +72,6 @@ pub static INFO: AgentInfo = AgentInfo {
     actions: ACTIONS,
 };
 
-/// Slack allowed between a process's start time (second resolution from the kernel's boot
-/// time) and the pid file's modification time.
-const START_SLACK_MS: u64 = 2_000;
-
 /// The longest a single socket request may take (less when the deadline is nearer).
 const SOCKET_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -80,22 +80,6 @@ const SOFT_STOP_REPEAT: Duration = Duration::from_secs(1);
 
 /// How long monitor keeps asking a socket that does not answer before it reports it.
 const MONITOR_RETRY: Duration = Duration::from_secs(1);
-
-/// Whether the process recorded in the pid file is ours and alive.
-fn running_pid(ctx: &Ctx<'_>, pidfile: &Path) -> Option<u32> {
-    let text = ctx.host.read_file(pidfile).ok()?;
-    let pid: u32 = text.lines().next()?.trim().parse().ok()?;
-    let written = ctx.host.file_info(pidfile)?.mtime_unix_ms;
-    let p = ctx.host.process(pid)?;
-    let ours = p.alive()
-        && p.session == pid
-        && p.pgrp == pid
-        && p.start_unix_ms <= written + START_SLACK_MS;
-    if !ours {
-        tracing::debug!(pid, "pid file {} is stale", pidfile.display());
-    }
-    ours.then_some(pid)
-}
 
 /// One request on a socket, done by `until` (at the latest the deadline).
 fn ask(ctx: &Ctx<'_>, socket: &Path, command: &str, until: Instant) -> Result<String, String> {
@@ -231,22 +215,6 @@ impl Haproxy {
             .map_err(|f| Failure::generic(f.reason().to_string()))
     }
 
-    /// Wait for the group to empty until `until`; true when it did.
-    fn wait_gone(&self, ctx: &Ctx<'_>, pgrp: u32, until: Instant) -> bool {
-        ctx.poll(until, Duration::from_millis(50), || {
-            let _ = ctx.host.try_reap(pgrp);
-            ctx.host.group_members(pgrp).is_empty().then_some(())
-        })
-        .is_some()
-    }
-
-    /// Kill a group at once (start gave up on it).
-    fn kill_now(&self, ctx: &Ctx<'_>, pgrp: u32, pidfile: &Path) {
-        let _ = ctx.host.signal_group(pgrp, Signal::SIGKILL);
-        let _ = self.wait_gone(ctx, pgrp, ctx.deadline.end());
-        let _ = ctx.host.remove_file(pidfile);
-    }
-
     /// Wait until a worker answers `show info` and the master's CLI lists it, or fail (and
     /// clean up what we started) at the deadline or when the master dies. The worker
     /// serves before the master is settled: HAProxy 2.6's master re-executes itself once
@@ -300,7 +268,7 @@ impl Haproxy {
                 .saturating_duration_since(ctx.host.now());
             if left.is_zero() {
                 if ours {
-                    self.kill_now(ctx, pid, &cfg.pidfile);
+                    kill_group_now(ctx, pid, &cfg.pidfile, POLL);
                 }
                 return Err(Failure::generic(format!(
                     "haproxy was not ready before the start timeout (stats socket {}): {last}",
@@ -467,7 +435,7 @@ impl ocf::Agent for Haproxy {
             .host
             .write_file(&cfg.pidfile, &format!("{pid}\n"), 0o644)
         {
-            self.kill_now(ctx, pid, &cfg.pidfile);
+            kill_group_now(ctx, pid, &cfg.pidfile, POLL);
             return Err(Failure::generic(format!(
                 "cannot write pid file {}: {e}",
                 cfg.pidfile.display()
@@ -493,7 +461,7 @@ impl ocf::Agent for Haproxy {
                 .signal(pid, Signal::SIGUSR1)
                 .map_err(|e| Failure::generic(format!("cannot stop haproxy: {e}")))?;
             let slice = (ctx.host.now() + SOFT_STOP_REPEAT).min(graceful);
-            gone = self.wait_gone(ctx, pid, slice);
+            gone = wait_group_gone(ctx, pid, slice, POLL);
         }
         if !gone {
             tracing::warn!(
@@ -505,12 +473,12 @@ impl ocf::Agent for Haproxy {
                 .map_err(|e| Failure::generic(format!("cannot stop haproxy: {e}")))?;
             let now = ctx.host.now();
             let half = now + ctx.deadline.end().saturating_duration_since(now) / 2;
-            if !self.wait_gone(ctx, pid, half) {
+            if !wait_group_gone(ctx, pid, half, POLL) {
                 tracing::warn!(pid, "still running after SIGTERM, sending SIGKILL");
                 ctx.host
                     .signal_group(pid, Signal::SIGKILL)
                     .map_err(|e| Failure::generic(format!("cannot kill haproxy: {e}")))?;
-                if !self.wait_gone(ctx, pid, ctx.deadline.end()) {
+                if !wait_group_gone(ctx, pid, ctx.deadline.end(), POLL) {
                     return Err(Failure::generic(format!(
                         "process group {pid} survived SIGKILL"
                     )));

@@ -6,9 +6,6 @@ use std::path::PathBuf;
 use ocf::http::HttpUrl;
 use ocf::{Failure, OcfEnv, ParamSpec, Params};
 
-/// Where pid files go when `pidfile` is not set and `HA_RSCTMP` is not either.
-pub const DEFAULT_RSCTMP: &str = "/run/resource-agents";
-
 /// The parameter declarations: meta-data, validation and typed access all come from here.
 pub static PARAMS: &[ParamSpec] = &[
     ParamSpec::string("command", "The service's command line")
@@ -96,10 +93,7 @@ impl Config {
     pub fn pidfile(params: &Params, env: &OcfEnv) -> PathBuf {
         match params.str("pidfile") {
             Some(p) => PathBuf::from(p),
-            None => PathBuf::from(env.rsctmp.as_deref().unwrap_or(DEFAULT_RSCTMP)).join(format!(
-                "mgmt-api-{}.pid",
-                sanitize(env.instance_or_default())
-            )),
+            None => ocf::service::runtime_file(env, "mgmt-api", ".pid"),
         }
     }
 
@@ -154,19 +148,6 @@ impl Config {
                 .filter(|n| *n > 0),
         })
     }
-}
-
-fn sanitize(instance: &str) -> String {
-    instance
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// Split a command line into words like a shell would, without any expansion: spaces

@@ -16,12 +16,12 @@
 
 pub mod config;
 
-use std::path::Path;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use ocf::host::{HostError, SpawnSpec};
 use ocf::metadata::ActionSpec;
+use ocf::service::{kill_group_now, running_pid, wait_group_gone};
 use ocf::{Action, ActionResult, AgentInfo, CheckLevel, Ctx, Failure, Status};
 
 use config::{Config, Health};
@@ -29,6 +29,9 @@ use config::{Config, Health};
 /// The agent.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MgmtApi;
+
+/// How often waits for the process group look again, at most.
+const POLL: Duration = Duration::from_millis(100);
 
 static ACTIONS: &[ActionSpec] = &[
     ActionSpec::new(Action::Start, 60),
@@ -51,26 +54,6 @@ pub static INFO: AgentInfo = AgentInfo {
     params: config::PARAMS,
     actions: ACTIONS,
 };
-
-/// Slack allowed between a process's start time (second resolution from the kernel's boot
-/// time) and the pid file's modification time.
-const START_SLACK_MS: u64 = 2_000;
-
-/// Whether the process recorded in the pid file is ours and alive.
-fn running_pid(ctx: &Ctx<'_>, pidfile: &Path) -> Option<u32> {
-    let text = ctx.host.read_file(pidfile).ok()?;
-    let pid: u32 = text.lines().next()?.trim().parse().ok()?;
-    let written = ctx.host.file_info(pidfile)?.mtime_unix_ms;
-    let p = ctx.host.process(pid)?;
-    let ours = p.alive()
-        && p.session == pid
-        && p.pgrp == pid
-        && p.start_unix_ms <= written + START_SLACK_MS;
-    if !ours {
-        tracing::debug!(pid, "pid file {} is stale", pidfile.display());
-    }
-    ours.then_some(pid)
-}
 
 /// The outcome of one health check.
 enum Check {
@@ -162,22 +145,6 @@ impl MgmtApi {
         })
     }
 
-    /// Wait for the group to empty until `until`; true when it did.
-    fn wait_gone(&self, ctx: &Ctx<'_>, pgrp: u32, until: std::time::Instant) -> bool {
-        ctx.poll(until, Duration::from_millis(100), || {
-            let _ = ctx.host.try_reap(pgrp);
-            ctx.host.group_members(pgrp).is_empty().then_some(())
-        })
-        .is_some()
-    }
-
-    /// Kill a group at once (start gave up on it).
-    fn kill_now(&self, ctx: &Ctx<'_>, pgrp: u32, pidfile: &Path) {
-        let _ = ctx.host.signal_group(pgrp, Signal::SIGKILL);
-        let _ = self.wait_gone(ctx, pgrp, ctx.deadline.end());
-        let _ = ctx.host.remove_file(pidfile);
-    }
-
     fn tail_of_log(ctx: &Ctx<'_>, cfg: &Config) -> String {
         let Some(log) = &cfg.log_file else {
             return String::new();
@@ -227,7 +194,7 @@ impl MgmtApi {
             let left = give_up.saturating_duration_since(ctx.host.now());
             if left.is_zero() {
                 if ours {
-                    self.kill_now(ctx, pid, &cfg.pidfile);
+                    kill_group_now(ctx, pid, &cfg.pidfile, POLL);
                 }
                 return Err(Failure::generic(format!(
                     "not healthy before the start timeout: {last}"
@@ -270,7 +237,7 @@ impl ocf::Agent for MgmtApi {
             .host
             .write_file(&cfg.pidfile, &format!("{pid}\n"), 0o644)
         {
-            self.kill_now(ctx, pid, &cfg.pidfile);
+            kill_group_now(ctx, pid, &cfg.pidfile, POLL);
             return Err(Failure::generic(format!(
                 "cannot write pid file {}: {e}",
                 cfg.pidfile.display()
@@ -289,12 +256,12 @@ impl ocf::Agent for MgmtApi {
         ctx.host
             .signal_group(pid, Signal::SIGTERM)
             .map_err(|e| host_failure("cannot stop the service", &e))?;
-        if !self.wait_gone(ctx, pid, ctx.deadline.graceful_until()) {
+        if !wait_group_gone(ctx, pid, ctx.deadline.graceful_until(), POLL) {
             tracing::warn!(pid, "still running after SIGTERM, sending SIGKILL");
             ctx.host
                 .signal_group(pid, Signal::SIGKILL)
                 .map_err(|e| host_failure("cannot kill the service", &e))?;
-            if !self.wait_gone(ctx, pid, ctx.deadline.end()) {
+            if !wait_group_gone(ctx, pid, ctx.deadline.end(), POLL) {
                 return Err(Failure::generic(format!(
                     "process group {pid} survived SIGKILL"
                 )));

@@ -31,6 +31,7 @@ pub mod log;
 pub mod metadata;
 pub mod params;
 pub mod promotion;
+pub mod service;
 pub mod unix;
 
 pub use action::Action;
