@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use ocf::OcfExit;
-use ocf::dispatch::execute;
 use ocf::fake::{Call, FakeHost};
 use ocf::host::{CommandOutput, Host as _, ProcFiles};
 
@@ -49,7 +48,7 @@ fn mounted(h: &FakeHost, line: &str) {
 }
 
 fn run(h: &FakeHost, action: &str, extra: &[(&str, &str)]) -> (OcfExit, String) {
-    let mut vars: Vec<(String, String)> = [
+    let base: Vec<(String, String)> = [
         ("OCF_RESOURCE_INSTANCE", "fs"),
         ("OCF_RESKEY_device", "/dev/drbd0"),
         ("OCF_RESKEY_directory", "/srv/state"),
@@ -60,20 +59,7 @@ fn run(h: &FakeHost, action: &str, extra: &[(&str, &str)]) -> (OcfExit, String) 
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    for (k, v) in extra {
-        vars.retain(|(n, _)| n != k);
-        if !v.is_empty() {
-            vars.push((k.to_string(), v.to_string()));
-        }
-    }
-    let env = ocf::OcfEnv::from_vars(vars);
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = execute(&Filesystem, Some(action), &env, h, &mut out, &mut err);
-    assert!(
-        out.is_empty() || action == "meta-data",
-        "stdout written by {action}"
-    );
-    (code, String::from_utf8(err).unwrap())
+    ocf::fake::run_action(&Filesystem, h, base, action, extra)
 }
 
 fn runs(h: &FakeHost) -> Vec<String> {
@@ -465,7 +451,7 @@ fn metadata_lists_every_parameter_and_depth() {
     let h = FakeHost::new();
     let env = ocf::OcfEnv::from_vars(Vec::<(String, String)>::new());
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = execute(&Filesystem, Some("meta-data"), &env, &h, &mut out, &mut err);
+    let code = ocf::dispatch::execute(&Filesystem, Some("meta-data"), &env, &h, &mut out, &mut err);
     assert_eq!(code, OcfExit::Success);
     let xml = String::from_utf8(out).unwrap();
     for p in [

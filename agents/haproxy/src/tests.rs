@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use ocf::OcfExit;
-use ocf::dispatch::execute;
 use ocf::fake::{Call, FakeHost, FakeUnix};
 use ocf::host::{CommandOutput, Host as _};
 
@@ -93,21 +92,7 @@ fn host() -> FakeHost {
 }
 
 fn run(h: &FakeHost, action: &str, extra: &[(&str, &str)]) -> (OcfExit, String) {
-    let mut vars = base();
-    for (k, v) in extra {
-        vars.retain(|(n, _)| n != k);
-        if !v.is_empty() {
-            vars.push((k.to_string(), v.to_string()));
-        }
-    }
-    let env = ocf::OcfEnv::from_vars(vars);
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = execute(&Haproxy, Some(action), &env, h, &mut out, &mut err);
-    assert!(
-        out.is_empty() || action == "meta-data",
-        "stdout written by {action}"
-    );
-    (code, String::from_utf8(err).unwrap())
+    ocf::fake::run_action(&Haproxy, h, base(), action, extra)
 }
 
 fn spawned(h: &FakeHost) -> Vec<u32> {
@@ -547,7 +532,7 @@ fn meta_data_declares_reload_and_every_parameter() {
     let h = host();
     let env = ocf::OcfEnv::from_vars(base());
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = execute(&Haproxy, Some("meta-data"), &env, &h, &mut out, &mut err);
+    let code = ocf::dispatch::execute(&Haproxy, Some("meta-data"), &env, &h, &mut out, &mut err);
     assert_eq!(code, OcfExit::Success);
     let xml = String::from_utf8(out).unwrap();
     assert!(xml.contains("<action name=\"reload\""), "{xml}");

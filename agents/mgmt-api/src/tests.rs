@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use ocf::OcfExit;
-use ocf::dispatch::execute;
 use ocf::fake::{Call, FakeHost, FakeHttp};
 use ocf::host::Host as _;
 
@@ -34,21 +33,7 @@ fn host() -> FakeHost {
 }
 
 fn run(h: &FakeHost, action: &str, extra: &[(&str, &str)]) -> (OcfExit, String) {
-    let mut vars = base();
-    for (k, v) in extra {
-        vars.retain(|(n, _)| n != k);
-        if !v.is_empty() {
-            vars.push((k.to_string(), v.to_string()));
-        }
-    }
-    let env = ocf::OcfEnv::from_vars(vars);
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = execute(&MgmtApi, Some(action), &env, h, &mut out, &mut err);
-    assert!(
-        out.is_empty() || action == "meta-data",
-        "stdout written by {action}"
-    );
-    (code, String::from_utf8(err).unwrap())
+    ocf::fake::run_action(&MgmtApi, h, base(), action, extra)
 }
 
 fn spawned_pid(h: &FakeHost) -> u32 {

@@ -589,6 +589,32 @@ impl Host for FakeHost {
     }
 }
 
+/// Run one action of `agent` on the fake host, as the dispatcher would: the environment is
+/// `base` with `extra` laid over it (an empty value removes a variable). Checks that
+/// nothing but meta-data reached stdout; returns the exit code and stderr.
+pub fn run_action(
+    agent: &dyn crate::Agent,
+    host: &FakeHost,
+    mut base: Vec<(String, String)>,
+    action: &str,
+    extra: &[(&str, &str)],
+) -> (crate::OcfExit, String) {
+    for (k, v) in extra {
+        base.retain(|(n, _)| n != k);
+        if !v.is_empty() {
+            base.push((k.to_string(), v.to_string()));
+        }
+    }
+    let env = crate::OcfEnv::from_vars(base);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = crate::dispatch::execute(agent, Some(action), &env, host, &mut out, &mut err);
+    assert!(
+        out.is_empty() || action == "meta-data",
+        "stdout written by {action}"
+    );
+    (code, String::from_utf8_lossy(&err).into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
