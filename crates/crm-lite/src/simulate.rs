@@ -28,7 +28,8 @@ pub struct Args {
     /// Also print the placement scores of every resource on every node.
     #[arg(long)]
     show_scores: bool,
-    /// "Now" for failure-timeout and time-based rules, in seconds since the epoch.
+    /// "Now" for failure-timeout and time-based rules, in seconds since the epoch
+    /// (default: the current time, as crm_simulate).
     #[arg(long)]
     now: Option<i64>,
 }
@@ -56,7 +57,14 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         )?;
         return Ok(ExitCode::from(EXIT_INVALID));
     }
-    let plan = scheduler::schedule(&parsed.cib, &scheduler::Input { now: args.now });
+    // "Now" is read here, at the edge: the scheduler itself never reads the clock.
+    let now = args.now.or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .and_then(|d| i64::try_from(d.as_secs()).ok())
+    });
+    let plan = scheduler::schedule(&parsed.cib, &scheduler::Input { now });
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Actions => out.write_all(scheduler::format::actions(&plan).as_bytes())?,

@@ -261,8 +261,10 @@ fn quorum(ws: &WorkingSet, todo: &mut [Todo]) {
                 if ws.rscs[i].kind != Kind::Primitive || !ws.rscs[i].managed {
                     continue;
                 }
-                if let Some(s) = t.start.take() {
-                    if ws.rscs[i].running_on.is_empty() || t.stop.contains(&s) {
+                let freeze = ws.no_quorum_policy == NoQuorumPolicy::Freeze;
+                if let Some(s) = t.start {
+                    if !freeze || ws.rscs[i].running_on.is_empty() {
+                        t.start = None;
                         t.blocked_start = Some((s, "no quorum".into()));
                     }
                 }

@@ -163,7 +163,7 @@ fn assign_primitive(ws: &mut WorkingSet, i: usize, prefer: Option<usize>) -> Opt
             c.score as f32 / INF as f32,
         );
         let mut table = ws.rscs[i].allowed.clone();
-        add_colocated_scores(ws, dep, &mut table, &attr, factor, false, true, false);
+        add_colocated_scores(ws, dep, &mut table, &attr, factor, false, false, true);
         ws.rscs[i].allowed = table;
     }
 

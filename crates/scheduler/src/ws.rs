@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use cib::model::{
-    Attributes, Colocation, Location, MultipleActive, NoQuorumPolicy, Order, OrderKind,
+    Attributes, Colocation, Location, MultipleActive, NoQuorumPolicy, OnFail, Order, OrderKind,
     PlacementStrategy, Primitive, Resource, ResourceSet,
 };
 use cib::status::{NodeState, ResourceHistory};
@@ -77,6 +77,8 @@ pub(crate) struct Rsc {
     pub critical: bool,
     pub multiple_active: MultipleActive,
     pub utilization: BTreeMap<String, i64>,
+    /// Configured `on-fail` per (operation, interval ms).
+    pub on_fail: Vec<(String, u64, OnFail)>,
     // Clone settings (on clones).
     pub promotable: bool,
     pub unique: bool,
@@ -145,6 +147,7 @@ pub(crate) struct WorkingSet {
     pub colocs: Vec<Coloc>,
     pub orders: Vec<Ord>,
     pub fencing_enabled: bool,
+    pub stop_orphans: bool,
     pub have_fencing_device: bool,
     pub have_quorum: bool,
     pub no_quorum_policy: NoQuorumPolicy,
@@ -217,6 +220,11 @@ impl WorkingSet {
             colocs: Vec::new(),
             orders: Vec::new(),
             fencing_enabled: o.fencing_enabled,
+            stop_orphans: o
+                .raw
+                .get("stop-orphan-resources")
+                .and_then(parse_bool)
+                .unwrap_or(true),
             have_fencing_device,
             have_quorum: cib.have_quorum.unwrap_or(false),
             no_quorum_policy: o.no_quorum_policy,
@@ -313,6 +321,7 @@ impl WorkingSet {
             critical: true,
             multiple_active: MultipleActive::StopStart,
             utilization: BTreeMap::new(),
+            on_fail: Vec::new(),
             promotable: false,
             unique: false,
             clone_max: 0,
@@ -472,6 +481,11 @@ impl WorkingSet {
         self.apply_meta(&mut rsc, &chain, maint);
         rsc.is_fencing = p.is_fencing();
         rsc.utilization = utilization(&p.utilization);
+        rsc.on_fail = p
+            .ops
+            .iter()
+            .filter_map(|o| Some((o.name.clone(), o.interval_ms, o.on_fail?)))
+            .collect();
         self.push(rsc)
     }
 
@@ -519,7 +533,7 @@ impl WorkingSet {
 
     // ----- status -----
 
-    fn unpack_status(&mut self, cib: &Cib, _input: &Input) {
+    fn unpack_status(&mut self, cib: &Cib, input: &Input) {
         for ns in &cib.status.nodes {
             let Some(ni) = self.node_index(ns.uname.as_str()) else {
                 continue;
@@ -529,7 +543,7 @@ impl WorkingSet {
                 continue;
             }
             for h in &ns.resources {
-                self.unpack_history(ni, ns, h);
+                self.unpack_history(ni, ns, h, input.now);
             }
         }
         // A resource thought active on an offline node that is not already unclean makes
@@ -558,26 +572,114 @@ impl WorkingSet {
         }
     }
 
-    fn unpack_history(&mut self, ni: usize, _ns: &NodeState, h: &ResourceHistory) {
+    fn unpack_history(
+        &mut self,
+        ni: usize,
+        _ns: &NodeState,
+        h: &ResourceHistory,
+        now: Option<i64>,
+    ) {
         let st = &h.state;
         let active = st.role.is_active();
         let Some(ri) = self.match_history(ni, h.id.as_str(), active) else {
             if active {
-                // An orphan: configured no more, still running. Stop it.
-                let mut r = self.new_rsc(h.id.0.clone(), h.id.0.clone(), Kind::Primitive, None);
-                r.orphan = true;
-                r.allowed = vec![None; self.nodes.len()];
+                // An orphan: configured no more, still running. Stop it (unless told not to).
+                let existing = self
+                    .rscs
+                    .iter()
+                    .position(|r| r.orphan && r.id == h.id.as_str());
+                let i = match existing {
+                    Some(i) => i,
+                    None => {
+                        let mut r =
+                            self.new_rsc(h.id.0.clone(), h.id.0.clone(), Kind::Primitive, None);
+                        r.orphan = true;
+                        r.allowed = vec![None; self.nodes.len()];
+                        r.target_role = Some(Role::Stopped);
+                        r.managed = self.stop_orphans;
+                        r.is_fencing = h.class.as_deref() == Some("stonith");
+                        let i = self.push(r);
+                        self.top.push(i);
+                        i
+                    }
+                };
+                let r = &mut self.rscs[i];
                 r.running_on.push(ni);
-                r.role = st.role;
-                r.failed = st.failed;
-                r.target_role = Some(Role::Stopped);
-                r.is_fencing = h.class.as_deref() == Some("stonith");
-                let i = self.push(r);
-                self.top.push(i);
+                r.role = r.role.max(st.role);
+                r.failed |= st.failed;
             }
             return;
         };
         let promotable = self.clone_of(ri).is_some_and(|c| self.rscs[c].promotable);
+        let anon_clone = self.clone_of(ri).filter(|&c| !self.rscs[c].unique);
+        // The failure that decides recovery: the latest one, unless it has expired.
+        let mut failed = st.failed;
+        let mut stop_failed = st.stop_failed;
+        let mut on_fail = OnFail::Restart;
+        if let Some(op) = st
+            .failed_ops
+            .iter()
+            .map(|&k| &h.ops[k])
+            .max_by_key(|o| o.call_id)
+        {
+            let timeout = self.rscs[ri].failure_timeout_s;
+            let expired = timeout > 0
+                && now.is_some_and(|now| op.last_rc_change.is_some_and(|t| t + timeout <= now));
+            // Hard errors ban the node, fatal ones every node, whatever the on-fail.
+            let ban_target = anon_clone.unwrap_or(ri);
+            match op.rc {
+                2..=5 if !expired => self.add_location(ban_target, ni, -INF),
+                6 if !expired => {
+                    for n in 0..self.nodes.len() {
+                        self.add_location(ban_target, n, -INF);
+                    }
+                }
+                _ => {}
+            }
+            if expired {
+                failed = false;
+                stop_failed = false;
+            } else {
+                let configured = self.rscs[ri]
+                    .on_fail
+                    .iter()
+                    .find(|(name, interval, _)| {
+                        *name == op.operation && *interval == op.interval_ms
+                    })
+                    .map(|x| x.2);
+                on_fail = configured.unwrap_or(if op.operation == "stop" {
+                    if self.fencing_enabled {
+                        OnFail::Fence
+                    } else {
+                        OnFail::Block
+                    }
+                } else {
+                    OnFail::Restart
+                });
+            }
+        }
+        if failed && active {
+            match on_fail {
+                OnFail::Ignore => {
+                    failed = false;
+                    stop_failed = false;
+                }
+                OnFail::Block => {
+                    self.rscs[ri].managed = false;
+                    stop_failed = false;
+                }
+                OnFail::Stop => self.rscs[ri].target_role = Some(Role::Stopped),
+                OnFail::Fence => {
+                    let node = &mut self.nodes[ni];
+                    if !node.unclean {
+                        node.unclean = true;
+                        node.unclean_reason = format!("{} failed there", self.rscs[ri].id);
+                    }
+                }
+                OnFail::Standby => self.nodes[ni].standby = true,
+                _ => {}
+            }
+        }
         let r = &mut self.rscs[ri];
         if active {
             if !r.running_on.contains(&ni) {
@@ -590,10 +692,10 @@ impl WorkingSet {
             if role > r.role {
                 r.role = role;
             }
-            if st.failed {
+            if failed {
                 r.failed = true;
             }
-            if st.stop_failed {
+            if stop_failed {
                 r.stop_failed_on.push(ni);
             }
             if st.pending.as_deref() == Some("start") {
