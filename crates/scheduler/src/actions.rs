@@ -18,6 +18,7 @@ struct Todo {
     migrate: Option<(usize, usize)>,
     blocked_start: Option<(usize, String)>,
     blocked_promote: Option<(usize, String)>,
+    blocked_stop: Vec<(usize, String)>,
     /// Where it runs after the plan (None: stopped).
     after: Option<usize>,
     role_after: Role,
@@ -33,6 +34,7 @@ impl Default for Todo {
             migrate: None,
             blocked_start: None,
             blocked_promote: None,
+            blocked_stop: Vec::new(),
             after: None,
             role_after: Role::Stopped,
         }
@@ -104,6 +106,9 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
         }
         if let Some((s, why)) = &t.blocked_promote {
             push(ActionKind::Promote, *s, None, Some(why.clone()));
+        }
+        for (s, why) in &t.blocked_stop {
+            push(ActionKind::Stop, *s, None, Some(why.clone()));
         }
         let managed = ws.rscs[i].managed;
         let is_anon_clone = ws
@@ -351,6 +356,24 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
             if *inverse {
                 // "stop T then stop F": F stopping makes T stop (and restart if it stays).
                 if thens.iter().any(|&x| has(&todo[x], ta)) {
+                    // Something that cannot be stopped (unmanaged) holds the then's stop.
+                    let stuck = firsts
+                        .iter()
+                        .any(|&x| !ws.rscs[x].managed && !ws.rscs[x].running_on.is_empty());
+                    if stuck && ta == "stop" {
+                        let why = format!("{} cannot be stopped", ws.rscs[*f].id);
+                        for &x in &thens {
+                            let t = &mut todo[x];
+                            for n in std::mem::take(&mut t.stop) {
+                                t.blocked_stop.push((n, why.clone()));
+                                t.after = Some(n);
+                                t.role_after = ws.rscs[x].role;
+                                t.start = None;
+                                changed = true;
+                            }
+                        }
+                        continue;
+                    }
                     for &x in &firsts {
                         changed |= force_restart(ws, todo, x);
                     }
