@@ -768,14 +768,28 @@ fn unassign(ws: &mut WorkingSet, x: usize) {
 
 fn promotion_score(ws: &WorkingSet, inst: usize, n: usize) -> Option<i32> {
     let prims = ws.primitives_of(inst);
+    let anon = ws.clone_of(inst).is_some_and(|c| !ws.rscs[c].unique);
     let mut total = 0;
     let mut found = false;
     for p in prims {
         let r = &ws.rscs[p];
         let attrs = &ws.nodes[n].attrs;
-        let v = attrs
-            .get(&format!("master-{}", r.id))
-            .or_else(|| attrs.get(&format!("master-{}", r.base)));
+        let mut v = attrs.get(&format!("master-{}", r.id));
+        if v.is_none() && anon {
+            // Anonymous instances are known by their base id, or by whatever instance
+            // number the node's history gave them (`master-rsc:N`).
+            let base = format!("master-{}", r.base);
+            v = attrs.get(&base).or_else(|| {
+                let prefix = format!("{base}:");
+                attrs
+                    .iter()
+                    .find(|(k, _)| {
+                        k.strip_prefix(&prefix)
+                            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+                    })
+                    .map(|(_, v)| v)
+            });
+        }
         if let Some(v) = v {
             found = true;
             total += cib::score::parse_prefix(v).map_or(0, |s| s.value());
