@@ -276,6 +276,8 @@ impl WorkingSet {
             attrs.insert("#uname".into(), n.uname.0.clone());
             attrs.insert("#id".into(), n.id.clone());
             attrs.insert("#kind".into(), "cluster".into());
+            let is_dc = cib.dc_uuid.as_deref() == Some(n.id.as_str());
+            attrs.insert("#is_dc".into(), is_dc.to_string());
             let flag = |name: &str| attrs.get(name).and_then(|v| parse_bool(v)).unwrap_or(false);
             let standby = n.standby || flag("standby");
             let maintenance = n.maintenance || flag("maintenance");
