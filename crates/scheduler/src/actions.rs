@@ -387,6 +387,25 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
             } else {
                 firsts.iter().all(|&x| can(&todo[x], fa))
             };
+            // An unmanaged first never runs its actions: a then that still has to start
+            // waits for it (one already running stays).
+            let frozen = firsts.iter().all(|&x| !ws.rscs[x].managed) && !firsts.is_empty();
+            if frozen && ta == "start" && fa == "start" {
+                let why = format!("unrunnable {} {}", ws.rscs[*f].id, fa);
+                for &x in &thens {
+                    let t = &mut todo[x];
+                    if ws.rscs[x].managed && ws.rscs[x].running_on.is_empty() {
+                        if let Some(s) = t.start.take() {
+                            t.blocked_start = Some((s, why.clone()));
+                            t.promote = None;
+                            t.after = None;
+                            t.role_after = Role::Stopped;
+                            changed = true;
+                        }
+                    }
+                }
+                continue;
+            }
             if !runnable && (ta == "start" || ta == "promote") {
                 let why = format!("unrunnable {} {}", ws.rscs[*f].id, fa);
                 for &x in &thens {
