@@ -325,12 +325,13 @@ fn can(t: &Todo, action: &str) -> bool {
 
 fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
     // Group internal orders, then configured ones; repeat until nothing changes.
-    let mut orders: Vec<(usize, String, usize, String, bool)> = Vec::new();
+    // (first, first action, then, then action, inverse, symmetrical)
+    let mut orders: Vec<(usize, String, usize, String, bool, bool)> = Vec::new();
     for (g, r) in ws.rscs.iter().enumerate() {
         if r.kind == Kind::Group && r.ordered_group {
             for w in ws.rscs[g].children.windows(2) {
-                orders.push((w[0], "start".into(), w[1], "start".into(), false));
-                orders.push((w[1], "stop".into(), w[0], "stop".into(), true));
+                orders.push((w[0], "start".into(), w[1], "start".into(), false, true));
+                orders.push((w[1], "stop".into(), w[0], "stop".into(), true, false));
             }
         }
     }
@@ -346,11 +347,12 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
             o.then,
             o.then_action.clone(),
             inverse,
+            o.symmetrical,
         ));
     }
     for _round in 0..(ws.rscs.len() + 4) {
         let mut changed = false;
-        for (f, fa, tt, ta, inverse) in &orders {
+        for (f, fa, tt, ta, inverse, symmetrical) in &orders {
             let firsts = endpoint(ws, *f);
             let thens = endpoint(ws, *tt);
             if *inverse {
@@ -409,12 +411,13 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
             if !runnable && (ta == "start" || ta == "promote") {
                 let why = format!("unrunnable {} {}", ws.rscs[*f].id, fa);
                 for &x in &thens {
-                    changed |= block(ws, todo, x, ta, &why);
+                    changed |= block(ws, todo, x, ta, &why, *symmetrical);
                 }
                 continue;
             }
             let then_is_clone = ws.rscs[*tt].kind == Kind::Clone;
-            if req && ta == "start" && !then_is_clone {
+            let restarts = fa != "start" || firsts.iter().any(|&x| todo[x].start.is_some());
+            if req && restarts && ta == "start" && !then_is_clone && !f_is_clone_like {
                 for &x in &thens {
                     changed |= force_restart(ws, todo, x);
                 }
@@ -453,7 +456,14 @@ fn force_restart(ws: &WorkingSet, todo: &mut [Todo], x: usize) -> bool {
 }
 
 /// The then-side action `ta` of `x` cannot run.
-fn block(ws: &WorkingSet, todo: &mut [Todo], x: usize, ta: &str, why: &str) -> bool {
+fn block(
+    ws: &WorkingSet,
+    todo: &mut [Todo],
+    x: usize,
+    ta: &str,
+    why: &str,
+    symmetrical: bool,
+) -> bool {
     let r = &ws.rscs[x];
     if !r.managed {
         return false;
@@ -467,13 +477,17 @@ fn block(ws: &WorkingSet, todo: &mut [Todo], x: usize, ta: &str, why: &str) -> b
             } else if let Some((from, to)) = t.migrate.take() {
                 t.stop.push(from);
                 t.blocked_start = Some((to, why.to_owned()));
-            } else if r.running_on.contains(&n) {
+            } else if symmetrical && r.running_on.contains(&n) {
+                // Running where it stays: with a symmetrical order it stops too.
                 if r.role == Role::Promoted && !t.demote.contains(&n) {
                     t.demote.push(n);
                 }
                 if !t.stop.contains(&n) {
                     t.stop.push(n);
                 }
+            } else {
+                // An asymmetrical order only guards starting it.
+                return false;
             }
             t.promote = None;
             t.after = None;

@@ -135,6 +135,8 @@ pub(crate) struct Ord {
     pub then: usize,
     pub then_action: String,
     pub kind: OrderKind,
+    /// Whether the inverse order applies too (then stops before first stops).
+    pub symmetrical: bool,
 }
 
 /// Everything the scheduler reasons about.
@@ -846,6 +848,7 @@ impl WorkingSet {
                     then: b,
                     then_action: "start".into(),
                     kind: OrderKind::Optional,
+                    symmetrical: false,
                 });
             }
         }
@@ -986,6 +989,7 @@ impl WorkingSet {
             then,
             then_action: ta.to_owned(),
             kind,
+            symmetrical: symmetrical && kind != OrderKind::Serialize,
         });
         if symmetrical && kind != OrderKind::Serialize {
             let inv = |a: &str| match a {
@@ -1002,6 +1006,7 @@ impl WorkingSet {
                     then: first,
                     then_action: ifa.to_owned(),
                     kind,
+                    symmetrical: false,
                 });
             }
         }
