@@ -2,6 +2,8 @@
 //! running an agent action with an OCF environment, and requirement checks that fail in CI
 //! but skip (with a printed reason) when run by hand.
 
+pub mod drbd_emu;
+
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
