@@ -490,8 +490,10 @@ fn declares(conf: &str, name: &str) -> bool {
     words.windows(2).any(|w| w[0] == "resource" && w[1] == name)
 }
 
-/// Run one emulated `drbdadm` call against the state.
-pub fn drbdadm(state: &mut State, args: &[String]) -> Reply {
+/// Run one emulated `drbdadm` call against the state. `setup` is how drbdadm names the
+/// drbdsetup it runs in its messages: the real one runs the drbdsetup beside itself, so
+/// `/usr/sbin/drbdsetup` when called by path and `drbdsetup` when found on `PATH`.
+pub fn drbdadm(state: &mut State, setup: &str, args: &[String]) -> Reply {
     let mut conf = PathBuf::from("/etc/drbd.conf");
     let mut rest = Vec::new();
     let mut it = args.iter();
@@ -538,25 +540,25 @@ pub fn drbdadm(state: &mut State, args: &[String]) -> Reply {
         return match cmd {
             "up" | "adjust" => {
                 err += &format!(
-                    "Command 'drbdsetup new-resource {name} 0' terminated with exit code 20\n"
+                    "Command '{setup} new-resource {name} 0' terminated with exit code 20\n"
                 );
                 Reply::err(err, 1)
             }
             "secondary" | "down" => Reply::err(err, 0),
             _ => {
-                err += &format!("Command 'drbdsetup {cmd} {name}' terminated with exit code 20\n");
+                err += &format!("Command '{setup} {cmd} {name}' terminated with exit code 20\n");
                 Reply::err(err, 20)
             }
         };
     }
-    let quote = |inner: Reply, setup: &str| {
+    let quote = |inner: Reply, call: &str| {
         if inner.code == 0 {
             return inner;
         }
         Reply {
             stdout: inner.stdout,
             stderr: format!(
-                "{}Command 'drbdsetup {setup}' terminated with exit code {}\n",
+                "{}Command '{setup} {call}' terminated with exit code {}\n",
                 inner.stderr, inner.code
             ),
             code: inner.code,
@@ -627,7 +629,13 @@ pub fn main() -> i32 {
     }
     let before = state.clone();
     let reply = match tool.as_str() {
-        "drbdadm" => drbdadm(&mut state, &args),
+        "drbdadm" => {
+            let setup = match Path::new(&argv0).parent() {
+                Some(dir) if argv0.contains('/') => dir.join("drbdsetup").display().to_string(),
+                _ => "drbdsetup".to_string(),
+            };
+            drbdadm(&mut state, &setup, &args)
+        }
         "drbdsetup" => drbdsetup(&mut state, &args),
         _ => Reply::err(
             "drbd-emu: call me as drbdadm or drbdsetup (through a symlink)\n".into(),
@@ -779,7 +787,11 @@ mod tests {
         std::fs::write(&conf, "resource r0 {\n}\n").unwrap();
         let c = conf.display().to_string();
         let adm = |s: &mut State, cmd: &str| {
-            drbdadm(s, &["-c".into(), c.clone(), cmd.into(), "r0".into()])
+            drbdadm(
+                s,
+                "drbdsetup",
+                &["-c".into(), c.clone(), cmd.into(), "r0".into()],
+            )
         };
         let mut s = State::default();
         s.resources.insert(
@@ -800,7 +812,11 @@ mod tests {
             "r0: State change failed: (-2) Need access to UpToDate data\n\
              Command 'drbdsetup primary r0' terminated with exit code 17\n"
         );
-        let r = drbdadm(&mut s, &["-c".into(), c.clone(), "up".into(), "r1".into()]);
+        let r = drbdadm(
+            &mut s,
+            "drbdsetup",
+            &["-c".into(), c.clone(), "up".into(), "r1".into()],
+        );
         assert_eq!(
             (r.code, r.stderr.as_str()),
             (1, "'r1' not defined in your config (for this host).\n")
