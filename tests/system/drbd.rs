@@ -490,3 +490,40 @@ fn the_emulated_missing_module_matches_the_real_tools() {
         );
     }
 }
+
+/// `cib-examples/drbd-filesystem/cib.xml` is a CIB both Pacemaker and crm-lite accept.
+#[test]
+fn the_drbd_filesystem_cib_example_verifies() {
+    let Ok(()) = require(
+        have("crm_verify"),
+        "crm_verify (pacemaker-cli-utils) is not installed",
+    ) else {
+        return;
+    };
+    let Ok(()) = require(
+        built("crm-lite").is_some(),
+        "target/<profile>/crm-lite is not built (run cargo build --workspace)",
+    ) else {
+        return;
+    };
+    let cib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cib-examples/drbd-filesystem/cib.xml");
+    let out = Command::new("crm_verify")
+        .arg("-x")
+        .arg(&cib)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "crm_verify: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(built("crm-lite").unwrap())
+        .arg("verify")
+        .arg(&cib)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "crm-lite verify: {text}");
+    assert!(!text.contains("error:"), "{text}");
+}
