@@ -5,8 +5,8 @@
 //! * state: `drbdsetup events2 --now <resource>` (see [`state`]), every action reads it;
 //! * start: `drbdadm up` (or `adjust` when the resource exists), then waits for the
 //!   disks to leave Attaching/Negotiating; records the promotion score;
-//! * stop: `drbdadm secondary` when Primary, `drbdadm down` (retried while the device is
-//!   held open, until the deadline), removes the score;
+//! * stop: `drbdadm down`, which demotes first (retried while the device is held open,
+//!   until the deadline), removes the score;
 //! * promote: only with UpToDate data on every volume, else 1 with the reason;
 //!   `drbdadm primary`;
 //! * demote: `drbdadm secondary` (retried while the device is held open);
