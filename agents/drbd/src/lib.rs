@@ -128,6 +128,15 @@ fn run(ctx: &Ctx<'_>, program: &Path, args: Vec<String>) -> Result<CommandOutput
     })
 }
 
+/// A command's exit code, or the signal that ended it, for messages.
+fn exit_code(out: &CommandOutput) -> String {
+    match (out.code, out.signal) {
+        (Some(c), _) => c.to_string(),
+        (None, Some(s)) => format!("signal {s}"),
+        (None, None) => "unknown".to_string(),
+    }
+}
+
 /// The resource's state: `Ok(None)` when it is down.
 fn read_state(ctx: &Ctx<'_>, resource: &str) -> Result<Option<Resource>, Unreadable> {
     let drbdsetup = tool(ctx, "drbdsetup")?;
@@ -139,10 +148,13 @@ fn read_state(ctx: &Ctx<'_>, resource: &str) -> Result<Option<Resource>, Unreada
             state::last_message(&out.stderr)
         )));
     }
+    if state::unknown_resource(out.code, &out.stderr) {
+        return Ok(None);
+    }
     if !out.success() {
         return Err(Unreadable::Other(format!(
-            "drbdsetup events2 --now {resource} exited with {:?}: {}",
-            out.code,
+            "drbdsetup events2 --now {resource} exited with {}: {}",
+            exit_code(&out),
             state::last_message(&out.stderr)
         )));
     }
@@ -181,7 +193,7 @@ fn drbdadm(ctx: &Ctx<'_>, cfg: &Config, args: &[&str]) -> Result<(), Failure> {
     }
     Err(Failure::generic(format!(
         "{what} failed with exit code {}: {}",
-        out.code.map_or("none".to_string(), |c| c.to_string()),
+        exit_code(&out),
         state::drbdadm_failure(&out.stderr)
     )))
 }

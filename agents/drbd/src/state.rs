@@ -434,6 +434,15 @@ pub fn module_missing(code: Option<i32>, stderr: &str) -> bool {
             || stderr.contains("Could not connect to 'drbd' generic netlink family"))
 }
 
+/// Whether drbdsetup failed because the kernel does not know the resource (exit 10 with
+/// `<name>: No such resource` or `(158) Unknown resource`): the resource is down. drbdsetup
+/// 9.22 with a current module answers `events2 --now` for an unknown resource with an
+/// empty dump instead, which means the same.
+pub fn unknown_resource(code: Option<i32>, stderr: &str) -> bool {
+    code == Some(10)
+        && (stderr.contains(": No such resource") || stderr.contains("Unknown resource"))
+}
+
 /// The last line of a command's error output that says something (drbdadm repeats
 /// `modinfo` noise before the real message), for exit reasons.
 pub fn last_message(stderr: &str) -> &str {
@@ -644,6 +653,20 @@ mod tests {
             last_message(&format!("modinfo: ERROR: Module drbd not found.\n{real}")),
             "Failed to modprobe drbd (No such file or directory)"
         );
+    }
+
+    #[test]
+    fn an_unknown_resource_is_recognised() {
+        assert!(unknown_resource(Some(10), "r0: No such resource\n"));
+        assert!(unknown_resource(
+            Some(10),
+            "r0: Failure: (158) Unknown resource\n"
+        ));
+        assert!(!unknown_resource(Some(20), "r0: No such resource\n"));
+        assert!(!unknown_resource(
+            Some(10),
+            "r0: Failure: (161) Something else\n"
+        ));
     }
 
     #[test]

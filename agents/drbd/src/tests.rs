@@ -173,6 +173,13 @@ fn monitor_maps_roles_and_failures_to_ocf_codes_and_refreshes_the_score() {
 }
 
 #[test]
+fn a_resource_the_kernel_does_not_know_is_down() {
+    let h = host();
+    h.push_command(DRBDSETUP, out(10, "", "r0: No such resource\n"));
+    assert_eq!(run(&h, "monitor", &[]).0, OcfExit::NotRunning);
+}
+
+#[test]
 fn monitor_fails_on_unreadable_state_instead_of_guessing() {
     let h = host();
     h.push_command(
@@ -187,7 +194,7 @@ fn monitor_fails_on_unreadable_state_instead_of_guessing() {
     let (code, err) = run(&h, "monitor", &[]);
     assert_eq!(code, OcfExit::ErrGeneric);
     assert!(
-        err.contains("exited with Some(10): r0: something unexpected"),
+        err.contains("exited with 10: r0: something unexpected"),
         "{err}"
     );
 }
