@@ -527,3 +527,37 @@ fn the_drbd_filesystem_cib_example_verifies() {
     assert!(out.status.success(), "crm-lite verify: {text}");
     assert!(!text.contains("error:"), "{text}");
 }
+
+/// Under Pacemaker the score goes through the real `crm_attribute --promotion`. Without a
+/// running cluster it fails (exit 102); the agent logs that and still answers truthfully.
+#[test]
+fn under_pacemaker_a_score_that_cannot_be_recorded_is_logged_not_fatal() {
+    let Some(lab) = Lab::new() else { return };
+    let Ok(()) = require(
+        have("crm_attribute"),
+        "crm_attribute (pacemaker-cli-utils) is not installed",
+    ) else {
+        return;
+    };
+    let pcmk = [
+        ("CRM_LITE_ATTR_DIR", ""),
+        ("OCF_RESKEY_crm_feature_set", "3.16.1"),
+        ("OCF_RESKEY_CRM_meta_clone_max", "2"),
+        ("OCF_RESKEY_CRM_meta_clone_node_max", "1"),
+        ("OCF_RESKEY_CRM_meta_promoted_max", "1"),
+        ("OCF_RESKEY_CRM_meta_promoted_node_max", "1"),
+        ("OCF_RESKEY_CRM_meta_promotable", "true"),
+        ("OCF_RESKEY_CRM_meta_notify", "true"),
+    ];
+    let o = lab.agent.run_with("start", &pcmk);
+    expect(&o, 0, "start");
+    assert!(
+        o.stderr
+            .contains("cannot record promotion score: crm_attribute exited with"),
+        "{o:?}"
+    );
+    expect(&lab.agent.run_with("promote", &pcmk), 0, "promote");
+    expect(&lab.agent.run_with("monitor", &pcmk), 8, "monitor");
+    expect(&lab.agent.run_with("stop", &pcmk), 0, "stop");
+    assert_eq!(lab.score(), None, "no file was written under Pacemaker");
+}
