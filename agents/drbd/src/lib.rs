@@ -198,6 +198,33 @@ fn drbdadm(ctx: &Ctx<'_>, cfg: &Config, args: &[&str]) -> Result<(), Failure> {
     )))
 }
 
+/// `drbdadm <verb>`, repeated while DRBD refuses it (a device held open by a file system
+/// being unmounted, a state change in progress) until the graceful deadline; the last
+/// refusal then. A failure that repeating cannot cure (no drbdadm, no module) ends it
+/// at once.
+fn drbdadm_retrying(ctx: &Ctx<'_>, cfg: &Config, verb: &str) -> Result<(), Failure> {
+    let mut last = None;
+    let done = ctx.poll(ctx.deadline.graceful_until(), POLL, || {
+        match drbdadm(ctx, cfg, &[verb]) {
+            Ok(()) => Some(Ok(())),
+            Err(f) if f.exit() == ocf::OcfExit::ErrGeneric => {
+                tracing::info!("{}; retrying", f.reason());
+                last = Some(f);
+                None
+            }
+            Err(f) => Some(Err(f)),
+        }
+    });
+    match (done, last) {
+        (Some(r), _) => r,
+        (None, Some(f)) => Err(f),
+        (None, None) => Err(Failure::generic(format!(
+            "no time left to run drbdadm {verb} {}",
+            cfg.resource
+        ))),
+    }
+}
+
 /// Poll the state until `done` holds or the graceful deadline passes; the last state read.
 fn wait_state(
     ctx: &Ctx<'_>,
@@ -309,20 +336,7 @@ impl ocf::Agent for Drbd {
             Err(Unreadable::Other(why)) => return Err(Failure::generic(why)),
         };
         if r.is_some() {
-            let mut last = String::new();
-            let gone = ctx.poll(ctx.deadline.graceful_until(), POLL, || {
-                match drbdadm(ctx, &cfg, &["down"]) {
-                    Ok(()) => Some(()),
-                    Err(f) => {
-                        tracing::info!("{}; retrying", f.reason());
-                        last = f.reason().to_string();
-                        None
-                    }
-                }
-            });
-            if gone.is_none() {
-                return Err(Failure::generic(last));
-            }
+            drbdadm_retrying(ctx, &cfg, "down")?;
             if let Some(r) = read_state(ctx, &cfg.resource).map_err(Unreadable::failure)? {
                 return Err(Failure::generic(format!(
                     "drbdadm down succeeded but {} is still up: {}",
@@ -425,20 +439,7 @@ impl ocf::Agent for Drbd {
             record_score(ctx, Some(&r));
             return Ok(Status::Success);
         }
-        let mut last = String::new();
-        let done = ctx.poll(ctx.deadline.graceful_until(), POLL, || {
-            match drbdadm(ctx, &cfg, &["secondary"]) {
-                Ok(()) => Some(()),
-                Err(f) => {
-                    tracing::info!("{}; retrying", f.reason());
-                    last = f.reason().to_string();
-                    None
-                }
-            }
-        });
-        if done.is_none() {
-            return Err(Failure::generic(format!("demote: {last}")));
-        }
+        drbdadm_retrying(ctx, &cfg, "secondary").map_err(|f| f.context("demote"))?;
         let r = read_state(ctx, &cfg.resource).map_err(Unreadable::failure)?;
         record_score(ctx, r.as_ref());
         match r {

@@ -449,3 +449,14 @@ fn meta_data_advertises_the_promotable_actions() {
         "{md}"
     );
 }
+
+#[test]
+fn stop_does_not_retry_what_retrying_cannot_cure() {
+    let h = FakeHost::new();
+    h.add_executable(DRBDSETUP);
+    h.push_command(DRBDSETUP, out(0, PRIMARY, ""));
+    let (code, err) = run(&h, "stop", &[]);
+    assert_eq!(code, OcfExit::ErrInstalled, "{err}");
+    assert!(err.contains("drbdadm not found"), "{err}");
+    assert!(h.elapsed() < std::time::Duration::from_millis(100));
+}
