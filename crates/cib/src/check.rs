@@ -179,11 +179,12 @@ pub(crate) fn check(l: &mut Lower<'_>, cib: &Cib) {
                 if !promotable {
                     let at = m.raw.get_pair("target-role").map(|p| p.element);
                     if let Some(at) = at {
-                        l.error(
+                        // Pacemaker accepts it and runs the resource as Started.
+                        l.warn(
                             at,
                             Some("value"),
                             format!(
-                                "target-role {role} of {id} only makes sense in a promotable clone"
+                                "target-role {role} of {id} only makes sense in a promotable clone; treated as Started"
                             ),
                         );
                     }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod simulate;
 mod verify;
 
 /// A small cluster resource manager that reads Pacemaker's CIB.
@@ -19,6 +20,8 @@ struct Cli {
 enum Command {
     /// Check a CIB like crm_verify: exit 0 when valid (warnings allowed), 78 when invalid.
     Verify(verify::Args),
+    /// Decide what the cluster should do, like crm_simulate: placement, actions, fencing.
+    Simulate(simulate::Args),
 }
 
 /// Log level from `CRM_LITE_LOG` (error, warn, info, debug, trace; default warn), to stderr.
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
     init_tracing();
     let result = match cli.command {
         Command::Verify(args) => verify::run(&args),
+        Command::Simulate(args) => simulate::run(&args),
     };
     match result {
         Ok(code) => code,

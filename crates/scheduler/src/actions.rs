@@ -1,0 +1,493 @@
+//! Actions: from each primitive's current state and its assignment, the stops, starts,
+//! promotions, demotions and migrations that get there; then the effects of mandatory
+//! orderings (a restart of the first restarts the then; a first that cannot run blocks the
+//! then) and of fencing (resources on a node being fenced are stopped by the fencing).
+use cib::Role;
+use cib::model::{NoQuorumPolicy, OrderKind};
+
+use crate::ws::{Kind, WorkingSet};
+use crate::{Action, ActionKind, Placement, Plan, ScoreRow};
+
+/// What one primitive will do.
+#[derive(Debug, Clone)]
+struct Todo {
+    demote: Vec<usize>,
+    stop: Vec<usize>,
+    start: Option<usize>,
+    promote: Option<usize>,
+    migrate: Option<(usize, usize)>,
+    blocked_start: Option<(usize, String)>,
+    blocked_promote: Option<(usize, String)>,
+    blocked_stop: Vec<(usize, String)>,
+    /// Where it runs after the plan (None: stopped).
+    after: Option<usize>,
+    role_after: Role,
+}
+
+impl Default for Todo {
+    fn default() -> Self {
+        Todo {
+            demote: Vec::new(),
+            stop: Vec::new(),
+            start: None,
+            promote: None,
+            migrate: None,
+            blocked_start: None,
+            blocked_promote: None,
+            blocked_stop: Vec::new(),
+            after: None,
+            role_after: Role::Stopped,
+        }
+    }
+}
+
+pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
+    let n = ws.rscs.len();
+    let mut todo: Vec<Todo> = vec![Todo::default(); n];
+    let fence: Vec<usize> = fencing(ws);
+    for i in 0..n {
+        if ws.rscs[i].kind == Kind::Primitive {
+            todo[i] = primitive_todo(ws, i, &fence);
+        }
+    }
+    quorum(ws, &mut todo);
+    propagate_orders(ws, &mut todo);
+
+    let mut plan = Plan::default();
+    for &f in &fence {
+        plan.actions.push(Action {
+            kind: ActionKind::Fence,
+            rsc: ws.nodes[f].name.clone(),
+            node: ws.fencing_action.clone(),
+            from: None,
+            blocked: None,
+            reason: ws.nodes[f].unclean_reason.clone(),
+        });
+    }
+    for i in 0..n {
+        if ws.rscs[i].kind != Kind::Primitive {
+            continue;
+        }
+        let t = &todo[i];
+        let name = shown_name(ws, i);
+        let node = |x: usize| ws.nodes[x].name.clone();
+        let mut push = |kind, on: usize, from: Option<usize>, blocked: Option<String>| {
+            let a = Action {
+                kind,
+                rsc: name.clone(),
+                node: node(on),
+                from: from.map(node),
+                reason: String::new(),
+                blocked: blocked.clone(),
+            };
+            if blocked.is_some() {
+                plan.blocked.push(a);
+            } else {
+                plan.actions.push(a);
+            }
+        };
+        for &d in &t.demote {
+            push(ActionKind::Demote, d, None, None);
+        }
+        for &s in &t.stop {
+            push(ActionKind::Stop, s, None, None);
+        }
+        if let Some((from, to)) = t.migrate {
+            push(ActionKind::Migrate, to, Some(from), None);
+        }
+        if let Some(s) = t.start {
+            push(ActionKind::Start, s, None, None);
+        }
+        if let Some(p) = t.promote {
+            push(ActionKind::Promote, p, None, None);
+        }
+        if let Some((s, why)) = &t.blocked_start {
+            push(ActionKind::Start, *s, None, Some(why.clone()));
+        }
+        if let Some((s, why)) = &t.blocked_promote {
+            push(ActionKind::Promote, *s, None, Some(why.clone()));
+        }
+        for (s, why) in &t.blocked_stop {
+            push(ActionKind::Stop, *s, None, Some(why.clone()));
+        }
+        let managed = ws.rscs[i].managed;
+        let is_anon_clone = ws
+            .clone_of(i)
+            .is_some_and(|c| !ws.rscs[ws.clone_of(i).unwrap_or(c)].unique);
+        if t.after.is_none() && is_anon_clone {
+            continue;
+        }
+        plan.placement.push(Placement {
+            rsc: name.clone(),
+            node: t.after.map(node),
+            role: t.role_after,
+            managed,
+        });
+        for (ni, w) in ws.rscs[i].allowed.iter().enumerate() {
+            if let Some(w) = w {
+                plan.scores.push(ScoreRow {
+                    rsc: ws.rscs[i].id.clone(),
+                    node: node(ni),
+                    score: *w,
+                });
+            }
+        }
+    }
+    plan.actions.sort();
+    plan.blocked.sort();
+    plan.placement.sort();
+    plan.scores.sort();
+    plan.notes = ws.notes.clone();
+    plan
+}
+
+/// The name an action shows: anonymous clone instances by their base id.
+fn shown_name(ws: &WorkingSet, i: usize) -> String {
+    match ws.clone_of(i) {
+        Some(c) if !ws.rscs[c].unique => ws.rscs[i].base.clone(),
+        _ => ws.rscs[i].id.clone(),
+    }
+}
+
+/// Nodes to fence: unclean ones, when fencing is possible and something is managed.
+fn fencing(ws: &mut WorkingSet) -> Vec<usize> {
+    let have_managed = ws.rscs.iter().any(|r| r.managed);
+    let mut out = Vec::new();
+    for (i, node) in ws.nodes.iter().enumerate() {
+        if !node.unclean {
+            continue;
+        }
+        let can = ws.fencing_enabled
+            && (ws.have_quorum || ws.no_quorum_policy == NoQuorumPolicy::Ignore || node.online);
+        if have_managed && can {
+            out.push(i);
+        } else {
+            ws.notes.push(format!(
+                "node {} is unclean but cannot be fenced",
+                node.name
+            ));
+        }
+    }
+    out
+}
+
+fn primitive_todo(ws: &WorkingSet, i: usize, fence: &[usize]) -> Todo {
+    let r = &ws.rscs[i];
+    let mut t = Todo {
+        role_after: Role::Stopped,
+        ..Todo::default()
+    };
+    let next = r.next_role.unwrap_or(Role::Stopped);
+    let target = r.assigned.filter(|_| next != Role::Stopped);
+    let current: Vec<usize> = r.running_on.clone();
+    if !r.managed {
+        t.after = current.first().copied();
+        t.role_after = if t.after.is_some() {
+            r.role
+        } else {
+            Role::Stopped
+        };
+        return t;
+    }
+    let promotable = ws.clone_of(i).is_some_and(|c| ws.rscs[c].promotable);
+    let up_role = |role: Role| {
+        if promotable && role == Role::Started {
+            Role::Unpromoted
+        } else {
+            role
+        }
+    };
+    let next = up_role(next);
+    let cur_role = up_role(r.role);
+
+    // Stop wherever it runs but should not (or must restart).
+    let staying = target.is_some_and(|n| current.len() == 1 && current[0] == n);
+    let must_restart = staying && (r.failed || r.stop_failed_on.contains(&current[0]));
+    let moving = target.is_some() && !current.is_empty() && !staying;
+    let can_migrate = moving
+        && r.allow_migrate
+        && !r.failed
+        && current.len() == 1
+        && cur_role == Role::Started
+        && next == Role::Started
+        && ws.nodes[current[0]].online
+        && !fence.contains(&current[0]);
+    if can_migrate {
+        let (from, to) = (current[0], target.unwrap_or(current[0]));
+        t.migrate = Some((from, to));
+        t.after = Some(to);
+        t.role_after = Role::Started;
+        return t;
+    }
+    for &c in &current {
+        let keep = staying && !must_restart;
+        if keep {
+            continue;
+        }
+        if cur_role == Role::Promoted {
+            t.demote.push(c);
+        }
+        t.stop.push(c);
+    }
+    match target {
+        Some(n) => {
+            let fresh = !staying || must_restart;
+            if fresh || r.start_pending {
+                t.start = Some(n);
+            }
+            t.after = Some(n);
+            t.role_after = next;
+            if next == Role::Promoted && (fresh || cur_role != Role::Promoted) {
+                t.promote = Some(n);
+            }
+            if !fresh && cur_role == Role::Promoted && next != Role::Promoted {
+                t.demote.push(n);
+            }
+        }
+        None => {
+            t.after = None;
+            t.role_after = Role::Stopped;
+        }
+    }
+    t
+}
+
+fn quorum(ws: &WorkingSet, todo: &mut [Todo]) {
+    if ws.have_quorum {
+        return;
+    }
+    match ws.no_quorum_policy {
+        NoQuorumPolicy::Ignore => {}
+        NoQuorumPolicy::Freeze
+        | NoQuorumPolicy::Stop
+        | NoQuorumPolicy::Demote
+        | NoQuorumPolicy::Fence => {
+            for (i, t) in todo.iter_mut().enumerate() {
+                if ws.rscs[i].kind != Kind::Primitive || !ws.rscs[i].managed {
+                    continue;
+                }
+                let freeze = ws.no_quorum_policy == NoQuorumPolicy::Freeze;
+                if let Some(s) = t.start {
+                    if !freeze || ws.rscs[i].running_on.is_empty() {
+                        t.start = None;
+                        t.blocked_start = Some((s, "no quorum".into()));
+                    }
+                }
+                if let Some(p) = t.promote.take() {
+                    t.blocked_promote = Some((p, "no quorum".into()));
+                }
+                t.migrate = None;
+                if ws.no_quorum_policy != NoQuorumPolicy::Freeze {
+                    for &c in &ws.rscs[i].running_on {
+                        if !t.stop.contains(&c) {
+                            t.stop.push(c);
+                        }
+                    }
+                    t.after = None;
+                    t.role_after = Role::Stopped;
+                } else if t.blocked_start.is_some() {
+                    t.after = ws.rscs[i]
+                        .running_on
+                        .first()
+                        .copied()
+                        .filter(|n| !t.stop.contains(n));
+                    if t.after.is_none() {
+                        t.role_after = Role::Stopped;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The primitives an order endpoint stands for.
+fn endpoint(ws: &WorkingSet, i: usize) -> Vec<usize> {
+    ws.primitives_of(i)
+}
+
+fn has(t: &Todo, action: &str) -> bool {
+    match action {
+        "start" => t.start.is_some() || t.migrate.is_some(),
+        "stop" => !t.stop.is_empty() || t.migrate.is_some(),
+        "promote" => t.promote.is_some(),
+        "demote" => !t.demote.is_empty(),
+        _ => false,
+    }
+}
+
+fn can(t: &Todo, action: &str) -> bool {
+    match action {
+        "start" => t.after.is_some() && t.blocked_start.is_none(),
+        "promote" => t.role_after == Role::Promoted,
+        _ => true,
+    }
+}
+
+fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
+    // Group internal orders, then configured ones; repeat until nothing changes.
+    let mut orders: Vec<(usize, String, usize, String, bool)> = Vec::new();
+    for (g, r) in ws.rscs.iter().enumerate() {
+        if r.kind == Kind::Group && r.ordered_group {
+            for w in ws.rscs[g].children.windows(2) {
+                orders.push((w[0], "start".into(), w[1], "start".into(), false));
+                orders.push((w[1], "stop".into(), w[0], "stop".into(), true));
+            }
+        }
+    }
+    for o in &ws.orders {
+        if o.kind != OrderKind::Mandatory {
+            continue;
+        }
+        let inverse = o.first_action == "stop" && o.then_action == "stop"
+            || o.first_action == "demote" && o.then_action == "demote";
+        orders.push((
+            o.first,
+            o.first_action.clone(),
+            o.then,
+            o.then_action.clone(),
+            inverse,
+        ));
+    }
+    for _round in 0..(ws.rscs.len() + 4) {
+        let mut changed = false;
+        for (f, fa, tt, ta, inverse) in &orders {
+            let firsts = endpoint(ws, *f);
+            let thens = endpoint(ws, *tt);
+            if *inverse {
+                // "stop T then stop F": F stopping makes T stop (and restart if it stays).
+                if thens.iter().any(|&x| has(&todo[x], ta)) {
+                    // Something that cannot be stopped (unmanaged) holds the then's stop.
+                    let stuck = firsts
+                        .iter()
+                        .any(|&x| !ws.rscs[x].managed && !ws.rscs[x].running_on.is_empty());
+                    if stuck && ta == "stop" {
+                        let why = format!("{} cannot be stopped", ws.rscs[*f].id);
+                        for &x in &thens {
+                            let t = &mut todo[x];
+                            for n in std::mem::take(&mut t.stop) {
+                                t.blocked_stop.push((n, why.clone()));
+                                t.after = Some(n);
+                                t.role_after = ws.rscs[x].role;
+                                t.start = None;
+                                changed = true;
+                            }
+                        }
+                        continue;
+                    }
+                    for &x in &firsts {
+                        changed |= force_restart(ws, todo, x);
+                    }
+                }
+                continue;
+            }
+            let f_is_clone_like = ws.rscs[*f].kind == Kind::Clone;
+            let req = firsts.iter().any(|&x| has(&todo[x], fa));
+            let runnable = if f_is_clone_like {
+                firsts.iter().any(|&x| can(&todo[x], fa))
+            } else {
+                firsts.iter().all(|&x| can(&todo[x], fa))
+            };
+            // An unmanaged first never runs its actions: a then that still has to start
+            // waits for it (one already running stays).
+            let frozen = firsts.iter().all(|&x| !ws.rscs[x].managed) && !firsts.is_empty();
+            if frozen && ta == "start" && fa == "start" {
+                let why = format!("unrunnable {} {}", ws.rscs[*f].id, fa);
+                for &x in &thens {
+                    let t = &mut todo[x];
+                    if ws.rscs[x].managed && ws.rscs[x].running_on.is_empty() {
+                        if let Some(s) = t.start.take() {
+                            t.blocked_start = Some((s, why.clone()));
+                            t.promote = None;
+                            t.after = None;
+                            t.role_after = Role::Stopped;
+                            changed = true;
+                        }
+                    }
+                }
+                continue;
+            }
+            if !runnable && (ta == "start" || ta == "promote") {
+                let why = format!("unrunnable {} {}", ws.rscs[*f].id, fa);
+                for &x in &thens {
+                    changed |= block(ws, todo, x, ta, &why);
+                }
+                continue;
+            }
+            let then_is_clone = ws.rscs[*tt].kind == Kind::Clone;
+            if req && ta == "start" && !then_is_clone {
+                for &x in &thens {
+                    changed |= force_restart(ws, todo, x);
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+}
+
+/// Make a primitive that stays where it runs restart there (stop and start again).
+fn force_restart(ws: &WorkingSet, todo: &mut [Todo], x: usize) -> bool {
+    let r = &ws.rscs[x];
+    if !r.managed {
+        return false;
+    }
+    let t = &mut todo[x];
+    let Some(n) = t.after else {
+        return false;
+    };
+    if t.start.is_some() || t.migrate.is_some() || !r.running_on.contains(&n) {
+        return false;
+    }
+    if r.role == Role::Promoted && !t.demote.contains(&n) {
+        t.demote.push(n);
+    }
+    if !t.stop.contains(&n) {
+        t.stop.push(n);
+    }
+    t.start = Some(n);
+    if t.role_after == Role::Promoted {
+        t.promote = Some(n);
+    }
+    true
+}
+
+/// The then-side action `ta` of `x` cannot run.
+fn block(ws: &WorkingSet, todo: &mut [Todo], x: usize, ta: &str, why: &str) -> bool {
+    let r = &ws.rscs[x];
+    if !r.managed {
+        return false;
+    }
+    let t = &mut todo[x];
+    match ta {
+        "start" => {
+            let Some(n) = t.after else { return false };
+            if let Some(s) = t.start.take() {
+                t.blocked_start = Some((s, why.to_owned()));
+            } else if let Some((from, to)) = t.migrate.take() {
+                t.stop.push(from);
+                t.blocked_start = Some((to, why.to_owned()));
+            } else if r.running_on.contains(&n) {
+                if r.role == Role::Promoted && !t.demote.contains(&n) {
+                    t.demote.push(n);
+                }
+                if !t.stop.contains(&n) {
+                    t.stop.push(n);
+                }
+            }
+            t.promote = None;
+            t.after = None;
+            t.role_after = Role::Stopped;
+            true
+        }
+        "promote" => {
+            if let Some(p) = t.promote.take() {
+                t.blocked_promote = Some((p, why.to_owned()));
+                t.role_after = Role::Unpromoted;
+                return true;
+            }
+            false
+        }
+        _ => false,
+    }
+}

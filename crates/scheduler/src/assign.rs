@@ -1,0 +1,981 @@
+//! Placement: every resource to a node (or none), as Pacemaker 2.1 assigns them.
+//!
+//! Resources are assigned in priority order (stable, CIB order otherwise). A resource first
+//! assigns the resources it is colocated with ("this with"), applies those colocations to its
+//! node weights, then folds in the attenuated preferences of resources colocated with it
+//! ("with this"), and finally picks the best node. Ties between equal weights are broken as
+//! Pacemaker breaks them: fewer resources assigned in this run, then the node the resource is
+//! active on, then the lowest node name (byte order).
+use cib::Role;
+use cib::model::PlacementStrategy;
+
+use crate::ws::{INF, Kind, WorkingSet, add};
+
+/// Marks a node unusable while merging colocated preferences (Pacemaker's INFINITY_HACK).
+const UNUSABLE: i32 = INF * -100;
+
+type Table = Vec<Option<i32>>;
+
+pub(crate) fn assign_all(ws: &mut WorkingSet) {
+    // Fencing enabled but no device: nothing can be recovered safely, so nothing is managed.
+    if ws.fencing_enabled && !ws.have_fencing_device {
+        for r in &mut ws.rscs {
+            r.managed = false;
+        }
+        ws.notes.push(
+            "fencing is enabled but no fencing device is configured: resources are left as they are"
+                .into(),
+        );
+    }
+    for i in 0..ws.rscs.len() {
+        if ws.rscs[i].target_role == Some(Role::Stopped) {
+            ws.rscs[i].next_role = Some(Role::Stopped);
+        }
+    }
+    // Inherit target-role=Stopped downwards.
+    for i in 0..ws.rscs.len() {
+        let mut cur = ws.rscs[i].parent;
+        while let Some(p) = cur {
+            if ws.rscs[p].target_role == Some(Role::Stopped) {
+                ws.rscs[i].next_role = Some(Role::Stopped);
+            }
+            cur = ws.rscs[p].parent;
+        }
+    }
+    expand_group_colocations(ws);
+    for k in 0..ws.top.len() {
+        let i = ws.top[k];
+        assign(ws, i, None);
+    }
+}
+
+/// "Group with R" acts as "first member with R"; "R with group" as "R with last member".
+fn expand_group_colocations(ws: &mut WorkingSet) {
+    for g in 0..ws.rscs.len() {
+        if ws.rscs[g].kind != Kind::Group || ws.rscs[g].children.is_empty() {
+            continue;
+        }
+        let first = ws.rscs[g].children[0];
+        let last = *ws.rscs[g].children.last().unwrap_or(&first);
+        for ci in std::mem::take(&mut ws.rscs[g].this_with) {
+            ws.colocs[ci].dependent = first;
+            ws.rscs[first].this_with.push(ci);
+        }
+        for ci in std::mem::take(&mut ws.rscs[g].with_this) {
+            ws.colocs[ci].primary = last;
+            ws.rscs[last].with_this.push(ci);
+        }
+    }
+}
+
+pub(crate) fn assign(ws: &mut WorkingSet, i: usize, prefer: Option<usize>) -> Option<usize> {
+    match ws.rscs[i].kind {
+        Kind::Primitive => assign_primitive(ws, i, prefer),
+        Kind::Group => assign_group(ws, i, prefer),
+        Kind::Clone => {
+            assign_clone(ws, i);
+            None
+        }
+    }
+}
+
+fn any_available(ws: &WorkingSet, t: &Table) -> bool {
+    t.iter()
+        .enumerate()
+        .any(|(n, w)| w.is_some_and(|w| w >= 0) && ws.nodes[n].available())
+}
+
+/// Nodes of `t` sorted best first (Pacemaker's `compare_nodes`).
+fn sorted_nodes(ws: &WorkingSet, t: &Table, active: Option<usize>) -> Vec<usize> {
+    let mut nodes: Vec<usize> = (0..t.len()).filter(|&n| t[n].is_some()).collect();
+    let eff = |n: usize| {
+        if ws.nodes[n].available() {
+            t[n].unwrap_or(-INF)
+        } else {
+            -INF
+        }
+    };
+    nodes.sort_by(|&a, &b| {
+        eff(b)
+            .cmp(&eff(a))
+            .then_with(|| {
+                if ws.placement_strategy == PlacementStrategy::Minimal {
+                    return std::cmp::Ordering::Equal;
+                }
+                let bal = if ws.placement_strategy == PlacementStrategy::Balanced {
+                    free_total(ws, b).cmp(&free_total(ws, a))
+                } else {
+                    std::cmp::Ordering::Equal
+                };
+                bal.then(ws.nodes[a].num_resources.cmp(&ws.nodes[b].num_resources))
+                    .then_with(|| match active {
+                        Some(x) if x == a => std::cmp::Ordering::Less,
+                        Some(x) if x == b => std::cmp::Ordering::Greater,
+                        _ => std::cmp::Ordering::Equal,
+                    })
+            })
+            .then_with(|| ws.nodes[a].name.as_bytes().cmp(ws.nodes[b].name.as_bytes()))
+    });
+    nodes
+}
+
+fn free_total(ws: &WorkingSet, n: usize) -> i64 {
+    ws.nodes[n].free.values().sum()
+}
+
+fn fits(ws: &WorkingSet, i: usize, n: usize) -> bool {
+    ws.rscs[i]
+        .utilization
+        .iter()
+        .all(|(k, need)| ws.nodes[n].free.get(k).is_none_or(|free| free >= need))
+}
+
+fn assign_primitive(ws: &mut WorkingSet, i: usize, prefer: Option<usize>) -> Option<usize> {
+    if let Some(p) = ws.rscs[i].parent {
+        if !ws.rscs[p].allocating && ws.rscs[p].provisional {
+            assign(ws, p, prefer);
+        }
+    }
+    if !ws.rscs[i].provisional {
+        return ws.rscs[i].assigned;
+    }
+    if ws.rscs[i].allocating {
+        return None;
+    }
+    ws.rscs[i].allocating = true;
+
+    let mut this_with = ws.rscs[i].this_with.clone();
+    this_with.sort_by(|&a, &b| cmp_coloc_priority(ws, ws.colocs[a].primary, ws.colocs[b].primary));
+    for ci in this_with {
+        apply_this_with(ws, i, ci);
+    }
+    let mut with_this = ws.rscs[i].with_this.clone();
+    with_this
+        .sort_by(|&a, &b| cmp_coloc_priority(ws, ws.colocs[a].dependent, ws.colocs[b].dependent));
+    for ci in with_this {
+        let c = &ws.colocs[ci];
+        if !c.influence {
+            continue;
+        }
+        let (dep, attr, factor) = (
+            c.dependent,
+            c.node_attr.clone(),
+            c.score as f32 / INF as f32,
+        );
+        let mut table = ws.rscs[i].allowed.clone();
+        add_colocated_scores(ws, dep, &mut table, &attr, factor, false, false, true);
+        ws.rscs[i].allowed = table;
+    }
+
+    if ws.rscs[i].next_role == Some(Role::Stopped) {
+        for w in ws.rscs[i].allowed.iter_mut().flatten() {
+            *w = -INF;
+        }
+    }
+    // Capacity: a node without enough free capacity is not an option.
+    if ws.placement_strategy != PlacementStrategy::Default && !ws.rscs[i].utilization.is_empty() {
+        for n in 0..ws.nodes.len() {
+            if !fits(ws, i, n) {
+                if let Some(w) = ws.rscs[i].allowed[n].as_mut() {
+                    *w = -INF;
+                }
+            }
+        }
+    }
+
+    if !ws.rscs[i].managed {
+        let cur = ws.rscs[i].running_on.first().copied();
+        let role = ws.rscs[i].role;
+        ws.rscs[i].next_role = Some(role);
+        finalize(ws, i, cur);
+    } else if ws.stop_all {
+        finalize(ws, i, None);
+    } else {
+        let chosen = best_node(ws, i, prefer);
+        finalize(ws, i, chosen);
+    }
+    ws.rscs[i].allocating = false;
+    ws.rscs[i].assigned
+}
+
+fn cmp_coloc_priority(ws: &WorkingSet, a: usize, b: usize) -> std::cmp::Ordering {
+    let (ra, rb) = (&ws.rscs[a], &ws.rscs[b]);
+    let variant = |k: Kind| match k {
+        Kind::Primitive => 0,
+        Kind::Group => 1,
+        Kind::Clone => 2,
+    };
+    rb.priority
+        .cmp(&ra.priority)
+        .then(variant(rb.kind).cmp(&variant(ra.kind)))
+        .then(rb.promotable.cmp(&ra.promotable))
+        .then(ra.id.as_bytes().cmp(rb.id.as_bytes()))
+}
+
+fn best_node(ws: &WorkingSet, i: usize, prefer: Option<usize>) -> Option<usize> {
+    let r = &ws.rscs[i];
+    let current = r.running_on.first().copied();
+    let nodes = sorted_nodes(ws, &r.allowed, current);
+    let best = *nodes.first()?;
+    let w = |n: usize| r.allowed[n].unwrap_or(-INF);
+    let usable = |n: usize| ws.nodes[n].available() && w(n) >= 0;
+    if let Some(p) = prefer {
+        if r.allowed[p].is_some() && w(p) >= w(best) && usable(p) {
+            return Some(p);
+        }
+    }
+    if !usable(best) {
+        return None;
+    }
+    let mut chosen = best;
+    let unique = ws.clone_of(i).is_some_and(|c| ws.rscs[c].unique);
+    if !unique && w(best) > 0 {
+        if let Some(cur) = current {
+            if usable(cur) && w(cur) == w(best) {
+                chosen = cur;
+            }
+        }
+    }
+    Some(chosen)
+}
+
+fn finalize(ws: &mut WorkingSet, i: usize, node: Option<usize>) {
+    let r = &mut ws.rscs[i];
+    r.provisional = false;
+    r.assigned = node;
+    match node {
+        Some(n) => {
+            if r.next_role.is_none() {
+                r.next_role = Some(Role::Started);
+            }
+            let util = r.utilization.clone();
+            let node = &mut ws.nodes[n];
+            node.num_resources += 1;
+            for (k, v) in util {
+                if let Some(f) = node.free.get_mut(&k) {
+                    *f -= v;
+                }
+            }
+        }
+        None => r.next_role = Some(Role::Stopped),
+    }
+}
+
+fn apply_this_with(ws: &mut WorkingSet, i: usize, ci: usize) {
+    let c = ws.colocs[ci].clone();
+    let archive = (c.dependent_role == Some(Role::Promoted) || (c.score < 0 && c.score > -INF))
+        .then(|| ws.rscs[i].allowed.clone());
+    assign(ws, c.primary, None);
+    apply_coloc_score(ws, i, ci);
+    if let Some(a) = archive {
+        if !any_available(ws, &ws.rscs[i].allowed) {
+            ws.rscs[i].allowed = a;
+        }
+    }
+}
+
+fn node_attr(ws: &WorkingSet, n: usize, attr: &str) -> Option<String> {
+    ws.nodes[n].attrs.get(attr).cloned()
+}
+
+/// Apply colocation `ci` to its dependent `dep`'s weights (the primary is assigned).
+fn apply_coloc_score(ws: &mut WorkingSet, dep: usize, ci: usize) {
+    let c = ws.colocs[ci].clone();
+    let prim = c.primary;
+    if ws.rscs[prim].kind == Kind::Clone {
+        apply_coloc_with_clone(ws, dep, ci);
+        return;
+    }
+    if ws.rscs[prim].provisional {
+        return;
+    }
+    // Role filters.
+    let prim_next = ws.rscs[prim].next_role;
+    if c.score > 0 && c.primary_role.is_some() && c.primary_role != prim_next {
+        return;
+    }
+    if c.score < 0 && c.primary_role.is_some() && c.primary_role == prim_next {
+        return;
+    }
+    let attr = c.node_attr.clone();
+    let prim_node = ws.rscs[prim].assigned;
+    let value = match prim_node {
+        Some(n) => node_attr(ws, n, &attr),
+        None if c.score < 0 => return,
+        None => None,
+    };
+    let mut work = ws.rscs[dep].allowed.clone();
+    for n in 0..work.len() {
+        let Some(w) = work[n] else { continue };
+        let nw = if prim_node.is_none() {
+            add(-c.score, w)
+        } else if node_attr(ws, n, &attr) == value {
+            if c.score < INF { add(c.score, w) } else { w }
+        } else if c.score >= INF {
+            add(-c.score, w)
+        } else {
+            w
+        };
+        work[n] = Some(nw);
+    }
+    if c.score <= -INF || c.score >= INF || any_available(ws, &work) {
+        ws.rscs[dep].allowed = work;
+    }
+}
+
+/// A colocation whose primary is a clone: the dependent goes where instances are.
+fn apply_coloc_with_clone(ws: &mut WorkingSet, dep: usize, ci: usize) {
+    let c = ws.colocs[ci].clone();
+    let clone = c.primary;
+    if ws.rscs[clone].provisional {
+        return;
+    }
+    let instances = ws.rscs[clone].children.clone();
+    let mut nodes: Vec<usize> = Vec::new();
+    for &inst in &instances {
+        let Some(n) = ws.rscs[inst].assigned else {
+            continue;
+        };
+        if let Some(role) = c.primary_role {
+            if ws.rscs[inst].next_role != Some(role) {
+                continue;
+            }
+        }
+        nodes.push(n);
+    }
+    let attr = c.node_attr.clone();
+    if c.score >= INF {
+        if c.dependent_role == Some(Role::Promoted) && c.primary_role == Some(Role::Promoted) {
+            return;
+        }
+        let values: Vec<Option<String>> = nodes.iter().map(|&n| node_attr(ws, n, &attr)).collect();
+        for n in 0..ws.nodes.len() {
+            if let Some(w) = ws.rscs[dep].allowed[n] {
+                if !values.contains(&node_attr(ws, n, &attr)) {
+                    ws.rscs[dep].allowed[n] = Some(add(w, -INF));
+                }
+            }
+        }
+        return;
+    }
+    for &pn in &nodes {
+        let v = node_attr(ws, pn, &attr);
+        for n in 0..ws.nodes.len() {
+            if let Some(w) = ws.rscs[dep].allowed[n] {
+                if node_attr(ws, n, &attr) == v {
+                    ws.rscs[dep].allowed[n] = Some(add(w, c.score));
+                }
+            }
+        }
+    }
+}
+
+/// Pacemaker's `pcmk__add_colocated_node_scores`: fold `rsc`'s (and, recursively, its
+/// colocated resources') node preferences into `nodes`, scaled by `factor`.
+#[allow(clippy::too_many_arguments)]
+fn add_colocated_scores(
+    ws: &mut WorkingSet,
+    rsc: usize,
+    nodes: &mut Table,
+    attr: &str,
+    factor: f32,
+    this_with: bool,
+    nonnegative: bool,
+    active_only: bool,
+) {
+    if ws.rscs[rsc].merging {
+        return;
+    }
+    ws.rscs[rsc].merging = true;
+    let mut work = nodes.clone();
+    let member = if ws.rscs[rsc].kind == Kind::Group {
+        ws.rscs[rsc].children.first().copied()
+    } else {
+        None
+    };
+    if let Some(m) = member {
+        add_colocated_scores(
+            ws,
+            m,
+            &mut work,
+            attr,
+            factor,
+            this_with,
+            nonnegative,
+            active_only,
+        );
+    } else {
+        add_scores_matching_attr(ws, &mut work, rsc, attr, factor, nonnegative);
+    }
+    if any_available(ws, &work) {
+        let multiplier = if factor < 0.0 { -1.0 } else { 1.0 };
+        let list: Vec<usize> = if this_with {
+            ws.rscs[rsc].this_with.clone()
+        } else if ws.rscs[rsc].kind == Kind::Group {
+            let last = *ws.rscs[rsc].children.last().unwrap_or(&rsc);
+            ws.rscs[last].with_this.clone()
+        } else {
+            ws.rscs[rsc].with_this.clone()
+        };
+        for ci in list {
+            let c = ws.colocs[ci].clone();
+            let other = if this_with {
+                c.primary
+            } else if !c.influence {
+                continue;
+            } else {
+                c.dependent
+            };
+            let f = multiplier * c.score as f32 / INF as f32;
+            add_colocated_scores(
+                ws,
+                other,
+                &mut work,
+                &c.node_attr,
+                f,
+                this_with,
+                nonnegative,
+                true,
+            );
+        }
+    } else if active_only {
+        ws.rscs[rsc].merging = false;
+        return;
+    }
+    if nonnegative {
+        for w in work.iter_mut().flatten() {
+            if *w == UNUSABLE {
+                *w = 1;
+            }
+        }
+    }
+    *nodes = work;
+    ws.rscs[rsc].merging = false;
+}
+
+fn add_scores_matching_attr(
+    ws: &WorkingSet,
+    work: &mut Table,
+    rsc: usize,
+    attr: &str,
+    factor: f32,
+    only_positive: bool,
+) {
+    let r = &ws.rscs[rsc];
+    for n in 0..work.len() {
+        let Some(weight) = work[n] else { continue };
+        let value = node_attr(ws, n, attr);
+        // Best score among rsc's allowed, available nodes with the same attribute value.
+        let mut score = -INF;
+        for (m, w) in r.allowed.iter().enumerate() {
+            let Some(w) = *w else { continue };
+            if w > score && ws.nodes[m].available() && node_attr(ws, m, attr) == value {
+                score = w;
+            }
+        }
+        if factor < 0.0 && score < 0 {
+            continue;
+        }
+        if weight == UNUSABLE {
+            continue;
+        }
+        let wf = factor * score as f32;
+        let mut delta = if wf < 0.0 {
+            (wf - 0.5) as i32
+        } else {
+            (wf + 0.5) as i32
+        };
+        if delta == 0 && score != 0 {
+            delta = if factor > 0.0 {
+                1
+            } else if factor < 0.0 {
+                -1
+            } else {
+                0
+            };
+        }
+        let new = add(delta, weight);
+        if only_positive && new < 0 && weight > 0 {
+            work[n] = Some(UNUSABLE);
+            continue;
+        }
+        if only_positive && new < 0 && weight == 0 {
+            continue;
+        }
+        work[n] = Some(new);
+    }
+}
+
+fn assign_group(ws: &mut WorkingSet, g: usize, prefer: Option<usize>) -> Option<usize> {
+    if !ws.rscs[g].provisional {
+        return ws.rscs[g].assigned;
+    }
+    if ws.rscs[g].allocating {
+        return None;
+    }
+    if ws.rscs[g].children.is_empty() {
+        ws.rscs[g].provisional = false;
+        return None;
+    }
+    ws.rscs[g].allocating = true;
+    let members = ws.rscs[g].children.clone();
+    let mut first = None;
+    for (k, &m) in members.iter().enumerate() {
+        let n = assign(ws, m, prefer);
+        if k == 0 {
+            first = n;
+        }
+    }
+    let first_next = ws.rscs[members[0]].next_role;
+    let r = &mut ws.rscs[g];
+    r.next_role = first_next;
+    r.assigned = first;
+    r.allocating = false;
+    r.provisional = false;
+    first
+}
+
+fn instance_nodes_running(ws: &WorkingSet, inst: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    for p in ws.primitives_of(inst) {
+        for &n in &ws.rscs[p].running_on {
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+    }
+    out
+}
+
+fn instance_failed(ws: &WorkingSet, inst: usize) -> bool {
+    ws.primitives_of(inst).iter().any(|&p| ws.rscs[p].failed)
+}
+
+fn assign_clone(ws: &mut WorkingSet, c: usize) {
+    if !ws.rscs[c].provisional || ws.rscs[c].allocating {
+        return;
+    }
+    if ws.rscs[c].promotable {
+        add_promotion_scores(ws, c);
+    }
+    ws.rscs[c].allocating = true;
+    for ci in ws.rscs[c].this_with.clone() {
+        let p = ws.colocs[ci].primary;
+        assign(ws, p, None);
+    }
+    for ci in ws.rscs[c].with_this.clone() {
+        let col = ws.colocs[ci].clone();
+        if !col.influence {
+            continue;
+        }
+        let mut table = ws.rscs[c].allowed.clone();
+        add_colocated_scores(
+            ws,
+            col.dependent,
+            &mut table,
+            &col.node_attr,
+            col.score as f32 / INF as f32,
+            false,
+            true,
+            true,
+        );
+        ws.rscs[c].allowed = table;
+    }
+
+    // Instances: active ones first, then by instance number.
+    let mut children = ws.rscs[c].children.clone();
+    children.sort_by_key(|&k| {
+        let n = instance_nodes_running(ws, k).len();
+        (n == 0, n)
+    });
+    let max = ws.rscs[c].clone_max as usize;
+    let per_node = ws.rscs[c].clone_node_max as usize;
+    let available = (0..ws.nodes.len())
+        .filter(|&n| ws.nodes[n].available())
+        .count();
+    let all_coloc = max < available;
+    let loop_max = max.checked_div(available).unwrap_or(1).max(1);
+    let mut count = vec![0usize; ws.nodes.len()];
+    let mut allocated = 0usize;
+
+    // The clone's colocations apply to each instance.
+    let this_with = ws.rscs[c].this_with.clone();
+    let with_this = ws.rscs[c].with_this.clone();
+    for &k in &children {
+        let targets = if ws.rscs[k].kind == Kind::Group {
+            ws.rscs[k]
+                .children
+                .first()
+                .copied()
+                .into_iter()
+                .collect::<Vec<_>>()
+        } else {
+            vec![k]
+        };
+        for t in targets {
+            for &ci in &this_with {
+                let s = ws.colocs[ci].score;
+                if all_coloc || !(0..INF).contains(&s) {
+                    ws.rscs[t].this_with.push(ci);
+                }
+            }
+        }
+        let last = if ws.rscs[k].kind == Kind::Group {
+            *ws.rscs[k].children.last().unwrap_or(&k)
+        } else {
+            k
+        };
+        for &ci in &with_this {
+            let s = ws.colocs[ci].score;
+            if ws.colocs[ci].influence && (all_coloc || s < 0) {
+                ws.rscs[last].with_this.push(ci);
+            }
+        }
+    }
+
+    for &k in &children {
+        if allocated >= max {
+            break;
+        }
+        let running = instance_nodes_running(ws, k);
+        if running.is_empty() || !ws.rscs[k].provisional || instance_failed(ws, k) {
+            continue;
+        }
+        let node = running[0];
+        let clone_w = ws.rscs[c].allowed[node];
+        if !ws.nodes[node].available() || clone_w.is_none_or(|w| w < 0) {
+            continue;
+        }
+        if count[node] >= loop_max {
+            continue;
+        }
+        if let Some(n) = allocate_instance(ws, c, k, Some(node), per_node, &count) {
+            count[n] += 1;
+            allocated += 1;
+        }
+    }
+    for &k in &children {
+        if !ws.rscs[k].provisional {
+            continue;
+        }
+        if allocated >= max {
+            for p in ws.primitives_of(k) {
+                for w in ws.rscs[p].allowed.iter_mut().flatten() {
+                    *w = -INF;
+                }
+            }
+            for x in std::iter::once(k).chain(ws.rscs[k].children.clone()) {
+                if ws.rscs[x].provisional {
+                    if ws.rscs[x].kind == Kind::Primitive {
+                        assign_primitive_unmanaged_aware(ws, x);
+                    } else {
+                        ws.rscs[x].provisional = false;
+                        ws.rscs[x].next_role = Some(Role::Stopped);
+                    }
+                }
+            }
+            continue;
+        }
+        if let Some(n) = allocate_instance(ws, c, k, None, per_node, &count) {
+            count[n] += 1;
+            allocated += 1;
+        }
+    }
+    if ws.rscs[c].promotable {
+        set_instance_roles(ws, c);
+    }
+    ws.rscs[c].allocating = false;
+    ws.rscs[c].provisional = false;
+}
+
+fn assign_primitive_unmanaged_aware(ws: &mut WorkingSet, x: usize) {
+    ws.rscs[x].allocating = false;
+    assign_primitive(ws, x, None);
+}
+
+fn allocate_instance(
+    ws: &mut WorkingSet,
+    c: usize,
+    k: usize,
+    prefer: Option<usize>,
+    per_node: usize,
+    count: &[usize],
+) -> Option<usize> {
+    if !ws.rscs[k].provisional || ws.rscs[k].allocating {
+        return None;
+    }
+    let prims = ws.primitives_of(k);
+    if let Some(p) = prefer {
+        let first = prims.first().copied().unwrap_or(k);
+        if ws.rscs[first].allowed[p].is_none_or(|w| w < 0) {
+            return None;
+        }
+    }
+    // can_run_instance: nodes that are full or banned at clone level are out.
+    for n in 0..ws.nodes.len() {
+        let clone_w = ws.rscs[c].allowed[n];
+        let bad = !ws.nodes[n].available() || clone_w.is_none() || count[n] >= per_node;
+        let neg = clone_w.filter(|&w| w < 0);
+        for &p in &prims {
+            if let Some(w) = ws.rscs[p].allowed[n] {
+                if bad {
+                    ws.rscs[p].allowed[n] = Some(-INF);
+                } else if let Some(cw) = neg {
+                    ws.rscs[p].allowed[n] = Some(add(w, cw).min(cw));
+                }
+            }
+        }
+    }
+    let backup: Vec<(usize, Vec<Option<i32>>)> = std::iter::once(k)
+        .chain(prims.iter().copied())
+        .map(|x| (x, ws.rscs[x].allowed.clone()))
+        .collect();
+    // Unassigned parent flag: instances are assigned as part of the clone.
+    let chosen = assign(ws, k, prefer);
+    if let (Some(ch), Some(p)) = (chosen, prefer) {
+        if ch != p {
+            // Not where it runs now: undo and let the second pass place it.
+            for (x, t) in backup {
+                ws.rscs[x].allowed = t;
+                unassign(ws, x);
+            }
+            return None;
+        }
+    }
+    chosen
+}
+
+fn unassign(ws: &mut WorkingSet, x: usize) {
+    let r = &mut ws.rscs[x];
+    if let Some(n) = r.assigned.take() {
+        if r.kind == Kind::Primitive {
+            let util = r.utilization.clone();
+            let node = &mut ws.nodes[n];
+            node.num_resources = node.num_resources.saturating_sub(1);
+            for (k, v) in util {
+                if let Some(f) = node.free.get_mut(&k) {
+                    *f += v;
+                }
+            }
+        }
+    }
+    let r = &mut ws.rscs[x];
+    r.provisional = true;
+    if r.target_role != Some(Role::Stopped) {
+        r.next_role = None;
+    }
+}
+
+fn promotion_score(ws: &WorkingSet, inst: usize, n: usize) -> Option<i32> {
+    let prims = ws.primitives_of(inst);
+    let anon = ws.clone_of(inst).is_some_and(|c| !ws.rscs[c].unique);
+    let mut total = 0;
+    let mut found = false;
+    for p in prims {
+        let r = &ws.rscs[p];
+        let attrs = &ws.nodes[n].attrs;
+        let mut v = attrs.get(&format!("master-{}", r.id));
+        if v.is_none() && anon {
+            // Anonymous instances are known by their base id, or by whatever instance
+            // number the node's history gave them (`master-rsc:N`).
+            let base = format!("master-{}", r.base);
+            v = attrs.get(&base).or_else(|| {
+                let prefix = format!("{base}:");
+                attrs
+                    .iter()
+                    .find(|(k, _)| {
+                        k.strip_prefix(&prefix)
+                            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+                    })
+                    .map(|(_, v)| v)
+            });
+        }
+        if let Some(v) = v {
+            found = true;
+            total += cib::score::parse_prefix(v).map_or(0, |s| s.value());
+        }
+    }
+    found.then_some(total)
+}
+
+fn add_promotion_scores(ws: &mut WorkingSet, c: usize) {
+    for k in ws.rscs[c].children.clone() {
+        for n in 0..ws.nodes.len() {
+            if !ws.nodes[n].available() {
+                continue;
+            }
+            let Some(score) = promotion_score(ws, k, n) else {
+                continue;
+            };
+            if score > 0 {
+                for p in ws
+                    .primitives_of(k)
+                    .into_iter()
+                    .take(1)
+                    .chain(std::iter::once(k))
+                {
+                    if let Some(w) = ws.rscs[p].allowed[n] {
+                        ws.rscs[p].allowed[n] = Some(add(w, score));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn inst_next_role(ws: &WorkingSet, k: usize) -> Option<Role> {
+    let prims = ws.primitives_of(k);
+    prims.first().and_then(|&p| ws.rscs[p].next_role)
+}
+
+fn inst_role(ws: &WorkingSet, k: usize) -> Role {
+    ws.primitives_of(k)
+        .iter()
+        .map(|&p| ws.rscs[p].role)
+        .max()
+        .unwrap_or(Role::Stopped)
+}
+
+fn set_instance_roles(ws: &mut WorkingSet, c: usize) {
+    let children = ws.rscs[c].children.clone();
+    let mut sort_index: Vec<(usize, i32)> = Vec::new();
+    for &k in &children {
+        let node = ws
+            .primitives_of(k)
+            .first()
+            .and_then(|&p| ws.rscs[p].assigned);
+        let Some(n) = node else {
+            sort_index.push((k, -INF));
+            continue;
+        };
+        let mut prio = match inst_next_role(ws, k) {
+            Some(Role::Stopped) | Some(Role::Unpromoted) => -INF,
+            _ => promotion_score(ws, k, n).unwrap_or(-1),
+        };
+        let target = ws.rscs[c].target_role.or_else(|| {
+            ws.primitives_of(k)
+                .first()
+                .and_then(|&p| ws.rscs[p].target_role)
+        });
+        if target == Some(Role::Unpromoted) {
+            prio = -INF;
+        }
+        // Promoted-role locations.
+        let mut cur = Some(k);
+        while let Some(x) = cur {
+            prio = add(prio, ws.rscs[x].promo_loc[n]);
+            if x == c {
+                break;
+            }
+            cur = ws.rscs[x].parent;
+        }
+        for p in ws.primitives_of(k) {
+            if p != k {
+                prio = add(prio, ws.rscs[p].promo_loc[n]);
+            }
+        }
+        // Colocations of the promoted role with other (assigned) resources.
+        let colocs: Vec<usize> = ws.rscs[c].this_with.clone();
+        for ci in colocs {
+            let col = ws.colocs[ci].clone();
+            if col.dependent_role != Some(Role::Promoted) {
+                continue;
+            }
+            let prim = col.primary;
+            let prim_nodes: Vec<usize> = if ws.rscs[prim].kind == Kind::Clone {
+                ws.rscs[prim]
+                    .children
+                    .iter()
+                    .filter(|&&i| {
+                        col.primary_role.is_none() || inst_next_role(ws, i) == col.primary_role
+                    })
+                    .filter_map(|&i| {
+                        ws.primitives_of(i)
+                            .first()
+                            .and_then(|&p| ws.rscs[p].assigned)
+                    })
+                    .collect()
+            } else {
+                let ok = col.primary_role.is_none() || ws.rscs[prim].next_role == col.primary_role;
+                ws.rscs[prim].assigned.filter(|_| ok).into_iter().collect()
+            };
+            let here = prim_nodes
+                .iter()
+                .any(|&pn| node_attr(ws, pn, &col.node_attr) == node_attr(ws, n, &col.node_attr));
+            if here {
+                prio = add(prio, col.score);
+            } else if col.score >= INF {
+                prio = -INF;
+            }
+        }
+        // Resources colocated with our promoted role pull promotion towards them.
+        for ci in ws.rscs[c].with_this.clone() {
+            let col = ws.colocs[ci].clone();
+            if col.primary_role != Some(Role::Promoted) || !col.influence {
+                continue;
+            }
+            let dep = col.dependent;
+            let dep_node = ws
+                .primitives_of(dep)
+                .first()
+                .and_then(|&p| ws.rscs[p].assigned);
+            if ws.rscs[dep].kind != Kind::Clone {
+                if let Some(w) = ws.rscs[dep].allowed.get(n).copied().flatten() {
+                    let f = col.score as f32 / INF as f32;
+                    let d = (f * w as f32).round() as i32;
+                    if prio >= 0 {
+                        prio = add(prio, d);
+                    }
+                } else if dep_node.is_some() && col.score >= INF {
+                    prio = -INF;
+                }
+            }
+        }
+        if !ws.rscs[c].managed && inst_role(ws, k) == Role::Promoted {
+            prio = INF;
+        }
+        sort_index.push((k, prio));
+    }
+    let order = |&(k, p): &(usize, i32)| {
+        (
+            std::cmp::Reverse(p),
+            std::cmp::Reverse(inst_role(ws, k)),
+            children.iter().position(|&x| x == k),
+        )
+    };
+    sort_index.sort_by_key(order);
+    let max = ws.rscs[c].promoted_max as usize;
+    let per_node = ws.rscs[c].promoted_node_max as usize;
+    let mut promoted = 0usize;
+    let mut per = vec![0usize; ws.nodes.len()];
+    for (k, prio) in sort_index {
+        let node = ws
+            .primitives_of(k)
+            .first()
+            .and_then(|&p| ws.rscs[p].assigned);
+        let mut promote = false;
+        if let Some(n) = node {
+            if prio >= 0 && (promoted < max || !ws.rscs[c].managed) && per[n] < per_node {
+                let freeze = !ws.have_quorum
+                    && ws.no_quorum_policy == cib::model::NoQuorumPolicy::Freeze
+                    && inst_role(ws, k) < Role::Promoted;
+                if !freeze {
+                    promote = true;
+                    per[n] += 1;
+                    promoted += 1;
+                }
+            }
+        }
+        for x in std::iter::once(k).chain(ws.primitives_of(k)) {
+            if ws.rscs[x].next_role != Some(Role::Stopped) && ws.rscs[x].assigned.is_some()
+                || x == k && node.is_some()
+            {
+                ws.rscs[x].next_role = Some(if promote {
+                    Role::Promoted
+                } else {
+                    Role::Unpromoted
+                });
+            }
+        }
+    }
+}

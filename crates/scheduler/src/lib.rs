@@ -1,0 +1,120 @@
+//! `scheduler`: crm-lite's pure scheduler. Given a CIB (configuration and status) it decides
+//! where every resource runs and in which role, which actions get there, and which nodes must
+//! be fenced first — deciding as Pacemaker 2.1's scheduler does.
+//!
+//! # Shape
+//! - [`schedule`] is the only entry point: `(&Cib, &Input) -> Plan`.
+//! - `ws` builds the working set: nodes with their state and attributes, resources as an arena
+//!   (clones expanded into instances), colocations and orderings, the current state of every
+//!   instance folded from the status section.
+//! - `assign` places resources on nodes (scores, colocation, stickiness, clones, promotion).
+//! - `actions` derives the actions from current vs. assigned state, applies orderings
+//!   (restart and blocking propagation) and fencing.
+//! - [`format`] prints a plan (`--format actions`, the crm_simulate-like summary).
+//!
+//! # Invariants
+//! - No I/O, no clock ("now" is [`Input::now`]), no environment, no randomness.
+//! - Deterministic: every collection that reaches the output is ordered (`Vec`, `BTreeMap`);
+//!   ties are broken as Pacemaker breaks them (documented where they are).
+#![deny(missing_docs)]
+// The working set is an arena addressed by index; index loops read best there.
+#![allow(clippy::needless_range_loop)]
+
+mod actions;
+mod assign;
+pub mod format;
+mod rules;
+mod ws;
+
+use cib::{Cib, Role};
+
+/// What the scheduler needs besides the CIB.
+#[derive(Debug, Clone, Default)]
+pub struct Input {
+    /// "Now", in seconds since the epoch, for failure-timeout and date rules. `None`: time
+    /// never expires anything and date rules are false.
+    pub now: Option<i64>,
+}
+
+/// The kind of an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ActionKind {
+    /// Start a resource on a node.
+    Start,
+    /// Stop it.
+    Stop,
+    /// Promote it.
+    Promote,
+    /// Demote it.
+    Demote,
+    /// Live-migrate it (`migrate_to` on the source, `migrate_from` on the target).
+    Migrate,
+    /// Fence a node.
+    Fence,
+}
+
+/// One action of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Action {
+    /// What to do.
+    pub kind: ActionKind,
+    /// The resource (instance id for unique clones, base id for anonymous ones), or the node
+    /// for fencing.
+    pub rsc: String,
+    /// The node it runs on (the target for a migration).
+    pub node: String,
+    /// The migration source.
+    pub from: Option<String>,
+    /// Why it cannot run, when blocked.
+    pub blocked: Option<String>,
+    /// Why it is scheduled.
+    pub reason: String,
+}
+
+/// Where a resource (instance) ends up.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Placement {
+    /// The resource (as in [`Action::rsc`]).
+    pub rsc: String,
+    /// The node, `None` when stopped.
+    pub node: Option<String>,
+    /// The role after the plan.
+    pub role: Role,
+    /// Whether the resource is managed.
+    pub managed: bool,
+}
+
+/// One row of the score table: the score of a resource on a node when it was placed.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ScoreRow {
+    /// The resource (instance id).
+    pub rsc: String,
+    /// The node.
+    pub node: String,
+    /// The score (±1000000 is ±INFINITY).
+    pub score: i32,
+}
+
+/// The scheduler's decisions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Actions that can run, in a deterministic order (see [`Plan::edges`] for ordering).
+    pub actions: Vec<Action>,
+    /// Actions that are wanted but cannot run, with the reason.
+    pub blocked: Vec<Action>,
+    /// Ordering: `(a, b)` means `actions[a]` must complete before `actions[b]` starts.
+    pub edges: Vec<(usize, usize)>,
+    /// Where every resource (instance) ends up, sorted.
+    pub placement: Vec<Placement>,
+    /// Scores at placement time, sorted.
+    pub scores: Vec<ScoreRow>,
+    /// Facts worth telling the operator (no quorum, fencing impossible, ...).
+    pub notes: Vec<String>,
+}
+
+/// Decide the plan for `cib` at `input.now`.
+pub fn schedule(cib: &Cib, input: &Input) -> Plan {
+    let mut ws = ws::WorkingSet::build(cib, input);
+    assign::assign_all(&mut ws);
+    actions::create(&mut ws)
+}

@@ -1,0 +1,1261 @@
+//! The working set: the CIB turned into what the scheduler reasons about — nodes with their
+//! state, resources as an arena (clones expanded into instances), constraints between arena
+//! entries, and each instance's current state from the status section.
+use std::collections::BTreeMap;
+
+use cib::model::{
+    Attributes, Colocation, Location, MultipleActive, NoQuorumPolicy, OnFail, Order, OrderKind,
+    PlacementStrategy, Primitive, Resource, ResourceSet,
+};
+use cib::status::{NodeState, ResourceHistory};
+use cib::{Cib, Role, Score};
+
+use crate::Input;
+use crate::rules::{Attrs, rule_holds};
+
+pub(crate) const INF: i32 = Score::INFINITY_VALUE;
+
+/// Pacemaker's score addition: saturating at ±INFINITY, -INFINITY wins.
+pub(crate) fn add(a: i32, b: i32) -> i32 {
+    (Score::new(a as i64) + Score::new(b as i64)).value()
+}
+
+/// A cluster node.
+#[derive(Debug, Clone)]
+pub(crate) struct Node {
+    pub name: String,
+    pub online: bool,
+    pub unclean: bool,
+    pub standby: bool,
+    pub maintenance: bool,
+    pub shutdown: bool,
+    /// Why the node must be fenced, when unclean.
+    pub unclean_reason: String,
+    pub attrs: Attrs,
+    /// Resources assigned here during this run (a tie-breaker).
+    pub num_resources: u32,
+    /// Capacity left during this run.
+    pub free: BTreeMap<String, i64>,
+}
+
+impl Node {
+    /// Can run resources at all (Pacemaker's `pcmk__node_available` without the score).
+    pub fn available(&self) -> bool {
+        self.online && !self.unclean && !self.standby && !self.maintenance && !self.shutdown
+    }
+}
+
+/// What an arena entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Primitive,
+    Group,
+    Clone,
+}
+
+/// One resource of the arena: a primitive, a group, a clone, or an instance of a clone's child.
+#[derive(Debug, Clone)]
+pub(crate) struct Rsc {
+    /// The id as Pacemaker prints it (`rsc`, `rsc:2` for clone instances).
+    pub id: String,
+    /// The configured id (without the instance suffix).
+    pub base: String,
+    pub kind: Kind,
+    pub parent: Option<usize>,
+    pub children: Vec<usize>,
+    pub is_fencing: bool,
+    pub orphan: bool,
+
+    // Configuration (meta-attributes after inheritance).
+    pub stickiness: i32,
+    pub migration_threshold: i32,
+    pub failure_timeout_s: i64,
+    pub target_role: Option<Role>,
+    pub managed: bool,
+    pub priority: i32,
+    pub allow_migrate: bool,
+    pub critical: bool,
+    pub multiple_active: MultipleActive,
+    pub utilization: BTreeMap<String, i64>,
+    /// Configured `on-fail` per (operation, interval ms).
+    pub on_fail: Vec<(String, u64, OnFail)>,
+    // Clone settings (on clones).
+    pub promotable: bool,
+    pub unique: bool,
+    pub clone_max: u32,
+    pub clone_node_max: u32,
+    pub promoted_max: u32,
+    pub promoted_node_max: u32,
+    pub interleave: bool,
+    pub ordered_group: bool,
+
+    // Scores.
+    /// Node weights by node index; `None`: not allowed (absent from the table).
+    pub allowed: Vec<Option<i32>>,
+    /// Promotion-only location scores (role=Promoted constraints), by node index.
+    pub promo_loc: Vec<i32>,
+
+    // Current state.
+    pub running_on: Vec<usize>,
+    pub role: Role,
+    pub failed: bool,
+    pub start_pending: bool,
+    /// Nodes where the resource failed to stop (fenced or blocked).
+    pub stop_failed_on: Vec<usize>,
+
+    // Assignment.
+    pub next_role: Option<Role>,
+    pub assigned: Option<usize>,
+    pub provisional: bool,
+    pub allocating: bool,
+    pub merging: bool,
+
+    // Colocations by index into `WorkingSet::colocs`.
+    pub this_with: Vec<usize>,
+    pub with_this: Vec<usize>,
+}
+
+/// A colocation between two arena entries.
+#[derive(Debug, Clone)]
+pub(crate) struct Coloc {
+    pub dependent: usize,
+    pub primary: usize,
+    pub score: i32,
+    pub dependent_role: Option<Role>,
+    pub primary_role: Option<Role>,
+    pub node_attr: String,
+    pub influence: bool,
+}
+
+/// An ordering between two arena entries' actions.
+#[derive(Debug, Clone)]
+pub(crate) struct Ord {
+    pub first: usize,
+    pub first_action: String,
+    pub then: usize,
+    pub then_action: String,
+    pub kind: OrderKind,
+}
+
+/// Everything the scheduler reasons about.
+#[derive(Debug)]
+pub(crate) struct WorkingSet {
+    pub nodes: Vec<Node>,
+    pub rscs: Vec<Rsc>,
+    /// Top-level resources in placement order.
+    pub top: Vec<usize>,
+    pub colocs: Vec<Coloc>,
+    pub orders: Vec<Ord>,
+    pub fencing_enabled: bool,
+    pub stop_orphans: bool,
+    pub have_fencing_device: bool,
+    pub have_quorum: bool,
+    pub no_quorum_policy: NoQuorumPolicy,
+    pub symmetric: bool,
+    pub stop_all: bool,
+    pub placement_strategy: PlacementStrategy,
+    pub fencing_action: String,
+    pub notes: Vec<String>,
+}
+
+fn parse_bool(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "on" | "yes" | "y" | "1" => Some(true),
+        "false" | "off" | "no" | "n" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// Meta-attribute lookup along the inheritance chain (own, parents, rsc_defaults).
+struct MetaChain<'a> {
+    sets: Vec<&'a Attributes>,
+}
+
+impl<'a> MetaChain<'a> {
+    fn get(&self, name: &str) -> Option<&'a str> {
+        let legacy = match name {
+            "promoted-max" => Some("master-max"),
+            "promoted-node-max" => Some("master-node-max"),
+            _ => None,
+        };
+        self.sets
+            .iter()
+            .find_map(|s| s.get(name).or_else(|| legacy.and_then(|l| s.get(l))))
+    }
+    fn score(&self, name: &str) -> Option<i32> {
+        self.get(name)
+            .map(|v| cib::score::parse_prefix(v).unwrap_or_default().value())
+    }
+    fn bool(&self, name: &str) -> Option<bool> {
+        self.get(name).and_then(parse_bool)
+    }
+    fn with(&self, first: &'a Attributes) -> MetaChain<'a> {
+        let mut sets = vec![first];
+        sets.extend(self.sets.iter().copied());
+        MetaChain { sets }
+    }
+}
+
+fn role_of(s: Option<&str>) -> Option<Role> {
+    s.and_then(Role::parse)
+}
+
+fn utilization(a: &Attributes) -> BTreeMap<String, i64> {
+    a.pairs()
+        .filter_map(|p| {
+            let v = p.value.as_deref()?.trim().parse::<i64>().ok()?;
+            Some((p.name.clone(), v))
+        })
+        .collect()
+}
+
+impl WorkingSet {
+    pub fn build(cib: &Cib, input: &Input) -> WorkingSet {
+        let o = &cib.options;
+        let have_fencing_device = cib.primitives().any(|p| p.is_fencing());
+        let mut ws = WorkingSet {
+            nodes: Vec::new(),
+            rscs: Vec::new(),
+            top: Vec::new(),
+            colocs: Vec::new(),
+            orders: Vec::new(),
+            fencing_enabled: o.fencing_enabled,
+            stop_orphans: o
+                .raw
+                .get("stop-orphan-resources")
+                .and_then(parse_bool)
+                .unwrap_or(true),
+            have_fencing_device,
+            have_quorum: cib.have_quorum.unwrap_or(false),
+            no_quorum_policy: o.no_quorum_policy,
+            symmetric: o.symmetric_cluster,
+            stop_all: o.stop_all_resources,
+            placement_strategy: o.placement_strategy,
+            fencing_action: o.fencing_action.clone(),
+            notes: Vec::new(),
+        };
+        ws.build_nodes(cib);
+        let defaults = MetaChain {
+            sets: vec![&cib.rsc_defaults],
+        };
+        for r in &cib.resources {
+            let i = ws.add_resource(cib, r, None, &defaults, o.maintenance_mode);
+            ws.top.push(i);
+        }
+        // Placement order: by priority (stable), as Pacemaker sorts.
+        let mut top = ws.top.clone();
+        top.sort_by_key(|&i| std::cmp::Reverse(ws.rscs[i].priority));
+        ws.top = top;
+        ws.unpack_status(cib, input);
+        ws.build_colocations(cib);
+        ws.build_orders(cib);
+        ws.apply_locations(cib, input);
+        ws.apply_stickiness();
+        ws.apply_fail_limits(cib, input);
+        ws
+    }
+
+    fn build_nodes(&mut self, cib: &Cib) {
+        for n in &cib.nodes {
+            let mut attrs: Attrs = BTreeMap::new();
+            for p in n.attributes.sets.iter().rev().filter(|s| s.rule.is_none()) {
+                for p in p.pairs.iter().rev() {
+                    if let Some(v) = &p.value {
+                        attrs.insert(p.name.clone(), v.clone());
+                    }
+                }
+            }
+            let state = cib.status.node(n.uname.as_str());
+            if let Some(st) = state {
+                for p in &st.attributes {
+                    if let Some(v) = &p.value {
+                        attrs.insert(p.name.clone(), v.clone());
+                    }
+                }
+            }
+            attrs.insert("#uname".into(), n.uname.0.clone());
+            attrs.insert("#id".into(), n.id.clone());
+            attrs.insert("#kind".into(), "cluster".into());
+            let is_dc = cib.dc_uuid.as_deref() == Some(n.id.as_str());
+            attrs.insert("#is_dc".into(), is_dc.to_string());
+            let flag = |name: &str| attrs.get(name).and_then(|v| parse_bool(v)).unwrap_or(false);
+            let standby = n.standby || flag("standby");
+            let maintenance = n.maintenance || flag("maintenance");
+            let (online, unclean, shutdown, pending, reason) =
+                node_status(state, self.fencing_enabled);
+            let util = utilization(&n.utilization);
+            self.nodes.push(Node {
+                name: n.uname.0.clone(),
+                online,
+                unclean,
+                standby: standby || pending,
+                maintenance,
+                shutdown,
+                unclean_reason: reason,
+                attrs,
+                free: util,
+                num_resources: 0,
+            });
+        }
+    }
+
+    pub fn node_index(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.name == name)
+    }
+
+    fn new_rsc(&self, id: String, base: String, kind: Kind, parent: Option<usize>) -> Rsc {
+        let n = self.nodes.len();
+        Rsc {
+            id,
+            base,
+            kind,
+            parent,
+            children: Vec::new(),
+            is_fencing: false,
+            orphan: false,
+            stickiness: 0,
+            migration_threshold: INF,
+            failure_timeout_s: 0,
+            target_role: None,
+            managed: true,
+            priority: 0,
+            allow_migrate: false,
+            critical: true,
+            multiple_active: MultipleActive::StopStart,
+            utilization: BTreeMap::new(),
+            on_fail: Vec::new(),
+            promotable: false,
+            unique: false,
+            clone_max: 0,
+            clone_node_max: 1,
+            promoted_max: 1,
+            promoted_node_max: 1,
+            interleave: false,
+            ordered_group: true,
+            allowed: vec![if self.symmetric { Some(0) } else { None }; n],
+            promo_loc: vec![0; n],
+            running_on: Vec::new(),
+            role: Role::Stopped,
+            failed: false,
+            start_pending: false,
+            stop_failed_on: Vec::new(),
+            next_role: None,
+            assigned: None,
+            provisional: true,
+            allocating: false,
+            merging: false,
+            this_with: Vec::new(),
+            with_this: Vec::new(),
+        }
+    }
+
+    fn apply_meta(&self, r: &mut Rsc, m: &MetaChain<'_>, maintenance_mode: bool) {
+        if let Some(s) = m.score("resource-stickiness") {
+            r.stickiness = s;
+        }
+        if let Some(s) = m.score("migration-threshold") {
+            r.migration_threshold = s;
+        }
+        if let Some(v) = m.get("failure-timeout") {
+            r.failure_timeout_s = cib::duration::parse_ms(v)
+                .map(|ms| (ms / 1000) as i64)
+                .unwrap_or(0);
+        }
+        r.target_role = role_of(m.get("target-role"));
+        let maint = m.bool("maintenance").unwrap_or(false) || maintenance_mode;
+        r.managed = m.bool("is-managed").unwrap_or(true) && !maint;
+        r.priority = m.score("priority").unwrap_or(0);
+        r.allow_migrate = m.bool("allow-migrate").unwrap_or(false);
+        r.critical = m.bool("critical").unwrap_or(true);
+        r.multiple_active = match m
+            .get("multiple-active")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("block") => MultipleActive::Block,
+            Some("stop_only") => MultipleActive::StopOnly,
+            Some("stop_unexpected") => MultipleActive::StopUnexpected,
+            _ => MultipleActive::StopStart,
+        };
+    }
+
+    fn add_resource(
+        &mut self,
+        cib: &Cib,
+        r: &Resource,
+        parent: Option<usize>,
+        chain: &MetaChain<'_>,
+        maint: bool,
+    ) -> usize {
+        match r {
+            Resource::Primitive(p) => self.add_primitive(p, p.id.0.clone(), parent, chain, maint),
+            Resource::Group(g) => {
+                let chain = chain.with(&g.meta.raw);
+                let mut rsc = self.new_rsc(g.id.0.clone(), g.id.0.clone(), Kind::Group, parent);
+                self.apply_meta(&mut rsc, &chain, maint);
+                rsc.ordered_group = chain.bool("ordered").unwrap_or(true);
+                let gi = self.push(rsc);
+                for m in &g.members {
+                    let c = self.add_primitive(m, m.id.0.clone(), Some(gi), &chain, maint);
+                    self.rscs[gi].children.push(c);
+                }
+                gi
+            }
+            Resource::Clone(c) => {
+                let mut chain = chain.with(&c.meta.raw);
+                let mut rsc = self.new_rsc(c.id.0.clone(), c.id.0.clone(), Kind::Clone, parent);
+                self.apply_meta(&mut rsc, &chain, maint);
+                // Clones are sticky by default.
+                let one = one_stickiness();
+                if chain.get("resource-stickiness").is_none() {
+                    chain.sets.push(one);
+                    rsc.stickiness = 1;
+                }
+                rsc.promotable = c.promotable;
+                rsc.unique = chain.bool("globally-unique").unwrap_or(false);
+                let n_nodes = self.nodes.len() as u32;
+                rsc.clone_max = chain
+                    .score("clone-max")
+                    .map(|v| v.max(0) as u32)
+                    .unwrap_or(n_nodes);
+                rsc.clone_node_max = chain
+                    .score("clone-node-max")
+                    .map(|v| v.max(0) as u32)
+                    .unwrap_or(1);
+                rsc.promoted_max = chain
+                    .score("promoted-max")
+                    .map(|v| v.max(0) as u32)
+                    .unwrap_or(1);
+                rsc.promoted_node_max = chain
+                    .score("promoted-node-max")
+                    .map(|v| v.max(0) as u32)
+                    .unwrap_or(1);
+                rsc.interleave = chain.bool("interleave").unwrap_or(false);
+                let ci = self.push(rsc);
+                for k in 0..self.rscs[ci].clone_max {
+                    let inst = match &*c.child {
+                        Resource::Primitive(p) => {
+                            self.add_primitive(p, format!("{}:{k}", p.id), Some(ci), &chain, maint)
+                        }
+                        Resource::Group(g) => {
+                            let gchain = chain.with(&g.meta.raw);
+                            let mut grsc = self.new_rsc(
+                                format!("{}:{k}", g.id),
+                                g.id.0.clone(),
+                                Kind::Group,
+                                Some(ci),
+                            );
+                            self.apply_meta(&mut grsc, &gchain, maint);
+                            grsc.ordered_group = gchain.bool("ordered").unwrap_or(true);
+                            let gi = self.push(grsc);
+                            for m in &g.members {
+                                let mi = self.add_primitive(
+                                    m,
+                                    format!("{}:{k}", m.id),
+                                    Some(gi),
+                                    &gchain,
+                                    maint,
+                                );
+                                self.rscs[gi].children.push(mi);
+                            }
+                            gi
+                        }
+                        Resource::Clone(_) => continue,
+                    };
+                    self.rscs[ci].children.push(inst);
+                }
+                let _ = cib;
+                ci
+            }
+        }
+    }
+
+    fn add_primitive(
+        &mut self,
+        p: &Primitive,
+        id: String,
+        parent: Option<usize>,
+        chain: &MetaChain<'_>,
+        maint: bool,
+    ) -> usize {
+        let chain = chain.with(&p.meta.raw);
+        let mut rsc = self.new_rsc(id, p.id.0.clone(), Kind::Primitive, parent);
+        self.apply_meta(&mut rsc, &chain, maint);
+        rsc.is_fencing = p.is_fencing();
+        rsc.utilization = utilization(&p.utilization);
+        rsc.on_fail = p
+            .ops
+            .iter()
+            .filter_map(|o| Some((o.name.clone(), o.interval_ms, o.on_fail?)))
+            .collect();
+        self.push(rsc)
+    }
+
+    fn push(&mut self, r: Rsc) -> usize {
+        self.rscs.push(r);
+        self.rscs.len() - 1
+    }
+
+    /// The arena entry a constraint's resource id names (top-level, group member or clone).
+    pub fn find(&self, id: &str) -> Option<usize> {
+        self.rscs.iter().position(|r| {
+            r.id == id
+                && (r.kind == Kind::Clone
+                    || r.parent.is_none_or(|p| self.rscs[p].kind != Kind::Clone))
+        })
+    }
+
+    /// The clone an instance (or an instance's member) belongs to.
+    pub fn clone_of(&self, i: usize) -> Option<usize> {
+        let mut cur = self.rscs[i].parent;
+        while let Some(p) = cur {
+            if self.rscs[p].kind == Kind::Clone {
+                return Some(p);
+            }
+            cur = self.rscs[p].parent;
+        }
+        None
+    }
+
+    /// Every primitive below (and including) `i`.
+    pub fn primitives_of(&self, i: usize) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut stack = vec![i];
+        while let Some(x) = stack.pop() {
+            if self.rscs[x].kind == Kind::Primitive {
+                out.push(x);
+            } else {
+                for &c in self.rscs[x].children.iter().rev() {
+                    stack.push(c);
+                }
+            }
+        }
+        out
+    }
+
+    // ----- status -----
+
+    fn unpack_status(&mut self, cib: &Cib, input: &Input) {
+        for ns in &cib.status.nodes {
+            let Some(ni) = self.node_index(ns.uname.as_str()) else {
+                continue;
+            };
+            let node = &self.nodes[ni];
+            if !self.fencing_enabled && !node.online {
+                continue;
+            }
+            for h in &ns.resources {
+                self.unpack_history(ni, ns, h, input.now);
+            }
+        }
+        // A resource thought active on an offline node that is not already unclean makes
+        // that node unclean: silence is not proof it stopped.
+        for i in 0..self.rscs.len() {
+            if self.rscs[i].kind != Kind::Primitive || !self.rscs[i].managed {
+                continue;
+            }
+            for &n in &self.rscs[i].running_on.clone() {
+                let node = &mut self.nodes[n];
+                if !node.online && !node.unclean && self.fencing_enabled {
+                    node.unclean = true;
+                    node.unclean_reason =
+                        format!("{} is thought to be active there", self.rscs[i].id);
+                }
+            }
+            for &n in &self.rscs[i].stop_failed_on.clone() {
+                if self.fencing_enabled {
+                    let node = &mut self.nodes[n];
+                    if !node.unclean {
+                        node.unclean = true;
+                        node.unclean_reason = format!("{} failed there", self.rscs[i].id);
+                    }
+                }
+            }
+        }
+    }
+
+    fn unpack_history(
+        &mut self,
+        ni: usize,
+        _ns: &NodeState,
+        h: &ResourceHistory,
+        now: Option<i64>,
+    ) {
+        let st = &h.state;
+        let active = st.role.is_active();
+        let Some(ri) = self.match_history(ni, h.id.as_str(), active) else {
+            if active {
+                // An orphan: configured no more, still running. Stop it (unless told not to).
+                let existing = self
+                    .rscs
+                    .iter()
+                    .position(|r| r.orphan && r.id == h.id.as_str());
+                let i = match existing {
+                    Some(i) => i,
+                    None => {
+                        let mut r =
+                            self.new_rsc(h.id.0.clone(), h.id.0.clone(), Kind::Primitive, None);
+                        r.orphan = true;
+                        r.allowed = vec![None; self.nodes.len()];
+                        r.target_role = Some(Role::Stopped);
+                        r.managed = self.stop_orphans;
+                        r.is_fencing = h.class.as_deref() == Some("stonith");
+                        let i = self.push(r);
+                        self.top.push(i);
+                        i
+                    }
+                };
+                let r = &mut self.rscs[i];
+                r.running_on.push(ni);
+                r.role = r.role.max(st.role);
+                r.failed |= st.failed;
+            }
+            return;
+        };
+        let promotable = self.clone_of(ri).is_some_and(|c| self.rscs[c].promotable);
+        let anon_clone = self.clone_of(ri).filter(|&c| !self.rscs[c].unique);
+        // The failure that decides recovery: the latest one, unless it has expired.
+        let mut failed = st.failed;
+        let mut stop_failed = st.stop_failed;
+        let mut on_fail = OnFail::Restart;
+        if let Some(op) = st
+            .failed_ops
+            .iter()
+            .map(|&k| &h.ops[k])
+            .max_by_key(|o| o.call_id)
+        {
+            let timeout = self.rscs[ri].failure_timeout_s;
+            let expired = timeout > 0
+                && now.is_some_and(|now| op.last_rc_change.is_some_and(|t| t + timeout <= now));
+            // Hard errors ban the node, fatal ones every node, whatever the on-fail.
+            let ban_target = anon_clone.unwrap_or(ri);
+            match op.rc {
+                2..=5 if !expired => self.add_location(ban_target, ni, -INF),
+                6 if !expired => {
+                    for n in 0..self.nodes.len() {
+                        self.add_location(ban_target, n, -INF);
+                    }
+                }
+                _ => {}
+            }
+            if expired {
+                failed = false;
+                stop_failed = false;
+            } else {
+                let configured = self.rscs[ri]
+                    .on_fail
+                    .iter()
+                    .find(|(name, interval, _)| {
+                        *name == op.operation && *interval == op.interval_ms
+                    })
+                    .map(|x| x.2);
+                on_fail = configured.unwrap_or(if op.operation == "stop" {
+                    if self.fencing_enabled {
+                        OnFail::Fence
+                    } else {
+                        OnFail::Block
+                    }
+                } else {
+                    OnFail::Restart
+                });
+            }
+        }
+        if failed && active {
+            match on_fail {
+                OnFail::Ignore => {
+                    failed = false;
+                    stop_failed = false;
+                }
+                OnFail::Block => {
+                    self.rscs[ri].managed = false;
+                    stop_failed = false;
+                }
+                OnFail::Stop => self.rscs[ri].target_role = Some(Role::Stopped),
+                OnFail::Fence => {
+                    let node = &mut self.nodes[ni];
+                    if !node.unclean {
+                        node.unclean = true;
+                        node.unclean_reason = format!("{} failed there", self.rscs[ri].id);
+                    }
+                }
+                OnFail::Standby => self.nodes[ni].standby = true,
+                _ => {}
+            }
+        }
+        let r = &mut self.rscs[ri];
+        if active {
+            if !r.running_on.contains(&ni) {
+                r.running_on.push(ni);
+            }
+            let mut role = st.role;
+            if promotable && role == Role::Started {
+                role = Role::Unpromoted;
+            }
+            if role > r.role {
+                r.role = role;
+            }
+            if failed {
+                r.failed = true;
+            }
+            if stop_failed {
+                r.stop_failed_on.push(ni);
+            }
+            if st.pending.as_deref() == Some("start") {
+                r.start_pending = true;
+            }
+        }
+    }
+
+    /// The arena primitive a history entry belongs to, binding anonymous clone instances
+    /// to nodes as Pacemaker does: an instance already active on the node, else the first
+    /// instance active nowhere.
+    fn match_history(&self, ni: usize, id: &str, active: bool) -> Option<usize> {
+        if let Some(i) = self
+            .rscs
+            .iter()
+            .position(|r| r.kind == Kind::Primitive && r.id == id && self.clone_of_idx(r).is_none())
+        {
+            return Some(i);
+        }
+        let base = id.rsplit_once(':').map_or(id, |(b, n)| {
+            if n.bytes().all(|c| c.is_ascii_digit()) {
+                b
+            } else {
+                id
+            }
+        });
+        let instances: Vec<usize> = (0..self.rscs.len())
+            .filter(|&i| {
+                let r = &self.rscs[i];
+                r.kind == Kind::Primitive && r.base == base && self.clone_of(i).is_some()
+            })
+            .collect();
+        if instances.is_empty() {
+            return None;
+        }
+        let clone = self.clone_of(instances[0])?;
+        if self.rscs[clone].unique {
+            return instances.into_iter().find(|&i| self.rscs[i].id == id);
+        }
+        // Same instance already here (or its group instance has a member here).
+        let inst_top = |i: usize| -> usize {
+            let mut cur = i;
+            while let Some(p) = self.rscs[cur].parent {
+                if p == clone {
+                    return cur;
+                }
+                cur = p;
+            }
+            cur
+        };
+        for &i in &instances {
+            let t = inst_top(i);
+            if self
+                .primitives_of(t)
+                .iter()
+                .any(|&p| self.rscs[p].running_on.contains(&ni))
+            {
+                return Some(i);
+            }
+        }
+        if !active {
+            return instances.first().copied().filter(|_| false);
+        }
+        instances.into_iter().find(|&i| {
+            let t = inst_top(i);
+            self.primitives_of(t)
+                .iter()
+                .all(|&p| self.rscs[p].running_on.is_empty())
+        })
+    }
+
+    fn clone_of_idx(&self, r: &Rsc) -> Option<usize> {
+        let mut cur = r.parent;
+        while let Some(p) = cur {
+            if self.rscs[p].kind == Kind::Clone {
+                return Some(p);
+            }
+            cur = self.rscs[p].parent;
+        }
+        None
+    }
+
+    // ----- constraints -----
+
+    fn build_colocations(&mut self, cib: &Cib) {
+        // Group internal colocations: each member with the previous one.
+        for g in 0..self.rscs.len() {
+            if self.rscs[g].kind != Kind::Group {
+                continue;
+            }
+            let members = self.rscs[g].children.clone();
+            for w in members.windows(2) {
+                let influence = self.rscs[w[1]].critical;
+                self.new_coloc(
+                    "group:internal_colocation",
+                    w[1],
+                    w[0],
+                    INF,
+                    None,
+                    None,
+                    None,
+                    influence,
+                );
+            }
+        }
+        for c in &cib.colocations {
+            self.unpack_colocation(c);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn new_coloc(
+        &mut self,
+        id: &str,
+        dependent: usize,
+        primary: usize,
+        score: i32,
+        dependent_role: Option<Role>,
+        primary_role: Option<Role>,
+        node_attr: Option<&str>,
+        influence: bool,
+    ) {
+        if score == 0 {
+            return;
+        }
+        let norm = |r: Option<Role>| r.filter(|r| *r != Role::Started);
+        let ci = self.colocs.len();
+        let _ = id;
+        self.colocs.push(Coloc {
+            dependent,
+            primary,
+            score,
+            dependent_role: norm(dependent_role),
+            primary_role: norm(primary_role),
+            node_attr: node_attr.unwrap_or("#uname").to_owned(),
+            influence,
+        });
+        self.rscs[dependent].this_with.push(ci);
+        self.rscs[primary].with_this.push(ci);
+        if score <= -INF {
+            // Anti-colocation also orders the two (one's stop before the other's start).
+            for (a, b) in [(dependent, primary), (primary, dependent)] {
+                self.orders.push(Ord {
+                    first: a,
+                    first_action: "stop".into(),
+                    then: b,
+                    then_action: "start".into(),
+                    kind: OrderKind::Optional,
+                });
+            }
+        }
+    }
+
+    fn influence(&self, c: &Colocation, rsc: usize) -> bool {
+        c.influence.unwrap_or(self.rscs[rsc].critical)
+    }
+
+    fn set_members(&self, s: &ResourceSet) -> Vec<usize> {
+        s.members
+            .iter()
+            .filter_map(|m| self.find(m.as_str()))
+            .collect()
+    }
+
+    fn unpack_colocation(&mut self, c: &Colocation) {
+        let score = c.score.value();
+        if c.sets.is_empty() {
+            let (Some(d), Some(p)) = (
+                c.rsc.as_ref().and_then(|r| self.find(r.as_str())),
+                c.with_rsc.as_ref().and_then(|r| self.find(r.as_str())),
+            ) else {
+                return;
+            };
+            let inf = self.influence(c, d);
+            self.new_coloc(
+                &c.id,
+                d,
+                p,
+                score,
+                c.rsc_role,
+                c.with_rsc_role,
+                c.node_attribute.as_deref(),
+                inf,
+            );
+            return;
+        }
+        let mut last: Option<&ResourceSet> = None;
+        for s in &c.sets {
+            let local = s.score.map_or(score, |x| x.value());
+            let members = self.set_members(s);
+            if local != 0 && s.sequential {
+                if local > 0 {
+                    for w in members.windows(2) {
+                        // ordering="group" (default): each member with the previous one.
+                        let (dep, prim) = if s
+                            .ordering
+                            .as_deref()
+                            .unwrap_or("group")
+                            .eq_ignore_ascii_case("group")
+                        {
+                            (w[1], w[0])
+                        } else {
+                            (w[0], w[1])
+                        };
+                        let inf = self.influence(c, dep);
+                        self.new_coloc(&c.id, dep, prim, local, s.role, s.role, None, inf);
+                    }
+                } else {
+                    for (k, &a) in members.iter().enumerate() {
+                        let inf = self.influence(c, a);
+                        for &b in &members[..k] {
+                            self.new_coloc(&c.id, a, b, local, s.role, s.role, None, inf);
+                        }
+                    }
+                }
+            }
+            if let Some(prev) = last {
+                self.colocate_sets(c, prev, s, score);
+            }
+            last = Some(s);
+        }
+    }
+
+    fn colocate_sets(&mut self, c: &Colocation, s1: &ResourceSet, s2: &ResourceSet, score: i32) {
+        if score == 0 {
+            return;
+        }
+        let m1 = self.set_members(s1);
+        let m2 = self.set_members(s2);
+        let r1 = if s1.sequential {
+            m1.first().copied()
+        } else {
+            None
+        };
+        let r2 = if s2.sequential {
+            m2.last().copied()
+        } else {
+            None
+        };
+        match (r1, r2) {
+            (Some(a), Some(b)) => {
+                let inf = self.influence(c, a);
+                self.new_coloc(&c.id, a, b, score, s1.role, s2.role, None, inf);
+            }
+            (Some(a), None) => {
+                let inf = self.influence(c, a);
+                for &b in &m2 {
+                    self.new_coloc(&c.id, a, b, score, s1.role, s2.role, None, inf);
+                }
+            }
+            (None, Some(b)) => {
+                for &a in &m1 {
+                    let inf = self.influence(c, a);
+                    self.new_coloc(&c.id, a, b, score, s1.role, s2.role, None, inf);
+                }
+            }
+            (None, None) => {
+                for &a in &m1 {
+                    let inf = self.influence(c, a);
+                    for &b in &m2 {
+                        self.new_coloc(&c.id, a, b, score, s1.role, s2.role, None, inf);
+                    }
+                }
+            }
+        }
+    }
+
+    fn build_orders(&mut self, cib: &Cib) {
+        for o in &cib.orders {
+            self.unpack_order(o);
+        }
+    }
+
+    fn push_order(
+        &mut self,
+        first: usize,
+        fa: &str,
+        then: usize,
+        ta: &str,
+        kind: OrderKind,
+        symmetrical: bool,
+    ) {
+        self.orders.push(Ord {
+            first,
+            first_action: fa.to_owned(),
+            then,
+            then_action: ta.to_owned(),
+            kind,
+        });
+        if symmetrical && kind != OrderKind::Serialize {
+            let inv = |a: &str| match a {
+                "start" => Some("stop"),
+                "stop" => Some("start"),
+                "promote" => Some("demote"),
+                "demote" => Some("promote"),
+                _ => None,
+            };
+            if let (Some(ifa), Some(ita)) = (inv(fa), inv(ta)) {
+                self.orders.push(Ord {
+                    first: then,
+                    first_action: ita.to_owned(),
+                    then: first,
+                    then_action: ifa.to_owned(),
+                    kind,
+                });
+            }
+        }
+    }
+
+    fn unpack_order(&mut self, o: &Order) {
+        if o.sets.is_empty() {
+            let (Some(f), Some(t)) = (
+                o.first.as_ref().and_then(|r| self.find(r.as_str())),
+                o.then.as_ref().and_then(|r| self.find(r.as_str())),
+            ) else {
+                return;
+            };
+            self.push_order(
+                f,
+                &o.first_action.clone(),
+                t,
+                &o.then_action.clone(),
+                o.kind,
+                o.symmetrical,
+            );
+            return;
+        }
+        let mut prev: Option<(Vec<usize>, String, bool)> = None;
+        for s in &o.sets {
+            let members = self.set_members(s);
+            let action = s.action.clone().unwrap_or_else(|| "start".into());
+            let kind = match s.kind.as_deref().map(str::to_ascii_lowercase).as_deref() {
+                Some("optional") => OrderKind::Optional,
+                Some("serialize") => OrderKind::Serialize,
+                Some("mandatory") => OrderKind::Mandatory,
+                _ => o.kind,
+            };
+            if s.sequential {
+                for w in members.windows(2) {
+                    self.push_order(w[0], &action, w[1], &action, kind, o.symmetrical);
+                }
+            }
+            if let Some((pm, pa, pseq)) = &prev {
+                let firsts: Vec<usize> = if *pseq {
+                    pm.last().copied().into_iter().collect()
+                } else {
+                    pm.clone()
+                };
+                let thens: Vec<usize> = if s.sequential {
+                    members.first().copied().into_iter().collect()
+                } else {
+                    members.clone()
+                };
+                for &f in &firsts {
+                    for &t in &thens {
+                        self.push_order(f, pa, t, &action, o.kind, o.symmetrical);
+                    }
+                }
+            }
+            prev = Some((members, action, s.sequential));
+        }
+    }
+
+    fn location_targets(&self, l: &Location) -> Vec<usize> {
+        let mut out = Vec::new();
+        if let Some(r) = &l.rsc {
+            out.extend(self.find(r.as_str()));
+        }
+        if let Some(p) = &l.rsc_pattern {
+            if let Ok(re) = regex_lite::Regex::new(p) {
+                for (i, r) in self.rscs.iter().enumerate() {
+                    let is_config = r.parent.is_none_or(|p| self.rscs[p].kind != Kind::Clone)
+                        || r.kind == Kind::Clone;
+                    if is_config && !r.orphan && re.is_match(&r.id) {
+                        out.push(i);
+                    }
+                }
+            }
+        }
+        for s in &l.sets {
+            out.extend(self.set_members(s));
+        }
+        out
+    }
+
+    fn apply_locations(&mut self, cib: &Cib, input: &Input) {
+        for l in &cib.locations {
+            let targets = self.location_targets(l);
+            let mut entries: Vec<(usize, i32, Option<Role>)> = Vec::new();
+            if let (Some(node), Some(score)) = (&l.node, l.score) {
+                if let Some(ni) = self.node_index(node.as_str()) {
+                    entries.push((ni, score.value(), l.role));
+                }
+            }
+            for rule in &l.rules {
+                for ni in 0..self.nodes.len() {
+                    if !rule_holds(rule, &self.nodes[ni].attrs, input.now) {
+                        continue;
+                    }
+                    let score = if let Some(attr) = &rule.score_attribute {
+                        match self.nodes[ni]
+                            .attrs
+                            .get(attr)
+                            .and_then(|v| cib::score::parse_prefix(v))
+                        {
+                            Some(s) => s.value(),
+                            None => continue,
+                        }
+                    } else {
+                        rule.score.map_or(0, |s| s.value())
+                    };
+                    entries.push((ni, score, rule.role.or(l.role)));
+                }
+            }
+            for &t in &targets {
+                for &(ni, score, role) in &entries {
+                    if role == Some(Role::Promoted) {
+                        let r = &mut self.rscs[t];
+                        r.promo_loc[ni] = add(r.promo_loc[ni], score);
+                        continue;
+                    }
+                    self.add_location(t, ni, score);
+                }
+            }
+        }
+    }
+
+    /// Add `score` for node `ni` to `i` and everything below it.
+    pub fn add_location(&mut self, i: usize, ni: usize, score: i32) {
+        let mut stack = vec![i];
+        while let Some(x) = stack.pop() {
+            let w = &mut self.rscs[x].allowed[ni];
+            *w = Some(add(w.unwrap_or(0), score));
+            stack.extend(self.rscs[x].children.iter().copied());
+        }
+    }
+
+    fn apply_stickiness(&mut self) {
+        for i in 0..self.rscs.len() {
+            let r = &self.rscs[i];
+            if r.kind != Kind::Primitive
+                || !r.managed
+                || r.stickiness < 1
+                || r.running_on.len() != 1
+            {
+                continue;
+            }
+            let n = r.running_on[0];
+            if !self.symmetric && r.allowed[n].is_none() {
+                continue;
+            }
+            let s = r.stickiness;
+            let w = &mut self.rscs[i].allowed[n];
+            *w = Some(add(w.unwrap_or(0), s));
+        }
+    }
+
+    fn apply_fail_limits(&mut self, cib: &Cib, input: &Input) {
+        for ni in 0..self.nodes.len() {
+            let Some(ns) = cib.status.node(&self.nodes[ni].name) else {
+                continue;
+            };
+            for i in 0..self.rscs.len() {
+                let r = &self.rscs[i];
+                if r.kind != Kind::Primitive || r.orphan || r.migration_threshold <= 0 {
+                    continue;
+                }
+                let clone = self.clone_of(i);
+                let anon = clone.is_some_and(|c| !self.rscs[c].unique);
+                let key = if anon { r.base.clone() } else { r.id.clone() };
+                let mut count = 0i32;
+                for f in &ns.fail_counts {
+                    if f.resource.as_str() != key {
+                        continue;
+                    }
+                    if r.failure_timeout_s > 0 {
+                        if let Some(now) = input.now {
+                            let last = ns
+                                .last_failures
+                                .iter()
+                                .filter(|l| l.resource.as_str() == key)
+                                .map(|l| l.timestamp)
+                                .max();
+                            if last.is_some_and(|t| t + r.failure_timeout_s <= now) {
+                                continue;
+                            }
+                        }
+                    }
+                    count = add(count, f.count.value());
+                }
+                if count > 0 && count >= r.migration_threshold {
+                    let target = if anon { clone.unwrap_or(i) } else { i };
+                    self.add_location(target, ni, -INF);
+                }
+            }
+        }
+    }
+}
+
+fn one_stickiness() -> &'static Attributes {
+    use std::sync::OnceLock;
+    static ONE: OnceLock<Attributes> = OnceLock::new();
+    ONE.get_or_init(|| {
+        let (doc, _) = cib::tree::Document::parse("<x/>");
+        let el = doc
+            .root()
+            .unwrap_or_else(|| unreachable!("a one-element document has a root"));
+        Attributes {
+            sets: vec![cib::model::AttributeSet {
+                id: None,
+                score: Score::ZERO,
+                rule: None,
+                pairs: vec![cib::model::NvPair {
+                    id: None,
+                    name: "resource-stickiness".into(),
+                    value: Some("1".into()),
+                    element: el,
+                }],
+                element: el,
+            }],
+        }
+    })
+}
+
+/// A node's (online, unclean, shutdown, pending, reason) from its node_state, as Pacemaker
+/// determines it.
+fn node_status(state: Option<&NodeState>, fencing: bool) -> (bool, bool, bool, bool, String) {
+    let Some(s) = state else {
+        // Never seen: with fencing, it must be fenced before anything it may run is recovered.
+        return (false, fencing, false, false, "node is unclean".into());
+    };
+    let unclean = |r: &str| (false, true, false, false, r.to_owned());
+    if !fencing {
+        if s.in_ccm && s.crmd && s.join == cib::status::Join::Member {
+            return (true, false, s.shutdown, false, String::new());
+        }
+        return (false, false, false, false, String::new());
+    }
+    if s.shutdown {
+        return (s.crmd, false, true, false, String::new());
+    }
+    if s.join == cib::status::Join::Banned {
+        return unclean("peer failed Pacemaker membership criteria");
+    }
+    if !s.expected_up {
+        if s.in_ccm || s.crmd {
+            return (s.in_ccm, false, false, true, String::new());
+        }
+        return (false, false, false, false, String::new());
+    }
+    if !s.in_ccm {
+        return unclean("peer is no longer part of the cluster");
+    }
+    if !s.crmd {
+        return unclean("peer process is no longer available");
+    }
+    match s.join {
+        cib::status::Join::Member => (true, false, false, false, String::new()),
+        _ => (true, false, false, true, String::new()),
+    }
+}
