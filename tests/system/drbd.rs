@@ -449,12 +449,17 @@ fn the_emulated_missing_module_matches_the_real_tools() {
     ) else {
         return;
     };
-    let Ok(()) = require(
-        !Path::new("/proc/drbd").exists(),
-        "the DRBD kernel module is loaded here: nothing to compare",
-    ) else {
+    // Not a missing requirement but another machine: where the module exists, the real
+    // tools would load it (drbdsetup runs modprobe) and there is nothing to compare.
+    let module_here = Path::new("/proc/drbd").exists()
+        || Command::new("/usr/sbin/modinfo")
+            .arg("drbd")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if module_here {
+        eprintln!("skipped: the DRBD kernel module exists here, so no missing module to compare");
         return;
-    };
+    }
     lab.module_missing();
     let conf = lab.conf().display().to_string();
     for (tool, args) in [
