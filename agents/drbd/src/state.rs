@@ -628,6 +628,23 @@ mod tests {
     }
 
     #[test]
+    fn three_nodes_two_peers_each_counted() {
+        let text = "exists resource name:r0 role:Secondary suspended:no\n\
+            exists connection name:r0 peer-node-id:1 conn-name:b connection:Connected role:Primary\n\
+            exists connection name:r0 peer-node-id:2 conn-name:c connection:Connecting role:Unknown\n\
+            exists device name:r0 volume:0 minor:0 backing_dev:/dev/vg/r0 disk:UpToDate client:no quorum:yes\n\
+            exists peer-device name:r0 peer-node-id:1 conn-name:b volume:0 replication:Established peer-disk:UpToDate peer-client:no resync-suspended:no\n\
+            exists peer-device name:r0 peer-node-id:2 conn-name:c volume:0 replication:Off peer-disk:DUnknown peer-client:no resync-suspended:no\n\
+            exists -\n";
+        let r = parse(text);
+        assert_eq!(r.connections.len(), 2);
+        assert_eq!(r.connections[1].peer_devices[0].peer_disk, Disk::DUnknown);
+        assert!(r.peer_up_to_date());
+        assert!(!r.all_peers_connected());
+        assert_eq!(r.promotion_score(), Some(SCORE_UP_TO_DATE_PEER_UNKNOWN));
+    }
+
+    #[test]
     fn a_diskless_client_is_never_a_promotion_candidate() {
         let text = "exists resource name:r0 role:Secondary suspended:no\n\
             exists connection name:r0 peer-node-id:1 conn-name:b connection:Connected role:Primary\n\
