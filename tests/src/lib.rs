@@ -2,6 +2,8 @@
 //! running an agent action with an OCF environment, and requirement checks that fail in CI
 //! but skip (with a printed reason) when run by hand.
 
+pub mod drbd_emu;
+
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -170,7 +172,14 @@ pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 /// Run `ocf-tester` on an agent with its `OCF_RESKEY_*` parameters as resource `name`;
 /// panics with its output unless every test passes. Returns the output.
 pub fn ocf_tester(agent: &Agent, name: &str) -> String {
+    ocf_tester_with(agent, name, &[])
+}
+
+/// [`ocf_tester`] with extra variables in `ocf-tester`'s environment, which it passes on to
+/// the agent (`PATH`, `CRM_LITE_ATTR_DIR`, an emulator's state file).
+pub fn ocf_tester_with(agent: &Agent, name: &str, env: &[(&str, &str)]) -> String {
     let mut cmd = Command::new("ocf-tester");
+    cmd.envs(env.iter().copied());
     cmd.arg("-n").arg(name);
     for (k, v) in &agent.env {
         if let Some(p) = k.strip_prefix("OCF_RESKEY_") {
