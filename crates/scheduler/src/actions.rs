@@ -353,73 +353,80 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
     for _round in 0..(ws.rscs.len() + 4) {
         let mut changed = false;
         for (f, fa, tt, ta, inverse, symmetrical) in &orders {
-            let firsts = endpoint(ws, *f);
-            let thens = endpoint(ws, *tt);
-            if *inverse {
-                // "stop T then stop F": F stopping makes T stop (and restart if it stays).
-                if thens.iter().any(|&x| has(&todo[x], ta)) {
-                    // Something that cannot be stopped (unmanaged) holds the then's stop.
-                    let stuck = firsts
-                        .iter()
-                        .any(|&x| !ws.rscs[x].managed && !ws.rscs[x].running_on.is_empty());
-                    if stuck && ta == "stop" {
-                        let why = format!("{} cannot be stopped", ws.rscs[*f].id);
-                        for &x in &thens {
-                            let t = &mut todo[x];
-                            for n in std::mem::take(&mut t.stop) {
-                                t.blocked_stop.push((n, why.clone()));
-                                t.after = Some(n);
-                                t.role_after = ws.rscs[x].role;
-                                t.start = None;
+            for (firsts, thens, per_node) in groups(ws, todo, *f, *tt) {
+                let clones = ws.rscs[*f].kind == Kind::Clone || ws.rscs[*tt].kind == Kind::Clone;
+                if *inverse {
+                    // "stop T then stop F": F stopping makes T stop (and restart if it stays).
+                    if thens.iter().any(|&x| has(&todo[x], ta)) {
+                        // Something that cannot be stopped (unmanaged) holds the then's stop.
+                        let stuck = firsts
+                            .iter()
+                            .any(|&x| !ws.rscs[x].managed && !ws.rscs[x].running_on.is_empty());
+                        if stuck && ta == "stop" {
+                            let why = format!("{} cannot be stopped", ws.rscs[*f].id);
+                            for &x in &thens {
+                                let t = &mut todo[x];
+                                for n in std::mem::take(&mut t.stop) {
+                                    t.blocked_stop.push((n, why.clone()));
+                                    t.after = Some(n);
+                                    t.role_after = ws.rscs[x].role;
+                                    t.start = None;
+                                    changed = true;
+                                }
+                            }
+                            continue;
+                        }
+                        if per_node || !clones {
+                            for &x in &firsts {
+                                changed |= force_restart(ws, todo, x);
+                            }
+                        }
+                    }
+                    continue;
+                }
+                let f_is_clone_like = ws.rscs[*f].kind == Kind::Clone;
+                let req = firsts.iter().any(|&x| has(&todo[x], fa));
+                let runnable = if f_is_clone_like {
+                    firsts.iter().any(|&x| can(&todo[x], fa))
+                } else {
+                    firsts.iter().all(|&x| can(&todo[x], fa))
+                };
+                // An unmanaged first never runs its actions: a then that still has to start
+                // waits for it (one already running stays).
+                let frozen = firsts.iter().all(|&x| !ws.rscs[x].managed) && !firsts.is_empty();
+                if frozen && ta == "start" && fa == "start" {
+                    let why = format!("unrunnable {} {}", ws.rscs[*f].id, fa);
+                    for &x in &thens {
+                        let t = &mut todo[x];
+                        if ws.rscs[x].managed && ws.rscs[x].running_on.is_empty() {
+                            if let Some(s) = t.start.take() {
+                                t.blocked_start = Some((s, why.clone()));
+                                t.promote = None;
+                                t.after = None;
+                                t.role_after = Role::Stopped;
                                 changed = true;
                             }
                         }
-                        continue;
                     }
-                    for &x in &firsts {
+                    continue;
+                }
+                if !runnable && (ta == "start" || ta == "promote") {
+                    let why = format!("unrunnable {} {}", ws.rscs[*f].id, fa);
+                    for &x in &thens {
+                        changed |= block(ws, todo, x, ta, &why, *symmetrical);
+                    }
+                    continue;
+                }
+                let then_is_clone = ws.rscs[*tt].kind == Kind::Clone;
+                let restarts = fa != "start" || firsts.iter().any(|&x| todo[x].start.is_some());
+                if req
+                    && restarts
+                    && ta == "start"
+                    && (per_node || !then_is_clone && !f_is_clone_like)
+                {
+                    for &x in &thens {
                         changed |= force_restart(ws, todo, x);
                     }
-                }
-                continue;
-            }
-            let f_is_clone_like = ws.rscs[*f].kind == Kind::Clone;
-            let req = firsts.iter().any(|&x| has(&todo[x], fa));
-            let runnable = if f_is_clone_like {
-                firsts.iter().any(|&x| can(&todo[x], fa))
-            } else {
-                firsts.iter().all(|&x| can(&todo[x], fa))
-            };
-            // An unmanaged first never runs its actions: a then that still has to start
-            // waits for it (one already running stays).
-            let frozen = firsts.iter().all(|&x| !ws.rscs[x].managed) && !firsts.is_empty();
-            if frozen && ta == "start" && fa == "start" {
-                let why = format!("unrunnable {} {}", ws.rscs[*f].id, fa);
-                for &x in &thens {
-                    let t = &mut todo[x];
-                    if ws.rscs[x].managed && ws.rscs[x].running_on.is_empty() {
-                        if let Some(s) = t.start.take() {
-                            t.blocked_start = Some((s, why.clone()));
-                            t.promote = None;
-                            t.after = None;
-                            t.role_after = Role::Stopped;
-                            changed = true;
-                        }
-                    }
-                }
-                continue;
-            }
-            if !runnable && (ta == "start" || ta == "promote") {
-                let why = format!("unrunnable {} {}", ws.rscs[*f].id, fa);
-                for &x in &thens {
-                    changed |= block(ws, todo, x, ta, &why, *symmetrical);
-                }
-                continue;
-            }
-            let then_is_clone = ws.rscs[*tt].kind == Kind::Clone;
-            let restarts = fa != "start" || firsts.iter().any(|&x| todo[x].start.is_some());
-            if req && restarts && ta == "start" && !then_is_clone && !f_is_clone_like {
-                for &x in &thens {
-                    changed |= force_restart(ws, todo, x);
                 }
             }
         }
@@ -427,6 +434,33 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
             break;
         }
     }
+}
+
+/// The (firsts, thens) primitive groups an order relates: per node for interleaved clones
+/// (an instance depends on the other clone's instance on its own node), else all with all.
+fn groups(
+    ws: &WorkingSet,
+    todo: &[Todo],
+    f: usize,
+    t: usize,
+) -> Vec<(Vec<usize>, Vec<usize>, bool)> {
+    let firsts = endpoint(ws, f);
+    let thens = endpoint(ws, t);
+    let both_clones = ws.rscs[f].kind == Kind::Clone && ws.rscs[t].kind == Kind::Clone;
+    if !(both_clones && (ws.rscs[t].interleave || ws.rscs[f].interleave)) {
+        return vec![(firsts, thens, false)];
+    }
+    let on = |x: usize, n: usize| todo[x].after == Some(n) || ws.rscs[x].running_on.contains(&n);
+    (0..ws.nodes.len())
+        .filter_map(|n| {
+            let tn: Vec<usize> = thens.iter().copied().filter(|&x| on(x, n)).collect();
+            if tn.is_empty() {
+                return None;
+            }
+            let fnn: Vec<usize> = firsts.iter().copied().filter(|&x| on(x, n)).collect();
+            Some((fnn, tn, true))
+        })
+        .collect()
 }
 
 /// Make a primitive that stays where it runs restart there (stop and start again).
