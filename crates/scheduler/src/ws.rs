@@ -632,6 +632,8 @@ impl WorkingSet {
             // Hard errors ban the node, fatal ones every node, whatever the on-fail.
             let ban_target = anon_clone.unwrap_or(ri);
             match op.rc {
+                // "Unimplemented" from a recurring operation is an ordinary failure.
+                3 if op.interval_ms > 0 => {}
                 2..=5 if !expired => self.add_location(ban_target, ni, -INF),
                 6 if !expired => {
                     for n in 0..self.nodes.len() {
