@@ -354,7 +354,6 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
         let mut changed = false;
         for (f, fa, tt, ta, inverse, symmetrical) in &orders {
             for (firsts, thens, per_node) in groups(ws, todo, *f, *tt) {
-                let clones = ws.rscs[*f].kind == Kind::Clone || ws.rscs[*tt].kind == Kind::Clone;
                 if *inverse {
                     // "stop T then stop F": F stopping makes T stop (and restart if it stays).
                     if thens.iter().any(|&x| has(&todo[x], ta)) {
@@ -376,9 +375,18 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
                             }
                             continue;
                         }
-                        if per_node || !clones {
+                        if per_node || ws.rscs[*tt].kind != Kind::Clone {
                             for &x in &firsts {
                                 changed |= force_restart(ws, todo, x);
+                            }
+                        } else if ws.rscs[*f].kind != Kind::Clone {
+                            // A clone instance stopping only restarts what runs beside it.
+                            let stopping: Vec<usize> =
+                                thens.iter().flat_map(|&x| todo[x].stop.clone()).collect();
+                            for &x in &firsts {
+                                if todo[x].after.is_some_and(|n| stopping.contains(&n)) {
+                                    changed |= force_restart(ws, todo, x);
+                                }
                             }
                         }
                     }
