@@ -193,12 +193,23 @@ impl LrmOp {
     /// decides — the expected rc is success, and a probe may find the resource running,
     /// stopped or promoted; timeouts, hard and fatal errors and the rest always fail.
     pub fn failed(&self) -> bool {
+        let rc = self.effective_rc();
         match self.status {
             ExecStatus::Pending | ExecStatus::Cancelled => false,
             ExecStatus::Done | ExecStatus::Error => {
-                self.rc != self.expected_rc && !(self.is_probe() && matches!(self.rc, 0 | 7 | 8))
+                rc != self.expected_rc && !(self.is_probe() && matches!(rc, 0 | 7 | 8))
             }
             _ => true,
+        }
+    }
+
+    /// The rc as Pacemaker reads it: "degraded" (190) is success and "degraded promoted"
+    /// (191) is running promoted.
+    pub fn effective_rc(&self) -> i32 {
+        match self.rc {
+            190 => 0,
+            191 => 8,
+            rc => rc,
         }
     }
 
@@ -294,7 +305,7 @@ pub fn fold(ops: &[LrmOp]) -> ResourceState {
         let rc_known = matches!(o.status, ExecStatus::Done | ExecStatus::Error);
         if !failed {
             // A result as expected (or a probe, which only reports).
-            match (name, o.rc) {
+            match (name, o.effective_rc()) {
                 (_, 7) => st.role = Role::Stopped,
                 (_, 8) => st.role = Role::Promoted,
                 ("start" | "migrate_from", _) => st.role = Role::Started,
@@ -327,7 +338,7 @@ pub fn fold(ops: &[LrmOp]) -> ResourceState {
         }
         // An unexpected result.
         st.failed = true;
-        match (name, o.rc) {
+        match (name, o.effective_rc()) {
             ("stop", _) => {
                 st.stop_failed = true;
                 if !st.role.is_active() {

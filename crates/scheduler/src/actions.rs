@@ -253,49 +253,40 @@ fn primitive_todo(ws: &WorkingSet, i: usize, fence: &[usize]) -> Todo {
 }
 
 fn quorum(ws: &WorkingSet, todo: &mut [Todo]) {
-    if ws.have_quorum {
+    if ws.have_quorum || ws.no_quorum_policy == NoQuorumPolicy::Ignore {
         return;
     }
-    match ws.no_quorum_policy {
-        NoQuorumPolicy::Ignore => {}
-        NoQuorumPolicy::Freeze
-        | NoQuorumPolicy::Stop
-        | NoQuorumPolicy::Demote
-        | NoQuorumPolicy::Fence => {
-            for (i, t) in todo.iter_mut().enumerate() {
-                if ws.rscs[i].kind != Kind::Primitive || !ws.rscs[i].managed {
-                    continue;
-                }
-                let freeze = ws.no_quorum_policy == NoQuorumPolicy::Freeze;
-                if let Some(s) = t.start {
-                    if !freeze || ws.rscs[i].running_on.is_empty() {
-                        t.start = None;
-                        t.blocked_start = Some((s, "no quorum".into()));
-                    }
-                }
-                if let Some(p) = t.promote.take() {
-                    t.blocked_promote = Some((p, "no quorum".into()));
-                }
-                t.migrate = None;
-                if ws.no_quorum_policy != NoQuorumPolicy::Freeze {
-                    for &c in &ws.rscs[i].running_on {
-                        if !t.stop.contains(&c) {
-                            t.stop.push(c);
-                        }
-                    }
-                    t.after = None;
-                    t.role_after = Role::Stopped;
-                } else if t.blocked_start.is_some() {
-                    t.after = ws.rscs[i]
-                        .running_on
-                        .first()
-                        .copied()
-                        .filter(|n| !t.stop.contains(n));
-                    if t.after.is_none() {
-                        t.role_after = Role::Stopped;
-                    }
+    let freeze = ws.no_quorum_policy == NoQuorumPolicy::Freeze;
+    for (i, t) in todo.iter_mut().enumerate() {
+        let r = &ws.rscs[i];
+        if r.kind != Kind::Primitive || !r.managed || !r.requires_quorum {
+            continue;
+        }
+        let active = !r.running_on.is_empty();
+        if let Some(s) = t.start {
+            if !freeze || !active {
+                t.start = None;
+                // Only a resource that runs nowhere shows a blocked start.
+                if !active {
+                    t.blocked_start = Some((s, "no quorum".into()));
                 }
             }
+        }
+        if let Some(p) = t.promote.take() {
+            t.blocked_promote = Some((p, "no quorum".into()));
+        }
+        t.migrate = None;
+        if !freeze {
+            for &c in &r.running_on {
+                if !t.stop.contains(&c) {
+                    t.stop.push(c);
+                }
+            }
+            t.after = None;
+            t.role_after = Role::Stopped;
+        } else if t.blocked_start.is_some() || t.start.is_none() && !active {
+            t.after = None;
+            t.role_after = Role::Stopped;
         }
     }
 }

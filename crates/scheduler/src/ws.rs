@@ -75,6 +75,8 @@ pub(crate) struct Rsc {
     pub priority: i32,
     pub allow_migrate: bool,
     pub critical: bool,
+    /// `requires` is not `nothing`: needs quorum to start.
+    pub requires_quorum: bool,
     pub multiple_active: MultipleActive,
     pub utilization: BTreeMap<String, i64>,
     /// Configured `on-fail` per (operation, interval ms).
@@ -323,6 +325,7 @@ impl WorkingSet {
             priority: 0,
             allow_migrate: false,
             critical: true,
+            requires_quorum: true,
             multiple_active: MultipleActive::StopStart,
             utilization: BTreeMap::new(),
             on_fail: Vec::new(),
@@ -369,6 +372,9 @@ impl WorkingSet {
         r.priority = m.score("priority").unwrap_or(0);
         r.allow_migrate = m.bool("allow-migrate").unwrap_or(false);
         r.critical = m.bool("critical").unwrap_or(true);
+        r.requires_quorum = !m
+            .get("requires")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("nothing"));
         r.multiple_active = match m
             .get("multiple-active")
             .map(str::to_ascii_lowercase)
