@@ -792,7 +792,7 @@ fn promotion_score(ws: &WorkingSet, inst: usize, n: usize) -> Option<i32> {
         }
         if let Some(v) = v {
             found = true;
-            total += cib::score::parse_prefix(v).map_or(0, |s| s.value());
+            total += crate::ws::score_of(v).map_or(0, |s| s.value());
         }
     }
     found.then_some(total)

@@ -20,6 +20,11 @@ pub(crate) fn add(a: i32, b: i32) -> i32 {
     (Score::new(a as i64) + Score::new(b as i64)).value()
 }
 
+/// A score as Pacemaker reads one: `INFINITY` spellings, else the leading integer.
+pub(crate) fn score_of(v: &str) -> Option<Score> {
+    Score::parse(v).or_else(|| cib::score::parse_prefix(v))
+}
+
 /// A cluster node.
 #[derive(Debug, Clone)]
 pub(crate) struct Node {
@@ -188,7 +193,7 @@ impl<'a> MetaChain<'a> {
     }
     fn score(&self, name: &str) -> Option<i32> {
         self.get(name)
-            .map(|v| cib::score::parse_prefix(v).unwrap_or_default().value())
+            .map(|v| crate::ws::score_of(v).unwrap_or_default().value())
     }
     fn bool(&self, name: &str) -> Option<bool> {
         self.get(name).and_then(parse_bool)
@@ -1114,7 +1119,7 @@ impl WorkingSet {
                         match self.nodes[ni]
                             .attrs
                             .get(attr)
-                            .and_then(|v| cib::score::parse_prefix(v))
+                            .and_then(|v| crate::ws::score_of(v))
                         {
                             Some(s) => s.value(),
                             None => continue,
