@@ -117,9 +117,15 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
         if t.after.is_none() && is_anon_clone {
             continue;
         }
+        let mut nodes: Vec<String> = if !managed && t.after.is_some() {
+            ws.rscs[i].running_on.iter().map(|&n| node(n)).collect()
+        } else {
+            t.after.map(node).into_iter().collect()
+        };
+        nodes.sort();
         plan.placement.push(Placement {
             rsc: name.clone(),
-            node: t.after.map(node),
+            nodes,
             role: t.role_after,
             managed,
         });

@@ -51,7 +51,11 @@ pub fn actions(plan: &Plan) -> String {
             format!(
                 "{}: {} ({}{})",
                 p.rsc,
-                p.node.as_deref().unwrap_or("-"),
+                if p.nodes.is_empty() {
+                    "-".to_owned()
+                } else {
+                    p.nodes.join(",")
+                },
                 p.role,
                 if p.managed { "" } else { " unmanaged" }
             )
@@ -115,7 +119,11 @@ pub fn summary(plan: &Plan) -> String {
             out,
             "  * {}\t({}):\t {}",
             p.rsc,
-            p.node.as_deref().unwrap_or("-"),
+            if p.nodes.is_empty() {
+                "-".to_owned()
+            } else {
+                p.nodes.join(",")
+            },
             p.role
         );
     }

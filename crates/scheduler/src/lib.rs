@@ -76,8 +76,9 @@ pub struct Action {
 pub struct Placement {
     /// The resource (as in [`Action::rsc`]).
     pub rsc: String,
-    /// The node, `None` when stopped.
-    pub node: Option<String>,
+    /// The nodes it runs on after the plan: none when stopped, several only for an unmanaged
+    /// resource that is active in more than one place.
+    pub nodes: Vec<String>,
     /// The role after the plan.
     pub role: Role,
     /// Whether the resource is managed.
