@@ -774,7 +774,7 @@ impl WorkingSet {
             }
         }
         if !active {
-            return instances.first().copied().filter(|_| false);
+            return instances.first().copied();
         }
         instances.into_iter().find(|&i| {
             let t = inst_top(i);
