@@ -908,38 +908,77 @@ fn set_instance_roles(ws: &mut WorkingSet, c: usize) {
                 prio = -INF;
             }
         }
-        // Resources colocated with our promoted role pull promotion towards them.
-        for ci in ws.rscs[c].with_this.clone() {
-            let col = ws.colocs[ci].clone();
-            if col.primary_role != Some(Role::Promoted) || !col.influence {
-                continue;
-            }
-            let dep = col.dependent;
-            let dep_node = ws
-                .primitives_of(dep)
-                .first()
-                .and_then(|&p| ws.rscs[p].assigned);
-            if ws.rscs[dep].kind != Kind::Clone {
-                if let Some(w) = ws.rscs[dep].allowed.get(n).copied().flatten() {
-                    let f = col.score as f32 / INF as f32;
-                    let d = (f * w as f32).round() as i32;
-                    if prio >= 0 {
-                        prio = add(prio, d);
-                    }
-                } else if dep_node.is_some() && col.score >= INF {
-                    prio = -INF;
-                }
-            }
-        }
         if !ws.rscs[c].managed && inst_role(ws, k) == Role::Promoted {
             prio = INF;
         }
         sort_index.push((k, prio));
     }
+    // Merge the clone's node weights, its promoted-role colocations and the resources that
+    // depend on its promoted role into the sort index (Pacemaker's sort_promotable_instances).
+    let node_of = |ws: &WorkingSet, k: usize| {
+        ws.primitives_of(k)
+            .first()
+            .and_then(|&p| ws.rscs[p].assigned)
+    };
+    let mut table = ws.rscs[c].allowed.clone();
+    for &(k, idx) in &sort_index {
+        if idx < 0 {
+            continue;
+        }
+        if let Some(n) = node_of(ws, k) {
+            table[n] = Some(add(table[n].unwrap_or(0), idx));
+        }
+    }
+    for ci in ws.rscs[c].this_with.clone() {
+        let col = ws.colocs[ci].clone();
+        if col.dependent_role != Some(Role::Promoted) {
+            continue;
+        }
+        let f = col.score as f32 / INF as f32;
+        add_colocated_scores(
+            ws,
+            col.primary,
+            &mut table,
+            &col.node_attr,
+            f,
+            false,
+            false,
+            col.score < INF,
+        );
+    }
+    for ci in ws.rscs[c].with_this.clone() {
+        let col = ws.colocs[ci].clone();
+        if col.primary_role != Some(Role::Promoted) || !col.influence {
+            continue;
+        }
+        let f = col.score as f32 / INF as f32;
+        add_colocated_scores(
+            ws,
+            col.dependent,
+            &mut table,
+            &col.node_attr,
+            f,
+            false,
+            true,
+            true,
+        );
+    }
+    // The instance's own priority breaks ties between equal merged indexes.
+    let own: Vec<(usize, i32)> = sort_index.clone();
+    let own_prio = |k: usize| own.iter().find(|x| x.0 == k).map_or(0, |x| x.1);
+    for entry in sort_index.iter_mut() {
+        if entry.1 < 0 {
+            continue;
+        }
+        if let Some(n) = node_of(ws, entry.0) {
+            entry.1 = table[n].unwrap_or(entry.1);
+        }
+    }
     let order = |&(k, p): &(usize, i32)| {
         (
             std::cmp::Reverse(p),
             std::cmp::Reverse(inst_role(ws, k)),
+            std::cmp::Reverse(own_prio(k)),
             children.iter().position(|&x| x == k),
         )
     };
