@@ -24,7 +24,9 @@ URI1=qemu:///system
 PORT2=16510
 URI2=qemu+tcp://127.0.0.1:$PORT2/system
 
-alive_pidfile() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# Alive and not a zombie (pid 1 here does not reap orphans, so a killed daemon lingers as Z).
+alive_pid() { [ -r "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+alive_pidfile() { [ -s "$1" ] && alive_pid "$(cat "$1")"; }
 answers() { timeout 5 virsh -c "$1" version >/dev/null 2>&1; }
 wait_answers() {
     for _ in $(seq 300); do answers "$1" && return 0; sleep 0.1; done
@@ -151,8 +153,8 @@ stop_pidfile() {
     alive_pidfile "$f" || { rm -f "$f"; return 0; }
     pid=$(cat "$f")
     kill "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do alive_pid "$pid" || break; sleep 0.1; done
+    if alive_pid "$pid"; then kill -9 "$pid" 2>/dev/null || true; fi
     rm -f "$f"
 }
 

@@ -85,6 +85,8 @@ const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 const MONITOR_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest pause between state polls.
 const POLL: Duration = Duration::from_millis(200);
+/// How often stop repeats the ACPI shutdown request.
+const SHUTDOWN_REPEAT: Duration = Duration::from_secs(5);
 /// The guest agent's answer time at depth 10.
 const GUEST_AGENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Where libvirt's QEMU driver keeps its pid files (`<name>.pid`).
@@ -461,20 +463,8 @@ impl<V: Virt> ocf::Agent for Vm<V> {
                 Some(t) => (ctx.host.now() + t).min(ctx.deadline.graceful_until()),
                 None => ctx.deadline.graceful_until(),
             };
-            let out = virsh(ctx, uri, &["shutdown", &name])?;
-            if out.success() {
-                let gone = self.wait_for(ctx, uri, &name, graceful_end, |i| {
-                    !i.is_some_and(|i| i.state.is_active())
-                });
-                if matches!(gone, Ok(ref i) if !i.is_some_and(|i| i.state.is_active())) {
-                    tracing::info!("domain {name} shut down");
-                    return Ok(Status::Success);
-                }
-                tracing::info!("domain {name} did not shut down in time; destroying it");
-            } else if config::says_no_domain(&virsh_error(&out)) {
+            if self.shut_down(ctx, uri, &name, graceful_end)? {
                 return Ok(Status::Success);
-            } else {
-                tracing::warn!("virsh shutdown {name}: {}", virsh_error(&out));
             }
         }
         let out = virsh(ctx, uri, &["destroy", &name])?;
@@ -615,6 +605,38 @@ impl<V: Virt> ocf::Agent for Vm<V> {
 }
 
 impl<V: Virt> Vm<V> {
+    /// ACPI shutdown until `until`: true when the domain is gone. The request is repeated
+    /// every [`SHUTDOWN_REPEAT`], since a guest drops a button press it gets before its
+    /// ACPI daemon runs (a domain stopped while it boots).
+    fn shut_down(
+        &self,
+        ctx: &Ctx<'_>,
+        uri: &str,
+        name: &str,
+        until: Instant,
+    ) -> Result<bool, Failure> {
+        let stopped = |i: &Option<DomInfo>| !i.is_some_and(|i| i.state.is_active());
+        loop {
+            let out = virsh(ctx, uri, &["shutdown", name])?;
+            if !out.success() {
+                if config::says_no_domain(&virsh_error(&out)) {
+                    return Ok(true);
+                }
+                tracing::warn!("virsh shutdown {name}: {}", virsh_error(&out));
+                return Ok(false);
+            }
+            let round = (ctx.host.now() + SHUTDOWN_REPEAT).min(until);
+            if matches!(self.wait_for(ctx, uri, name, round, stopped), Ok(ref i) if stopped(i)) {
+                tracing::info!("domain {name} shut down");
+                return Ok(true);
+            }
+            if ctx.host.now() >= until {
+                tracing::info!("domain {name} did not shut down in time; destroying it");
+                return Ok(false);
+            }
+        }
+    }
+
     /// Write the running definition back to the configuration file.
     fn sync_config(&self, ctx: &Ctx<'_>, cfg: &Config, name: &str) {
         match virsh(ctx, &cfg.hypervisor, &["dumpxml", "--migratable", name]) {
