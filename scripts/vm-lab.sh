@@ -7,6 +7,7 @@
 #                            qemu+tcp://127.0.0.1:16510/system) for live migration, and
 #                            build the tiny guest (kernel + busybox initramfs that powers
 #                            off on the ACPI button) into the cache directory
+#   scripts/vm-lab.sh install  only the packages (scripts/test runs this first)
 #   scripts/vm-lab.sh stop   end the daemons this script started, by their pid files
 #   scripts/vm-lab.sh env    print the lab's paths as shell variables
 #
@@ -52,7 +53,7 @@ install() {
         "${apt[@]}" --allow-downgrades install "qemu-system-x86=$qv" "qemu-utils=$qv" \
             libvirt-daemon-system libvirt-clients >/dev/null
     fi
-    need_pkgs uuid-runtime gzip python3
+    need_pkgs uuid-runtime gzip cpio
 }
 
 # What udev would do on a stock host: libvirt runs QEMU as libvirt-qemu (group kvm).
@@ -159,9 +160,11 @@ stop_pidfile() {
 }
 
 case "${1:-up}" in
+install)
+    install
+    ;;
 up)
     install
-    need_pkgs cpio
     kvm_perms
     guest
     daemons_up
@@ -176,5 +179,5 @@ env)
     printf 'VM_LAB_GUEST=%s\nVM_LAB_URI1=%s\nVM_LAB_URI2=%s\nVM_LAB_LIBVIRTD_PID=%s\n' \
         "$GUEST" "$URI1" "$URI2" "$LIBVIRTD_PID"
     ;;
-*) die "usage: $0 up|stop|env" ;;
+*) die "usage: $0 install|up|stop|env" ;;
 esac
