@@ -13,6 +13,8 @@ use tests::{Agent, Outcome, built, is_root, require, wait_for};
 
 const URI1: &str = "qemu:///system";
 const URI2: &str = "qemu+tcp://127.0.0.1:16510/system";
+/// The local daemon through libvirt's C library (the wire client leaves ?socket= URIs to it).
+const LIB_URI: &str = "qemu+unix:///system?socket=/run/libvirt/libvirt-sock-ro";
 /// Where `scripts/vm-lab.sh` builds the tiny guest and keeps its daemons' pid files.
 const GUEST: &str = "/var/cache/crm-lite-test/vm-guest";
 const LIBVIRTD_PID: &str = "/run/crm-lite-test/vm-lab/libvirtd.pid";
@@ -193,6 +195,9 @@ fn vm_lifecycle_with_a_guest_that_powers_off_on_acpi() {
         m.took
     );
     ok(&a.run("start"), "second start");
+    // The same answer through libvirt.so.0, which a ?socket= URI forces.
+    let lib = [("OCF_RESKEY_hypervisor", LIB_URI)];
+    ok(&a.run_with("monitor", &lib), "monitor through libvirt.so.0");
     // utilization published for crm-lite: 1 vCPU, 128 MiB.
     let util = std::fs::read_to_string(d.dir.path().join("n1/attrs/utilization-vm-test"))
         .expect("utilization file");
@@ -216,6 +221,8 @@ fn vm_lifecycle_with_a_guest_that_powers_off_on_acpi() {
     ok(&a.run("stop"), "second stop");
     assert_eq!(a.run("monitor").code, 7);
     assert_eq!(probe(&a).code, 7);
+    let m = a.run_with("monitor", &lib);
+    assert_eq!(m.code, 7, "no such domain through libvirt.so.0: {m:?}");
 }
 
 #[test]

@@ -194,6 +194,34 @@ impl Config {
         })
     }
 
+    /// The configuration whatever the parameters: `config` as given (possibly empty) and
+    /// the default hypervisor for an empty one. For stop and probes only.
+    pub fn lenient(params: &Params) -> Config {
+        let hypervisor = params
+            .str("hypervisor")
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .unwrap_or(DEFAULT_HYPERVISOR);
+        let template = |name: &str| params.str(name).map(String::from);
+        Config {
+            config: PathBuf::from(params.str("config").unwrap_or("")),
+            hypervisor: hypervisor.to_string(),
+            force_stop: params.bool("force_stop"),
+            shutdown_timeout: params
+                .int("shutdown_timeout")
+                .map(|s| std::time::Duration::from_secs(s.max(0).unsigned_abs())),
+            migration_transport: "ssh".into(),
+            remote_uri: template("remote_uri"),
+            migrateuri: template("migrateuri"),
+            migrate_options: Vec::new(),
+            sync_config_on_stop: false,
+            utilization_cpu: false,
+            utilization_mem: false,
+            require_shared_storage: false,
+            monitor_guest_agent: false,
+        }
+    }
+
     /// The target node's libvirt URI for a migration to `target`.
     pub fn remote_uri_for(&self, target: &str) -> String {
         match &self.remote_uri {

@@ -102,10 +102,19 @@ fn utilization_file(ctx: &Ctx<'_>) -> PathBuf {
     ocf::service::runtime_file(ctx.env, "vm", ".utilization")
 }
 
-/// The configuration; on any failure under monitor or stop, the parsed parameters are
-/// lenient, so this fails only on a missing or relative `config`.
+/// The configuration; fails only on a missing or relative `config` or an empty
+/// `hypervisor` (under monitor and stop, other malformed values fell back to defaults).
 fn config(ctx: &Ctx<'_>) -> Result<Config, Failure> {
     Config::from_params(&ctx.params)
+}
+
+/// The configuration for stop and probes, which must answer even when it is incomplete:
+/// the domain is then known only by the name recorded at start, if any.
+fn config_lenient(ctx: &Ctx<'_>) -> Config {
+    config(ctx).unwrap_or_else(|f| {
+        tracing::warn!("{}", f.reason());
+        Config::lenient(&ctx.params)
+    })
 }
 
 /// Read and parse the domain XML: 5 when the file is missing here, 6 when it is invalid.
@@ -438,7 +447,7 @@ impl<V: Virt> ocf::Agent for Vm<V> {
     }
 
     fn stop(&self, ctx: &Ctx<'_>) -> ActionResult {
-        let cfg = config(ctx)?;
+        let cfg = config_lenient(ctx);
         let Some(name) = known_name(ctx, &cfg) else {
             tracing::warn!(
                 "domain configuration {} is unreadable and no name was recorded here: nothing can run",
@@ -485,7 +494,11 @@ impl<V: Virt> ocf::Agent for Vm<V> {
     }
 
     fn monitor(&self, ctx: &Ctx<'_>) -> ActionResult {
-        let cfg = config(ctx)?;
+        let cfg = if ctx.is_probe() {
+            config_lenient(ctx)
+        } else {
+            config(ctx)?
+        };
         let Some(name) = known_name(ctx, &cfg) else {
             if ctx.is_probe() {
                 return Ok(Status::NotRunning);

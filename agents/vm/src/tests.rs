@@ -297,6 +297,36 @@ fn stop_uses_the_name_recorded_at_start_when_the_configuration_is_gone() {
 }
 
 #[test]
+fn stop_and_probes_answer_without_the_config_parameter() {
+    let h = host();
+    h.add_file("/run/rsc/vm-vm-web1.name", "web1\n", 0o644);
+    h.push_command("virsh", ok());
+    let vm = agent(&h, |calls| {
+        Ok(if calls.is_empty() {
+            info(DomState::Running)
+        } else {
+            None
+        })
+    });
+    let none = [("OCF_RESKEY_config", ""), ("OCF_RESKEY_force_stop", "true")];
+    let (code, err) = run(&vm, &h, "stop", &none);
+    assert_eq!(code, OcfExit::Success, "{err}");
+    assert_eq!(virsh_calls(&h), ["virsh -q -c qemu:///system destroy web1"]);
+    let probe = [
+        ("OCF_RESKEY_config", ""),
+        ("OCF_RESKEY_CRM_meta_interval", "0"),
+    ];
+    assert_eq!(run(&vm, &h, "monitor", &probe).0, OcfExit::NotRunning);
+    // A recurring monitor still says what is wrong.
+    let recurring = [
+        ("OCF_RESKEY_config", ""),
+        ("OCF_RESKEY_CRM_meta_interval", "10000"),
+    ];
+    let (code, err) = run(&vm, &h, "monitor", &recurring);
+    assert_eq!(code, OcfExit::ErrConfigured, "{err}");
+}
+
+#[test]
 fn start_creates_a_transient_domain_and_waits_until_it_runs() {
     let h = host();
     h.push_command("virsh", ok());
