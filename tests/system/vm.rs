@@ -282,8 +282,15 @@ fn vm_monitor_answers_while_libvirtd_is_down() {
         .trim()
         .parse()
         .expect("pid");
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL)
-        .expect("kill libvirtd");
+    let libvirtd = nix::unistd::Pid::from_raw(pid);
+    // A hung libvirtd (stopped: it accepts connections but never answers) holds the
+    // monitor only for its deadline; then the QEMU process decides.
+    nix::sys::signal::kill(libvirtd, nix::sys::signal::SIGSTOP).expect("stop libvirtd");
+    let hung = a.run_with("monitor", &[("OCF_RESKEY_CRM_meta_timeout", "3000")]);
+    nix::sys::signal::kill(libvirtd, nix::sys::signal::SIGCONT).expect("continue libvirtd");
+    assert_eq!(hung.code, 0, "monitor with libvirtd hung: {hung:?}");
+    assert!(hung.took < Duration::from_secs(3), "took {:?}", hung.took);
+    nix::sys::signal::kill(libvirtd, nix::sys::signal::SIGKILL).expect("kill libvirtd");
     assert!(wait_for(Duration::from_secs(5), || !tests::alive(pid)));
     let result = std::panic::catch_unwind(|| {
         for _ in 0..3 {
