@@ -6,3 +6,4 @@ mod drbd;
 mod filesystem;
 mod haproxy;
 mod mgmt_api;
+mod vm;

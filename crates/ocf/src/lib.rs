@@ -33,6 +33,7 @@ pub mod params;
 pub mod promotion;
 pub mod service;
 pub mod unix;
+pub mod utilization;
 
 pub use action::Action;
 pub use deadline::Deadline;
