@@ -32,16 +32,7 @@ pub(crate) fn assign_all(ws: &mut WorkingSet) {
             ws.rscs[i].next_role = Some(Role::Stopped);
         }
     }
-    // Inherit target-role=Stopped downwards.
-    for i in 0..ws.rscs.len() {
-        let mut cur = ws.rscs[i].parent;
-        while let Some(p) = cur {
-            if ws.rscs[p].target_role == Some(Role::Stopped) {
-                ws.rscs[i].next_role = Some(Role::Stopped);
-            }
-            cur = ws.rscs[p].parent;
-        }
-    }
+    // (target-role is inherited through the meta-attribute chain: a child's own wins.)
     expand_group_colocations(ws);
     for k in 0..ws.top.len() {
         let i = ws.top[k];
