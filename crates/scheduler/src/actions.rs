@@ -185,7 +185,7 @@ fn primitive_todo(ws: &WorkingSet, i: usize, fence: &[usize]) -> Todo {
     };
     let next = r.next_role.unwrap_or(Role::Stopped);
     let target = r.assigned.filter(|_| next != Role::Stopped);
-    let current: Vec<usize> = r.running_on.clone();
+    let mut current: Vec<usize> = r.running_on.clone();
     if !r.managed {
         t.after = current.first().copied();
         t.role_after = if t.after.is_some() {
@@ -206,6 +206,11 @@ fn primitive_todo(ws: &WorkingSet, i: usize, fence: &[usize]) -> Todo {
     let next = up_role(next);
     let cur_role = up_role(r.role);
 
+    // A fencing device (requires=quorum) also active on a healthy node is simply gone with
+    // the node being fenced: that copy neither counts as active nor gets a stop.
+    if r.is_fencing && current.iter().any(|n| !fence.contains(n)) {
+        current.retain(|n| !fence.contains(n));
+    }
     // Stop wherever it runs but should not (or must restart).
     let staying = target.is_some_and(|n| current.len() == 1 && current[0] == n);
     let must_restart = staying && (r.failed || r.stop_failed_on.contains(&current[0]));

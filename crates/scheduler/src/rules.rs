@@ -52,7 +52,11 @@ fn expression_holds(e: &Expression, attrs: &Attrs) -> bool {
         None => "string".into(),
     };
     let ord = match kind.as_str() {
-        "integer" | "number" => {
+        "integer" => match (leading_int(node_value), leading_int(value)) {
+            (Some(a), Some(b)) => Some(a.cmp(&b)),
+            _ => Some(compare_strings(node_value, value)),
+        },
+        "number" => {
             match (
                 node_value.trim().parse::<f64>(),
                 value.trim().parse::<f64>(),
@@ -117,6 +121,16 @@ fn parse_date(s: &str) -> Option<i64> {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
     Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+/// An integer as Pacemaker reads one for `type="integer"`: the leading digits (`3.6` is 3).
+fn leading_int(s: &str) -> Option<i64> {
+    let t = s.trim();
+    let sign = usize::from(t.starts_with(['+', '-']));
+    let end = t[sign..]
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or(t.len(), |i| i + sign);
+    t[..end].parse().ok()
 }
 
 fn compare_strings(a: &str, b: &str) -> Ordering {
