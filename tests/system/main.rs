@@ -5,3 +5,4 @@
 mod filesystem;
 mod haproxy;
 mod mgmt_api;
+mod mysql;
