@@ -34,5 +34,5 @@ ensure_rust() {
 
 # The system packages the agents, tests and benchmarks use.
 TEST_PKGS=(build-essential pkg-config procps psmisc kmod util-linux e2fsprogs xfsprogs iproute2 curl ca-certificates
-    libxml2-utils resource-agents pacemaker-cli-utils hyperfine python3 haproxy
+    libxml2-utils resource-agents pacemaker-cli-utils hyperfine python3 haproxy mariadb-server mariadb-client
     ceph-mon ceph-osd ceph-mds ceph-fuse ceph-common)

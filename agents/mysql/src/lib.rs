@@ -289,16 +289,16 @@ impl Mysql {
         Ok(())
     }
 
-    /// The promoted node named by a notification, other than this one.
+    /// The primary a notification names, other than this node: the one being promoted,
+    /// else one already promoted and not being demoted.
     fn primary_from_notification(n: &Notification, me: &str) -> Option<String> {
-        n.promote
-            .iter()
-            .chain(n.promoted.iter())
-            .filter(|p| {
-                !n.demote.iter().any(|d| d.resource == p.resource) || n.operation == "promote"
-            })
-            .filter_map(|p| p.node.clone())
-            .find(|node| node != me)
+        let other = |p: &ocf::env::Peer| p.node.clone().filter(|node| node != me);
+        n.promote.iter().find_map(other).or_else(|| {
+            n.promoted
+                .iter()
+                .filter(|p| !n.demote.iter().any(|d| d.resource == p.resource))
+                .find_map(other)
+        })
     }
 
     /// At promote: the position of every other listed node's server that answers; fails

@@ -194,3 +194,34 @@ fn meta_data_declares_promotable_actions() {
         assert!(md.contains(needle), "{needle} missing:\n{md}");
     }
 }
+
+#[test]
+fn the_primary_comes_from_the_promote_list_then_the_promoted_one() {
+    let env = ocf::OcfEnv::from_vars([
+        ("OCF_RESKEY_CRM_meta_notify_type", "post"),
+        ("OCF_RESKEY_CRM_meta_notify_operation", "promote"),
+        ("OCF_RESKEY_CRM_meta_notify_promote_resource", "db:1"),
+        ("OCF_RESKEY_CRM_meta_notify_promote_uname", "n2"),
+        ("OCF_RESKEY_CRM_meta_notify_master_resource", "db:0"),
+        ("OCF_RESKEY_CRM_meta_notify_master_uname", "n1"),
+        ("OCF_RESKEY_CRM_meta_notify_demote_resource", "db:0"),
+        ("OCF_RESKEY_CRM_meta_notify_demote_uname", "n1"),
+    ]);
+    let n = env.meta.notification.unwrap();
+    assert_eq!(
+        Mysql::primary_from_notification(&n, "n3").as_deref(),
+        Some("n2")
+    );
+    assert_eq!(Mysql::primary_from_notification(&n, "n2"), None);
+    let env = ocf::OcfEnv::from_vars([
+        ("OCF_RESKEY_CRM_meta_notify_type", "post"),
+        ("OCF_RESKEY_CRM_meta_notify_operation", "start"),
+        ("OCF_RESKEY_CRM_meta_notify_promoted_resource", "db:0"),
+        ("OCF_RESKEY_CRM_meta_notify_promoted_uname", "n1"),
+    ]);
+    let n = env.meta.notification.unwrap();
+    assert_eq!(
+        Mysql::primary_from_notification(&n, "n3").as_deref(),
+        Some("n1")
+    );
+}
