@@ -522,6 +522,25 @@ fn mysql_broken_lagging_or_behind_replicas_are_never_promoted() {
     r.query("START SLAVE");
     assert!(wait_for(Duration::from_secs(10), || count(r) == 1));
 
+    // A peer that answers but cannot be compared (wrong password) also stops promote.
+    let wrong = r.dir.join("wrong.pw");
+    std::fs::write(&wrong, "not-the-password\n").unwrap();
+    std::fs::set_permissions(&wrong, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let o = r.run(
+        "promote",
+        &[(
+            "OCF_RESKEY_replication_password_file",
+            wrong.to_str().unwrap(),
+        )],
+    );
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(
+        o.reason().unwrap_or("").contains("cannot be compared"),
+        "{o:?}"
+    );
+    assert_eq!(r.query("SELECT @@read_only").scalar(), Some("1"));
+    assert_eq!(r.rc("monitor"), 0, "replication resumed after the refusal");
+
     // Lag past max_lag: applied 3 s late.
     r.query("STOP SLAVE");
     r.query("CHANGE MASTER TO MASTER_DELAY=3");

@@ -321,22 +321,32 @@ impl Mysql {
         )?;
         for (node, (host, port)) in cfg.nodes.iter().filter(|(n, _)| n.as_str() != me) {
             let until = ctx.host.now() + ctx.bounded(PEER_TIMEOUT);
-            let peer = (|| -> Result<Vec<Position>, String> {
+            // Err(true): the server answered but could not be compared (refuse);
+            // Err(false): nobody answered in time (a failed node: skip).
+            let peer = (|| -> Result<Vec<Position>, (bool, String)> {
+                let gone = |e: String| (false, e);
                 let addr = (host.as_str(), *port)
                     .to_socket_addrs()
-                    .map_err(|e| e.to_string())?
+                    .map_err(|e| gone(e.to_string()))?
                     .next()
-                    .ok_or("no address")?;
+                    .ok_or_else(|| gone("no address".into()))?;
                 let left = until.saturating_duration_since(ctx.host.now());
                 if left.is_zero() {
-                    return Err("no time left".into());
+                    return Err(gone("no time left".into()));
                 }
-                let s = TcpStream::connect_timeout(&addr, left).map_err(|e| e.to_string())?;
+                let s = TcpStream::connect_timeout(&addr, left).map_err(|e| gone(e.to_string()))?;
+                let answered = |e: WireError| match e {
+                    WireError::Timeout | WireError::Io(_) => (false, e.to_string()),
+                    e => (true, e.to_string()),
+                };
                 let mut c = Conn::login(s, &cfg.replication_user, pw.as_bytes(), false, until)
-                    .map_err(|e| e.to_string())?;
-                let rs = run(&mut c, "position", flavor.position_query())?;
+                    .map_err(answered)?;
+                let rs = c.query(flavor.position_query()).map_err(answered)?;
                 let text = rs.rows.first().and_then(|r| r.get(1)).cloned().flatten();
-                let mut out = vec![Position::parse(flavor, text.as_deref().unwrap_or(""))?];
+                let mut out = vec![
+                    Position::parse(flavor, text.as_deref().unwrap_or(""))
+                        .map_err(|e| (true, e))?,
+                ];
                 // What it received but may not have applied yet counts too (needs a
                 // monitoring privilege; without it, the applied position is all we see).
                 if let Ok(st) = c.query(flavor.status_query()) {
@@ -361,7 +371,15 @@ impl Mysql {
                     }
                     tracing::info!(node, "not ahead of us");
                 }
-                Err(e) => tracing::info!(node, "not reachable at promote ({e}); skipped"),
+                Err((true, e)) => {
+                    return Err(Failure::generic(format!(
+                        "node {node} ({host}:{port}) answers but cannot be compared ({e}); \
+                         not promoting without knowing it is not ahead"
+                    )));
+                }
+                Err((false, e)) => {
+                    tracing::info!(node, "not reachable at promote ({e}); skipped");
+                }
             }
         }
         Ok(())

@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod sha1;
+pub mod sha2;
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -256,8 +257,8 @@ pub fn auth_data(plugin: &str, password: &[u8], seed: &[u8]) -> Result<Vec<u8>, 
     match plugin {
         "mysql_native_password" => Ok(native_password(password, seed)),
         "unix_socket" | "auth_socket" => Ok(Vec::new()),
-        // Fast path: the scramble; the server asks for the password when its cache is
-        // cold (answered by `Conn` on a secure transport only).
+        // Fast path: the scramble; when its cache is cold the server asks for the
+        // password itself, which `Conn` sends on a secure transport only.
         "caching_sha2_password" => Ok(caching_sha2_scramble(password, seed)),
         "mysql_clear_password" => {
             let mut v = password.to_vec();
@@ -270,10 +271,18 @@ pub fn auth_data(plugin: &str, password: &[u8], seed: &[u8]) -> Result<Vec<u8>, 
     }
 }
 
-/// `caching_sha2_password`'s scramble needs SHA-256; this client does not carry it and
-/// always takes the full-authentication path, sending nothing here.
-fn caching_sha2_scramble(_password: &[u8], _seed: &[u8]) -> Vec<u8> {
-    Vec::new()
+/// `caching_sha2_password`'s fast-path scramble:
+/// SHA256(password) XOR SHA256(SHA256(SHA256(password)) + seed). Empty for no password.
+pub fn caching_sha2_scramble(password: &[u8], seed: &[u8]) -> Vec<u8> {
+    if password.is_empty() {
+        return Vec::new();
+    }
+    let p1 = sha2::sha256(password);
+    let p2 = sha2::sha256(&p1);
+    let mut salted = p2.to_vec();
+    salted.extend_from_slice(seed);
+    let mix = sha2::sha256(&salted);
+    p1.iter().zip(mix).map(|(a, b)| a ^ b).collect()
 }
 
 /// The client's answer to the greeting (Protocol::HandshakeResponse41).

@@ -197,3 +197,18 @@ fn a_silent_server_times_out_at_the_deadline() {
         Err(WireError::Timeout)
     ));
 }
+
+#[test]
+fn caching_sha2_scramble_matches_the_servers_check() {
+    // The server caches SHA256(SHA256(pw)) and checks
+    // SHA256(reply XOR SHA256(cached + seed)) == cached.
+    let seed = b"abcdefghijklmnopqrst";
+    let reply = caching_sha2_scramble(b"pw", seed);
+    let cached = sha2::sha256(&sha2::sha256(b"pw"));
+    let mut salted = cached.to_vec();
+    salted.extend_from_slice(seed);
+    let mix = sha2::sha256(&salted);
+    let p1: Vec<u8> = reply.iter().zip(mix).map(|(a, b)| a ^ b).collect();
+    assert_eq!(sha2::sha256(&p1), cached);
+    assert!(caching_sha2_scramble(b"", seed).is_empty());
+}
