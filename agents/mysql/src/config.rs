@@ -219,6 +219,18 @@ pub fn parse_nodes(text: &str) -> Result<BTreeMap<String, (String, u16)>, String
     Ok(out)
 }
 
+/// The promoted node other than `me` in `crm_resource --locate` output
+/// (`resource db is running on: node1 Promoted`, or `Master` before Pacemaker 2.1).
+pub fn promoted_from_locate(text: &str, me: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let (_, rest) = l.split_once(" is running on: ")?;
+        let mut w = rest.split_whitespace();
+        let node = w.next()?;
+        let role = w.next()?;
+        (matches!(role, "Promoted" | "Master") && node != me).then(|| node.to_string())
+    })
+}
+
 /// Which server, and so which statements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavor {
@@ -809,6 +821,16 @@ mod tests {
         assert_eq!((s.source_host.as_str(), s.source_port), ("db1", 3306));
         assert_eq!(s.received, "u:1-5,v:1-2");
         assert!(ReplicaStatus::from_result(&ResultSet::default()).is_none());
+    }
+
+    #[test]
+    fn pacemakers_promoted_instance_from_locate() {
+        let out = "resource db is running on: n1\nresource db is running on: n2 Promoted\n";
+        assert_eq!(promoted_from_locate(out, "n1").as_deref(), Some("n2"));
+        assert_eq!(promoted_from_locate(out, "n2"), None);
+        let legacy = "resource db is running on: n3 Master\n";
+        assert_eq!(promoted_from_locate(legacy, "n1").as_deref(), Some("n3"));
+        assert_eq!(promoted_from_locate("", "n1"), None);
     }
 
     #[test]

@@ -301,6 +301,27 @@ impl Mysql {
         })
     }
 
+    /// Under Pacemaker, the instance it already has in the promoted role, if another node
+    /// holds it (`crm_resource --locate`, bounded by the deadline).
+    fn pacemaker_primary(ctx: &Ctx<'_>, me: &str) -> Option<String> {
+        ctx.env.crm_feature_set.as_ref()?;
+        let cmd = CommandSpec::new(
+            "crm_resource",
+            ["--locate", "--resource", ctx.env.resource_base()],
+        );
+        match ctx.host.run(&cmd, ctx.bounded(Duration::from_secs(5))) {
+            Ok(out) if out.success() => config::promoted_from_locate(&out.stdout, me),
+            Ok(out) => {
+                tracing::info!("crm_resource --locate: {}", out.stderr.trim());
+                None
+            }
+            Err(e) => {
+                tracing::info!("crm_resource --locate: {e}");
+                None
+            }
+        }
+    }
+
     /// At promote: the position of every other listed node's server that answers; fails
     /// when one is ahead of `mine`.
     fn check_peers(
@@ -769,7 +790,8 @@ impl ocf::Agent for Mysql {
             .meta
             .notification
             .as_ref()
-            .and_then(|n| Self::primary_from_notification(n, &me));
+            .and_then(|n| Self::primary_from_notification(n, &me))
+            .or_else(|| Self::pacemaker_primary(ctx, &me));
         match primary {
             Some(node) => Self::replicate_from(ctx, &cfg, &mut c, flavor, &node)?,
             None => tracing::info!(
