@@ -419,14 +419,20 @@ impl Position {
                     if uuid.len() != 36 {
                         return Err(format!("invalid GTID set {it:?}"));
                     }
+                    let mut key = uuid.clone();
                     for iv in f {
+                        // MySQL 8.3+ tags (`uuid:tag:1-5`) start a sequence of their own.
+                        if iv.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+                            key = format!("{uuid}:{}", iv.to_ascii_lowercase());
+                            continue;
+                        }
                         let (a, b) = iv.split_once('-').unwrap_or((iv, iv));
                         let a: u64 = a.parse().map_err(|_| format!("invalid GTID set {it:?}"))?;
                         let b: u64 = b.parse().map_err(|_| format!("invalid GTID set {it:?}"))?;
                         if b < a {
                             return Err(format!("invalid GTID set {it:?}"));
                         }
-                        m.entry(uuid.clone()).or_default().push((a, b));
+                        m.entry(key.clone()).or_default().push((a, b));
                     }
                 }
                 Ok(Position::MySql(m))
@@ -738,6 +744,14 @@ mod tests {
         let c = Position::parse(f, &format!("{u}:1-5")).unwrap();
         assert!(!a.is_behind(&c, 0));
         assert!(Position::parse(f, "nope:1").is_err());
+        let tagged = Position::parse(f, &format!("{u}:1-3:audit:1-2")).unwrap();
+        assert_eq!(tagged.progress(0), 5);
+        let untagged = Position::parse(f, &format!("{u}:1-3")).unwrap();
+        assert!(
+            untagged.is_behind(&tagged, 0),
+            "the tagged sequence is distinct"
+        );
+        assert!(!tagged.is_behind(&untagged, 0));
     }
 
     #[test]
