@@ -587,5 +587,48 @@ fn mysql_passes_ocf_tester_with_promote_and_demote() {
     assert_eq!(n.rc("demote"), 0);
     assert_eq!(n.query("SELECT @@read_only").scalar(), Some("1"));
     assert_eq!(n.rc("monitor"), 0);
-    assert_eq!(n.rc("stop"), 0);
+
+    // Under Pacemaker the score goes through crm_attribute (a recording stand-in here),
+    // called only when the score changes.
+    let bin = n.dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let calls = n.dir.join("crm_attribute.calls");
+    std::fs::write(
+        bin.join("crm_attribute"),
+        format!("#!/bin/sh\necho \"$*\" >> {}\n", calls.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        bin.join("crm_attribute"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let pcmk = [
+        ("PATH", path.as_str()),
+        ("OCF_RESKEY_crm_feature_set", "3.16.2"),
+        ("CRM_LITE_ATTR_DIR", ""),
+    ];
+    for _ in 0..3 {
+        assert_eq!(n.run("monitor", &pcmk).code, 0);
+    }
+    assert_eq!(n.run("promote", &pcmk).code, 0);
+    assert_eq!(n.run("monitor", &pcmk).code, 8);
+    assert_eq!(
+        n.run("demote", &pcmk).code,
+        0,
+        "demote never fails on the cluster"
+    );
+    assert_eq!(n.run("stop", &pcmk).code, 0);
+    let log = std::fs::read_to_string(&calls).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 4, "{log}");
+    assert!(lines[0].starts_with("--promotion -v "), "{log}");
+    assert_eq!(lines[1], "--promotion -v 999999", "{log}");
+    assert!(lines[2].starts_with("--promotion -v "), "{log}");
+    assert_eq!(lines[3], "--promotion -D", "{log}");
 }
