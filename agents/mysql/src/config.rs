@@ -847,6 +847,58 @@ mod tests {
         assert_eq!(promoted_from_locate("", "n1"), None);
     }
 
+    /// A `SHOW SLAVE STATUS\\G` capture as the result set the agent receives (`NULL` is
+    /// NULL).
+    fn vertical(text: &str) -> ResultSet {
+        let (mut columns, mut row) = (Vec::new(), Vec::new());
+        for line in text.lines().filter(|l| !l.starts_with("***")) {
+            if let Some((k, v)) = line
+                .split_once(": ")
+                .or_else(|| line.strip_suffix(':').map(|k| (k, "")))
+            {
+                columns.push(k.trim().to_string());
+                row.push((v != "NULL").then(|| v.to_string()));
+            }
+        }
+        ResultSet {
+            columns,
+            rows: vec![row],
+            affected_rows: 0,
+        }
+    }
+
+    #[test]
+    fn mariadb_10_11_replica_status_captures() {
+        let healthy = vertical(include_str!("../testdata/show_slave_status.healthy.txt"));
+        let s = ReplicaStatus::from_result(&healthy).unwrap();
+        assert_eq!(
+            (s.source_host.as_str(), s.source_port),
+            ("127.0.0.1", 24001)
+        );
+        assert_eq!(s.received, "0-1-2");
+        assert_eq!(s.seconds_behind, Some(0));
+        assert_eq!(assess(Some(&s), 60), Health::Healthy);
+
+        let stopped = vertical(include_str!(
+            "../testdata/show_slave_status.sql_stopped.txt"
+        ));
+        let s = ReplicaStatus::from_result(&stopped).unwrap();
+        assert!(matches!(assess(Some(&s), 60), Health::Broken(r) if r.contains("SQL thread")));
+
+        let down = vertical(include_str!(
+            "../testdata/show_slave_status.source_down.txt"
+        ));
+        let s = ReplicaStatus::from_result(&down).unwrap();
+        assert_eq!(s.io_errno, 2003);
+        assert_eq!(s.seconds_behind, None);
+        let h = assess(Some(&s), 60);
+        assert!(
+            matches!(&h, Health::SourceUnreachable(r) if r.contains("Connecting")),
+            "{h:?}"
+        );
+        assert!(h.promotable());
+    }
+
     #[test]
     fn node_addresses_and_table_names() {
         let n = parse_nodes("db1=127.0.0.1:3307 db2=[::1]:3308").unwrap();
