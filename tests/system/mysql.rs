@@ -482,6 +482,26 @@ fn mysql_failover_promotes_the_most_advanced_replica_and_loses_no_acknowledged_r
         c.n(1).query("SHOW SLAVE STATUS").get(0, "Master_Port"),
         Some(c.n(w).port.to_string().as_str())
     );
+
+    // A switchover back to n1, as Pacemaker orders it: demote the primary, promote n1,
+    // notify everyone. The demoted primary replicates from n1.
+    let o = c.n(w).run("demote", &[]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(c.n(w).query("SELECT @@read_only").scalar(), Some("1"));
+    c.promote(1);
+    assert_eq!(c.n(1).rc("monitor"), 8);
+    c.n(1).query("INSERT INTO t.rows (id) VALUES (1000002)");
+    for i in [w, other] {
+        assert!(
+            wait_for(Duration::from_secs(15), || c
+                .n(i)
+                .query("SELECT COUNT(*) FROM t.rows WHERE id = 1000002")
+                .scalar()
+                == Some("1")),
+            "n{i} does not replicate from n1 after the switchover"
+        );
+        assert_eq!(c.n(i).rc("monitor"), 0);
+    }
     for n in &c.nodes {
         assert_eq!(n.rc("stop"), 0);
         assert_eq!(n.rc("monitor"), 7);
