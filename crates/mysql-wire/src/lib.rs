@@ -401,6 +401,10 @@ impl ResultSet {
 #[derive(Debug)]
 pub struct Conn<S: Transport> {
     stream: S,
+    /// Bytes read but not consumed yet: a result set arrives in a few large reads, not
+    /// two system calls per packet.
+    inbuf: Vec<u8>,
+    inpos: usize,
     seq: u8,
     deadline: Instant,
     handshake: Handshake,
@@ -419,6 +423,8 @@ impl<S: Transport> Conn<S> {
     ) -> Result<Conn<S>, WireError> {
         let mut conn = Conn {
             stream,
+            inbuf: Vec::with_capacity(16 * 1024),
+            inpos: 0,
             seq: 0,
             deadline,
             handshake: Handshake {
@@ -504,18 +510,32 @@ impl<S: Transport> Conn<S> {
     fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), WireError> {
         let mut got = 0;
         while got < buf.len() {
+            if self.inpos < self.inbuf.len() {
+                let n = (buf.len() - got).min(self.inbuf.len() - self.inpos);
+                buf[got..got + n].copy_from_slice(&self.inbuf[self.inpos..self.inpos + n]);
+                self.inpos += n;
+                got += n;
+                continue;
+            }
             let left = self.left()?;
             self.stream.set_timeouts(left).map_err(Self::io)?;
-            match self.stream.read(&mut buf[got..]) {
+            self.inbuf.resize(16 * 1024, 0);
+            self.inpos = 0;
+            match self.stream.read(&mut self.inbuf) {
                 Ok(0) => {
+                    self.inbuf.clear();
                     return Err(WireError::Io(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
                         "the server closed the connection",
                     )));
                 }
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Self::io(e)),
+                Ok(n) => self.inbuf.truncate(n),
+                Err(e) => {
+                    self.inbuf.clear();
+                    if e.kind() != io::ErrorKind::Interrupted {
+                        return Err(Self::io(e));
+                    }
+                }
             }
         }
         Ok(())
