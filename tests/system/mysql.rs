@@ -351,9 +351,9 @@ fn mysql_failover_promotes_the_most_advanced_replica_and_loses_no_acknowledged_r
     let Some(agent) = requirements() else { return };
     let c = Cluster::new(&agent, 3, &[("max_lag", "60")]);
     c.bootstrap();
-    // n3 applies 2 s late (it receives everything, so semi-sync acks do not wait for it).
+    // n3 applies 4 s late (it receives everything, so semi-sync acks do not wait for it).
     c.n(3).query("STOP SLAVE");
-    c.n(3).query("CHANGE MASTER TO MASTER_DELAY=2");
+    c.n(3).query("CHANGE MASTER TO MASTER_DELAY=4");
     c.n(3).query("START SLAVE");
     assert_eq!(c.n(3).rc("monitor"), 0);
 
