@@ -601,9 +601,37 @@ fn mysql_passes_ocf_tester_with_promote_and_demote() {
     assert_eq!(n.rc("monitor"), 7);
     // Demote really turns writes off.
     assert_eq!(n.rc("start"), 0);
+    // Depth 10 reads test_table: a missing one fails, named.
+    assert_eq!(n.run("monitor", &[("OCF_CHECK_LEVEL", "10")]).code, 0);
+    let o = n.run(
+        "monitor",
+        &[
+            ("OCF_CHECK_LEVEL", "10"),
+            ("OCF_RESKEY_test_table", "t.missing"),
+        ],
+    );
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(o.reason().unwrap_or("").contains("t.missing"), "{o:?}");
+    assert_eq!(
+        n.run("monitor", &[("OCF_RESKEY_test_table", "t.missing")])
+            .code,
+        0,
+        "depth 0 does not read it"
+    );
     assert_eq!(n.rc("promote"), 0);
     assert_eq!(n.query("SELECT @@read_only").scalar(), Some("0"));
     assert_eq!(n.rc("monitor"), 8);
+    let o = n.run(
+        "monitor",
+        &[
+            ("OCF_CHECK_LEVEL", "10"),
+            ("OCF_RESKEY_test_table", "t.missing"),
+        ],
+    );
+    assert_eq!(
+        o.code, 9,
+        "a promoted instance that fails its check is 9: {o:?}"
+    );
     assert_eq!(n.rc("demote"), 0);
     assert_eq!(n.query("SELECT @@read_only").scalar(), Some("1"));
     assert_eq!(n.rc("monitor"), 0);
