@@ -559,7 +559,8 @@ fn mysql_broken_lagging_or_behind_replicas_are_never_promoted() {
         "{o:?}"
     );
     assert_eq!(r.query("SELECT @@read_only").scalar(), Some("1"));
-    assert_eq!(r.rc("monitor"), 0, "replication resumed after the refusal");
+    let o = r.run("monitor", &[]);
+    assert_eq!(o.code, 0, "replication resumed after the refusal: {o:?}");
 
     // Lag past max_lag: applied 3 s late.
     r.query("STOP SLAVE");
@@ -580,6 +581,45 @@ fn mysql_broken_lagging_or_behind_replicas_are_never_promoted() {
     let o = r.run("monitor", &[("OCF_RESKEY_evict_lagging", "false")]);
     assert_eq!(o.code, 190, "degraded when not evicting: {o:?}");
     assert_eq!(r.run("promote", &[]).code, 1);
+
+    // Received but not applied when the promote deadline comes: refused in time, still a
+    // read-only replica, replication running again.
+    r.query("STOP SLAVE");
+    r.query("CHANGE MASTER TO MASTER_DELAY=60");
+    r.query("START SLAVE");
+    c.n(1).query("INSERT INTO t.rows (id) VALUES (3)");
+    let received = || {
+        r.query("SHOW SLAVE STATUS")
+            .get(0, "Gtid_IO_Pos")
+            .map(str::to_string)
+    };
+    let primary_pos = c
+        .n(1)
+        .query("SELECT @@gtid_binlog_pos")
+        .scalar()
+        .map(str::to_string);
+    assert!(wait_for(Duration::from_secs(10), || received() == primary_pos));
+    let o = r.run(
+        "promote",
+        &[
+            ("OCF_RESKEY_max_lag", "1000"),
+            ("OCF_RESKEY_CRM_meta_timeout", "4000"),
+        ],
+    );
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(o.reason().unwrap_or("").contains("relay log"), "{o:?}");
+    assert!(o.took < Duration::from_secs(4), "{:?}", o.took);
+    assert_eq!(r.query("SELECT @@read_only").scalar(), Some("1"));
+    assert!(wait_for(Duration::from_secs(5), || {
+        let st = r.query("SHOW SLAVE STATUS");
+        st.get(0, "Slave_IO_Running") == Some("Yes")
+            && st.get(0, "Slave_SQL_Running") == Some("Yes")
+    }));
+    assert_eq!(
+        r.query("SELECT COUNT(*) FROM t.rows WHERE id = 3").scalar(),
+        Some("0"),
+        "row 3 is not applied yet"
+    );
 }
 
 #[test]

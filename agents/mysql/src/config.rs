@@ -503,6 +503,11 @@ pub struct ReplicaStatus {
     pub source_port: u16,
     /// What was received: MariaDB `Gtid_IO_Pos`, MySQL `Retrieved_Gtid_Set`.
     pub received: String,
+    /// Whether everything received is applied (set by the caller from the applied
+    /// position, see [`ReplicaStatus::note_applied`]). A caught-up replica is not lagging,
+    /// whatever `Seconds_Behind_Master` says: right after its threads restart MariaDB
+    /// reports the age of the last event there, which on a quiet primary can be hours.
+    pub caught_up: bool,
 }
 
 impl ReplicaStatus {
@@ -536,7 +541,14 @@ impl ReplicaStatus {
                 .and_then(|n| u16::try_from(n).ok())
                 .unwrap_or(0),
             received: get(&["Gtid_IO_Pos", "Retrieved_Gtid_Set"]).replace('\n', ""),
+            caught_up: false,
         })
+    }
+
+    /// Record whether `applied` holds everything received.
+    pub fn note_applied(&mut self, flavor: Flavor, applied: &Position, domain: u32) {
+        self.caught_up = Position::parse(flavor, &self.received)
+            .is_ok_and(|received| !applied.is_behind(&received, domain));
     }
 
     /// Both threads run.
@@ -615,7 +627,7 @@ pub fn assess(status: Option<&ReplicaStatus>, max_lag: u64) -> Health {
         ));
     }
     match s.seconds_behind {
-        Some(lag) if lag > max_lag => Health::Lagging(lag),
+        Some(lag) if lag > max_lag && !s.caught_up => Health::Lagging(lag),
         _ => Health::Healthy,
     }
 }
@@ -806,6 +818,21 @@ mod tests {
         let gone = assess(Some(&status("No", "Yes", 1236, 0, None)), 10);
         assert!(matches!(gone, Health::Broken(_)) && !gone.promotable());
         assert!(!Health::Lagging(5).promotable());
+        // A stale Seconds_Behind_Master on a replica that applied all it received.
+        let mut fresh = status("Yes", "Yes", 0, 0, Some(7200));
+        fresh.received = "0-1-5".into();
+        fresh.note_applied(
+            Flavor::MariaDb,
+            &Position::parse(Flavor::MariaDb, "0-1-5").unwrap(),
+            0,
+        );
+        assert_eq!(assess(Some(&fresh), 10), Health::Healthy);
+        fresh.note_applied(
+            Flavor::MariaDb,
+            &Position::parse(Flavor::MariaDb, "0-1-4").unwrap(),
+            0,
+        );
+        assert_eq!(assess(Some(&fresh), 10), Health::Lagging(7200));
     }
 
     #[test]

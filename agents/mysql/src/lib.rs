@@ -223,16 +223,20 @@ impl Mysql {
         Ok((conn, flavor))
     }
 
-    fn observe(c: &mut Local, flavor: Flavor) -> Result<Observed, String> {
+    fn observe(c: &mut Local, flavor: Flavor, domain: u32) -> Result<Observed, String> {
         let rs = run(c, "cannot read the position", flavor.position_query())?;
         let read_only = rs.scalar() != Some("0");
         let text = rs.rows.first().and_then(|r| r.get(1)).cloned().flatten();
         let position = Position::parse(flavor, text.as_deref().unwrap_or(""))?;
         let st = run(c, "cannot read the replica status", flavor.status_query())?;
+        let mut status = ReplicaStatus::from_result(&st);
+        if let Some(s) = status.as_mut() {
+            s.note_applied(flavor, &position, domain);
+        }
         Ok(Observed {
             read_only,
             position,
-            status: ReplicaStatus::from_result(&st),
+            status,
         })
     }
 
@@ -510,7 +514,7 @@ impl Mysql {
             }
         };
         let (mut c, flavor) = Self::connect(ctx, cfg, until).map_err(fail)?;
-        let seen = Self::observe(&mut c, flavor).map_err(fail)?;
+        let seen = Self::observe(&mut c, flavor, cfg.domain).map_err(fail)?;
         let deep = ctx.check_level() >= CheckLevel::Medium;
         if !seen.read_only {
             if deep {
@@ -674,7 +678,7 @@ impl ocf::Agent for Mysql {
         let cfg = Self::config(ctx)?;
         let (mut c, flavor) =
             Self::connect(ctx, &cfg, ctx.deadline.end()).map_err(Failure::generic)?;
-        let seen = Self::observe(&mut c, flavor).map_err(Failure::generic)?;
+        let seen = Self::observe(&mut c, flavor, cfg.domain).map_err(Failure::generic)?;
         let me = Self::local_node(ctx, &cfg);
         let marker = promoted_marker(ctx);
         if !seen.read_only {
@@ -726,7 +730,7 @@ impl ocf::Agent for Mysql {
                 }
             }
         }
-        let now = Self::observe(&mut c, flavor).map_err(Failure::generic)?;
+        let now = Self::observe(&mut c, flavor, cfg.domain).map_err(Failure::generic)?;
         if let Some(s) = now.status.as_ref().filter(|s| s.sql_errno != 0) {
             return Err(Failure::generic(format!(
                 "refusing to promote: replication SQL error {}: {}",
@@ -798,7 +802,7 @@ impl ocf::Agent for Mysql {
                 "read-only; replication starts when a node is promoted (post-promote notify)"
             ),
         }
-        let seen = Self::observe(&mut c, flavor).map_err(Failure::generic)?;
+        let seen = Self::observe(&mut c, flavor, cfg.domain).map_err(Failure::generic)?;
         let health = config::assess(seen.status.as_ref(), cfg.max_lag);
         publish_score(
             ctx,
@@ -846,7 +850,7 @@ impl ocf::Agent for Mysql {
         }
         let (mut c, flavor) =
             Self::connect(ctx, &cfg, ctx.deadline.end()).map_err(Failure::generic)?;
-        let seen = Self::observe(&mut c, flavor).map_err(Failure::generic)?;
+        let seen = Self::observe(&mut c, flavor, cfg.domain).map_err(Failure::generic)?;
         if !seen.read_only {
             tracing::warn!(node, "writable here: not following another primary");
             return Ok(Status::Success);
