@@ -37,13 +37,19 @@ fn requirements() -> Option<PathBuf> {
     built("mysql")
 }
 
-/// One data directory, initialised once per test binary: root by unix_socket, the
-/// replication account, an empty schema `t`. Every node starts from a copy.
+/// One data directory, initialised once and kept in the temporary directory for later
+/// runs (one fixed path, so nothing piles up): root by unix_socket, the replication
+/// account, an empty schema `t`. Every node starts from a copy.
 fn template() -> &'static Path {
-    static TPL: OnceLock<tempfile::TempDir> = OnceLock::new();
+    static TPL: OnceLock<PathBuf> = OnceLock::new();
     TPL.get_or_init(|| {
+        let kept =
+            std::env::temp_dir().join(format!("crm-lite-mysql-template-{}", mariadb_version()));
+        if kept.join("data/.complete").is_file() {
+            return kept;
+        }
         let dir = tempfile::Builder::new()
-            .prefix("mysql-tpl")
+            .prefix("crm-lite-mysql-template")
             .tempdir()
             .expect("temp dir");
         let data = dir.path().join("data");
@@ -82,9 +88,35 @@ fn template() -> &'static Path {
             .unwrap();
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "bootstrap: {out:?}");
-        dir
+        std::fs::write(data.join(".complete"), "").unwrap();
+        let built = dir.keep();
+        // Another test run may have kept one meanwhile: either is good.
+        if std::fs::rename(&built, &kept).is_err() {
+            let _ = std::fs::remove_dir_all(&built);
+        }
+        kept
     })
-    .path()
+}
+
+/// The server's version, so that a kept template never outlives an upgrade.
+fn mariadb_version() -> String {
+    let out = Command::new(MARIADBD)
+        .arg("--version")
+        .output()
+        .expect("mariadbd --version");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .find(|w| w.contains("MariaDB"))
+        .unwrap_or("unknown")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 fn chown_mysql(p: &Path) {
