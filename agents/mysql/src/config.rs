@@ -174,8 +174,12 @@ impl Config {
                 // A crashed semi-sync primary rolls back what no replica acknowledged.
                 a.push("--init-rpl-role=SLAVE".into());
             }
-            Flavor::MySql { .. } => {
-                a.push("--skip-replica-start".into());
+            Flavor::MySql { modern } => {
+                a.push(if modern {
+                    "--skip-replica-start".into()
+                } else {
+                    "--skip-slave-start".into()
+                });
                 a.push("--super-read-only=ON".into());
             }
         }
@@ -726,6 +730,8 @@ mod tests {
         let b = c.server_args(Flavor::MySql { modern: true });
         assert!(b.contains(&"--skip-replica-start".to_string()));
         assert!(b.contains(&"--super-read-only=ON".to_string()));
+        let old = c.server_args(Flavor::MySql { modern: false });
+        assert!(old.contains(&"--skip-slave-start".to_string()));
     }
 
     #[test]
