@@ -6,4 +6,5 @@ mod drbd;
 mod filesystem;
 mod haproxy;
 mod mgmt_api;
+mod mysql;
 mod vm;

@@ -45,8 +45,9 @@ impl UnixError {
 
 /// Connect within `timeout`. A listening socket whose backlog is full would make a
 /// blocking `connect(2)` wait without bound; a non-blocking one answers `EAGAIN` at once,
-/// and the attempt is repeated until the timeout.
-fn connect(path: &Path, timeout: Duration) -> Result<UnixStream, UnixError> {
+/// and the attempt is repeated until the timeout. The stream is returned in blocking mode,
+/// for callers that hold a conversation (a database protocol) rather than one request.
+pub fn connect(path: &Path, timeout: Duration) -> Result<UnixStream, UnixError> {
     let start = Instant::now();
     let mut pause = Duration::from_millis(1);
     loop {
