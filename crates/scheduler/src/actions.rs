@@ -358,7 +358,14 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
             for (firsts, thens, per_node) in groups(ws, todo, *f, *tt) {
                 if *inverse {
                     // "stop T then stop F": F stopping makes T stop (and restart if it stays).
-                    if thens.iter().any(|&x| has(&todo[x], ta)) {
+                    // A live migration of the first is not a stop the then must wait out.
+                    let stopping = thens.iter().any(|&x| {
+                        has(&todo[x], ta)
+                            && !(ta == "stop"
+                                && todo[x].migrate.is_some()
+                                && todo[x].stop.is_empty())
+                    });
+                    if stopping {
                         // Something that cannot be stopped (unmanaged) holds the then's stop.
                         let stuck = firsts
                             .iter()
@@ -426,6 +433,20 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
                         changed |= block(ws, todo, x, ta, &why, *symmetrical);
                     }
                     continue;
+                }
+                // A then whose first really stops or starts cannot migrate live.
+                if firsts
+                    .iter()
+                    .any(|&x| todo[x].start.is_some() || !todo[x].stop.is_empty())
+                {
+                    for &x in &thens {
+                        let t = &mut todo[x];
+                        if let Some((from, to)) = t.migrate.take() {
+                            t.stop.push(from);
+                            t.start = Some(to);
+                            changed = true;
+                        }
+                    }
                 }
                 let then_is_clone = ws.rscs[*tt].kind == Kind::Clone;
                 let restarts = fa != "start" || firsts.iter().any(|&x| todo[x].start.is_some());
@@ -518,9 +539,8 @@ fn block(
             let Some(n) = t.after else { return false };
             if let Some(s) = t.start.take() {
                 t.blocked_start = Some((s, why.to_owned()));
-            } else if let Some((from, to)) = t.migrate.take() {
+            } else if let Some((from, _)) = t.migrate.take() {
                 t.stop.push(from);
-                t.blocked_start = Some((to, why.to_owned()));
             } else if symmetrical && r.running_on.contains(&n) {
                 // Running where it stays: with a symmetrical order it stops too.
                 if r.role == Role::Promoted && !t.demote.contains(&n) {
