@@ -435,9 +435,13 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
                     continue;
                 }
                 // A then whose first really stops or starts cannot migrate live.
-                if firsts
-                    .iter()
-                    .any(|&x| todo[x].start.is_some() || !todo[x].stop.is_empty())
+                // (A clone's instances only count when one starts; an order to a whole group
+                // leaves its members free to migrate.)
+                let f_clone = ws.rscs[*f].kind == Kind::Clone;
+                if ws.rscs[*tt].kind != Kind::Group
+                    && firsts
+                        .iter()
+                        .any(|&x| todo[x].start.is_some() || !f_clone && !todo[x].stop.is_empty())
                 {
                     for &x in &thens {
                         let t = &mut todo[x];
