@@ -114,7 +114,7 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
         let is_anon_clone = ws
             .clone_of(i)
             .is_some_and(|c| !ws.rscs[ws.clone_of(i).unwrap_or(c)].unique);
-        if t.after.is_none() && is_anon_clone {
+        if t.after.is_none() && (is_anon_clone || ws.rscs[i].orphan) {
             continue;
         }
         let mut nodes: Vec<String> = if !managed && t.after.is_some() {
@@ -542,7 +542,11 @@ fn block(
         "start" => {
             let Some(n) = t.after else { return false };
             if let Some(s) = t.start.take() {
-                t.blocked_start = Some((s, why.to_owned()));
+                // A resource active elsewhere just stops; only one that runs nowhere shows
+                // the start it cannot make.
+                if r.running_on.is_empty() {
+                    t.blocked_start = Some((s, why.to_owned()));
+                }
             } else if let Some((from, _)) = t.migrate.take() {
                 t.stop.push(from);
             } else if symmetrical && r.running_on.contains(&n) {

@@ -164,6 +164,8 @@ pub(crate) struct WorkingSet {
     pub stop_all: bool,
     pub placement_strategy: PlacementStrategy,
     pub fencing_action: String,
+    /// Ids of the primitives inside anonymous clones (also with clone-max=0).
+    pub anon_clone_children: std::collections::BTreeSet<String>,
     pub notes: Vec<String>,
 }
 
@@ -241,6 +243,24 @@ impl WorkingSet {
             stop_all: o.stop_all_resources,
             placement_strategy: o.placement_strategy,
             fencing_action: o.fencing_action.clone(),
+            anon_clone_children: cib
+                .resources
+                .iter()
+                .filter_map(|r| match r {
+                    Resource::Clone(c)
+                        if !c
+                            .meta
+                            .raw
+                            .get("globally-unique")
+                            .and_then(parse_bool)
+                            .unwrap_or(false) =>
+                    {
+                        Some(c.child.primitives().into_iter().map(|p| p.id.0.clone()))
+                    }
+                    _ => None,
+                })
+                .flatten()
+                .collect(),
             notes: Vec::new(),
         };
         ws.build_nodes(cib);
@@ -599,15 +619,21 @@ impl WorkingSet {
         let Some(ri) = self.match_history(ni, h.id.as_str(), active) else {
             if active {
                 // An orphan: configured no more, still running. Stop it (unless told not to).
-                let existing = self
-                    .rscs
-                    .iter()
-                    .position(|r| r.orphan && r.id == h.id.as_str());
+                // An anonymous clone's extra instance (`rsc:N`) is shown by its base id.
+                let id = match h.id.as_str().rsplit_once(':') {
+                    Some((base, n))
+                        if n.bytes().all(|b| b.is_ascii_digit())
+                            && self.anon_clone_children.contains(base) =>
+                    {
+                        base.to_owned()
+                    }
+                    _ => h.id.0.clone(),
+                };
+                let existing = self.rscs.iter().position(|r| r.orphan && r.id == id);
                 let i = match existing {
                     Some(i) => i,
                     None => {
-                        let mut r =
-                            self.new_rsc(h.id.0.clone(), h.id.0.clone(), Kind::Primitive, None);
+                        let mut r = self.new_rsc(id.clone(), id, Kind::Primitive, None);
                         r.orphan = true;
                         r.allowed = vec![None; self.nodes.len()];
                         r.target_role = Some(Role::Stopped);
