@@ -465,6 +465,26 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
                 }
             }
         }
+        // A primary placed but now unable to start takes its mandatory dependents down too.
+        for c in &ws.colocs {
+            if c.score < crate::ws::INF || ws.rscs[c.primary].kind == Kind::Clone {
+                continue;
+            }
+            let prims = endpoint(ws, c.primary);
+            let blocked = !prims.is_empty()
+                && prims
+                    .iter()
+                    .all(|&x| todo[x].after.is_none() && ws.rscs[x].assigned.is_some());
+            if !blocked {
+                continue;
+            }
+            let why = format!("colocation with {}", ws.rscs[c.primary].id);
+            for x in endpoint(ws, c.dependent) {
+                if todo[x].after.is_some() {
+                    changed |= block(ws, todo, x, "start", &why, true);
+                }
+            }
+        }
         if !changed {
             break;
         }
