@@ -1650,6 +1650,7 @@ impl<'a> Lower<'a> {
             id: id.to_owned(),
             uname: NodeName(uname.to_owned()),
             in_ccm,
+            in_ccm_known: self.attr(n, "in_ccm").is_some(),
             crmd,
             join,
             expected_up,

@@ -40,6 +40,8 @@ pub struct NodeState {
     pub uname: NodeName,
     /// In the Corosync membership (`in_ccm` "true" or a non-zero timestamp).
     pub in_ccm: bool,
+    /// Whether `in_ccm` is present at all (absent: the node was never seen by the cluster).
+    pub in_ccm_known: bool,
     /// The controller runs (`crmd` "online" or a non-zero timestamp).
     pub crmd: bool,
     /// `join`.

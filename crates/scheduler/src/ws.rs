@@ -1283,6 +1283,9 @@ fn node_status(state: Option<&NodeState>, fencing: bool) -> (bool, bool, bool, b
     if s.shutdown {
         return (s.crmd, false, true, false, String::new());
     }
+    if !s.in_ccm_known {
+        return unclean("peer has not been seen by the cluster");
+    }
     if s.join == cib::status::Join::Banned {
         return unclean("peer failed Pacemaker membership criteria");
     }
