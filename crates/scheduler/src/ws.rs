@@ -796,6 +796,10 @@ impl WorkingSet {
                 .iter()
                 .any(|&p| self.rscs[p].running_on.contains(&ni))
             {
+                // A second active copy of the same primitive here is another instance.
+                if active && self.rscs[i].running_on.contains(&ni) {
+                    continue;
+                }
                 return Some(i);
             }
         }
