@@ -79,22 +79,31 @@ fn any_available(ws: &WorkingSet, t: &Table) -> bool {
 /// Nodes of `t` sorted best first (Pacemaker's `compare_nodes`).
 fn sorted_nodes(ws: &WorkingSet, t: &Table, active: Option<usize>) -> Vec<usize> {
     let mut nodes: Vec<usize> = (0..t.len()).filter(|&n| t[n].is_some()).collect();
-    let eff = |n: usize| {
-        if ws.nodes[n].available() {
-            t[n].unwrap_or(-INF)
-        } else {
-            -INF
-        }
+    let eff: Vec<i32> = (0..t.len())
+        .map(|n| {
+            if ws.nodes[n].available() {
+                t[n].unwrap_or(-INF)
+            } else {
+                -INF
+            }
+        })
+        .collect();
+    let balanced = ws.placement_strategy == PlacementStrategy::Balanced;
+    let free: Vec<i64> = if balanced {
+        (0..t.len()).map(|n| free_total(ws, n)).collect()
+    } else {
+        Vec::new()
     };
+    let minimal = ws.placement_strategy == PlacementStrategy::Minimal;
     nodes.sort_by(|&a, &b| {
-        eff(b)
-            .cmp(&eff(a))
+        eff[b]
+            .cmp(&eff[a])
             .then_with(|| {
-                if ws.placement_strategy == PlacementStrategy::Minimal {
+                if minimal {
                     return std::cmp::Ordering::Equal;
                 }
-                let bal = if ws.placement_strategy == PlacementStrategy::Balanced {
-                    free_total(ws, b).cmp(&free_total(ws, a))
+                let bal = if balanced {
+                    free[b].cmp(&free[a])
                 } else {
                     std::cmp::Ordering::Equal
                 };
@@ -453,15 +462,31 @@ fn add_scores_matching_attr(
     only_positive: bool,
 ) {
     let r = &ws.rscs[rsc];
+    // Node attribute values, read once (`#uname` is unique per node: equality is identity).
+    let by_name = attr == "#uname";
+    let vals: Vec<Option<&str>> = if by_name {
+        Vec::new()
+    } else {
+        (0..ws.nodes.len())
+            .map(|n| ws.nodes[n].attrs.get(attr).map(String::as_str))
+            .collect()
+    };
     for n in 0..work.len() {
         let Some(weight) = work[n] else { continue };
-        let value = node_attr(ws, n, attr);
         // Best score among rsc's allowed, available nodes with the same attribute value.
         let mut score = -INF;
-        for (m, w) in r.allowed.iter().enumerate() {
-            let Some(w) = *w else { continue };
-            if w > score && ws.nodes[m].available() && node_attr(ws, m, attr) == value {
-                score = w;
+        if by_name {
+            if let Some(w) = r.allowed[n] {
+                if ws.nodes[n].available() {
+                    score = w;
+                }
+            }
+        } else {
+            for (m, w) in r.allowed.iter().enumerate() {
+                let Some(w) = *w else { continue };
+                if w > score && ws.nodes[m].available() && vals[m] == vals[n] {
+                    score = w;
+                }
             }
         }
         if factor < 0.0 && score < 0 {

@@ -166,6 +166,10 @@ pub(crate) struct WorkingSet {
     pub fencing_action: String,
     /// Ids of the primitives inside anonymous clones (also with clone-max=0).
     pub anon_clone_children: std::collections::BTreeSet<String>,
+    /// Configured resources (clones, and everything not inside a clone) by id.
+    pub config_index: std::collections::HashMap<String, usize>,
+    /// Clone instance primitives by base id, in instance order.
+    pub instances: std::collections::HashMap<String, Vec<usize>>,
     pub notes: Vec<String>,
 }
 
@@ -262,6 +266,8 @@ impl WorkingSet {
                 .flatten()
                 .collect(),
             notes: Vec::new(),
+            config_index: Default::default(),
+            instances: Default::default(),
         };
         ws.build_nodes(cib);
         let defaults = MetaChain {
@@ -275,6 +281,7 @@ impl WorkingSet {
         let mut top = ws.top.clone();
         top.sort_by_key(|&i| std::cmp::Reverse(ws.rscs[i].priority));
         ws.top = top;
+        ws.build_index();
         ws.unpack_status(cib, input);
         ws.build_colocations(cib);
         ws.build_orders(cib);
@@ -531,11 +538,21 @@ impl WorkingSet {
 
     /// The arena entry a constraint's resource id names (top-level, group member or clone).
     pub fn find(&self, id: &str) -> Option<usize> {
-        self.rscs.iter().position(|r| {
-            r.id == id
-                && (r.kind == Kind::Clone
-                    || r.parent.is_none_or(|p| self.rscs[p].kind != Kind::Clone))
-        })
+        self.config_index.get(id).copied()
+    }
+
+    /// Index configured resources by id and clone instances by base id (lookups only: no
+    /// map iteration reaches the output).
+    fn build_index(&mut self) {
+        for i in 0..self.rscs.len() {
+            let r = &self.rscs[i];
+            let in_clone = self.clone_of(i).is_some();
+            if r.kind == Kind::Clone || !in_clone {
+                self.config_index.entry(r.id.clone()).or_insert(i);
+            } else if r.kind == Kind::Primitive {
+                self.instances.entry(r.base.clone()).or_default().push(i);
+            }
+        }
     }
 
     /// The clone an instance (or an instance's member) belongs to.
@@ -751,12 +768,10 @@ impl WorkingSet {
     /// to nodes as Pacemaker does: an instance already active on the node, else the first
     /// instance active nowhere.
     fn match_history(&self, ni: usize, id: &str, active: bool) -> Option<usize> {
-        if let Some(i) = self
-            .rscs
-            .iter()
-            .position(|r| r.kind == Kind::Primitive && r.id == id && self.clone_of_idx(r).is_none())
-        {
-            return Some(i);
+        if let Some(&i) = self.config_index.get(id) {
+            if self.rscs[i].kind == Kind::Primitive {
+                return Some(i);
+            }
         }
         let base = id.rsplit_once(':').map_or(id, |(b, n)| {
             if n.bytes().all(|c| c.is_ascii_digit()) {
@@ -765,12 +780,7 @@ impl WorkingSet {
                 id
             }
         });
-        let instances: Vec<usize> = (0..self.rscs.len())
-            .filter(|&i| {
-                let r = &self.rscs[i];
-                r.kind == Kind::Primitive && r.base == base && self.clone_of(i).is_some()
-            })
-            .collect();
+        let instances: Vec<usize> = self.instances.get(base).cloned().unwrap_or_default();
         if instances.is_empty() {
             return None;
         }
@@ -812,17 +822,6 @@ impl WorkingSet {
                 .iter()
                 .all(|&p| self.rscs[p].running_on.is_empty())
         })
-    }
-
-    fn clone_of_idx(&self, r: &Rsc) -> Option<usize> {
-        let mut cur = r.parent;
-        while let Some(p) = cur {
-            if self.rscs[p].kind == Kind::Clone {
-                return Some(p);
-            }
-            cur = self.rscs[p].parent;
-        }
-        None
     }
 
     // ----- constraints -----
