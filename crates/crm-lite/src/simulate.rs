@@ -82,5 +82,9 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             )?;
         }
     }
+    // The process ends here: handing the (large) CIB and plan back to the allocator one
+    // node at a time would only cost time.
+    std::mem::forget(plan);
+    std::mem::forget(parsed);
     Ok(ExitCode::SUCCESS)
 }
