@@ -454,13 +454,20 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
                 }
                 let then_is_clone = ws.rscs[*tt].kind == Kind::Clone;
                 let restarts = fa != "start" || firsts.iter().any(|&x| todo[x].start.is_some());
-                if req
-                    && restarts
-                    && ta == "start"
-                    && (per_node || !then_is_clone && !f_is_clone_like)
-                {
+                if req && restarts && ta == "start" && (per_node || !then_is_clone) {
                     for &x in &thens {
-                        changed |= force_restart(ws, todo, x);
+                        // After a clone, only what the instance on the then's own node
+                        // does matters.
+                        let here = !f_is_clone_like
+                            || per_node
+                            || firsts.iter().any(|&y| {
+                                has(&todo[y], fa)
+                                    && todo[y].after.is_some()
+                                    && todo[y].after == todo[x].after
+                            });
+                        if here {
+                            changed |= force_restart(ws, todo, x);
+                        }
                     }
                 }
             }
