@@ -814,10 +814,26 @@ fn promotion_score(ws: &WorkingSet, inst: usize, n: usize) -> Option<i32> {
     found.then_some(total)
 }
 
+/// Whether a node's promotion score speaks for instance `k` there (Pacemaker's
+/// `promotion_score_applies`): for an anonymous clone, only the instance active on the node
+/// (or any instance when none is); for a unique one, a node where it runs or any node when it
+/// runs nowhere.
+fn promotion_applies(ws: &WorkingSet, c: usize, k: usize, n: usize) -> bool {
+    let here = |i: usize| instance_nodes_running(ws, i).contains(&n);
+    if !ws.rscs[c].unique {
+        if let Some(&active) = ws.rscs[c].children.iter().find(|&&i| here(i)) {
+            return active == k;
+        }
+        return true;
+    }
+    let running = instance_nodes_running(ws, k);
+    running.is_empty() || running.contains(&n)
+}
+
 fn add_promotion_scores(ws: &mut WorkingSet, c: usize) {
     for k in ws.rscs[c].children.clone() {
         for n in 0..ws.nodes.len() {
-            if !ws.nodes[n].available() {
+            if !ws.nodes[n].available() || !promotion_applies(ws, c, k, n) {
                 continue;
             }
             let Some(score) = promotion_score(ws, k, n) else {
