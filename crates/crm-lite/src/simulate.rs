@@ -28,6 +28,14 @@ pub struct Args {
     /// Also print the placement scores of every resource on every node.
     #[arg(long)]
     show_scores: bool,
+    /// `json`: the whole plan (placement, actions, blocked actions, scores, explanations) as
+    /// one JSON document instead of text.
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"], default_value = "text")]
+    output_as: String,
+    /// Explain in plain words why RSC goes where it goes: every constraint, stickiness,
+    /// failure and capacity limit that contributed, with its score.
+    #[arg(long, value_name = "RSC")]
+    explain: Option<String>,
     /// "Now" for failure-timeout and time-based rules, in seconds since the epoch
     /// (default: the current time, as crm_simulate).
     #[arg(long)]
@@ -66,6 +74,22 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     });
     let plan = scheduler::schedule(&parsed.cib, &scheduler::Input { now });
     let mut out = std::io::stdout().lock();
+    if let Some(rsc) = &args.explain {
+        match scheduler::format::explain(&plan, rsc) {
+            Some(text) => out.write_all(text.as_bytes())?,
+            None => anyhow::bail!("{name} has no resource named {rsc}"),
+        }
+        std::mem::forget(plan);
+        std::mem::forget(parsed);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.output_as == "json" {
+        serde_json::to_writer_pretty(&mut out, &plan_json(&plan)).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+        std::mem::forget(plan);
+        std::mem::forget(parsed);
+        return Ok(ExitCode::SUCCESS);
+    }
     match args.format {
         Format::Actions => out.write_all(scheduler::format::actions(&plan).as_bytes())?,
         Format::Text => out.write_all(scheduler::format::summary(&plan).as_bytes())?,
@@ -87,4 +111,36 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     std::mem::forget(plan);
     std::mem::forget(parsed);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The plan as JSON (stable field names; arrays in the plan's deterministic order).
+fn plan_json(plan: &scheduler::Plan) -> serde_json::Value {
+    use serde_json::json;
+    let action = |a: &scheduler::Action| {
+        json!({
+            "action": format!("{:?}", a.kind).to_lowercase(),
+            "resource": a.rsc,
+            "node": a.node,
+            "from": a.from,
+            "blocked": a.blocked,
+            "reason": a.reason,
+        })
+    };
+    json!({
+        "actions": plan.actions.iter().map(action).collect::<Vec<_>>(),
+        "blocked": plan.blocked.iter().map(action).collect::<Vec<_>>(),
+        "placement": plan.placement.iter().map(|p| json!({
+            "resource": p.rsc,
+            "nodes": p.nodes,
+            "role": p.role.to_string(),
+            "managed": p.managed,
+        })).collect::<Vec<_>>(),
+        "scores": plan.scores.iter().map(|s| json!({
+            "resource": s.rsc, "node": s.node, "score": s.score,
+        })).collect::<Vec<_>>(),
+        "explanations": plan.explanations.iter().map(|e| json!({
+            "resource": e.rsc, "node": e.node, "delta": e.delta, "reason": e.reason,
+        })).collect::<Vec<_>>(),
+        "notes": plan.notes,
+    })
 }

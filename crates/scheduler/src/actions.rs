@@ -144,6 +144,40 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
     plan.placement.sort();
     plan.scores.sort();
     plan.notes = ws.notes.clone();
+    plan.explanations = ws
+        .trace
+        .iter()
+        .map(|w| crate::Explanation {
+            rsc: ws.rscs[w.rsc].id.clone(),
+            node: ws.nodes[w.node].name.clone(),
+            delta: w.delta,
+            reason: w.reason.clone(),
+        })
+        .collect();
+    plan.unavailable = ws
+        .nodes
+        .iter()
+        .filter(|n| !n.available())
+        .map(|n| {
+            let why = if n.unclean {
+                format!("unclean ({}); fenced first", n.unclean_reason)
+            } else if !n.online {
+                "offline".to_owned()
+            } else if n.shutdown {
+                "shutting down".to_owned()
+            } else if n.maintenance {
+                "in maintenance".to_owned()
+            } else {
+                "in standby".to_owned()
+            };
+            (n.name.clone(), why)
+        })
+        .collect();
+    plan.parents = ws
+        .rscs
+        .iter()
+        .filter_map(|r| r.parent.map(|p| (r.id.clone(), ws.rscs[p].id.clone())))
+        .collect();
     plan
 }
 

@@ -9,7 +9,28 @@
 use cib::Role;
 use cib::model::PlacementStrategy;
 
-use crate::ws::{INF, Kind, WorkingSet, add};
+use crate::ws::{INF, Kind, Why, WorkingSet, add};
+
+/// Record, for `--explain`, how `i`'s scores changed from `before` and why.
+fn record(ws: &mut WorkingSet, i: usize, before: &[Option<i32>], reason: &str) {
+    for n in 0..before.len() {
+        let (b, a) = (before[n].unwrap_or(0), ws.rscs[i].allowed[n].unwrap_or(0));
+        if b == a {
+            continue;
+        }
+        let delta = if a.abs() >= INF || b.abs() >= INF {
+            a
+        } else {
+            a - b
+        };
+        ws.trace.push(Why {
+            rsc: i,
+            node: n,
+            delta,
+            reason: reason.to_owned(),
+        });
+    }
+}
 
 /// Marks a node unusable while merging colocated preferences (Pacemaker's INFINITY_HACK).
 const UNUSABLE: i32 = INF * -100;
@@ -162,15 +183,23 @@ fn assign_primitive(ws: &mut WorkingSet, i: usize, prefer: Option<usize>) -> Opt
             c.node_attr.clone(),
             c.score as f32 / INF as f32,
         );
-        let mut table = ws.rscs[i].allowed.clone();
+        let before = ws.rscs[i].allowed.clone();
+        let mut table = before.clone();
         add_colocated_scores(ws, dep, &mut table, &attr, factor, false, false, true);
         ws.rscs[i].allowed = table;
+        let why = format!(
+            "preferences of {}, which is colocated with it ({})",
+            ws.rscs[dep].id, ws.colocs[ci].id
+        );
+        record(ws, i, &before, &why);
     }
 
     if ws.rscs[i].next_role == Some(Role::Stopped) {
+        let before = ws.rscs[i].allowed.clone();
         for w in ws.rscs[i].allowed.iter_mut().flatten() {
             *w = -INF;
         }
+        record(ws, i, &before, "target-role=Stopped (or on-fail=stop)");
     }
     // Capacity: a node without enough free capacity is not an option.
     if ws.placement_strategy != PlacementStrategy::Default && !ws.rscs[i].utilization.is_empty() {
@@ -178,6 +207,20 @@ fn assign_primitive(ws: &mut WorkingSet, i: usize, prefer: Option<usize>) -> Opt
             if !fits(ws, i, n) {
                 if let Some(w) = ws.rscs[i].allowed[n].as_mut() {
                     *w = -INF;
+                    let need: Vec<String> = ws.rscs[i]
+                        .utilization
+                        .iter()
+                        .map(|(k, v)| {
+                            let free = ws.nodes[n].free.get(k).copied().unwrap_or(0);
+                            format!("{k} {v} needed, {free} free")
+                        })
+                        .collect();
+                    ws.trace.push(Why {
+                        rsc: i,
+                        node: n,
+                        delta: -INF,
+                        reason: format!("not enough capacity ({})", need.join(", ")),
+                    });
                 }
             }
         }
@@ -266,12 +309,20 @@ fn apply_this_with(ws: &mut WorkingSet, i: usize, ci: usize) {
     let archive = (c.dependent_role == Some(Role::Promoted) || (c.score < 0 && c.score > -INF))
         .then(|| ws.rscs[i].allowed.clone());
     assign(ws, c.primary, None);
+    let before = ws.rscs[i].allowed.clone();
     apply_coloc_score(ws, i, ci);
     if let Some(a) = archive {
         if !any_available(ws, &ws.rscs[i].allowed) {
             ws.rscs[i].allowed = a;
         }
     }
+    let why = format!(
+        "colocation {} with {} (score {})",
+        c.id,
+        ws.rscs[c.primary].id,
+        cib::Score::new(c.score as i64)
+    );
+    record(ws, i, &before, &why);
 }
 
 fn node_attr(ws: &WorkingSet, n: usize, attr: &str) -> Option<String> {

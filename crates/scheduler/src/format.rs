@@ -129,3 +129,153 @@ pub fn summary(plan: &Plan) -> String {
     }
     out
 }
+
+fn strip_instance(id: &str) -> &str {
+    match id.rsplit_once(':') {
+        Some((base, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => base,
+        _ => id,
+    }
+}
+
+/// `--explain RSC`: in plain words, why `rsc` ends where it ends — its placement and actions,
+/// then every contribution to its scores, node by node, in the order they were applied.
+/// `None` when the plan knows no resource by that name.
+pub fn explain(plan: &Plan, rsc: &str) -> Option<String> {
+    let parent_of = |id: &str| -> Option<&str> {
+        plan.parents
+            .iter()
+            .find(|(c, _)| c == id)
+            .map(|(_, p)| p.as_str())
+    };
+    let ancestors = |id: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cur = parent_of(id);
+        while let Some(p) = cur {
+            out.push(p.to_owned());
+            cur = parent_of(p);
+        }
+        out
+    };
+    // The resource itself, its instances and members, and everything above them.
+    let mut related: Vec<String> = Vec::new();
+    let mut mine: Vec<String> = Vec::new();
+    let ids = plan
+        .explanations
+        .iter()
+        .map(|e| e.rsc.as_str())
+        .chain(plan.parents.iter().map(|(c, _)| c.as_str()))
+        .chain(plan.placement.iter().map(|p| p.rsc.as_str()));
+    for id in ids {
+        let below =
+            id == rsc || strip_instance(id) == rsc || ancestors(id).iter().any(|a| a == rsc);
+        if below && !mine.iter().any(|m| m == id) {
+            mine.push(id.to_owned());
+        }
+    }
+    if mine.is_empty() {
+        return None;
+    }
+    for m in &mine {
+        for x in std::iter::once(m.clone()).chain(ancestors(m)) {
+            if !related.contains(&x) {
+                related.push(x);
+            }
+        }
+    }
+    let mut out = String::new();
+    let _ = writeln!(out, "{rsc} after the plan:");
+    for p in plan.placement.iter().filter(|p| {
+        mine.iter()
+            .any(|m| m == &p.rsc || strip_instance(m) == p.rsc)
+    }) {
+        let where_ = if p.nodes.is_empty() {
+            "stopped".to_owned()
+        } else {
+            format!("on {}", p.nodes.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "  {} {where_} ({}{})",
+            p.rsc,
+            p.role,
+            if p.managed { "" } else { ", unmanaged" }
+        );
+    }
+    let acts: Vec<String> = plan
+        .actions
+        .iter()
+        .chain(plan.blocked.iter())
+        .filter(|a| {
+            a.kind != ActionKind::Fence
+                && mine
+                    .iter()
+                    .any(|m| m == &a.rsc || strip_instance(m) == a.rsc)
+        })
+        .map(|a| {
+            let mut l = action_line(a);
+            if let Some(b) = &a.blocked {
+                l.push_str(&format!(" (blocked: {b})"));
+            }
+            l
+        })
+        .collect();
+    if acts.is_empty() {
+        out.push_str("  no actions\n");
+    } else {
+        out.push_str("Actions:\n");
+        for a in acts {
+            let _ = writeln!(out, "  {a}");
+        }
+    }
+    out.push_str(
+        "Why, node by node (each contribution in the order applied; the highest total wins, \
+         -INFINITY bans the node):\n",
+    );
+    let mut nodes: Vec<&str> = plan
+        .scores
+        .iter()
+        .filter(|s| mine.contains(&s.rsc))
+        .map(|s| s.node.as_str())
+        .collect();
+    nodes.sort();
+    nodes.dedup();
+    for node in nodes {
+        let totals: Vec<String> = plan
+            .scores
+            .iter()
+            .filter(|s| s.node == node && mine.contains(&s.rsc))
+            .map(|s| format!("{} {}", s.rsc, crate::ScoreFmt(s.score)))
+            .collect();
+        let _ = writeln!(out, "  {node}: {}", totals.join(", "));
+        if let Some((_, why)) = plan.unavailable.iter().find(|(n, _)| n == node) {
+            let _ = writeln!(
+                out,
+                "    {:>10}  the node cannot run resources: {why}",
+                "-INFINITY"
+            );
+        }
+        let mut any = false;
+        for e in plan
+            .explanations
+            .iter()
+            .filter(|e| e.node == node && related.contains(&e.rsc))
+        {
+            any = true;
+            let d = if e.delta.abs() >= 1_000_000 {
+                crate::ScoreFmt(e.delta).to_string()
+            } else {
+                format!("{:+}", e.delta)
+            };
+            let on = if e.rsc == rsc {
+                String::new()
+            } else {
+                format!(" [on {}]", e.rsc)
+            };
+            let _ = writeln!(out, "    {d:>10}  {}{on}", e.reason);
+        }
+        if !any {
+            out.push_str("             0  nothing for or against this node\n");
+        }
+    }
+    Some(out)
+}

@@ -96,6 +96,19 @@ pub struct ScoreRow {
     pub score: i32,
 }
 
+/// One contribution to a resource's score on a node: what `--explain` prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explanation {
+    /// The resource the score was given to (a clone or group passes it to its members).
+    pub rsc: String,
+    /// The node.
+    pub node: String,
+    /// The change (±1000000 is ±INFINITY, which also sets the score).
+    pub delta: i32,
+    /// Why, in plain words.
+    pub reason: String,
+}
+
 /// The scheduler's decisions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
@@ -111,6 +124,22 @@ pub struct Plan {
     pub scores: Vec<ScoreRow>,
     /// Facts worth telling the operator (no quorum, fencing impossible, ...).
     pub notes: Vec<String>,
+    /// Every contribution to a score, in the order applied.
+    pub explanations: Vec<Explanation>,
+    /// (resource, its parent) for every group member, clone and clone instance.
+    pub parents: Vec<(String, String)>,
+    /// (node, why) for every node that cannot run resources.
+    pub unavailable: Vec<(String, String)>,
+}
+
+/// A score printed as Pacemaker prints it (`INFINITY`, `-INFINITY`, or the number).
+#[derive(Debug, Clone, Copy)]
+pub struct ScoreFmt(pub i32);
+
+impl std::fmt::Display for ScoreFmt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        cib::Score::new(self.0 as i64).fmt(f)
+    }
 }
 
 /// Decide the plan for `cib` at `input.now`.

@@ -122,9 +122,19 @@ pub(crate) struct Rsc {
     pub with_this: Vec<usize>,
 }
 
+/// One contribution to a resource's score on a node, for `--explain`.
+#[derive(Debug, Clone)]
+pub(crate) struct Why {
+    pub rsc: usize,
+    pub node: usize,
+    pub delta: i32,
+    pub reason: String,
+}
+
 /// A colocation between two arena entries.
 #[derive(Debug, Clone)]
 pub(crate) struct Coloc {
+    pub id: String,
     pub dependent: usize,
     pub primary: usize,
     pub score: i32,
@@ -171,6 +181,8 @@ pub(crate) struct WorkingSet {
     /// Clone instance primitives by base id, in instance order.
     pub instances: std::collections::HashMap<String, Vec<usize>>,
     pub notes: Vec<String>,
+    /// Every contribution to a score, in the order applied.
+    pub trace: Vec<Why>,
 }
 
 fn parse_bool(s: &str) -> Option<bool> {
@@ -266,6 +278,7 @@ impl WorkingSet {
                 .flatten()
                 .collect(),
             notes: Vec::new(),
+            trace: Vec::new(),
             config_index: Default::default(),
             instances: Default::default(),
         };
@@ -688,10 +701,26 @@ impl WorkingSet {
             match op.rc {
                 // "Unimplemented" from a recurring operation is an ordinary failure.
                 3 if op.interval_ms > 0 => {}
-                2..=5 if !expired => self.add_location(ban_target, ni, -INF),
+                2..=5 if !expired => self.add_location(
+                    ban_target,
+                    ni,
+                    -INF,
+                    format!(
+                        "{} failed with rc {} here (a hard error)",
+                        op.operation, op.rc
+                    ),
+                ),
                 6 if !expired => {
                     for n in 0..self.nodes.len() {
-                        self.add_location(ban_target, n, -INF);
+                        self.add_location(
+                            ban_target,
+                            n,
+                            -INF,
+                            format!(
+                                "{} failed with rc 6 (not configured: a fatal error)",
+                                op.operation
+                            ),
+                        );
                     }
                 }
                 _ => {}
@@ -869,8 +898,8 @@ impl WorkingSet {
         }
         let norm = |r: Option<Role>| r.filter(|r| *r != Role::Started);
         let ci = self.colocs.len();
-        let _ = id;
         self.colocs.push(Coloc {
+            id: id.to_owned(),
             dependent,
             primary,
             score,
@@ -1166,14 +1195,20 @@ impl WorkingSet {
                         r.promo_loc[ni] = add(r.promo_loc[ni], score);
                         continue;
                     }
-                    self.add_location(t, ni, score);
+                    self.add_location(t, ni, score, format!("location constraint {}", l.id));
                 }
             }
         }
     }
 
     /// Add `score` for node `ni` to `i` and everything below it.
-    pub fn add_location(&mut self, i: usize, ni: usize, score: i32) {
+    pub fn add_location(&mut self, i: usize, ni: usize, score: i32, reason: impl Into<String>) {
+        self.trace.push(Why {
+            rsc: i,
+            node: ni,
+            delta: score,
+            reason: reason.into(),
+        });
         let mut stack = vec![i];
         while let Some(x) = stack.pop() {
             let w = &mut self.rscs[x].allowed[ni];
@@ -1199,6 +1234,12 @@ impl WorkingSet {
             let s = r.stickiness;
             let w = &mut self.rscs[i].allowed[n];
             *w = Some(add(w.unwrap_or(0), s));
+            self.trace.push(Why {
+                rsc: i,
+                node: n,
+                delta: s,
+                reason: "resource-stickiness (it runs here now)".into(),
+            });
         }
     }
 
@@ -1237,7 +1278,11 @@ impl WorkingSet {
                 }
                 if count > 0 && count >= r.migration_threshold {
                     let target = if anon { clone.unwrap_or(i) } else { i };
-                    self.add_location(target, ni, -INF);
+                    let why = format!(
+                        "fail count {count} reached migration-threshold {}",
+                        r.migration_threshold
+                    );
+                    self.add_location(target, ni, -INF, why);
                 }
             }
         }
