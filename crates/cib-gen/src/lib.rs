@@ -135,13 +135,20 @@ fn op(out: &mut String, rsc: &str, agent: &str, call: &mut u64, ops: &[(&str, u6
     for (name, interval, rc) in ops {
         *call += 1;
         let key = if *interval == 0 { "last" } else { name };
+        // Pacemaker's digest of an operation on a resource without parameters (MD5 of
+        // " <parameters/>\n"): with it, crm_simulate sees no definition change.
+        let digest = if *interval == 0 {
+            " op-digest=\"f2317cad3d54cec5d7d7aa7d0bf35cf8\""
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
             "            <lrm_rsc_op id=\"{rsc}_{key}_{interval}\" operation_key=\"{rsc}_{name}_{interval}\" operation=\"{name}\" \
              transition-key=\"{call}:1:{rc}:00000000-0000-0000-0000-000000000000\" \
              transition-magic=\"0:{rc};{call}:1:{rc}:00000000-0000-0000-0000-000000000000\" \
              call-id=\"{call}\" rc-code=\"{rc}\" op-status=\"0\" interval=\"{interval}\" \
-             last-rc-change=\"1700000000\" exec-time=\"10\" queue-time=\"0\"/>"
+             last-rc-change=\"1700000000\" exec-time=\"10\" queue-time=\"0\"{digest}/>"
         );
     }
     let _ = writeln!(out, "          </lrm_resource>");
@@ -155,7 +162,7 @@ pub fn generate(cfg: &Config) -> String {
     let _ = writeln!(
         out,
         "<cib admin_epoch=\"0\" epoch=\"1\" num_updates=\"0\" validate-with=\"pacemaker-3.7\" \
-         crm_feature_set=\"3.16.2\" have-quorum=\"1\" dc-uuid=\"1\">\n  <configuration>\n    <crm_config>\n\
+         crm_feature_set=\"3.16.1\" have-quorum=\"1\" dc-uuid=\"1\">\n  <configuration>\n    <crm_config>\n\
          \x20     <cluster_property_set id=\"cib-bootstrap-options\">\n\
          \x20       <nvpair id=\"opt-stonith-enabled\" name=\"stonith-enabled\" value=\"true\"/>\n\
          \x20       <nvpair id=\"opt-no-quorum-policy\" name=\"no-quorum-policy\" value=\"stop\"/>\n\
@@ -183,16 +190,9 @@ pub fn generate(cfg: &Config) -> String {
     let _ = writeln!(
         out,
         "      <primitive id=\"fence-all\" class=\"stonith\" type=\"fence_dummy\">\n\
-         \x20       <instance_attributes id=\"fence-all-params\">\n\
-         \x20         <nvpair id=\"fence-all-hosts\" name=\"pcmk_host_list\" value=\"{}\"/>\n\
-         \x20       </instance_attributes>\n\
          \x20       <operations>\n\
          \x20         <op id=\"fence-all-monitor\" name=\"monitor\" interval=\"60s\"/>\n\
-         \x20       </operations>\n      </primitive>",
-        (1..=nodes)
-            .map(|n| format!("node{n}"))
-            .collect::<Vec<_>>()
-            .join(" ")
+         \x20       </operations>\n      </primitive>"
     );
     let mut tops = Vec::new();
     let mut made = 0;
@@ -375,7 +375,7 @@ pub fn generate(cfg: &Config) -> String {
                      \x20           <lrm_rsc_op id=\"{rsc}_last_0\" operation_key=\"{rsc}_start_0\" operation=\"start\" \
                      transition-key=\"{call}:1:0:00000000-0000-0000-0000-000000000000\" \
                      transition-magic=\"0:0;{call}:1:0:00000000-0000-0000-0000-000000000000\" \
-                     call-id=\"{call}\" rc-code=\"0\" op-status=\"0\" interval=\"0\" last-rc-change=\"1700000000\" exec-time=\"10\" queue-time=\"0\"/>\n\
+                     call-id=\"{call}\" rc-code=\"0\" op-status=\"0\" interval=\"0\" last-rc-change=\"1700000000\" exec-time=\"10\" queue-time=\"0\" op-digest=\"f2317cad3d54cec5d7d7aa7d0bf35cf8\"/>\n\
                      \x20         </lrm_resource>"
                 );
                 continue;

@@ -72,7 +72,8 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             .ok()
             .and_then(|d| i64::try_from(d.as_secs()).ok())
     });
-    let plan = scheduler::schedule(&parsed.cib, &scheduler::Input { now });
+    let explain = args.explain.is_some() || args.output_as == "json";
+    let plan = scheduler::schedule(&parsed.cib, &scheduler::Input { now, explain });
     let mut out = std::io::stdout().lock();
     if let Some(rsc) = &args.explain {
         match scheduler::format::explain(&plan, rsc) {

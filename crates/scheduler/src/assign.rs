@@ -13,6 +13,9 @@ use crate::ws::{INF, Kind, Why, WorkingSet, add};
 
 /// Record, for `--explain`, how `i`'s scores changed from `before` and why.
 fn record(ws: &mut WorkingSet, i: usize, before: &[Option<i32>], reason: &str) {
+    if !ws.explain {
+        return;
+    }
     for n in 0..before.len() {
         let (b, a) = (before[n].unwrap_or(0), ws.rscs[i].allowed[n].unwrap_or(0));
         if b == a {
@@ -55,10 +58,52 @@ pub(crate) fn assign_all(ws: &mut WorkingSet) {
     }
     // (target-role is inherited through the meta-attribute chain: a child's own wins.)
     expand_group_colocations(ws);
+    if ws.placement_strategy != PlacementStrategy::Default {
+        sort_resources(ws);
+    }
     for k in 0..ws.top.len() {
         let i = ws.top[k];
         assign(ws, i, None);
     }
+}
+
+/// With a placement strategy, resources are placed in a richer order (Pacemaker's
+/// `pcmk__sort_resources`): priority, then the (colocation-merged) score on the node where
+/// the resource runs now, then the scores node by node in node order.
+fn sort_resources(ws: &mut WorkingSet) {
+    let n = ws.nodes.len();
+    let zero: Table = vec![Some(0); n];
+    let node_order = sorted_nodes(ws, &zero, None);
+    let tops = ws.top.clone();
+    let mut keyed: Vec<(usize, i32, i32, Vec<i32>)> = Vec::new();
+    for &r in &tops {
+        let member = if ws.rscs[r].kind == Kind::Group {
+            *ws.rscs[r].children.last().unwrap_or(&r)
+        } else {
+            r
+        };
+        let mut work = ws.rscs[member].allowed.clone();
+        if any_available(ws, &work) {
+            for ci in ws.rscs[member].this_with.clone() {
+                let c = ws.colocs[ci].clone();
+                let f = c.score as f32 / INF as f32;
+                add_colocated_scores(ws, c.primary, &mut work, &c.node_attr, f, true, false, true);
+            }
+        }
+        let weight = |x: Option<usize>| x.and_then(|x| work[x]).unwrap_or(-INF);
+        let current = ws
+            .primitives_of(r)
+            .iter()
+            .find_map(|&p| ws.rscs[p].running_on.first().copied());
+        let by_node: Vec<i32> = node_order.iter().map(|&x| weight(Some(x))).collect();
+        keyed.push((r, ws.rscs[r].priority, weight(current), by_node));
+    }
+    keyed.sort_by(|a, b| {
+        b.1.cmp(&a.1)
+            .then(b.2.cmp(&a.2))
+            .then_with(|| b.3.cmp(&a.3))
+    });
+    ws.top = keyed.into_iter().map(|k| k.0).collect();
 }
 
 /// "Group with R" acts as "first member with R"; "R with group" as "R with last member".
@@ -110,13 +155,8 @@ fn sorted_nodes(ws: &WorkingSet, t: &Table, active: Option<usize>) -> Vec<usize>
         })
         .collect();
     let balanced = ws.placement_strategy == PlacementStrategy::Balanced;
-    let free: Vec<i64> = if balanced {
-        (0..t.len()).map(|n| free_total(ws, n)).collect()
-    } else {
-        Vec::new()
-    };
     let minimal = ws.placement_strategy == PlacementStrategy::Minimal;
-    nodes.sort_by(|&a, &b| {
+    merge_sort_by(&mut nodes, |&a, &b| {
         eff[b]
             .cmp(&eff[a])
             .then_with(|| {
@@ -124,7 +164,7 @@ fn sorted_nodes(ws: &WorkingSet, t: &Table, active: Option<usize>) -> Vec<usize>
                     return std::cmp::Ordering::Equal;
                 }
                 let bal = if balanced {
-                    free[b].cmp(&free[a])
+                    compare_capacities(ws, a, b)
                 } else {
                     std::cmp::Ordering::Equal
                 };
@@ -140,8 +180,58 @@ fn sorted_nodes(ws: &WorkingSet, t: &Table, active: Option<usize>) -> Vec<usize>
     nodes
 }
 
-fn free_total(ws: &WorkingSet, n: usize) -> i64 {
-    ws.nodes[n].free.values().sum()
+/// A stable merge sort that, like GLib's `g_list_sort` (which Pacemaker uses), gives a
+/// deterministic answer even when the comparison is not a total order (capacity voting over
+/// several attributes can be intransitive). The first half takes the extra element; ties
+/// keep the left one first.
+fn merge_sort_by<T: Copy>(v: &mut [T], mut cmp: impl FnMut(&T, &T) -> std::cmp::Ordering) {
+    fn sort<T: Copy>(
+        v: &mut [T],
+        tmp: &mut Vec<T>,
+        cmp: &mut dyn FnMut(&T, &T) -> std::cmp::Ordering,
+    ) {
+        if v.len() <= 1 {
+            return;
+        }
+        let mid = v.len().div_ceil(2);
+        sort(&mut v[..mid], tmp, cmp);
+        sort(&mut v[mid..], tmp, cmp);
+        tmp.clear();
+        let (mut i, mut j) = (0, mid);
+        while i < mid && j < v.len() {
+            if cmp(&v[i], &v[j]) != std::cmp::Ordering::Greater {
+                tmp.push(v[i]);
+                i += 1;
+            } else {
+                tmp.push(v[j]);
+                j += 1;
+            }
+        }
+        tmp.extend_from_slice(&v[i..mid]);
+        tmp.extend_from_slice(&v[j..]);
+        v.copy_from_slice(tmp);
+    }
+    let mut tmp = Vec::with_capacity(v.len());
+    sort(v, &mut tmp, &mut cmp);
+}
+
+/// Which node has more capacity left: the one ahead on more utilization attributes
+/// (Pacemaker's `pcmk__compare_node_capacities`).
+fn compare_capacities(ws: &WorkingSet, a: usize, b: usize) -> std::cmp::Ordering {
+    let (fa, fb) = (&ws.nodes[a].free, &ws.nodes[b].free);
+    let mut result = 0i32;
+    for k in fa.keys().chain(fb.keys().filter(|k| !fa.contains_key(*k))) {
+        let (x, y) = (
+            fa.get(k).copied().unwrap_or(0),
+            fb.get(k).copied().unwrap_or(0),
+        );
+        if x > y {
+            result -= 1;
+        } else if x < y {
+            result += 1;
+        }
+    }
+    result.cmp(&0)
 }
 
 fn fits(ws: &WorkingSet, i: usize, n: usize) -> bool {
@@ -215,11 +305,8 @@ fn assign_primitive(ws: &mut WorkingSet, i: usize, prefer: Option<usize>) -> Opt
                             format!("{k} {v} needed, {free} free")
                         })
                         .collect();
-                    ws.trace.push(Why {
-                        rsc: i,
-                        node: n,
-                        delta: -INF,
-                        reason: format!("not enough capacity ({})", need.join(", ")),
+                    ws.push_why(i, n, -INF, || {
+                        format!("not enough capacity ({})", need.join(", "))
                     });
                 }
             }

@@ -34,6 +34,9 @@ pub struct Input {
     /// "Now", in seconds since the epoch, for failure-timeout and date rules. `None`: time
     /// never expires anything and date rules are false.
     pub now: Option<i64>,
+    /// Record why every score changed ([`Plan::explanations`]); costs time and memory on
+    /// large CIBs, so only when asked for.
+    pub explain: bool,
 }
 
 /// The kind of an action.

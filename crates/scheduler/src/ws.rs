@@ -181,8 +181,10 @@ pub(crate) struct WorkingSet {
     /// Clone instance primitives by base id, in instance order.
     pub instances: std::collections::HashMap<String, Vec<usize>>,
     pub notes: Vec<String>,
-    /// Every contribution to a score, in the order applied.
+    /// Every contribution to a score, in the order applied (only when `explain`).
     pub trace: Vec<Why>,
+    /// Whether to record `trace`.
+    pub explain: bool,
 }
 
 fn parse_bool(s: &str) -> Option<bool> {
@@ -279,6 +281,7 @@ impl WorkingSet {
                 .collect(),
             notes: Vec::new(),
             trace: Vec::new(),
+            explain: input.explain,
             config_index: Default::default(),
             instances: Default::default(),
         };
@@ -1202,13 +1205,33 @@ impl WorkingSet {
     }
 
     /// Add `score` for node `ni` to `i` and everything below it.
+    /// Record a contribution for `--explain` (the reason is only built when asked for).
+    pub fn push_why(
+        &mut self,
+        rsc: usize,
+        node: usize,
+        delta: i32,
+        reason: impl FnOnce() -> String,
+    ) {
+        if self.explain {
+            self.trace.push(Why {
+                rsc,
+                node,
+                delta,
+                reason: reason(),
+            });
+        }
+    }
+
     pub fn add_location(&mut self, i: usize, ni: usize, score: i32, reason: impl Into<String>) {
-        self.trace.push(Why {
-            rsc: i,
-            node: ni,
-            delta: score,
-            reason: reason.into(),
-        });
+        if self.explain {
+            self.trace.push(Why {
+                rsc: i,
+                node: ni,
+                delta: score,
+                reason: reason.into(),
+            });
+        }
         let mut stack = vec![i];
         while let Some(x) = stack.pop() {
             let w = &mut self.rscs[x].allowed[ni];
@@ -1234,12 +1257,7 @@ impl WorkingSet {
             let s = r.stickiness;
             let w = &mut self.rscs[i].allowed[n];
             *w = Some(add(w.unwrap_or(0), s));
-            self.trace.push(Why {
-                rsc: i,
-                node: n,
-                delta: s,
-                reason: "resource-stickiness (it runs here now)".into(),
-            });
+            self.push_why(i, n, s, || "resource-stickiness (it runs here now)".into());
         }
     }
 

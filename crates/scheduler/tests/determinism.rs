@@ -11,6 +11,7 @@ fn plan_of(xml: &str) -> scheduler::Plan {
         &parsed.cib,
         &Input {
             now: Some(1_700_000_000),
+            explain: true,
         },
     )
 }
