@@ -114,9 +114,12 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
         let is_anon_clone = ws
             .clone_of(i)
             .is_some_and(|c| !ws.rscs[ws.clone_of(i).unwrap_or(c)].unique);
-        if t.after.is_none() && (is_anon_clone || ws.rscs[i].orphan) {
+        let numbered = ws.clone_of(i).is_some_and(|c| ws.rscs[c].numbered);
+        if t.after.is_none() && (is_anon_clone && !numbered || ws.rscs[i].orphan) {
             continue;
         }
+        // Placement shows anonymous instances by their base id, always.
+        let name = if is_anon_clone { ws.rscs[i].base.clone() } else { name };
         let mut nodes: Vec<String> = if !managed && t.after.is_some() {
             ws.rscs[i].running_on.iter().map(|&n| node(n)).collect()
         } else {
@@ -184,7 +187,7 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
 /// The name an action shows: anonymous clone instances by their base id.
 fn shown_name(ws: &WorkingSet, i: usize) -> String {
     match ws.clone_of(i) {
-        Some(c) if !ws.rscs[c].unique => ws.rscs[i].base.clone(),
+        Some(c) if !ws.rscs[c].unique && !ws.rscs[c].numbered => ws.rscs[i].base.clone(),
         _ => ws.rscs[i].id.clone(),
     }
 }

@@ -89,6 +89,8 @@ pub(crate) struct Rsc {
     // Clone settings (on clones).
     pub promotable: bool,
     pub unique: bool,
+    /// Anonymous, but shown with instance numbers in actions (see `add_resource`).
+    pub numbered: bool,
     pub clone_max: u32,
     pub clone_node_max: u32,
     pub promoted_max: u32,
@@ -379,6 +381,7 @@ impl WorkingSet {
             on_fail: Vec::new(),
             promotable: false,
             unique: false,
+            numbered: false,
             clone_max: 0,
             clone_node_max: 1,
             promoted_max: 1,
@@ -469,6 +472,13 @@ impl WorkingSet {
                 }
                 rsc.promotable = c.promotable;
                 rsc.unique = chain.bool("globally-unique").unwrap_or(false);
+                // Pacemaker reads the first globally-unique; a later "true" beside it makes
+                // the comparison form keep instance numbers (as the oracle's strip does).
+                rsc.numbered = !rsc.unique
+                    && c.meta.raw.pairs().any(|p| {
+                        p.name == "globally-unique"
+                            && p.value.as_deref().and_then(parse_bool) == Some(true)
+                    });
                 let n_nodes = self.nodes.len() as u32;
                 rsc.clone_max = chain
                     .score("clone-max")
