@@ -256,6 +256,7 @@ impl<'a> Lower<'a> {
         }
         cib.validate_with = self.attr(root, "validate-with").map(str::to_owned);
         cib.have_quorum = self.attr(root, "have-quorum").and_then(parse_bool);
+        cib.no_quorum_panic = self.attr(root, "no-quorum-panic").and_then(parse_bool) == Some(true);
         cib.dc_uuid = self.attr(root, "dc-uuid").map(str::to_owned);
 
         let config = self.doc.child(root, "configuration");

@@ -755,6 +755,9 @@ pub struct Cib {
     pub validate_with: Option<String>,
     /// `have-quorum`.
     pub have_quorum: Option<bool>,
+    /// `no-quorum-panic`: the partition had quorum and lost it (no-quorum-policy=suicide
+    /// then fences it); a partition that never had quorum does not.
+    pub no_quorum_panic: bool,
     /// `dc-uuid`.
     pub dc_uuid: Option<String>,
     /// Cluster options.

@@ -119,7 +119,11 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
             continue;
         }
         // Placement shows anonymous instances by their base id, always.
-        let name = if is_anon_clone { ws.rscs[i].base.clone() } else { name };
+        let name = if is_anon_clone {
+            ws.rscs[i].base.clone()
+        } else {
+            name
+        };
         let mut nodes: Vec<String> = if !managed && t.after.is_some() {
             ws.rscs[i].running_on.iter().map(|&n| node(n)).collect()
         } else {

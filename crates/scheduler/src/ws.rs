@@ -301,6 +301,17 @@ impl WorkingSet {
         ws.top = top;
         ws.build_index();
         ws.unpack_status(cib, input);
+        // no-quorum-policy=suicide (fence): a partition without quorum fences itself.
+        if ws.fencing_enabled
+            && !ws.have_quorum
+            && ws.no_quorum_policy == NoQuorumPolicy::Fence
+            && cib.no_quorum_panic
+        {
+            for node in ws.nodes.iter_mut().filter(|n| n.online && !n.unclean) {
+                node.unclean = true;
+                node.unclean_reason = "cluster does not have quorum".into();
+            }
+        }
         ws.build_colocations(cib);
         ws.build_orders(cib);
         ws.apply_locations(cib, input);
