@@ -36,6 +36,10 @@ pub struct Args {
     /// failure and capacity limit that contributed, with its score.
     #[arg(long, value_name = "RSC")]
     explain: Option<String>,
+    /// Also write the transition graph (actions and their ordering) to FILE, in Graphviz
+    /// `dot` format (`dot -Tsvg FILE > plan.svg`).
+    #[arg(long, value_name = "FILE")]
+    dot: Option<PathBuf>,
     /// "Now" for failure-timeout and time-based rules, in seconds since the epoch
     /// (default: the current time, as crm_simulate).
     #[arg(long)]
@@ -74,6 +78,10 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     });
     let explain = args.explain.is_some() || args.output_as == "json";
     let plan = scheduler::schedule(&parsed.cib, &scheduler::Input { now, explain });
+    if let Some(path) = &args.dot {
+        std::fs::write(path, scheduler::format::dot(&plan))
+            .with_context(|| format!("failed to write the graph to {}", path.display()))?;
+    }
     let mut out = std::io::stdout().lock();
     if let Some(rsc) = &args.explain {
         match scheduler::format::explain(&plan, rsc) {
@@ -142,6 +150,7 @@ fn plan_json(plan: &scheduler::Plan) -> serde_json::Value {
         "explanations": plan.explanations.iter().map(|e| json!({
             "resource": e.rsc, "node": e.node, "delta": e.delta, "reason": e.reason,
         })).collect::<Vec<_>>(),
+        "edges": plan.edges,
         "notes": plan.notes,
     })
 }

@@ -54,7 +54,10 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
     propagate_orders(ws, &mut todo);
 
     let mut plan = Plan::default();
+    // The primitive (or, for fencing, the node) behind each action, for the ordering edges.
+    let mut owners: Vec<Owner> = Vec::new();
     for &f in &fence {
+        owners.push(Owner::Node(f));
         plan.actions.push(Action {
             kind: ActionKind::Fence,
             rsc: ws.nodes[f].name.clone(),
@@ -83,6 +86,7 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
             if blocked.is_some() {
                 plan.blocked.push(a);
             } else {
+                owners.push(Owner::Rsc(i));
                 plan.actions.push(a);
             }
         };
@@ -146,7 +150,11 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
             }
         }
     }
-    plan.actions.sort();
+    let mut pairs: Vec<(Action, Owner)> = plan.actions.drain(..).zip(owners).collect();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    let owners: Vec<Owner> = pairs.iter().map(|p| p.1).collect();
+    plan.actions = pairs.into_iter().map(|p| p.0).collect();
+    plan.edges = edges(ws, &plan.actions, &owners);
     plan.blocked.sort();
     plan.placement.sort();
     plan.scores.sort();
@@ -186,6 +194,99 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
         .filter_map(|r| r.parent.map(|p| (r.id.clone(), ws.rscs[p].id.clone())))
         .collect();
     plan
+}
+
+/// Who an action belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Rsc(usize),
+    Node(usize),
+}
+
+/// Position of an action kind in a resource's own sequence.
+fn rank(k: ActionKind) -> u8 {
+    match k {
+        ActionKind::Fence => 0,
+        ActionKind::Demote => 1,
+        ActionKind::Stop => 2,
+        ActionKind::Migrate => 3,
+        ActionKind::Start => 4,
+        ActionKind::Promote => 5,
+    }
+}
+
+fn matches(k: ActionKind, action: &str) -> bool {
+    matches!(
+        (k, action),
+        (ActionKind::Start | ActionKind::Migrate, "start")
+            | (ActionKind::Stop, "stop")
+            | (ActionKind::Promote, "promote")
+            | (ActionKind::Demote, "demote")
+    )
+}
+
+/// The ordering between the plan's actions: each resource's own sequence (demote, stop,
+/// migrate, start, promote); fencing before anything that recovers what the fenced node
+/// ran; group members in order; and every configured order (and its inverse).
+fn edges(ws: &WorkingSet, actions: &[Action], owners: &[Owner]) -> Vec<(usize, usize)> {
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    let by_rsc = |i: usize| -> Vec<usize> {
+        (0..actions.len())
+            .filter(|&k| owners[k] == Owner::Rsc(i))
+            .collect()
+    };
+    let mut per_rsc: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for (k, o) in owners.iter().enumerate() {
+        if let Owner::Rsc(i) = o {
+            per_rsc.entry(*i).or_default().push(k);
+        }
+    }
+    for list in per_rsc.values() {
+        for &a in list {
+            for &b in list {
+                if rank(actions[a].kind) < rank(actions[b].kind) {
+                    out.push((a, b));
+                }
+            }
+        }
+    }
+    for (f, o) in owners.iter().enumerate() {
+        let Owner::Node(n) = *o else { continue };
+        for (&i, list) in &per_rsc {
+            if !ws.rscs[i].running_on.contains(&n) {
+                continue;
+            }
+            for &b in list {
+                out.push((f, b));
+            }
+        }
+    }
+    let mut orders: Vec<(usize, &str, usize, &str)> = Vec::new();
+    for r in &ws.rscs {
+        if r.kind == Kind::Group && r.ordered_group {
+            for w in r.children.windows(2) {
+                orders.push((w[0], "start", w[1], "start"));
+                orders.push((w[1], "stop", w[0], "stop"));
+            }
+        }
+    }
+    for o in &ws.orders {
+        orders.push((o.first, &o.first_action, o.then, &o.then_action));
+    }
+    for (f, fa, t, ta) in orders {
+        let firsts: Vec<usize> = endpoint(ws, f).into_iter().flat_map(by_rsc).collect();
+        let thens: Vec<usize> = endpoint(ws, t).into_iter().flat_map(by_rsc).collect();
+        for &a in firsts.iter().filter(|&&a| matches(actions[a].kind, fa)) {
+            for &b in thens.iter().filter(|&&b| matches(actions[b].kind, ta)) {
+                if a != b {
+                    out.push((a, b));
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// The name an action shows: anonymous clone instances by their base id.

@@ -279,3 +279,34 @@ pub fn explain(plan: &Plan, rsc: &str) -> Option<String> {
     }
     Some(out)
 }
+
+/// The plan's actions and their ordering as a Graphviz `dot` graph (`--dot FILE`).
+pub fn dot(plan: &Plan) -> String {
+    let mut out =
+        String::from("digraph transition {\n  rankdir=LR;\n  node [shape=box, fontsize=10];\n");
+    for (i, a) in plan.actions.iter().enumerate() {
+        let color = match a.kind {
+            ActionKind::Fence => "red",
+            ActionKind::Stop | ActionKind::Demote => "orange",
+            _ => "darkgreen",
+        };
+        let _ = writeln!(
+            out,
+            "  a{i} [label=\"{}\", color={color}];",
+            action_line(a).replace('"', "'")
+        );
+    }
+    for (i, a) in plan.blocked.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  b{i} [label=\"{} (blocked: {})\", style=dashed, color=gray];",
+            action_line(a).replace('"', "'"),
+            a.blocked.as_deref().unwrap_or("").replace('"', "'")
+        );
+    }
+    for (a, b) in &plan.edges {
+        let _ = writeln!(out, "  a{a} -> a{b};");
+    }
+    out.push_str("}\n");
+    out
+}

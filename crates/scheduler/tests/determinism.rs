@@ -70,3 +70,26 @@ fn explain_names_the_constraints_that_decided() {
     assert!(text.contains("cannot run resources: unclean"), "{text}");
     assert!(scheduler::format::explain(&plan, "no-such-resource").is_none());
 }
+
+#[test]
+fn fencing_comes_before_recovering_what_the_node_ran() {
+    let plan = plan_of(CIB);
+    let index = |line: &str| {
+        plan.actions
+            .iter()
+            .position(|a| {
+                let l = match a.kind {
+                    scheduler::ActionKind::Fence => format!("fence {}", a.rsc),
+                    k => format!("{:?} {} on {}", k, a.rsc, a.node).to_lowercase(),
+                };
+                l == line
+            })
+            .unwrap_or_else(|| panic!("no action {line} in {:?}", plan.actions))
+    };
+    let fence = index("fence ctl3");
+    let start = index("start api-b on ctl1");
+    let promote = index("promote db on ctl2");
+    let api_a = index("start api-a on ctl2");
+    assert!(plan.edges.contains(&(fence, start)), "{:?}", plan.edges);
+    assert!(plan.edges.contains(&(promote, api_a)), "{:?}", plan.edges);
+}
