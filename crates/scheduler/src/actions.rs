@@ -230,11 +230,6 @@ fn matches(k: ActionKind, action: &str) -> bool {
 /// ran; group members in order; and every configured order (and its inverse).
 fn edges(ws: &WorkingSet, actions: &[Action], owners: &[Owner]) -> Vec<(usize, usize)> {
     let mut out: Vec<(usize, usize)> = Vec::new();
-    let by_rsc = |i: usize| -> Vec<usize> {
-        (0..actions.len())
-            .filter(|&k| owners[k] == Owner::Rsc(i))
-            .collect()
-    };
     let mut per_rsc: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
     for (k, o) in owners.iter().enumerate() {
         if let Owner::Rsc(i) = o {
@@ -273,8 +268,17 @@ fn edges(ws: &WorkingSet, actions: &[Action], owners: &[Owner]) -> Vec<(usize, u
     for o in &ws.orders {
         orders.push((o.first, &o.first_action, o.then, &o.then_action));
     }
+    let by_rsc = |i: usize| per_rsc.get(&i).cloned().unwrap_or_default();
     for (f, fa, t, ta) in orders {
+        if !per_rsc.contains_key(&f) && ws.rscs[f].kind == Kind::Primitive
+            || !per_rsc.contains_key(&t) && ws.rscs[t].kind == Kind::Primitive
+        {
+            continue;
+        }
         let firsts: Vec<usize> = endpoint(ws, f).into_iter().flat_map(by_rsc).collect();
+        if firsts.is_empty() {
+            continue;
+        }
         let thens: Vec<usize> = endpoint(ws, t).into_iter().flat_map(by_rsc).collect();
         for &a in firsts.iter().filter(|&&a| matches(actions[a].kind, fa)) {
             for &b in thens.iter().filter(|&&b| matches(actions[b].kind, ta)) {
