@@ -427,7 +427,15 @@ fn apply_coloc_score(ws: &mut WorkingSet, dep: usize, ci: usize) {
     if ws.rscs[prim].provisional {
         return;
     }
-    // Role filters.
+    // Role filters: a colocation limited to a role the dependent does not (yet) have does
+    // not place it (its role is chosen later, from promotion priorities).
+    let dep_next = ws.rscs[dep].next_role;
+    if c.score > 0 && c.dependent_role.is_some() && c.dependent_role != dep_next {
+        return;
+    }
+    if c.score < 0 && c.dependent_role.is_some() && c.dependent_role == dep_next {
+        return;
+    }
     let prim_next = ws.rscs[prim].next_role;
     if c.score > 0 && c.primary_role.is_some() && c.primary_role != prim_next {
         return;
@@ -1048,9 +1056,13 @@ fn set_instance_roles(ws: &mut WorkingSet, c: usize) {
         let colocs: Vec<usize> = ws.rscs[c].this_with.clone();
         for ci in colocs {
             let col = ws.colocs[ci].clone();
-            if col.dependent_role != Some(Role::Promoted) {
-                continue;
-            }
+            // Promoted-role colocations raise the priority where the primary is; for the
+            // Unpromoted role they lower it there (that instance should stay unpromoted).
+            let multiplier = match col.dependent_role {
+                Some(Role::Promoted) => 1,
+                Some(Role::Unpromoted) => -1,
+                _ => continue,
+            };
             let prim = col.primary;
             let prim_nodes: Vec<usize> = if ws.rscs[prim].kind == Kind::Clone {
                 ws.rscs[prim]
@@ -1073,8 +1085,8 @@ fn set_instance_roles(ws: &mut WorkingSet, c: usize) {
                 .iter()
                 .any(|&pn| node_attr(ws, pn, &col.node_attr) == node_attr(ws, n, &col.node_attr));
             if here {
-                prio = add(prio, col.score);
-            } else if col.score >= INF {
+                prio = add(prio, multiplier * col.score);
+            } else if col.score >= INF && multiplier > 0 {
                 prio = -INF;
             }
         }
