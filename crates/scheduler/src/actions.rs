@@ -74,13 +74,39 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
         let t = &todo[i];
         let name = shown_name(ws, i);
         let node = |x: usize| ws.nodes[x].name.clone();
+        let r = &ws.rscs[i];
+        let why = |kind: ActionKind, on: usize| -> String {
+            let here = r.running_on.contains(&on);
+            let again = t.start == Some(on) && here;
+            match kind {
+                ActionKind::Stop if fence.contains(&on) => "its node is being fenced".into(),
+                ActionKind::Stop | ActionKind::Start if again && r.failed => {
+                    "recovery after a failure".into()
+                }
+                ActionKind::Stop | ActionKind::Start if again => {
+                    "restart (a dependency restarts or stops)".into()
+                }
+                ActionKind::Stop => match t.after {
+                    Some(to) => format!("moving to {}", ws.nodes[to].name),
+                    None => "it cannot run anywhere, or is asked to stop".into(),
+                },
+                ActionKind::Start => match r.running_on.first() {
+                    Some(&from) if !here => format!("moving from {}", ws.nodes[from].name),
+                    _ => "placed here".into(),
+                },
+                ActionKind::Migrate => "live migration (allow-migrate)".into(),
+                ActionKind::Promote => "highest promotion priority".into(),
+                ActionKind::Demote => "no longer promoted here".into(),
+                ActionKind::Fence => String::new(),
+            }
+        };
         let mut push = |kind, on: usize, from: Option<usize>, blocked: Option<String>| {
             let a = Action {
                 kind,
                 rsc: name.clone(),
                 node: node(on),
                 from: from.map(node),
-                reason: String::new(),
+                reason: why(kind, on),
                 blocked: blocked.clone(),
             };
             if blocked.is_some() {

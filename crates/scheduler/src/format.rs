@@ -88,12 +88,16 @@ pub fn summary(plan: &Plan) -> String {
             Some(from) => {
                 let _ = writeln!(
                     out,
-                    "  * {verb:<10} {:<20} ( {} -> {} )",
-                    a.rsc, from, a.node
+                    "  * {verb:<10} {:<20} ( {} -> {} )  {}",
+                    a.rsc, from, a.node, a.reason
                 );
             }
             None => {
-                let _ = writeln!(out, "  * {verb:<10} {:<20} ( {} )", a.rsc, a.node);
+                let _ = writeln!(
+                    out,
+                    "  * {verb:<10} {:<20} ( {} )  {}",
+                    a.rsc, a.node, a.reason
+                );
             }
         }
     }
