@@ -185,6 +185,7 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
     plan.placement.sort();
     plan.scores.sort();
     plan.notes = ws.notes.clone();
+    probes_and_monitors(ws, &todo, &mut plan);
     plan.explanations = ws
         .trace
         .iter()
@@ -220,6 +221,56 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
         .filter_map(|r| r.parent.map(|p| (r.id.clone(), ws.rscs[p].id.clone())))
         .collect();
     plan
+}
+
+/// Probes where a resource has no history on an online node, and the recurring monitors of
+/// every resource where it runs after the plan.
+fn probes_and_monitors(ws: &WorkingSet, todo: &[Todo], plan: &mut Plan) {
+    for (i, r) in ws.rscs.iter().enumerate() {
+        if r.kind != Kind::Primitive || r.orphan || !r.managed {
+            continue;
+        }
+        let name = shown_name(ws, i);
+        // An anonymous clone is probed once per node, whichever instance knows it.
+        let siblings: Vec<usize> = match ws.clone_of(i) {
+            Some(c) if !ws.rscs[c].unique => ws.instances.get(&r.base).cloned().unwrap_or_default(),
+            _ => vec![i],
+        };
+        for (n, node) in ws.nodes.iter().enumerate() {
+            if !node.online || node.unclean {
+                continue;
+            }
+            if siblings.iter().any(|&s| ws.rscs[s].known_on.contains(&n)) {
+                continue;
+            }
+            let p = crate::Probe {
+                rsc: name.clone(),
+                node: node.name.clone(),
+            };
+            if !plan.probes.contains(&p) {
+                plan.probes.push(p);
+            }
+        }
+        if let Some(n) = todo[i].after {
+            let role = todo[i].role_after;
+            for &(interval_ms, want) in &r.monitors {
+                let runs = match want {
+                    None | Some(Role::Started) => role != Role::Promoted,
+                    Some(w) => w == role,
+                };
+                if runs {
+                    plan.monitors.push(crate::Monitor {
+                        rsc: name.clone(),
+                        node: ws.nodes[n].name.clone(),
+                        interval_ms,
+                        role: want,
+                    });
+                }
+            }
+        }
+    }
+    plan.probes.sort();
+    plan.monitors.sort();
 }
 
 /// Who an action belongs to.

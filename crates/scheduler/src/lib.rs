@@ -88,6 +88,29 @@ pub struct Placement {
     pub managed: bool,
 }
 
+/// A one-shot monitor (probe) to learn whether a resource runs on a node where the cluster
+/// has no record of it, done before anything starts it anywhere.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Probe {
+    /// The resource (anonymous clones: one probe per node, by base id).
+    pub rsc: String,
+    /// The node.
+    pub node: String,
+}
+
+/// A recurring monitor the resource gets where it runs after the plan.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Monitor {
+    /// The resource (as in [`Action::rsc`]).
+    pub rsc: String,
+    /// The node.
+    pub node: String,
+    /// The interval in ms.
+    pub interval_ms: u64,
+    /// The role the monitor runs in, when it is limited to one.
+    pub role: Option<Role>,
+}
+
 /// One row of the score table: the score of a resource on a node when it was placed.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ScoreRow {
@@ -123,6 +146,10 @@ pub struct Plan {
     pub edges: Vec<(usize, usize)>,
     /// Where every resource (instance) ends up, sorted.
     pub placement: Vec<Placement>,
+    /// Probes to run first, sorted.
+    pub probes: Vec<Probe>,
+    /// Recurring monitors after the plan, sorted.
+    pub monitors: Vec<Monitor>,
     /// Scores at placement time, sorted.
     pub scores: Vec<ScoreRow>,
     /// Facts worth telling the operator (no quorum, fencing impossible, ...).

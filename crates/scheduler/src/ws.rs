@@ -86,6 +86,10 @@ pub(crate) struct Rsc {
     pub utilization: BTreeMap<String, i64>,
     /// Configured `on-fail` per (operation, interval ms).
     pub on_fail: Vec<(String, u64, OnFail)>,
+    /// Recurring monitors: (interval ms, role they run in).
+    pub monitors: Vec<(u64, Option<Role>)>,
+    /// Nodes with any history of this resource (probed or run there).
+    pub known_on: Vec<usize>,
     // Clone settings (on clones).
     pub promotable: bool,
     pub unique: bool,
@@ -390,6 +394,8 @@ impl WorkingSet {
             multiple_active: MultipleActive::StopStart,
             utilization: BTreeMap::new(),
             on_fail: Vec::new(),
+            monitors: Vec::new(),
+            known_on: Vec::new(),
             promotable: false,
             unique: false,
             numbered: false,
@@ -560,6 +566,12 @@ impl WorkingSet {
         self.apply_meta(&mut rsc, &chain, maint);
         rsc.is_fencing = p.is_fencing();
         rsc.utilization = utilization(&p.utilization);
+        rsc.monitors = p
+            .ops
+            .iter()
+            .filter(|o| o.name == "monitor" && o.interval_ms > 0 && o.enabled)
+            .map(|o| (o.interval_ms, o.role))
+            .collect();
         rsc.on_fail = p
             .ops
             .iter()
@@ -705,6 +717,9 @@ impl WorkingSet {
             }
             return;
         };
+        if !self.rscs[ri].known_on.contains(&ni) {
+            self.rscs[ri].known_on.push(ni);
+        }
         let promotable = self.clone_of(ri).is_some_and(|c| self.rscs[c].promotable);
         let anon_clone = self.clone_of(ri).filter(|&c| !self.rscs[c].unique);
         // The failure that decides recovery: the latest one, unless it has expired.
