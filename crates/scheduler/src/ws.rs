@@ -726,6 +726,8 @@ impl WorkingSet {
         let mut failed = st.failed;
         let mut stop_failed = st.stop_failed;
         let mut on_fail = OnFail::Restart;
+        // A failed demote is recovered from the Unpromoted role (stop and start again).
+        let mut demote_failed = false;
         if let Some(op) = st
             .failed_ops
             .iter()
@@ -775,6 +777,7 @@ impl WorkingSet {
                         *name == op.operation && *interval == op.interval_ms
                     })
                     .map(|x| x.2);
+                demote_failed = op.operation == "demote";
                 on_fail = configured.unwrap_or(if op.operation == "stop" {
                     if self.fencing_enabled {
                         OnFail::Fence
@@ -814,7 +817,9 @@ impl WorkingSet {
                 r.running_on.push(ni);
             }
             let mut role = st.role;
-            if promotable && role == Role::Started {
+            if promotable && role == Role::Started
+                || demote_failed && failed && on_fail == OnFail::Restart
+            {
                 role = Role::Unpromoted;
             }
             if role > r.role {
