@@ -515,12 +515,18 @@ fn a_hung_fuse_mount_fails_the_monitor_in_time_and_stop_forces_it_off() {
         .unwrap()
         .parse()
         .unwrap();
-    let stat = std::fs::read_to_string(stuck.join("stat")).unwrap_or_default();
-    assert!(
+    // On a loaded machine the child may still be on its way into the kernel's FUSE wait:
+    // give it a moment to reach uninterruptible sleep.
+    let in_d = |stat: &str| {
         stat.rsplit_once(") ")
-            .is_some_and(|(_, r)| r.starts_with('D')),
-        "{stat}"
-    );
+            .is_some_and(|(_, r)| r.starts_with('D'))
+    };
+    let mut stat = String::new();
+    let reached = wait_for(Duration::from_secs(3), || {
+        stat = std::fs::read_to_string(stuck.join("stat")).unwrap_or_default();
+        in_d(&stat)
+    });
+    assert!(reached, "{stat}");
     // Stop: the stuck lookup keeps the mount busy and no signal can wake it; the forced
     // unmount (force_unmount=true) aborts the FUSE connection, and the unmount goes through.
     let stop = a.run_with("stop", &[("OCF_RESKEY_CRM_meta_timeout", "5000")]);
