@@ -1,0 +1,19 @@
+//! `executor`: runs resource agents the way Pacemaker's executor does, and records what
+//! happened in the CIB status in Pacemaker's own `lrm_rsc_op` format, so that `crm_simulate`
+//! and `crm-lite simulate` read the same file.
+//!
+//! - [`Runner`] is the effect boundary: [`OcfRunner`] spawns the agent (its environment as
+//!   Pacemaker builds it, its own process group, a timeout after which the whole group is
+//!   killed); tests can put a recording fake in its place.
+//! - [`record`] writes one operation result into a CIB [`cib::Document`].
+//! - [`digest`] computes Pacemaker's operation digest, so that a recorded start does not look
+//!   like a changed definition to Pacemaker.
+#![deny(missing_docs)]
+
+mod digest;
+mod record;
+mod run;
+
+pub use digest::{md5_hex, op_digest};
+pub use record::{OpRecord, record};
+pub use run::{ExecError, OcfRunner, Outcome, Request, Runner};

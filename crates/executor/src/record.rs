@@ -1,0 +1,293 @@
+//! Writing operation results into the CIB status, as Pacemaker's controller does.
+use cib::Document;
+use cib::tree::ElementId;
+
+/// One finished operation, as it goes into the status section.
+#[derive(Debug, Clone)]
+pub struct OpRecord<'a> {
+    /// The node's name and id.
+    pub node: &'a str,
+    /// The node's id (`<node id>`).
+    pub node_id: &'a str,
+    /// The resource id in the history (anonymous clone instances by their base id).
+    pub rsc: &'a str,
+    /// `class`, `provider`, `type`.
+    pub class: &'a str,
+    /// `provider`.
+    pub provider: Option<&'a str>,
+    /// `type`.
+    pub agent: &'a str,
+    /// The operation (`start`, `monitor`, ...).
+    pub operation: &'a str,
+    /// Its interval in ms.
+    pub interval_ms: u64,
+    /// The agent's rc.
+    pub rc: i32,
+    /// The rc the cluster expected (7 for a probe that should find nothing, 8 for a promoted
+    /// monitor, 0 otherwise).
+    pub expected_rc: i32,
+    /// The timeout killed it.
+    pub timed_out: bool,
+    /// A call id larger than any before on this node.
+    pub call_id: i64,
+    /// Seconds since the epoch.
+    pub now: i64,
+    /// How long it ran.
+    pub exec_ms: u64,
+    /// The parameters' digest ([`crate::op_digest`]).
+    pub digest: &'a str,
+    /// The agent's exit reason.
+    pub exit_reason: Option<&'a str>,
+}
+
+fn child_where(
+    doc: &Document,
+    parent: ElementId,
+    name: &str,
+    attr: &str,
+    value: &str,
+) -> Option<ElementId> {
+    doc.children(parent)
+        .find(|&c| doc.get(c).name == name && doc.get(c).attr(attr) == Some(value))
+}
+
+fn child_or_append(
+    doc: &mut Document,
+    parent: ElementId,
+    name: &str,
+    attrs: &[(&str, &str)],
+) -> ElementId {
+    match doc.child(parent, name) {
+        Some(c) => c,
+        None => doc.append(parent, name, attrs),
+    }
+}
+
+/// The `node_state` of `node` (created, online, when missing).
+pub fn node_state(doc: &mut Document, node: &str, node_id: &str) -> Option<ElementId> {
+    let root = doc.root()?;
+    let status = child_or_append(doc, root, "status", &[]);
+    Some(
+        match child_where(doc, status, "node_state", "uname", node) {
+            Some(s) => s,
+            None => doc.append(
+                status,
+                "node_state",
+                &[
+                    ("id", node_id),
+                    ("uname", node),
+                    ("in_ccm", "true"),
+                    ("crmd", "online"),
+                    ("join", "member"),
+                    ("expected", "member"),
+                    ("crm-debug-origin", "crm-lite"),
+                ],
+            ),
+        },
+    )
+}
+
+/// Whether the result is a failure the cluster must react to.
+fn failed(r: &OpRecord<'_>) -> bool {
+    let probe = r.operation == "monitor" && r.interval_ms == 0;
+    r.timed_out || (r.rc != r.expected_rc && !(probe && matches!(r.rc, 0 | 7 | 8)))
+}
+
+/// Record `r` in `doc`: the resource's `lrm_rsc_op` (replacing the previous one with the same
+/// id), a `_last_failure_0` entry and the fail count when it failed. Returns whether it failed.
+pub fn record(doc: &mut Document, r: &OpRecord<'_>) -> bool {
+    let Some(state) = node_state(doc, r.node, r.node_id) else {
+        return false;
+    };
+    let lrm = child_or_append(doc, state, "lrm", &[("id", r.node_id)]);
+    let resources = child_or_append(doc, lrm, "lrm_resources", &[]);
+    let mut rattrs: Vec<(&str, &str)> = vec![("id", r.rsc), ("class", r.class), ("type", r.agent)];
+    if let Some(p) = r.provider {
+        rattrs.push(("provider", p));
+    }
+    let rsc = match child_where(doc, resources, "lrm_resource", "id", r.rsc) {
+        Some(x) => x,
+        None => doc.append(resources, "lrm_resource", &rattrs),
+    };
+    let failed = failed(r);
+    let key = format!(
+        "{}:0:{}:00000000-0000-0000-0000-000000000000",
+        r.call_id, r.expected_rc
+    );
+    let op_status = if r.timed_out {
+        2
+    } else if failed {
+        4
+    } else {
+        0
+    };
+    let magic = format!("{op_status}:{};{key}", r.rc);
+    let op_key = format!("{}_{}_{}", r.rsc, r.operation, r.interval_ms);
+    let (call, rc, status, interval, now, exec) = (
+        r.call_id.to_string(),
+        r.rc.to_string(),
+        op_status.to_string(),
+        r.interval_ms.to_string(),
+        r.now.to_string(),
+        r.exec_ms.to_string(),
+    );
+    let write = |doc: &mut Document, id: &str| {
+        if let Some(old) = child_where(doc, rsc, "lrm_rsc_op", "id", id) {
+            doc.detach(old);
+        }
+        doc.append(
+            rsc,
+            "lrm_rsc_op",
+            &[
+                ("id", id),
+                ("operation_key", &op_key),
+                ("operation", r.operation),
+                ("crm-debug-origin", "crm-lite"),
+                ("crm_feature_set", "3.16.1"),
+                ("transition-key", &key),
+                ("transition-magic", &magic),
+                ("exit-reason", r.exit_reason.unwrap_or("")),
+                ("on_node", r.node),
+                ("call-id", &call),
+                ("rc-code", &rc),
+                ("op-status", &status),
+                ("interval", &interval),
+                ("last-rc-change", &now),
+                ("exec-time", &exec),
+                ("queue-time", "0"),
+                ("op-digest", r.digest),
+            ],
+        );
+    };
+    if r.interval_ms > 0 {
+        write(doc, &op_key);
+    } else {
+        write(doc, &format!("{}_last_0", r.rsc));
+    }
+    if failed {
+        write(doc, &format!("{}_last_failure_0", r.rsc));
+        bump_fail_count(doc, state, r);
+    } else if r.operation == "stop" {
+        // A stopped resource has no recurring monitors left.
+        let recurring: Vec<ElementId> = doc
+            .children(rsc)
+            .filter(|&c| doc.get(c).attr("interval").is_some_and(|i| i != "0"))
+            .collect();
+        for c in recurring {
+            doc.detach(c);
+        }
+    }
+    failed
+}
+
+fn bump_fail_count(doc: &mut Document, state: ElementId, r: &OpRecord<'_>) {
+    let node_id = r.node_id.to_owned();
+    let ta = child_or_append(doc, state, "transient_attributes", &[("id", &node_id)]);
+    let set_id = format!("status-{node_id}");
+    let set = child_or_append(doc, ta, "instance_attributes", &[("id", &set_id)]);
+    let suffix = format!("{}#{}_{}", r.rsc, r.operation, r.interval_ms);
+    let count_name = format!("fail-count-{suffix}");
+    let count = child_where(doc, set, "nvpair", "name", &count_name);
+    let current = count
+        .and_then(|c| doc.get(c).attr("value"))
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(0);
+    let value = (current + 1).to_string();
+    match count {
+        Some(c) => doc.get_mut(c).set_attr("value", &value),
+        None => {
+            let id = format!("status-{node_id}-{count_name}");
+            doc.append(
+                set,
+                "nvpair",
+                &[("id", &id), ("name", &count_name), ("value", &value)],
+            );
+        }
+    }
+    let last_name = format!("last-failure-{suffix}");
+    let now = r.now.to_string();
+    match child_where(doc, set, "nvpair", "name", &last_name) {
+        Some(c) => doc.get_mut(c).set_attr("value", &now),
+        None => {
+            let id = format!("status-{node_id}-{last_name}");
+            doc.append(
+                set,
+                "nvpair",
+                &[("id", &id), ("name", &last_name), ("value", &now)],
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec<'a>(operation: &'a str, rc: i32, expected: i32, call: i64) -> OpRecord<'a> {
+        OpRecord {
+            node: "n1",
+            node_id: "1",
+            rsc: "web",
+            class: "ocf",
+            provider: Some("heartbeat"),
+            agent: "Dummy",
+            operation,
+            interval_ms: 0,
+            rc,
+            expected_rc: expected,
+            timed_out: false,
+            call_id: call,
+            now: 1_700_000_000,
+            exec_ms: 12,
+            digest: "f2317cad3d54cec5d7d7aa7d0bf35cf8",
+            exit_reason: None,
+        }
+    }
+
+    const CIB: &str = r#"<cib have-quorum="1" epoch="1" num_updates="0" admin_epoch="0"><configuration><crm_config/><nodes><node id="1" uname="n1"/></nodes><resources><primitive id="web" class="ocf" provider="heartbeat" type="Dummy"/></resources><constraints/></configuration><status/></cib>"#;
+
+    #[test]
+    fn a_recorded_start_reads_back_as_running_and_a_failure_as_a_fail_count() {
+        let (mut doc, err) = Document::parse(CIB);
+        assert!(err.is_none());
+        assert!(
+            !record(&mut doc, &rec("monitor", 7, 7, 1)),
+            "a probe finding nothing is fine"
+        );
+        assert!(!record(&mut doc, &rec("start", 0, 0, 2)));
+        let parsed = cib::parse("cib.xml", &doc.to_xml());
+        assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
+        let n1 = parsed
+            .cib
+            .status
+            .node("n1")
+            .unwrap_or_else(|| panic!("node_state n1"));
+        assert!(n1.online());
+        let web = n1
+            .resource("web")
+            .unwrap_or_else(|| panic!("history of web"));
+        assert_eq!(web.state.role, cib::Role::Started);
+        assert!(!web.state.failed);
+
+        // A failed monitor: the resource is failed there and counts one failure.
+        let mut m = rec("monitor", 7, 0, 3);
+        m.interval_ms = 10_000;
+        assert!(record(&mut doc, &m));
+        let parsed = cib::parse("cib.xml", &doc.to_xml());
+        let n1 = parsed
+            .cib
+            .status
+            .node("n1")
+            .unwrap_or_else(|| panic!("node_state n1"));
+        assert!(n1.resource("web").is_some_and(|r| r.state.failed));
+        assert_eq!(n1.fail_count("web"), cib::Score::new(1));
+        assert!(record(&mut doc, &m));
+        let parsed = cib::parse("cib.xml", &doc.to_xml());
+        let n1 = parsed
+            .cib
+            .status
+            .node("n1")
+            .unwrap_or_else(|| panic!("node_state n1"));
+        assert_eq!(n1.fail_count("web"), cib::Score::new(2));
+    }
+}

@@ -1,0 +1,288 @@
+//! Running one agent operation.
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// One operation to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The resource id the agent sees (`OCF_RESOURCE_INSTANCE`).
+    pub rsc: String,
+    /// `class` (only `ocf` runs here).
+    pub class: String,
+    /// `provider`.
+    pub provider: Option<String>,
+    /// `type`: the agent.
+    pub agent: String,
+    /// `start`, `stop`, `monitor`, `promote`, `demote`, ...
+    pub action: String,
+    /// Interval in ms (0 for one-shot operations and probes).
+    pub interval_ms: u64,
+    /// How long the agent may take.
+    pub timeout: Duration,
+    /// Instance attributes (become `OCF_RESKEY_<name>`).
+    pub params: Vec<(String, String)>,
+    /// Meta-attributes passed as `OCF_RESKEY_CRM_meta_<name>` (clone settings, ...).
+    pub meta: Vec<(String, String)>,
+    /// The node it runs on (`OCF_RESKEY_CRM_meta_on_node`).
+    pub node: String,
+}
+
+/// What an operation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The agent's exit code (OCF), or 1 when it timed out.
+    pub rc: i32,
+    /// Whether the timeout killed it.
+    pub timed_out: bool,
+    /// Wall time.
+    pub duration: Duration,
+    /// The agent's `ocf-exit-reason:` line, if any.
+    pub exit_reason: Option<String>,
+}
+
+/// Why an operation could not even be run.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The agent is not installed on this node (Pacemaker records rc 5).
+    #[error("agent {0} is not installed")]
+    NotInstalled(String),
+    /// crm-lite cannot run this class of resource yet.
+    #[error("resource class {0} is not supported by crm-lite's executor")]
+    UnsupportedClass(String),
+    /// Spawning failed.
+    #[error("failed to run {path}: {source}")]
+    Spawn {
+        /// The agent.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Something that runs agent operations.
+pub trait Runner {
+    /// Run `req` and wait for it (at most its timeout).
+    fn run(&self, req: &Request) -> Result<Outcome, ExecError>;
+}
+
+/// Runs OCF agents from `<ocf_root>/resource.d/<provider>/<type>`.
+#[derive(Debug, Clone)]
+pub struct OcfRunner {
+    /// `OCF_ROOT`, usually `/usr/lib/ocf`.
+    pub ocf_root: PathBuf,
+}
+
+impl OcfRunner {
+    fn command(&self, req: &Request) -> Result<(PathBuf, Command), ExecError> {
+        if req.class != "ocf" {
+            return Err(ExecError::UnsupportedClass(req.class.clone()));
+        }
+        let provider = req.provider.as_deref().unwrap_or("heartbeat");
+        let path = self
+            .ocf_root
+            .join("resource.d")
+            .join(provider)
+            .join(&req.agent);
+        if !path.is_file() {
+            return Err(ExecError::NotInstalled(format!(
+                "ocf:{provider}:{}",
+                req.agent
+            )));
+        }
+        let mut cmd = Command::new(&path);
+        cmd.arg(&req.action)
+            .env_clear()
+            .env(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            )
+            .env("OCF_ROOT", &self.ocf_root)
+            .env("OCF_RA_VERSION_MAJOR", "1")
+            .env("OCF_RA_VERSION_MINOR", "1")
+            .env("OCF_RESOURCE_INSTANCE", &req.rsc)
+            .env("OCF_RESOURCE_TYPE", &req.agent)
+            .env("OCF_RESOURCE_PROVIDER", provider)
+            .env("HA_RSCTMP", "/run/resource-agents")
+            .env(
+                "OCF_RESKEY_CRM_meta_timeout",
+                req.timeout.as_millis().to_string(),
+            )
+            .env("OCF_RESKEY_CRM_meta_interval", req.interval_ms.to_string())
+            .env("OCF_RESKEY_CRM_meta_on_node", &req.node)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in &req.params {
+            cmd.env(format!("OCF_RESKEY_{k}"), v);
+        }
+        for (k, v) in &req.meta {
+            cmd.env(format!("OCF_RESKEY_CRM_meta_{}", k.replace('-', "_")), v);
+        }
+        // Its own session and process group, so that a timeout can end all of it.
+        // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::unistd::setsid()
+                    .map(|_| ())
+                    .map_err(std::io::Error::from)
+            });
+        }
+        Ok((path, cmd))
+    }
+}
+
+impl Runner for OcfRunner {
+    fn run(&self, req: &Request) -> Result<Outcome, ExecError> {
+        let (path, mut cmd) = self.command(req)?;
+        let started = Instant::now();
+        let mut child = cmd.spawn().map_err(|source| ExecError::Spawn {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
+        // Read stderr in a thread: an agent that writes a lot must not block on a full pipe.
+        let mut stderr = child.stderr.take();
+        let reader = std::thread::spawn(move || {
+            let mut s = String::new();
+            if let Some(e) = stderr.as_mut() {
+                let _ = e.take(1 << 20).read_to_string(&mut s);
+            }
+            s
+        });
+        let mut timed_out = false;
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(st)) => break Some(st),
+                Ok(None) if started.elapsed() >= req.timeout => {
+                    timed_out = true;
+                    let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+                    break child.wait().ok();
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+                Err(_) => break None,
+            }
+        };
+        // Whatever the agent left behind in its group goes too.
+        let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+        let err = reader.join().unwrap_or_default();
+        let exit_reason = err
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("ocf-exit-reason:"))
+            .map(|r| r.trim().to_owned());
+        let rc = if timed_out {
+            1
+        } else {
+            status.and_then(|s| s.code()).unwrap_or(1)
+        };
+        tracing::debug!(rsc = %req.rsc, action = %req.action, rc, timed_out, "operation done");
+        Ok(Outcome {
+            rc,
+            timed_out,
+            duration: started.elapsed(),
+            exit_reason,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn agent(root: &std::path::Path, body: &str) {
+        let dir = root.join("resource.d/test");
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let p = dir.join("probe");
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    fn req(action: &str, timeout_ms: u64) -> Request {
+        Request {
+            rsc: "r1".into(),
+            class: "ocf".into(),
+            provider: Some("test".into()),
+            agent: "probe".into(),
+            action: action.into(),
+            interval_ms: 0,
+            timeout: Duration::from_millis(timeout_ms),
+            params: vec![("state".into(), "/x".into())],
+            meta: vec![("clone-max".into(), "2".into())],
+            node: "n1".into(),
+        }
+    }
+
+    #[test]
+    fn the_agent_sees_pacemakers_environment_and_its_exit_code_counts() {
+        let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        agent(
+            t.path(),
+            r#"[ "$1" = start ] || exit 3
+[ "$OCF_RESOURCE_INSTANCE" = r1 ] || exit 11
+[ "$OCF_RESKEY_state" = /x ] || exit 12
+[ "$OCF_RESKEY_CRM_meta_clone_max" = 2 ] || exit 13
+[ "$OCF_RESKEY_CRM_meta_timeout" = 5000 ] || exit 14
+[ "$OCF_RESKEY_CRM_meta_on_node" = n1 ] || exit 15
+echo "ocf-exit-reason:all good" >&2
+exit 7"#,
+        );
+        let r = OcfRunner {
+            ocf_root: t.path().to_path_buf(),
+        };
+        let out = r.run(&req("start", 5000)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.rc, 7, "{out:?}");
+        assert_eq!(out.exit_reason.as_deref(), Some("all good"));
+        assert!(!out.timed_out);
+    }
+
+    #[test]
+    fn a_hanging_agent_and_its_children_are_killed_at_the_timeout() {
+        let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let marker = t.path().join("child.pid");
+        agent(
+            t.path(),
+            &format!("sleep 30 & echo $! > {}\nwait", marker.display()),
+        );
+        let r = OcfRunner {
+            ocf_root: t.path().to_path_buf(),
+        };
+        let out = r.run(&req("start", 300)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.timed_out, "{out:?}");
+        assert_eq!(out.rc, 1);
+        assert!(out.duration < Duration::from_secs(5), "{out:?}");
+        let pid: i32 = std::fs::read_to_string(&marker)
+            .unwrap_or_default()
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        assert!(pid > 0, "the agent recorded its child");
+        // The background child was in the agent's group: it is gone (or a zombie of pid 1).
+        std::thread::sleep(Duration::from_millis(200));
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat.rsplit_once(") ").map(|(_, r)| r.chars().next());
+        assert!(
+            matches!(state, None | Some(Some('Z')) | Some(Some('X'))),
+            "{stat}"
+        );
+    }
+
+    #[test]
+    fn a_missing_agent_or_class_is_an_error_not_a_run() {
+        let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let r = OcfRunner {
+            ocf_root: t.path().to_path_buf(),
+        };
+        assert!(matches!(
+            r.run(&req("start", 100)),
+            Err(ExecError::NotInstalled(_))
+        ));
+        let mut q = req("start", 100);
+        q.class = "systemd".into();
+        assert!(matches!(r.run(&q), Err(ExecError::UnsupportedClass(_))));
+    }
+}
