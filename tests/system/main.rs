@@ -2,6 +2,7 @@
 //! Requirements (root, ocf-tester, xmllint) are installed by `scripts/test`; run by hand
 //! without them, a test prints `skipped: <reason>`; in CI (`CI=true`) it fails instead.
 
+mod apply;
 mod drbd;
 mod filesystem;
 mod haproxy;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod apply;
 mod simulate;
 mod verify;
 
@@ -22,6 +23,9 @@ enum Command {
     Verify(verify::Args),
     /// Decide what the cluster should do, like crm_simulate: placement, actions, fencing.
     Simulate(simulate::Args),
+    /// Make this machine match a CIB: probe, then start, stop, promote and demote in the
+    /// planned order through the agents, recording every result, until converged.
+    Apply(apply::Args),
 }
 
 /// Log level from `CRM_LITE_LOG` (error, warn, info, debug, trace; default warn), to stderr.
@@ -42,6 +46,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Verify(args) => verify::run(&args),
         Command::Simulate(args) => simulate::run(&args),
+        Command::Apply(args) => apply::run(&args),
     };
     match result {
         Ok(code) => code,

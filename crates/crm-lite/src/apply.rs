@@ -1,0 +1,528 @@
+//! `crm-lite apply`: make this machine match a CIB. Probe what is unknown, then run the
+//! scheduler's actions in their order through the agents, record every result in the CIB
+//! status, and plan again, until nothing is left to do (or no progress is possible).
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use cib::model::{Primitive, Resource};
+use executor::{OcfRunner, OpRecord, Request, Runner};
+use scheduler::{ActionKind, Plan};
+
+use crate::verify::EXIT_INVALID;
+
+/// Arguments of `crm-lite apply`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The CIB to apply (its configuration; the status comes from the state directory).
+    file: PathBuf,
+    /// Where the CIB with its status is kept between runs.
+    #[arg(long, default_value = "/var/lib/crm-lite")]
+    state_dir: PathBuf,
+    /// Show the plan only; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Give up after this many plan-and-act rounds.
+    #[arg(long, default_value_t = 20)]
+    max_rounds: u32,
+    /// This machine's node name (default: the host name, as `uname -n`).
+    #[arg(long)]
+    node: Option<String>,
+}
+
+/// Default timeout of an operation without its own (Pacemaker's default).
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+
+pub fn run(args: &Args) -> Result<ExitCode> {
+    let local = match &args.node {
+        Some(n) => n.clone(),
+        None => nix::unistd::gethostname()
+            .context("failed to read the host name")?
+            .to_string_lossy()
+            .into_owned(),
+    };
+    let ocf_root = std::env::var_os("OCF_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/lib/ocf"));
+    let name = args.file.display().to_string();
+    let input = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("failed to read CIB from {name}"))?;
+    let parsed = cib::parse(&name, &input);
+    if parsed.has_errors() {
+        let mut err = std::io::stderr().lock();
+        for d in parsed.diagnostics.iter().filter(|d| d.is_error()) {
+            writeln!(err, "{d}")?;
+        }
+        writeln!(
+            err,
+            "crm-lite apply: {name} is not a CIB crm-lite can apply"
+        )?;
+        return Ok(ExitCode::from(EXIT_INVALID));
+    }
+    if let Some(other) = parsed.cib.nodes.iter().find(|n| n.uname.as_str() != local) {
+        bail!(
+            "{name} names node {}: crm-lite apply acts on this machine ({local}) only; a cluster \
+             of several nodes is the cluster daemon's job",
+            other.uname
+        );
+    }
+    let o = &parsed.cib.options;
+    if o.fencing_enabled && !parsed.cib.primitives().any(Primitive::is_fencing) {
+        bail!(
+            "{name} enables fencing but configures no fencing device, so nothing could be \
+             managed: set stonith-enabled=false for a one-machine cluster"
+        );
+    }
+
+    std::fs::create_dir_all(&args.state_dir)
+        .with_context(|| format!("failed to create {}", args.state_dir.display()))?;
+    let lock_path = args.state_dir.join("lock");
+    let lock_file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("failed to open {}", lock_path.display()))?;
+    let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .map_err(|(_, e)| e)
+        .with_context(|| {
+            format!(
+                "another crm-lite apply holds {} (only one may run at a time)",
+                lock_path.display()
+            )
+        })?;
+    let state_path = args.state_dir.join("cib.xml");
+    let previous = std::fs::read_to_string(&state_path).ok();
+    let mut text = merge(&input, previous.as_deref(), &local);
+
+    let runner = OcfRunner { ocf_root };
+    let mut out = std::io::stdout().lock();
+    let mut failures = 0u32;
+    let mut done = 0u32;
+    for round in 1..=args.max_rounds {
+        let parsed = cib::parse(&name, &text);
+        if parsed.has_errors() {
+            bail!("the state in {} does not parse", state_path.display());
+        }
+        let now = now();
+        let plan = scheduler::schedule(
+            &parsed.cib,
+            &scheduler::Input {
+                now: Some(now),
+                explain: false,
+            },
+        );
+        if args.dry_run {
+            out.write_all(scheduler::format::summary(&plan).as_bytes())?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        let node_id = parsed
+            .cib
+            .node(&local)
+            .map(|n| n.id.clone())
+            .unwrap_or_else(|| "1".into());
+        let mut doc = parsed.doc.clone();
+        let mut call_id = parsed
+            .cib
+            .status
+            .nodes
+            .iter()
+            .flat_map(|n| {
+                n.resources
+                    .iter()
+                    .flat_map(|r| r.ops.iter().map(|o| o.call_id))
+            })
+            .max()
+            .unwrap_or(0);
+        if !plan.probes.is_empty() {
+            writeln!(
+                out,
+                "round {round}: probing {} resource(s)",
+                plan.probes.len()
+            )?;
+            for p in &plan.probes {
+                let Some((prim, meta)) = primitive(&parsed.cib, &p.rsc) else {
+                    continue;
+                };
+                call_id += 1;
+                let req = request(&parsed.cib, prim, &meta, &p.rsc, "monitor", &local);
+                let (rc, outcome) = execute(&runner, &req);
+                let digest = executor::op_digest(&req.params);
+                let failed = executor::record(
+                    &mut doc,
+                    &op_record(&req, prim, &node_id, rc, 7, &outcome, call_id, now, &digest),
+                );
+                writeln!(
+                    out,
+                    "  probe {} on {local}: rc {rc}{}",
+                    p.rsc,
+                    if failed { " (failed)" } else { "" }
+                )?;
+                save(&state_path, &mut doc, parsed.cib.versions)?;
+            }
+            text = doc.to_xml();
+            continue;
+        }
+        if plan.actions.is_empty() {
+            print_status(&mut out, &plan)?;
+            if !plan.blocked.is_empty() {
+                for b in &plan.blocked {
+                    writeln!(
+                        out,
+                        "blocked: {} {} on {}: {}",
+                        verb(b.kind),
+                        b.rsc,
+                        b.node,
+                        b.blocked.as_deref().unwrap_or("")
+                    )?;
+                }
+            }
+            if failures > 0 {
+                writeln!(
+                    out,
+                    "converged, but {failures} operation(s) failed on the way"
+                )?;
+                return Ok(ExitCode::FAILURE);
+            }
+            writeln!(
+                out,
+                "converged after {done} action(s){}",
+                if done == 0 { ": nothing to do" } else { "" }
+            )?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        let order = topological(&plan);
+        writeln!(out, "round {round}: {} action(s)", order.len())?;
+        for (k, &i) in order.iter().enumerate() {
+            let a = &plan.actions[i];
+            let action = match a.kind {
+                ActionKind::Start => "start",
+                ActionKind::Stop => "stop",
+                ActionKind::Promote => "promote",
+                ActionKind::Demote => "demote",
+                ActionKind::Migrate | ActionKind::Fence => bail!(
+                    "the plan needs to {} on one machine, which cannot be done: {}",
+                    verb(a.kind),
+                    a.rsc
+                ),
+            };
+            let Some((prim, meta)) = primitive(&parsed.cib, &a.rsc) else {
+                bail!("the plan names {}, which the CIB does not configure", a.rsc);
+            };
+            write!(
+                out,
+                "  [{}/{}] {action} {} on {} ... ",
+                k + 1,
+                order.len(),
+                a.rsc,
+                a.node
+            )?;
+            out.flush()?;
+            call_id += 1;
+            let req = request(&parsed.cib, prim, &meta, &a.rsc, action, &local);
+            let (rc, outcome) = execute(&runner, &req);
+            let digest = executor::op_digest(&req.params);
+            let failed = executor::record(
+                &mut doc,
+                &op_record(&req, prim, &node_id, rc, 0, &outcome, call_id, now, &digest),
+            );
+            save(&state_path, &mut doc, parsed.cib.versions)?;
+            done += 1;
+            let ms = outcome.as_ref().map_or(0, |o| o.duration.as_millis());
+            if failed {
+                failures += 1;
+                let why = outcome
+                    .as_ref()
+                    .ok()
+                    .and_then(|o| o.exit_reason.clone())
+                    .or_else(|| outcome.as_ref().err().map(|e| e.to_string()))
+                    .unwrap_or_default();
+                let timed = outcome.as_ref().is_ok_and(|o| o.timed_out);
+                writeln!(
+                    out,
+                    "FAILED (rc {rc}{}, {ms} ms){}",
+                    if timed { ", timed out" } else { "" },
+                    if why.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {why}")
+                    }
+                )?;
+                break;
+            }
+            writeln!(out, "ok ({ms} ms)")?;
+        }
+        text = doc.to_xml();
+    }
+    writeln!(out, "not converged after {} rounds", args.max_rounds)?;
+    Ok(ExitCode::FAILURE)
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn verb(k: ActionKind) -> &'static str {
+    match k {
+        ActionKind::Start => "start",
+        ActionKind::Stop => "stop",
+        ActionKind::Promote => "promote",
+        ActionKind::Demote => "demote",
+        ActionKind::Migrate => "migrate",
+        ActionKind::Fence => "fence",
+    }
+}
+
+/// The applied CIB: `input`'s configuration with the status kept from `previous`, this
+/// machine as the only node (added when the CIB names none), online and with quorum.
+fn merge(input: &str, previous: Option<&str>, local: &str) -> String {
+    let status_of = |s: &str| -> Option<(usize, usize)> {
+        let start = s.find("<status")?;
+        let end = match s[start..].find("/>") {
+            Some(e) if !s[start..start + e].contains('>') => start + e + 2,
+            _ => start + s[start..].find("</status>")? + "</status>".len(),
+        };
+        Some((start, end))
+    };
+    let mut text = input.to_owned();
+    if let (Some(prev), Some((s, e))) = (previous, status_of(input)) {
+        if let Some((ps, pe)) = status_of(prev) {
+            text = format!("{}{}{}", &input[..s], &prev[ps..pe], &input[e..]);
+        }
+    } else if let (Some(prev), None) = (previous, status_of(input)) {
+        if let (Some((ps, pe)), Some(end)) = (status_of(prev), text.rfind("</cib>")) {
+            text = format!("{}{}{}", &text[..end], &prev[ps..pe], &text[end..]);
+        }
+    }
+    let (mut doc, _) = cib::Document::parse(&text);
+    let Some(root) = doc.root() else {
+        return text;
+    };
+    doc.get_mut(root).set_attr("have-quorum", "1");
+    let config = doc
+        .child(root, "configuration")
+        .unwrap_or_else(|| doc.append(root, "configuration", &[]));
+    let nodes = doc
+        .child(config, "nodes")
+        .unwrap_or_else(|| doc.append(config, "nodes", &[]));
+    let found = doc
+        .children(nodes)
+        .find(|&n| doc.get(n).attr("uname") == Some(local));
+    let id = match found {
+        Some(n) => doc.get(n).attr("id").unwrap_or("1").to_owned(),
+        None => {
+            doc.append(nodes, "node", &[("id", "1"), ("uname", local)]);
+            "1".to_owned()
+        }
+    };
+    if let Some(state) = executor::node_state(&mut doc, local, &id) {
+        for (k, v) in [
+            ("in_ccm", "true"),
+            ("crmd", "online"),
+            ("join", "member"),
+            ("expected", "member"),
+        ] {
+            doc.get_mut(state).set_attr(k, v);
+        }
+    }
+    doc.to_xml()
+}
+
+/// The configured primitive behind a plan resource name (`rsc`, `rsc:N`), with the clone
+/// meta-attributes its agent sees.
+fn primitive<'a>(cib: &'a cib::Cib, rsc: &str) -> Option<(&'a Primitive, Vec<(String, String)>)> {
+    let base = match rsc.rsplit_once(':') {
+        Some((b, n)) if n.bytes().all(|c| c.is_ascii_digit()) => b,
+        _ => rsc,
+    };
+    for r in &cib.resources {
+        if let Resource::Clone(c) = r {
+            if let Some(p) = c
+                .child
+                .primitives()
+                .into_iter()
+                .find(|p| p.id.as_str() == base)
+            {
+                let mut meta = Vec::new();
+                for name in [
+                    "clone-max",
+                    "clone-node-max",
+                    "globally-unique",
+                    "notify",
+                    "promotable",
+                    "promoted-max",
+                    "promoted-node-max",
+                ] {
+                    if let Some(v) = c.meta.raw.get(name) {
+                        meta.push((name.to_owned(), v.to_owned()));
+                    }
+                }
+                if c.promotable && c.meta.raw.get("promotable").is_none() {
+                    meta.push(("promotable".into(), "true".into()));
+                }
+                return Some((p, meta));
+            }
+        } else if let Some(p) = r.primitives().into_iter().find(|p| p.id.as_str() == base) {
+            return Some((p, Vec::new()));
+        }
+    }
+    None
+}
+
+fn request(
+    cib: &cib::Cib,
+    p: &Primitive,
+    meta: &[(String, String)],
+    rsc: &str,
+    action: &str,
+    node: &str,
+) -> Request {
+    let mut params: Vec<(String, String)> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for pair in p
+        .params
+        .sets
+        .iter()
+        .filter(|s| s.rule.is_none())
+        .flat_map(|s| s.pairs.iter())
+    {
+        if let Some(v) = &pair.value {
+            if seen.insert(pair.name.clone()) {
+                params.push((pair.name.clone(), v.clone()));
+            }
+        }
+    }
+    let timeout = p
+        .ops
+        .iter()
+        .find(|o| o.name == action && o.interval_ms == 0)
+        .and_then(|o| o.timeout_ms)
+        .or_else(|| {
+            cib.op_defaults
+                .get("timeout")
+                .and_then(cib::duration::parse_ms)
+        })
+        .map_or(DEFAULT_TIMEOUT, Duration::from_millis);
+    Request {
+        rsc: rsc.to_owned(),
+        class: p.class.clone(),
+        provider: p.provider.clone(),
+        agent: p.agent.clone(),
+        action: action.to_owned(),
+        interval_ms: 0,
+        timeout,
+        params,
+        meta: meta.to_vec(),
+        node: node.to_owned(),
+    }
+}
+
+/// Run `req`; an agent that cannot be run at all reads as Pacemaker records it (5: not
+/// installed, 3: unimplemented class).
+fn execute(
+    runner: &OcfRunner,
+    req: &Request,
+) -> (i32, Result<executor::Outcome, executor::ExecError>) {
+    match runner.run(req) {
+        Ok(o) => (o.rc, Ok(o)),
+        Err(e @ executor::ExecError::UnsupportedClass(_)) => (3, Err(e)),
+        Err(e) => (5, Err(e)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn op_record<'a>(
+    req: &'a Request,
+    p: &'a Primitive,
+    node_id: &'a str,
+    rc: i32,
+    expected_rc: i32,
+    outcome: &'a Result<executor::Outcome, executor::ExecError>,
+    call_id: i64,
+    now: i64,
+    digest: &'a str,
+) -> OpRecord<'a> {
+    let (timed_out, exec_ms) = match outcome {
+        Ok(o) => (o.timed_out, o.duration.as_millis() as u64),
+        Err(_) => (false, 0),
+    };
+    OpRecord {
+        node: &req.node,
+        node_id,
+        rsc: &req.rsc,
+        class: &p.class,
+        provider: p.provider.as_deref(),
+        agent: &p.agent,
+        operation: &req.action,
+        interval_ms: 0,
+        rc,
+        expected_rc,
+        timed_out,
+        call_id,
+        now,
+        exec_ms,
+        digest,
+        exit_reason: outcome.as_ref().ok().and_then(|o| o.exit_reason.as_deref()),
+    }
+}
+
+fn save(path: &Path, doc: &mut cib::Document, versions: cib::model::Versions) -> Result<()> {
+    let _ = cib::write::bump_versions(doc, versions, false);
+    cib::write::write_atomic(path, doc.to_xml().as_bytes())
+        .with_context(|| format!("failed to write the state to {}", path.display()))
+}
+
+/// The plan's actions in an order that respects its edges (ties by plan order).
+fn topological(plan: &Plan) -> Vec<usize> {
+    let n = plan.actions.len();
+    let mut indegree = vec![0usize; n];
+    for &(_, b) in &plan.edges {
+        indegree[b] += 1;
+    }
+    let mut ready: BTreeSet<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(&i) = ready.iter().next() {
+        ready.remove(&i);
+        order.push(i);
+        for &(a, b) in &plan.edges {
+            if a == i {
+                indegree[b] -= 1;
+                if indegree[b] == 0 {
+                    ready.insert(b);
+                }
+            }
+        }
+    }
+    // A cycle (never expected) leaves actions out: run them last rather than never.
+    for i in 0..n {
+        if !order.contains(&i) {
+            order.push(i);
+        }
+    }
+    order
+}
+
+fn print_status(out: &mut impl Write, plan: &Plan) -> Result<()> {
+    writeln!(out, "status:")?;
+    for p in &plan.placement {
+        writeln!(
+            out,
+            "  {:<24} {:<10} {}{}",
+            p.rsc,
+            p.role.to_string(),
+            if p.nodes.is_empty() {
+                "-".to_owned()
+            } else {
+                p.nodes.join(",")
+            },
+            if p.managed { "" } else { " (unmanaged)" }
+        )?;
+    }
+    Ok(())
+}

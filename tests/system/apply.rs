@@ -1,0 +1,219 @@
+//! `crm-lite apply` on this machine with real agents (`ocf:heartbeat:Dummy`) and test agents
+//! that fail or hang.
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use tests::{built, have, require};
+
+const STOCK_OCF: &str = "/usr/lib/ocf";
+
+struct Lab {
+    dir: tempfile::TempDir,
+    crm_lite: PathBuf,
+}
+
+impl Lab {
+    fn new() -> Option<Lab> {
+        let Ok(()) = require(
+            built("crm-lite").is_some(),
+            "target/<profile>/crm-lite is not built (run cargo build --workspace)",
+        ) else {
+            return None;
+        };
+        let Ok(()) = require(
+            Path::new(STOCK_OCF)
+                .join("resource.d/heartbeat/Dummy")
+                .is_file(),
+            "ocf:heartbeat:Dummy is not installed (Debian: resource-agents)",
+        ) else {
+            return None;
+        };
+        let dir = tempfile::tempdir().expect("temp dir");
+        // An OCF root with the stock Dummy (and its shell functions) and two test agents.
+        let root = dir.path().join("ocf");
+        std::fs::create_dir_all(root.join("resource.d/heartbeat")).unwrap();
+        std::fs::create_dir_all(root.join("resource.d/test")).unwrap();
+        symlink(Path::new(STOCK_OCF).join("lib"), root.join("lib")).unwrap();
+        symlink(
+            Path::new(STOCK_OCF).join("resource.d/heartbeat/Dummy"),
+            root.join("resource.d/heartbeat/Dummy"),
+        )
+        .unwrap();
+        let agent = |name: &str, start: &str| {
+            let p = root.join("resource.d/test").join(name);
+            std::fs::write(
+                &p,
+                format!(
+                    "#!/bin/sh\ncase \"$1\" in\n  start) {start} ;;\n  stop) exit 0 ;;\n  monitor) exit 7 ;;\n  \
+                     meta-data) echo '<resource-agent name=\"{name}\"/>'; exit 0 ;;\n  *) exit 3 ;;\nesac\n"
+                ),
+            )
+            .unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        };
+        agent(
+            "failer",
+            "echo 'ocf-exit-reason:the service refused to start' >&2; exit 1",
+        );
+        agent("hanger", "sleep 30; exit 0");
+        std::fs::create_dir_all(dir.path().join("run")).unwrap();
+        Some(Lab {
+            dir,
+            crm_lite: built("crm-lite").unwrap(),
+        })
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// A one-node CIB around `resources` and `constraints`.
+    fn cib(&self, name: &str, resources: &str, constraints: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(
+            &p,
+            format!(
+                r#"<cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0">
+  <configuration>
+    <crm_config><cluster_property_set id="o"><nvpair id="o-s" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
+    <nodes><node id="1" uname="testnode"/></nodes>
+    <resources>{resources}</resources>
+    <constraints>{constraints}</constraints>
+  </configuration>
+  <status/>
+</cib>
+"#
+            ),
+        )
+        .unwrap();
+        p
+    }
+
+    fn dummy(&self, id: &str, meta: &str) -> String {
+        format!(
+            r#"<primitive id="{id}" class="ocf" provider="heartbeat" type="Dummy"><instance_attributes id="{id}-p"><nvpair id="{id}-s" name="state" value="{}"/></instance_attributes>{meta}</primitive>"#,
+            self.path("run").join(format!("{id}.state")).display()
+        )
+    }
+
+    fn apply(&self, cib: &Path) -> (i32, String) {
+        let out = Command::new(&self.crm_lite)
+            .args(["apply", "--node", "testnode", "--state-dir"])
+            .arg(self.path("state"))
+            .arg(cib)
+            .env("OCF_ROOT", self.path("ocf"))
+            .output()
+            .expect("run crm-lite apply");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code().unwrap_or(-1), text)
+    }
+
+    fn state(&self) -> String {
+        std::fs::read_to_string(self.path("state/cib.xml")).unwrap_or_default()
+    }
+}
+
+#[test]
+fn apply_starts_in_order_is_idempotent_and_stops_in_reverse() {
+    let Some(lab) = Lab::new() else { return };
+    let order = r#"<rsc_order id="a-then-b" first="a" then="b" kind="Mandatory"/>"#;
+    let resources = format!("{}{}", lab.dummy("a", ""), lab.dummy("b", ""));
+    let cib = lab.cib("cib.xml", &resources, order);
+    let (code, out) = lab.apply(&cib);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("probe a on testnode: rc 7"), "{out}");
+    let (sa, sb) = (
+        out.find("start a on").unwrap(),
+        out.find("start b on").unwrap(),
+    );
+    assert!(sa < sb, "a starts before b:\n{out}");
+    assert!(lab.path("run/a.state").exists() && lab.path("run/b.state").exists());
+
+    // Applying again to a converged machine runs nothing.
+    let (code, out) = lab.apply(&cib);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("nothing to do"), "{out}");
+    assert!(!out.contains("start "), "{out}");
+
+    // Pacemaker reads the same state and sees nothing to do either.
+    if have("crm_simulate") {
+        let shadow = lab.path("shadow");
+        std::fs::create_dir_all(&shadow).unwrap();
+        let sim = Command::new("crm_simulate")
+            .args(["-S", "-x"])
+            .arg(lab.path("state/cib.xml"))
+            .env("CIB_shadow_dir", &shadow)
+            .env("LC_ALL", "C")
+            .output()
+            .expect("crm_simulate");
+        let text = String::from_utf8_lossy(&sim.stdout);
+        let summary = text
+            .split("Transition Summary:")
+            .nth(1)
+            .and_then(|s| s.split("Executing").next())
+            .unwrap_or("missing");
+        assert!(
+            summary.trim().is_empty(),
+            "crm_simulate wants to act:\n{text}"
+        );
+    }
+
+    // Stopping the first stops the then before it.
+    let stopped = r#"<meta_attributes id="a-m"><nvpair id="a-tr" name="target-role" value="Stopped"/></meta_attributes>"#;
+    let resources = format!("{}{}", lab.dummy("a", stopped), lab.dummy("b", ""));
+    let cib2 = lab.cib("cib2.xml", &resources, order);
+    let (code, out) = lab.apply(&cib2);
+    assert_eq!(code, 0, "{out}");
+    let (pa, pb) = (
+        out.find("stop a on").unwrap(),
+        out.find("stop b on").unwrap(),
+    );
+    assert!(pb < pa, "b stops before a:\n{out}");
+    assert!(!lab.path("run/a.state").exists() && !lab.path("run/b.state").exists());
+}
+
+#[test]
+fn a_failing_start_is_recorded_counted_and_not_retried_past_the_threshold() {
+    let Some(lab) = Lab::new() else { return };
+    let failer = r#"<primitive id="f" class="ocf" provider="test" type="failer"><meta_attributes id="f-m"><nvpair id="f-mt" name="migration-threshold" value="1"/></meta_attributes></primitive>"#;
+    let cib = lab.cib("cib.xml", failer, "");
+    let (code, out) = lab.apply(&cib);
+    assert_ne!(code, 0, "a failed operation makes apply fail:\n{out}");
+    assert!(out.contains("FAILED (rc 1"), "{out}");
+    assert!(out.contains("the service refused to start"), "{out}");
+    assert_eq!(
+        out.matches("start f on").count(),
+        1,
+        "one attempt only:\n{out}"
+    );
+    let state = lab.state();
+    assert!(state.contains("fail-count-f#start_0"), "{state}");
+    assert!(state.contains("f_last_failure_0"), "{state}");
+}
+
+#[test]
+fn an_agent_past_its_timeout_is_killed_and_recorded_as_timed_out() {
+    let Some(lab) = Lab::new() else { return };
+    let hanger = r#"<primitive id="h" class="ocf" provider="test" type="hanger"><meta_attributes id="h-m"><nvpair id="h-mt" name="migration-threshold" value="1"/></meta_attributes><operations><op id="h-start" name="start" interval="0" timeout="1s"/></operations></primitive>"#;
+    let cib = lab.cib("cib.xml", hanger, "");
+    let started = Instant::now();
+    let (code, out) = lab.apply(&cib);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("timed out"), "{out}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    let state = lab.state();
+    assert!(
+        state.contains("op-status=\"2\""),
+        "a timeout is op-status 2:\n{state}"
+    );
+}
