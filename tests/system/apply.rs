@@ -217,3 +217,65 @@ fn an_agent_past_its_timeout_is_killed_and_recorded_as_timed_out() {
         "a timeout is op-status 2:\n{state}"
     );
 }
+
+impl Lab {
+    fn admin(&self, args: &[&str]) -> (i32, String) {
+        let out = Command::new(&self.crm_lite)
+            .args(args)
+            .arg("--state-dir")
+            .arg(self.path("state"))
+            .output()
+            .expect("run crm-lite");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code().unwrap_or(-1), text)
+    }
+}
+
+#[test]
+fn ban_clear_cleanup_and_status_act_on_the_state_that_apply_keeps() {
+    let Some(lab) = Lab::new() else { return };
+    let cib = lab.cib("cib.xml", &lab.dummy("a", ""), "");
+    assert_eq!(lab.apply(&cib).0, 0);
+    let (code, out) = lab.admin(&["status"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("a") && out.contains("Started") && out.contains("testnode"),
+        "{out}"
+    );
+
+    // A ban survives the next apply of the same file and stops the resource here.
+    let (code, out) = lab.admin(&["ban", "a", "testnode"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = lab.apply(&cib);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("stop a on testnode"), "{out}");
+    assert!(!lab.path("run/a.state").exists());
+    let (_, out) = lab.admin(&["status"]);
+    assert!(out.contains("(none active)"), "{out}");
+
+    // Clearing it lets the resource come back.
+    assert_eq!(lab.admin(&["clear", "a"]).0, 0);
+    let (code, out) = lab.apply(&cib);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("start a on testnode"), "{out}");
+
+    // Cleanup forgets the history: the next apply probes, finds it running, does nothing.
+    let (code, out) = lab.admin(&["cleanup", "a"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = lab.apply(&cib);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("probe a on testnode: rc 0"), "{out}");
+    assert!(out.contains("nothing to do"), "{out}");
+
+    // Unknown names are refused, naming what is wrong.
+    let (code, out) = lab.admin(&["ban", "nope", "testnode"]);
+    assert_ne!(code, 0);
+    assert!(out.contains("no resource named nope"), "{out}");
+    let (code, out) = lab.admin(&["move", "a", "elsewhere"]);
+    assert_ne!(code, 0);
+    assert!(out.contains("no node named elsewhere"), "{out}");
+}

@@ -321,6 +321,10 @@ fn merge(input: &str, previous: Option<&str>, local: &str) -> String {
             "1".to_owned()
         }
     };
+    // What `crm-lite move`/`ban` added to the state stays until `crm-lite clear` removes it.
+    if let Some(prev) = previous {
+        keep_cli_constraints(&mut doc, prev, config);
+    }
     if let Some(state) = executor::node_state(&mut doc, local, &id) {
         for (k, v) in [
             ("in_ccm", "true"),
@@ -332,6 +336,40 @@ fn merge(input: &str, previous: Option<&str>, local: &str) -> String {
         }
     }
     doc.to_xml()
+}
+
+fn keep_cli_constraints(doc: &mut cib::Document, previous: &str, config: cib::tree::ElementId) {
+    let (prev, _) = cib::Document::parse(previous);
+    let Some(proot) = prev.root() else { return };
+    let Some(pcons) = prev
+        .child(proot, "configuration")
+        .and_then(|c| prev.child(c, "constraints"))
+    else {
+        return;
+    };
+    let cons = match doc.child(config, "constraints") {
+        Some(c) => c,
+        None => doc.append(config, "constraints", &[]),
+    };
+    for c in prev.children(pcons).collect::<Vec<_>>() {
+        let el = prev.get(c);
+        let Some(id) = el.attr("id") else { continue };
+        if el.name != "rsc_location" || !id.starts_with("cli-") {
+            continue;
+        }
+        if doc
+            .children(cons)
+            .any(|x| doc.get(x).attr("id") == Some(id))
+        {
+            continue;
+        }
+        let attrs: Vec<(String, String)> = el.attrs.clone();
+        let borrowed: Vec<(&str, &str)> = attrs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        doc.append(cons, "rsc_location", &borrowed);
+    }
 }
 
 /// The configured primitive behind a plan resource name (`rsc`, `rsc:N`), with the clone

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod admin;
 mod apply;
 mod simulate;
 mod verify;
@@ -26,6 +27,16 @@ enum Command {
     /// Make this machine match a CIB: probe, then start, stop, promote and demote in the
     /// planned order through the agents, recording every result, until converged.
     Apply(apply::Args),
+    /// Show what runs where on this machine, from the state `apply` keeps (like crm_mon -1).
+    Status(admin::StatusArgs),
+    /// Move a resource to a node (a cli-prefer location constraint, like crm_resource --move).
+    Move(admin::RscNodeArgs),
+    /// Keep a resource off a node (a cli-ban location constraint, like crm_resource --ban).
+    Ban(admin::RscNodeArgs),
+    /// Remove the move and ban constraints of a resource (like crm_resource --clear).
+    Clear(admin::RscArgs),
+    /// Forget a resource's failures and history so the next apply probes it again.
+    Cleanup(admin::RscArgs),
 }
 
 /// Log level from `CRM_LITE_LOG` (error, warn, info, debug, trace; default warn), to stderr.
@@ -47,6 +58,11 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify::run(&args),
         Command::Simulate(args) => simulate::run(&args),
         Command::Apply(args) => apply::run(&args),
+        Command::Status(args) => admin::status(&args),
+        Command::Move(args) => admin::move_to(&args),
+        Command::Ban(args) => admin::ban(&args),
+        Command::Clear(args) => admin::clear(&args),
+        Command::Cleanup(args) => admin::cleanup(&args),
     };
     match result {
         Ok(code) => code,

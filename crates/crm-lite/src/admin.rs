@@ -1,0 +1,295 @@
+//! `crm-lite status`, `move`, `ban`, `clear` and `cleanup`: the operator's commands on the
+//! state CIB that `crm-lite apply` keeps (like `crm_mon -1` and `crm_resource --move`,
+//! `--ban`, `--clear`, `--cleanup`). Changes take effect at the next `crm-lite apply`.
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use cib::Document;
+
+/// Where the state CIB lives.
+#[derive(Debug, clap::Args)]
+pub struct StateDir {
+    /// The directory `crm-lite apply` keeps the CIB with its status in.
+    #[arg(long, default_value = "/var/lib/crm-lite")]
+    state_dir: PathBuf,
+}
+
+/// Arguments of `crm-lite status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    state: StateDir,
+    /// `json` for a machine-readable document.
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"], default_value = "text")]
+    output_as: String,
+}
+
+/// Arguments of `crm-lite move` and `crm-lite ban`.
+#[derive(Debug, clap::Args)]
+pub struct RscNodeArgs {
+    /// The resource.
+    rsc: String,
+    /// The node.
+    node: String,
+    #[command(flatten)]
+    state: StateDir,
+}
+
+/// Arguments of `crm-lite clear` and `crm-lite cleanup`.
+#[derive(Debug, clap::Args)]
+pub struct RscArgs {
+    /// The resource.
+    rsc: String,
+    #[command(flatten)]
+    state: StateDir,
+}
+
+fn state_path(s: &StateDir) -> PathBuf {
+    s.state_dir.join("cib.xml")
+}
+
+fn load(path: &Path) -> Result<cib::Parsed> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "failed to read the state CIB {} (has crm-lite apply run yet?)",
+            path.display()
+        )
+    })?;
+    let parsed = cib::parse(&path.display().to_string(), &text);
+    if parsed.has_errors() {
+        bail!("the state CIB {} does not parse", path.display());
+    }
+    Ok(parsed)
+}
+
+fn save(path: &Path, parsed: &mut cib::Parsed, config_changed: bool) -> Result<()> {
+    parsed
+        .write_to(path, config_changed)
+        .with_context(|| format!("failed to write {}", path.display()))?;
+    Ok(())
+}
+
+/// `crm-lite status`.
+pub fn status(args: &StatusArgs) -> Result<ExitCode> {
+    let parsed = load(&state_path(&args.state))?;
+    let cib = &parsed.cib;
+    let mut nodes = Vec::new();
+    let mut rows = Vec::new();
+    for n in &cib.nodes {
+        let st = cib.status.node(n.uname.as_str());
+        let state = match st {
+            Some(s) if s.online() && n.standby => "standby",
+            Some(s) if s.online() => "online",
+            _ => "offline",
+        };
+        nodes.push((n.uname.0.clone(), state));
+    }
+    for ns in &cib.status.nodes {
+        for r in &ns.resources {
+            let fails = ns.fail_count(r.id.as_str()).value();
+            if r.state.role.is_active() || r.state.failed || fails > 0 {
+                rows.push((
+                    r.id.0.clone(),
+                    ns.uname.0.clone(),
+                    r.state.role.to_string(),
+                    r.state.failed,
+                    fails,
+                ));
+            }
+        }
+    }
+    rows.sort();
+    let mut out = std::io::stdout().lock();
+    if args.output_as == "json" {
+        let doc = serde_json::json!({
+            "nodes": nodes.iter().map(|(n, s)| serde_json::json!({"name": n, "state": s})).collect::<Vec<_>>(),
+            "resources": rows.iter().map(|(r, n, role, failed, fails)| serde_json::json!({
+                "resource": r, "node": n, "role": role, "failed": failed, "fail_count": fails,
+            })).collect::<Vec<_>>(),
+        });
+        serde_json::to_writer_pretty(&mut out, &doc).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(out, "Nodes:")?;
+    for (n, s) in &nodes {
+        writeln!(out, "  * {n}: {s}")?;
+    }
+    writeln!(out, "Resources:")?;
+    if rows.is_empty() {
+        writeln!(out, "  (none active)")?;
+    }
+    for (r, n, role, failed, fails) in &rows {
+        let mut extra = String::new();
+        if *failed {
+            extra.push_str(" FAILED");
+        }
+        if *fails > 0 {
+            extra.push_str(&format!(" (fail count {fails})"));
+        }
+        writeln!(out, "  * {r:<24} {role:<10} {n}{extra}")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_rsc(cib: &cib::Cib, rsc: &str) -> Result<()> {
+    if !cib.has_resource(rsc) {
+        bail!("no resource named {rsc} is configured");
+    }
+    Ok(())
+}
+
+fn constraints(doc: &mut Document) -> Result<cib::tree::ElementId> {
+    let root = doc.root().context("the state CIB has no root element")?;
+    let config = doc
+        .child(root, "configuration")
+        .context("the state CIB has no configuration")?;
+    Ok(match doc.child(config, "constraints") {
+        Some(c) => c,
+        None => doc.append(config, "constraints", &[]),
+    })
+}
+
+fn set_location(doc: &mut Document, id: &str, rsc: &str, node: &str, score: &str) -> Result<()> {
+    let cons = constraints(doc)?;
+    let old: Vec<_> = doc
+        .children(cons)
+        .filter(|&c| doc.get(c).attr("id") == Some(id))
+        .collect();
+    for c in old {
+        doc.detach(c);
+    }
+    doc.append(
+        cons,
+        "rsc_location",
+        &[
+            ("id", id),
+            ("rsc", rsc),
+            ("role", "Started"),
+            ("node", node),
+            ("score", score),
+        ],
+    );
+    Ok(())
+}
+
+fn move_or_ban(args: &RscNodeArgs, ban: bool) -> Result<ExitCode> {
+    let path = state_path(&args.state);
+    let mut parsed = load(&path)?;
+    check_rsc(&parsed.cib, &args.rsc)?;
+    if parsed.cib.node(&args.node).is_none() {
+        bail!("no node named {} is configured", args.node);
+    }
+    let (id, score) = if ban {
+        (
+            format!("cli-ban-{}-on-{}", args.rsc, args.node),
+            "-INFINITY",
+        )
+    } else {
+        (format!("cli-prefer-{}", args.rsc), "INFINITY")
+    };
+    set_location(&mut parsed.doc, &id, &args.rsc, &args.node, score)?;
+    save(&path, &mut parsed, true)?;
+    let what = if ban { "banned from" } else { "moved to" };
+    writeln!(
+        std::io::stdout().lock(),
+        "{} {what} {} ({id}); crm-lite apply carries it out, crm-lite clear {} undoes it",
+        args.rsc,
+        args.node,
+        args.rsc
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `crm-lite move RSC NODE`: prefer NODE for RSC (`cli-prefer-RSC`, INFINITY).
+pub fn move_to(args: &RscNodeArgs) -> Result<ExitCode> {
+    move_or_ban(args, false)
+}
+
+/// `crm-lite ban RSC NODE`: keep RSC off NODE (`cli-ban-RSC-on-NODE`, -INFINITY).
+pub fn ban(args: &RscNodeArgs) -> Result<ExitCode> {
+    move_or_ban(args, true)
+}
+
+/// `crm-lite clear RSC`: remove what `move` and `ban` added for RSC.
+pub fn clear(args: &RscArgs) -> Result<ExitCode> {
+    let path = state_path(&args.state);
+    let mut parsed = load(&path)?;
+    check_rsc(&parsed.cib, &args.rsc)?;
+    let doc = &mut parsed.doc;
+    let cons = constraints(doc)?;
+    let prefer = format!("cli-prefer-{}", args.rsc);
+    let ban = format!("cli-ban-{}-on-", args.rsc);
+    let gone: Vec<_> = doc
+        .children(cons)
+        .filter(|&c| {
+            doc.get(c)
+                .attr("id")
+                .is_some_and(|id| id == prefer || id.starts_with(&ban))
+        })
+        .collect();
+    let n = gone.len();
+    for c in gone {
+        doc.detach(c);
+    }
+    if n > 0 {
+        save(&path, &mut parsed, true)?;
+    }
+    writeln!(
+        std::io::stdout().lock(),
+        "{}: {n} move/ban constraint(s) removed",
+        args.rsc
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `crm-lite cleanup RSC`: forget RSC's operation history and fail counts, so the next
+/// apply probes it afresh.
+pub fn cleanup(args: &RscArgs) -> Result<ExitCode> {
+    let path = state_path(&args.state);
+    let mut parsed = load(&path)?;
+    check_rsc(&parsed.cib, &args.rsc)?;
+    let doc = &mut parsed.doc;
+    let rsc = args.rsc.as_str();
+    let matches_rsc = |id: &str| {
+        id == rsc
+            || id
+                .rsplit_once(':')
+                .is_some_and(|(b, n)| b == rsc && n.bytes().all(|c| c.is_ascii_digit()))
+    };
+    let attr_of_rsc = |name: &str| {
+        ["fail-count-", "last-failure-"].iter().any(|p| {
+            name.strip_prefix(p).is_some_and(|rest| {
+                let r = rest.split('#').next().unwrap_or(rest);
+                matches_rsc(r)
+            })
+        })
+    };
+    let mut gone = Vec::new();
+    for e in doc.all().collect::<Vec<_>>() {
+        let el = doc.get(e);
+        let hit = (el.name == "lrm_resource" && el.attr("id").is_some_and(matches_rsc))
+            || (el.name == "nvpair"
+                && el.attr("name").is_some_and(attr_of_rsc)
+                && el.parent.is_some_and(|p| {
+                    doc.get(p)
+                        .parent
+                        .is_some_and(|gp| doc.get(gp).name == "transient_attributes")
+                }));
+        if hit {
+            gone.push(e);
+        }
+    }
+    let n = gone.len();
+    for e in gone {
+        doc.detach(e);
+    }
+    save(&path, &mut parsed, false)?;
+    writeln!(
+        std::io::stdout().lock(),
+        "{rsc}: {n} history and fail-count entries removed; the next apply probes it again"
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
