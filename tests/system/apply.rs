@@ -279,3 +279,55 @@ fn ban_clear_cleanup_and_status_act_on_the_state_that_apply_keeps() {
     assert_ne!(code, 0);
     assert!(out.contains("no node named elsewhere"), "{out}");
 }
+
+/// Kills the watching apply (by its pid) when the test ends, pass or fail.
+struct Watcher(std::process::Child);
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn watch_runs_the_monitors_and_recovers_a_resource_that_died() {
+    let Some(lab) = Lab::new() else { return };
+    let monitor =
+        r#"<operations><op id="a-mon" name="monitor" interval="1s" timeout="10s"/></operations>"#;
+    let cib = lab.cib("cib.xml", &lab.dummy("a", monitor), "");
+    let log = std::fs::File::create(lab.path("watch.log")).unwrap();
+    let child = Command::new(&lab.crm_lite)
+        .args(["apply", "--watch", "--node", "testnode", "--state-dir"])
+        .arg(lab.path("state"))
+        .arg(&cib)
+        .env("OCF_ROOT", lab.path("ocf"))
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start crm-lite apply --watch");
+    let _watcher = Watcher(child);
+    let read = || std::fs::read_to_string(lab.path("watch.log")).unwrap_or_default();
+    assert!(
+        tests::wait_for(Duration::from_secs(20), || read().contains("watching")),
+        "{}",
+        read()
+    );
+    assert!(lab.path("run/a.state").exists());
+    // The resource dies behind the cluster's back.
+    std::fs::remove_file(lab.path("run/a.state")).unwrap();
+    assert!(
+        tests::wait_for(Duration::from_secs(20), || {
+            read().contains("recovering") && lab.path("run/a.state").exists()
+        }),
+        "{}",
+        read()
+    );
+    let out = read();
+    assert!(out.contains("monitor a on testnode failed (rc 7)"), "{out}");
+    assert!(
+        lab.state().contains("fail-count-a#monitor_1000"),
+        "{}",
+        lab.state()
+    );
+}

@@ -28,6 +28,10 @@ pub struct Args {
     /// Give up after this many plan-and-act rounds.
     #[arg(long, default_value_t = 20)]
     max_rounds: u32,
+    /// After converging, stay in the foreground: run the recurring monitors at their
+    /// intervals and recover what fails, until interrupted.
+    #[arg(long)]
+    watch: bool,
     /// This machine's node name (default: the host name, as `uname -n`).
     #[arg(long)]
     node: Option<String>,
@@ -98,14 +102,36 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let previous = std::fs::read_to_string(&state_path).ok();
     let mut text = merge(&input, previous.as_deref(), &local);
 
-    let runner = OcfRunner { ocf_root };
+    let ctx = Ctx {
+        name,
+        local,
+        runner: OcfRunner { ocf_root },
+        state_path,
+        max_rounds: args.max_rounds,
+        dry_run: args.dry_run,
+    };
     let mut out = std::io::stdout().lock();
-    let mut failures = 0u32;
-    let mut done = 0u32;
-    for round in 1..=args.max_rounds {
-        let parsed = cib::parse(&name, &text);
+    let code = converge(&ctx, &mut text, &mut out)?;
+    if !args.watch || args.dry_run {
+        return Ok(code);
+    }
+    watch(&ctx, &mut text, &mut out)
+}
+
+/// `--watch`: run every recurring monitor at its interval and recover what fails (by
+/// planning and acting again), until interrupted. Every result is recorded like any other.
+fn watch(ctx: &Ctx, text: &mut String, out: &mut impl Write) -> Result<ExitCode> {
+    type Key = (String, String, u64);
+    let mut due: std::collections::BTreeMap<Key, std::time::Instant> = Default::default();
+    writeln!(
+        out,
+        "watching: recurring monitors run at their intervals (interrupt to end)"
+    )?;
+    out.flush()?;
+    loop {
+        let parsed = cib::parse(&ctx.name, text);
         if parsed.has_errors() {
-            bail!("the state in {} does not parse", state_path.display());
+            bail!("the state in {} does not parse", ctx.state_path.display());
         }
         let now = now();
         let plan = scheduler::schedule(
@@ -115,13 +141,132 @@ pub fn run(args: &Args) -> Result<ExitCode> {
                 explain: false,
             },
         );
-        if args.dry_run {
+        if !plan.actions.is_empty() || !plan.probes.is_empty() {
+            converge(ctx, text, out)?;
+            out.flush()?;
+            continue;
+        }
+        let key = |m: &scheduler::Monitor| (m.rsc.clone(), m.node.clone(), m.interval_ms);
+        let current: BTreeSet<Key> = plan.monitors.iter().map(key).collect();
+        due.retain(|k, _| current.contains(k));
+        let instant = std::time::Instant::now();
+        for m in &plan.monitors {
+            due.entry(key(m))
+                .or_insert(instant + Duration::from_millis(m.interval_ms));
+        }
+        let Some((k, at)) = due
+            .iter()
+            .min_by_key(|(_, t)| **t)
+            .map(|(k, t)| (k.clone(), *t))
+        else {
+            std::thread::sleep(Duration::from_secs(1));
+            continue;
+        };
+        if at > instant {
+            std::thread::sleep((at - instant).min(Duration::from_secs(1)));
+            continue;
+        }
+        let Some(m) = plan.monitors.iter().find(|m| key(m) == k) else {
+            continue;
+        };
+        let Some((prim, meta)) = primitive(&parsed.cib, &m.rsc) else {
+            continue;
+        };
+        let node_id = parsed
+            .cib
+            .node(&ctx.local)
+            .map(|n| n.id.clone())
+            .unwrap_or_else(|| "1".into());
+        let call_id = 1 + parsed
+            .cib
+            .status
+            .nodes
+            .iter()
+            .flat_map(|n| {
+                n.resources
+                    .iter()
+                    .flat_map(|r| r.ops.iter().map(|o| o.call_id))
+            })
+            .max()
+            .unwrap_or(0);
+        let mut req = request(&parsed.cib, prim, &meta, &m.rsc, "monitor", &ctx.local);
+        req.interval_ms = m.interval_ms;
+        if let Some(op) = prim
+            .ops
+            .iter()
+            .find(|o| o.name == "monitor" && o.interval_ms == m.interval_ms)
+        {
+            if let Some(t) = op.timeout_ms {
+                req.timeout = Duration::from_millis(t);
+            }
+        }
+        let expected = if m.role == Some(cib::Role::Promoted) {
+            8
+        } else {
+            0
+        };
+        let (rc, outcome) = execute(&ctx.runner, &req);
+        let digest = executor::op_digest(&req.params);
+        let mut doc = parsed.doc.clone();
+        let failed = executor::record(
+            &mut doc,
+            &op_record(
+                &req, prim, &node_id, rc, expected, &outcome, call_id, now, &digest,
+            ),
+        );
+        save(&ctx.state_path, &mut doc, parsed.cib.versions)?;
+        *text = doc.to_xml();
+        due.insert(
+            k,
+            std::time::Instant::now() + Duration::from_millis(m.interval_ms),
+        );
+        if failed {
+            writeln!(
+                out,
+                "monitor {} on {} failed (rc {rc}): recovering",
+                m.rsc, m.node
+            )?;
+            converge(ctx, text, out)?;
+        }
+        out.flush()?;
+    }
+}
+
+/// What one apply works with.
+#[derive(Debug)]
+struct Ctx {
+    name: String,
+    local: String,
+    runner: OcfRunner,
+    state_path: PathBuf,
+    max_rounds: u32,
+    dry_run: bool,
+}
+
+/// Plan and act until nothing is left to do (or `max_rounds` rounds passed).
+fn converge(ctx: &Ctx, text: &mut String, out: &mut impl Write) -> Result<ExitCode> {
+    let mut failures = 0u32;
+    let mut done = 0u32;
+    for round in 1..=ctx.max_rounds {
+        let parsed = cib::parse(&ctx.name, text);
+        if parsed.has_errors() {
+            bail!("the state in {} does not parse", ctx.state_path.display());
+        }
+        let now = now();
+        let plan = scheduler::schedule(
+            &parsed.cib,
+            &scheduler::Input {
+                now: Some(now),
+                explain: false,
+            },
+        );
+        if ctx.dry_run {
             out.write_all(scheduler::format::summary(&plan).as_bytes())?;
             return Ok(ExitCode::SUCCESS);
         }
         let node_id = parsed
             .cib
-            .node(&local)
+            .node(&ctx.local)
             .map(|n| n.id.clone())
             .unwrap_or_else(|| "1".into());
         let mut doc = parsed.doc.clone();
@@ -148,8 +293,8 @@ pub fn run(args: &Args) -> Result<ExitCode> {
                     continue;
                 };
                 call_id += 1;
-                let req = request(&parsed.cib, prim, &meta, &p.rsc, "monitor", &local);
-                let (rc, outcome) = execute(&runner, &req);
+                let req = request(&parsed.cib, prim, &meta, &p.rsc, "monitor", &ctx.local);
+                let (rc, outcome) = execute(&ctx.runner, &req);
                 let digest = executor::op_digest(&req.params);
                 let failed = executor::record(
                     &mut doc,
@@ -157,17 +302,18 @@ pub fn run(args: &Args) -> Result<ExitCode> {
                 );
                 writeln!(
                     out,
-                    "  probe {} on {local}: rc {rc}{}",
+                    "  probe {} on {}: rc {rc}{}",
                     p.rsc,
+                    ctx.local,
                     if failed { " (failed)" } else { "" }
                 )?;
-                save(&state_path, &mut doc, parsed.cib.versions)?;
+                save(&ctx.state_path, &mut doc, parsed.cib.versions)?;
             }
-            text = doc.to_xml();
+            *text = doc.to_xml();
             continue;
         }
         if plan.actions.is_empty() {
-            print_status(&mut out, &plan)?;
+            print_status(out, &plan)?;
             if !plan.blocked.is_empty() {
                 for b in &plan.blocked {
                     writeln!(
@@ -222,14 +368,14 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             )?;
             out.flush()?;
             call_id += 1;
-            let req = request(&parsed.cib, prim, &meta, &a.rsc, action, &local);
-            let (rc, outcome) = execute(&runner, &req);
+            let req = request(&parsed.cib, prim, &meta, &a.rsc, action, &ctx.local);
+            let (rc, outcome) = execute(&ctx.runner, &req);
             let digest = executor::op_digest(&req.params);
             let failed = executor::record(
                 &mut doc,
                 &op_record(&req, prim, &node_id, rc, 0, &outcome, call_id, now, &digest),
             );
-            save(&state_path, &mut doc, parsed.cib.versions)?;
+            save(&ctx.state_path, &mut doc, parsed.cib.versions)?;
             done += 1;
             let ms = outcome.as_ref().map_or(0, |o| o.duration.as_millis());
             if failed {
@@ -255,9 +401,9 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             }
             writeln!(out, "ok ({ms} ms)")?;
         }
-        text = doc.to_xml();
+        *text = doc.to_xml();
     }
-    writeln!(out, "not converged after {} rounds", args.max_rounds)?;
+    writeln!(out, "not converged after {} rounds", ctx.max_rounds)?;
     Ok(ExitCode::FAILURE)
 }
 
@@ -498,7 +644,7 @@ fn op_record<'a>(
         provider: p.provider.as_deref(),
         agent: &p.agent,
         operation: &req.action,
-        interval_ms: 0,
+        interval_ms: req.interval_ms,
         rc,
         expected_rc,
         timed_out,
