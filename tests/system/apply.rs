@@ -58,6 +58,22 @@ impl Lab {
             "echo 'ocf-exit-reason:the service refused to start' >&2; exit 1",
         );
         agent("hanger", "sleep 30; exit 0");
+        // Starts slowly, then records its state; monitor reports it like Dummy.
+        let slow = root.join("resource.d/test/slow");
+        std::fs::write(
+            &slow,
+            "#!/bin/sh
+case \"$1\" in
+  start) sleep 2; touch \"$OCF_RESKEY_state\"; exit 0 ;;
+               stop) rm -f \"$OCF_RESKEY_state\"; exit 0 ;;
+  monitor) [ -f \"$OCF_RESKEY_state\" ] && exit 0; exit 7 ;;
+               meta-data) echo '<resource-agent name=\"slow\"/>'; exit 0 ;;
+  *) exit 3 ;;
+esac
+",
+        )
+        .unwrap();
+        std::fs::set_permissions(&slow, std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::create_dir_all(dir.path().join("run")).unwrap();
         Some(Lab {
             dir,
@@ -330,4 +346,62 @@ fn watch_runs_the_monitors_and_recovers_a_resource_that_died() {
         "{}",
         lab.state()
     );
+}
+
+#[test]
+fn a_crash_mid_apply_loses_nothing_and_the_next_apply_starts_nothing_twice() {
+    let Some(lab) = Lab::new() else { return };
+    let slow = format!(
+        r#"<primitive id="s" class="ocf" provider="test" type="slow"><instance_attributes id="s-p"><nvpair id="s-st" name="state" value="{}"/></instance_attributes></primitive>"#,
+        lab.path("run/s.state").display()
+    );
+    let resources = format!("{slow}{}", lab.dummy("b", ""));
+    let cib = lab.cib(
+        "cib.xml",
+        &resources,
+        r#"<rsc_order id="s-then-b" first="s" then="b" kind="Mandatory"/>"#,
+    );
+    let log = std::fs::File::create(lab.path("crash.log")).unwrap();
+    let child = Command::new(&lab.crm_lite)
+        .args(["apply", "--node", "testnode", "--state-dir"])
+        .arg(lab.path("state"))
+        .arg(&cib)
+        .env("OCF_ROOT", lab.path("ocf"))
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start crm-lite apply");
+    let mut watcher = Watcher(child);
+    let read = || std::fs::read_to_string(lab.path("crash.log")).unwrap_or_default();
+    assert!(
+        tests::wait_for(Duration::from_secs(20), || read().contains("start s on")),
+        "{}",
+        read()
+    );
+    // crm-lite dies in the middle of the slow start; the agent, in its own session,
+    // finishes the start on its own.
+    watcher.0.kill().unwrap();
+    let _ = watcher.0.wait();
+    assert!(
+        tests::wait_for(Duration::from_secs(10), || lab.path("run/s.state").exists()),
+        "the interrupted start completed by itself"
+    );
+    assert!(
+        lab.state().contains("op-status=\"-1\""),
+        "the start was recorded as in flight"
+    );
+
+    let (code, out) = lab.apply(&cib);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("stopped during an operation on s"), "{out}");
+    assert!(
+        out.contains("probe s on testnode: rc 0"),
+        "the probe finds it running:\n{out}"
+    );
+    assert!(
+        !out.contains("start s on"),
+        "s is not started twice:\n{out}"
+    );
+    assert!(out.contains("start b on"), "{out}");
+    assert!(lab.path("run/b.state").exists());
 }

@@ -101,6 +101,18 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let state_path = args.state_dir.join("cib.xml");
     let previous = std::fs::read_to_string(&state_path).ok();
     let mut text = merge(&input, previous.as_deref(), &local);
+    {
+        let (mut doc, _) = cib::Document::parse(&text);
+        let forgotten = executor::forget_in_flight(&mut doc);
+        if !forgotten.is_empty() {
+            writeln!(
+                std::io::stdout().lock(),
+                "the last apply stopped during an operation on {}: probing again",
+                forgotten.join(", ")
+            )?;
+            text = doc.to_xml();
+        }
+    }
 
     let ctx = Ctx {
         name,
@@ -369,6 +381,21 @@ fn converge(ctx: &Ctx, text: &mut String, out: &mut impl Write) -> Result<ExitCo
             out.flush()?;
             call_id += 1;
             let req = request(&parsed.cib, prim, &meta, &a.rsc, action, &ctx.local);
+            // What is under way goes into the state first: after a crash, the next apply
+            // knows to probe it rather than trust (or repeat) the unfinished operation.
+            let digest = executor::op_digest(&req.params);
+            let in_flight: Result<executor::Outcome, executor::ExecError> = Ok(executor::Outcome {
+                rc: 0,
+                timed_out: false,
+                duration: Duration::ZERO,
+                exit_reason: None,
+            });
+            let mut pending = op_record(
+                &req, prim, &node_id, 0, 0, &in_flight, call_id, now, &digest,
+            );
+            pending.pending = true;
+            executor::record(&mut doc, &pending);
+            save(&ctx.state_path, &mut doc, parsed.cib.versions)?;
             let (rc, outcome) = execute(&ctx.runner, &req);
             let digest = executor::op_digest(&req.params);
             let failed = executor::record(
@@ -653,6 +680,7 @@ fn op_record<'a>(
         exec_ms,
         digest,
         exit_reason: outcome.as_ref().ok().and_then(|o| o.exit_reason.as_deref()),
+        pending: false,
     }
 }
 

@@ -15,5 +15,5 @@ mod record;
 mod run;
 
 pub use digest::{md5_hex, op_digest};
-pub use record::{OpRecord, node_state, record};
+pub use record::{OpRecord, forget_in_flight, node_state, record};
 pub use run::{ExecError, OcfRunner, Outcome, Request, Runner};

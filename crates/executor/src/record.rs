@@ -38,6 +38,9 @@ pub struct OpRecord<'a> {
     pub digest: &'a str,
     /// The agent's exit reason.
     pub exit_reason: Option<&'a str>,
+    /// Not finished yet: recorded as in flight (`op-status="-1"`) before the agent runs, so
+    /// a crash leaves a trace of what was under way.
+    pub pending: bool,
 }
 
 fn child_where(
@@ -87,6 +90,27 @@ pub fn node_state(doc: &mut Document, node: &str, node_id: &str) -> Option<Eleme
     )
 }
 
+/// Forget every resource with an operation that was in flight when crm-lite stopped (a
+/// crash): its history goes, so the next plan probes it and learns its real state instead
+/// of running the operation twice. Returns the resources forgotten.
+pub fn forget_in_flight(doc: &mut Document) -> Vec<String> {
+    let mut gone = Vec::new();
+    for e in doc.all().collect::<Vec<_>>() {
+        let el = doc.get(e);
+        if el.name != "lrm_resource" {
+            continue;
+        }
+        let in_flight = doc
+            .children(e)
+            .any(|c| doc.get(c).attr("op-status") == Some("-1"));
+        if in_flight {
+            gone.push(el.attr("id").unwrap_or("").to_owned());
+            doc.detach(e);
+        }
+    }
+    gone
+}
+
 /// Whether the result is a failure the cluster must react to.
 fn failed(r: &OpRecord<'_>) -> bool {
     let probe = r.operation == "monitor" && r.interval_ms == 0;
@@ -109,12 +133,14 @@ pub fn record(doc: &mut Document, r: &OpRecord<'_>) -> bool {
         Some(x) => x,
         None => doc.append(resources, "lrm_resource", &rattrs),
     };
-    let failed = failed(r);
+    let failed = !r.pending && failed(r);
     let key = format!(
         "{}:0:{}:00000000-0000-0000-0000-000000000000",
         r.call_id, r.expected_rc
     );
-    let op_status = if r.timed_out {
+    let op_status = if r.pending {
+        -1
+    } else if r.timed_out {
         2
     } else if failed {
         4
@@ -163,6 +189,9 @@ pub fn record(doc: &mut Document, r: &OpRecord<'_>) -> bool {
         write(doc, &op_key);
     } else {
         write(doc, &format!("{}_last_0", r.rsc));
+    }
+    if r.pending {
+        return false;
     }
     if failed {
         write(doc, &format!("{}_last_failure_0", r.rsc));
@@ -241,6 +270,7 @@ mod tests {
             exec_ms: 12,
             digest: "f2317cad3d54cec5d7d7aa7d0bf35cf8",
             exit_reason: None,
+            pending: false,
         }
     }
 
