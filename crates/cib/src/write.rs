@@ -118,6 +118,17 @@ pub fn bump_versions(
 /// fsync it, rename it over `path`, fsync the directory. A crash leaves the old or the new
 /// file, never a torn one.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
+    replace(path, contents, true)
+}
+
+/// Like [`write_atomic`], without the fsyncs: the replacement is still atomic for every
+/// reader and survives a crash of the writing process, but not a power loss. For records
+/// that only matter while the machine stays up (an operation in flight).
+pub fn write_atomic_unsynced(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
+    replace(path, contents, false)
+}
+
+fn replace(path: &Path, contents: &[u8], sync: bool) -> Result<(), WriteError> {
     let dir = match path.parent() {
         Some(d) if d.as_os_str().is_empty() => Path::new("."),
         Some(d) => d,
@@ -142,9 +153,14 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
     let result = (|| {
         let mut f = File::create(&tmp).map_err(io("create", &tmp))?;
         f.write_all(contents).map_err(io("write", &tmp))?;
-        f.sync_all().map_err(io("fsync", &tmp))?;
+        if sync {
+            f.sync_all().map_err(io("fsync", &tmp))?;
+        }
         drop(f);
         fs::rename(&tmp, path).map_err(io("rename into", path))?;
+        if !sync {
+            return Ok(());
+        }
         File::open(dir)
             .and_then(|d| d.sync_all())
             .map_err(io("fsync directory", dir))

@@ -37,6 +37,9 @@ pub struct Args {
     node: Option<String>,
 }
 
+/// Time spent in agents during this apply, in µs (for the overhead line).
+static AGENT_TIME: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Default timeout of an operation without its own (Pacemaker's default).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -123,7 +126,21 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         dry_run: args.dry_run,
     };
     let mut out = std::io::stdout().lock();
+    let started = std::time::Instant::now();
     let code = converge(&ctx, &mut text, &mut out)?;
+    let total_us = started.elapsed().as_micros() as u64;
+    let agents_us = AGENT_TIME.load(std::sync::atomic::Ordering::Relaxed);
+    if !args.dry_run && total_us > 0 {
+        let own = total_us.saturating_sub(agents_us);
+        writeln!(
+            out,
+            "time: {:.1} ms, of which agents {:.1} ms; crm-lite's own {:.1} ms ({:.1}%)",
+            total_us as f64 / 1000.0,
+            agents_us as f64 / 1000.0,
+            own as f64 / 1000.0,
+            own as f64 * 100.0 / total_us as f64
+        )?;
+    }
     if !args.watch || args.dry_run {
         return Ok(code);
     }
@@ -312,15 +329,24 @@ fn converge(ctx: &Ctx, text: &mut String, out: &mut impl Write) -> Result<ExitCo
                     &mut doc,
                     &op_record(&req, prim, &node_id, rc, 7, &outcome, call_id, now, &digest),
                 );
+                let ms = outcome.as_ref().map_or(0, |o| o.duration.as_millis());
+                AGENT_TIME.fetch_add(
+                    outcome
+                        .as_ref()
+                        .map_or(0, |o| o.duration.as_micros() as u64),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
                 writeln!(
                     out,
-                    "  probe {} on {}: rc {rc}{}",
+                    "  probe {} on {}: rc {rc}{} ({ms} ms)",
                     p.rsc,
                     ctx.local,
                     if failed { " (failed)" } else { "" }
                 )?;
-                save(&ctx.state_path, &mut doc, parsed.cib.versions)?;
             }
+            // Probes change nothing: writing their results once, after all of them, is
+            // enough (a crash in between only means probing again).
+            save(&ctx.state_path, &mut doc, parsed.cib.versions)?;
             *text = doc.to_xml();
             continue;
         }
@@ -395,7 +421,7 @@ fn converge(ctx: &Ctx, text: &mut String, out: &mut impl Write) -> Result<ExitCo
             );
             pending.pending = true;
             executor::record(&mut doc, &pending);
-            save(&ctx.state_path, &mut doc, parsed.cib.versions)?;
+            save_unsynced(&ctx.state_path, &mut doc, parsed.cib.versions)?;
             let (rc, outcome) = execute(&ctx.runner, &req);
             let digest = executor::op_digest(&req.params);
             let failed = executor::record(
@@ -405,6 +431,12 @@ fn converge(ctx: &Ctx, text: &mut String, out: &mut impl Write) -> Result<ExitCo
             save(&ctx.state_path, &mut doc, parsed.cib.versions)?;
             done += 1;
             let ms = outcome.as_ref().map_or(0, |o| o.duration.as_millis());
+            AGENT_TIME.fetch_add(
+                outcome
+                    .as_ref()
+                    .map_or(0, |o| o.duration.as_micros() as u64),
+                std::sync::atomic::Ordering::Relaxed,
+            );
             if failed {
                 failures += 1;
                 let why = outcome
@@ -687,6 +719,18 @@ fn op_record<'a>(
 fn save(path: &Path, doc: &mut cib::Document, versions: cib::model::Versions) -> Result<()> {
     let _ = cib::write::bump_versions(doc, versions, false);
     cib::write::write_atomic(path, doc.to_xml().as_bytes())
+        .with_context(|| format!("failed to write the state to {}", path.display()))
+}
+
+/// [`save`] without fsync: for the in-flight marker, which only matters if crm-lite itself
+/// dies (a power loss stops the operation too).
+fn save_unsynced(
+    path: &Path,
+    doc: &mut cib::Document,
+    versions: cib::model::Versions,
+) -> Result<()> {
+    let _ = cib::write::bump_versions(doc, versions, false);
+    cib::write::write_atomic_unsynced(path, doc.to_xml().as_bytes())
         .with_context(|| format!("failed to write the state to {}", path.display()))
 }
 
