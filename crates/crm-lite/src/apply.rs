@@ -201,23 +201,8 @@ fn watch(ctx: &Ctx, text: &mut String, out: &mut impl Write) -> Result<ExitCode>
         let Some((prim, meta)) = primitive(&parsed.cib, &m.rsc) else {
             continue;
         };
-        let node_id = parsed
-            .cib
-            .node(&ctx.local)
-            .map(|n| n.id.clone())
-            .unwrap_or_else(|| "1".into());
-        let call_id = 1 + parsed
-            .cib
-            .status
-            .nodes
-            .iter()
-            .flat_map(|n| {
-                n.resources
-                    .iter()
-                    .flat_map(|r| r.ops.iter().map(|o| o.call_id))
-            })
-            .max()
-            .unwrap_or(0);
+        let node_id = node_id(&parsed.cib, &ctx.local);
+        let call_id = last_call_id(&parsed.cib) + 1;
         let mut req = request(&parsed.cib, prim, &meta, &m.rsc, "monitor", &ctx.local);
         req.interval_ms = m.interval_ms;
         if let Some(op) = prim
@@ -261,6 +246,25 @@ fn watch(ctx: &Ctx, text: &mut String, out: &mut impl Write) -> Result<ExitCode>
     }
 }
 
+/// The `<node id>` of this machine's node.
+fn node_id(cib: &cib::Cib, local: &str) -> String {
+    cib.node(local).map_or_else(|| "1".into(), |n| n.id.clone())
+}
+
+/// The largest call id in the status: the next operation takes a larger one.
+fn last_call_id(cib: &cib::Cib) -> i64 {
+    cib.status
+        .nodes
+        .iter()
+        .flat_map(|n| {
+            n.resources
+                .iter()
+                .flat_map(|r| r.ops.iter().map(|o| o.call_id))
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 /// What one apply works with.
 #[derive(Debug)]
 struct Ctx {
@@ -293,24 +297,9 @@ fn converge(ctx: &Ctx, text: &mut String, out: &mut impl Write) -> Result<ExitCo
             out.write_all(scheduler::format::summary(&plan).as_bytes())?;
             return Ok(ExitCode::SUCCESS);
         }
-        let node_id = parsed
-            .cib
-            .node(&ctx.local)
-            .map(|n| n.id.clone())
-            .unwrap_or_else(|| "1".into());
+        let node_id = node_id(&parsed.cib, &ctx.local);
         let mut doc = parsed.doc.clone();
-        let mut call_id = parsed
-            .cib
-            .status
-            .nodes
-            .iter()
-            .flat_map(|n| {
-                n.resources
-                    .iter()
-                    .flat_map(|r| r.ops.iter().map(|o| o.call_id))
-            })
-            .max()
-            .unwrap_or(0);
+        let mut call_id = last_call_id(&parsed.cib);
         if !plan.probes.is_empty() {
             writeln!(
                 out,
