@@ -346,7 +346,7 @@ fn converge(ctx: &Ctx, text: &mut String, out: &mut impl Write) -> Result<ExitCo
                     writeln!(
                         out,
                         "blocked: {} {} on {}: {}",
-                        verb(b.kind),
+                        b.kind.name(),
                         b.rsc,
                         b.node,
                         b.blocked.as_deref().unwrap_or("")
@@ -371,17 +371,14 @@ fn converge(ctx: &Ctx, text: &mut String, out: &mut impl Write) -> Result<ExitCo
         writeln!(out, "round {round}: {} action(s)", order.len())?;
         for (k, &i) in order.iter().enumerate() {
             let a = &plan.actions[i];
-            let action = match a.kind {
-                ActionKind::Start => "start",
-                ActionKind::Stop => "stop",
-                ActionKind::Promote => "promote",
-                ActionKind::Demote => "demote",
-                ActionKind::Migrate | ActionKind::Fence => bail!(
+            if matches!(a.kind, ActionKind::Migrate | ActionKind::Fence) {
+                bail!(
                     "the plan needs to {} on one machine, which cannot be done: {}",
-                    verb(a.kind),
+                    a.kind.name(),
                     a.rsc
-                ),
-            };
+                );
+            }
+            let action = a.kind.name();
             let Some((prim, meta)) = primitive(&parsed.cib, &a.rsc) else {
                 bail!("the plan names {}, which the CIB does not configure", a.rsc);
             };
@@ -460,17 +457,6 @@ fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
-}
-
-fn verb(k: ActionKind) -> &'static str {
-    match k {
-        ActionKind::Start => "start",
-        ActionKind::Stop => "stop",
-        ActionKind::Promote => "promote",
-        ActionKind::Demote => "demote",
-        ActionKind::Migrate => "migrate",
-        ActionKind::Fence => "fence",
-    }
 }
 
 /// The applied CIB: `input`'s configuration with the status kept from `previous`, this

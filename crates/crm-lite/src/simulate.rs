@@ -127,7 +127,7 @@ fn plan_json(plan: &scheduler::Plan) -> serde_json::Value {
     use serde_json::json;
     let action = |a: &scheduler::Action| {
         json!({
-            "action": format!("{:?}", a.kind).to_lowercase(),
+            "action": a.kind.name(),
             "resource": a.rsc,
             "node": a.node,
             "from": a.from,

@@ -293,13 +293,8 @@ fn rank(k: ActionKind) -> u8 {
 }
 
 fn matches(k: ActionKind, action: &str) -> bool {
-    matches!(
-        (k, action),
-        (ActionKind::Start | ActionKind::Migrate, "start")
-            | (ActionKind::Stop, "stop")
-            | (ActionKind::Promote, "promote")
-            | (ActionKind::Demote, "demote")
-    )
+    // A migration is how the resource starts on its new node.
+    k.name() == action || k == ActionKind::Migrate && action == "start"
 }
 
 /// The ordering between the plan's actions: each resource's own sequence (demote, stop,

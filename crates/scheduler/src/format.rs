@@ -6,10 +6,6 @@ use crate::{Action, ActionKind, Plan};
 
 fn action_line(a: &Action) -> String {
     match a.kind {
-        ActionKind::Start => format!("start {} on {}", a.rsc, a.node),
-        ActionKind::Stop => format!("stop {} on {}", a.rsc, a.node),
-        ActionKind::Promote => format!("promote {} on {}", a.rsc, a.node),
-        ActionKind::Demote => format!("demote {} on {}", a.rsc, a.node),
         ActionKind::Migrate => format!(
             "migrate {} from {} to {}",
             a.rsc,
@@ -17,6 +13,7 @@ fn action_line(a: &Action) -> String {
             a.node
         ),
         ActionKind::Fence => format!("fence {} ({})", a.rsc, a.node),
+        k => format!("{} {} on {}", k.name(), a.rsc, a.node),
     }
 }
 
@@ -69,6 +66,12 @@ pub fn actions(plan: &Plan) -> String {
     out
 }
 
+/// `Start`, `Stop`, ... as crm_simulate's summary writes them.
+fn capitalized(k: ActionKind) -> String {
+    let n = k.name();
+    n[..1].to_ascii_uppercase() + &n[1..]
+}
+
 /// A crm_simulate-like transition summary: one line per resource change, then fencing.
 pub fn summary(plan: &Plan) -> String {
     let mut out = String::from("Transition Summary:\n");
@@ -76,14 +79,7 @@ pub fn summary(plan: &Plan) -> String {
         let _ = writeln!(out, "  * Fence ({}) {} '{}'", a.node, a.rsc, a.reason);
     }
     for a in plan.actions.iter().filter(|a| a.kind != ActionKind::Fence) {
-        let verb = match a.kind {
-            ActionKind::Start => "Start",
-            ActionKind::Stop => "Stop",
-            ActionKind::Promote => "Promote",
-            ActionKind::Demote => "Demote",
-            ActionKind::Migrate => "Migrate",
-            ActionKind::Fence => "Fence",
-        };
+        let verb = capitalized(a.kind);
         match &a.from {
             Some(from) => {
                 let _ = writeln!(
@@ -105,7 +101,7 @@ pub fn summary(plan: &Plan) -> String {
         let _ = writeln!(
             out,
             "  * {:<10} {:<20} ( {} )  due to {} (blocked)",
-            format!("{:?}", a.kind),
+            capitalized(a.kind),
             a.rsc,
             a.node,
             a.blocked.as_deref().unwrap_or("")

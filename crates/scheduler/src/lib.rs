@@ -56,6 +56,21 @@ pub enum ActionKind {
     Fence,
 }
 
+impl ActionKind {
+    /// The action's name, as the agent operation (`start`, `stop`, ...) and in the plan's
+    /// text forms.
+    pub fn name(self) -> &'static str {
+        match self {
+            ActionKind::Start => "start",
+            ActionKind::Stop => "stop",
+            ActionKind::Promote => "promote",
+            ActionKind::Demote => "demote",
+            ActionKind::Migrate => "migrate",
+            ActionKind::Fence => "fence",
+        }
+    }
+}
+
 /// One action of the plan.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Action {
