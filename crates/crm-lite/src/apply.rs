@@ -228,7 +228,7 @@ fn watch(ctx: &Ctx, text: &mut String, out: &mut impl Write) -> Result<ExitCode>
                 &req, prim, &node_id, rc, expected, &outcome, call_id, now, &digest,
             ),
         );
-        save(&ctx.state_path, &mut doc, parsed.cib.versions)?;
+        save(&ctx.state_path, &mut doc, parsed.cib.versions, true)?;
         *text = doc.to_xml();
         due.insert(
             k,
@@ -335,7 +335,7 @@ fn converge(ctx: &Ctx, text: &mut String, out: &mut impl Write) -> Result<ExitCo
             }
             // Probes change nothing: writing their results once, after all of them, is
             // enough (a crash in between only means probing again).
-            save(&ctx.state_path, &mut doc, parsed.cib.versions)?;
+            save(&ctx.state_path, &mut doc, parsed.cib.versions, true)?;
             *text = doc.to_xml();
             continue;
         }
@@ -407,14 +407,14 @@ fn converge(ctx: &Ctx, text: &mut String, out: &mut impl Write) -> Result<ExitCo
             );
             pending.pending = true;
             executor::record(&mut doc, &pending);
-            save_unsynced(&ctx.state_path, &mut doc, parsed.cib.versions)?;
+            save(&ctx.state_path, &mut doc, parsed.cib.versions, false)?;
             let (rc, outcome) = execute(&ctx.runner, &req);
             let digest = executor::op_digest(&req.params);
             let failed = executor::record(
                 &mut doc,
                 &op_record(&req, prim, &node_id, rc, 0, &outcome, call_id, now, &digest),
             );
-            save(&ctx.state_path, &mut doc, parsed.cib.versions)?;
+            save(&ctx.state_path, &mut doc, parsed.cib.versions, true)?;
             done += 1;
             let ms = outcome.as_ref().map_or(0, |o| o.duration.as_millis());
             AGENT_TIME.fetch_add(
@@ -691,22 +691,23 @@ fn op_record<'a>(
     }
 }
 
-fn save(path: &Path, doc: &mut cib::Document, versions: cib::model::Versions) -> Result<()> {
-    let _ = cib::write::bump_versions(doc, versions, false);
-    cib::write::write_atomic(path, doc.to_xml().as_bytes())
-        .with_context(|| format!("failed to write the state to {}", path.display()))
-}
-
-/// [`save`] without fsync: for the in-flight marker, which only matters if crm-lite itself
-/// dies (a power loss stops the operation too).
-fn save_unsynced(
+/// Write the state after raising its version. `durable`: fsync too (results); without it
+/// the replacement is still atomic and survives crm-lite dying, which is all the in-flight
+/// marker needs (a power loss stops the operation as well).
+fn save(
     path: &Path,
     doc: &mut cib::Document,
     versions: cib::model::Versions,
+    durable: bool,
 ) -> Result<()> {
     let _ = cib::write::bump_versions(doc, versions, false);
-    cib::write::write_atomic_unsynced(path, doc.to_xml().as_bytes())
-        .with_context(|| format!("failed to write the state to {}", path.display()))
+    let xml = doc.to_xml();
+    let written = if durable {
+        cib::write::write_atomic(path, xml.as_bytes())
+    } else {
+        cib::write::write_atomic_unsynced(path, xml.as_bytes())
+    };
+    written.with_context(|| format!("failed to write the state to {}", path.display()))
 }
 
 /// The plan's actions in an order that respects its edges (ties by plan order).

@@ -82,26 +82,31 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         std::fs::write(path, scheduler::format::dot(&plan))
             .with_context(|| format!("failed to write the graph to {}", path.display()))?;
     }
+    let printed = print(&plan, args, &name);
+    // The process ends here: handing the (large) CIB and plan back to the allocator one
+    // node at a time would only cost time.
+    std::mem::forget(plan);
+    std::mem::forget(parsed);
+    printed.map(|()| ExitCode::SUCCESS)
+}
+
+/// Print `plan` in the form `args` ask for.
+fn print(plan: &scheduler::Plan, args: &Args, name: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
     if let Some(rsc) = &args.explain {
-        match scheduler::format::explain(&plan, rsc) {
-            Some(text) => out.write_all(text.as_bytes())?,
+        return match scheduler::format::explain(plan, rsc) {
+            Some(text) => Ok(out.write_all(text.as_bytes())?),
             None => anyhow::bail!("{name} has no resource named {rsc}"),
-        }
-        std::mem::forget(plan);
-        std::mem::forget(parsed);
-        return Ok(ExitCode::SUCCESS);
+        };
     }
     if args.output_as == "json" {
-        serde_json::to_writer_pretty(&mut out, &plan_json(&plan)).map_err(std::io::Error::from)?;
+        serde_json::to_writer_pretty(&mut out, &plan_json(plan)).map_err(std::io::Error::from)?;
         writeln!(out)?;
-        std::mem::forget(plan);
-        std::mem::forget(parsed);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     }
     match args.format {
-        Format::Actions => out.write_all(scheduler::format::actions(&plan).as_bytes())?,
-        Format::Text => out.write_all(scheduler::format::summary(&plan).as_bytes())?,
+        Format::Actions => out.write_all(scheduler::format::actions(plan).as_bytes())?,
+        Format::Text => out.write_all(scheduler::format::summary(plan).as_bytes())?,
     }
     if args.show_scores {
         writeln!(out, "\nAllocation scores:")?;
@@ -115,11 +120,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             )?;
         }
     }
-    // The process ends here: handing the (large) CIB and plan back to the allocator one
-    // node at a time would only cost time.
-    std::mem::forget(plan);
-    std::mem::forget(parsed);
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// The plan as JSON (stable field names; arrays in the plan's deterministic order).
