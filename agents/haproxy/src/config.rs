@@ -500,15 +500,9 @@ pub fn check_failure_reason(output: &str) -> String {
 mod tests {
     use super::*;
     use ocf::OcfExit;
-    use ocf::params::Requirement;
-    use std::collections::BTreeMap;
 
     fn params(pairs: &[(&str, &str)]) -> Params {
-        let raw: BTreeMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Params::parse(PARAMS, &raw, Requirement::Relax).unwrap().0
+        ocf::fake::params(PARAMS, pairs)
     }
 
     #[test]

@@ -256,15 +256,9 @@ pub fn parse_env_file(text: &str) -> Result<Vec<(String, String)>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ocf::params::Requirement;
-    use std::collections::BTreeMap;
 
     fn params(pairs: &[(&str, &str)]) -> Params {
-        let raw: BTreeMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Params::parse(PARAMS, &raw, Requirement::Relax).unwrap().0
+        ocf::fake::params(PARAMS, pairs)
     }
 
     #[test]

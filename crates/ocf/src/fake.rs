@@ -589,6 +589,19 @@ impl Host for FakeHost {
     }
 }
 
+/// Parameters for unit tests: `pairs` parsed against `specs` without requiring the required
+/// ones. Panics (a test failure) when a value does not parse.
+pub fn params(specs: &[crate::ParamSpec], pairs: &[(&str, &str)]) -> crate::Params {
+    let raw: BTreeMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    match crate::Params::parse(specs, &raw, crate::params::Requirement::Relax) {
+        Ok((p, _)) => p,
+        Err(e) => panic!("test parameters {pairs:?} do not parse: {e:?}"),
+    }
+}
+
 /// Run one action of `agent` on the fake host, as the dispatcher would: the environment is
 /// `base` with `extra` laid over it (an empty value removes a variable). Checks that
 /// nothing but meta-data reached stdout; returns the exit code and stderr.
