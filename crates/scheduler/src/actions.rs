@@ -141,9 +141,7 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
             push(ActionKind::Stop, *s, None, Some(why.clone()));
         }
         let managed = ws.rscs[i].managed;
-        let is_anon_clone = ws
-            .clone_of(i)
-            .is_some_and(|c| !ws.rscs[ws.clone_of(i).unwrap_or(c)].unique);
+        let is_anon_clone = ws.clone_of(i).is_some_and(|c| !ws.rscs[c].unique);
         let numbered = ws.clone_of(i).is_some_and(|c| ws.rscs[c].numbered);
         if t.after.is_none() && (is_anon_clone && !numbered || ws.rscs[i].orphan) {
             continue;

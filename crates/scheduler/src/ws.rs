@@ -204,6 +204,8 @@ fn parse_bool(s: &str) -> Option<bool> {
 /// Meta-attribute lookup along the inheritance chain (own, parents, rsc_defaults).
 struct MetaChain<'a> {
     sets: Vec<&'a Attributes>,
+    /// The stickiness when no set in the chain has one (clones default to 1).
+    default_stickiness: Option<i32>,
 }
 
 impl<'a> MetaChain<'a> {
@@ -227,7 +229,10 @@ impl<'a> MetaChain<'a> {
     fn with(&self, first: &'a Attributes) -> MetaChain<'a> {
         let mut sets = vec![first];
         sets.extend(self.sets.iter().copied());
-        MetaChain { sets }
+        MetaChain {
+            sets,
+            default_stickiness: self.default_stickiness,
+        }
     }
 }
 
@@ -294,6 +299,7 @@ impl WorkingSet {
         ws.build_nodes(cib);
         let defaults = MetaChain {
             sets: vec![&cib.rsc_defaults],
+            default_stickiness: None,
         };
         for r in &cib.resources {
             let i = ws.add_resource(cib, r, None, &defaults, o.maintenance_mode);
@@ -423,7 +429,7 @@ impl WorkingSet {
     }
 
     fn apply_meta(&self, r: &mut Rsc, m: &MetaChain<'_>, maintenance_mode: bool) {
-        if let Some(s) = m.score("resource-stickiness") {
+        if let Some(s) = m.score("resource-stickiness").or(m.default_stickiness) {
             r.stickiness = s;
         }
         if let Some(s) = m.score("migration-threshold") {
@@ -481,10 +487,9 @@ impl WorkingSet {
                 let mut chain = chain.with(&c.meta.raw);
                 let mut rsc = self.new_rsc(c.id.0.clone(), c.id.0.clone(), Kind::Clone, parent);
                 self.apply_meta(&mut rsc, &chain, maint);
-                // Clones are sticky by default.
-                let one = one_stickiness();
+                // Clones (and so their instances) are sticky by default.
                 if chain.get("resource-stickiness").is_none() {
-                    chain.sets.push(one);
+                    chain.default_stickiness = Some(1);
                     rsc.stickiness = 1;
                 }
                 rsc.promotable = c.promotable;
@@ -1346,31 +1351,6 @@ impl WorkingSet {
             }
         }
     }
-}
-
-fn one_stickiness() -> &'static Attributes {
-    use std::sync::OnceLock;
-    static ONE: OnceLock<Attributes> = OnceLock::new();
-    ONE.get_or_init(|| {
-        let (doc, _) = cib::tree::Document::parse("<x/>");
-        let el = doc
-            .root()
-            .unwrap_or_else(|| unreachable!("a one-element document has a root"));
-        Attributes {
-            sets: vec![cib::model::AttributeSet {
-                id: None,
-                score: Score::ZERO,
-                rule: None,
-                pairs: vec![cib::model::NvPair {
-                    id: None,
-                    name: "resource-stickiness".into(),
-                    value: Some("1".into()),
-                    element: el,
-                }],
-                element: el,
-            }],
-        }
-    })
 }
 
 /// A node's (online, unclean, shutdown, pending, reason) from its node_state, as Pacemaker
