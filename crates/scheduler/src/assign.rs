@@ -829,7 +829,8 @@ fn assign_clone(ws: &mut WorkingSet, c: usize) {
             for x in std::iter::once(k).chain(ws.rscs[k].children.clone()) {
                 if ws.rscs[x].provisional {
                     if ws.rscs[x].kind == Kind::Primitive {
-                        assign_primitive_unmanaged_aware(ws, x);
+                        // Banned everywhere above; an unmanaged one stays where it runs.
+                        assign_primitive(ws, x, None);
                     } else {
                         ws.rscs[x].provisional = false;
                         ws.rscs[x].next_role = Some(Role::Stopped);
@@ -848,11 +849,6 @@ fn assign_clone(ws: &mut WorkingSet, c: usize) {
     }
     ws.rscs[c].allocating = false;
     ws.rscs[c].provisional = false;
-}
-
-fn assign_primitive_unmanaged_aware(ws: &mut WorkingSet, x: usize) {
-    ws.rscs[x].allocating = false;
-    assign_primitive(ws, x, None);
 }
 
 fn allocate_instance(
