@@ -204,7 +204,7 @@ fn a_failing_start_is_recorded_counted_and_not_retried_past_the_threshold() {
     assert!(out.contains("FAILED (rc 1"), "{out}");
     assert!(out.contains("the service refused to start"), "{out}");
     assert_eq!(
-        out.matches("start f on").count(),
+        out.matches("start f on testnode ...").count(),
         1,
         "one attempt only:\n{out}"
     );

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use cib::model::{Primitive, Resource};
@@ -37,11 +37,46 @@ pub struct Args {
     node: Option<String>,
 }
 
-/// Time spent in agents during this apply, in µs (for the overhead line).
-static AGENT_TIME: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Time the agents ran during this apply: the union of their run intervals, so that
+/// agents running side by side count once (for the overhead line).
+#[derive(Debug, Default)]
+struct AgentTime {
+    spans: Vec<(Instant, Instant)>,
+}
+
+impl AgentTime {
+    fn add(&mut self, span: (Instant, Instant)) {
+        self.spans.push(span);
+    }
+
+    fn total(&self) -> Duration {
+        let mut spans = self.spans.clone();
+        spans.sort();
+        let mut total = Duration::ZERO;
+        let mut current: Option<(Instant, Instant)> = None;
+        for (a, b) in spans {
+            current = match current {
+                Some((ca, cb)) if a <= cb => Some((ca, cb.max(b))),
+                Some((ca, cb)) => {
+                    total += cb - ca;
+                    Some((a, b))
+                }
+                None => Some((a, b)),
+            };
+        }
+        if let Some((a, b)) = current {
+            total += b - a;
+        }
+        total
+    }
+}
 
 /// Default timeout of an operation without its own (Pacemaker's default).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The node attribute that makes a node one this machine acts as: its value is this
+/// machine's node name, or `localhost` (whichever machine runs `crm-lite apply`).
+const HOST_ATTRIBUTE: &str = "crm-lite-host";
 
 pub fn run(args: &Args) -> Result<ExitCode> {
     let local = match &args.node {
@@ -55,8 +90,8 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/lib/ocf"));
     let name = args.file.display().to_string();
-    let input = std::fs::read_to_string(&args.file)
-        .with_context(|| format!("failed to read CIB from {name}"))?;
+    let input =
+        std::fs::read_to_string(&args.file).with_context(|| format!("failed to read {name}"))?;
     let parsed = cib::parse(&name, &input);
     if parsed.has_errors() {
         let mut err = std::io::stderr().lock();
@@ -69,11 +104,19 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         )?;
         return Ok(ExitCode::from(EXIT_INVALID));
     }
-    if let Some(other) = parsed.cib.nodes.iter().find(|n| n.uname.as_str() != local) {
+    let hosted = hosted_nodes(&parsed.cib, &local);
+    if !parsed.cib.nodes.is_empty() && hosted.is_empty() {
         bail!(
-            "{name} names node {}: crm-lite apply acts on this machine ({local}) only; a cluster \
-             of several nodes is the cluster daemon's job",
-            other.uname
+            "{name} names node(s) {}, none of them this machine ({local}): crm-lite apply acts \
+             on this machine's node and on nodes whose `{HOST_ATTRIBUTE}` attribute is \
+             `{local}` or `localhost`; a cluster of several machines is the cluster daemon's job",
+            parsed
+                .cib
+                .nodes
+                .iter()
+                .map(|n| n.uname.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     let o = &parsed.cib.options;
@@ -83,6 +126,15 @@ pub fn run(args: &Args) -> Result<ExitCode> {
              managed: set stonith-enabled=false for a one-machine cluster"
         );
     }
+    let batch_limit = match o
+        .raw
+        .get("batch-limit")
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        Some(n) if n > 0 => n,
+        // Pacemaker's default: no cluster-wide limit; each node runs up to twice its cores.
+        _ => 2 * std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
 
     std::fs::create_dir_all(&args.state_dir)
         .with_context(|| format!("failed to create {}", args.state_dir.display()))?;
@@ -103,7 +155,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         })?;
     let state_path = args.state_dir.join("cib.xml");
     let previous = std::fs::read_to_string(&state_path).ok();
-    let mut text = merge(&input, previous.as_deref(), &local);
+    let mut text = merge(&input, previous.as_deref(), &local, &hosted);
     {
         let (mut doc, _) = cib::Document::parse(&text);
         let forgotten = executor::forget_in_flight(&mut doc);
@@ -119,39 +171,72 @@ pub fn run(args: &Args) -> Result<ExitCode> {
 
     let ctx = Ctx {
         name,
-        local,
-        runner: OcfRunner { ocf_root },
+        hosted,
+        runner: OcfRunner {
+            // Where fence agents are: /usr/sbin as for Pacemaker's fencer, or elsewhere for
+            // test agents (as OCF_ROOT moves the resource agents).
+            fence_dir: std::env::var_os("CRM_LITE_FENCE_DIR")
+                .map_or_else(|| PathBuf::from("/usr/sbin"), PathBuf::from),
+            ocf_root,
+        },
         state_path,
         max_rounds: args.max_rounds,
         dry_run: args.dry_run,
+        batch_limit,
     };
     let mut out = std::io::stdout().lock();
-    let started = std::time::Instant::now();
-    let code = converge(&ctx, &mut text, &mut out)?;
-    let total_us = started.elapsed().as_micros() as u64;
-    let agents_us = AGENT_TIME.load(std::sync::atomic::Ordering::Relaxed);
-    if !args.dry_run && total_us > 0 {
-        let own = total_us.saturating_sub(agents_us);
+    let started = Instant::now();
+    let mut agents = AgentTime::default();
+    let code = converge(&ctx, &mut text, &mut out, &mut agents)?;
+    let total = started.elapsed();
+    if !args.dry_run && !total.is_zero() {
+        let busy = agents.total();
+        let own = total.saturating_sub(busy);
         writeln!(
             out,
             "time: {:.1} ms, of which agents {:.1} ms; crm-lite's own {:.1} ms ({:.1}%)",
-            total_us as f64 / 1000.0,
-            agents_us as f64 / 1000.0,
-            own as f64 / 1000.0,
-            own as f64 * 100.0 / total_us as f64
+            total.as_secs_f64() * 1e3,
+            busy.as_secs_f64() * 1e3,
+            own.as_secs_f64() * 1e3,
+            own.as_secs_f64() * 100.0 / total.as_secs_f64()
         )?;
     }
     if !args.watch || args.dry_run {
         return Ok(code);
     }
-    watch(&ctx, &mut text, &mut out)
+    watch(&ctx, &mut text, &mut out, &mut agents)
+}
+
+/// The nodes this machine acts as: its own (`local`) when the CIB names it or names no node
+/// at all, and every node whose [`HOST_ATTRIBUTE`] is `local` or `localhost`.
+fn hosted_nodes(cib: &cib::Cib, local: &str) -> BTreeSet<String> {
+    let mut hosted: BTreeSet<String> = cib
+        .nodes
+        .iter()
+        .filter(|n| {
+            n.uname.as_str() == local
+                || n.attributes
+                    .get(HOST_ATTRIBUTE)
+                    .is_some_and(|h| h == local || h == "localhost")
+        })
+        .map(|n| n.uname.as_str().to_owned())
+        .collect();
+    if cib.nodes.is_empty() {
+        hosted.insert(local.to_owned());
+    }
+    hosted
 }
 
 /// `--watch`: run every recurring monitor at its interval and recover what fails (by
 /// planning and acting again), until interrupted. Every result is recorded like any other.
-fn watch(ctx: &Ctx, text: &mut String, out: &mut impl Write) -> Result<ExitCode> {
+fn watch(
+    ctx: &Ctx,
+    text: &mut String,
+    out: &mut impl Write,
+    agents: &mut AgentTime,
+) -> Result<ExitCode> {
     type Key = (String, String, u64);
-    let mut due: std::collections::BTreeMap<Key, std::time::Instant> = Default::default();
+    let mut due: std::collections::BTreeMap<Key, Instant> = Default::default();
     writeln!(
         out,
         "watching: recurring monitors run at their intervals (interrupt to end)"
@@ -171,14 +256,14 @@ fn watch(ctx: &Ctx, text: &mut String, out: &mut impl Write) -> Result<ExitCode>
             },
         );
         if !plan.actions.is_empty() || !plan.probes.is_empty() {
-            converge(ctx, text, out)?;
+            converge(ctx, text, out, agents)?;
             out.flush()?;
             continue;
         }
         let key = |m: &scheduler::Monitor| (m.rsc.clone(), m.node.clone(), m.interval_ms);
         let current: BTreeSet<Key> = plan.monitors.iter().map(key).collect();
         due.retain(|k, _| current.contains(k));
-        let instant = std::time::Instant::now();
+        let instant = Instant::now();
         for m in &plan.monitors {
             due.entry(key(m))
                 .or_insert(instant + Duration::from_millis(m.interval_ms));
@@ -201,9 +286,9 @@ fn watch(ctx: &Ctx, text: &mut String, out: &mut impl Write) -> Result<ExitCode>
         let Some((prim, meta)) = primitive(&parsed.cib, &m.rsc) else {
             continue;
         };
-        let node_id = node_id(&parsed.cib, &ctx.local);
+        let node_id = node_id(&parsed.cib, &m.node);
         let call_id = last_call_id(&parsed.cib) + 1;
-        let mut req = request(&parsed.cib, prim, &meta, &m.rsc, "monitor", &ctx.local);
+        let mut req = request(&parsed.cib, prim, &meta, &m.rsc, "monitor", &m.node, now);
         req.interval_ms = m.interval_ms;
         if let Some(op) = prim
             .ops
@@ -219,7 +304,8 @@ fn watch(ctx: &Ctx, text: &mut String, out: &mut impl Write) -> Result<ExitCode>
         } else {
             0
         };
-        let (rc, outcome) = execute(&ctx.runner, &req);
+        let (rc, outcome, span) = execute(&ctx.runner, &req);
+        agents.add(span);
         let digest = executor::op_digest(&req.params);
         let mut doc = parsed.doc.clone();
         let failed = executor::record(
@@ -230,25 +316,22 @@ fn watch(ctx: &Ctx, text: &mut String, out: &mut impl Write) -> Result<ExitCode>
         );
         save(&ctx.state_path, &mut doc, parsed.cib.versions, true)?;
         *text = doc.to_xml();
-        due.insert(
-            k,
-            std::time::Instant::now() + Duration::from_millis(m.interval_ms),
-        );
+        due.insert(k, Instant::now() + Duration::from_millis(m.interval_ms));
         if failed {
             writeln!(
                 out,
                 "monitor {} on {} failed (rc {rc}): recovering",
                 m.rsc, m.node
             )?;
-            converge(ctx, text, out)?;
+            converge(ctx, text, out, agents)?;
         }
         out.flush()?;
     }
 }
 
-/// The `<node id>` of this machine's node.
-fn node_id(cib: &cib::Cib, local: &str) -> String {
-    cib.node(local).map_or_else(|| "1".into(), |n| n.id.clone())
+/// The `<node id>` of a node.
+fn node_id(cib: &cib::Cib, node: &str) -> String {
+    cib.node(node).map_or_else(|| "1".into(), |n| n.id.clone())
 }
 
 /// The largest call id in the status: the next operation takes a larger one.
@@ -269,15 +352,177 @@ fn last_call_id(cib: &cib::Cib) -> i64 {
 #[derive(Debug)]
 struct Ctx {
     name: String,
-    local: String,
+    /// The nodes this machine acts as (see [`hosted_nodes`]).
+    hosted: BTreeSet<String>,
     runner: OcfRunner,
     state_path: PathBuf,
     max_rounds: u32,
     dry_run: bool,
+    /// How many agents may run at once.
+    batch_limit: usize,
+}
+
+/// One step of a round, as a worker thread carries it out.
+enum Job {
+    /// One agent operation.
+    Op(Request),
+    /// A live migration: `migrate_to` on the source, `migrate_from` on the target, then the
+    /// source's stop; each only after the one before succeeded.
+    Migrate(Box<[Request; 3]>),
+    /// Fence a node with the configured devices.
+    Fence {
+        target: String,
+        action: String,
+        devices: Vec<executor::fence::Device>,
+        timeout: Duration,
+    },
+}
+
+/// A finished operation with what it returned and when it ran.
+type Ran = (
+    Request,
+    i32,
+    Result<executor::Outcome, executor::ExecError>,
+    (Instant, Instant),
+);
+
+/// What a job did.
+enum Done {
+    /// The operations that ran, in order (a migration stops at the first failure).
+    Ops(Vec<Ran>),
+    /// Every device asked, the last one decisive.
+    Fence(Vec<executor::fence::Attempt>, (Instant, Instant)),
+}
+
+fn run_job(runner: &OcfRunner, job: Job) -> Done {
+    match job {
+        Job::Op(req) => {
+            let (rc, outcome, span) = execute(runner, &req);
+            Done::Ops(vec![(req, rc, outcome, span)])
+        }
+        Job::Migrate(reqs) => {
+            let mut ran = Vec::new();
+            for req in *reqs {
+                let (rc, outcome, span) = execute(runner, &req);
+                let ok = rc == 0 && outcome.as_ref().is_ok_and(|o| !o.timed_out);
+                ran.push((req, rc, outcome, span));
+                if !ok {
+                    break;
+                }
+            }
+            Done::Ops(ran)
+        }
+        Job::Fence {
+            target,
+            action,
+            devices,
+            timeout,
+        } => {
+            let start = Instant::now();
+            let attempts = executor::fence::fence_node(runner, &devices, &target, &action, timeout);
+            Done::Fence(attempts, (start, Instant::now()))
+        }
+    }
+}
+
+/// The fence devices of the CIB as the fencer would use them, in configuration order, and
+/// how long fencing may take.
+fn fence_devices(cib: &cib::Cib, now: i64) -> Vec<executor::fence::Device> {
+    cib.primitives()
+        .filter(|p| p.is_fencing())
+        .filter(|p| p.meta.raw.get("target-role") != Some("Stopped"))
+        .map(|p| executor::fence::Device {
+            id: p.id.as_str().to_owned(),
+            agent: p.agent.clone(),
+            // Device parameters do not depend on the node that fences.
+            params: scheduler::instance_params(cib, p, "", Some(now)),
+        })
+        .collect()
+}
+
+/// A plan step this machine cannot carry out, said as an error.
+fn foreign(ctx: &Ctx, plan: &Plan) -> Option<String> {
+    let outside = |n: &str| !ctx.hosted.contains(n);
+    let acts_as = ctx.hosted.iter().cloned().collect::<Vec<_>>().join(", ");
+    let why = |what: String, node: &str| {
+        Some(format!(
+            "the plan needs to {what} on node {node}, which this machine cannot act on (it \
+             acts as {acts_as}; give a node the `{HOST_ATTRIBUTE}` attribute `localhost` to \
+             host it here); nothing was done in this round"
+        ))
+    };
+    if let Some(p) = plan.probes.iter().find(|p| outside(&p.node)) {
+        return why(format!("probe {}", p.rsc), &p.node);
+    }
+    for a in plan.actions.iter().filter(|a| a.kind != ActionKind::Fence) {
+        if outside(&a.node) {
+            return why(format!("{} {}", a.kind.name(), a.rsc), &a.node);
+        }
+        if let Some(from) = a.from.as_deref().filter(|f| outside(f)) {
+            return why(format!("{} {}", a.kind.name(), a.rsc), from);
+        }
+    }
+    None
+}
+
+/// The bookkeeping of one round's walk, shared by its `prepare` and `finish` steps.
+struct Round<'o> {
+    doc: cib::Document,
+    call_id: i64,
+    out: &'o mut dyn Write,
+    io: std::io::Result<()>,
+    save_err: Result<()>,
+    labels: Vec<String>,
+    agents: &'o mut AgentTime,
+    started: usize,
+    done: u32,
+    failures: u32,
+}
+
+impl<'o> Round<'o> {
+    fn new(
+        doc: cib::Document,
+        call_id: i64,
+        out: &'o mut dyn Write,
+        agents: &'o mut AgentTime,
+        actions: usize,
+    ) -> Round<'o> {
+        Round {
+            doc,
+            call_id,
+            out,
+            io: Ok(()),
+            save_err: Ok(()),
+            labels: vec![String::new(); actions],
+            agents,
+            started: 0,
+            done: 0,
+            failures: 0,
+        }
+    }
+
+    /// Print a line now (the first write error is kept for the end of the walk).
+    fn say(&mut self, line: std::fmt::Arguments<'_>) {
+        if self.io.is_ok() {
+            self.io = writeln!(self.out, "{line}").and_then(|()| self.out.flush());
+        }
+    }
+
+    /// Save the state (the first error is kept, and stops the walk).
+    fn save(&mut self, path: &Path, versions: cib::model::Versions, durable: bool) {
+        if self.save_err.is_ok() {
+            self.save_err = save(path, &mut self.doc, versions, durable);
+        }
+    }
 }
 
 /// Plan and act until nothing is left to do (or `max_rounds` rounds passed).
-fn converge(ctx: &Ctx, text: &mut String, out: &mut impl Write) -> Result<ExitCode> {
+fn converge(
+    ctx: &Ctx,
+    text: &mut String,
+    out: &mut impl Write,
+    agents: &mut AgentTime,
+) -> Result<ExitCode> {
     let mut failures = 0u32;
     let mut done = 0u32;
     for round in 1..=ctx.max_rounds {
@@ -297,42 +542,56 @@ fn converge(ctx: &Ctx, text: &mut String, out: &mut impl Write) -> Result<ExitCo
             out.write_all(scheduler::format::summary(&plan).as_bytes())?;
             return Ok(ExitCode::SUCCESS);
         }
-        let node_id = node_id(&parsed.cib, &ctx.local);
-        let mut doc = parsed.doc.clone();
-        let mut call_id = last_call_id(&parsed.cib);
+        if let Some(why) = foreign(ctx, &plan) {
+            bail!("{}: {why}", ctx.name);
+        }
+        let doc = parsed.doc.clone();
+        let call_id = last_call_id(&parsed.cib);
         if !plan.probes.is_empty() {
             writeln!(
                 out,
                 "round {round}: probing {} resource(s)",
                 plan.probes.len()
             )?;
+            let mut reqs = Vec::new();
             for p in &plan.probes {
-                let Some((prim, meta)) = primitive(&parsed.cib, &p.rsc) else {
-                    continue;
-                };
-                call_id += 1;
-                let req = request(&parsed.cib, prim, &meta, &p.rsc, "monitor", &ctx.local);
-                let (rc, outcome) = execute(&ctx.runner, &req);
-                let digest = executor::op_digest(&req.params);
-                let failed = executor::record(
-                    &mut doc,
-                    &op_record(&req, prim, &node_id, rc, 7, &outcome, call_id, now, &digest),
-                );
-                let ms = outcome.as_ref().map_or(0, |o| o.duration.as_millis());
-                AGENT_TIME.fetch_add(
-                    outcome
-                        .as_ref()
-                        .map_or(0, |o| o.duration.as_micros() as u64),
-                    std::sync::atomic::Ordering::Relaxed,
-                );
-                writeln!(
-                    out,
-                    "  probe {} on {}: rc {rc}{} ({ms} ms)",
-                    p.rsc,
-                    ctx.local,
-                    if failed { " (failed)" } else { "" }
-                )?;
+                if let Some((prim, meta)) = primitive(&parsed.cib, &p.rsc) {
+                    let req = request(&parsed.cib, prim, &meta, &p.rsc, "monitor", &p.node, now);
+                    reqs.push((req, prim));
+                }
             }
+            let mut r = Round::new(doc, call_id, out, agents, 0);
+            executor::walk::walk(
+                reqs.len(),
+                &[],
+                ctx.batch_limit,
+                &mut r,
+                |_, i| reqs[i].0.clone(),
+                |req| execute(&ctx.runner, &req),
+                |r, i, (rc, outcome, span)| {
+                    r.agents.add(span);
+                    let (req, prim) = &reqs[i];
+                    r.call_id += 1;
+                    let digest = executor::op_digest(&req.params);
+                    let node_id = node_id(&parsed.cib, &req.node);
+                    let failed = executor::record(
+                        &mut r.doc,
+                        &op_record(
+                            req, prim, &node_id, rc, 7, &outcome, r.call_id, now, &digest,
+                        ),
+                    );
+                    let ms = outcome.as_ref().map_or(0, |o| o.duration.as_millis());
+                    r.say(format_args!(
+                        "  probe {} on {}: rc {rc}{} ({ms} ms)",
+                        req.rsc,
+                        req.node,
+                        if failed { " (failed)" } else { "" }
+                    ));
+                    executor::walk::Flow::Continue
+                },
+            );
+            r.io?;
+            let mut doc = r.doc;
             // Probes change nothing: writing their results once, after all of them, is
             // enough (a crash in between only means probing again).
             save(&ctx.state_path, &mut doc, parsed.cib.versions, true)?;
@@ -367,86 +626,226 @@ fn converge(ctx: &Ctx, text: &mut String, out: &mut impl Write) -> Result<ExitCo
             )?;
             return Ok(ExitCode::SUCCESS);
         }
-        let order = topological(&plan);
-        writeln!(out, "round {round}: {} action(s)", order.len())?;
-        for (k, &i) in order.iter().enumerate() {
-            let a = &plan.actions[i];
-            if matches!(a.kind, ActionKind::Migrate | ActionKind::Fence) {
-                bail!(
-                    "the plan needs to {} on one machine, which cannot be done: {}",
-                    a.kind.name(),
-                    a.rsc
-                );
-            }
-            let action = a.kind.name();
-            let Some((prim, meta)) = primitive(&parsed.cib, &a.rsc) else {
+        let total = plan.actions.len();
+        writeln!(out, "round {round}: {total} action(s)")?;
+        // Everything the plan names must exist before anything runs.
+        for a in plan.actions.iter().filter(|a| a.kind != ActionKind::Fence) {
+            if primitive(&parsed.cib, &a.rsc).is_none() {
                 bail!("the plan names {}, which the CIB does not configure", a.rsc);
-            };
-            write!(
-                out,
-                "  [{}/{}] {action} {} on {} ... ",
-                k + 1,
-                order.len(),
-                a.rsc,
-                a.node
-            )?;
-            out.flush()?;
-            call_id += 1;
-            let req = request(&parsed.cib, prim, &meta, &a.rsc, action, &ctx.local);
-            // What is under way goes into the state first: after a crash, the next apply
-            // knows to probe it rather than trust (or repeat) the unfinished operation.
-            let digest = executor::op_digest(&req.params);
-            let in_flight: Result<executor::Outcome, executor::ExecError> = Ok(executor::Outcome {
-                rc: 0,
-                timed_out: false,
-                duration: Duration::ZERO,
-                exit_reason: None,
-            });
-            let mut pending = op_record(
-                &req, prim, &node_id, 0, 0, &in_flight, call_id, now, &digest,
-            );
-            pending.pending = true;
-            executor::record(&mut doc, &pending);
-            save(&ctx.state_path, &mut doc, parsed.cib.versions, false)?;
-            let (rc, outcome) = execute(&ctx.runner, &req);
-            let digest = executor::op_digest(&req.params);
-            let failed = executor::record(
-                &mut doc,
-                &op_record(&req, prim, &node_id, rc, 0, &outcome, call_id, now, &digest),
-            );
-            save(&ctx.state_path, &mut doc, parsed.cib.versions, true)?;
-            done += 1;
-            let ms = outcome.as_ref().map_or(0, |o| o.duration.as_millis());
-            AGENT_TIME.fetch_add(
-                outcome
-                    .as_ref()
-                    .map_or(0, |o| o.duration.as_micros() as u64),
-                std::sync::atomic::Ordering::Relaxed,
-            );
-            if failed {
-                failures += 1;
-                let why = outcome
-                    .as_ref()
-                    .ok()
-                    .and_then(|o| o.exit_reason.clone())
-                    .or_else(|| outcome.as_ref().err().map(|e| e.to_string()))
-                    .unwrap_or_default();
-                let timed = outcome.as_ref().is_ok_and(|o| o.timed_out);
-                writeln!(
-                    out,
-                    "FAILED (rc {rc}{}, {ms} ms){}",
-                    if timed { ", timed out" } else { "" },
-                    if why.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {why}")
-                    }
-                )?;
-                break;
             }
-            writeln!(out, "ok ({ms} ms)")?;
         }
-        *text = doc.to_xml();
+        let devices = fence_devices(&parsed.cib, now);
+        let fence_timeout = parsed
+            .cib
+            .options
+            .raw
+            .get("stonith-timeout")
+            .and_then(cib::duration::parse_ms)
+            .map_or(Duration::from_secs(60), Duration::from_millis);
+        let mut r = Round::new(doc, call_id, out, agents, total);
+        executor::walk::walk(
+            total,
+            &plan.edges,
+            ctx.batch_limit,
+            &mut r,
+            |r, i| {
+                let a = &plan.actions[i];
+                r.started += 1;
+                let started = r.started;
+                r.labels[i] = match a.kind {
+                    ActionKind::Fence => {
+                        format!("[{started}/{total}] fence ({}) {}", a.node, a.rsc)
+                    }
+                    ActionKind::Migrate => format!(
+                        "[{started}/{total}] migrate {} from {} to {}",
+                        a.rsc,
+                        a.from.as_deref().unwrap_or("?"),
+                        a.node
+                    ),
+                    _ => format!(
+                        "[{started}/{total}] {} {} on {}",
+                        a.kind.name(),
+                        a.rsc,
+                        a.node
+                    ),
+                };
+                let label = r.labels[i].clone();
+                r.say(format_args!("  {label} ..."));
+                if a.kind == ActionKind::Fence {
+                    return Job::Fence {
+                        target: a.rsc.clone(),
+                        action: a.node.clone(),
+                        devices: devices.clone(),
+                        timeout: fence_timeout,
+                    };
+                }
+                let Some((prim, meta)) = primitive(&parsed.cib, &a.rsc) else {
+                    unreachable!("checked above")
+                };
+                let job = if a.kind == ActionKind::Migrate {
+                    let from = a.from.clone().unwrap_or_default();
+                    let mut meta = meta.clone();
+                    meta.push(("migrate_source".into(), from.clone()));
+                    meta.push(("migrate_target".into(), a.node.clone()));
+                    let to = request(&parsed.cib, prim, &meta, &a.rsc, "migrate_to", &from, now);
+                    let back = request(
+                        &parsed.cib,
+                        prim,
+                        &meta,
+                        &a.rsc,
+                        "migrate_from",
+                        &a.node,
+                        now,
+                    );
+                    let stop = request(&parsed.cib, prim, &[], &a.rsc, "stop", &from, now);
+                    Job::Migrate(Box::new([to, back, stop]))
+                } else {
+                    Job::Op(request(
+                        &parsed.cib,
+                        prim,
+                        &meta,
+                        &a.rsc,
+                        a.kind.name(),
+                        &a.node,
+                        now,
+                    ))
+                };
+                // What is under way goes into the state first: after a crash, the next
+                // apply knows to probe it rather than trust (or repeat) the unfinished
+                // operation.
+                let first = match &job {
+                    Job::Op(r) => r,
+                    Job::Migrate(m) => &m[0],
+                    Job::Fence { .. } => unreachable!("returned above"),
+                };
+                r.call_id += 1;
+                let in_flight: Result<executor::Outcome, executor::ExecError> =
+                    Ok(executor::Outcome {
+                        rc: 0,
+                        timed_out: false,
+                        duration: Duration::ZERO,
+                        exit_reason: None,
+                        stdout: String::new(),
+                    });
+                let digest = executor::op_digest(&first.params);
+                let node_id = node_id(&parsed.cib, &first.node);
+                let mut pending = op_record(
+                    first, prim, &node_id, 0, 0, &in_flight, r.call_id, now, &digest,
+                );
+                pending.pending = true;
+                executor::record(&mut r.doc, &pending);
+                r.save(&ctx.state_path, parsed.cib.versions, false);
+                job
+            },
+            |job| run_job(&ctx.runner, job),
+            |r, i, result| {
+                let a = &plan.actions[i];
+                let mut failed = false;
+                let mut line = format!("  {}: ", r.labels[i]);
+                match result {
+                    Done::Fence(attempts, span) => {
+                        r.agents.add(span);
+                        let ok = attempts
+                            .last()
+                            .is_some_and(|t| t.outcome.as_ref().is_ok_and(|o| o.rc == 0));
+                        if ok {
+                            let node_id = node_id(&parsed.cib, &a.rsc);
+                            executor::fenced(&mut r.doc, &a.rsc, &node_id);
+                            let by = attempts.last().map_or("", |t| t.device.as_str());
+                            line.push_str(&format!("ok (by {by})"));
+                        } else {
+                            failed = true;
+                            if attempts.is_empty() {
+                                line.push_str(&format!(
+                                    "FAILED: no fence device can fence {}: its resources stay \
+                                     where they were until it is fenced",
+                                    a.rsc
+                                ));
+                            } else {
+                                let said: Vec<String> = attempts
+                                    .iter()
+                                    .map(|t| match &t.outcome {
+                                        Ok(o) => format!(
+                                            "{} rc {}{}",
+                                            t.device,
+                                            o.rc,
+                                            if o.timed_out { " (timed out)" } else { "" }
+                                        ),
+                                        Err(e) => format!("{}: {e}", t.device),
+                                    })
+                                    .collect();
+                                line.push_str(&format!("FAILED ({})", said.join("; ")));
+                            }
+                        }
+                    }
+                    Done::Ops(ran) => {
+                        let Some((prim, _)) = primitive(&parsed.cib, &a.rsc) else {
+                            unreachable!("checked above")
+                        };
+                        let mut parts = Vec::new();
+                        for (k, (req, rc, outcome, span)) in ran.into_iter().enumerate() {
+                            r.agents.add(span);
+                            if k > 0 {
+                                r.call_id += 1;
+                            }
+                            let digest = executor::op_digest(&req.params);
+                            let node_id = node_id(&parsed.cib, &req.node);
+                            let mut rec = op_record(
+                                &req, prim, &node_id, rc, 0, &outcome, r.call_id, now, &digest,
+                            );
+                            if a.kind == ActionKind::Migrate && req.action != "stop" {
+                                rec.migrate = Some((a.from.as_deref().unwrap_or(""), &a.node));
+                            }
+                            let this_failed = executor::record(&mut r.doc, &rec);
+                            let ms = outcome.as_ref().map_or(0, |o| o.duration.as_millis());
+                            let what = if a.kind == ActionKind::Migrate {
+                                format!("{} ", req.action)
+                            } else {
+                                String::new()
+                            };
+                            if this_failed {
+                                failed = true;
+                                let why = outcome
+                                    .as_ref()
+                                    .ok()
+                                    .and_then(|o| o.exit_reason.clone())
+                                    .or_else(|| outcome.as_ref().err().map(|e| e.to_string()))
+                                    .unwrap_or_default();
+                                let timed = outcome.as_ref().is_ok_and(|o| o.timed_out);
+                                parts.push(format!(
+                                    "{what}FAILED (rc {rc}{}, {ms} ms){}",
+                                    if timed { ", timed out" } else { "" },
+                                    if why.is_empty() {
+                                        String::new()
+                                    } else {
+                                        format!(": {why}")
+                                    }
+                                ));
+                            } else {
+                                parts.push(format!("{what}ok ({ms} ms)"));
+                            }
+                        }
+                        line.push_str(&parts.join(", "));
+                    }
+                }
+                r.done += 1;
+                if failed {
+                    r.failures += 1;
+                }
+                r.save(&ctx.state_path, parsed.cib.versions, true);
+                r.say(format_args!("{line}"));
+                if failed || r.save_err.is_err() {
+                    executor::walk::Flow::Stop
+                } else {
+                    executor::walk::Flow::Continue
+                }
+            },
+        );
+        r.io?;
+        r.save_err?;
+        done += r.done;
+        failures += r.failures;
+        *text = r.doc.to_xml();
     }
     writeln!(out, "not converged after {} rounds", ctx.max_rounds)?;
     Ok(ExitCode::FAILURE)
@@ -459,9 +858,10 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
-/// The applied CIB: `input`'s configuration with the status kept from `previous`, this
-/// machine as the only node (added when the CIB names none), online and with quorum.
-fn merge(input: &str, previous: Option<&str>, local: &str) -> String {
+/// The applied CIB: `input`'s configuration with the status kept from `previous`, the nodes
+/// this machine acts as (`hosted`; this machine's own node is added when the CIB names
+/// none) online, and quorum.
+fn merge(input: &str, previous: Option<&str>, local: &str, hosted: &BTreeSet<String>) -> String {
     let status_of = |s: &str| -> Option<(usize, usize)> {
         let start = s.find("<status")?;
         let end = match s[start..].find("/>") {
@@ -491,28 +891,33 @@ fn merge(input: &str, previous: Option<&str>, local: &str) -> String {
     let nodes = doc
         .child(config, "nodes")
         .unwrap_or_else(|| doc.append(config, "nodes", &[]));
-    let found = doc
+    if doc.children(nodes).next().is_none() {
+        doc.append(nodes, "node", &[("id", "1"), ("uname", local)]);
+    }
+    let ids: Vec<(String, String)> = doc
         .children(nodes)
-        .find(|&n| doc.get(n).attr("uname") == Some(local));
-    let id = match found {
-        Some(n) => doc.get(n).attr("id").unwrap_or("1").to_owned(),
-        None => {
-            doc.append(nodes, "node", &[("id", "1"), ("uname", local)]);
-            "1".to_owned()
-        }
-    };
+        .filter_map(|n| {
+            let el = doc.get(n);
+            let uname = el.attr("uname")?;
+            hosted
+                .contains(uname)
+                .then(|| (uname.to_owned(), el.attr("id").unwrap_or(uname).to_owned()))
+        })
+        .collect();
     // What `crm-lite move`/`ban` added to the state stays until `crm-lite clear` removes it.
     if let Some(prev) = previous {
         keep_cli_constraints(&mut doc, prev, config);
     }
-    if let Some(state) = executor::node_state(&mut doc, local, &id) {
-        for (k, v) in [
-            ("in_ccm", "true"),
-            ("crmd", "online"),
-            ("join", "member"),
-            ("expected", "member"),
-        ] {
-            doc.get_mut(state).set_attr(k, v);
+    for (uname, id) in &ids {
+        if let Some(state) = executor::node_state(&mut doc, uname, id) {
+            for (k, v) in [
+                ("in_ccm", "true"),
+                ("crmd", "online"),
+                ("join", "member"),
+                ("expected", "member"),
+            ] {
+                doc.get_mut(state).set_attr(k, v);
+            }
         }
     }
     doc.to_xml()
@@ -600,22 +1005,9 @@ fn request(
     rsc: &str,
     action: &str,
     node: &str,
+    now: i64,
 ) -> Request {
-    let mut params: Vec<(String, String)> = Vec::new();
-    let mut seen = BTreeSet::new();
-    for pair in p
-        .params
-        .sets
-        .iter()
-        .filter(|s| s.rule.is_none())
-        .flat_map(|s| s.pairs.iter())
-    {
-        if let Some(v) = &pair.value {
-            if seen.insert(pair.name.clone()) {
-                params.push((pair.name.clone(), v.clone()));
-            }
-        }
-    }
+    let params = scheduler::instance_params(cib, p, node, Some(now));
     let timeout = p
         .ops
         .iter()
@@ -646,11 +1038,18 @@ fn request(
 fn execute(
     runner: &OcfRunner,
     req: &Request,
-) -> (i32, Result<executor::Outcome, executor::ExecError>) {
-    match runner.run(req) {
-        Ok(o) => (o.rc, Ok(o)),
-        Err(e @ executor::ExecError::UnsupportedClass(_)) => (3, Err(e)),
-        Err(e) => (5, Err(e)),
+) -> (
+    i32,
+    Result<executor::Outcome, executor::ExecError>,
+    (Instant, Instant),
+) {
+    let start = Instant::now();
+    let result = runner.run(req);
+    let span = (start, Instant::now());
+    match result {
+        Ok(o) => (o.rc, Ok(o), span),
+        Err(e @ executor::ExecError::UnsupportedClass(_)) => (3, Err(e), span),
+        Err(e) => (5, Err(e), span),
     }
 }
 
@@ -687,6 +1086,7 @@ fn op_record<'a>(
         exec_ms,
         digest,
         exit_reason: outcome.as_ref().ok().and_then(|o| o.exit_reason.as_deref()),
+        migrate: None,
         pending: false,
     }
 }
@@ -708,36 +1108,6 @@ fn save(
         cib::write::write_atomic_unsynced(path, xml.as_bytes())
     };
     written.with_context(|| format!("failed to write the state to {}", path.display()))
-}
-
-/// The plan's actions in an order that respects its edges (ties by plan order).
-fn topological(plan: &Plan) -> Vec<usize> {
-    let n = plan.actions.len();
-    let mut indegree = vec![0usize; n];
-    for &(_, b) in &plan.edges {
-        indegree[b] += 1;
-    }
-    let mut ready: BTreeSet<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
-    let mut order = Vec::with_capacity(n);
-    while let Some(&i) = ready.iter().next() {
-        ready.remove(&i);
-        order.push(i);
-        for &(a, b) in &plan.edges {
-            if a == i {
-                indegree[b] -= 1;
-                if indegree[b] == 0 {
-                    ready.insert(b);
-                }
-            }
-        }
-    }
-    // A cycle (never expected) leaves actions out: run them last rather than never.
-    for i in 0..n {
-        if !order.contains(&i) {
-            order.push(i);
-        }
-    }
-    order
 }
 
 fn print_status(out: &mut impl Write, plan: &Plan) -> Result<()> {

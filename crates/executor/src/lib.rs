@@ -6,14 +6,19 @@
 //!   Pacemaker builds it, its own process group, a timeout after which the whole group is
 //!   killed); tests can put a recording fake in its place.
 //! - [`record`] writes one operation result into a CIB [`cib::Document`].
+//! - [`fence`] fences a node through fence agents (the fence-agents stdin protocol), and
+//!   [`fenced`] records it as Pacemaker's controller does.
+//! - [`walk`] runs a plan's graph: ordered, independent actions in parallel up to a limit.
 //! - [`digest`] computes Pacemaker's operation digest, so that a recorded start does not look
 //!   like a changed definition to Pacemaker.
 #![deny(missing_docs)]
 
 mod digest;
+pub mod fence;
 mod record;
 mod run;
+pub mod walk;
 
 pub use digest::{md5_hex, op_digest};
-pub use record::{OpRecord, forget_in_flight, node_state, record};
+pub use record::{OpRecord, fenced, forget_in_flight, node_state, record};
 pub use run::{ExecError, OcfRunner, Outcome, Request, Runner};

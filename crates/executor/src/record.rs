@@ -38,6 +38,8 @@ pub struct OpRecord<'a> {
     pub digest: &'a str,
     /// The agent's exit reason.
     pub exit_reason: Option<&'a str>,
+    /// `(source, target)` of a `migrate_to`/`migrate_from`.
+    pub migrate: Option<(&'a str, &'a str)>,
     /// Not finished yet: recorded as in flight (`op-status="-1"`) before the agent runs, so
     /// a crash leaves a trace of what was under way.
     pub pending: bool,
@@ -88,6 +90,29 @@ pub fn node_state(doc: &mut Document, node: &str, node_id: &str) -> Option<Eleme
             ),
         },
     )
+}
+
+/// Record that `node` was fenced, as Pacemaker's controller does when the fencer confirms
+/// it: the node is down and clean (it was told to be), and its resource history and
+/// transient attributes are gone, since nothing can run on a node that was just reset.
+pub fn fenced(doc: &mut Document, node: &str, node_id: &str) {
+    let Some(state) = node_state(doc, node, node_id) else {
+        return;
+    };
+    for (k, v) in [
+        ("in_ccm", "false"),
+        ("crmd", "offline"),
+        ("join", "down"),
+        ("expected", "down"),
+        ("crm-debug-origin", "crm-lite-fence"),
+    ] {
+        doc.get_mut(state).set_attr(k, v);
+    }
+    for c in doc.children(state).collect::<Vec<_>>() {
+        if matches!(doc.get(c).name.as_str(), "lrm" | "transient_attributes") {
+            doc.detach(c);
+        }
+    }
 }
 
 /// Forget every resource with an operation that was in flight when crm-lite stopped (a
@@ -184,6 +209,13 @@ pub fn record(doc: &mut Document, r: &OpRecord<'_>) -> bool {
                 ("op-digest", r.digest),
             ],
         );
+        if let (Some((source, target)), Some(op)) =
+            (r.migrate, child_where(doc, rsc, "lrm_rsc_op", "id", id))
+        {
+            let el = doc.get_mut(op);
+            el.set_attr("migrate_source", source);
+            el.set_attr("migrate_target", target);
+        }
     };
     if r.interval_ms > 0 {
         write(doc, &op_key);
@@ -270,6 +302,7 @@ mod tests {
             exec_ms: 12,
             digest: "f2317cad3d54cec5d7d7aa7d0bf35cf8",
             exit_reason: None,
+            migrate: None,
             pending: false,
         }
     }

@@ -41,6 +41,9 @@ pub struct Outcome {
     pub duration: Duration,
     /// The agent's `ocf-exit-reason:` line, if any.
     pub exit_reason: Option<String>,
+    /// What a fence agent printed (its list or meta-data); empty for OCF agents, whose
+    /// standard output goes nowhere, as under Pacemaker's executor.
+    pub stdout: String,
 }
 
 /// Why an operation could not even be run.
@@ -68,15 +71,29 @@ pub trait Runner {
     fn run(&self, req: &Request) -> Result<Outcome, ExecError>;
 }
 
-/// Runs OCF agents from `<ocf_root>/resource.d/<provider>/<type>`.
+/// Runs OCF agents from `<ocf_root>/resource.d/<provider>/<type>`, and fence agents
+/// (`class="stonith"`) from `fence_dir` through the fence-agents protocol.
 #[derive(Debug, Clone)]
 pub struct OcfRunner {
     /// `OCF_ROOT`, usually `/usr/lib/ocf`.
     pub ocf_root: PathBuf,
+    /// Where fence agents live, usually `/usr/sbin`.
+    pub fence_dir: PathBuf,
 }
 
 impl OcfRunner {
-    fn command(&self, req: &Request) -> Result<(PathBuf, Command), ExecError> {
+    /// A runner for agents under `ocf_root` and fence agents in `/usr/sbin`.
+    pub fn new(ocf_root: PathBuf) -> OcfRunner {
+        OcfRunner {
+            ocf_root,
+            fence_dir: PathBuf::from("/usr/sbin"),
+        }
+    }
+
+    fn command(&self, req: &Request) -> Result<(PathBuf, Command, Option<String>), ExecError> {
+        if req.class == "stonith" {
+            return self.fence_command(req);
+        }
         if req.class != "ocf" {
             return Err(ExecError::UnsupportedClass(req.class.clone()));
         }
@@ -121,28 +138,87 @@ impl OcfRunner {
         for (k, v) in &req.meta {
             cmd.env(format!("OCF_RESKEY_CRM_meta_{}", k.replace('-', "_")), v);
         }
-        // Its own session and process group, so that a timeout can end all of it.
-        // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
-        unsafe {
-            cmd.pre_exec(|| {
-                nix::unistd::setsid()
-                    .map(|_| ())
-                    .map_err(std::io::Error::from)
-            });
+        own_session(&mut cmd);
+        Ok((path, cmd, None))
+    }
+
+    /// A fence agent: `key=value` lines on stdin (the device's parameters without
+    /// Pacemaker's `pcmk_*` ones, then `action=`), as Pacemaker's fencer runs them.
+    fn fence_command(
+        &self,
+        req: &Request,
+    ) -> Result<(PathBuf, Command, Option<String>), ExecError> {
+        let path = self.fence_dir.join(&req.agent);
+        if req.agent.contains('/') || !path.is_file() {
+            return Err(ExecError::NotInstalled(format!("stonith:{}", req.agent)));
         }
-        Ok((path, cmd))
+        let mut input = String::new();
+        for (k, v) in req.params.iter().filter(|(k, _)| !k.starts_with("pcmk_")) {
+            input.push_str(&format!("{k}={v}\n"));
+        }
+        input.push_str(&format!("action={}\n", req.action));
+        let mut cmd = Command::new(&path);
+        cmd.env_clear()
+            .env(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            )
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        own_session(&mut cmd);
+        Ok((path, cmd, Some(input)))
+    }
+}
+
+/// Run the command in its own session and process group, so that a timeout can end all of
+/// it.
+fn own_session(cmd: &mut Command) {
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::unistd::setsid()
+                .map(|_| ())
+                .map_err(std::io::Error::from)
+        });
     }
 }
 
 impl Runner for OcfRunner {
     fn run(&self, req: &Request) -> Result<Outcome, ExecError> {
-        let (path, mut cmd) = self.command(req)?;
+        if req.class == "stonith" && req.action == "stop" {
+            // Stopping a fence device only unregisters it: no agent runs.
+            return Ok(Outcome {
+                rc: 0,
+                timed_out: false,
+                duration: Duration::ZERO,
+                exit_reason: None,
+                stdout: String::new(),
+            });
+        }
+        let as_monitor;
+        let req = if req.class == "stonith" && req.action == "start" {
+            // Starting one registers it, after checking that it answers (its monitor).
+            as_monitor = Request {
+                action: "monitor".into(),
+                ..req.clone()
+            };
+            &as_monitor
+        } else {
+            req
+        };
+        let (path, mut cmd, input) = self.command(req)?;
         let started = Instant::now();
         let mut child = cmd.spawn().map_err(|source| ExecError::Spawn {
             path: path.display().to_string(),
             source,
         })?;
         let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
+        if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+            // A few hundred bytes fit in the pipe: this does not block on the agent.
+            use std::io::Write;
+            let _ = stdin.write_all(text.as_bytes());
+        }
         // Read stderr in a thread: an agent that writes a lot must not block on a full pipe.
         let mut stderr = child.stderr.take();
         let reader = std::thread::spawn(move || {
@@ -152,22 +228,34 @@ impl Runner for OcfRunner {
             }
             s
         });
+        let mut stdout = child.stdout.take();
+        let out_reader = std::thread::spawn(move || {
+            let mut s = String::new();
+            if let Some(o) = stdout.as_mut() {
+                let _ = o.take(1 << 20).read_to_string(&mut s);
+            }
+            s
+        });
+        // A waiter thread reports the exit the moment it happens (no polling delay counts
+        // as the agent's time); the timeout is a receive deadline.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiter = std::thread::spawn(move || {
+            let _ = tx.send(child.wait().ok());
+        });
         let mut timed_out = false;
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(st)) => break Some(st),
-                Ok(None) if started.elapsed() >= req.timeout => {
-                    timed_out = true;
-                    let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
-                    break child.wait().ok();
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-                Err(_) => break None,
+        let status = match rx.recv_timeout(req.timeout) {
+            Ok(st) => st,
+            Err(_) => {
+                timed_out = true;
+                let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+                rx.recv().ok().flatten()
             }
         };
+        let _ = waiter.join();
         // Whatever the agent left behind in its group goes too.
         let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
         let err = reader.join().unwrap_or_default();
+        let stdout = out_reader.join().unwrap_or_default();
         let exit_reason = err
             .lines()
             .rev()
@@ -184,6 +272,7 @@ impl Runner for OcfRunner {
             timed_out,
             duration: started.elapsed(),
             exit_reason,
+            stdout,
         })
     }
 }
@@ -231,9 +320,7 @@ mod tests {
 echo "ocf-exit-reason:all good" >&2
 exit 7"#,
         );
-        let r = OcfRunner {
-            ocf_root: t.path().to_path_buf(),
-        };
+        let r = OcfRunner::new(t.path().to_path_buf());
         let out = r.run(&req("start", 5000)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(out.rc, 7, "{out:?}");
         assert_eq!(out.exit_reason.as_deref(), Some("all good"));
@@ -248,9 +335,7 @@ exit 7"#,
             t.path(),
             &format!("sleep 30 & echo $! > {}\nwait", marker.display()),
         );
-        let r = OcfRunner {
-            ocf_root: t.path().to_path_buf(),
-        };
+        let r = OcfRunner::new(t.path().to_path_buf());
         let out = r.run(&req("start", 300)).unwrap_or_else(|e| panic!("{e}"));
         assert!(out.timed_out, "{out:?}");
         assert_eq!(out.rc, 1);
@@ -274,9 +359,7 @@ exit 7"#,
     #[test]
     fn a_missing_agent_or_class_is_an_error_not_a_run() {
         let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let r = OcfRunner {
-            ocf_root: t.path().to_path_buf(),
-        };
+        let r = OcfRunner::new(t.path().to_path_buf());
         assert!(matches!(
             r.run(&req("start", 100)),
             Err(ExecError::NotInstalled(_))

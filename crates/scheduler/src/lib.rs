@@ -23,8 +23,11 @@
 mod actions;
 mod assign;
 pub mod format;
+mod params;
 mod rules;
 mod ws;
+
+pub use params::instance_params;
 
 use cib::{Cib, Role};
 

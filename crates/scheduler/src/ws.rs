@@ -332,27 +332,8 @@ impl WorkingSet {
 
     fn build_nodes(&mut self, cib: &Cib) {
         for n in &cib.nodes {
-            let mut attrs: Attrs = BTreeMap::new();
-            for p in n.attributes.sets.iter().rev().filter(|s| s.rule.is_none()) {
-                for p in p.pairs.iter().rev() {
-                    if let Some(v) = &p.value {
-                        attrs.insert(p.name.clone(), v.clone());
-                    }
-                }
-            }
+            let attrs = node_attrs(cib, n);
             let state = cib.status.node(n.uname.as_str());
-            if let Some(st) = state {
-                for p in &st.attributes {
-                    if let Some(v) = &p.value {
-                        attrs.insert(p.name.clone(), v.clone());
-                    }
-                }
-            }
-            attrs.insert("#uname".into(), n.uname.0.clone());
-            attrs.insert("#id".into(), n.id.clone());
-            attrs.insert("#kind".into(), "cluster".into());
-            let is_dc = cib.dc_uuid.as_deref() == Some(n.id.as_str());
-            attrs.insert("#is_dc".into(), is_dc.to_string());
             let flag = |name: &str| attrs.get(name).and_then(|v| parse_bool(v)).unwrap_or(false);
             let standby = n.standby || flag("standby");
             let maintenance = n.maintenance || flag("maintenance");
@@ -1392,4 +1373,30 @@ fn node_status(state: Option<&NodeState>, fencing: bool) -> (bool, bool, bool, b
         cib::status::Join::Member => (true, false, false, false, String::new()),
         _ => (true, false, false, true, String::new()),
     }
+}
+
+/// A node's attributes as rules see them: its permanent attributes, then its transient ones
+/// from the status, then `#uname`, `#id`, `#kind` and `#is_dc`.
+pub(crate) fn node_attrs(cib: &Cib, n: &cib::model::Node) -> Attrs {
+    let mut attrs: Attrs = BTreeMap::new();
+    for p in n.attributes.sets.iter().rev().filter(|s| s.rule.is_none()) {
+        for p in p.pairs.iter().rev() {
+            if let Some(v) = &p.value {
+                attrs.insert(p.name.clone(), v.clone());
+            }
+        }
+    }
+    if let Some(st) = cib.status.node(n.uname.as_str()) {
+        for p in &st.attributes {
+            if let Some(v) = &p.value {
+                attrs.insert(p.name.clone(), v.clone());
+            }
+        }
+    }
+    attrs.insert("#uname".into(), n.uname.0.clone());
+    attrs.insert("#id".into(), n.id.clone());
+    attrs.insert("#kind".into(), "cluster".into());
+    let is_dc = cib.dc_uuid.as_deref() == Some(n.id.as_str());
+    attrs.insert("#is_dc".into(), is_dc.to_string());
+    attrs
 }
