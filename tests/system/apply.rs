@@ -405,3 +405,489 @@ fn a_crash_mid_apply_loses_nothing_and_the_next_apply_starts_nothing_twice() {
     assert!(out.contains("start b on"), "{out}");
     assert!(lab.path("run/b.state").exists());
 }
+
+/// A fence agent for tests: the fence-agents stdin protocol, every request it gets
+/// appended to the file its `log` parameter names; `fail=yes` makes fencing fail.
+const FENCE_AGENT: &str = r#"#!/bin/sh
+input=$(cat)
+get() { printf '%s\n' "$input" | sed -n "s/^$1=//p" | tail -1; }
+action=$(get action)
+log=$(get log)
+[ -n "$log" ] && printf '%s\n---\n' "$input" >> "$log"
+case "$action" in
+  metadata) echo '<?xml version="1.0"?><resource-agent name="fence_crmlite_test"><parameters><parameter name="port" unique="0"><content type="string"/></parameter></parameters><actions><action name="reboot"/><action name="monitor"/><action name="metadata"/></actions></resource-agent>'; exit 0 ;;
+  monitor|status) exit 0 ;;
+  list) echo lost; exit 0 ;;
+  reboot|off) [ "$(get fail)" = yes ] && exit 1; exit 0 ;;
+  *) exit 1 ;;
+esac
+"#;
+
+impl Lab {
+    /// A CIB with its own cluster options, nodes and status.
+    fn cib_full(
+        &self,
+        name: &str,
+        options: &str,
+        nodes: &str,
+        resources: &str,
+        constraints: &str,
+        status: &str,
+    ) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(
+            &p,
+            format!(
+                r#"<cib validate-with="pacemaker-3.9" crm_feature_set="3.16.1" epoch="1" num_updates="0" admin_epoch="0">
+  <configuration>
+    <crm_config><cluster_property_set id="o">{options}</cluster_property_set></crm_config>
+    <nodes>{nodes}</nodes>
+    <resources>{resources}</resources>
+    <constraints>{constraints}</constraints>
+  </configuration>
+  <status>{status}</status>
+</cib>
+"#
+            ),
+        )
+        .unwrap();
+        p
+    }
+
+    /// Two nodes, n1 and n2, that this machine hosts (`crm-lite-host=localhost`).
+    fn hosted_nodes() -> String {
+        ["n1", "n2"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                format!(
+                    r#"<node id="{}" uname="{n}"><instance_attributes id="{n}-a"><nvpair id="{n}-h" name="crm-lite-host" value="localhost"/></instance_attributes></node>"#,
+                    i + 1
+                )
+            })
+            .collect()
+    }
+
+    /// Instance attributes giving `param` a per-node value (`<run>/<id>@<node>.state`-like
+    /// paths), through Pacemaker's rule-based sets.
+    fn per_node(&self, id: &str, param: &str) -> String {
+        ["n1", "n2"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                format!(
+                    r##"<instance_attributes id="{id}-{n}" score="{}"><rule id="{id}-{n}-r"><expression id="{id}-{n}-e" attribute="#uname" operation="eq" value="{n}"/></rule><nvpair id="{id}-{n}-v" name="{param}" value="{}"/></instance_attributes>"##,
+                    2 - i,
+                    self.path("run").join(format!("{id}@{n}.state")).display()
+                )
+            })
+            .collect()
+    }
+
+    fn apply_with(&self, cib: &Path, env: &[(&str, &Path)]) -> (i32, String) {
+        let mut cmd = Command::new(&self.crm_lite);
+        cmd.args(["apply", "--node", "testnode", "--state-dir"])
+            .arg(self.path("state"))
+            .arg(cib)
+            .env("OCF_ROOT", self.path("ocf"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("run crm-lite apply");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code().unwrap_or(-1), text)
+    }
+
+    /// What `crm_simulate` would do with the state apply left (None: not installed).
+    fn pacemaker_summary(&self) -> Option<String> {
+        if !have("crm_simulate") {
+            return None;
+        }
+        let shadow = self.path("shadow");
+        std::fs::create_dir_all(&shadow).unwrap();
+        let sim = Command::new("crm_simulate")
+            .args(["-S", "-x"])
+            .arg(self.path("state/cib.xml"))
+            .env("CIB_shadow_dir", &shadow)
+            .env("LC_ALL", "C")
+            .output()
+            .expect("crm_simulate");
+        let text = String::from_utf8_lossy(&sim.stdout).into_owned();
+        Some(
+            text.split("Transition Summary:")
+                .nth(1)
+                .and_then(|s| s.split("Executing").next())
+                .unwrap_or(&text)
+                .trim()
+                .to_owned(),
+        )
+    }
+
+    /// A lost node (`lost`) that ran `vip`, a fence device for it, and `vip` (Dummy).
+    fn fencing_cib(&self, fail: bool) -> (PathBuf, PathBuf) {
+        let fence_dir = self.path("fence");
+        std::fs::create_dir_all(&fence_dir).unwrap();
+        let agent = fence_dir.join("fence_crmlite_test");
+        std::fs::write(&agent, FENCE_AGENT).unwrap();
+        std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let device = format!(
+            r#"<primitive id="fence-lost" class="stonith" type="fence_crmlite_test"><instance_attributes id="fl-p"><nvpair id="fl-log" name="log" value="{}"/><nvpair id="fl-h" name="pcmk_host_list" value="lost"/>{}</instance_attributes></primitive>"#,
+            self.path("fence.log").display(),
+            if fail {
+                r#"<nvpair id="fl-f" name="fail" value="yes"/>"#
+            } else {
+                ""
+            }
+        );
+        let status = r#"<node_state id="2" uname="lost" in_ccm="false" crmd="offline" join="member" expected="member"><lrm id="2"><lrm_resources><lrm_resource id="vip" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="vip_last_0" operation_key="vip_start_0" operation="start" crm-debug-origin="test" crm_feature_set="3.16.1" transition-key="1:0:0:00000000-0000-0000-0000-000000000000" transition-magic="0:0;1:0:0:00000000-0000-0000-0000-000000000000" exit-reason="" on_node="lost" call-id="1" rc-code="0" op-status="0" interval="0" last-rc-change="1" exec-time="1" queue-time="0" op-digest="f2317cad3d54cec5d7d7aa7d0bf35cf8"/></lrm_resource></lrm_resources></lrm></node_state>"#;
+        let cib = self.cib_full(
+            "fence.xml",
+            r#"<nvpair id="o-s" name="stonith-enabled" value="true"/>"#,
+            r#"<node id="1" uname="testnode"/><node id="2" uname="lost"/>"#,
+            &format!("{device}{}", self.dummy("vip", "")),
+            "",
+            status,
+        );
+        (cib, fence_dir)
+    }
+}
+
+#[test]
+fn a_lost_node_is_fenced_through_its_fence_agent_before_its_resource_is_recovered() {
+    let Some(lab) = Lab::new() else { return };
+    let (cib, fence_dir) = lab.fencing_cib(false);
+    let (code, out) = lab.apply_with(&cib, &[("CRM_LITE_FENCE_DIR", &fence_dir)]);
+    assert_eq!(code, 0, "{out}");
+    let fenced = out
+        .find("fence (reboot) lost: ok (by fence-lost)")
+        .unwrap_or_else(|| panic!("no fence:\n{out}"));
+    let started = out
+        .find("start vip on testnode ...")
+        .unwrap_or_else(|| panic!("no start:\n{out}"));
+    assert!(fenced < started, "vip starts only after the fence:\n{out}");
+    assert!(
+        out.contains("stop vip on lost: done by fencing lost"),
+        "{out}"
+    );
+    assert!(lab.path("run/vip.state").exists());
+    // The agent got the fence-agents protocol on its standard input.
+    let log = std::fs::read_to_string(lab.path("fence.log")).unwrap_or_default();
+    let reboot = log
+        .split("---")
+        .find(|r| r.contains("action=reboot"))
+        .unwrap_or_else(|| panic!("no reboot request:\n{log}"));
+    assert!(reboot.contains("nodename=lost"), "{reboot}");
+    assert!(
+        reboot.contains("port=lost"),
+        "the agent's host argument:\n{reboot}"
+    );
+    assert!(
+        !reboot.contains("pcmk_host_list"),
+        "pcmk_* stay Pacemaker's:\n{reboot}"
+    );
+    // The node is recorded as fenced (down, clean, no history), which Pacemaker reads as
+    // nothing left to do.
+    let state = lab.state();
+    assert!(
+        state.contains(r#"uname="lost" in_ccm="false" crmd="offline" join="down" expected="down""#),
+        "{state}"
+    );
+    if let Some(summary) = lab.pacemaker_summary() {
+        assert!(summary.is_empty(), "crm_simulate wants to act:\n{summary}");
+    }
+    let (code, out) = lab.apply_with(&cib, &[("CRM_LITE_FENCE_DIR", &fence_dir)]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("nothing to do"), "{out}");
+}
+
+#[test]
+fn when_fencing_fails_the_lost_nodes_resource_is_not_started_elsewhere() {
+    let Some(lab) = Lab::new() else { return };
+    let (cib, fence_dir) = lab.fencing_cib(true);
+    let (code, out) = lab.apply_with(&cib, &[("CRM_LITE_FENCE_DIR", &fence_dir)]);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains("fence (reboot) lost: FAILED (fence-lost rc 1)"),
+        "{out}"
+    );
+    assert!(!out.contains("start vip on"), "{out}");
+    assert!(!lab.path("run/vip.state").exists());
+}
+
+#[test]
+fn a_cib_with_no_device_for_enabled_fencing_is_refused_before_anything_runs() {
+    let Some(lab) = Lab::new() else { return };
+    let cib = lab.cib_full(
+        "nodev.xml",
+        r#"<nvpair id="o-s" name="stonith-enabled" value="true"/>"#,
+        r#"<node id="1" uname="testnode"/>"#,
+        &lab.dummy("a", ""),
+        "",
+        "",
+    );
+    let (code, out) = lab.apply(&cib);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("configures no fencing device"), "{out}");
+    assert!(!lab.path("run/a.state").exists());
+}
+
+#[test]
+fn a_start_that_fails_on_one_node_moves_the_resource_and_its_colocated_partner() {
+    let Some(lab) = Lab::new() else { return };
+    // Like Dummy, but its start fails on the node named by `bad_node`.
+    let picky = lab.path("ocf/resource.d/test/picky");
+    std::fs::write(
+        &picky,
+        "#!/bin/sh
+case \"$1\" in
+  start) [ \"$OCF_RESKEY_CRM_meta_on_node\" = \"$OCF_RESKEY_bad_node\" ] && { echo 'ocf-exit-reason:not on this node' >&2; exit 1; }
+         touch \"$OCF_RESKEY_state\"; exit 0 ;;
+  stop) rm -f \"$OCF_RESKEY_state\"; exit 0 ;;
+  monitor) [ -f \"$OCF_RESKEY_state\" ] && exit 0; exit 7 ;;
+  meta-data) echo '<resource-agent name=\"picky\"/>'; exit 0 ;;
+  *) exit 3 ;;
+esac
+",
+    )
+    .unwrap();
+    std::fs::set_permissions(&picky, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let p = format!(
+        r#"<primitive id="p" class="ocf" provider="test" type="picky"><instance_attributes id="p-all"><nvpair id="p-bad" name="bad_node" value="n1"/></instance_attributes>{}<meta_attributes id="p-m"><nvpair id="p-mt" name="migration-threshold" value="1"/></meta_attributes></primitive>"#,
+        lab.per_node("p", "state")
+    );
+    let follower = format!(
+        r#"<primitive id="f" class="ocf" provider="heartbeat" type="Dummy">{}</primitive>"#,
+        lab.per_node("f", "state")
+    );
+    let cib = lab.cib_full(
+        "picky.xml",
+        r#"<nvpair id="o-s" name="stonith-enabled" value="false"/>"#,
+        &Lab::hosted_nodes(),
+        &format!("{p}{follower}"),
+        r#"<rsc_location id="p-pref" rsc="p" node="n1" score="100"/><rsc_colocation id="f-with-p" rsc="f" with-rsc="p" score="INFINITY"/><rsc_order id="p-then-f" first="p" then="f"/>"#,
+        "",
+    );
+    let (code, out) = lab.apply(&cib);
+    // It converged, but says a start failed on the way.
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains("converged, but 1 operation(s) failed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("start p on n1: FAILED (rc 1, "),
+        "the agent ran as n1:\n{out}"
+    );
+    assert!(out.contains("not on this node"), "{out}");
+    assert!(out.contains("start p on n2: ok"), "{out}");
+    assert!(out.contains("start f on n2: ok"), "{out}");
+    assert!(lab.path("run/p@n2.state").exists());
+    assert!(lab.path("run/f@n2.state").exists());
+    assert!(!lab.path("run/f@n1.state").exists());
+    assert!(lab.state().contains("fail-count-p#start_0"));
+    if let Some(summary) = lab.pacemaker_summary() {
+        assert!(summary.is_empty(), "crm_simulate wants to act:\n{summary}");
+    }
+}
+
+#[test]
+fn a_move_live_migrates_with_the_stock_agent_between_hosted_nodes() {
+    let Some(lab) = Lab::new() else { return };
+    let d = format!(
+        r#"<primitive id="d" class="ocf" provider="heartbeat" type="Dummy">{}<meta_attributes id="d-m"><nvpair id="d-am" name="allow-migrate" value="true"/></meta_attributes></primitive>"#,
+        lab.per_node("d", "state")
+    );
+    let cib = lab.cib_full(
+        "mig.xml",
+        r#"<nvpair id="o-s" name="stonith-enabled" value="false"/>"#,
+        &Lab::hosted_nodes(),
+        &d,
+        r#"<rsc_location id="d-pref" rsc="d" node="n1" score="100"/>"#,
+        "",
+    );
+    let (code, out) = lab.apply(&cib);
+    assert_eq!(code, 0, "{out}");
+    // Both hosted nodes were probed, each with its own parameters.
+    assert!(out.contains("probe d on n1: rc 7"), "{out}");
+    assert!(out.contains("probe d on n2: rc 7"), "{out}");
+    assert!(lab.path("run/d@n1.state").exists());
+
+    let (code, out) = lab.admin(&["move", "d", "n2"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = lab.apply(&cib);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("migrate d from n1 to n2: migrate_to ok"),
+        "{out}"
+    );
+    assert!(out.contains("migrate_from ok"), "{out}");
+    assert!(
+        !out.contains("start d on"),
+        "a migration, not a restart:\n{out}"
+    );
+    assert!(!lab.path("run/d@n1.state").exists());
+    assert!(lab.path("run/d@n2.state").exists());
+    let state = lab.state();
+    assert!(
+        state.contains(r#"migrate_source="n1" migrate_target="n2""#),
+        "{state}"
+    );
+    if let Some(summary) = lab.pacemaker_summary() {
+        assert!(summary.is_empty(), "crm_simulate wants to act:\n{summary}");
+    }
+    let (code, out) = lab.apply(&cib);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("nothing to do"), "{out}");
+}
+
+#[test]
+fn independent_actions_overlap_up_to_batch_limit_and_ordered_ones_never_do() {
+    let Some(lab) = Lab::new() else { return };
+    // Logs when each start begins and ends (ns), then behaves like `slow`.
+    let timed = lab.path("ocf/resource.d/test/timed");
+    std::fs::write(
+        &timed,
+        format!(
+            "#!/bin/sh
+log={}
+case \"$1\" in
+  start) echo \"$OCF_RESOURCE_INSTANCE begin $(date +%s%N)\" >> $log; sleep 0.5
+         echo \"$OCF_RESOURCE_INSTANCE end $(date +%s%N)\" >> $log; touch \"$OCF_RESKEY_state\"; exit 0 ;;
+  stop) rm -f \"$OCF_RESKEY_state\"; exit 0 ;;
+  monitor) [ -f \"$OCF_RESKEY_state\" ] && exit 0; exit 7 ;;
+  meta-data) echo '<resource-agent name=\"timed\"/>'; exit 0 ;;
+  *) exit 3 ;;
+esac
+",
+            lab.path("timed.log").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&timed, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let rsc = |id: &str| {
+        format!(
+            r#"<primitive id="{id}" class="ocf" provider="test" type="timed"><instance_attributes id="{id}-p"><nvpair id="{id}-s" name="state" value="{}"/></instance_attributes></primitive>"#,
+            lab.path("run").join(format!("{id}.state")).display()
+        )
+    };
+    let spans = || -> std::collections::BTreeMap<String, (u128, u128)> {
+        let log = std::fs::read_to_string(lab.path("timed.log")).unwrap_or_default();
+        let mut m = std::collections::BTreeMap::new();
+        for l in log.lines() {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let t: u128 = f[2].parse().unwrap();
+            let e = m.entry(f[0].to_owned()).or_insert((0, 0));
+            if f[1] == "begin" { e.0 = t } else { e.1 = t }
+        }
+        m
+    };
+    let overlap = |a: (u128, u128), b: (u128, u128)| a.0 < b.1 && b.0 < a.1;
+    // x, y, z free; z before w.
+    let resources = format!("{}{}{}{}", rsc("x"), rsc("y"), rsc("z"), rsc("w"));
+    let order = r#"<rsc_order id="z-then-w" first="z" then="w"/>"#;
+    let options = |limit: u32| {
+        format!(
+            r#"<nvpair id="o-s" name="stonith-enabled" value="false"/><nvpair id="o-b" name="batch-limit" value="{limit}"/>"#
+        )
+    };
+    let cib = lab.cib_full(
+        "par.xml",
+        &options(3),
+        r#"<node id="1" uname="testnode"/>"#,
+        &resources,
+        order,
+        "",
+    );
+    let (code, out) = lab.apply(&cib);
+    assert_eq!(code, 0, "{out}");
+    let s = spans();
+    assert_eq!(s.len(), 4, "{s:?}");
+    assert!(
+        overlap(s["x"], s["y"]) && overlap(s["y"], s["z"]),
+        "{s:?}\n{out}"
+    );
+    assert!(s["z"].1 <= s["w"].0, "w waits for z: {s:?}");
+    let at_once = s
+        .values()
+        .map(|a| s.values().filter(|b| overlap(*a, **b)).count())
+        .max()
+        .unwrap_or(0);
+    assert!(at_once <= 3, "never more than batch-limit: {s:?}");
+
+    // With batch-limit 1, nothing overlaps.
+    let stopped = lab.cib_full(
+        "none.xml",
+        &format!(
+            r#"{}<nvpair id="o-sa" name="stop-all-resources" value="true"/>"#,
+            options(3)
+        ),
+        r#"<node id="1" uname="testnode"/>"#,
+        &resources,
+        order,
+        "",
+    );
+    assert_eq!(lab.apply(&stopped).0, 0);
+    std::fs::remove_file(lab.path("timed.log")).unwrap();
+    let serial = lab.cib_full(
+        "ser.xml",
+        &options(1),
+        r#"<node id="1" uname="testnode"/>"#,
+        &resources,
+        order,
+        "",
+    );
+    let (code, out) = lab.apply(&serial);
+    assert_eq!(code, 0, "{out}");
+    let s = spans();
+    assert_eq!(s.len(), 4, "{s:?}");
+    for (a, x) in &s {
+        for (b, y) in &s {
+            assert!(a == b || !overlap(*x, *y), "{a} and {b} overlap: {s:?}");
+        }
+    }
+}
+
+#[test]
+fn a_plan_that_needs_a_node_this_machine_does_not_host_is_refused() {
+    let Some(lab) = Lab::new() else { return };
+    let cib = lab.cib_full(
+        "far.xml",
+        r#"<nvpair id="o-s" name="stonith-enabled" value="false"/>"#,
+        r#"<node id="1" uname="testnode"/><node id="2" uname="far"/>"#,
+        &lab.dummy("a", ""),
+        r#"<rsc_location id="a-far" rsc="a" node="far" score="INFINITY"/><rsc_location id="a-not-here" rsc="a" node="testnode" score="-INFINITY"/>"#,
+        r#"<node_state id="2" uname="far" in_ccm="true" crmd="online" join="member" expected="member"/>"#,
+    );
+    let (code, out) = lab.apply(&cib);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains("on node far, which this machine cannot act on"),
+        "{out}"
+    );
+    assert!(!lab.path("run/a.state").exists());
+}
+
+#[test]
+fn a_resource_taken_out_of_the_cib_is_stopped_with_the_parameters_it_ran_with() {
+    let Some(lab) = Lab::new() else { return };
+    let both = format!("{}{}", lab.dummy("a", ""), lab.dummy("b", ""));
+    let cib = lab.cib("both.xml", &both, "");
+    assert_eq!(lab.apply(&cib).0, 0);
+    assert!(lab.path("run/a.state").exists());
+    let only_b = lab.cib("only-b.xml", &lab.dummy("b", ""), "");
+    let (code, out) = lab.apply(&only_b);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("stop a on testnode: ok"), "{out}");
+    assert!(
+        !lab.path("run/a.state").exists(),
+        "Dummy got its state parameter"
+    );
+    assert!(lab.path("run/b.state").exists());
+    let (code, out) = lab.apply(&only_b);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("nothing to do"), "{out}");
+}

@@ -154,6 +154,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             )
         })?;
     let state_path = args.state_dir.join("cib.xml");
+    let state_path_name = state_path.display().to_string();
     let previous = std::fs::read_to_string(&state_path).ok();
     let mut text = merge(&input, previous.as_deref(), &local, &hosted);
     {
@@ -183,6 +184,11 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         max_rounds: args.max_rounds,
         dry_run: args.dry_run,
         batch_limit,
+        previous: previous
+            .as_deref()
+            .map(|p| cib::parse(&state_path_name, p))
+            .filter(|p| !p.has_errors())
+            .map(|p| p.cib),
     };
     let mut out = std::io::stdout().lock();
     let started = Instant::now();
@@ -360,6 +366,8 @@ struct Ctx {
     dry_run: bool,
     /// How many agents may run at once.
     batch_limit: usize,
+    /// The CIB applied before this one, if any.
+    previous: Option<cib::Cib>,
 }
 
 /// One step of a round, as a worker thread carries it out.
@@ -369,6 +377,9 @@ enum Job {
     /// A live migration: `migrate_to` on the source, `migrate_from` on the target, then the
     /// source's stop; each only after the one before succeeded.
     Migrate(Box<[Request; 3]>),
+    /// Nothing to run: an action the plan implies by another (a stop or demote on a node
+    /// being fenced is done when the fence is).
+    Implied(String),
     /// Fence a node with the configured devices.
     Fence {
         target: String,
@@ -392,6 +403,18 @@ enum Done {
     Ops(Vec<Ran>),
     /// Every device asked, the last one decisive.
     Fence(Vec<executor::fence::Attempt>, (Instant, Instant)),
+    /// Nothing ran, for this reason.
+    Implied(String),
+}
+
+/// Whether action `a` of `plan` is done by fencing its node (Pacemaker's pseudo-actions:
+/// whatever ran on a node that is reset has stopped).
+fn implied_by_fencing(plan: &Plan, a: &scheduler::Action) -> bool {
+    matches!(a.kind, ActionKind::Stop | ActionKind::Demote)
+        && plan
+            .actions
+            .iter()
+            .any(|f| f.kind == ActionKind::Fence && f.rsc == a.node)
 }
 
 fn run_job(runner: &OcfRunner, job: Job) -> Done {
@@ -412,6 +435,7 @@ fn run_job(runner: &OcfRunner, job: Job) -> Done {
             }
             Done::Ops(ran)
         }
+        Job::Implied(why) => Done::Implied(why),
         Job::Fence {
             target,
             action,
@@ -454,7 +478,11 @@ fn foreign(ctx: &Ctx, plan: &Plan) -> Option<String> {
     if let Some(p) = plan.probes.iter().find(|p| outside(&p.node)) {
         return why(format!("probe {}", p.rsc), &p.node);
     }
-    for a in plan.actions.iter().filter(|a| a.kind != ActionKind::Fence) {
+    for a in plan
+        .actions
+        .iter()
+        .filter(|a| a.kind != ActionKind::Fence && !implied_by_fencing(plan, a))
+    {
         if outside(&a.node) {
             return why(format!("{} {}", a.kind.name(), a.rsc), &a.node);
         }
@@ -628,10 +656,15 @@ fn converge(
         }
         let total = plan.actions.len();
         writeln!(out, "round {round}: {total} action(s)")?;
-        // Everything the plan names must exist before anything runs.
+        // Everything the plan names must exist before anything runs: in this CIB, or, for
+        // a resource taken out of it (an orphan to stop), in the one applied before.
         for a in plan.actions.iter().filter(|a| a.kind != ActionKind::Fence) {
-            if primitive(&parsed.cib, &a.rsc).is_none() {
-                bail!("the plan names {}, which the CIB does not configure", a.rsc);
+            if configured(&parsed.cib, ctx.previous.as_ref(), &a.rsc).is_none() {
+                bail!(
+                    "the plan names {}, which neither {} nor the last applied CIB configures",
+                    a.rsc,
+                    ctx.name
+                );
             }
         }
         let devices = fence_devices(&parsed.cib, now);
@@ -671,6 +704,9 @@ fn converge(
                 };
                 let label = r.labels[i].clone();
                 r.say(format_args!("  {label} ..."));
+                if implied_by_fencing(&plan, a) {
+                    return Job::Implied(format!("done by fencing {}", a.node));
+                }
                 if a.kind == ActionKind::Fence {
                     return Job::Fence {
                         target: a.rsc.clone(),
@@ -679,7 +715,9 @@ fn converge(
                         timeout: fence_timeout,
                     };
                 }
-                let Some((prim, meta)) = primitive(&parsed.cib, &a.rsc) else {
+                let Some((cib, prim, meta)) =
+                    configured(&parsed.cib, ctx.previous.as_ref(), &a.rsc)
+                else {
                     unreachable!("checked above")
                 };
                 let job = if a.kind == ActionKind::Migrate {
@@ -687,21 +725,13 @@ fn converge(
                     let mut meta = meta.clone();
                     meta.push(("migrate_source".into(), from.clone()));
                     meta.push(("migrate_target".into(), a.node.clone()));
-                    let to = request(&parsed.cib, prim, &meta, &a.rsc, "migrate_to", &from, now);
-                    let back = request(
-                        &parsed.cib,
-                        prim,
-                        &meta,
-                        &a.rsc,
-                        "migrate_from",
-                        &a.node,
-                        now,
-                    );
-                    let stop = request(&parsed.cib, prim, &[], &a.rsc, "stop", &from, now);
+                    let to = request(cib, prim, &meta, &a.rsc, "migrate_to", &from, now);
+                    let back = request(cib, prim, &meta, &a.rsc, "migrate_from", &a.node, now);
+                    let stop = request(cib, prim, &[], &a.rsc, "stop", &from, now);
                     Job::Migrate(Box::new([to, back, stop]))
                 } else {
                     Job::Op(request(
-                        &parsed.cib,
+                        cib,
                         prim,
                         &meta,
                         &a.rsc,
@@ -716,7 +746,7 @@ fn converge(
                 let first = match &job {
                     Job::Op(r) => r,
                     Job::Migrate(m) => &m[0],
-                    Job::Fence { .. } => unreachable!("returned above"),
+                    Job::Fence { .. } | Job::Implied(_) => unreachable!("returned above"),
                 };
                 r.call_id += 1;
                 let in_flight: Result<executor::Outcome, executor::ExecError> =
@@ -743,6 +773,7 @@ fn converge(
                 let mut failed = false;
                 let mut line = format!("  {}: ", r.labels[i]);
                 match result {
+                    Done::Implied(why) => line.push_str(&why),
                     Done::Fence(attempts, span) => {
                         r.agents.add(span);
                         let ok = attempts
@@ -779,7 +810,9 @@ fn converge(
                         }
                     }
                     Done::Ops(ran) => {
-                        let Some((prim, _)) = primitive(&parsed.cib, &a.rsc) else {
+                        let Some((_, prim, _)) =
+                            configured(&parsed.cib, ctx.previous.as_ref(), &a.rsc)
+                        else {
                             unreachable!("checked above")
                         };
                         let mut parts = Vec::new();
@@ -955,6 +988,23 @@ fn keep_cli_constraints(doc: &mut cib::Document, previous: &str, config: cib::tr
             .collect();
         doc.append(cons, "rsc_location", &borrowed);
     }
+}
+
+/// Meta-attributes an agent sees as `OCF_RESKEY_CRM_meta_<name>`.
+type Meta = Vec<(String, String)>;
+
+/// The primitive behind a plan resource name, with the CIB that configures it: `cib`, else
+/// `previous` (the CIB applied before, which still knows how to stop what was taken out).
+fn configured<'a>(
+    cib: &'a cib::Cib,
+    previous: Option<&'a cib::Cib>,
+    rsc: &str,
+) -> Option<(&'a cib::Cib, &'a Primitive, Meta)> {
+    if let Some((p, meta)) = primitive(cib, rsc) {
+        return Some((cib, p, meta));
+    }
+    let previous = previous?;
+    primitive(previous, rsc).map(|(p, meta)| (previous, p, meta))
 }
 
 /// The configured primitive behind a plan resource name (`rsc`, `rsc:N`), with the clone

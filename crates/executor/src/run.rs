@@ -186,10 +186,12 @@ fn own_session(cmd: &mut Command) {
 
 impl Runner for OcfRunner {
     fn run(&self, req: &Request) -> Result<Outcome, ExecError> {
-        if req.class == "stonith" && req.action == "stop" {
-            // Stopping a fence device only unregisters it: no agent runs.
+        let probe = req.action == "monitor" && req.interval_ms == 0;
+        if req.class == "stonith" && (req.action == "stop" || probe) {
+            // Stopping a fence device only unregisters it, and a probe asks whether it is
+            // registered, which a device nobody started is not: no agent runs.
             return Ok(Outcome {
-                rc: 0,
+                rc: if probe { 7 } else { 0 },
                 timed_out: false,
                 duration: Duration::ZERO,
                 exit_reason: None,
