@@ -386,9 +386,10 @@ fn a_crash_mid_apply_loses_nothing_and_the_next_apply_starts_nothing_twice() {
         tests::wait_for(Duration::from_secs(10), || lab.path("run/s.state").exists()),
         "the interrupted start completed by itself"
     );
+    let journal = std::fs::read_to_string(lab.path("state/journal")).unwrap_or_default();
     assert!(
-        lab.state().contains("op-status=\"-1\""),
-        "the start was recorded as in flight"
+        journal.contains(r#"rsc="s""#) && journal.contains(r#"pending="1""#),
+        "the start was recorded as in flight:\n{journal}"
     );
 
     let (code, out) = lab.apply(&cib);

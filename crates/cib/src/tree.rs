@@ -392,7 +392,7 @@ fn valid_name(n: &str) -> bool {
 /// Escape an attribute value so that reading it back gives the same string: markup
 /// characters as entities, and whitespace that attribute normalization would turn into
 /// spaces as character references.
-fn escape_attr(v: &str) -> String {
+pub fn escape_attr(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     for c in v.chars() {
         match c {

@@ -156,9 +156,22 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let state_path = args.state_dir.join("cib.xml");
     let state_path_name = state_path.display().to_string();
     let previous = std::fs::read_to_string(&state_path).ok();
+    let journal_path = args.state_dir.join("journal");
     let mut text = merge(&input, previous.as_deref(), &local, &hosted);
     {
         let (mut doc, _) = cib::Document::parse(&text);
+        // A round that a crash interrupted left its records in the journal.
+        let disk_version = previous
+            .as_deref()
+            .map(|p| executor::journal::version_of(&cib::Document::parse(p).0))
+            .unwrap_or_default();
+        let replayed = executor::journal::replay(&journal_path, &disk_version, &mut doc);
+        if replayed > 0 {
+            writeln!(
+                std::io::stdout().lock(),
+                "the last apply was interrupted: {replayed} record(s) recovered from its journal"
+            )?;
+        }
         let forgotten = executor::forget_in_flight(&mut doc);
         if !forgotten.is_empty() {
             writeln!(
@@ -166,8 +179,18 @@ pub fn run(args: &Args) -> Result<ExitCode> {
                 "the last apply stopped during an operation on {}: probing again",
                 forgotten.join(", ")
             )?;
-            text = doc.to_xml();
         }
+        if !args.dry_run {
+            // From here on the state file is what this apply works from, and the journal
+            // of each round applies to it. Nothing new is in it yet: no fsync needed.
+            let versions = cib::parse(&name, &doc.to_xml()).cib.versions;
+            save(&state_path, &mut doc, versions, false)?;
+            if journal_path.exists() {
+                std::fs::remove_file(&journal_path)
+                    .with_context(|| format!("failed to remove {}", journal_path.display()))?;
+            }
+        }
+        text = doc.to_xml();
     }
 
     let ctx = Ctx {
@@ -184,6 +207,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         max_rounds: args.max_rounds,
         dry_run: args.dry_run,
         batch_limit,
+        journal_path,
         previous: previous
             .as_deref()
             .map(|p| cib::parse(&state_path_name, p))
@@ -368,6 +392,8 @@ struct Ctx {
     batch_limit: usize,
     /// The CIB applied before this one, if any.
     previous: Option<cib::Cib>,
+    /// The write-ahead journal of a round (next to the state).
+    journal_path: PathBuf,
 }
 
 /// One step of a round, as a worker thread carries it out.
@@ -500,6 +526,8 @@ struct Round<'o> {
     out: &'o mut dyn Write,
     io: std::io::Result<()>,
     save_err: Result<()>,
+    /// Where this round's records go as they happen (the CIB is written at its end).
+    journal: Option<executor::journal::Journal>,
     labels: Vec<String>,
     agents: &'o mut AgentTime,
     started: usize,
@@ -521,6 +549,7 @@ impl<'o> Round<'o> {
             out,
             io: Ok(()),
             save_err: Ok(()),
+            journal: None,
             labels: vec![String::new(); actions],
             agents,
             started: 0,
@@ -536,11 +565,23 @@ impl<'o> Round<'o> {
         }
     }
 
-    /// Save the state (the first error is kept, and stops the walk).
-    fn save(&mut self, path: &Path, versions: cib::model::Versions, durable: bool) {
-        if self.save_err.is_ok() {
-            self.save_err = save(path, &mut self.doc, versions, durable);
+    /// Record an operation in the state and in the journal (the first error is kept, and
+    /// stops the walk). Returns whether the operation failed.
+    fn record(&mut self, r: &OpRecord<'_>) -> bool {
+        if let (Ok(()), Some(j)) = (&self.save_err, self.journal.as_mut()) {
+            self.save_err = j.op(r).context("failed to write the journal");
         }
+        executor::record(&mut self.doc, r)
+    }
+
+    /// Record that `node` was fenced, in the state and in the journal.
+    fn fenced(&mut self, node: &str, node_id: &str) {
+        if let (Ok(()), Some(j)) = (&self.save_err, self.journal.as_mut()) {
+            self.save_err = j
+                .fenced(node, node_id)
+                .context("failed to write the journal");
+        }
+        executor::fenced(&mut self.doc, node, node_id);
     }
 }
 
@@ -621,8 +662,9 @@ fn converge(
             r.io?;
             let mut doc = r.doc;
             // Probes change nothing: writing their results once, after all of them, is
-            // enough (a crash in between only means probing again).
-            save(&ctx.state_path, &mut doc, parsed.cib.versions, true)?;
+            // enough, and without an fsync (a crash, even a power loss, only means probing
+            // again).
+            save(&ctx.state_path, &mut doc, parsed.cib.versions, false)?;
             *text = doc.to_xml();
             continue;
         }
@@ -676,6 +718,13 @@ fn converge(
             .and_then(cib::duration::parse_ms)
             .map_or(Duration::from_secs(60), Duration::from_millis);
         let mut r = Round::new(doc, call_id, out, agents, total);
+        r.journal = Some(
+            executor::journal::Journal::begin(
+                &ctx.journal_path,
+                &executor::journal::version_of(&r.doc),
+            )
+            .with_context(|| format!("failed to start {}", ctx.journal_path.display()))?,
+        );
         executor::walk::walk(
             total,
             &plan.edges,
@@ -763,8 +812,7 @@ fn converge(
                     first, prim, &node_id, 0, 0, &in_flight, r.call_id, now, &digest,
                 );
                 pending.pending = true;
-                executor::record(&mut r.doc, &pending);
-                r.save(&ctx.state_path, parsed.cib.versions, false);
+                r.record(&pending);
                 job
             },
             |job| run_job(&ctx.runner, job),
@@ -781,7 +829,7 @@ fn converge(
                             .is_some_and(|t| t.outcome.as_ref().is_ok_and(|o| o.rc == 0));
                         if ok {
                             let node_id = node_id(&parsed.cib, &a.rsc);
-                            executor::fenced(&mut r.doc, &a.rsc, &node_id);
+                            r.fenced(&a.rsc, &node_id);
                             let by = attempts.last().map_or("", |t| t.device.as_str());
                             line.push_str(&format!("ok (by {by})"));
                         } else {
@@ -829,7 +877,7 @@ fn converge(
                             if a.kind == ActionKind::Migrate && req.action != "stop" {
                                 rec.migrate = Some((a.from.as_deref().unwrap_or(""), &a.node));
                             }
-                            let this_failed = executor::record(&mut r.doc, &rec);
+                            let this_failed = r.record(&rec);
                             let ms = outcome.as_ref().map_or(0, |o| o.duration.as_millis());
                             let what = if a.kind == ActionKind::Migrate {
                                 format!("{} ", req.action)
@@ -865,7 +913,6 @@ fn converge(
                 if failed {
                     r.failures += 1;
                 }
-                r.save(&ctx.state_path, parsed.cib.versions, true);
                 r.say(format_args!("{line}"));
                 if failed || r.save_err.is_err() {
                     executor::walk::Flow::Stop
@@ -876,6 +923,12 @@ fn converge(
         );
         r.io?;
         r.save_err?;
+        // The round's records go into the state file at once, durably; then the journal
+        // has nothing more to say.
+        save(&ctx.state_path, &mut r.doc, parsed.cib.versions, true)?;
+        if let Some(j) = r.journal.take() {
+            j.clear().context("failed to remove the journal")?;
+        }
         done += r.done;
         failures += r.failures;
         *text = r.doc.to_xml();

@@ -8,6 +8,8 @@
 //! - [`record`] writes one operation result into a CIB [`cib::Document`].
 //! - [`fence`] fences a node through fence agents (the fence-agents stdin protocol), and
 //!   [`fenced`] records it as Pacemaker's controller does.
+//! - [`journal`] appends each record to a write-ahead journal, so that a round writes the
+//!   CIB once and a crash still loses nothing.
 //! - [`walk`] runs a plan's graph: ordered, independent actions in parallel up to a limit.
 //! - [`digest`] computes Pacemaker's operation digest, so that a recorded start does not look
 //!   like a changed definition to Pacemaker.
@@ -15,6 +17,7 @@
 
 mod digest;
 pub mod fence;
+pub mod journal;
 mod record;
 mod run;
 pub mod walk;
