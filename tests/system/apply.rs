@@ -892,3 +892,70 @@ fn a_resource_taken_out_of_the_cib_is_stopped_with_the_parameters_it_ran_with() 
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("nothing to do"), "{out}");
 }
+
+#[test]
+fn a_promotable_clone_is_promoted_where_its_agent_scores_highest() {
+    let Some(lab) = Lab::new() else { return };
+    // Promotable: its start and monitor leave this node's promotion score (the `score`
+    // parameter, per node) where crm-lite's executor collects it.
+    let promo = lab.path("ocf/resource.d/test/promo");
+    std::fs::write(
+        &promo,
+        "#!/bin/sh
+base=${OCF_RESOURCE_INSTANCE%%:*}
+st=\"$OCF_RESKEY_state\"
+score() { mkdir -p \"$CRM_LITE_ATTR_DIR\" && echo \"$OCF_RESKEY_score\" > \"$CRM_LITE_ATTR_DIR/master-$base\"; }
+case \"$1\" in
+  start) touch \"$st\"; score; exit 0 ;;
+  stop) rm -f \"$st\" \"$st.promoted\" \"$CRM_LITE_ATTR_DIR/master-$base\"; exit 0 ;;
+  promote) touch \"$st.promoted\"; exit 0 ;;
+  demote) rm -f \"$st.promoted\"; exit 0 ;;
+  monitor) [ -f \"$st\" ] || exit 7; score; [ -f \"$st.promoted\" ] && exit 8; exit 0 ;;
+  meta-data) echo '<resource-agent name=\"promo\"/>'; exit 0 ;;
+  *) exit 3 ;;
+esac
+",
+    )
+    .unwrap();
+    std::fs::set_permissions(&promo, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let scores = ["n1", "n2"]
+        .iter()
+        .zip(["5", "10"])
+        .enumerate()
+        .map(|(i, (n, v))| {
+            format!(
+                r##"<instance_attributes id="p-s-{n}" score="{}"><rule id="p-s-{n}-r"><expression id="p-s-{n}-e" attribute="#uname" operation="eq" value="{n}"/></rule><nvpair id="p-s-{n}-v" name="score" value="{v}"/></instance_attributes>"##,
+                5 - i
+            )
+        })
+        .collect::<String>();
+    let clone = format!(
+        r#"<clone id="p-clone"><meta_attributes id="pc-m"><nvpair id="pc-p" name="promotable" value="true"/><nvpair id="pc-pm" name="promoted-max" value="1"/></meta_attributes><primitive id="p" class="ocf" provider="test" type="promo">{}{scores}<operations><op id="p-m1" name="monitor" interval="5s" role="Promoted"/><op id="p-m2" name="monitor" interval="6s" role="Unpromoted"/></operations></primitive></clone>"#,
+        lab.per_node("p", "state")
+    );
+    let cib = lab.cib_full(
+        "promo.xml",
+        r#"<nvpair id="o-s" name="stonith-enabled" value="false"/>"#,
+        &Lab::hosted_nodes(),
+        &clone,
+        "",
+        "",
+    );
+    let (code, out) = lab.apply(&cib);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("promote p on n2: ok"), "{out}");
+    assert!(!out.contains("promote p on n1"), "{out}");
+    assert!(lab.path("run/p@n2.state.promoted").exists());
+    assert!(lab.path("run/p@n1.state").exists());
+    let state = lab.state();
+    assert!(
+        state.contains(r#"name="master-p" value="10""#),
+        "the scores are in the status as Pacemaker keeps them:\n{state}"
+    );
+    if let Some(summary) = lab.pacemaker_summary() {
+        assert!(summary.is_empty(), "crm_simulate wants to act:\n{summary}");
+    }
+    let (code, out) = lab.apply(&cib);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("nothing to do"), "{out}");
+}

@@ -201,6 +201,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             // test agents (as OCF_ROOT moves the resource agents).
             fence_dir: std::env::var_os("CRM_LITE_FENCE_DIR")
                 .map_or_else(|| PathBuf::from("/usr/sbin"), PathBuf::from),
+            attr_root: Some(args.state_dir.join("attrs")),
             ocf_root,
         },
         state_path,
@@ -273,7 +274,7 @@ fn watch(
     )?;
     out.flush()?;
     loop {
-        let parsed = cib::parse(&ctx.name, text);
+        let parsed = with_scores(ctx, text, cib::parse(&ctx.name, text));
         if parsed.has_errors() {
             bail!("the state in {} does not parse", ctx.state_path.display());
         }
@@ -357,6 +358,34 @@ fn watch(
         }
         out.flush()?;
     }
+}
+
+/// The state with the promotion scores that agents on the hosted nodes left in their
+/// attribute directories (`ocf::promotion` under crm-lite) as transient attributes, as
+/// Pacemaker's attribute manager would hold them. `text` follows.
+fn with_scores(ctx: &Ctx, text: &mut String, parsed: cib::Parsed) -> cib::Parsed {
+    let Some(root) = &ctx.runner.attr_root else {
+        return parsed;
+    };
+    let dirs: Vec<(&String, PathBuf)> = ctx
+        .hosted
+        .iter()
+        .map(|n| (n, root.join(n)))
+        .filter(|(_, d)| d.is_dir())
+        .collect();
+    if dirs.is_empty() {
+        return parsed;
+    }
+    let mut doc = parsed.doc.clone();
+    let mut changed = false;
+    for (n, dir) in &dirs {
+        changed |= executor::sync_promotion_scores(&mut doc, n, &node_id(&parsed.cib, n), dir);
+    }
+    if !changed {
+        return parsed;
+    }
+    *text = doc.to_xml();
+    cib::parse(&ctx.name, text)
 }
 
 /// The `<node id>` of a node.
@@ -595,7 +624,7 @@ fn converge(
     let mut failures = 0u32;
     let mut done = 0u32;
     for round in 1..=ctx.max_rounds {
-        let parsed = cib::parse(&ctx.name, text);
+        let parsed = with_scores(ctx, text, cib::parse(&ctx.name, text));
         if parsed.has_errors() {
             bail!("the state in {} does not parse", ctx.state_path.display());
         }

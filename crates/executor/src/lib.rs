@@ -23,5 +23,5 @@ mod run;
 pub mod walk;
 
 pub use digest::{md5_hex, op_digest};
-pub use record::{OpRecord, fenced, forget_in_flight, node_state, record};
+pub use record::{OpRecord, fenced, forget_in_flight, node_state, record, sync_promotion_scores};
 pub use run::{ExecError, OcfRunner, Outcome, Request, Runner};

@@ -241,11 +241,84 @@ pub fn record(doc: &mut Document, r: &OpRecord<'_>) -> bool {
     failed
 }
 
+/// The `<instance_attributes>` of a node's transient attributes (created when missing).
+fn transient_set(doc: &mut Document, state: ElementId, node_id: &str) -> ElementId {
+    let ta = child_or_append(doc, state, "transient_attributes", &[("id", node_id)]);
+    let set_id = format!("status-{node_id}");
+    child_or_append(doc, ta, "instance_attributes", &[("id", &set_id)])
+}
+
+/// Make `node`'s promotion scores (`master-<rsc>` transient attributes) what the agents
+/// last wrote to `dir` (one file per resource, as `ocf::promotion` writes them under
+/// crm-lite), as Pacemaker's attribute manager does with `crm_attribute --promotion`.
+/// Returns whether anything changed.
+pub fn sync_promotion_scores(
+    doc: &mut Document,
+    node: &str,
+    node_id: &str,
+    dir: &std::path::Path,
+) -> bool {
+    let mut wanted: Vec<(String, String)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            if !name.starts_with("master-") {
+                return None;
+            }
+            let value = std::fs::read_to_string(e.path()).ok()?;
+            let value = value.trim();
+            (value.parse::<i64>().is_ok() || matches!(value, "INFINITY" | "-INFINITY"))
+                .then(|| (name, value.to_owned()))
+        })
+        .collect();
+    wanted.sort();
+    let Some(state) = node_state(doc, node, node_id) else {
+        return false;
+    };
+    let has_any = doc
+        .children(state)
+        .any(|c| doc.get(c).name == "transient_attributes");
+    if wanted.is_empty() && !has_any {
+        return false;
+    }
+    let set = transient_set(doc, state, node_id);
+    let mut changed = false;
+    for c in doc.children(set).collect::<Vec<_>>() {
+        let el = doc.get(c);
+        let Some(name) = el.attr("name") else {
+            continue;
+        };
+        if name.starts_with("master-") && !wanted.iter().any(|(n, _)| n == name) {
+            doc.detach(c);
+            changed = true;
+        }
+    }
+    for (name, value) in &wanted {
+        match child_where(doc, set, "nvpair", "name", name) {
+            Some(c) if doc.get(c).attr("value") == Some(value.as_str()) => {}
+            Some(c) => {
+                doc.get_mut(c).set_attr("value", value);
+                changed = true;
+            }
+            None => {
+                let id = format!("status-{node_id}-{name}");
+                doc.append(
+                    set,
+                    "nvpair",
+                    &[("id", &id), ("name", name), ("value", value)],
+                );
+                changed = true;
+            }
+        }
+    }
+    changed
+}
+
 fn bump_fail_count(doc: &mut Document, state: ElementId, r: &OpRecord<'_>) {
     let node_id = r.node_id.to_owned();
-    let ta = child_or_append(doc, state, "transient_attributes", &[("id", &node_id)]);
-    let set_id = format!("status-{node_id}");
-    let set = child_or_append(doc, ta, "instance_attributes", &[("id", &set_id)]);
+    let set = transient_set(doc, state, &node_id);
     let suffix = format!("{}#{}_{}", r.rsc, r.operation, r.interval_ms);
     let count_name = format!("fail-count-{suffix}");
     let count = child_where(doc, set, "nvpair", "name", &count_name);
@@ -277,6 +350,37 @@ fn bump_fail_count(doc: &mut Document, state: ElementId, r: &OpRecord<'_>) {
                 &[("id", &id), ("name", &last_name), ("value", &now)],
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod promotion_tests {
+    use super::*;
+
+    #[test]
+    fn promotion_scores_follow_the_files_the_agents_write() {
+        let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (mut doc, _) = Document::parse("<cib><configuration/><status/></cib>");
+        std::fs::write(t.path().join("master-db"), "1000\n").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(t.path().join("utilization-vm"), "cpu=1\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(sync_promotion_scores(&mut doc, "n1", "1", t.path()));
+        let xml = doc.to_xml();
+        assert!(
+            xml.contains(r#"<nvpair id="status-1-master-db" name="master-db" value="1000"/>"#),
+            "{xml}"
+        );
+        assert!(!xml.contains("utilization"), "{xml}");
+        assert!(
+            !sync_promotion_scores(&mut doc, "n1", "1", t.path()),
+            "no change"
+        );
+        std::fs::write(t.path().join("master-db"), "5\n").unwrap_or_else(|e| panic!("{e}"));
+        assert!(sync_promotion_scores(&mut doc, "n1", "1", t.path()));
+        assert!(doc.to_xml().contains(r#"value="5""#));
+        std::fs::remove_file(t.path().join("master-db")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(sync_promotion_scores(&mut doc, "n1", "1", t.path()));
+        assert!(!doc.to_xml().contains("master-db"));
     }
 }
 

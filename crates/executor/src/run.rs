@@ -79,6 +79,9 @@ pub struct OcfRunner {
     pub ocf_root: PathBuf,
     /// Where fence agents live, usually `/usr/sbin`.
     pub fence_dir: PathBuf,
+    /// When set, each node's agents get `CRM_LITE_ATTR_DIR=<attr_root>/<node>`: where they
+    /// leave promotion scores for the executor to collect.
+    pub attr_root: Option<PathBuf>,
 }
 
 impl OcfRunner {
@@ -87,6 +90,7 @@ impl OcfRunner {
         OcfRunner {
             ocf_root,
             fence_dir: PathBuf::from("/usr/sbin"),
+            attr_root: None,
         }
     }
 
@@ -132,6 +136,9 @@ impl OcfRunner {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        if let Some(root) = &self.attr_root {
+            cmd.env("CRM_LITE_ATTR_DIR", root.join(&req.node));
+        }
         for (k, v) in &req.params {
             cmd.env(format!("OCF_RESKEY_{k}"), v);
         }
