@@ -34,7 +34,7 @@ ensure_rust() {
 
 # The system packages the agents, tests and benchmarks use.
 TEST_PKGS=(build-essential pkg-config procps psmisc kmod util-linux e2fsprogs xfsprogs iproute2 curl ca-certificates
-    libxml2-utils resource-agents pacemaker-cli-utils hyperfine python3 haproxy drbd-utils mariadb-server mariadb-client
+    libxml2-utils resource-agents pacemaker-resource-agents pacemaker-cli-utils hyperfine python3 haproxy drbd-utils mariadb-server mariadb-client
     ceph-mon ceph-osd ceph-mds ceph-fuse ceph-common
     uuid-runtime cpio)
 # QEMU 7.2 and libvirt 9 (for the vm agent) are installed by scripts/vm-lab.sh install: it

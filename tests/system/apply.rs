@@ -41,6 +41,26 @@ impl Lab {
             root.join("resource.d/heartbeat/Dummy"),
         )
         .unwrap();
+        let Ok(()) = require(
+            Path::new(STOCK_OCF)
+                .join("resource.d/pacemaker/Dummy")
+                .is_file(),
+            "ocf:pacemaker:Dummy is not installed (Debian: pacemaker-resource-agents)",
+        ) else {
+            return None;
+        };
+        std::fs::create_dir_all(root.join("resource.d/pacemaker")).unwrap();
+        // Pacemaker's agents find the shell functions through the heartbeat directory.
+        symlink(
+            Path::new(STOCK_OCF).join("resource.d/heartbeat/.ocf-shellfuncs"),
+            root.join("resource.d/heartbeat/.ocf-shellfuncs"),
+        )
+        .unwrap();
+        symlink(
+            Path::new(STOCK_OCF).join("resource.d/pacemaker/Dummy"),
+            root.join("resource.d/pacemaker/Dummy"),
+        )
+        .unwrap();
         let agent = |name: &str, start: &str| {
             let p = root.join("resource.d/test").join(name);
             std::fs::write(
@@ -696,10 +716,10 @@ esac
 }
 
 #[test]
-fn a_move_live_migrates_with_the_stock_agent_between_hosted_nodes() {
+fn a_move_live_migrates_with_pacemakers_dummy_between_hosted_nodes() {
     let Some(lab) = Lab::new() else { return };
     let d = format!(
-        r#"<primitive id="d" class="ocf" provider="heartbeat" type="Dummy">{}<meta_attributes id="d-m"><nvpair id="d-am" name="allow-migrate" value="true"/></meta_attributes></primitive>"#,
+        r#"<primitive id="d" class="ocf" provider="pacemaker" type="Dummy">{}<meta_attributes id="d-m"><nvpair id="d-am" name="allow-migrate" value="true"/></meta_attributes></primitive>"#,
         lab.per_node("d", "state")
     );
     let cib = lab.cib_full(
