@@ -133,6 +133,8 @@ impl OcfRunner {
             )
             .env("OCF_RESKEY_CRM_meta_interval", req.interval_ms.to_string())
             .env("OCF_RESKEY_CRM_meta_on_node", &req.node)
+            .env("OCF_RESKEY_CRM_meta_name", &req.action)
+            .env("OCF_RESKEY_crm_feature_set", "3.16.1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -326,6 +328,8 @@ mod tests {
 [ "$OCF_RESKEY_CRM_meta_clone_max" = 2 ] || exit 13
 [ "$OCF_RESKEY_CRM_meta_timeout" = 5000 ] || exit 14
 [ "$OCF_RESKEY_CRM_meta_on_node" = n1 ] || exit 15
+[ "$OCF_RESKEY_CRM_meta_name" = start ] || exit 16
+[ -n "$OCF_RESKEY_crm_feature_set" ] || exit 17
 echo "ocf-exit-reason:all good" >&2
 exit 7"#,
         );
