@@ -444,7 +444,18 @@ case "$action" in
 esac
 "#;
 
+/// Write an executable script.
+fn script(path: &Path, body: &str) {
+    std::fs::write(path, body).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 impl Lab {
+    /// Install a test agent `ocf:test:<name>`.
+    fn agent(&self, name: &str, body: &str) {
+        script(&self.path("ocf/resource.d/test").join(name), body);
+    }
+
     /// A CIB with its own cluster options, nodes and status.
     fn cib_full(
         &self,
@@ -552,9 +563,7 @@ impl Lab {
     fn fencing_cib(&self, fail: bool) -> (PathBuf, PathBuf) {
         let fence_dir = self.path("fence");
         std::fs::create_dir_all(&fence_dir).unwrap();
-        let agent = fence_dir.join("fence_crmlite_test");
-        std::fs::write(&agent, FENCE_AGENT).unwrap();
-        std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+        script(&fence_dir.join("fence_crmlite_test"), FENCE_AGENT);
         let device = format!(
             r#"<primitive id="fence-lost" class="stonith" type="fence_crmlite_test"><instance_attributes id="fl-p"><nvpair id="fl-log" name="log" value="{}"/><nvpair id="fl-h" name="pcmk_host_list" value="lost"/>{}</instance_attributes></primitive>"#,
             self.path("fence.log").display(),
@@ -660,9 +669,8 @@ fn a_cib_with_no_device_for_enabled_fencing_is_refused_before_anything_runs() {
 fn a_start_that_fails_on_one_node_moves_the_resource_and_its_colocated_partner() {
     let Some(lab) = Lab::new() else { return };
     // Like Dummy, but its start fails on the node named by `bad_node`.
-    let picky = lab.path("ocf/resource.d/test/picky");
-    std::fs::write(
-        &picky,
+    lab.agent(
+        "picky",
         "#!/bin/sh
 case \"$1\" in
   start) [ \"$OCF_RESKEY_CRM_meta_on_node\" = \"$OCF_RESKEY_bad_node\" ] && { echo 'ocf-exit-reason:not on this node' >&2; exit 1; }
@@ -672,10 +680,8 @@ case \"$1\" in
   meta-data) echo '<resource-agent name=\"picky\"/>'; exit 0 ;;
   *) exit 3 ;;
 esac
-",
-    )
-    .unwrap();
-    std::fs::set_permissions(&picky, std::fs::Permissions::from_mode(0o755)).unwrap();
+"
+    );
     let p = format!(
         r#"<primitive id="p" class="ocf" provider="test" type="picky"><instance_attributes id="p-all"><nvpair id="p-bad" name="bad_node" value="n1"/></instance_attributes>{}<meta_attributes id="p-m"><nvpair id="p-mt" name="migration-threshold" value="1"/></meta_attributes></primitive>"#,
         lab.per_node("p", "state")
@@ -769,10 +775,9 @@ fn a_move_live_migrates_with_pacemakers_dummy_between_hosted_nodes() {
 fn independent_actions_overlap_up_to_batch_limit_and_ordered_ones_never_do() {
     let Some(lab) = Lab::new() else { return };
     // Logs when each start begins and ends (ns), then behaves like `slow`.
-    let timed = lab.path("ocf/resource.d/test/timed");
-    std::fs::write(
-        &timed,
-        format!(
+    lab.agent(
+        "timed",
+        &format!(
             "#!/bin/sh
 log={}
 case \"$1\" in
@@ -785,10 +790,8 @@ case \"$1\" in
 esac
 ",
             lab.path("timed.log").display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&timed, std::fs::Permissions::from_mode(0o755)).unwrap();
+        )
+    );
     let rsc = |id: &str| {
         format!(
             r#"<primitive id="{id}" class="ocf" provider="test" type="timed"><instance_attributes id="{id}-p"><nvpair id="{id}-s" name="state" value="{}"/></instance_attributes></primitive>"#,
@@ -832,9 +835,10 @@ esac
         "{s:?}\n{out}"
     );
     assert!(s["z"].1 <= s["w"].0, "w waits for z: {s:?}");
+    // The most running at one moment: at some start, count who runs then.
     let at_once = s
         .values()
-        .map(|a| s.values().filter(|b| overlap(*a, **b)).count())
+        .map(|a| s.values().filter(|b| b.0 <= a.0 && a.0 < b.1).count())
         .max()
         .unwrap_or(0);
     assert!(at_once <= 3, "never more than batch-limit: {s:?}");
@@ -918,9 +922,8 @@ fn a_promotable_clone_is_promoted_where_its_agent_scores_highest() {
     let Some(lab) = Lab::new() else { return };
     // Promotable: its start and monitor leave this node's promotion score (the `score`
     // parameter, per node) where crm-lite's executor collects it.
-    let promo = lab.path("ocf/resource.d/test/promo");
-    std::fs::write(
-        &promo,
+    lab.agent(
+        "promo",
         "#!/bin/sh
 base=${OCF_RESOURCE_INSTANCE%%:*}
 st=\"$OCF_RESKEY_state\"
@@ -934,10 +937,8 @@ case \"$1\" in
   meta-data) echo '<resource-agent name=\"promo\"/>'; exit 0 ;;
   *) exit 3 ;;
 esac
-",
-    )
-    .unwrap();
-    std::fs::set_permissions(&promo, std::fs::Permissions::from_mode(0o755)).unwrap();
+"
+    );
     let scores = ["n1", "n2"]
         .iter()
         .zip(["5", "10"])

@@ -171,24 +171,10 @@ mod tests {
 
     fn rec<'a>(operation: &'a str, rc: i32, pending: bool) -> OpRecord<'a> {
         OpRecord {
-            node: "n1",
-            node_id: "1",
             rsc: "r<1>",
-            class: "ocf",
-            provider: Some("heartbeat"),
-            agent: "Dummy",
-            operation,
-            interval_ms: 0,
-            rc,
-            expected_rc: 0,
-            timed_out: false,
-            call_id: 4,
-            now: 1700000000,
-            exec_ms: 12,
-            digest: "abc",
             exit_reason: Some("said \"no\"\nloudly"),
-            migrate: None,
             pending,
+            ..crate::record::tests::rec(operation, rc, 0, 4)
         }
     }
 

@@ -385,10 +385,11 @@ mod promotion_tests {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn rec<'a>(operation: &'a str, rc: i32, expected: i32, call: i64) -> OpRecord<'a> {
+    /// A record of `web` (ocf:heartbeat:Dummy) on n1, for tests.
+    pub(crate) fn rec<'a>(operation: &'a str, rc: i32, expected: i32, call: i64) -> OpRecord<'a> {
         OpRecord {
             node: "n1",
             node_id: "1",
