@@ -1788,6 +1788,7 @@ impl<'a> Lower<'a> {
                 migrate,
                 op_digest: self.attr(o, "op-digest").map(str::to_owned),
                 op_restart_digest: self.attr(o, "op-restart-digest").map(str::to_owned),
+                op_force_restart: self.attr(o, "op-force-restart").map(str::to_owned),
                 op_secure_digest: self.attr(o, "op-secure-digest").map(str::to_owned),
                 exec_time_ms: self
                     .attr(o, "exec-time")

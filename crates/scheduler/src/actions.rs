@@ -5,6 +5,7 @@
 use cib::Role;
 use cib::model::{NoQuorumPolicy, OrderKind};
 
+use crate::definition::Change;
 use crate::ws::{Kind, WorkingSet};
 use crate::{Action, ActionKind, Placement, Plan, ScoreRow};
 
@@ -16,6 +17,8 @@ struct Todo {
     start: Option<usize>,
     promote: Option<usize>,
     migrate: Option<(usize, usize)>,
+    /// Reload changed parameters here, unless a stop here cancels it.
+    reload: Option<usize>,
     blocked_start: Option<(usize, String)>,
     blocked_promote: Option<(usize, String)>,
     blocked_stop: Vec<(usize, String)>,
@@ -32,6 +35,7 @@ impl Default for Todo {
             start: None,
             promote: None,
             migrate: None,
+            reload: None,
             blocked_start: None,
             blocked_promote: None,
             blocked_stop: Vec::new(),
@@ -83,6 +87,11 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
                 ActionKind::Stop | ActionKind::Start if again && r.failed => {
                     "recovery after a failure".into()
                 }
+                ActionKind::Stop | ActionKind::Start
+                    if again && r.changed_on.contains(&(on, Change::Restart)) =>
+                {
+                    "resource definition change".into()
+                }
                 ActionKind::Stop | ActionKind::Start if again => {
                     "restart (a dependency restarts or stops)".into()
                 }
@@ -97,6 +106,7 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
                 ActionKind::Migrate => "live migration (allow-migrate)".into(),
                 ActionKind::Promote => "highest promotion priority".into(),
                 ActionKind::Demote => "no longer promoted here".into(),
+                ActionKind::Reload => "resource definition change".into(),
                 ActionKind::Fence => String::new(),
             }
         };
@@ -130,6 +140,13 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
         }
         if let Some(p) = t.promote {
             push(ActionKind::Promote, p, None, None);
+        }
+        // A stop here (a restart forced by an ordering, say) cancels the reload.
+        if let Some(n) = t
+            .reload
+            .filter(|n| !t.stop.contains(n) && t.start != Some(*n))
+        {
+            push(ActionKind::Reload, n, None, None);
         }
         if let Some((s, why)) = &t.blocked_start {
             push(ActionKind::Start, *s, None, Some(why.clone()));
@@ -285,7 +302,7 @@ fn rank(k: ActionKind) -> u8 {
         ActionKind::Demote => 1,
         ActionKind::Stop => 2,
         ActionKind::Migrate => 3,
-        ActionKind::Start => 4,
+        ActionKind::Start | ActionKind::Reload => 4,
         ActionKind::Promote => 5,
     }
 }
@@ -429,7 +446,20 @@ fn primitive_todo(ws: &WorkingSet, i: usize, fence: &[usize]) -> Todo {
     }
     // Stop wherever it runs but should not (or must restart).
     let staying = target.is_some_and(|n| current.len() == 1 && current[0] == n);
-    let must_restart = staying && (r.failed || r.stop_failed_on.contains(&current[0]));
+    // A changed definition restarts it, or reloads it when only reloadable parameters
+    // changed (a reload while a start is pending becomes a restart).
+    let change = current
+        .first()
+        .and_then(|&n| r.changed_on.iter().find(|c| c.0 == n))
+        .map(|c| c.1);
+    let must_restart = staying
+        && (r.failed
+            || r.stop_failed_on.contains(&current[0])
+            || change == Some(Change::Restart)
+            || change == Some(Change::Reload) && r.start_pending);
+    if staying && !must_restart && change == Some(Change::Reload) {
+        t.reload = Some(current[0]);
+    }
     let moving = target.is_some() && !current.is_empty() && !staying;
     let can_migrate = moving
         && r.allow_migrate

@@ -39,7 +39,12 @@ fn resolve(sets: &Attributes, attrs: &Attrs, now: Option<i64>) -> Vec<(String, S
             continue;
         }
         for p in &set.pairs {
-            if let Some(v) = &p.value {
+            // `#default` means "not set" to Pacemaker: the agent's own default applies.
+            if let Some(v) = p
+                .value
+                .as_ref()
+                .filter(|v| !v.eq_ignore_ascii_case("#default"))
+            {
                 out.entry(p.name.clone()).or_insert_with(|| v.clone());
             }
         }

@@ -11,6 +11,7 @@ use cib::status::{NodeState, ResourceHistory};
 use cib::{Cib, Role, Score};
 
 use crate::Input;
+use crate::definition::{self, Change};
 use crate::rules::{Attrs, rule_holds};
 
 pub(crate) const INF: i32 = Score::INFINITY_VALUE;
@@ -115,6 +116,8 @@ pub(crate) struct Rsc {
     pub start_pending: bool,
     /// Nodes where the resource failed to stop (fenced or blocked).
     pub stop_failed_on: Vec<usize>,
+    /// Nodes where its definition changed since it started there, and what that needs.
+    pub changed_on: Vec<(usize, Change)>,
 
     // Assignment.
     pub next_role: Option<Role>,
@@ -399,6 +402,7 @@ impl WorkingSet {
             failed: false,
             start_pending: false,
             stop_failed_on: Vec::new(),
+            changed_on: Vec::new(),
             next_role: None,
             assigned: None,
             provisional: true,
@@ -621,6 +625,9 @@ impl WorkingSet {
     // ----- status -----
 
     fn unpack_status(&mut self, cib: &Cib, input: &Input) {
+        // Configured primitives by id, for the digests of their parameters (lookups only).
+        let prims: std::collections::HashMap<&str, &Primitive> =
+            cib.primitives().map(|p| (p.id.as_str(), p)).collect();
         for ns in &cib.status.nodes {
             let Some(ni) = self.node_index(ns.uname.as_str()) else {
                 continue;
@@ -630,7 +637,7 @@ impl WorkingSet {
                 continue;
             }
             for h in &ns.resources {
-                self.unpack_history(ni, ns, h, input.now);
+                self.unpack_history(cib, &prims, ni, ns, h, input.now);
             }
         }
         // A resource thought active on an offline node that is not already unclean makes
@@ -661,6 +668,8 @@ impl WorkingSet {
 
     fn unpack_history(
         &mut self,
+        cib: &Cib,
+        prims: &std::collections::HashMap<&str, &Primitive>,
         ni: usize,
         _ns: &NodeState,
         h: &ResourceHistory,
@@ -819,6 +828,14 @@ impl WorkingSet {
             }
             if st.pending.as_deref() == Some("start") {
                 r.start_pending = true;
+            }
+            let base = r.base.clone();
+            let node = self.nodes[ni].name.clone();
+            if let Some(prim) = prims.get(base.as_str()) {
+                let params = crate::instance_params(cib, prim, &node, now);
+                if let Some(c) = definition::change(&h.ops, &params) {
+                    self.rscs[ri].changed_on.push((ni, c));
+                }
             }
         }
     }
