@@ -970,10 +970,9 @@ impl<'a> Lower<'a> {
             );
         }
         let enabled = self.bool_attr(o, "enabled", true);
+        let params = self.sets(o, "instance_attributes");
         let mut attributes = self.sets(o, "meta_attributes");
-        attributes
-            .sets
-            .extend(self.sets(o, "instance_attributes").sets);
+        attributes.sets.extend(params.sets.iter().cloned());
         const TYPED: [&str; 7] = [
             "id", "name", "interval", "timeout", "role", "on-fail", "enabled",
         ];
@@ -1003,6 +1002,7 @@ impl<'a> Lower<'a> {
             role,
             enabled,
             attributes,
+            params,
             other,
             element: o,
         })

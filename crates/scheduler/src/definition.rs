@@ -27,8 +27,15 @@ pub(crate) enum Change {
 }
 
 /// The change `ops` (a resource's history on one node) call for, given the parameters the
-/// resource has there now (`params`, as [`crate::instance_params`] gives them).
-pub(crate) fn change(ops: &[LrmOp], params: &[(String, String)]) -> Option<Change> {
+/// resource has there now (`params`, as [`crate::instance_params`] gives them) and those a
+/// configured one-shot operation adds (`extra`, by operation name). A one-shot operation
+/// with parameters of its own always restarts when its digest changed (a reload would not
+/// pass them).
+pub(crate) fn change(
+    ops: &[LrmOp],
+    params: &[(String, String)],
+    extra: impl Fn(&str) -> Vec<(String, String)>,
+) -> Option<Change> {
     let mut order: Vec<&LrmOp> = ops.iter().collect();
     order.sort_by_key(|o| (o.call_id < 0, o.call_id));
     let (mut start, mut stop) = (None, None);
@@ -48,7 +55,6 @@ pub(crate) fn change(ops: &[LrmOp], params: &[(String, String)]) -> Option<Chang
     if start < stop {
         return None;
     }
-    let all = op_digest(params);
     let mut verdict: Option<Change> = None;
     for o in order.iter().skip(start.unwrap_or(0)) {
         if o.interval_ms > 0
@@ -59,17 +65,20 @@ pub(crate) fn change(ops: &[LrmOp], params: &[(String, String)]) -> Option<Chang
         {
             continue;
         }
+        let own = extra(&o.operation);
+        let mut params = params.to_vec();
+        params.extend(own.iter().cloned());
         let restart_changed = match (&o.op_restart_digest, &o.op_force_restart) {
             (Some(recorded), list) => {
-                *recorded != restart_digest(params, list.as_deref().unwrap_or(""))
+                *recorded != restart_digest(&params, list.as_deref().unwrap_or(""))
             }
             (None, _) => false,
         };
         let this = if restart_changed {
             Some(Change::Restart)
-        } else if o.op_digest.as_deref() == Some(all.as_str()) {
+        } else if o.op_digest.as_deref() == Some(op_digest(&params).as_str()) {
             None
-        } else if o.op_restart_digest.is_some() {
+        } else if o.op_restart_digest.is_some() && own.is_empty() {
             Some(Change::Reload)
         } else {
             Some(Change::Restart)
@@ -108,6 +117,10 @@ mod tests {
         }
     }
 
+    fn change_(ops: &[LrmOp], params: &[(String, String)]) -> Option<Change> {
+        change(ops, params, |_| Vec::new())
+    }
+
     fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()
@@ -126,14 +139,14 @@ mod tests {
 
     #[test]
     fn unchanged_parameters_change_nothing() {
-        assert_eq!(change(&[op("start", 3, Some(ALL))], &ip()), None);
+        assert_eq!(change_(&[op("start", 3, Some(ALL))], &ip()), None);
     }
 
     #[test]
     fn changed_parameters_of_an_agent_without_reload_restart() {
         let now = params(&[("ip", "192.0.2.10"), ("cidr_netmask", "25")]);
         assert_eq!(
-            change(&[op("start", 3, Some(ALL))], &now),
+            change_(&[op("start", 3, Some(ALL))], &now),
             Some(Change::Restart)
         );
     }
@@ -141,7 +154,7 @@ mod tests {
     #[test]
     fn a_missing_digest_restarts() {
         assert_eq!(
-            change(&[op("start", 3, None)], &ip()),
+            change_(&[op("start", 3, None)], &ip()),
             Some(Change::Restart)
         );
     }
@@ -152,9 +165,9 @@ mod tests {
         start.op_restart_digest = Some(IP_ONLY.into());
         start.op_force_restart = Some(" ip ".into());
         let now = params(&[("ip", "192.0.2.10"), ("cidr_netmask", "25")]);
-        assert_eq!(change(&[start.clone()], &now), Some(Change::Reload));
+        assert_eq!(change_(&[start.clone()], &now), Some(Change::Reload));
         let moved = params(&[("ip", "192.0.2.11"), ("cidr_netmask", "24")]);
-        assert_eq!(change(&[start], &moved), Some(Change::Restart));
+        assert_eq!(change_(&[start], &moved), Some(Change::Restart));
     }
 
     #[test]
@@ -162,16 +175,31 @@ mod tests {
         let old = op("start", 3, Some("0123456789abcdef0123456789abcdef"));
         let new = op("start", 5, Some(ALL));
         assert_eq!(
-            change(&[old.clone(), op("stop", 4, None), new], &ip()),
+            change_(&[old.clone(), op("stop", 4, None), new], &ip()),
             None
         );
-        assert_eq!(change(&[old, op("stop", 4, None)], &ip()), None);
+        assert_eq!(change_(&[old, op("stop", 4, None)], &ip()), None);
+    }
+
+    #[test]
+    fn a_start_with_its_own_parameters_restarts_rather_than_reloads() {
+        let mut start = op("start", 3, Some(ALL));
+        start.op_restart_digest = Some(IP_ONLY.into());
+        start.op_force_restart = Some(" ip ".into());
+        let trace = |name: &str| {
+            if name == "start" {
+                params(&[("trace_ra", "1")])
+            } else {
+                Vec::new()
+            }
+        };
+        assert_eq!(change(&[start], &ip(), trace), Some(Change::Restart));
     }
 
     #[test]
     fn recurring_monitors_never_restart() {
         let mut mon = op("monitor", 4, Some("0123456789abcdef0123456789abcdef"));
         mon.interval_ms = 10_000;
-        assert_eq!(change(&[op("start", 3, Some(ALL)), mon], &ip()), None);
+        assert_eq!(change_(&[op("start", 3, Some(ALL)), mon], &ip()), None);
     }
 }

@@ -833,7 +833,14 @@ impl WorkingSet {
             let node = self.nodes[ni].name.clone();
             if let Some(prim) = prims.get(base.as_str()) {
                 let params = crate::instance_params(cib, prim, &node, now);
-                if let Some(c) = definition::change(&h.ops, &params) {
+                let extra = |task: &str| {
+                    prim.ops
+                        .iter()
+                        .find(|o| o.name == task && o.interval_ms == 0)
+                        .map(|o| crate::params::op_params(cib, o, &node, now))
+                        .unwrap_or_default()
+                };
+                if let Some(c) = definition::change(&h.ops, &params, extra) {
                     self.rscs[ri].changed_on.push((ni, c));
                 }
             }
