@@ -573,18 +573,29 @@ fn can(t: &Todo, action: &str) -> bool {
 
 fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
     // Group internal orders, then configured ones; repeat until nothing changes.
-    // (first, first action, then, then action, inverse, symmetrical)
-    let mut orders: Vec<(usize, String, usize, String, bool, bool)> = Vec::new();
+    // (first, first action, then, then action, inverse, symmetrical, only restarts)
+    let mut orders: Vec<(usize, String, usize, String, bool, bool, bool)> = Vec::new();
     for (g, r) in ws.rscs.iter().enumerate() {
         if r.kind == Kind::Group && r.ordered_group {
             for w in ws.rscs[g].children.windows(2) {
-                orders.push((w[0], "start".into(), w[1], "start".into(), false, true));
-                orders.push((w[1], "stop".into(), w[0], "stop".into(), true, false));
+                orders.push((
+                    w[0],
+                    "start".into(),
+                    w[1],
+                    "start".into(),
+                    false,
+                    true,
+                    false,
+                ));
+                orders.push((w[1], "stop".into(), w[0], "stop".into(), true, false, false));
             }
         }
     }
     for o in &ws.orders {
-        if o.kind != OrderKind::Mandatory {
+        // An optional order to a resource with restart-type=restart only carries the
+        // restart of the first over to the then (Pacemaker's implies-then).
+        let only_restarts = o.kind == OrderKind::Optional && ws.rscs[o.then].restart_with_first;
+        if o.kind != OrderKind::Mandatory && !only_restarts {
             continue;
         }
         let inverse = o.first_action == "stop" && o.then_action == "stop"
@@ -596,12 +607,16 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
             o.then_action.clone(),
             inverse,
             o.symmetrical,
+            only_restarts,
         ));
     }
     for _round in 0..(ws.rscs.len() + 4) {
         let mut changed = false;
-        for (f, fa, tt, ta, inverse, symmetrical) in &orders {
+        for (f, fa, tt, ta, inverse, symmetrical, only_restarts) in &orders {
             for (firsts, thens, per_node) in groups(ws, todo, *f, *tt) {
+                if *only_restarts && *inverse {
+                    continue;
+                }
                 if *inverse {
                     // "stop T then stop F": F stopping makes T stop (and restart if it stays).
                     // A live migration of the first is not a stop the then must wait out.
@@ -649,6 +664,15 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
                 }
                 let f_is_clone_like = ws.rscs[*f].kind == Kind::Clone;
                 let req = firsts.iter().any(|&x| has(&todo[x], fa));
+                if *only_restarts {
+                    let restarts = fa != "start" || firsts.iter().any(|&x| todo[x].start.is_some());
+                    if req && restarts && ta == "start" {
+                        for &x in &thens {
+                            changed |= force_restart(ws, todo, x);
+                        }
+                    }
+                    continue;
+                }
                 let runnable = if f_is_clone_like {
                     firsts.iter().any(|&x| can(&todo[x], fa))
                 } else {

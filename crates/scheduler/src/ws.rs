@@ -80,6 +80,9 @@ pub(crate) struct Rsc {
     pub managed: bool,
     pub priority: i32,
     pub allow_migrate: bool,
+    /// The deprecated `restart-type=restart`: an optional order to this resource restarts it
+    /// as a mandatory one would, when the first restarts.
+    pub restart_with_first: bool,
     pub critical: bool,
     /// `requires` is not `nothing`: needs quorum to start.
     pub requires_quorum: bool,
@@ -379,6 +382,7 @@ impl WorkingSet {
             managed: true,
             priority: 0,
             allow_migrate: false,
+            restart_with_first: false,
             critical: true,
             requires_quorum: true,
             multiple_active: MultipleActive::StopStart,
@@ -430,6 +434,9 @@ impl WorkingSet {
         r.managed = m.bool("is-managed").unwrap_or(true) && !maint;
         r.priority = m.score("priority").unwrap_or(0);
         r.allow_migrate = m.bool("allow-migrate").unwrap_or(false);
+        r.restart_with_first = m
+            .get("restart-type")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("restart"));
         r.critical = m.bool("critical").unwrap_or(true);
         r.requires_quorum = !m
             .get("requires")
