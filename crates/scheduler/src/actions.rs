@@ -54,6 +54,7 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
             todo[i] = primitive_todo(ws, i, &fence);
         }
     }
+    probes_on_pending_nodes(ws, &mut todo);
     quorum(ws, &mut todo);
     propagate_orders(ws, &mut todo);
 
@@ -236,6 +237,32 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
         .filter_map(|r| r.parent.map(|p| (r.id.clone(), ws.rscs[p].id.clone())))
         .collect();
     plan
+}
+
+/// A start waits for the resource's probes on every online node where it has no history;
+/// a node that is up but has not joined yet (pending) cannot run them, so such a start
+/// cannot happen (Pacemaker 2.1.5: the probe is unrunnable and the start is ordered after
+/// it).
+fn probes_on_pending_nodes(ws: &WorkingSet, todo: &mut [Todo]) {
+    for i in 0..ws.rscs.len() {
+        let r = &ws.rscs[i];
+        if r.kind != Kind::Primitive || r.orphan || !r.managed || todo[i].start.is_none() {
+            continue;
+        }
+        let siblings: Vec<usize> = match ws.clone_of(i) {
+            Some(c) if !ws.rscs[c].unique => ws.instances.get(&r.base).cloned().unwrap_or_default(),
+            _ => vec![i],
+        };
+        let unprobed = ws.nodes.iter().enumerate().any(|(n, node)| {
+            node.online
+                && node.pending
+                && !node.unclean
+                && !siblings.iter().any(|&s| ws.rscs[s].known_on.contains(&n))
+        });
+        if unprobed {
+            block(ws, todo, i, "start", "unrunnable probe", false);
+        }
+    }
 }
 
 /// Probes where a resource has no history on an online node, and the recurring monitors of

@@ -35,6 +35,8 @@ pub(crate) struct Node {
     pub standby: bool,
     pub maintenance: bool,
     pub shutdown: bool,
+    /// Up but not joined yet: nothing runs there, probes included.
+    pub pending: bool,
     /// Why the node must be fenced, when unclean.
     pub unclean_reason: String,
     pub attrs: Attrs,
@@ -353,6 +355,7 @@ impl WorkingSet {
                 standby: standby || pending,
                 maintenance,
                 shutdown,
+                pending,
                 unclean_reason: reason,
                 attrs,
                 free: util,
