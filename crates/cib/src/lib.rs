@@ -28,6 +28,7 @@
 pub mod agent;
 mod check;
 pub mod diag;
+pub mod digest;
 pub mod duration;
 mod lower;
 pub mod model;

@@ -970,10 +970,9 @@ impl<'a> Lower<'a> {
             );
         }
         let enabled = self.bool_attr(o, "enabled", true);
+        let params = self.sets(o, "instance_attributes");
         let mut attributes = self.sets(o, "meta_attributes");
-        attributes
-            .sets
-            .extend(self.sets(o, "instance_attributes").sets);
+        attributes.sets.extend(params.sets.iter().cloned());
         const TYPED: [&str; 7] = [
             "id", "name", "interval", "timeout", "role", "on-fail", "enabled",
         ];
@@ -1003,6 +1002,7 @@ impl<'a> Lower<'a> {
             role,
             enabled,
             attributes,
+            params,
             other,
             element: o,
         })
@@ -1788,6 +1788,7 @@ impl<'a> Lower<'a> {
                 migrate,
                 op_digest: self.attr(o, "op-digest").map(str::to_owned),
                 op_restart_digest: self.attr(o, "op-restart-digest").map(str::to_owned),
+                op_force_restart: self.attr(o, "op-force-restart").map(str::to_owned),
                 op_secure_digest: self.attr(o, "op-secure-digest").map(str::to_owned),
                 exec_time_ms: self
                     .attr(o, "exec-time")

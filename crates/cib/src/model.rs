@@ -307,6 +307,9 @@ pub struct Op {
     pub enabled: bool,
     /// `meta_attributes`/`instance_attributes` of the op (e.g. `OCF_CHECK_LEVEL`).
     pub attributes: Attributes,
+    /// Only the op's `instance_attributes`: parameters this operation adds to the
+    /// resource's (Pacemaker puts them in the operation's digest).
+    pub params: Attributes,
     /// XML attributes not typed above (`start-delay`, `interval-origin`,
     /// `record-pending`, `description`, ...), as written.
     pub other: Vec<(String, String)>,

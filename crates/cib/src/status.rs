@@ -176,8 +176,11 @@ pub struct LrmOp {
     pub migrate: Option<(String, String)>,
     /// `op-digest`: hash of the parameters the op ran with (restart-vs-reload decisions).
     pub op_digest: Option<String>,
-    /// `op-restart-digest`.
+    /// `op-restart-digest`: hash of only the parameters that need a restart (reloadable
+    /// agents).
     pub op_restart_digest: Option<String>,
+    /// `op-force-restart`: the names of those parameters, separated by spaces.
+    pub op_force_restart: Option<String>,
     /// `op-secure-digest`.
     pub op_secure_digest: Option<String>,
     /// `exec-time` in ms.
@@ -432,6 +435,7 @@ mod tests {
             migrate: None,
             op_digest: None,
             op_restart_digest: None,
+            op_force_restart: None,
             op_secure_digest: None,
             exec_time_ms: None,
             on_node: None,

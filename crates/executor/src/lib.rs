@@ -11,17 +11,16 @@
 //! - [`journal`] appends each record to a write-ahead journal, so that a round writes the
 //!   CIB once and a crash still loses nothing.
 //! - [`walk`] runs a plan's graph: ordered, independent actions in parallel up to a limit.
-//! - [`digest`] computes Pacemaker's operation digest, so that a recorded start does not look
-//!   like a changed definition to Pacemaker.
+//! - [`op_digest`] (from `cib::digest`, shared with the scheduler) is Pacemaker's operation
+//!   digest, so that a recorded start does not look like a changed definition to Pacemaker.
 #![deny(missing_docs)]
 
-mod digest;
 pub mod fence;
 pub mod journal;
 mod record;
 mod run;
 pub mod walk;
 
-pub use digest::{md5_hex, op_digest};
+pub use cib::digest::op_digest;
 pub use record::{OpRecord, fenced, forget_in_flight, node_state, record, sync_promotion_scores};
 pub use run::{ExecError, OcfRunner, Outcome, Request, Runner};

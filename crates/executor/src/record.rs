@@ -173,7 +173,14 @@ pub fn record(doc: &mut Document, r: &OpRecord<'_>) -> bool {
         0
     };
     let magic = format!("{op_status}:{};{key}", r.rc);
-    let op_key = format!("{}_{}_{}", r.rsc, r.operation, r.interval_ms);
+    // As Pacemaker's controller: a finished reload is recorded as a start (with the new
+    // digest) when it succeeded, as a monitor when it failed.
+    let operation = match r.operation {
+        "reload" | "reload-agent" if !r.pending && failed => "monitor",
+        "reload" | "reload-agent" if !r.pending => "start",
+        op => op,
+    };
+    let op_key = format!("{}_{}_{}", r.rsc, operation, r.interval_ms);
     let (call, rc, status, interval, now, exec) = (
         r.call_id.to_string(),
         r.rc.to_string(),
@@ -192,7 +199,7 @@ pub fn record(doc: &mut Document, r: &OpRecord<'_>) -> bool {
             &[
                 ("id", id),
                 ("operation_key", &op_key),
-                ("operation", r.operation),
+                ("operation", operation),
                 ("crm-debug-origin", "crm-lite"),
                 ("crm_feature_set", "3.16.1"),
                 ("transition-key", &key),
@@ -228,7 +235,7 @@ pub fn record(doc: &mut Document, r: &OpRecord<'_>) -> bool {
     if failed {
         write(doc, &format!("{}_last_failure_0", r.rsc));
         bump_fail_count(doc, state, r);
-    } else if r.operation == "stop" {
+    } else if operation == "stop" {
         // A stopped resource has no recurring monitors left.
         let recurring: Vec<ElementId> = doc
             .children(rsc)
@@ -457,5 +464,29 @@ pub(crate) mod tests {
             .node("n1")
             .unwrap_or_else(|| panic!("node_state n1"));
         assert_eq!(n1.fail_count("web"), cib::Score::new(2));
+    }
+
+    #[test]
+    fn a_reload_is_recorded_as_a_start_with_the_new_digest() {
+        let (mut doc, err) = Document::parse(CIB);
+        assert!(err.is_none());
+        assert!(!record(&mut doc, &rec("start", 0, 0, 1)));
+        let mut reload = rec("reload", 0, 0, 2);
+        reload.digest = "ae06a3ac7cfcb6a2ecf8efb773617766";
+        assert!(!record(&mut doc, &reload));
+        let parsed = cib::parse("cib.xml", &doc.to_xml());
+        let web = parsed
+            .cib
+            .status
+            .node("n1")
+            .and_then(|n| n.resource("web"))
+            .unwrap_or_else(|| panic!("history of web"));
+        assert_eq!(web.state.role, cib::Role::Started);
+        assert_eq!(web.ops.len(), 1, "{:?}", web.ops);
+        assert_eq!(web.ops[0].operation, "start");
+        assert_eq!(
+            web.ops[0].op_digest.as_deref(),
+            Some("ae06a3ac7cfcb6a2ecf8efb773617766")
+        );
     }
 }

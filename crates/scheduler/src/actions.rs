@@ -5,6 +5,7 @@
 use cib::Role;
 use cib::model::{NoQuorumPolicy, OrderKind};
 
+use crate::definition::Change;
 use crate::ws::{Kind, WorkingSet};
 use crate::{Action, ActionKind, Placement, Plan, ScoreRow};
 
@@ -16,6 +17,8 @@ struct Todo {
     start: Option<usize>,
     promote: Option<usize>,
     migrate: Option<(usize, usize)>,
+    /// Reload changed parameters here, unless a stop here cancels it.
+    reload: Option<usize>,
     blocked_start: Option<(usize, String)>,
     blocked_promote: Option<(usize, String)>,
     blocked_stop: Vec<(usize, String)>,
@@ -32,6 +35,7 @@ impl Default for Todo {
             start: None,
             promote: None,
             migrate: None,
+            reload: None,
             blocked_start: None,
             blocked_promote: None,
             blocked_stop: Vec::new(),
@@ -50,6 +54,7 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
             todo[i] = primitive_todo(ws, i, &fence);
         }
     }
+    probes_on_pending_nodes(ws, &mut todo);
     quorum(ws, &mut todo);
     propagate_orders(ws, &mut todo);
 
@@ -83,6 +88,11 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
                 ActionKind::Stop | ActionKind::Start if again && r.failed => {
                     "recovery after a failure".into()
                 }
+                ActionKind::Stop | ActionKind::Start
+                    if again && r.changed_on.contains(&(on, Change::Restart)) =>
+                {
+                    "resource definition change".into()
+                }
                 ActionKind::Stop | ActionKind::Start if again => {
                     "restart (a dependency restarts or stops)".into()
                 }
@@ -97,6 +107,7 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
                 ActionKind::Migrate => "live migration (allow-migrate)".into(),
                 ActionKind::Promote => "highest promotion priority".into(),
                 ActionKind::Demote => "no longer promoted here".into(),
+                ActionKind::Reload => "resource definition change".into(),
                 ActionKind::Fence => String::new(),
             }
         };
@@ -130,6 +141,13 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
         }
         if let Some(p) = t.promote {
             push(ActionKind::Promote, p, None, None);
+        }
+        // A stop here (a restart forced by an ordering, say) cancels the reload.
+        if let Some(n) = t
+            .reload
+            .filter(|n| !t.stop.contains(n) && t.start != Some(*n))
+        {
+            push(ActionKind::Reload, n, None, None);
         }
         if let Some((s, why)) = &t.blocked_start {
             push(ActionKind::Start, *s, None, Some(why.clone()));
@@ -221,6 +239,32 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
     plan
 }
 
+/// A start waits for the resource's probes on every online node where it has no history;
+/// a node that is up but has not joined yet (pending) cannot run them, so such a start
+/// cannot happen (Pacemaker 2.1.5: the probe is unrunnable and the start is ordered after
+/// it).
+fn probes_on_pending_nodes(ws: &WorkingSet, todo: &mut [Todo]) {
+    for i in 0..ws.rscs.len() {
+        let r = &ws.rscs[i];
+        if r.kind != Kind::Primitive || r.orphan || !r.managed || todo[i].start.is_none() {
+            continue;
+        }
+        let siblings: Vec<usize> = match ws.clone_of(i) {
+            Some(c) if !ws.rscs[c].unique => ws.instances.get(&r.base).cloned().unwrap_or_default(),
+            _ => vec![i],
+        };
+        let unprobed = ws.nodes.iter().enumerate().any(|(n, node)| {
+            node.online
+                && node.pending
+                && !node.unclean
+                && !siblings.iter().any(|&s| ws.rscs[s].known_on.contains(&n))
+        });
+        if unprobed {
+            block(ws, todo, i, "start", "unrunnable probe", false);
+        }
+    }
+}
+
 /// Probes where a resource has no history on an online node, and the recurring monitors of
 /// every resource where it runs after the plan.
 fn probes_and_monitors(ws: &WorkingSet, todo: &[Todo], plan: &mut Plan) {
@@ -285,7 +329,7 @@ fn rank(k: ActionKind) -> u8 {
         ActionKind::Demote => 1,
         ActionKind::Stop => 2,
         ActionKind::Migrate => 3,
-        ActionKind::Start => 4,
+        ActionKind::Start | ActionKind::Reload => 4,
         ActionKind::Promote => 5,
     }
 }
@@ -429,7 +473,20 @@ fn primitive_todo(ws: &WorkingSet, i: usize, fence: &[usize]) -> Todo {
     }
     // Stop wherever it runs but should not (or must restart).
     let staying = target.is_some_and(|n| current.len() == 1 && current[0] == n);
-    let must_restart = staying && (r.failed || r.stop_failed_on.contains(&current[0]));
+    // A changed definition restarts it, or reloads it when only reloadable parameters
+    // changed (a reload while a start is pending becomes a restart).
+    let change = current
+        .first()
+        .and_then(|&n| r.changed_on.iter().find(|c| c.0 == n))
+        .map(|c| c.1);
+    let must_restart = staying
+        && (r.failed
+            || r.stop_failed_on.contains(&current[0])
+            || change == Some(Change::Restart)
+            || change == Some(Change::Reload) && r.start_pending);
+    if staying && !must_restart && change == Some(Change::Reload) {
+        t.reload = Some(current[0]);
+    }
     let moving = target.is_some() && !current.is_empty() && !staying;
     let can_migrate = moving
         && r.allow_migrate
@@ -543,18 +600,29 @@ fn can(t: &Todo, action: &str) -> bool {
 
 fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
     // Group internal orders, then configured ones; repeat until nothing changes.
-    // (first, first action, then, then action, inverse, symmetrical)
-    let mut orders: Vec<(usize, String, usize, String, bool, bool)> = Vec::new();
+    // (first, first action, then, then action, inverse, symmetrical, only restarts)
+    let mut orders: Vec<(usize, String, usize, String, bool, bool, bool)> = Vec::new();
     for (g, r) in ws.rscs.iter().enumerate() {
         if r.kind == Kind::Group && r.ordered_group {
             for w in ws.rscs[g].children.windows(2) {
-                orders.push((w[0], "start".into(), w[1], "start".into(), false, true));
-                orders.push((w[1], "stop".into(), w[0], "stop".into(), true, false));
+                orders.push((
+                    w[0],
+                    "start".into(),
+                    w[1],
+                    "start".into(),
+                    false,
+                    true,
+                    false,
+                ));
+                orders.push((w[1], "stop".into(), w[0], "stop".into(), true, false, false));
             }
         }
     }
     for o in &ws.orders {
-        if o.kind != OrderKind::Mandatory {
+        // An optional order to a resource with restart-type=restart only carries the
+        // restart of the first over to the then (Pacemaker's implies-then).
+        let only_restarts = o.kind == OrderKind::Optional && ws.rscs[o.then].restart_with_first;
+        if o.kind != OrderKind::Mandatory && !only_restarts {
             continue;
         }
         let inverse = o.first_action == "stop" && o.then_action == "stop"
@@ -566,12 +634,16 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
             o.then_action.clone(),
             inverse,
             o.symmetrical,
+            only_restarts,
         ));
     }
     for _round in 0..(ws.rscs.len() + 4) {
         let mut changed = false;
-        for (f, fa, tt, ta, inverse, symmetrical) in &orders {
+        for (f, fa, tt, ta, inverse, symmetrical, only_restarts) in &orders {
             for (firsts, thens, per_node) in groups(ws, todo, *f, *tt) {
+                if *only_restarts && *inverse {
+                    continue;
+                }
                 if *inverse {
                     // "stop T then stop F": F stopping makes T stop (and restart if it stays).
                     // A live migration of the first is not a stop the then must wait out.
@@ -619,6 +691,15 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
                 }
                 let f_is_clone_like = ws.rscs[*f].kind == Kind::Clone;
                 let req = firsts.iter().any(|&x| has(&todo[x], fa));
+                if *only_restarts {
+                    let restarts = fa != "start" || firsts.iter().any(|&x| todo[x].start.is_some());
+                    if req && restarts && ta == "start" {
+                        for &x in &thens {
+                            changed |= force_restart(ws, todo, x);
+                        }
+                    }
+                    continue;
+                }
                 let runnable = if f_is_clone_like {
                     firsts.iter().any(|&x| can(&todo[x], fa))
                 } else {

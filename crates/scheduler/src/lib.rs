@@ -22,6 +22,7 @@
 
 mod actions;
 mod assign;
+mod definition;
 pub mod format;
 mod params;
 mod rules;
@@ -57,6 +58,8 @@ pub enum ActionKind {
     Migrate,
     /// Fence a node.
     Fence,
+    /// Reload changed parameters in place (the agent's `reload`, `reload-agent` for OCF 1.1).
+    Reload,
 }
 
 impl ActionKind {
@@ -70,6 +73,7 @@ impl ActionKind {
             ActionKind::Demote => "demote",
             ActionKind::Migrate => "migrate",
             ActionKind::Fence => "fence",
+            ActionKind::Reload => "reload",
         }
     }
 }

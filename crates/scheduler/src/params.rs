@@ -2,7 +2,7 @@
 //! `<instance_attributes>` carry rules (per-node paths, ports, addresses), so the value of a
 //! parameter depends on where the operation runs.
 use cib::Cib;
-use cib::model::{Attributes, Primitive};
+use cib::model::{Attributes, Op, Primitive};
 
 use crate::rules::{Attrs, rule_holds};
 use crate::ws::node_attrs;
@@ -16,16 +16,24 @@ pub fn instance_params(
     node: &str,
     now: Option<i64>,
 ) -> Vec<(String, String)> {
-    let attrs = cib
-        .node(node)
+    resolve(&prim.params, &attrs_of(cib, node), now)
+}
+
+/// The parameters an operation adds to its resource's on `node` at `now` (the op's own
+/// `instance_attributes`), resolved as [`instance_params`] resolves the resource's.
+pub(crate) fn op_params(cib: &Cib, op: &Op, node: &str, now: Option<i64>) -> Vec<(String, String)> {
+    resolve(&op.params, &attrs_of(cib, node), now)
+}
+
+fn attrs_of(cib: &Cib, node: &str) -> Attrs {
+    cib.node(node)
         .map(|n| node_attrs(cib, n))
         .unwrap_or_else(|| {
             let mut a = Attrs::new();
             a.insert("#uname".into(), node.to_owned());
             a.insert("#kind".into(), "cluster".into());
             a
-        });
-    resolve(&prim.params, &attrs, now)
+        })
 }
 
 fn resolve(sets: &Attributes, attrs: &Attrs, now: Option<i64>) -> Vec<(String, String)> {
@@ -39,7 +47,12 @@ fn resolve(sets: &Attributes, attrs: &Attrs, now: Option<i64>) -> Vec<(String, S
             continue;
         }
         for p in &set.pairs {
-            if let Some(v) = &p.value {
+            // `#default` means "not set" to Pacemaker: the agent's own default applies.
+            if let Some(v) = p
+                .value
+                .as_ref()
+                .filter(|v| !v.eq_ignore_ascii_case("#default"))
+            {
                 out.entry(p.name.clone()).or_insert_with(|| v.clone());
             }
         }

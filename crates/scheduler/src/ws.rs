@@ -11,6 +11,7 @@ use cib::status::{NodeState, ResourceHistory};
 use cib::{Cib, Role, Score};
 
 use crate::Input;
+use crate::definition::{self, Change};
 use crate::rules::{Attrs, rule_holds};
 
 pub(crate) const INF: i32 = Score::INFINITY_VALUE;
@@ -34,6 +35,8 @@ pub(crate) struct Node {
     pub standby: bool,
     pub maintenance: bool,
     pub shutdown: bool,
+    /// Up but not joined yet: nothing runs there, probes included.
+    pub pending: bool,
     /// Why the node must be fenced, when unclean.
     pub unclean_reason: String,
     pub attrs: Attrs,
@@ -79,6 +82,9 @@ pub(crate) struct Rsc {
     pub managed: bool,
     pub priority: i32,
     pub allow_migrate: bool,
+    /// The deprecated `restart-type=restart`: an optional order to this resource restarts it
+    /// as a mandatory one would, when the first restarts.
+    pub restart_with_first: bool,
     pub critical: bool,
     /// `requires` is not `nothing`: needs quorum to start.
     pub requires_quorum: bool,
@@ -115,6 +121,8 @@ pub(crate) struct Rsc {
     pub start_pending: bool,
     /// Nodes where the resource failed to stop (fenced or blocked).
     pub stop_failed_on: Vec<usize>,
+    /// Nodes where its definition changed since it started there, and what that needs.
+    pub changed_on: Vec<(usize, Change)>,
 
     // Assignment.
     pub next_role: Option<Role>,
@@ -347,6 +355,7 @@ impl WorkingSet {
                 standby: standby || pending,
                 maintenance,
                 shutdown,
+                pending,
                 unclean_reason: reason,
                 attrs,
                 free: util,
@@ -376,6 +385,7 @@ impl WorkingSet {
             managed: true,
             priority: 0,
             allow_migrate: false,
+            restart_with_first: false,
             critical: true,
             requires_quorum: true,
             multiple_active: MultipleActive::StopStart,
@@ -399,6 +409,7 @@ impl WorkingSet {
             failed: false,
             start_pending: false,
             stop_failed_on: Vec::new(),
+            changed_on: Vec::new(),
             next_role: None,
             assigned: None,
             provisional: true,
@@ -426,6 +437,9 @@ impl WorkingSet {
         r.managed = m.bool("is-managed").unwrap_or(true) && !maint;
         r.priority = m.score("priority").unwrap_or(0);
         r.allow_migrate = m.bool("allow-migrate").unwrap_or(false);
+        r.restart_with_first = m
+            .get("restart-type")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("restart"));
         r.critical = m.bool("critical").unwrap_or(true);
         r.requires_quorum = !m
             .get("requires")
@@ -621,6 +635,9 @@ impl WorkingSet {
     // ----- status -----
 
     fn unpack_status(&mut self, cib: &Cib, input: &Input) {
+        // Configured primitives by id, for the digests of their parameters (lookups only).
+        let prims: std::collections::HashMap<&str, &Primitive> =
+            cib.primitives().map(|p| (p.id.as_str(), p)).collect();
         for ns in &cib.status.nodes {
             let Some(ni) = self.node_index(ns.uname.as_str()) else {
                 continue;
@@ -630,7 +647,7 @@ impl WorkingSet {
                 continue;
             }
             for h in &ns.resources {
-                self.unpack_history(ni, ns, h, input.now);
+                self.unpack_history(cib, &prims, ni, ns, h, input.now);
             }
         }
         // A resource thought active on an offline node that is not already unclean makes
@@ -661,6 +678,8 @@ impl WorkingSet {
 
     fn unpack_history(
         &mut self,
+        cib: &Cib,
+        prims: &std::collections::HashMap<&str, &Primitive>,
         ni: usize,
         _ns: &NodeState,
         h: &ResourceHistory,
@@ -819,6 +838,21 @@ impl WorkingSet {
             }
             if st.pending.as_deref() == Some("start") {
                 r.start_pending = true;
+            }
+            let base = r.base.clone();
+            let node = self.nodes[ni].name.clone();
+            if let Some(prim) = prims.get(base.as_str()) {
+                let params = crate::instance_params(cib, prim, &node, now);
+                let extra = |task: &str| {
+                    prim.ops
+                        .iter()
+                        .find(|o| o.name == task && o.interval_ms == 0)
+                        .map(|o| crate::params::op_params(cib, o, &node, now))
+                        .unwrap_or_default()
+                };
+                if let Some(c) = definition::change(&h.ops, &params, extra) {
+                    self.rscs[ri].changed_on.push((ni, c));
+                }
             }
         }
     }
