@@ -607,8 +607,9 @@ pub struct ResourceSet {
     pub element: ElementId,
 }
 
-/// `resource-discovery` of a location constraint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `resource-discovery` of a location constraint, ordered as Pacemaker ranks them when
+/// several constraints name one node (the greater wins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ResourceDiscovery {
     /// Probe everywhere (default).
     Always,

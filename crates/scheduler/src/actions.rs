@@ -257,6 +257,7 @@ fn probes_on_pending_nodes(ws: &WorkingSet, todo: &mut [Todo]) {
             node.online
                 && node.pending
                 && !node.unclean
+                && ws.discoverable(i, n)
                 && !siblings.iter().any(|&s| ws.rscs[s].known_on.contains(&n))
         });
         if unprobed {
@@ -283,6 +284,9 @@ fn probes_and_monitors(ws: &WorkingSet, todo: &[Todo], plan: &mut Plan) {
                 continue;
             }
             if siblings.iter().any(|&s| ws.rscs[s].known_on.contains(&n)) {
+                continue;
+            }
+            if !ws.discoverable(i, n) {
                 continue;
             }
             let p = crate::Probe {

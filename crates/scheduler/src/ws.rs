@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use cib::model::{
     Attributes, Colocation, Location, MultipleActive, NoQuorumPolicy, OnFail, Order, OrderKind,
-    PlacementStrategy, Primitive, Resource, ResourceSet,
+    PlacementStrategy, Primitive, Resource, ResourceDiscovery, ResourceSet,
 };
 use cib::status::{NodeState, ResourceHistory};
 use cib::{Cib, Role, Score};
@@ -96,6 +96,10 @@ pub(crate) struct Rsc {
     pub monitors: Vec<(u64, Option<Role>)>,
     /// Nodes with any history of this resource (probed or run there).
     pub known_on: Vec<usize>,
+    /// `resource-discovery` per node, from the location constraints naming it there.
+    pub discover: Vec<ResourceDiscovery>,
+    /// Some location constraint of it (or of a parent) has `resource-discovery=exclusive`.
+    pub exclusive_discover: bool,
     // Clone settings (on clones).
     pub promotable: bool,
     pub unique: bool,
@@ -335,6 +339,7 @@ impl WorkingSet {
         ws.apply_locations(cib, input);
         ws.apply_stickiness();
         ws.apply_fail_limits(cib, input);
+        ws.apply_exclusive_discovery();
         ws
     }
 
@@ -402,6 +407,8 @@ impl WorkingSet {
             promoted_node_max: 1,
             interleave: false,
             ordered_group: true,
+            discover: vec![ResourceDiscovery::Always; n],
+            exclusive_discover: false,
             allowed: vec![if self.symmetric { Some(0) } else { None }; n],
             promo_loc: vec![0; n],
             running_on: Vec::new(),
@@ -1259,9 +1266,50 @@ impl WorkingSet {
                         r.promo_loc[ni] = add(r.promo_loc[ni], score);
                         continue;
                     }
+                    self.set_discovery(t, ni, l.resource_discovery);
                     self.add_location(t, ni, score, format!("location constraint {}", l.id));
                 }
             }
+        }
+    }
+
+    /// Raise `resource-discovery` of `i` and everything below it on node `ni` to `mode`.
+    fn set_discovery(&mut self, i: usize, ni: usize, mode: ResourceDiscovery) {
+        let mut stack = vec![i];
+        while let Some(x) = stack.pop() {
+            let r = &mut self.rscs[x];
+            r.discover[ni] = r.discover[ni].max(mode);
+            r.exclusive_discover |= mode == ResourceDiscovery::Exclusive;
+            stack.extend(self.rscs[x].children.iter().copied());
+        }
+    }
+
+    /// With exclusive discovery a resource may run only where a constraint marks the node
+    /// `exclusive`: every other node it could run on is banned.
+    fn apply_exclusive_discovery(&mut self) {
+        for i in 0..self.rscs.len() {
+            if !self.rscs[i].exclusive_discover {
+                continue;
+            }
+            for ni in 0..self.nodes.len() {
+                let r = &mut self.rscs[i];
+                if r.allowed[ni].is_some() && r.discover[ni] != ResourceDiscovery::Exclusive {
+                    r.allowed[ni] = Some(-INF);
+                    self.push_why(i, ni, -INF, || {
+                        "resource-discovery=exclusive does not name this node".into()
+                    });
+                }
+            }
+        }
+    }
+
+    /// Whether `i` may be probed on node `ni` (its `resource-discovery` there).
+    pub fn discoverable(&self, i: usize, ni: usize) -> bool {
+        let r = &self.rscs[i];
+        match r.discover[ni] {
+            ResourceDiscovery::Never => false,
+            ResourceDiscovery::Exclusive => true,
+            ResourceDiscovery::Always => !r.exclusive_discover,
         }
     }
 
