@@ -980,3 +980,45 @@ esac
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("nothing to do"), "{out}");
 }
+
+#[test]
+fn hosted_nodes_keep_their_agents_runtime_files_apart() {
+    let Some(lab) = Lab::new() else { return };
+    let Ok(()) = require(
+        tests::is_root(),
+        "needs root (agents write to /run/resource-agents)",
+    ) else {
+        return;
+    };
+    // ocf:heartbeat:Dummy keeps its state in $HA_RSCTMP: on one machine, two emulated
+    // nodes would otherwise see each other's resource.
+    let id = format!("solo{}", std::process::id());
+    let solo = format!(r#"<primitive id="{id}" class="ocf" provider="heartbeat" type="Dummy"/>"#);
+    let pref = format!(r#"<rsc_location id="solo-pref" rsc="{id}" node="n1" score="100"/>"#);
+    let opts = r#"<nvpair id="o-s" name="stonith-enabled" value="false"/>"#;
+    let cib = lab.cib_full("solo.xml", opts, &Lab::hosted_nodes(), &solo, &pref, "");
+    let (code, out) = lab.apply(&cib);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("start {id} on n1")), "{out}");
+    let n1_state = Path::new("/run/resource-agents/n1").join(format!("Dummy-{id}.state"));
+    assert!(n1_state.exists(), "{out}");
+    assert!(
+        !Path::new("/run/resource-agents/n2")
+            .join(format!("Dummy-{id}.state"))
+            .exists()
+    );
+
+    // Forget the history: probes find it on n1 only, so nothing moves or restarts.
+    std::fs::remove_dir_all(lab.path("state")).unwrap();
+    let (code, out) = lab.apply(&cib);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("probe {id} on n1: rc 0")), "{out}");
+    assert!(out.contains(&format!("probe {id} on n2: rc 7")), "{out}");
+    assert!(!out.contains("start ") && !out.contains("stop "), "{out}");
+
+    // Leave nothing behind in /run.
+    let empty = lab.cib_full("none.xml", opts, &Lab::hosted_nodes(), "", "", "");
+    let (code, out) = lab.apply(&empty);
+    assert_eq!(code, 0, "{out}");
+    assert!(!n1_state.exists(), "{out}");
+}

@@ -193,6 +193,11 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         text = doc.to_xml();
     }
 
+    let own_rsctmp = hosted
+        .iter()
+        .filter(|n| **n != local)
+        .map(|n| (n.clone(), Path::new(executor::RSCTMP).join(n)))
+        .collect();
     let ctx = Ctx {
         name,
         hosted,
@@ -202,6 +207,9 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             fence_dir: std::env::var_os("CRM_LITE_FENCE_DIR")
                 .map_or_else(|| PathBuf::from("/usr/sbin"), PathBuf::from),
             attr_root: Some(args.state_dir.join("attrs")),
+            // A node emulated beside this machine keeps its agents' pid and state files
+            // apart, as a machine of its own would.
+            own_rsctmp,
             ocf_root,
         },
         state_path,

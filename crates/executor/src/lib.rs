@@ -23,4 +23,4 @@ pub mod walk;
 
 pub use cib::digest::op_digest;
 pub use record::{OpRecord, fenced, forget_in_flight, node_state, record, sync_promotion_scores};
-pub use run::{ExecError, OcfRunner, Outcome, Request, Runner};
+pub use run::{ExecError, OcfRunner, Outcome, RSCTMP, Request, Runner};

@@ -1,4 +1,5 @@
 //! Running one agent operation.
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -82,7 +83,14 @@ pub struct OcfRunner {
     /// When set, each node's agents get `CRM_LITE_ATTR_DIR=<attr_root>/<node>`: where they
     /// leave promotion scores for the executor to collect.
     pub attr_root: Option<PathBuf>,
+    /// Nodes that get a `HA_RSCTMP` of their own (created when missing) instead of
+    /// [`RSCTMP`]: nodes emulated on this machine beside it, whose agents must not find
+    /// each other's pid and state files.
+    pub own_rsctmp: BTreeMap<String, PathBuf>,
 }
+
+/// Pacemaker's `HA_RSCTMP`: where agents keep pid and state files.
+pub const RSCTMP: &str = "/run/resource-agents";
 
 impl OcfRunner {
     /// A runner for agents under `ocf_root` and fence agents in `/usr/sbin`.
@@ -91,6 +99,7 @@ impl OcfRunner {
             ocf_root,
             fence_dir: PathBuf::from("/usr/sbin"),
             attr_root: None,
+            own_rsctmp: BTreeMap::new(),
         }
     }
 
@@ -126,7 +135,7 @@ impl OcfRunner {
             .env("OCF_RESOURCE_INSTANCE", &req.rsc)
             .env("OCF_RESOURCE_TYPE", &req.agent)
             .env("OCF_RESOURCE_PROVIDER", provider)
-            .env("HA_RSCTMP", "/run/resource-agents")
+            .env("HA_RSCTMP", self.rsctmp(&req.node)?)
             .env(
                 "OCF_RESKEY_CRM_meta_timeout",
                 req.timeout.as_millis().to_string(),
@@ -149,6 +158,18 @@ impl OcfRunner {
         }
         own_session(&mut cmd);
         Ok((path, cmd, None))
+    }
+
+    /// `HA_RSCTMP` for an agent on `node`.
+    fn rsctmp(&self, node: &str) -> Result<PathBuf, ExecError> {
+        let Some(dir) = self.own_rsctmp.get(node) else {
+            return Ok(PathBuf::from(RSCTMP));
+        };
+        std::fs::create_dir_all(dir).map_err(|source| ExecError::Spawn {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        Ok(dir.clone())
     }
 
     /// A fence agent: `key=value` lines on stdin (the device's parameters without
