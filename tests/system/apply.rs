@@ -979,6 +979,14 @@ esac
     let (code, out) = lab.apply(&cib);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("nothing to do"), "{out}");
+    // crm-lite status names the roles as crm_mon does.
+    let (code, out) = lab.admin(&["status"]);
+    assert_eq!(code, 0, "{out}");
+    let row = |role: &str, node: &str| {
+        out.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["*", "p", role, node])
+    };
+    assert!(row("Promoted", "n2") && row("Unpromoted", "n1"), "{out}");
 }
 
 #[test]

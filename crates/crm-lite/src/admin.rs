@@ -1,6 +1,7 @@
 //! `crm-lite status`, `move`, `ban`, `clear` and `cleanup`: the operator's commands on the
 //! state CIB that `crm-lite apply` keeps (like `crm_mon -1` and `crm_resource --move`,
 //! `--ban`, `--clear`, `--cleanup`). Changes take effect at the next `crm-lite apply`.
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -86,14 +87,35 @@ pub fn status(args: &StatusArgs) -> Result<ExitCode> {
         };
         nodes.push((n.uname.0.clone(), state));
     }
+    // Instances of promotable clones that are started but not promoted are shown as
+    // crm_mon shows them: Unpromoted.
+    let promotable: BTreeSet<&str> = cib
+        .resources
+        .iter()
+        .filter_map(|r| match r {
+            cib::model::Resource::Clone(c) if c.promotable => Some(c.child.primitives()),
+            _ => None,
+        })
+        .flatten()
+        .map(|p| p.id.as_str())
+        .collect();
     for ns in &cib.status.nodes {
+        // History of a node the configuration no longer names is not part of the cluster.
+        if !cib.nodes.is_empty() && cib.node(ns.uname.as_str()).is_none() {
+            continue;
+        }
         for r in &ns.resources {
             let fails = ns.fail_count(r.id.as_str()).value();
             if r.state.role.is_active() || r.state.failed || fails > 0 {
+                let base = r.id.as_str().split(':').next().unwrap_or_default();
+                let role = match r.state.role {
+                    cib::Role::Started if promotable.contains(base) => cib::Role::Unpromoted,
+                    role => role,
+                };
                 rows.push((
                     r.id.0.clone(),
                     ns.uname.0.clone(),
-                    r.state.role.to_string(),
+                    role.to_string(),
                     r.state.failed,
                     fails,
                 ));
