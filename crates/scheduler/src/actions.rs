@@ -374,6 +374,7 @@ fn edges(ws: &WorkingSet, actions: &[Action], owners: &[Owner]) -> Vec<(usize, u
             }
         }
     }
+    clone_internal_edges(ws, actions, &per_rsc, &mut out);
     let mut orders: Vec<(usize, &str, usize, &str)> = Vec::new();
     for r in &ws.rscs {
         if r.kind == Kind::Group && r.ordered_group {
@@ -409,6 +410,58 @@ fn edges(ws: &WorkingSet, actions: &[Action], owners: &[Owner]) -> Vec<(usize, u
     out.sort();
     out.dedup();
     out
+}
+
+/// A clone's own ordering across its instances, as Pacemaker's clone pseudo-actions impose
+/// it: every instance stops before any instance starts; in a promotable clone also every
+/// demote comes before any stop, start or promote, and every stop and start before any
+/// promote (so a replica is not stopped while the primary it follows still serves).
+fn clone_internal_edges(
+    ws: &WorkingSet,
+    actions: &[Action],
+    per_rsc: &std::collections::BTreeMap<usize, Vec<usize>>,
+    out: &mut Vec<(usize, usize)>,
+) {
+    use ActionKind::{Demote, Migrate, Promote, Start, Stop};
+    for (c, r) in ws.rscs.iter().enumerate() {
+        if r.kind != Kind::Clone {
+            continue;
+        }
+        let all: Vec<usize> = ws
+            .primitives_of(c)
+            .into_iter()
+            .filter_map(|i| per_rsc.get(&i))
+            .flatten()
+            .copied()
+            .collect();
+        let of = |kinds: &[ActionKind]| -> Vec<usize> {
+            all.iter()
+                .copied()
+                .filter(|&a| kinds.contains(&actions[a].kind))
+                .collect()
+        };
+        let (demotes, stops, starts, promotes) = (
+            of(&[Demote]),
+            of(&[Stop]),
+            of(&[Start, Migrate]),
+            of(&[Promote]),
+        );
+        let mut pairs: Vec<(&[usize], &[usize])> = vec![(&stops, &starts)];
+        if r.promotable {
+            pairs.extend([
+                (&demotes[..], &stops[..]),
+                (&demotes[..], &starts[..]),
+                (&demotes[..], &promotes[..]),
+                (&stops[..], &promotes[..]),
+                (&starts[..], &promotes[..]),
+            ]);
+        }
+        for (before, after) in pairs {
+            for &a in before {
+                out.extend(after.iter().filter(|&&b| b != a).map(|&b| (a, b)));
+            }
+        }
+    }
 }
 
 /// The name an action shows: anonymous clone instances by their base id.
