@@ -376,19 +376,59 @@ fn edges(ws: &WorkingSet, actions: &[Action], owners: &[Owner]) -> Vec<(usize, u
     }
     clone_internal_edges(ws, actions, &per_rsc, &mut out);
     let mut orders: Vec<(usize, &str, usize, &str)> = Vec::new();
-    for r in &ws.rscs {
-        if r.kind == Kind::Group && r.ordered_group {
-            for w in r.children.windows(2) {
-                orders.push((w[0], "start", w[1], "start"));
-                orders.push((w[1], "stop", w[0], "stop"));
+    for (g, r) in ws.rscs.iter().enumerate() {
+        if r.kind != Kind::Group {
+            continue;
+        }
+        // The group is stopped before it starts again: every member's stop comes before
+        // any member's start.
+        for &a in &r.children {
+            for &b in &r.children {
+                orders.push((a, "stop", b, "start"));
             }
         }
+        if !r.ordered_group {
+            continue;
+        }
+        let promotable = ws.clone_of(g).is_some_and(|c| ws.rscs[c].promotable);
+        for w in r.children.windows(2) {
+            orders.push((w[0], "start", w[1], "start"));
+            orders.push((w[1], "stop", w[0], "stop"));
+            if promotable {
+                orders.push((w[0], "promote", w[1], "promote"));
+                orders.push((w[1], "demote", w[0], "demote"));
+            }
+        }
+        // A partially active group still shuts down in sequence: a member stops before
+        // the last active member before it, across members that are not running.
+        let mut last_active: Option<usize> = None;
+        for (k, &m) in r.children.iter().enumerate() {
+            if ws.rscs[m].running_on.is_empty() {
+                continue;
+            }
+            if let Some(last) = last_active {
+                if k > 0 && ws.rscs[r.children[k - 1]].running_on.is_empty() {
+                    orders.push((m, "stop", last, "stop"));
+                }
+            }
+            last_active = Some(m);
+        }
     }
+    let mut same_node = Vec::new();
     for o in &ws.orders {
         orders.push((o.first, &o.first_action, o.then, &o.then_action));
+        // Pseudo-actions of a group or clone have no node: only between two primitives
+        // does an anti-colocation's order need both actions on one node.
+        same_node.push(
+            o.same_node
+                && ws.rscs[o.first].kind == Kind::Primitive
+                && ws.rscs[o.then].kind == Kind::Primitive,
+        );
     }
     let by_rsc = |i: usize| per_rsc.get(&i).cloned().unwrap_or_default();
-    for (f, fa, t, ta) in orders {
+    let internal = orders.len() - same_node.len();
+    for (k, (f, fa, t, ta)) in orders.into_iter().enumerate() {
+        let one_node = k >= internal && same_node[k - internal];
         if !per_rsc.contains_key(&f) && ws.rscs[f].kind == Kind::Primitive
             || !per_rsc.contains_key(&t) && ws.rscs[t].kind == Kind::Primitive
         {
@@ -401,7 +441,7 @@ fn edges(ws: &WorkingSet, actions: &[Action], owners: &[Owner]) -> Vec<(usize, u
         let thens: Vec<usize> = endpoint(ws, t).into_iter().flat_map(by_rsc).collect();
         for &a in firsts.iter().filter(|&&a| matches(actions[a].kind, fa)) {
             for &b in thens.iter().filter(|&&b| matches(actions[b].kind, ta)) {
-                if a != b {
+                if a != b && (!one_node || actions[a].node == actions[b].node) {
                     out.push((a, b));
                 }
             }
@@ -459,6 +499,32 @@ fn clone_internal_edges(
         for (before, after) in pairs {
             for &a in before {
                 out.extend(after.iter().filter(|&&b| b != a).map(|&b| (a, b)));
+            }
+        }
+        if r.ordered_clone {
+            // Instance by instance: starts (and promotes) in number order, stops (and
+            // demotes) in reverse.
+            let acts = |inst: usize, kinds: &[ActionKind]| -> Vec<usize> {
+                ws.primitives_of(inst)
+                    .into_iter()
+                    .filter_map(|i| per_rsc.get(&i))
+                    .flatten()
+                    .copied()
+                    .filter(|&a| kinds.contains(&actions[a].kind))
+                    .collect()
+            };
+            for w in r.children.windows(2) {
+                let (prev, next) = (w[0], w[1]);
+                for (first, then, kinds) in [
+                    (prev, next, &[Start, Migrate][..]),
+                    (next, prev, &[Stop][..]),
+                    (prev, next, &[Promote][..]),
+                    (next, prev, &[Demote][..]),
+                ] {
+                    for a in acts(first, kinds) {
+                        out.extend(acts(then, kinds).into_iter().map(|b| (a, b)));
+                    }
+                }
             }
         }
     }
@@ -678,7 +744,8 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
     for o in &ws.orders {
         // An optional order to a resource with restart-type=restart only carries the
         // restart of the first over to the then (Pacemaker's implies-then).
-        let only_restarts = o.kind == OrderKind::Optional && ws.rscs[o.then].restart_with_first;
+        let only_restarts =
+            o.kind == OrderKind::Optional && !o.same_node && ws.rscs[o.then].restart_with_first;
         if o.kind != OrderKind::Mandatory && !only_restarts {
             continue;
         }

@@ -111,6 +111,8 @@ pub(crate) struct Rsc {
     pub promoted_node_max: u32,
     pub interleave: bool,
     pub ordered_group: bool,
+    /// A clone with `ordered=true`: its instances start one after another, by number.
+    pub ordered_clone: bool,
 
     // Scores.
     /// Node weights by node index; `None`: not allowed (absent from the table).
@@ -172,6 +174,9 @@ pub(crate) struct Ord {
     pub kind: OrderKind,
     /// Whether the inverse order applies too (then stops before first stops).
     pub symmetrical: bool,
+    /// An anti-colocation's order: between two primitives it holds only when both
+    /// actions are on one node.
+    pub same_node: bool,
 }
 
 /// Everything the scheduler reasons about.
@@ -407,6 +412,7 @@ impl WorkingSet {
             promoted_node_max: 1,
             interleave: false,
             ordered_group: true,
+            ordered_clone: false,
             discover: vec![ResourceDiscovery::Always; n],
             exclusive_discover: false,
             allowed: vec![if self.symmetric { Some(0) } else { None }; n],
@@ -521,6 +527,7 @@ impl WorkingSet {
                     .map(|v| v.max(0) as u32)
                     .unwrap_or(1);
                 rsc.interleave = chain.bool("interleave").unwrap_or(false);
+                rsc.ordered_clone = chain.bool("ordered").unwrap_or(false);
                 let ci = self.push(rsc);
                 for k in 0..self.rscs[ci].clone_max {
                     let inst = match &*c.child {
@@ -982,16 +989,33 @@ impl WorkingSet {
         self.rscs[dependent].this_with.push(ci);
         self.rscs[primary].with_this.push(ci);
         if score <= -INF {
-            // Anti-colocation also orders the two (one's stop before the other's start).
-            for (a, b) in [(dependent, primary), (primary, dependent)] {
-                self.orders.push(Ord {
-                    first: a,
-                    first_action: "stop".into(),
-                    then: b,
-                    then_action: "start".into(),
-                    kind: OrderKind::Optional,
-                    symmetrical: false,
-                });
+            // Anti-colocation also orders the two: what makes one lose its role comes
+            // before what makes the other gain its role (as Pacemaker 2.1.5 does).
+            let (dr, pr) = (norm(dependent_role), norm(primary_role));
+            for (a, ar, b, br) in [(dependent, dr, primary, pr), (primary, pr, dependent, dr)] {
+                let lose: &[&str] = match ar {
+                    Some(Role::Promoted) => &["demote"],
+                    Some(Role::Unpromoted) => &["stop", "promote"],
+                    _ => &["stop"],
+                };
+                let gain: &[&str] = match br {
+                    Some(Role::Promoted) => &["promote"],
+                    Some(Role::Unpromoted) => &["start", "demote"],
+                    _ => &["start"],
+                };
+                for fa in lose {
+                    for ta in gain {
+                        self.orders.push(Ord {
+                            first: a,
+                            first_action: (*fa).into(),
+                            then: b,
+                            then_action: (*ta).into(),
+                            kind: OrderKind::Optional,
+                            symmetrical: false,
+                            same_node: true,
+                        });
+                    }
+                }
             }
         }
     }
@@ -1132,6 +1156,7 @@ impl WorkingSet {
             then_action: ta.to_owned(),
             kind,
             symmetrical: symmetrical && kind != OrderKind::Serialize,
+            same_node: false,
         });
         if symmetrical && kind != OrderKind::Serialize {
             let inv = |a: &str| match a {
@@ -1149,6 +1174,7 @@ impl WorkingSet {
                     then_action: ifa.to_owned(),
                     kind,
                     symmetrical: false,
+                    same_node: false,
                 });
             }
         }
