@@ -1030,3 +1030,113 @@ fn hosted_nodes_keep_their_agents_runtime_files_apart() {
     assert_eq!(code, 0, "{out}");
     assert!(!n1_state.exists(), "{out}");
 }
+
+/// A plain HTTP GET on loopback: the body, or None when nothing answers.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).ok()?;
+    reply.split("\r\n\r\n").nth(1).map(str::to_owned)
+}
+
+#[test]
+fn apply_runs_the_real_mgmt_api_agent_and_watch_restarts_a_killed_server() {
+    let Some(lab) = Lab::new() else { return };
+    let Ok(()) = require(
+        built("mgmt-api").is_some() && have("python3"),
+        "target/<profile>/mgmt-api is not built or python3 is missing",
+    ) else {
+        return;
+    };
+    std::fs::create_dir_all(lab.path("ocf/resource.d/crm-lite")).unwrap();
+    symlink(
+        built("mgmt-api").unwrap(),
+        lab.path("ocf/resource.d/crm-lite/mgmt-api"),
+    )
+    .unwrap();
+    let www = lab.path("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("health"), "ok\n").unwrap();
+    let (port1, port2) = (tests::free_port(), tests::free_port());
+    let api = |id: &str, port: u16| {
+        let pidfile = lab.path("run").join(format!("{id}.pid"));
+        format!(
+            r#"<primitive id="{id}" class="ocf" provider="crm-lite" type="mgmt-api"><instance_attributes id="{id}-p">
+<nvpair id="{id}-c" name="command" value="python3 -m http.server {port} --bind 127.0.0.1 --directory {}"/>
+<nvpair id="{id}-h" name="health_url" value="http://127.0.0.1:{port}/health"/>
+<nvpair id="{id}-b" name="expect_body" value="^ok"/>
+<nvpair id="{id}-pf" name="pidfile" value="{}"/>
+<nvpair id="{id}-w" name="workdir" value="{}"/>
+</instance_attributes><operations><op id="{id}-m" name="monitor" interval="1s" timeout="10s"/></operations></primitive>"#,
+            www.display(),
+            pidfile.display(),
+            lab.path("run").display()
+        )
+    };
+    let resources = format!("{}{}", api("api-1", port1), api("api-2", port2));
+    let order = r#"<rsc_order id="o1" first="api-1" then="api-2" kind="Mandatory"/>"#;
+    let cib = lab.cib("api.xml", &resources, order);
+    let (code, out) = lab.apply(&cib);
+    assert_eq!(code, 0, "{out}");
+    let (s1, s2) = (
+        out.find("start api-1 on testnode: ok").expect(&out),
+        out.find("] start api-2 on testnode ...").expect(&out),
+    );
+    assert!(s1 < s2, "api-2 starts only after api-1 is up:\n{out}");
+    assert_eq!(http_get(port1, "/health").as_deref(), Some("ok\n"));
+    assert_eq!(http_get(port2, "/health").as_deref(), Some("ok\n"));
+    let (code, out) = lab.apply(&cib);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("nothing to do"), "{out}");
+
+    // --watch: the server of api-1 is killed; the next monitor fails and it is restarted.
+    let pid_of = || {
+        std::fs::read_to_string(lab.path("run/api-1.pid"))
+            .ok()
+            .and_then(|p| p.trim().parse::<i32>().ok())
+    };
+    let old = pid_of().expect("api-1's pid file");
+    let log = std::fs::File::create(lab.path("watch.log")).unwrap();
+    let child = Command::new(&lab.crm_lite)
+        .args(["apply", "--watch", "--node", "testnode", "--state-dir"])
+        .arg(lab.path("state"))
+        .arg(&cib)
+        .env("OCF_ROOT", lab.path("ocf"))
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start crm-lite apply --watch");
+    let watcher = Watcher(child);
+    let read = || std::fs::read_to_string(lab.path("watch.log")).unwrap_or_default();
+    assert!(
+        tests::wait_for(Duration::from_secs(20), || read().contains("watching")),
+        "{}",
+        read()
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(old),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(
+        tests::wait_for(Duration::from_secs(30), || {
+            pid_of().is_some_and(|p| p != old) && http_get(port1, "/health").is_some()
+        }),
+        "{}",
+        read()
+    );
+    drop(watcher);
+    let out = read();
+    assert!(out.contains("monitor api-1 on testnode failed"), "{out}");
+    assert_eq!(http_get(port1, "/health").as_deref(), Some("ok\n"));
+
+    // Taken out of the CIB: both servers stop.
+    let empty = lab.cib("empty.xml", "", "");
+    let (code, out) = lab.apply(&empty);
+    assert_eq!(code, 0, "{out}");
+    assert!(http_get(port1, "/health").is_none(), "{out}");
+    assert!(http_get(port2, "/health").is_none(), "{out}");
+}
