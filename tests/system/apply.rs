@@ -1140,3 +1140,95 @@ fn apply_runs_the_real_mgmt_api_agent_and_watch_restarts_a_killed_server() {
     assert!(http_get(port1, "/health").is_none(), "{out}");
     assert!(http_get(port2, "/health").is_none(), "{out}");
 }
+
+#[test]
+fn a_changed_reloadable_parameter_reloads_and_a_unique_one_restarts() {
+    let Some(lab) = Lab::new() else { return };
+    // A pre-OCF-1.1 agent with a reload action: `weight` (unique=0) can be reloaded,
+    // `state` (unique=1) cannot. Every call is logged.
+    let log = lab.path("calls.log");
+    lab.agent(
+        "reloader",
+        &format!(
+            r#"#!/bin/sh
+echo "$1 weight=$OCF_RESKEY_weight" >> {log}
+case "$1" in
+  start) touch "$OCF_RESKEY_state"; exit 0 ;;
+  stop) rm -f "$OCF_RESKEY_state"; exit 0 ;;
+  reload) exit 0 ;;
+  monitor) [ -f "$OCF_RESKEY_state" ] && exit 0; exit 7 ;;
+  meta-data) cat <<'XML'
+<?xml version="1.0"?>
+<resource-agent name="reloader"><version>1.0</version>
+<parameters>
+<parameter name="state" unique="1"><content type="string"/></parameter>
+<parameter name="weight" unique="0"><content type="string"/></parameter>
+</parameters>
+<actions><action name="start" timeout="20s"/><action name="stop" timeout="20s"/>
+<action name="monitor" timeout="20s"/><action name="reload" timeout="20s"/>
+<action name="meta-data" timeout="5s"/></actions>
+</resource-agent>
+XML
+    exit 0 ;;
+  *) exit 3 ;;
+esac
+"#,
+            log = log.display()
+        ),
+    );
+    let rsc = |weight: &str, state: &str| {
+        format!(
+            r#"<primitive id="r" class="ocf" provider="test" type="reloader"><instance_attributes id="r-p"><nvpair id="r-s" name="state" value="{}"/><nvpair id="r-w" name="weight" value="{weight}"/></instance_attributes></primitive>"#,
+            lab.path("run").join(state).display()
+        )
+    };
+    // What the agent was asked to do (each apply also reads its meta-data once).
+    let calls = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.starts_with("meta-data"))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    };
+    let cib = lab.cib("r1.xml", &rsc("1", "r.state"), "");
+    let (code, out) = lab.apply(&cib);
+    assert_eq!(code, 0, "{out}");
+    let state = lab.state();
+    assert!(
+        state.contains(r#"op-force-restart=" state ""#) && state.contains("op-restart-digest="),
+        "the start is recorded with what forces a restart, as Pacemaker records it:\n{state}"
+    );
+
+    // Pacemaker reads the recorded history the same way: a new weight is a reload.
+    let changed = state.replace(r#"name="weight" value="1""#, r#"name="weight" value="2""#);
+    assert_ne!(changed, state);
+    std::fs::write(lab.path("changed.xml"), &changed).unwrap();
+    if have("crm_simulate") {
+        let sim = Command::new("crm_simulate")
+            .args(["-S", "-x"])
+            .arg(lab.path("changed.xml"))
+            .env("CIB_shadow_dir", lab.path("run"))
+            .env("LC_ALL", "C")
+            .output()
+            .expect("crm_simulate");
+        let text = String::from_utf8_lossy(&sim.stdout);
+        assert!(text.contains("Reload") && text.contains(" r "), "{text}");
+    }
+    let before = calls().lines().count();
+    let (code, out) = lab.apply(&lab.cib("r2.xml", &rsc("2", "r.state"), ""));
+    assert_eq!(code, 0, "{out}");
+    let new: Vec<String> = calls().lines().skip(before).map(str::to_owned).collect();
+    assert_eq!(new, ["reload weight=2"], "{out}");
+    let (code, out) = lab.apply(&lab.cib("r2.xml", &rsc("2", "r.state"), ""));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("nothing to do"), "{out}");
+
+    // A new state file (unique) cannot be reloaded: stop, then start.
+    let before = calls().lines().count();
+    let (code, out) = lab.apply(&lab.cib("r3.xml", &rsc("2", "other.state"), ""));
+    assert_eq!(code, 0, "{out}");
+    let new: Vec<String> = calls().lines().skip(before).map(str::to_owned).collect();
+    assert_eq!(new, ["stop weight=2", "start weight=2"], "{out}");
+    assert!(lab.path("run/other.state").exists());
+}

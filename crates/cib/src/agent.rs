@@ -15,6 +15,10 @@ pub struct AgentParameter {
     pub required: bool,
     /// `deprecated` (OCF 1.1) or marked obsolete.
     pub deprecated: bool,
+    /// `unique="1"`.
+    pub unique: bool,
+    /// `reloadable="1"` (OCF 1.1).
+    pub reloadable: bool,
 }
 
 /// What crm-lite needs from an agent's meta-data.
@@ -26,6 +30,8 @@ pub struct AgentMetadata {
     pub parameters: Vec<AgentParameter>,
     /// Advertised action names.
     pub actions: Vec<String>,
+    /// The OCF version it implements (`<version>`), if it says.
+    pub ocf_version: Option<String>,
 }
 
 /// Meta-data output that is not a `<resource-agent>` document.
@@ -55,6 +61,9 @@ impl AgentMetadata {
             name: doc.get(root).attr("name").unwrap_or_default().to_owned(),
             parameters: Vec::new(),
             actions: Vec::new(),
+            ocf_version: doc
+                .child(root, "version")
+                .map(|v| doc.text(v).trim().to_owned()),
         };
         if let Some(ps) = doc.child(root, "parameters") {
             for p in doc.children(ps) {
@@ -68,6 +77,8 @@ impl AgentMetadata {
                     name: name.to_owned(),
                     required: flag("required"),
                     deprecated: flag("deprecated") || doc.child(p, "deprecated").is_some(),
+                    unique: flag("unique"),
+                    reloadable: flag("reloadable"),
                 });
             }
         }

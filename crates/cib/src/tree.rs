@@ -287,6 +287,18 @@ impl Document {
         })
     }
 
+    /// The text directly inside `id` (text and CDATA children, concatenated).
+    pub fn text(&self, id: ElementId) -> String {
+        self.get(id)
+            .children
+            .iter()
+            .filter_map(|n| match n {
+                Node::Text(t) | Node::CData(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The first child element of `id` named `name`.
     pub fn child(&self, id: ElementId, name: &str) -> Option<ElementId> {
         self.children(id).find(|c| self.get(*c).name == name)

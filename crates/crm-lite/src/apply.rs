@@ -210,6 +210,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             // A node emulated beside this machine keeps its agents' pid and state files
             // apart, as a machine of its own would.
             own_rsctmp,
+            metadata: Default::default(),
             ocf_root,
         },
         state_path,
@@ -842,6 +843,7 @@ fn converge(
                         duration: Duration::ZERO,
                         exit_reason: None,
                         stdout: String::new(),
+                        restart: None,
                     });
                 let digest = executor::op_digest(&first.params);
                 let node_id = node_id(&parsed.cib, &first.node);
@@ -1226,6 +1228,7 @@ fn op_record<'a>(
         exec_ms,
         digest,
         exit_reason: outcome.as_ref().ok().and_then(|o| o.exit_reason.as_deref()),
+        restart: outcome.as_ref().ok().and_then(|o| o.restart.as_ref()),
         migrate: None,
         pending: false,
     }

@@ -184,6 +184,7 @@ mod tests {
                 duration: Duration::ZERO,
                 exit_reason: None,
                 stdout: stdout.into(),
+                restart: None,
             })
         }
     }

@@ -80,6 +80,10 @@ impl Journal {
             attr("migrate_source", s);
             attr("migrate_target", t);
         }
+        if let Some((list, digest)) = r.restart {
+            attr("force_restart", list);
+            attr("restart_digest", digest);
+        }
         attr("pending", if r.pending { "1" } else { "0" });
         line.push_str("/>\n");
         self.file.write_all(line.as_bytes())
@@ -133,6 +137,10 @@ pub fn replay(path: &Path, disk_version: &str, doc: &mut Document) -> usize {
             "fenced" => fenced(doc, a("node"), a("node_id")),
             "op" => {
                 let migrate = el.attr("migrate_source").zip(el.attr("migrate_target"));
+                let restart = el
+                    .attr("force_restart")
+                    .zip(el.attr("restart_digest"))
+                    .map(|(l, d)| (l.to_owned(), d.to_owned()));
                 let r = OpRecord {
                     node: a("node"),
                     node_id: a("node_id"),
@@ -150,6 +158,7 @@ pub fn replay(path: &Path, disk_version: &str, doc: &mut Document) -> usize {
                     exec_ms: num("exec") as u64,
                     digest: a("digest"),
                     exit_reason: el.attr("exit_reason"),
+                    restart: restart.as_ref(),
                     migrate,
                     pending: a("pending") == "1",
                 };
@@ -187,7 +196,12 @@ mod tests {
         assert_eq!(base, "0.3.7");
         let mut j = Journal::begin(&path, &base).unwrap_or_else(|e| panic!("{e}"));
         let mut direct = base_doc.clone();
-        for r in [rec("start", 0, true), rec("start", 1, false)] {
+        let restart = (" config ".to_owned(), "0123abcd".to_owned());
+        let done = OpRecord {
+            restart: Some(&restart),
+            ..rec("start", 1, false)
+        };
+        for r in [rec("start", 0, true), done] {
             j.op(&r).unwrap_or_else(|e| panic!("{e}"));
             record(&mut direct, &r);
         }
@@ -203,6 +217,8 @@ mod tests {
         assert_eq!(replay(&path, &base, &mut replayed), 3);
         assert_eq!(replayed.to_xml(), direct.to_xml());
         assert!(direct.to_xml().contains("fail-count-r&lt;1&gt;#start_0"));
+        assert!(direct.to_xml().contains(r#"op-force-restart=" config ""#));
+        assert!(direct.to_xml().contains(r#"op-restart-digest="0123abcd""#));
         // Once folded into a newer state, the journal is not replayed again.
         let mut again = direct.clone();
         assert_eq!(replay(&path, "0.3.8", &mut again), 0);

@@ -17,6 +17,7 @@
 
 pub mod fence;
 pub mod journal;
+pub mod metadata;
 mod record;
 mod run;
 pub mod walk;

@@ -38,6 +38,8 @@ pub struct OpRecord<'a> {
     pub digest: &'a str,
     /// The agent's exit reason.
     pub exit_reason: Option<&'a str>,
+    /// `op-force-restart` and `op-restart-digest`, for an agent that can reload.
+    pub restart: Option<&'a (String, String)>,
     /// `(source, target)` of a `migrate_to`/`migrate_from`.
     pub migrate: Option<(&'a str, &'a str)>,
     /// Not finished yet: recorded as in flight (`op-status="-1"`) before the agent runs, so
@@ -222,6 +224,13 @@ pub fn record(doc: &mut Document, r: &OpRecord<'_>) -> bool {
             let el = doc.get_mut(op);
             el.set_attr("migrate_source", source);
             el.set_attr("migrate_target", target);
+        }
+        if let (Some((list, digest)), Some(op)) =
+            (r.restart, child_where(doc, rsc, "lrm_rsc_op", "id", id))
+        {
+            let el = doc.get_mut(op);
+            el.set_attr("op-force-restart", list);
+            el.set_attr("op-restart-digest", digest);
         }
     };
     if r.interval_ms > 0 {
@@ -414,6 +423,7 @@ pub(crate) mod tests {
             exec_ms: 12,
             digest: "f2317cad3d54cec5d7d7aa7d0bf35cf8",
             exit_reason: None,
+            restart: None,
             migrate: None,
             pending: false,
         }

@@ -1,5 +1,8 @@
 //! Running one agent operation.
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use cib::AgentMetadata;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -42,9 +45,13 @@ pub struct Outcome {
     pub duration: Duration,
     /// The agent's `ocf-exit-reason:` line, if any.
     pub exit_reason: Option<String>,
-    /// What a fence agent printed (its list or meta-data); empty for OCF agents, whose
-    /// standard output goes nowhere, as under Pacemaker's executor.
+    /// What a fence agent printed (its list or meta-data), or an OCF agent's meta-data;
+    /// empty for other OCF actions, whose standard output goes nowhere, as under
+    /// Pacemaker's executor.
     pub stdout: String,
+    /// For a one-shot operation of an agent that can reload: `op-force-restart` and
+    /// `op-restart-digest`, as Pacemaker's controller records them.
+    pub restart: Option<(String, String)>,
 }
 
 /// Why an operation could not even be run.
@@ -87,7 +94,12 @@ pub struct OcfRunner {
     /// [`RSCTMP`]: nodes emulated on this machine beside it, whose agents must not find
     /// each other's pid and state files.
     pub own_rsctmp: BTreeMap<String, PathBuf>,
+    /// Agents' meta-data, read once per agent (shared by clones of the runner).
+    pub metadata: MetadataCache,
 }
+
+/// Agents' meta-data by agent path (`None`: it gave none that parses).
+pub type MetadataCache = Arc<Mutex<BTreeMap<PathBuf, Option<Arc<AgentMetadata>>>>>;
 
 /// Pacemaker's `HA_RSCTMP`: where agents keep pid and state files.
 pub const RSCTMP: &str = "/run/resource-agents";
@@ -100,6 +112,7 @@ impl OcfRunner {
             fence_dir: PathBuf::from("/usr/sbin"),
             attr_root: None,
             own_rsctmp: BTreeMap::new(),
+            metadata: MetadataCache::default(),
         }
     }
 
@@ -145,7 +158,11 @@ impl OcfRunner {
             .env("OCF_RESKEY_CRM_meta_name", &req.action)
             .env("OCF_RESKEY_crm_feature_set", "3.16.1")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(if req.action == "meta-data" {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stderr(Stdio::piped());
         if let Some(root) = &self.attr_root {
             cmd.env("CRM_LITE_ATTR_DIR", root.join(&req.node));
@@ -158,6 +175,40 @@ impl OcfRunner {
         }
         own_session(&mut cmd);
         Ok((path, cmd, None))
+    }
+
+    /// The meta-data of the OCF agent `req` runs, read once (the agent's `meta-data`).
+    fn metadata(&self, req: &Request) -> Option<Arc<AgentMetadata>> {
+        let provider = req.provider.as_deref().unwrap_or("heartbeat");
+        let path = self
+            .ocf_root
+            .join("resource.d")
+            .join(provider)
+            .join(&req.agent);
+        if let Some(known) = self.metadata.lock().ok()?.get(&path) {
+            return known.clone();
+        }
+        let ask = Request {
+            action: "meta-data".into(),
+            interval_ms: 0,
+            // An agent answers meta-data at once; one that hangs costs at most the
+            // operation's own timeout, never more than 10 s.
+            timeout: req.timeout.min(Duration::from_secs(10)),
+            params: Vec::new(),
+            meta: Vec::new(),
+            ..req.clone()
+        };
+        let md = self
+            .run(&ask)
+            .ok()
+            .filter(|o| o.rc == 0)
+            .and_then(|o| AgentMetadata::parse(&o.stdout).ok())
+            .map(Arc::new);
+        if md.is_none() {
+            tracing::warn!(agent = %path.display(), "no usable meta-data: no reloads for it");
+        }
+        self.metadata.lock().ok()?.insert(path, md.clone());
+        md
     }
 
     /// `HA_RSCTMP` for an agent on `node`.
@@ -226,8 +277,26 @@ impl Runner for OcfRunner {
                 duration: Duration::ZERO,
                 exit_reason: None,
                 stdout: String::new(),
+                restart: None,
             });
         }
+        let meta = if req.class == "ocf" && req.action != "meta-data" {
+            self.metadata(req)
+        } else {
+            None
+        };
+        // A planned reload runs as the reload the agent has (reload-agent or reload).
+        let mapped;
+        let req = match &meta {
+            Some(md) if matches!(req.action.as_str(), "reload" | "reload-agent") => {
+                mapped = Request {
+                    action: crate::metadata::reload_action(md).into(),
+                    ..req.clone()
+                };
+                &mapped
+            }
+            _ => req,
+        };
         let as_monitor;
         let req = if req.class == "stonith" && req.action == "start" {
             // Starting one registers it, after checking that it answers (its monitor).
@@ -299,12 +368,16 @@ impl Runner for OcfRunner {
             status.and_then(|s| s.code()).unwrap_or(1)
         };
         tracing::debug!(rsc = %req.rsc, action = %req.action, rc, timed_out, "operation done");
+        let restart = meta
+            .filter(|_| req.interval_ms == 0)
+            .and_then(|md| crate::metadata::restart_list(&md, &req.params));
         Ok(Outcome {
             rc,
             timed_out,
             duration: started.elapsed(),
             exit_reason,
             stdout,
+            restart,
         })
     }
 }
