@@ -370,6 +370,17 @@ fn watch_runs_the_monitors_and_recovers_a_resource_that_died() {
 
 #[test]
 fn a_crash_mid_apply_loses_nothing_and_the_next_apply_starts_nothing_twice() {
+    crash_mid_start_then_apply(false);
+}
+
+#[test]
+fn a_resource_whose_start_a_crash_interrupted_is_stopped_when_the_cib_drops_it() {
+    crash_mid_start_then_apply(true);
+}
+
+/// crm-lite is killed during the slow start of `s`; the next apply has the same CIB, or
+/// (`drop_s`) one without `s`.
+fn crash_mid_start_then_apply(drop_s: bool) {
     let Some(lab) = Lab::new() else { return };
     let slow = format!(
         r#"<primitive id="s" class="ocf" provider="test" type="slow"><instance_attributes id="s-p"><nvpair id="s-st" name="state" value="{}"/></instance_attributes></primitive>"#,
@@ -412,6 +423,17 @@ fn a_crash_mid_apply_loses_nothing_and_the_next_apply_starts_nothing_twice() {
         "the start was recorded as in flight:\n{journal}"
     );
 
+    if drop_s {
+        // Taken out of the CIB meanwhile: still probed (with its last definition), found
+        // running, and stopped as the orphan it is.
+        let without = lab.cib("without-s.xml", &lab.dummy("b", ""), "");
+        let (code, out) = lab.apply(&without);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("probe s on testnode: rc 0"), "{out}");
+        assert!(out.contains("stop s on testnode: ok"), "{out}");
+        assert!(!lab.path("run/s.state").exists(), "{out}");
+        return;
+    }
     let (code, out) = lab.apply(&cib);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("stopped during an operation on s"), "{out}");
@@ -1231,4 +1253,137 @@ esac
     let new: Vec<String> = calls().lines().skip(before).map(str::to_owned).collect();
     assert_eq!(new, ["stop weight=2", "start weight=2"], "{out}");
     assert!(lab.path("run/other.state").exists());
+}
+
+#[test]
+fn the_history_of_a_node_the_cib_no_longer_names_is_dropped_not_inherited() {
+    let Some(lab) = Lab::new() else { return };
+    // testnode (id 1) runs a; then the CIB names n1 (also id 1) and n2 instead. Pacemaker
+    // matches node status by id: kept, testnode's history would pass for n1's.
+    let cib = lab.cib("one.xml", &lab.dummy("a", ""), "");
+    let (code, out) = lab.apply(&cib);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("start a on testnode: ok"), "{out}");
+    let a = format!(
+        r#"<primitive id="a" class="ocf" provider="heartbeat" type="Dummy">{}</primitive>"#,
+        lab.per_node("a", "state")
+    );
+    let pref = r#"<rsc_location id="a-pref" rsc="a" node="n1" score="100"/>"#;
+    let opts = r#"<nvpair id="o-s" name="stonith-enabled" value="false"/>"#;
+    let two = lab.cib_full("two.xml", opts, &Lab::hosted_nodes(), &a, pref, "");
+    let (code, out) = lab.apply(&two);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("the history of node testnode is dropped"),
+        "{out}"
+    );
+    assert!(out.contains("probe a on n1: rc 7"), "{out}");
+    assert!(out.contains("start a on n1: ok"), "{out}");
+    assert!(!lab.state().contains(r#"uname="testnode""#));
+}
+
+#[test]
+fn a_notifying_clone_hears_about_starts_and_promotions_before_what_follows_it() {
+    let Some(lab) = Lab::new() else { return };
+    let log = lab.path("notify.log");
+    // Promotable, like the promo agent; every notification is logged with its variables.
+    lab.agent(
+        "notifier",
+        &format!(
+            r#"#!/bin/sh
+base=${{OCF_RESOURCE_INSTANCE%%:*}}
+st="$OCF_RESKEY_state"
+score() {{ mkdir -p "$CRM_LITE_ATTR_DIR" && echo "$OCF_RESKEY_score" > "$CRM_LITE_ATTR_DIR/master-$base"; }}
+case "$1" in
+  start) touch "$st"; score; exit 0 ;;
+  stop) rm -f "$st" "$st.promoted"; exit 0 ;;
+  promote) touch "$st.promoted"; echo "promote on $OCF_RESKEY_CRM_meta_on_node" >> {log}; exit 0 ;;
+  demote) rm -f "$st.promoted"; exit 0 ;;
+  notify) echo "notify $OCF_RESKEY_CRM_meta_notify_type-$OCF_RESKEY_CRM_meta_notify_operation on $OCF_RESKEY_CRM_meta_on_node start=$OCF_RESKEY_CRM_meta_notify_start_uname promote=$OCF_RESKEY_CRM_meta_notify_promote_uname" >> {log}; exit 0 ;;
+  monitor) [ -f "$st" ] || exit 7; score; [ -f "$st.promoted" ] && exit 8; exit 0 ;;
+  meta-data) echo '<resource-agent name="notifier"/>'; exit 0 ;;
+  *) exit 3 ;;
+esac
+"#,
+            log = log.display()
+        ),
+    );
+    lab.agent(
+        "after",
+        &format!(
+            "#!/bin/sh\ncase \"$1\" in\n  start) echo \"start after\" >> {log}; touch \"$OCF_RESKEY_state\"; exit 0 ;;\n  \
+             stop) rm -f \"$OCF_RESKEY_state\"; exit 0 ;;\n  monitor) [ -f \"$OCF_RESKEY_state\" ] && exit 0; exit 7 ;;\n  \
+             meta-data) echo '<resource-agent name=\"after\"/>'; exit 0 ;;\n  *) exit 3 ;;\nesac\n",
+            log = log.display()
+        ),
+    );
+    let scores = ["n1", "n2"]
+        .iter()
+        .zip(["5", "10"])
+        .enumerate()
+        .map(|(i, (n, v))| {
+            format!(
+                r##"<instance_attributes id="p-s-{n}" score="{}"><rule id="p-s-{n}-r"><expression id="p-s-{n}-e" attribute="#uname" operation="eq" value="{n}"/></rule><nvpair id="p-s-{n}-v" name="score" value="{v}"/></instance_attributes>"##,
+                5 - i
+            )
+        })
+        .collect::<String>();
+    let resources = format!(
+        r#"<clone id="p-clone"><meta_attributes id="pc-m"><nvpair id="pc-p" name="promotable" value="true"/><nvpair id="pc-n" name="notify" value="true"/></meta_attributes><primitive id="p" class="ocf" provider="test" type="notifier">{}{scores}</primitive></clone><primitive id="app" class="ocf" provider="test" type="after"><instance_attributes id="app-p"><nvpair id="app-s" name="state" value="{}"/></instance_attributes></primitive>"#,
+        lab.per_node("p", "state"),
+        lab.path("run/app.state").display()
+    );
+    let order = r#"<rsc_order id="promote-then-app" first="p-clone" first-action="promote" then="app" then-action="start" kind="Mandatory"/>"#;
+    let cib = lab.cib_full(
+        "notify.xml",
+        r#"<nvpair id="o-s" name="stonith-enabled" value="false"/>"#,
+        &Lab::hosted_nodes(),
+        &resources,
+        order,
+        "",
+    );
+    let (code, out) = lab.apply(&cib);
+    assert_eq!(code, 0, "{out}");
+    let lines: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let at = |l: &str| {
+        lines
+            .iter()
+            .position(|x| x == l)
+            .unwrap_or_else(|| panic!("no {l:?} in\n{}\n{out}", lines.join("\n")))
+    };
+    // (An empty list is a single space, as Pacemaker passes it.)
+    // Both instances start (in the first round, without scores yet: no promotion), each
+    // hears of both starts afterwards.
+    let post_start_1 = at("notify post-start on n1 start=n1 n2 promote= ");
+    let post_start_2 = at("notify post-start on n2 start=n1 n2 promote= ");
+    // n2 scores higher: both hear before and after its promotion, in that order.
+    let pre_1 = at("notify pre-promote on n1 start=  promote=n2");
+    let pre_2 = at("notify pre-promote on n2 start=  promote=n2");
+    let promote = at("promote on n2");
+    let post_1 = at("notify post-promote on n1 start=  promote=n2");
+    let post_2 = at("notify post-promote on n2 start=  promote=n2");
+    let app = at("start after");
+    assert!(
+        post_start_1.max(post_start_2) < pre_1.min(pre_2),
+        "{lines:?}"
+    );
+    assert!(pre_1.max(pre_2) < promote, "{lines:?}");
+    assert!(promote < post_1.min(post_2), "{lines:?}");
+    // What is ordered after the promote waits for its post notifications too.
+    assert!(post_1.max(post_2) < app, "{lines:?}");
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("notify")).count(),
+        6,
+        "{lines:?}"
+    );
+    // Notifications are not recorded in the history, as under Pacemaker.
+    assert!(
+        !lab.state().contains(r#"operation="notify""#),
+        "{}",
+        lab.state()
+    );
 }

@@ -157,7 +157,15 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let state_path_name = state_path.display().to_string();
     let previous = std::fs::read_to_string(&state_path).ok();
     let journal_path = args.state_dir.join("journal");
-    let mut text = merge(&input, previous.as_deref(), &local, &hosted);
+    let (mut text, dropped) = merge(&input, previous.as_deref(), &local, &hosted);
+    let reprobe: Vec<(String, String)>;
+    for node in &dropped {
+        writeln!(
+            std::io::stdout().lock(),
+            "the history of node {node} is dropped: {name} no longer names it (whatever still \
+             runs there is not managed any more)"
+        )?;
+    }
     {
         let (mut doc, _) = cib::Document::parse(&text);
         // A round that a crash interrupted left its records in the journal.
@@ -174,12 +182,19 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         }
         let forgotten = executor::forget_in_flight(&mut doc);
         if !forgotten.is_empty() {
+            let names: BTreeSet<&str> = forgotten.iter().map(|(r, _)| r.as_str()).collect();
             writeln!(
                 std::io::stdout().lock(),
                 "the last apply stopped during an operation on {}: probing again",
-                forgotten.join(", ")
+                names.into_iter().collect::<Vec<_>>().join(", ")
             )?;
         }
+        // The scheduler probes only what is configured: one taken out of the CIB meanwhile
+        // is probed here, so that if it runs, it is stopped as the orphan it is.
+        reprobe = forgotten
+            .into_iter()
+            .filter(|(rsc, _)| primitive(&parsed.cib, rsc).is_none())
+            .collect();
         if !args.dry_run {
             // From here on the state file is what this apply works from, and the journal
             // of each round applies to it. Nothing new is in it yet: no fsync needed.
@@ -223,6 +238,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             .map(|p| cib::parse(&state_path_name, p))
             .filter(|p| !p.has_errors())
             .map(|p| p.cib),
+        reprobe: std::sync::Mutex::new(reprobe),
     };
     let mut out = std::io::stdout().lock();
     let started = Instant::now();
@@ -432,6 +448,9 @@ struct Ctx {
     previous: Option<cib::Cib>,
     /// The write-ahead journal of a round (next to the state).
     journal_path: PathBuf,
+    /// Resources no longer configured whose operation a crash interrupted: probed once,
+    /// with the last applied CIB's definition, at the first probe round.
+    reprobe: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 /// One step of a round, as a worker thread carries it out.
@@ -444,6 +463,8 @@ enum Job {
     /// Nothing to run: an action the plan implies by another (a stop or demote on a node
     /// being fenced is done when the fence is).
     Implied(String),
+    /// A clone notification: run, but neither recorded nor counted when it fails.
+    Notify(Request),
     /// Fence a node with the configured devices.
     Fence {
         target: String,
@@ -469,6 +490,12 @@ enum Done {
     Fence(Vec<executor::fence::Attempt>, (Instant, Instant)),
     /// Nothing ran, for this reason.
     Implied(String),
+    /// A notification ran: its rc and outcome.
+    Notified(
+        i32,
+        Result<executor::Outcome, executor::ExecError>,
+        (Instant, Instant),
+    ),
 }
 
 /// Whether action `a` of `plan` is done by fencing its node (Pacemaker's pseudo-actions:
@@ -500,6 +527,10 @@ fn run_job(runner: &OcfRunner, job: Job) -> Done {
             Done::Ops(ran)
         }
         Job::Implied(why) => Done::Implied(why),
+        Job::Notify(req) => {
+            let (rc, outcome, span) = execute(runner, &req);
+            Done::Notified(rc, outcome, span)
+        }
         Job::Fence {
             target,
             action,
@@ -654,16 +685,24 @@ fn converge(
         }
         let doc = parsed.doc.clone();
         let call_id = last_call_id(&parsed.cib);
-        if !plan.probes.is_empty() {
-            writeln!(
-                out,
-                "round {round}: probing {} resource(s)",
-                plan.probes.len()
-            )?;
+        let orphans: Vec<(String, String)> = ctx
+            .reprobe
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default();
+        if !plan.probes.is_empty() || !orphans.is_empty() {
+            let targets: Vec<(&str, &str)> = plan
+                .probes
+                .iter()
+                .map(|p| (p.rsc.as_str(), p.node.as_str()))
+                .chain(orphans.iter().map(|(r, n)| (r.as_str(), n.as_str())))
+                .collect();
+            writeln!(out, "round {round}: probing {} resource(s)", targets.len())?;
             let mut reqs = Vec::new();
-            for p in &plan.probes {
-                if let Some((prim, meta)) = primitive(&parsed.cib, &p.rsc) {
-                    let req = request(&parsed.cib, prim, &meta, &p.rsc, "monitor", &p.node, now);
+            for (rsc, node) in targets {
+                if let Some((cib, prim, meta)) = configured(&parsed.cib, ctx.previous.as_ref(), rsc)
+                {
+                    let req = request(cib, prim, &meta, rsc, "monitor", node, now);
                     reqs.push((req, prim));
                 }
             }
@@ -734,8 +773,25 @@ fn converge(
             )?;
             return Ok(ExitCode::SUCCESS);
         }
-        let total = plan.actions.len();
-        writeln!(out, "round {round}: {total} action(s)")?;
+        // The walk covers the actions and, after them in numbering, the clone
+        // notifications; ordering edges between both.
+        let n_act = plan.actions.len();
+        let total = n_act + plan.notifications.len();
+        if plan.notifications.is_empty() {
+            writeln!(out, "round {round}: {n_act} action(s)")?;
+        } else {
+            writeln!(
+                out,
+                "round {round}: {n_act} action(s), {} notification(s)",
+                plan.notifications.len()
+            )?;
+        }
+        let step = |s: &scheduler::Step| match *s {
+            scheduler::Step::Action(i) => i,
+            scheduler::Step::Notify(k) => n_act + k,
+        };
+        let mut edges = plan.edges.clone();
+        edges.extend(plan.notify_edges.iter().map(|(a, b)| (step(a), step(b))));
         // Everything the plan names must exist before anything runs: in this CIB, or, for
         // a resource taken out of it (an orphan to stop), in the one applied before.
         for a in plan.actions.iter().filter(|a| a.kind != ActionKind::Fence) {
@@ -765,13 +821,34 @@ fn converge(
         );
         executor::walk::walk(
             total,
-            &plan.edges,
+            &edges,
             ctx.batch_limit,
             &mut r,
             |r, i| {
-                let a = &plan.actions[i];
                 r.started += 1;
                 let started = r.started;
+                if i >= n_act {
+                    let n = &plan.notifications[i - n_act];
+                    let stage = match n.stage {
+                        scheduler::NotifyStage::Pre => "pre",
+                        scheduler::NotifyStage::Post => "post",
+                    };
+                    r.labels[i] = format!(
+                        "[{started}/{total}] notify {} on {} ({stage}-{})",
+                        n.rsc, n.node, n.operation
+                    );
+                    let label = r.labels[i].clone();
+                    r.say(format_args!("  {label} ..."));
+                    let Some((cib, prim, meta)) =
+                        configured(&parsed.cib, ctx.previous.as_ref(), &n.rsc)
+                    else {
+                        unreachable!("checked above")
+                    };
+                    let mut meta = meta.clone();
+                    meta.extend(n.vars.iter().cloned());
+                    return Job::Notify(request(cib, prim, &meta, &n.rsc, "notify", &n.node, now));
+                }
+                let a = &plan.actions[i];
                 r.labels[i] = match a.kind {
                     ActionKind::Fence => {
                         format!("[{started}/{total}] fence ({}) {}", a.node, a.rsc)
@@ -807,6 +884,14 @@ fn converge(
                 else {
                     unreachable!("checked above")
                 };
+                // A notifying clone's own actions carry the notification lists too.
+                let mut meta = meta.clone();
+                if matches!(
+                    a.kind,
+                    ActionKind::Start | ActionKind::Stop | ActionKind::Promote | ActionKind::Demote
+                ) {
+                    meta.extend(notify_vars(&plan, cib, &a.rsc).iter().cloned());
+                }
                 let job = if a.kind == ActionKind::Migrate {
                     let from = a.from.clone().unwrap_or_default();
                     let mut meta = meta.clone();
@@ -833,7 +918,9 @@ fn converge(
                 let first = match &job {
                     Job::Op(r) => r,
                     Job::Migrate(m) => &m[0],
-                    Job::Fence { .. } | Job::Implied(_) => unreachable!("returned above"),
+                    Job::Fence { .. } | Job::Implied(_) | Job::Notify(_) => {
+                        unreachable!("returned above")
+                    }
                 };
                 r.call_id += 1;
                 let in_flight: Result<executor::Outcome, executor::ExecError> =
@@ -856,10 +943,26 @@ fn converge(
             },
             |job| run_job(&ctx.runner, job),
             |r, i, result| {
-                let a = &plan.actions[i];
                 let mut failed = false;
                 let mut line = format!("  {}: ", r.labels[i]);
+                if let Done::Notified(rc, outcome, span) = result {
+                    // Like Pacemaker's controller: a notification is not recorded, and
+                    // its result does not count.
+                    r.agents.add(span);
+                    let ms = outcome.as_ref().map_or(0, |o| o.duration.as_millis());
+                    if rc == 0 {
+                        line.push_str(&format!("ok ({ms} ms)"));
+                    } else {
+                        line.push_str(&format!(
+                            "rc {rc}, ignored as Pacemaker ignores it ({ms} ms)"
+                        ));
+                    }
+                    r.say(format_args!("{line}"));
+                    return executor::walk::Flow::Continue;
+                }
+                let a = &plan.actions[i];
                 match result {
+                    Done::Notified(..) => unreachable!("handled above"),
                     Done::Implied(why) => line.push_str(&why),
                     Done::Fence(attempts, span) => {
                         r.agents.add(span);
@@ -985,8 +1088,15 @@ fn now() -> i64 {
 
 /// The applied CIB: `input`'s configuration with the status kept from `previous`, the nodes
 /// this machine acts as (`hosted`; this machine's own node is added when the CIB names
-/// none) online, and quorum.
-fn merge(input: &str, previous: Option<&str>, local: &str, hosted: &BTreeSet<String>) -> String {
+/// none) online, and quorum. The status of a node the configuration no longer names is
+/// dropped (its names are returned): Pacemaker matches a node's status by its id, and an
+/// old node's could pass for a new node's.
+fn merge(
+    input: &str,
+    previous: Option<&str>,
+    local: &str,
+    hosted: &BTreeSet<String>,
+) -> (String, Vec<String>) {
     let status_of = |s: &str| -> Option<(usize, usize)> {
         let start = s.find("<status")?;
         let end = match s[start..].find("/>") {
@@ -1007,7 +1117,7 @@ fn merge(input: &str, previous: Option<&str>, local: &str, hosted: &BTreeSet<Str
     }
     let (mut doc, _) = cib::Document::parse(&text);
     let Some(root) = doc.root() else {
-        return text;
+        return (text, Vec::new());
     };
     doc.get_mut(root).set_attr("have-quorum", "1");
     let config = doc
@@ -1033,6 +1143,24 @@ fn merge(input: &str, previous: Option<&str>, local: &str, hosted: &BTreeSet<Str
     if let Some(prev) = previous {
         keep_cli_constraints(&mut doc, prev, config);
     }
+    let named: BTreeSet<String> = doc
+        .children(nodes)
+        .filter_map(|n| doc.get(n).attr("uname").map(str::to_owned))
+        .collect();
+    let mut dropped = Vec::new();
+    if let Some(status) = doc.child(root, "status") {
+        let gone: Vec<_> = doc
+            .children(status)
+            .filter(|&s| {
+                doc.get(s).name == "node_state"
+                    && doc.get(s).attr("uname").is_some_and(|u| !named.contains(u))
+            })
+            .collect();
+        for s in gone {
+            dropped.extend(doc.get(s).attr("uname").map(str::to_owned));
+            doc.detach(s);
+        }
+    }
     for (uname, id) in &ids {
         if let Some(state) = executor::node_state(&mut doc, uname, id) {
             for (k, v) in [
@@ -1045,7 +1173,7 @@ fn merge(input: &str, previous: Option<&str>, local: &str, hosted: &BTreeSet<Str
             }
         }
     }
-    doc.to_xml()
+    (doc.to_xml(), dropped)
 }
 
 fn keep_cli_constraints(doc: &mut cib::Document, previous: &str, config: cib::tree::ElementId) {
@@ -1099,13 +1227,35 @@ fn configured<'a>(
     primitive(previous, rsc).map(|(p, meta)| (previous, p, meta))
 }
 
+/// A plan resource name without its clone instance number (`rsc:N` -> `rsc`).
+fn base_id(rsc: &str) -> &str {
+    match rsc.rsplit_once(':') {
+        Some((b, n)) if n.bytes().all(|c| c.is_ascii_digit()) => b,
+        _ => rsc,
+    }
+}
+
+/// The notification lists a clone with `notify=true` gives its instance `rsc`'s actions.
+fn notify_vars<'p>(plan: &'p Plan, cib: &cib::Cib, rsc: &str) -> &'p [(String, String)] {
+    let base = base_id(rsc);
+    let owns = |clone: &str| {
+        cib.resources.iter().any(|r| match r {
+            Resource::Clone(c) => {
+                c.id.as_str() == clone && c.child.primitives().iter().any(|p| p.id.as_str() == base)
+            }
+            _ => false,
+        })
+    };
+    plan.notify_vars
+        .iter()
+        .find(|(clone, _)| owns(clone))
+        .map_or(&[], |(_, vars)| vars.as_slice())
+}
+
 /// The configured primitive behind a plan resource name (`rsc`, `rsc:N`), with the clone
 /// meta-attributes its agent sees.
 fn primitive<'a>(cib: &'a cib::Cib, rsc: &str) -> Option<(&'a Primitive, Vec<(String, String)>)> {
-    let base = match rsc.rsplit_once(':') {
-        Some((b, n)) if n.bytes().all(|c| c.is_ascii_digit()) => b,
-        _ => rsc,
-    };
+    let base = base_id(rsc);
     for r in &cib.resources {
         if let Resource::Clone(c) = r {
             if let Some(p) = c

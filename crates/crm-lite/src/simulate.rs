@@ -158,5 +158,23 @@ fn plan_json(plan: &scheduler::Plan) -> serde_json::Value {
             "role": m.role.map(|r| r.to_string()),
         })).collect::<Vec<_>>(),
         "notes": plan.notes,
+        "notifications": plan.notifications.iter().map(|n| json!({
+            "clone": n.clone,
+            "resource": n.rsc,
+            "node": n.node,
+            "stage": match n.stage {
+                scheduler::NotifyStage::Pre => "pre",
+                scheduler::NotifyStage::Post => "post",
+            },
+            "operation": n.operation,
+            "meta": n.vars.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+        })).collect::<Vec<_>>(),
+        "notify_edges": plan.notify_edges.iter().map(|(a, b)| {
+            let end = |s: &scheduler::Step| match *s {
+                scheduler::Step::Action(i) => json!({"action": i}),
+                scheduler::Step::Notify(i) => json!({"notification": i}),
+            };
+            json!([end(a), end(b)])
+        }).collect::<Vec<_>>(),
     })
 }

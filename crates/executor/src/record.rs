@@ -119,8 +119,8 @@ pub fn fenced(doc: &mut Document, node: &str, node_id: &str) {
 
 /// Forget every resource with an operation that was in flight when crm-lite stopped (a
 /// crash): its history goes, so the next plan probes it and learns its real state instead
-/// of running the operation twice. Returns the resources forgotten.
-pub fn forget_in_flight(doc: &mut Document) -> Vec<String> {
+/// of running the operation twice. Returns the resources forgotten, with their nodes.
+pub fn forget_in_flight(doc: &mut Document) -> Vec<(String, String)> {
     let mut gone = Vec::new();
     for e in doc.all().collect::<Vec<_>>() {
         let el = doc.get(e);
@@ -131,7 +131,17 @@ pub fn forget_in_flight(doc: &mut Document) -> Vec<String> {
             .children(e)
             .any(|c| doc.get(c).attr("op-status") == Some("-1"));
         if in_flight {
-            gone.push(el.attr("id").unwrap_or("").to_owned());
+            let rsc = el.attr("id").unwrap_or("").to_owned();
+            // lrm_resource < lrm_resources < lrm < node_state
+            let mut up = Some(e);
+            for _ in 0..3 {
+                up = up.and_then(|x| doc.get(x).parent);
+            }
+            let node = up
+                .and_then(|s| doc.get(s).attr("uname"))
+                .unwrap_or("")
+                .to_owned();
+            gone.push((rsc, node));
             doc.detach(e);
         }
     }

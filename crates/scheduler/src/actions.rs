@@ -197,6 +197,36 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
     let owners: Vec<Owner> = pairs.iter().map(|p| p.1).collect();
     plan.actions = pairs.into_iter().map(|p| p.0).collect();
     plan.edges = edges(ws, &plan.actions, &owners);
+    let owned: Vec<Option<usize>> = owners
+        .iter()
+        .map(|o| match o {
+            Owner::Rsc(i) => Some(*i),
+            Owner::Node(_) => None,
+        })
+        .collect();
+    let instances: Vec<crate::notify::Instance> = todo
+        .iter()
+        .map(|t| crate::notify::Instance { after: t.after })
+        .collect();
+    let notes = crate::notify::build(
+        ws,
+        &plan.actions,
+        &owned,
+        &fence,
+        &instances,
+        |i| shown_name(ws, i),
+        |o| {
+            let ord = &ws.orders[o];
+            let then = endpoint(ws, ord.then);
+            (0..plan.actions.len())
+                .filter(|&b| owned[b].is_some_and(|p| then.contains(&p)))
+                .filter(|&b| matches(plan.actions[b].kind, &ord.then_action))
+                .collect()
+        },
+    );
+    plan.notifications = notes.notifications;
+    plan.notify_edges = notes.edges;
+    plan.notify_vars = notes.vars;
     plan.blocked.sort();
     plan.placement.sort();
     plan.scores.sort();

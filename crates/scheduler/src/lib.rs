@@ -24,6 +24,7 @@ mod actions;
 mod assign;
 mod definition;
 pub mod format;
+mod notify;
 mod params;
 mod rules;
 mod ws;
@@ -182,6 +183,52 @@ pub struct Plan {
     pub parents: Vec<(String, String)>,
     /// (node, why) for every node that cannot run resources.
     pub unavailable: Vec<(String, String)>,
+    /// Clone notifications (`notify=true`): the `notify` operations around the clones'
+    /// starts, stops, promotions and demotions, in a deterministic order.
+    pub notifications: Vec<Notification>,
+    /// Ordering that involves notifications (see [`Step`]); [`Plan::edges`] orders the
+    /// actions among themselves.
+    pub notify_edges: Vec<(Step, Step)>,
+    /// Per clone with notifications: the variables (`notify_*_resource`, `..._uname`, without
+    /// the `CRM_meta_` prefix) its instances' own start, stop, promote and demote carry.
+    pub notify_vars: Vec<(String, Vec<(String, String)>)>,
+}
+
+/// One end of an ordering edge with notifications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Step {
+    /// `Plan::actions[i]`.
+    Action(usize),
+    /// `Plan::notifications[i]`.
+    Notify(usize),
+}
+
+/// Before or after the clone's actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NotifyStage {
+    /// Sent to the instances active before the actions.
+    Pre,
+    /// Sent to the instances active after them.
+    Post,
+}
+
+/// One `notify` operation of a clone instance.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Notification {
+    /// The clone.
+    pub clone: String,
+    /// The instance as actions name it (the base id for anonymous clones).
+    pub rsc: String,
+    /// Where the instance runs.
+    pub node: String,
+    /// Pre or post.
+    pub stage: NotifyStage,
+    /// What the clone's instances do: `start`, `stop`, `promote` or `demote`.
+    pub operation: &'static str,
+    /// Every `CRM_meta_` variable of the operation, without that prefix, sorted by name:
+    /// `notify_type`, `notify_operation`, `notify_key_type`, `notify_key_operation` and
+    /// the lists (`notify_start_resource`, `notify_active_uname`, ...).
+    pub vars: Vec<(String, String)>,
 }
 
 /// A score printed as Pacemaker prints it (`INFINITY`, `-INFINITY`, or the number).

@@ -113,6 +113,8 @@ pub(crate) struct Rsc {
     pub ordered_group: bool,
     /// A clone with `ordered=true`: its instances start one after another, by number.
     pub ordered_clone: bool,
+    /// A clone with `notify=true`: its instances are told about each other's actions.
+    pub notify: bool,
 
     // Scores.
     /// Node weights by node index; `None`: not allowed (absent from the table).
@@ -413,6 +415,7 @@ impl WorkingSet {
             interleave: false,
             ordered_group: true,
             ordered_clone: false,
+            notify: false,
             discover: vec![ResourceDiscovery::Always; n],
             exclusive_discover: false,
             allowed: vec![if self.symmetric { Some(0) } else { None }; n],
@@ -528,6 +531,7 @@ impl WorkingSet {
                     .unwrap_or(1);
                 rsc.interleave = chain.bool("interleave").unwrap_or(false);
                 rsc.ordered_clone = chain.bool("ordered").unwrap_or(false);
+                rsc.notify = chain.bool("notify").unwrap_or(false);
                 let ci = self.push(rsc);
                 for k in 0..self.rscs[ci].clone_max {
                     let inst = match &*c.child {
