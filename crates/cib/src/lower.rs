@@ -15,7 +15,8 @@ pub(crate) struct Lower<'a> {
     pub(crate) file: &'a str,
     pub(crate) src: &'a str,
     pub(crate) doc: &'a Document,
-    pub(crate) lines: LineIndex,
+    /// Built the first time a diagnostic needs a line number (a clean CIB needs none).
+    lines: std::cell::OnceCell<LineIndex>,
     pub(crate) diags: Vec<Diagnostic>,
     /// `id` → element, for every element under `<configuration>`.
     pub(crate) ids: HashMap<&'a str, ElementId>,
@@ -32,12 +33,19 @@ pub(crate) fn parse_bool(s: &str) -> Option<bool> {
 }
 
 impl<'a> Lower<'a> {
+    /// Line and column of byte `offset` in the source.
+    pub(crate) fn line_col(&self, offset: usize) -> (u32, u32) {
+        self.lines
+            .get_or_init(|| LineIndex::new(self.src))
+            .line_col(self.src, offset)
+    }
+
     pub(crate) fn new(file: &'a str, src: &'a str, doc: &'a Document) -> Self {
         Lower {
             file,
             src,
             doc,
-            lines: LineIndex::new(src),
+            lines: std::cell::OnceCell::new(),
             diags: Vec::new(),
             ids: HashMap::new(),
             templates: HashMap::new(),
@@ -86,7 +94,7 @@ impl<'a> Lower<'a> {
         message: String,
     ) {
         let off = self.offset(el, attr);
-        let (line, col) = self.lines.line_col(self.src, off);
+        let (line, col) = self.line_col(off);
         let id = self.shown_id(el);
         self.diags.push(Diagnostic {
             severity,
@@ -186,7 +194,7 @@ impl<'a> Lower<'a> {
             .get(el)
             .attrs
             .iter()
-            .map(|(k, _)| k.as_str())
+            .map(|(k, _)| &**k)
             .filter(|k| !known.contains(k) && !k.starts_with("xmlns") && *k != "description")
             .filter(|k| !k.ends_with("-instance"))
             .collect();
@@ -288,9 +296,7 @@ impl<'a> Lower<'a> {
             let identity = !["resource_ref", "obj_ref", "role", "node"].contains(&e_name);
             if let Some(id) = self.doc.get(e).id().filter(|_| identity) {
                 if let Some(&first) = self.ids.get(id) {
-                    let (l, c) = self
-                        .lines
-                        .line_col(self.src, self.offset(first, Some("id")));
+                    let (l, c) = self.line_col(self.offset(first, Some("id")));
                     self.error(
                         e,
                         Some("id"),
@@ -566,7 +572,13 @@ impl<'a> Lower<'a> {
         for c in self.doc.children(e).collect::<Vec<_>>() {
             match self.name(c) {
                 "date_spec" | "duration" => {
-                    spec.extend(self.doc.get(c).attrs.iter().cloned());
+                    spec.extend(
+                        self.doc
+                            .get(c)
+                            .attrs
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), v.clone())),
+                    );
                 }
                 other => {
                     let f = format!("element <{other}> in a <date_expression>");
@@ -981,8 +993,8 @@ impl<'a> Lower<'a> {
             .get(o)
             .attrs
             .iter()
-            .filter(|(k, _)| !TYPED.contains(&k.as_str()))
-            .cloned()
+            .filter(|(k, _)| !TYPED.contains(&&**k))
+            .map(|(k, v)| (k.to_string(), v.clone()))
             .collect();
         for c in self.doc.children(o).collect::<Vec<_>>() {
             match self.name(c) {
@@ -1727,7 +1739,7 @@ impl<'a> Lower<'a> {
             return None;
         }
         let id = self.required(lr, "id")?;
-        let mut ops = Vec::new();
+        let mut ops = Vec::with_capacity(self.doc.children(lr).count());
         for o in self.doc.children(lr).collect::<Vec<_>>() {
             if self.name(o) != "lrm_rsc_op" {
                 continue;

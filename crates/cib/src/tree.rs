@@ -45,8 +45,9 @@ pub enum Node {
 pub struct Element {
     /// Tag name as written.
     pub name: String,
-    /// Attributes in document order, values unescaped.
-    pub attrs: Vec<(String, String)>,
+    /// Attributes in document order, values unescaped. Names are shared between elements
+    /// (a CIB repeats a few dozen names millions of times).
+    pub attrs: Vec<(AttrName, String)>,
     /// Children in document order.
     pub children: Vec<Node>,
     /// Byte offset of the `<` that opens this element (0 for elements created in memory).
@@ -55,12 +56,15 @@ pub struct Element {
     pub parent: Option<ElementId>,
 }
 
+/// An attribute name.
+pub type AttrName = std::sync::Arc<str>;
+
 impl Element {
     /// The value of attribute `name`.
     pub fn attr(&self, name: &str) -> Option<&str> {
         self.attrs
             .iter()
-            .find(|(k, _)| k == name)
+            .find(|(k, _)| &**k == name)
             .map(|(_, v)| v.as_str())
     }
 
@@ -71,10 +75,55 @@ impl Element {
 
     /// Set (or add, at the end) attribute `name`.
     pub fn set_attr(&mut self, name: &str, value: &str) {
-        match self.attrs.iter_mut().find(|(k, _)| k == name) {
+        match self.attrs.iter_mut().find(|(k, _)| &**k == name) {
             Some((_, v)) => *v = value.to_owned(),
-            None => self.attrs.push((name.to_owned(), value.to_owned())),
+            None => self.attrs.push((AttrName::from(name), value.to_owned())),
         }
+    }
+}
+
+/// The element and attribute names met while parsing, each allocated and checked once.
+#[derive(Default)]
+struct Names(std::collections::HashMap<String, AttrName, Fnv>);
+
+/// FNV-1a: names are short and trusted enough (a hash flood only slows one parse); SipHash
+/// cost a measurable share of parsing.
+#[derive(Default, Clone, Copy)]
+struct Fnv;
+
+impl std::hash::BuildHasher for Fnv {
+    type Hasher = FnvHasher;
+    fn build_hasher(&self) -> FnvHasher {
+        FnvHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+struct FnvHasher(u64);
+
+impl std::hash::Hasher for FnvHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl Names {
+    /// The shared name; a name is checked the first time it is met (`what`: element or
+    /// attribute, for the message).
+    fn get(&mut self, raw: &str, what: &str) -> Result<AttrName, String> {
+        if let Some(n) = self.0.get(raw) {
+            return Ok(n.clone());
+        }
+        if !valid_name(raw) {
+            return Err(format!("malformed xml: invalid {what} name '{raw}'"));
+        }
+        let n: AttrName = raw.into();
+        self.0.insert(raw.to_owned(), n.clone());
+        Ok(n)
     }
 }
 
@@ -103,6 +152,7 @@ impl Document {
         let mut reader = Reader::from_str(src);
         reader.config_mut().check_end_names = true;
         let mut doc = Document::default();
+        let mut names = Names::default();
         let mut stack: Vec<ElementId> = Vec::new();
         let mut error = None;
         loop {
@@ -126,7 +176,7 @@ impl Document {
                     });
                     break;
                 }
-                Event::Start(s) => match doc.open(&s, offset, stack.last().copied()) {
+                Event::Start(s) => match doc.open(&s, offset, stack.last().copied(), &mut names) {
                     Ok(id) => stack.push(id),
                     Err(message) => {
                         error = Some(SyntaxError { offset, message });
@@ -134,7 +184,7 @@ impl Document {
                     }
                 },
                 Event::Empty(s) => {
-                    if let Err(message) = doc.open(&s, offset, stack.last().copied()) {
+                    if let Err(message) = doc.open(&s, offset, stack.last().copied(), &mut names) {
                         error = Some(SyntaxError { offset, message });
                         break;
                     }
@@ -209,24 +259,21 @@ impl Document {
         s: &BytesStart<'_>,
         offset: usize,
         parent: Option<ElementId>,
+        names: &mut Names,
     ) -> Result<ElementId, String> {
-        let name = s.name().as_ref().to_owned();
-        if !valid_name(&name) {
-            return Err(format!("malformed xml: invalid element name '{name}'"));
-        }
+        let name = names.get(s.name().as_ref(), "element")?.to_string();
         let mut attrs = Vec::new();
         for a in s.attributes().with_checks(true) {
             let a = a.map_err(|e| format!("malformed xml: {}", lower_first(&e.to_string())))?;
-            let key = a.key.as_ref().to_owned();
-            if !valid_name(&key) {
-                return Err(format!("malformed xml: invalid attribute name '{key}'"));
-            }
+            let key = names.get(a.key.as_ref(), "attribute")?;
             let value = a
                 .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                 .map_err(|e| format!("malformed xml: {}", lower_first(&e.to_string())))?
                 .into_owned();
             attrs.push((key, value));
         }
+        // A large CIB has millions of attributes: no spare capacity.
+        attrs.shrink_to_fit();
         let id = ElementId(self.elements.len() as u32);
         self.elements.push(Element {
             name,
@@ -316,7 +363,7 @@ impl Document {
             name: name.to_owned(),
             attrs: attrs
                 .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .map(|(k, v)| (AttrName::from(*k), (*v).to_owned()))
                 .collect(),
             children: Vec::new(),
             offset: 0,
@@ -373,7 +420,7 @@ impl Document {
         let mut start = BytesStart::new(e.name.as_str());
         for (k, v) in &e.attrs {
             start.push_attribute(Attribute {
-                key: QName(k.as_str()),
+                key: QName(k),
                 value: Cow::Owned(escape_attr(v)),
             });
         }

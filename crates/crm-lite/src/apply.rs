@@ -316,7 +316,7 @@ fn watch(
             out.flush()?;
             continue;
         }
-        let key = |m: &scheduler::Monitor| (m.rsc.clone(), m.node.clone(), m.interval_ms);
+        let key = |m: &scheduler::Monitor| (m.rsc.to_string(), m.node.to_string(), m.interval_ms);
         let current: BTreeSet<Key> = plan.monitors.iter().map(key).collect();
         due.retain(|k, _| current.contains(k));
         let instant = Instant::now();
@@ -694,7 +694,7 @@ fn converge(
             let targets: Vec<(&str, &str)> = plan
                 .probes
                 .iter()
-                .map(|p| (p.rsc.as_str(), p.node.as_str()))
+                .map(|p| (&*p.rsc, &*p.node))
                 .chain(orphans.iter().map(|(r, n)| (r.as_str(), n.as_str())))
                 .collect();
             writeln!(out, "round {round}: probing {} resource(s)", targets.len())?;
@@ -1201,11 +1201,8 @@ fn keep_cli_constraints(doc: &mut cib::Document, previous: &str, config: cib::tr
         {
             continue;
         }
-        let attrs: Vec<(String, String)> = el.attrs.clone();
-        let borrowed: Vec<(&str, &str)> = attrs
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let attrs = el.attrs.clone();
+        let borrowed: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (&**k, v.as_str())).collect();
         doc.append(cons, "rsc_location", &borrowed);
     }
 }

@@ -7,6 +7,12 @@ use clap::{Parser, Subcommand};
 
 mod admin;
 mod apply;
+
+/// mimalloc instead of the C library's allocator: a large CIB is millions of small strings,
+/// which glibc's malloc rounds up to 32 bytes each and fragments; measured on 100 nodes x
+/// 10,000 resources, it is the difference between meeting the 500 MB budget and not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod simulate;
 mod verify;
 

@@ -57,7 +57,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             .with_context(|| format!("failed to read CIB from {}", args.file.display()))?;
         (args.file.display().to_string(), b)
     };
-    let parsed = cib::parse_bytes(&name, &bytes);
+    let parsed = cib::parse_vec(&name, bytes);
     if parsed.has_errors() {
         let mut err = std::io::stderr().lock();
         for d in parsed.diagnostics.iter().filter(|d| d.is_error()) {
@@ -76,8 +76,14 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             .ok()
             .and_then(|d| i64::try_from(d.as_secs()).ok())
     });
-    let explain = args.explain.is_some() || args.output_as == "json";
-    let plan = scheduler::schedule(&parsed.cib, &scheduler::Input { now, explain });
+    let explain = args.explain.is_some() || args.output_as == "json" || args.show_scores;
+    // The scheduler needs only the typed model: the text and the element tree (most of
+    // the memory of a large CIB) go before it runs.
+    let cib::Parsed {
+        cib, doc, source, ..
+    } = parsed;
+    drop((doc, source));
+    let plan = scheduler::schedule_owned(cib, &scheduler::Input { now, explain });
     if let Some(path) = &args.dot {
         std::fs::write(path, scheduler::format::dot(&plan))
             .with_context(|| format!("failed to write the graph to {}", path.display()))?;
@@ -86,7 +92,6 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     // The process ends here: handing the (large) CIB and plan back to the allocator one
     // node at a time would only cost time.
     std::mem::forget(plan);
-    std::mem::forget(parsed);
     printed.map(|()| ExitCode::SUCCESS)
 }
 
@@ -152,9 +157,9 @@ fn plan_json(plan: &scheduler::Plan) -> serde_json::Value {
             "resource": e.rsc, "node": e.node, "delta": e.delta, "reason": e.reason,
         })).collect::<Vec<_>>(),
         "edges": plan.edges,
-        "probes": plan.probes.iter().map(|p| json!({"resource": p.rsc, "node": p.node})).collect::<Vec<_>>(),
+        "probes": plan.probes.iter().map(|p| json!({"resource": &*p.rsc, "node": &*p.node})).collect::<Vec<_>>(),
         "monitors": plan.monitors.iter().map(|m| json!({
-            "resource": m.rsc, "node": m.node, "interval_ms": m.interval_ms,
+            "resource": &*m.rsc, "node": &*m.node, "interval_ms": m.interval_ms,
             "role": m.role.map(|r| r.to_string()),
         })).collect::<Vec<_>>(),
         "notes": plan.notes,

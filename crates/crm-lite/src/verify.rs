@@ -44,7 +44,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             .unwrap_or_else(|| PathBuf::from("/usr/lib/ocf")),
     };
     let (name, bytes) = read_input(args)?;
-    let mut parsed = cib::parse_bytes(&name, &bytes);
+    let mut parsed = cib::parse_vec(&name, bytes);
     if agents.enabled {
         let mut cache: HashMap<PathBuf, Option<AgentMetadata>> = HashMap::new();
         parsed.check_agents(|p| {

@@ -182,8 +182,10 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
             role: t.role_after,
             managed,
         });
+        // The score table: a row per instance and node, only when explanations are asked
+        // for (on 100 nodes x 10,000 resources it is a million rows).
         for (ni, w) in ws.rscs[i].allowed.iter().enumerate() {
-            if let Some(w) = w {
+            if let (Some(w), true) = (w, ws.explain) {
                 plan.scores.push(ScoreRow {
                     rsc: ws.rscs[i].id.clone(),
                     node: node(ni),
@@ -299,17 +301,34 @@ fn probes_on_pending_nodes(ws: &WorkingSet, todo: &mut [Todo]) {
 /// Probes where a resource has no history on an online node, and the recurring monitors of
 /// every resource where it runs after the plan.
 fn probes_and_monitors(ws: &WorkingSet, todo: &[Todo], plan: &mut Plan) {
+    use std::sync::Arc;
+    // Names are shared: a large cluster has a probe for most resources on most nodes.
+    let nodes: Vec<Arc<str>> = ws
+        .nodes
+        .iter()
+        .map(|n| Arc::from(n.name.as_str()))
+        .collect();
+    let mut probed_bases = std::collections::BTreeSet::new();
     for (i, r) in ws.rscs.iter().enumerate() {
         if r.kind != Kind::Primitive || r.orphan || !r.managed {
             continue;
         }
-        let name = shown_name(ws, i);
+        let name: Arc<str> = Arc::from(shown_name(ws, i));
         // An anonymous clone is probed once per node, whichever instance knows it.
         let siblings: Vec<usize> = match ws.clone_of(i) {
-            Some(c) if !ws.rscs[c].unique => ws.instances.get(&r.base).cloned().unwrap_or_default(),
+            Some(c) if !ws.rscs[c].unique => {
+                if probed_bases.insert(r.base.as_str()) {
+                    ws.instances.get(&r.base).cloned().unwrap_or_default()
+                } else {
+                    Vec::new()
+                }
+            }
             _ => vec![i],
         };
         for (n, node) in ws.nodes.iter().enumerate() {
+            if siblings.is_empty() {
+                break;
+            }
             if !node.online || node.unclean {
                 continue;
             }
@@ -319,13 +338,10 @@ fn probes_and_monitors(ws: &WorkingSet, todo: &[Todo], plan: &mut Plan) {
             if !ws.discoverable(i, n) {
                 continue;
             }
-            let p = crate::Probe {
+            plan.probes.push(crate::Probe {
                 rsc: name.clone(),
-                node: node.name.clone(),
-            };
-            if !plan.probes.contains(&p) {
-                plan.probes.push(p);
-            }
+                node: nodes[n].clone(),
+            });
         }
         if let Some(n) = todo[i].after {
             let role = todo[i].role_after;
@@ -337,7 +353,7 @@ fn probes_and_monitors(ws: &WorkingSet, todo: &[Todo], plan: &mut Plan) {
                 if runs {
                     plan.monitors.push(crate::Monitor {
                         rsc: name.clone(),
-                        node: ws.nodes[n].name.clone(),
+                        node: nodes[n].clone(),
                         interval_ms,
                         role: want,
                     });
@@ -346,6 +362,7 @@ fn probes_and_monitors(ws: &WorkingSet, todo: &[Todo], plan: &mut Plan) {
         }
     }
     plan.probes.sort();
+    plan.probes.dedup();
     plan.monitors.sort();
 }
 

@@ -220,11 +220,35 @@ fn merge_sort_by<T: Copy>(v: &mut [T], mut cmp: impl FnMut(&T, &T) -> std::cmp::
 fn compare_capacities(ws: &WorkingSet, a: usize, b: usize) -> std::cmp::Ordering {
     let (fa, fb) = (&ws.nodes[a].free, &ws.nodes[b].free);
     let mut result = 0i32;
-    for k in fa.keys().chain(fb.keys().filter(|k| !fa.contains_key(*k))) {
-        let (x, y) = (
-            fa.get(k).copied().unwrap_or(0),
-            fb.get(k).copied().unwrap_or(0),
-        );
+    // Both maps are sorted by attribute: walk them side by side (a missing one is 0).
+    let (mut ia, mut ib) = (fa.iter().peekable(), fb.iter().peekable());
+    loop {
+        let (x, y) = match (ia.peek().copied(), ib.peek().copied()) {
+            (None, None) => break,
+            (Some((ka, &va)), Some((kb, &vb))) => match ka.cmp(kb) {
+                std::cmp::Ordering::Equal => {
+                    ia.next();
+                    ib.next();
+                    (va, vb)
+                }
+                std::cmp::Ordering::Less => {
+                    ia.next();
+                    (va, 0)
+                }
+                std::cmp::Ordering::Greater => {
+                    ib.next();
+                    (0, vb)
+                }
+            },
+            (Some((_, &va)), None) => {
+                ia.next();
+                (va, 0)
+            }
+            (None, Some((_, &vb))) => {
+                ib.next();
+                (0, vb)
+            }
+        };
         if x > y {
             result -= 1;
         } else if x < y {

@@ -39,8 +39,8 @@ pub struct Input {
     /// "Now", in seconds since the epoch, for failure-timeout and date rules. `None`: time
     /// never expires anything and date rules are false.
     pub now: Option<i64>,
-    /// Record why every score changed ([`Plan::explanations`]); costs time and memory on
-    /// large CIBs, so only when asked for.
+    /// Record why every score changed ([`Plan::explanations`]) and the score table
+    /// ([`Plan::scores`]); costs time and memory on large CIBs, so only when asked for.
     pub explain: bool,
 }
 
@@ -116,18 +116,18 @@ pub struct Placement {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Probe {
     /// The resource (anonymous clones: one probe per node, by base id).
-    pub rsc: String,
+    pub rsc: std::sync::Arc<str>,
     /// The node.
-    pub node: String,
+    pub node: std::sync::Arc<str>,
 }
 
 /// A recurring monitor the resource gets where it runs after the plan.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Monitor {
     /// The resource (as in [`Action::rsc`]).
-    pub rsc: String,
+    pub rsc: std::sync::Arc<str>,
     /// The node.
-    pub node: String,
+    pub node: std::sync::Arc<str>,
     /// The interval in ms.
     pub interval_ms: u64,
     /// The role the monitor runs in, when it is limited to one.
@@ -173,7 +173,7 @@ pub struct Plan {
     pub probes: Vec<Probe>,
     /// Recurring monitors after the plan, sorted.
     pub monitors: Vec<Monitor>,
-    /// Scores at placement time, sorted.
+    /// Scores at placement time, sorted; filled only with [`Input::explain`].
     pub scores: Vec<ScoreRow>,
     /// Facts worth telling the operator (no quorum, fencing impossible, ...).
     pub notes: Vec<String>,
@@ -244,6 +244,15 @@ impl std::fmt::Display for ScoreFmt {
 /// Decide the plan for `cib` at `input.now`.
 pub fn schedule(cib: &Cib, input: &Input) -> Plan {
     let mut ws = ws::WorkingSet::build(cib, input);
+    assign::assign_all(&mut ws);
+    actions::create(&mut ws)
+}
+
+/// [`schedule`], consuming `cib`: the model is freed as soon as the working set is built
+/// from it, so a large CIB's model and the plan are never in memory together.
+pub fn schedule_owned(cib: Cib, input: &Input) -> Plan {
+    let mut ws = ws::WorkingSet::build(&cib, input);
+    drop(cib);
     assign::assign_all(&mut ws);
     actions::create(&mut ws)
 }
