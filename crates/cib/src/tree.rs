@@ -83,8 +83,12 @@ impl Element {
 }
 
 /// The element and attribute names met while parsing, each allocated and checked once.
-#[derive(Default)]
-struct Names(std::collections::HashMap<String, AttrName, Fnv>);
+struct Names {
+    all: std::collections::HashMap<String, AttrName, Fnv>,
+    /// The last name seen per slot (a slot from the name's length and first and last
+    /// bytes): most lookups are answered here without hashing.
+    recent: [Option<AttrName>; 64],
+}
 
 /// FNV-1a: names are short and trusted enough (a hash flood only slows one parse); SipHash
 /// cost a measurable share of parsing.
@@ -111,18 +115,41 @@ impl std::hash::Hasher for FnvHasher {
     }
 }
 
+impl Default for Names {
+    fn default() -> Names {
+        Names {
+            all: Default::default(),
+            recent: std::array::from_fn(|_| None),
+        }
+    }
+}
+
 impl Names {
     /// The shared name; a name is checked the first time it is met (`what`: element or
     /// attribute, for the message).
     fn get(&mut self, raw: &str, what: &str) -> Result<AttrName, String> {
-        if let Some(n) = self.0.get(raw) {
-            return Ok(n.clone());
+        let b = raw.as_bytes();
+        let slot = match (b.first(), b.last()) {
+            (Some(&f), Some(&l)) => (b.len() * 31 + usize::from(f) + usize::from(l) * 7) & 63,
+            _ => 0,
+        };
+        if let Some(n) = &self.recent[slot] {
+            if &**n == raw {
+                return Ok(n.clone());
+            }
         }
-        if !valid_name(raw) {
-            return Err(format!("malformed xml: invalid {what} name '{raw}'"));
-        }
-        let n: AttrName = raw.into();
-        self.0.insert(raw.to_owned(), n.clone());
+        let n = match self.all.get(raw) {
+            Some(n) => n.clone(),
+            None => {
+                if !valid_name(raw) {
+                    return Err(format!("malformed xml: invalid {what} name '{raw}'"));
+                }
+                let n: AttrName = raw.into();
+                self.all.insert(raw.to_owned(), n.clone());
+                n
+            }
+        };
+        self.recent[slot] = Some(n.clone());
         Ok(n)
     }
 }
