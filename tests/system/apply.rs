@@ -326,29 +326,38 @@ impl Drop for Watcher {
     }
 }
 
+impl Lab {
+    /// `crm-lite apply --watch` on `cib`, its output in `watch.log`, once it watches.
+    fn watch(&self, cib: &Path) -> Watcher {
+        let log = std::fs::File::create(self.path("watch.log")).unwrap();
+        let child = Command::new(&self.crm_lite)
+            .args(["apply", "--watch", "--node", "testnode", "--state-dir"])
+            .arg(self.path("state"))
+            .arg(cib)
+            .env("OCF_ROOT", self.path("ocf"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start crm-lite apply --watch");
+        let watcher = Watcher(child);
+        let read = || std::fs::read_to_string(self.path("watch.log")).unwrap_or_default();
+        assert!(
+            tests::wait_for(Duration::from_secs(20), || read().contains("watching")),
+            "{}",
+            read()
+        );
+        watcher
+    }
+}
+
 #[test]
 fn watch_runs_the_monitors_and_recovers_a_resource_that_died() {
     let Some(lab) = Lab::new() else { return };
     let monitor =
         r#"<operations><op id="a-mon" name="monitor" interval="1s" timeout="10s"/></operations>"#;
     let cib = lab.cib("cib.xml", &lab.dummy("a", monitor), "");
-    let log = std::fs::File::create(lab.path("watch.log")).unwrap();
-    let child = Command::new(&lab.crm_lite)
-        .args(["apply", "--watch", "--node", "testnode", "--state-dir"])
-        .arg(lab.path("state"))
-        .arg(&cib)
-        .env("OCF_ROOT", lab.path("ocf"))
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("start crm-lite apply --watch");
-    let _watcher = Watcher(child);
+    let _watcher = lab.watch(&cib);
     let read = || std::fs::read_to_string(lab.path("watch.log")).unwrap_or_default();
-    assert!(
-        tests::wait_for(Duration::from_secs(20), || read().contains("watching")),
-        "{}",
-        read()
-    );
     assert!(lab.path("run/a.state").exists());
     // The resource dies behind the cluster's back.
     std::fs::remove_file(lab.path("run/a.state")).unwrap();
@@ -525,14 +534,25 @@ impl Lab {
     /// Instance attributes giving `param` a per-node value (`<run>/<id>@<node>.state`-like
     /// paths), through Pacemaker's rule-based sets.
     fn per_node(&self, id: &str, param: &str) -> String {
+        let path = |n: &str| {
+            self.path("run")
+                .join(format!("{id}@{n}.state"))
+                .display()
+                .to_string()
+        };
+        Lab::per_node_value(id, param, [&path("n1"), &path("n2")])
+    }
+
+    /// Instance attributes giving `param` the value `values[0]` on n1 and `values[1]` on n2.
+    fn per_node_value(id: &str, param: &str, values: [&str; 2]) -> String {
         ["n1", "n2"]
             .iter()
+            .zip(values)
             .enumerate()
-            .map(|(i, n)| {
+            .map(|(i, (n, v))| {
                 format!(
-                    r##"<instance_attributes id="{id}-{n}" score="{}"><rule id="{id}-{n}-r"><expression id="{id}-{n}-e" attribute="#uname" operation="eq" value="{n}"/></rule><nvpair id="{id}-{n}-v" name="{param}" value="{}"/></instance_attributes>"##,
-                    2 - i,
-                    self.path("run").join(format!("{id}@{n}.state")).display()
+                    r##"<instance_attributes id="{id}-{param}-{n}" score="{}"><rule id="{id}-{param}-{n}-r"><expression id="{id}-{param}-{n}-e" attribute="#uname" operation="eq" value="{n}"/></rule><nvpair id="{id}-{param}-{n}-v" name="{param}" value="{v}"/></instance_attributes>"##,
+                    2 - i
                 )
             })
             .collect()
@@ -961,17 +981,7 @@ case \"$1\" in
 esac
 "
     );
-    let scores = ["n1", "n2"]
-        .iter()
-        .zip(["5", "10"])
-        .enumerate()
-        .map(|(i, (n, v))| {
-            format!(
-                r##"<instance_attributes id="p-s-{n}" score="{}"><rule id="p-s-{n}-r"><expression id="p-s-{n}-e" attribute="#uname" operation="eq" value="{n}"/></rule><nvpair id="p-s-{n}-v" name="score" value="{v}"/></instance_attributes>"##,
-                5 - i
-            )
-        })
-        .collect::<String>();
+    let scores = Lab::per_node_value("p", "score", ["5", "10"]);
     let clone = format!(
         r#"<clone id="p-clone"><meta_attributes id="pc-m"><nvpair id="pc-p" name="promotable" value="true"/><nvpair id="pc-pm" name="promoted-max" value="1"/></meta_attributes><primitive id="p" class="ocf" provider="test" type="promo">{}{scores}<operations><op id="p-m1" name="monitor" interval="5s" role="Promoted"/><op id="p-m2" name="monitor" interval="6s" role="Unpromoted"/></operations></primitive></clone>"#,
         lab.per_node("p", "state")
@@ -1121,23 +1131,8 @@ fn apply_runs_the_real_mgmt_api_agent_and_watch_restarts_a_killed_server() {
             .and_then(|p| p.trim().parse::<i32>().ok())
     };
     let old = pid_of().expect("api-1's pid file");
-    let log = std::fs::File::create(lab.path("watch.log")).unwrap();
-    let child = Command::new(&lab.crm_lite)
-        .args(["apply", "--watch", "--node", "testnode", "--state-dir"])
-        .arg(lab.path("state"))
-        .arg(&cib)
-        .env("OCF_ROOT", lab.path("ocf"))
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("start crm-lite apply --watch");
-    let watcher = Watcher(child);
+    let watcher = lab.watch(&cib);
     let read = || std::fs::read_to_string(lab.path("watch.log")).unwrap_or_default();
-    assert!(
-        tests::wait_for(Duration::from_secs(20), || read().contains("watching")),
-        "{}",
-        read()
-    );
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(old),
         nix::sys::signal::Signal::SIGKILL,
@@ -1317,17 +1312,7 @@ esac
             log = log.display()
         ),
     );
-    let scores = ["n1", "n2"]
-        .iter()
-        .zip(["5", "10"])
-        .enumerate()
-        .map(|(i, (n, v))| {
-            format!(
-                r##"<instance_attributes id="p-s-{n}" score="{}"><rule id="p-s-{n}-r"><expression id="p-s-{n}-e" attribute="#uname" operation="eq" value="{n}"/></rule><nvpair id="p-s-{n}-v" name="score" value="{v}"/></instance_attributes>"##,
-                5 - i
-            )
-        })
-        .collect::<String>();
+    let scores = Lab::per_node_value("p", "score", ["5", "10"]);
     let resources = format!(
         r#"<clone id="p-clone"><meta_attributes id="pc-m"><nvpair id="pc-p" name="promotable" value="true"/><nvpair id="pc-n" name="notify" value="true"/></meta_attributes><primitive id="p" class="ocf" provider="test" type="notifier">{}{scores}</primitive></clone><primitive id="app" class="ocf" provider="test" type="after"><instance_attributes id="app-p"><nvpair id="app-s" name="state" value="{}"/></instance_attributes></primitive>"#,
         lab.per_node("p", "state"),

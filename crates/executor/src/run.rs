@@ -123,12 +123,7 @@ impl OcfRunner {
         if req.class != "ocf" {
             return Err(ExecError::UnsupportedClass(req.class.clone()));
         }
-        let provider = req.provider.as_deref().unwrap_or("heartbeat");
-        let path = self
-            .ocf_root
-            .join("resource.d")
-            .join(provider)
-            .join(&req.agent);
+        let (provider, path) = self.agent_path(req);
         if !path.is_file() {
             return Err(ExecError::NotInstalled(format!(
                 "ocf:{provider}:{}",
@@ -177,14 +172,20 @@ impl OcfRunner {
         Ok((path, cmd, None))
     }
 
-    /// The meta-data of the OCF agent `req` runs, read once (the agent's `meta-data`).
-    fn metadata(&self, req: &Request) -> Option<Arc<AgentMetadata>> {
+    /// The provider and path of the OCF agent `req` runs.
+    fn agent_path<'r>(&self, req: &'r Request) -> (&'r str, PathBuf) {
         let provider = req.provider.as_deref().unwrap_or("heartbeat");
         let path = self
             .ocf_root
             .join("resource.d")
             .join(provider)
             .join(&req.agent);
+        (provider, path)
+    }
+
+    /// The meta-data of the OCF agent `req` runs, read once (the agent's `meta-data`).
+    fn metadata(&self, req: &Request) -> Option<Arc<AgentMetadata>> {
+        let (_, path) = self.agent_path(req);
         if let Some(known) = self.metadata.lock().ok()?.get(&path) {
             return known.clone();
         }

@@ -1,7 +1,9 @@
 //! A clone's own ordering across its instances, as in Pacemaker's transition graphs: in a
 //! promotable clone no instance stops before every demote is done, and no instance is
 //! promoted before every start is done.
-use scheduler::{ActionKind, Input, Plan, schedule};
+mod common;
+
+use scheduler::{ActionKind, Plan};
 
 fn plan(stop_all: bool, n2_running: bool) -> Plan {
     let op = |rsc: &str, id: &str, op: &str, rc: u8| {
@@ -43,15 +45,7 @@ fn plan(stop_all: bool, n2_running: bool) -> Plan {
 </cib>"#,
         op("db", "db_last_0", "promote", 0)
     );
-    let parsed = cib::parse("cib.xml", &xml);
-    assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
-    schedule(
-        &parsed.cib,
-        &Input {
-            now: Some(1_700_000_000),
-            explain: false,
-        },
-    )
+    common::plan_of(&xml)
 }
 
 fn find(plan: &Plan, kind: ActionKind, node: &str) -> usize {

@@ -1,19 +1,11 @@
 //! The scheduler is a pure function: the same CIB gives the same plan, and the order in
 //! which constraints are written does not change the decisions.
-use scheduler::{Input, schedule};
+mod common;
 
 const CIB: &str = include_str!("../../../cib-examples/control-plane-node-lost/cib.xml");
 
 fn plan_of(xml: &str) -> scheduler::Plan {
-    let parsed = cib::parse("cib.xml", xml);
-    assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
-    schedule(
-        &parsed.cib,
-        &Input {
-            now: Some(1_700_000_000),
-            explain: true,
-        },
-    )
+    common::plan_with(xml, true)
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! Clone notifications for the demo stack's database clone (promotable, `notify=true`)
 //! starting from nothing on two nodes. The expected notifications and variables are the
 //! ones `crm_simulate -S -G` puts in its transition graph for the same CIB.
-use scheduler::{Input, NotifyStage, Plan, Step, schedule};
+mod common;
+
+use scheduler::{NotifyStage, Plan, Step};
 
 fn plan() -> Plan {
     let path = concat!(
@@ -15,15 +17,7 @@ fn plan() -> Plan {
             "<status/>",
             r#"<status><node_state id="1" uname="node-a" in_ccm="true" crmd="online" join="member" expected="member"/><node_state id="2" uname="node-b" in_ccm="true" crmd="online" join="member" expected="member"/></status>"#,
         );
-    let parsed = cib::parse(path, &xml);
-    assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
-    schedule(
-        &parsed.cib,
-        &Input {
-            now: Some(1_700_000_000),
-            explain: false,
-        },
-    )
+    common::plan_of(&xml)
 }
 
 fn var<'a>(vars: &'a [(String, String)], name: &str) -> &'a str {

@@ -1,6 +1,8 @@
 //! A node that is up but has not joined yet (pending) cannot run probes, and a start waits
 //! for the resource's probes everywhere it has no history.
-use scheduler::{Input, format, schedule};
+mod common;
+
+use scheduler::format;
 
 #[test]
 fn a_pending_node_without_history_blocks_new_starts() {
@@ -28,15 +30,7 @@ fn a_pending_node_without_history_blocks_new_starts() {
     <node_state id="2" uname="n2" in_ccm="true" crmd="online" join="pending" expected="down"/>
   </status>
 </cib>"#;
-    let parsed = cib::parse("cib.xml", xml);
-    assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
-    let plan = schedule(
-        &parsed.cib,
-        &Input {
-            now: Some(1_700_000_000),
-            explain: false,
-        },
-    );
+    let plan = common::plan_of(xml);
     let out = format::actions(&plan);
     assert!(
         out.contains("== blocked\nstart fence on n1\nstart web on n1\n"),

@@ -1,17 +1,6 @@
 //! Probes where nothing is known yet, recurring monitors where resources end up.
-use scheduler::{Input, schedule};
-
-fn plan_of(xml: &str) -> scheduler::Plan {
-    let parsed = cib::parse("cib.xml", xml);
-    assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
-    schedule(
-        &parsed.cib,
-        &Input {
-            now: Some(1_700_000_000),
-            explain: false,
-        },
-    )
-}
+mod common;
+use common::plan_of;
 
 #[test]
 fn a_fresh_cluster_probes_everything_once_per_node() {

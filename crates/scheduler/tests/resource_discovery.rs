@@ -2,7 +2,7 @@
 //! `exclusive` probes and runs a resource only on the nodes marked so. The expected probes
 //! are the ones `crm_simulate -S` schedules for cib-examples/resource-discovery/cib.xml
 //! (its placement is checked by the golden file there).
-use scheduler::{Input, schedule};
+mod common;
 
 #[test]
 fn probes_follow_resource_discovery_as_crm_simulate_schedules_them() {
@@ -11,15 +11,7 @@ fn probes_follow_resource_discovery_as_crm_simulate_schedules_them() {
         "/../../cib-examples/resource-discovery/cib.xml"
     );
     let xml = std::fs::read_to_string(path).expect("read the example");
-    let parsed = cib::parse(path, &xml);
-    assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
-    let plan = schedule(
-        &parsed.cib,
-        &Input {
-            now: Some(1_700_000_000),
-            explain: false,
-        },
-    );
+    let plan = common::plan_of(&xml);
     let probes: Vec<String> = plan
         .probes
         .iter()

@@ -1,6 +1,8 @@
 //! The deprecated `restart-type=restart`: an optional order carries a restart of the first
 //! over to the then, as Pacemaker 2.1.5 does.
-use scheduler::{Input, format, schedule};
+mod common;
+
+use scheduler::format;
 
 fn actions_of(restart_type: &str) -> String {
     let xml = format!(
@@ -33,15 +35,7 @@ fn actions_of(restart_type: &str) -> String {
   </status>
 </cib>"#
     );
-    let parsed = cib::parse("cib.xml", &xml);
-    assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
-    let plan = schedule(
-        &parsed.cib,
-        &Input {
-            now: Some(1_700_000_000),
-            explain: false,
-        },
-    );
+    let plan = common::plan_of(&xml);
     format::actions(&plan)
 }
 
