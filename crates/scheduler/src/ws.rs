@@ -1297,7 +1297,13 @@ impl WorkingSet {
                         continue;
                     }
                     self.set_discovery(t, ni, l.resource_discovery);
-                    self.add_location(t, ni, score, format!("location constraint {}", l.id));
+                    self.add_location_as(
+                        t,
+                        ni,
+                        score,
+                        format!("location constraint {}", l.id),
+                        true,
+                    );
                 }
             }
         }
@@ -1363,6 +1369,19 @@ impl WorkingSet {
     }
 
     pub fn add_location(&mut self, i: usize, ni: usize, score: i32, reason: impl Into<String>) {
+        self.add_location_as(i, ni, score, reason, false);
+    }
+
+    /// [`WorkingSet::add_location`]; `constraint`: a location constraint, which a group
+    /// passes to its first member only (below).
+    fn add_location_as(
+        &mut self,
+        i: usize,
+        ni: usize,
+        score: i32,
+        reason: impl Into<String>,
+        constraint: bool,
+    ) {
         if self.explain {
             self.trace.push(Why {
                 rsc: i,
@@ -1371,11 +1390,21 @@ impl WorkingSet {
                 reason: reason.into(),
             });
         }
-        let mut stack = vec![i];
-        while let Some(x) = stack.pop() {
+        // A group passes the score to its first member only; the others get the node with
+        // score 0, as the first member's score already counts for them through the
+        // group's internal colocation (Pacemaker's pcmk__group_apply_location).
+        let mut stack = vec![(i, score)];
+        while let Some((x, s)) = stack.pop() {
             let w = &mut self.rscs[x].allowed[ni];
-            *w = Some(add(w.unwrap_or(0), score));
-            stack.extend(self.rscs[x].children.iter().copied());
+            *w = Some(add(w.unwrap_or(0), s));
+            let group = constraint && self.rscs[x].kind == Kind::Group;
+            stack.extend(
+                self.rscs[x]
+                    .children
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &c)| (c, if group && k > 0 { 0 } else { s })),
+            );
         }
     }
 
