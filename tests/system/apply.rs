@@ -84,7 +84,7 @@ impl Lab {
             &slow,
             "#!/bin/sh
 case \"$1\" in
-  start) sleep 2; touch \"$OCF_RESKEY_state\"; exit 0 ;;
+  start) touch \"$OCF_RESKEY_state.begun\"; sleep 2; touch \"$OCF_RESKEY_state\"; exit 0 ;;
                stop) rm -f \"$OCF_RESKEY_state\"; exit 0 ;;
   monitor) [ -f \"$OCF_RESKEY_state\" ] && exit 0; exit 7 ;;
                meta-data) echo '<resource-agent name=\"slow\"/>'; exit 0 ;;
@@ -414,12 +414,13 @@ fn crash_mid_start_then_apply(drop_s: bool) {
     let mut watcher = Watcher(child);
     let read = || std::fs::read_to_string(lab.path("crash.log")).unwrap_or_default();
     assert!(
-        tests::wait_for(Duration::from_secs(20), || read().contains("start s on")),
+        tests::wait_for(Duration::from_secs(20), || read().contains("start s on")
+            && lab.path("run/s.state.begun").exists()),
         "{}",
         read()
     );
-    // crm-lite dies in the middle of the slow start; the agent, in its own session,
-    // finishes the start on its own.
+    // crm-lite dies in the middle of the slow start (the agent has begun it, after its
+    // meta-data was read); the agent, in its own session, finishes the start on its own.
     watcher.0.kill().unwrap();
     let _ = watcher.0.wait();
     assert!(
