@@ -741,8 +741,15 @@ fn assign_clone(ws: &mut WorkingSet, c: usize) {
     if !ws.rscs[c].provisional || ws.rscs[c].allocating {
         return;
     }
+    // Each instance's priority for the assignment order: the configured one, raised to its
+    // best promotion score (Pacemaker's pcmk__add_promotion_scores does the same).
+    let mut priority: Vec<(usize, i32)> = ws.rscs[c]
+        .children
+        .iter()
+        .map(|&k| (k, ws.rscs[k].priority))
+        .collect();
     if ws.rscs[c].promotable {
-        add_promotion_scores(ws, c);
+        add_promotion_scores(ws, c, &mut priority);
     }
     ws.rscs[c].allocating = true;
     for ci in ws.rscs[c].this_with.clone() {
@@ -768,11 +775,23 @@ fn assign_clone(ws: &mut WorkingSet, c: usize) {
         ws.rscs[c].allowed = table;
     }
 
-    // Instances: active ones first, then by instance number.
+    // Instances in Pacemaker's order (pcmk__cmp_instance): of two active ones the one on
+    // fewer nodes, then the higher priority, then active before inactive, then by number.
+    let prio = |k: usize| priority.iter().find(|(x, _)| *x == k).map_or(0, |p| p.1);
     let mut children = ws.rscs[c].children.clone();
-    children.sort_by_key(|&k| {
-        let n = instance_nodes_running(ws, k).len();
-        (n == 0, n)
+    children.sort_by(|&a, &b| {
+        let (na, nb) = (
+            instance_nodes_running(ws, a).len(),
+            instance_nodes_running(ws, b).len(),
+        );
+        let spread = if na > 0 && nb > 0 {
+            na.cmp(&nb)
+        } else {
+            std::cmp::Ordering::Equal
+        };
+        spread
+            .then(prio(b).cmp(&prio(a)))
+            .then((na == 0).cmp(&(nb == 0)))
     });
     let max = ws.rscs[c].clone_max as usize;
     let per_node = ws.rscs[c].clone_node_max as usize;
@@ -996,7 +1015,7 @@ fn promotion_applies(ws: &WorkingSet, c: usize, k: usize, n: usize) -> bool {
     running.is_empty() || running.contains(&n)
 }
 
-fn add_promotion_scores(ws: &mut WorkingSet, c: usize) {
+fn add_promotion_scores(ws: &mut WorkingSet, c: usize, priority: &mut [(usize, i32)]) {
     for k in ws.rscs[c].children.clone() {
         for n in 0..ws.nodes.len() {
             if !ws.nodes[n].available() || !promotion_applies(ws, c, k, n) {
@@ -1005,6 +1024,9 @@ fn add_promotion_scores(ws: &mut WorkingSet, c: usize) {
             let Some(score) = promotion_score(ws, k, n) else {
                 continue;
             };
+            if let Some(p) = priority.iter_mut().find(|(x, _)| *x == k) {
+                p.1 = p.1.max(score);
+            }
             if score > 0 {
                 for p in ws
                     .primitives_of(k)
