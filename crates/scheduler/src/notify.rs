@@ -238,6 +238,10 @@ fn lists(
             _ => active.push(entry),
         }
     }
+    // Spare instances Pacemaker created while reading the history: never active.
+    for id in ws.spares.get(&clone).into_iter().flatten() {
+        inactive.push((id.clone(), None));
+    }
     let mut vars: Vec<(String, String)> = Vec::new();
     let mut put = |what: &str, entries: Vec<(String, Option<String>)>, with_nodes: bool| {
         let (rscs, nodes) = render(entries);

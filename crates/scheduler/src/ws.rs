@@ -205,6 +205,10 @@ pub(crate) struct WorkingSet {
     pub config_index: std::collections::HashMap<String, usize>,
     /// Clone instance primitives by base id, in instance order.
     pub instances: std::collections::HashMap<String, Vec<usize>>,
+    /// Per anonymous clone, the ids of the spare instances Pacemaker creates while it reads
+    /// the history (see [`WorkingSet::spare_instance`]), in creation order. They never
+    /// run; only the clone's notifications list them (as inactive).
+    pub spares: std::collections::BTreeMap<usize, Vec<String>>,
     pub notes: Vec<String>,
     /// Every contribution to a score, in the order applied (only when `explain`).
     pub trace: Vec<Why>,
@@ -314,6 +318,7 @@ impl WorkingSet {
             explain: input.explain,
             config_index: Default::default(),
             instances: Default::default(),
+            spares: Default::default(),
         };
         ws.build_nodes(cib);
         let defaults = MetaChain {
@@ -705,6 +710,9 @@ impl WorkingSet {
     ) {
         let st = &h.state;
         let active = st.role.is_active();
+        if !active {
+            self.spare_instance(ni, h.id.as_str());
+        }
         let Some(ri) = self.match_history(ni, h.id.as_str(), active) else {
             if active {
                 // An orphan: configured no more, still running. Stop it (unless told not to).
@@ -873,6 +881,78 @@ impl WorkingSet {
                 }
             }
         }
+    }
+
+    /// Pacemaker binds each history entry of an anonymous clone to an instance as it reads
+    /// it: one active on that node, else one active nowhere yet. When there is neither
+    /// (every instance already runs elsewhere), or when the instance on that node already
+    /// has this entry's resource running (a second entry for it), it creates a spare
+    /// instance, numbered after the others. For an inactive entry (`id` on node `ni`)
+    /// this records that spare in [`WorkingSet::spares`]; it never runs, but the clone's
+    /// notifications list it in `notify_inactive_resource`.
+    fn spare_instance(&mut self, ni: usize, id: &str) {
+        let base = id.rsplit_once(':').map_or(id, |(b, n)| {
+            if n.bytes().all(|c| c.is_ascii_digit()) {
+                b
+            } else {
+                id
+            }
+        });
+        let Some(instances) = self.instances.get(base) else {
+            return;
+        };
+        let Some(clone) = instances.first().and_then(|&i| self.clone_of(i)) else {
+            return;
+        };
+        if self.rscs[clone].unique {
+            return;
+        }
+        let top = |i: usize| -> usize {
+            let mut cur = i;
+            while let Some(p) = self.rscs[cur].parent {
+                if p == clone {
+                    return cur;
+                }
+                cur = p;
+            }
+            cur
+        };
+        let (mut here, mut free) = (false, false);
+        for &i in instances {
+            let members = self.primitives_of(top(i));
+            let mut nodes = members.iter().flat_map(|&p| &self.rscs[p].running_on);
+            match nodes.next() {
+                Some(&n) if n == ni => {
+                    if self.rscs[i].running_on.is_empty() {
+                        return; // this member of the instance here: no spare
+                    }
+                    here = true;
+                }
+                Some(_) => {}
+                None => free = true,
+            }
+        }
+        // A spare made earlier is an instance too, and active nowhere.
+        free |= self.spares.contains_key(&clone);
+        if free && !here {
+            return;
+        }
+        // The spare is a whole instance of the clone's child (all members of a group).
+        let number = self.rscs[clone].children.len()
+            + self.spares.get(&clone).map_or(0, |v| {
+                v.len()
+                    / self
+                        .primitives_of(self.rscs[clone].children[0])
+                        .len()
+                        .max(1)
+            });
+        let child = self.rscs[clone].children[0];
+        let ids: Vec<String> = self
+            .primitives_of(child)
+            .iter()
+            .map(|&p| format!("{}:{number}", self.rscs[p].base))
+            .collect();
+        self.spares.entry(clone).or_default().extend(ids);
     }
 
     /// The arena primitive a history entry belongs to, binding anonymous clone instances
