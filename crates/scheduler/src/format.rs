@@ -280,7 +280,8 @@ pub fn explain(plan: &Plan, rsc: &str) -> Option<String> {
     Some(out)
 }
 
-/// The plan's actions and their ordering as a Graphviz `dot` graph (`--dot FILE`).
+/// The plan's actions, clone notifications (blue ellipses) and their ordering as a
+/// Graphviz `dot` graph (`--dot FILE`).
 pub fn dot(plan: &Plan) -> String {
     let mut out =
         String::from("digraph transition {\n  rankdir=LR;\n  node [shape=box, fontsize=10];\n");
@@ -304,8 +305,28 @@ pub fn dot(plan: &Plan) -> String {
             a.blocked.as_deref().unwrap_or("").replace('"', "'")
         );
     }
+    for (i, n) in plan.notifications.iter().enumerate() {
+        let stage = match n.stage {
+            crate::NotifyStage::Pre => "pre",
+            crate::NotifyStage::Post => "post",
+        };
+        let _ = writeln!(
+            out,
+            "  n{i} [label=\"notify {} on {} ({stage}-{})\", shape=ellipse, color=blue];",
+            n.rsc.replace('"', "'"),
+            n.node.replace('"', "'"),
+            n.operation
+        );
+    }
     for (a, b) in &plan.edges {
         let _ = writeln!(out, "  a{a} -> a{b};");
+    }
+    let step = |s: &crate::Step| match *s {
+        crate::Step::Action(i) => format!("a{i}"),
+        crate::Step::Notify(i) => format!("n{i}"),
+    };
+    for (a, b) in &plan.notify_edges {
+        let _ = writeln!(out, "  {} -> {};", step(a), step(b));
     }
     out.push_str("}\n");
     out
