@@ -1278,9 +1278,13 @@ fn the_history_of_a_node_the_cib_no_longer_names_is_dropped_not_inherited() {
     assert!(!lab.state().contains(r#"uname="testnode""#));
 }
 
-#[test]
-fn a_notifying_clone_hears_about_starts_and_promotions_before_what_follows_it() {
-    let Some(lab) = Lab::new() else { return };
+/// A promotable clone `p-clone` (notify=true) of the `notifier` test agent on the hosted
+/// nodes n1 and n2 (n2 scores higher), and `app` ordered after its promotion. The agent
+/// logs each notification to `notify.log` (one line, in order) and its variables to
+/// `notify.log.vars`; it fails the first notification of kind `fail_once` (e.g.
+/// `post-start`), if any. Returns the lab, the CIB and the log's path.
+fn notifying_clone_lab(fail_once: &str) -> Option<(Lab, PathBuf, PathBuf)> {
+    let lab = Lab::new()?;
     let log = lab.path("notify.log");
     // Promotable, like the promo agent; every notification is logged with its variables.
     lab.agent(
@@ -1295,13 +1299,21 @@ case "$1" in
   stop) rm -f "$st" "$st.promoted"; exit 0 ;;
   promote) touch "$st.promoted"; echo "promote on $OCF_RESKEY_CRM_meta_on_node" >> {log}; exit 0 ;;
   demote) rm -f "$st.promoted"; exit 0 ;;
-  notify) echo "notify $OCF_RESKEY_CRM_meta_notify_type-$OCF_RESKEY_CRM_meta_notify_operation on $OCF_RESKEY_CRM_meta_on_node start=$OCF_RESKEY_CRM_meta_notify_start_uname promote=$OCF_RESKEY_CRM_meta_notify_promote_uname" >> {log}; exit 0 ;;
+  notify)
+    echo "notify $OCF_RESKEY_CRM_meta_notify_type-$OCF_RESKEY_CRM_meta_notify_operation on $OCF_RESKEY_CRM_meta_on_node start=$OCF_RESKEY_CRM_meta_notify_start_uname promote=$OCF_RESKEY_CRM_meta_notify_promote_uname" >> {log}
+    echo "$OCF_RESKEY_CRM_meta_notify_type-$OCF_RESKEY_CRM_meta_notify_operation on $OCF_RESKEY_CRM_meta_on_node: key=$OCF_RESKEY_CRM_meta_notify_key_type-$OCF_RESKEY_CRM_meta_notify_key_operation active=$OCF_RESKEY_CRM_meta_notify_active_uname promoted=$OCF_RESKEY_CRM_meta_notify_promoted_uname unpromoted=$OCF_RESKEY_CRM_meta_notify_unpromoted_uname promote_rsc=$OCF_RESKEY_CRM_meta_notify_promote_resource all=$OCF_RESKEY_CRM_meta_notify_all_uname notify=$OCF_RESKEY_CRM_meta_notify clone=$OCF_RESKEY_CRM_meta_clone clone_max=$OCF_RESKEY_CRM_meta_clone_max master_max=$OCF_RESKEY_CRM_meta_master_max" >> {log}.vars
+    # Fails the first notification it gets of kind $fail_once, if one is set.
+    if [ "$OCF_RESKEY_CRM_meta_notify_type-$OCF_RESKEY_CRM_meta_notify_operation" = "{fail_once}" ] && [ ! -e {log}.failed ]; then
+      touch {log}.failed; echo "ocf-exit-reason:told to fail once" >&2; exit 1
+    fi
+    exit 0 ;;
   monitor) [ -f "$st" ] || exit 7; score; [ -f "$st.promoted" ] && exit 8; exit 0 ;;
   meta-data) echo '<resource-agent name="notifier"/>'; exit 0 ;;
   *) exit 3 ;;
 esac
 "#,
-            log = log.display()
+            log = log.display(),
+            fail_once = fail_once,
         ),
     );
     lab.agent(
@@ -1328,13 +1340,26 @@ esac
         order,
         "",
     );
-    let (code, out) = lab.apply(&cib);
-    assert_eq!(code, 0, "{out}");
-    let lines: Vec<String> = std::fs::read_to_string(&log)
+    Some((lab, cib, log))
+}
+
+/// The lines of a log the test agents write (none yet: empty).
+fn log_lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
         .map(str::to_owned)
-        .collect();
+        .collect()
+}
+
+#[test]
+fn a_notifying_clone_hears_about_starts_and_promotions_before_what_follows_it() {
+    let Some((lab, cib, log)) = notifying_clone_lab("") else {
+        return;
+    };
+    let (code, out) = lab.apply(&cib);
+    assert_eq!(code, 0, "{out}");
+    let lines = log_lines(&log);
     let at = |l: &str| {
         lines
             .iter()
@@ -1371,5 +1396,71 @@ esac
         !lab.state().contains(r#"operation="notify""#),
         "{}",
         lab.state()
+    );
+    // The rest of Pacemaker's variables, as crm_simulate puts them in its graph for this
+    // case: before the promotion both instances are active and unpromoted; the lists
+    // describe the state before the transition, also after it; the clone settings with
+    // their values in force, and the instance number.
+    let vars = log_lines(&log.with_extension("log.vars"));
+    let (i1, i2) = match vars.iter().find(|v| v.starts_with("pre-promote on n1:")) {
+        Some(v) if v.contains("clone=0") => ("0", "1"),
+        _ => ("1", "0"),
+    };
+    for node in ["n1", "n2"] {
+        let clone = if node == "n1" { i1 } else { i2 };
+        for (stage, key) in [("pre", "pre-promote"), ("post", "post-promoted")] {
+            let want = format!(
+                "{stage}-promote on {node}: key={key} active=n1 n2 promoted=  unpromoted=n1 n2 \
+                 promote_rsc=p:{i2} all=n1 n2 notify=true clone={clone} clone_max=2 master_max=1"
+            );
+            assert!(vars.contains(&want), "no {want:?} in\n{}", vars.join("\n"));
+        }
+    }
+}
+
+#[test]
+fn a_failed_notification_stops_the_round_without_a_record_and_the_plan_is_made_again() {
+    let Some((lab, cib, log)) = notifying_clone_lab("post-start") else {
+        return;
+    };
+    let (code, out) = lab.apply(&cib);
+    // As Pacemaker's controller treats it: a failed graph action (the transition stops,
+    // and the scheduler runs again), but nothing in the history and no fail count.
+    assert!(
+        out.contains("FAILED (rc 1, ") && out.contains("told to fail once"),
+        "{out}"
+    );
+    assert!(
+        out.contains("not recorded, no fail count; the round stops and the plan is made again"),
+        "{out}"
+    );
+    let state = lab.state();
+    assert!(!state.contains(r#"operation="notify""#), "{state}");
+    assert!(!state.contains("fail-count-p"), "{state}");
+    // The next round goes on from where the cluster is: both instances run, n2 is
+    // promoted with its notifications, and what follows the promotion starts.
+    let lines = log_lines(&log);
+    for want in [
+        "notify pre-promote on n1 start=  promote=n2",
+        "notify post-promote on n2 start=  promote=n2",
+        "promote on n2",
+        "start after",
+    ] {
+        assert!(
+            lines.iter().any(|l| l == want),
+            "no {want:?} in {lines:?}\n{out}"
+        );
+    }
+    // The post-start notifications are not sent again (nothing starts any more).
+    let post_starts = lines
+        .iter()
+        .filter(|l| l.starts_with("notify post-start"))
+        .count();
+    assert!(post_starts <= 2, "{lines:?}");
+    // The failure shows in the exit status, as every failed operation does.
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("converged, but 1 operation(s) failed"),
+        "{out}"
     );
 }

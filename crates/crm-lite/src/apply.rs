@@ -463,7 +463,8 @@ enum Job {
     /// Nothing to run: an action the plan implies by another (a stop or demote on a node
     /// being fenced is done when the fence is).
     Implied(String),
-    /// A clone notification: run, but neither recorded nor counted when it fails.
+    /// A clone notification: run, never recorded nor counted in a fail count; a failure
+    /// stops the round, as a failed graph action stops Pacemaker's transition.
     Notify(Request),
     /// Fence a node with the configured devices.
     Fence {
@@ -845,6 +846,9 @@ fn converge(
                         unreachable!("checked above")
                     };
                     let mut meta = meta.clone();
+                    if let Some((_, k)) = n.instance.rsplit_once(':') {
+                        meta.push(("clone".into(), k.to_owned()));
+                    }
                     meta.extend(n.vars.iter().cloned());
                     return Job::Notify(request(cib, prim, &meta, &n.rsc, "notify", &n.node, now));
                 }
@@ -946,19 +950,33 @@ fn converge(
                 let mut failed = false;
                 let mut line = format!("  {}: ", r.labels[i]);
                 if let Done::Notified(rc, outcome, span) = result {
-                    // Like Pacemaker's controller: a notification is not recorded, and
-                    // its result does not count.
+                    // Like Pacemaker's controller: a notification is never recorded in the
+                    // history and never counts towards a fail count. A failed one is a
+                    // failed graph action all the same: the transition stops (what runs
+                    // finishes, nothing new starts) and the plan is made again.
                     r.agents.add(span);
                     let ms = outcome.as_ref().map_or(0, |o| o.duration.as_millis());
+                    r.done += 1;
                     if rc == 0 {
                         line.push_str(&format!("ok ({ms} ms)"));
-                    } else {
-                        line.push_str(&format!(
-                            "rc {rc}, ignored as Pacemaker ignores it ({ms} ms)"
-                        ));
+                        r.say(format_args!("{line}"));
+                        return executor::walk::Flow::Continue;
                     }
+                    let timed = outcome.as_ref().is_ok_and(|o| o.timed_out);
+                    let why = outcome
+                        .as_ref()
+                        .ok()
+                        .and_then(|o| o.exit_reason.clone())
+                        .or_else(|| outcome.as_ref().err().map(|e| e.to_string()))
+                        .map_or(String::new(), |w| format!(": {w}"));
+                    line.push_str(&format!(
+                        "FAILED (rc {rc}{}, {ms} ms){why}; not recorded, no fail count; \
+                         the round stops and the plan is made again",
+                        if timed { ", timed out" } else { "" }
+                    ));
+                    r.failures += 1;
                     r.say(format_args!("{line}"));
-                    return executor::walk::Flow::Continue;
+                    return executor::walk::Flow::Stop;
                 }
                 let a = &plan.actions[i];
                 match result {
@@ -1261,30 +1279,62 @@ fn primitive<'a>(cib: &'a cib::Cib, rsc: &str) -> Option<(&'a Primitive, Vec<(St
                 .into_iter()
                 .find(|p| p.id.as_str() == base)
             {
-                let mut meta = Vec::new();
-                for name in [
-                    "clone-max",
-                    "clone-node-max",
-                    "globally-unique",
-                    "notify",
-                    "promotable",
-                    "promoted-max",
-                    "promoted-node-max",
-                ] {
-                    if let Some(v) = c.meta.raw.get(name) {
-                        meta.push((name.to_owned(), v.to_owned()));
-                    }
-                }
-                if c.promotable && c.meta.raw.get("promotable").is_none() {
-                    meta.push(("promotable".into(), "true".into()));
-                }
-                return Some((p, meta));
+                return Some((p, clone_meta(cib, c)));
             }
         } else if let Some(p) = r.primitives().into_iter().find(|p| p.id.as_str() == base) {
             return Some((p, Vec::new()));
         }
     }
     None
+}
+
+/// The clone settings every operation of a clone instance gets, with the values in force
+/// (configured, else `rsc_defaults`, else the default), under the names Pacemaker passes
+/// them: `clone_max`, `clone_node_max`, `globally_unique`, `notify`, and for promotable
+/// clones `promoted_max`, `promoted_node_max` and their legacy `master_*` twins (stock
+/// agents read either). `promotable` is crm-lite's own addition.
+fn clone_meta(cib: &cib::Cib, c: &cib::model::Clone) -> Vec<(String, String)> {
+    let get = |names: &[&str]| -> Option<String> {
+        [&c.meta.raw, &cib.rsc_defaults]
+            .into_iter()
+            .find_map(|a| names.iter().find_map(|n| a.get(n)))
+            .map(str::to_owned)
+    };
+    let count = |names: &[&str], default: usize| {
+        get(names)
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .map_or(default.to_string(), |v| v.max(0).to_string())
+    };
+    let flag = |name: &str| {
+        let on = get(&[name]).is_some_and(|v| {
+            matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "true" | "on" | "yes" | "y" | "1"
+            )
+        });
+        on.to_string()
+    };
+    let mut meta = vec![
+        (
+            "clone-max".to_owned(),
+            count(&["clone-max"], cib.nodes.len().max(1)),
+        ),
+        ("clone-node-max".to_owned(), count(&["clone-node-max"], 1)),
+        ("globally-unique".to_owned(), flag("globally-unique")),
+        ("notify".to_owned(), flag("notify")),
+    ];
+    if c.promotable {
+        let max = count(&["promoted-max", "master-max"], 1);
+        let node_max = count(&["promoted-node-max", "master-node-max"], 1);
+        meta.extend([
+            ("promotable".to_owned(), "true".to_owned()),
+            ("promoted-max".to_owned(), max.clone()),
+            ("promoted-node-max".to_owned(), node_max.clone()),
+            ("master-max".to_owned(), max),
+            ("master-node-max".to_owned(), node_max),
+        ]);
+    }
+    meta
 }
 
 fn request(

@@ -219,6 +219,9 @@ pub struct Notification {
     pub clone: String,
     /// The instance as actions name it (the base id for anonymous clones).
     pub rsc: String,
+    /// The instance with its number (`rsc:N`), as the notification lists name it; the
+    /// number is what Pacemaker passes as `CRM_meta_clone`.
+    pub instance: String,
     /// Where the instance runs.
     pub node: String,
     /// Pre or post.

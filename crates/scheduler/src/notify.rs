@@ -119,6 +119,7 @@ pub(crate) fn build(
                     out.notifications.push(Notification {
                         clone: clone.id.clone(),
                         rsc: name(p),
+                        instance: r.id.clone(),
                         node: ws.nodes[n].name.clone(),
                         stage,
                         operation: op,
