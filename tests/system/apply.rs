@@ -1302,9 +1302,10 @@ case "$1" in
   notify)
     echo "notify $OCF_RESKEY_CRM_meta_notify_type-$OCF_RESKEY_CRM_meta_notify_operation on $OCF_RESKEY_CRM_meta_on_node start=$OCF_RESKEY_CRM_meta_notify_start_uname promote=$OCF_RESKEY_CRM_meta_notify_promote_uname" >> {log}
     echo "$OCF_RESKEY_CRM_meta_notify_type-$OCF_RESKEY_CRM_meta_notify_operation on $OCF_RESKEY_CRM_meta_on_node: key=$OCF_RESKEY_CRM_meta_notify_key_type-$OCF_RESKEY_CRM_meta_notify_key_operation active=$OCF_RESKEY_CRM_meta_notify_active_uname promoted=$OCF_RESKEY_CRM_meta_notify_promoted_uname unpromoted=$OCF_RESKEY_CRM_meta_notify_unpromoted_uname promote_rsc=$OCF_RESKEY_CRM_meta_notify_promote_resource all=$OCF_RESKEY_CRM_meta_notify_all_uname notify=$OCF_RESKEY_CRM_meta_notify clone=$OCF_RESKEY_CRM_meta_clone clone_max=$OCF_RESKEY_CRM_meta_clone_max master_max=$OCF_RESKEY_CRM_meta_master_max" >> {log}.vars
-    # Fails the first notification it gets of kind $fail_once, if one is set.
-    if [ "$OCF_RESKEY_CRM_meta_notify_type-$OCF_RESKEY_CRM_meta_notify_operation" = "{fail_once}" ] && [ ! -e {log}.failed ]; then
-      touch {log}.failed; echo "ocf-exit-reason:told to fail once" >&2; exit 1
+    # Fails the first notification it gets of kind $fail_once, if one is set (mkdir is
+    # atomic: of two instances notified at once, only one fails).
+    if [ "$OCF_RESKEY_CRM_meta_notify_type-$OCF_RESKEY_CRM_meta_notify_operation" = "{fail_once}" ] && mkdir {log}.failed 2>/dev/null; then
+      echo "ocf-exit-reason:told to fail once" >&2; exit 1
     fi
     exit 0 ;;
   monitor) [ -f "$st" ] || exit 7; score; [ -f "$st.promoted" ] && exit 8; exit 0 ;;
