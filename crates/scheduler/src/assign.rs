@@ -6,6 +6,9 @@
 //! ("with this"), and finally picks the best node. Ties between equal weights are broken as
 //! Pacemaker breaks them: fewer resources assigned in this run, then the node the resource is
 //! active on, then the lowest node name (byte order).
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
 use cib::Role;
 use cib::model::PlacementStrategy;
 
@@ -73,7 +76,8 @@ pub(crate) fn assign_all(ws: &mut WorkingSet) {
 fn sort_resources(ws: &mut WorkingSet) {
     let n = ws.nodes.len();
     let zero: Table = vec![Some(0); n];
-    let node_order = sorted_nodes(ws, &zero, None);
+    // Pacemaker sorts its node list (by name) here, not a node table.
+    let node_order = sort_nodes(ws, ws.name_order.clone(), &zero, None);
     let tops = ws.top.clone();
     let mut keyed: Vec<(usize, i32, i32, Vec<i32>)> = Vec::new();
     for &r in &tops {
@@ -87,7 +91,16 @@ fn sort_resources(ws: &mut WorkingSet) {
             for ci in ws.rscs[member].this_with.clone() {
                 let c = ws.colocs[ci].clone();
                 let f = c.score as f32 / INF as f32;
-                add_colocated_scores(ws, c.primary, &mut work, &c.node_attr, f, true, false, true);
+                add_colocated_scores(
+                    ws,
+                    c.merge_primary,
+                    &mut work,
+                    &c.node_attr,
+                    f,
+                    true,
+                    false,
+                    true,
+                );
             }
         }
         let weight = |x: Option<usize>| x.and_then(|x| work[x]).unwrap_or(-INF);
@@ -144,7 +157,28 @@ fn any_available(ws: &WorkingSet, t: &Table) -> bool {
 
 /// Nodes of `t` sorted best first (Pacemaker's `compare_nodes`).
 fn sorted_nodes(ws: &WorkingSet, t: &Table, active: Option<usize>) -> Vec<usize> {
-    let mut nodes: Vec<usize> = (0..t.len()).filter(|&n| t[n].is_some()).collect();
+    let balanced = ws.placement_strategy == PlacementStrategy::Balanced;
+    // Only the balanced comparison is intransitive, so only there does the starting order
+    // (the node table's, as Pacemaker lists it) change the result.
+    let nodes: Vec<usize> = if !balanced {
+        (0..t.len()).filter(|&n| t[n].is_some()).collect()
+    } else if t.iter().all(Option::is_some) {
+        ws.table_order.clone()
+    } else {
+        ws.node_table_order(|n| t[n].is_some())
+    };
+    sort_nodes(ws, nodes, t, active)
+}
+
+/// `nodes` (all in `t`) sorted best first (Pacemaker's `compare_nodes`, with GLib's merge
+/// sort from the order given).
+fn sort_nodes(
+    ws: &WorkingSet,
+    mut nodes: Vec<usize>,
+    t: &Table,
+    active: Option<usize>,
+) -> Vec<usize> {
+    let balanced = ws.placement_strategy == PlacementStrategy::Balanced;
     let eff: Vec<i32> = (0..t.len())
         .map(|n| {
             if ws.nodes[n].available() {
@@ -154,7 +188,6 @@ fn sorted_nodes(ws: &WorkingSet, t: &Table, active: Option<usize>) -> Vec<usize>
             }
         })
         .collect();
-    let balanced = ws.placement_strategy == PlacementStrategy::Balanced;
     let minimal = ws.placement_strategy == PlacementStrategy::Minimal;
     merge_sort_by(&mut nodes, |&a, &b| {
         eff[b]
@@ -182,8 +215,8 @@ fn sorted_nodes(ws: &WorkingSet, t: &Table, active: Option<usize>) -> Vec<usize>
 
 /// A stable merge sort that, like GLib's `g_list_sort` (which Pacemaker uses), gives a
 /// deterministic answer even when the comparison is not a total order (capacity voting over
-/// several attributes can be intransitive). The first half takes the extra element; ties
-/// keep the left one first.
+/// several attributes can be intransitive). As GLib splits, the second half takes the extra
+/// element; ties keep the left one first.
 fn merge_sort_by<T: Copy>(v: &mut [T], mut cmp: impl FnMut(&T, &T) -> std::cmp::Ordering) {
     fn sort<T: Copy>(
         v: &mut [T],
@@ -193,7 +226,7 @@ fn merge_sort_by<T: Copy>(v: &mut [T], mut cmp: impl FnMut(&T, &T) -> std::cmp::
         if v.len() <= 1 {
             return;
         }
-        let mid = v.len().div_ceil(2);
+        let mid = v.len() / 2;
         sort(&mut v[..mid], tmp, cmp);
         sort(&mut v[mid..], tmp, cmp);
         tmp.clear();
@@ -258,13 +291,6 @@ fn compare_capacities(ws: &WorkingSet, a: usize, b: usize) -> std::cmp::Ordering
     result.cmp(&0)
 }
 
-fn fits(ws: &WorkingSet, i: usize, n: usize) -> bool {
-    ws.rscs[i]
-        .utilization
-        .iter()
-        .all(|(k, need)| ws.nodes[n].free.get(k).is_none_or(|free| free >= need))
-}
-
 fn assign_primitive(ws: &mut WorkingSet, i: usize, prefer: Option<usize>) -> Option<usize> {
     if let Some(p) = ws.rscs[i].parent {
         if !ws.rscs[p].allocating && ws.rscs[p].provisional {
@@ -315,28 +341,6 @@ fn assign_primitive(ws: &mut WorkingSet, i: usize, prefer: Option<usize>) -> Opt
         }
         record(ws, i, &before, "target-role=Stopped (or on-fail=stop)");
     }
-    // Capacity: a node without enough free capacity is not an option.
-    if ws.placement_strategy != PlacementStrategy::Default && !ws.rscs[i].utilization.is_empty() {
-        for n in 0..ws.nodes.len() {
-            if !fits(ws, i, n) {
-                if let Some(w) = ws.rscs[i].allowed[n].as_mut() {
-                    *w = -INF;
-                    let need: Vec<String> = ws.rscs[i]
-                        .utilization
-                        .iter()
-                        .map(|(k, v)| {
-                            let free = ws.nodes[n].free.get(k).copied().unwrap_or(0);
-                            format!("{k} {v} needed, {free} free")
-                        })
-                        .collect();
-                    ws.push_why(i, n, -INF, || {
-                        format!("not enough capacity ({})", need.join(", "))
-                    });
-                }
-            }
-        }
-    }
-
     if !ws.rscs[i].managed {
         let cur = ws.rscs[i].running_on.first().copied();
         let role = ws.rscs[i].role;
@@ -345,11 +349,186 @@ fn assign_primitive(ws: &mut WorkingSet, i: usize, prefer: Option<usize>) -> Opt
     } else if ws.stop_all {
         finalize(ws, i, None);
     } else {
-        let chosen = best_node(ws, i, prefer);
+        let most_free = ban_insufficient_capacity(ws, i);
+        let chosen = best_node(ws, i, prefer.or(most_free));
         finalize(ws, i, chosen);
     }
     ws.rscs[i].allocating = false;
     ws.rscs[i].assigned
+}
+
+/// Capacity (Pacemaker's `pcmk__ban_insufficient_capacity`): under a placement strategy,
+/// the resource and everything that must run with it (mandatory colocations, group
+/// members) and is not placed yet must fit on the node. When some node can take them all,
+/// the nodes that cannot are banned; when none can, only the nodes too small for the
+/// resource alone are, and the node with the most free capacity is returned as the
+/// preferred one.
+fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Option<usize> {
+    if ws.placement_strategy == PlacementStrategy::Default {
+        return None;
+    }
+    let mut group = Vec::new();
+    colocated_resources(ws, i, i, &mut group);
+    if !group.contains(&i) {
+        group.push(i);
+    }
+    let mut needed: BTreeMap<String, i64> = BTreeMap::new();
+    for &r in &group {
+        add_unplaced_utilization(ws, r, &group, &mut needed);
+    }
+    let fits = |ws: &WorkingSet, n: usize, need: &BTreeMap<String, i64>| {
+        need.iter()
+            .all(|(k, v)| ws.nodes[n].free.get(k).copied().unwrap_or(0) >= *v)
+    };
+    let usable = |ws: &WorkingSet, n: usize| {
+        ws.nodes[n].available() && ws.rscs[i].allowed[n].is_some_and(|w| w >= 0)
+    };
+    // The allowed-node table in the order Pacemaker walks it (its buckets).
+    let walk: Vec<usize> = ws.table_order.iter().rev().copied().collect();
+    let mut any_fits = false;
+    let mut most_free: Option<usize> = None;
+    for &n in &walk {
+        if !usable(ws, n) {
+            continue;
+        }
+        any_fits |= fits(ws, n, &needed);
+        if most_free.is_none_or(|m| compare_capacities(ws, n, m) == Ordering::Less) {
+            most_free = Some(n);
+        }
+    }
+    let (need, what) = if any_fits {
+        most_free = None;
+        (needed, "it and the resources colocated with it")
+    } else {
+        (ws.rscs[i].utilization.clone(), "it")
+    };
+    for n in walk {
+        if !usable(ws, n) || fits(ws, n, &need) {
+            continue;
+        }
+        if let Some(w) = ws.rscs[i].allowed[n].as_mut() {
+            *w = -INF;
+        }
+        let detail: Vec<String> = need
+            .iter()
+            .map(|(k, v)| {
+                let free = ws.nodes[n].free.get(k).copied().unwrap_or(0);
+                format!("{k} {v} needed, {free} free")
+            })
+            .collect();
+        ws.push_why(i, n, -INF, || {
+            format!("not enough capacity for {what} ({})", detail.join(", "))
+        });
+    }
+    most_free
+}
+
+/// What must run where `rsc` runs (Pacemaker's `colocated_resources`): itself, and through
+/// mandatory colocations that decide location, in both directions, the resources colocated
+/// with it; a group brings its members.
+fn colocated_resources(ws: &WorkingSet, rsc: usize, orig: usize, list: &mut Vec<usize>) {
+    if list.contains(&rsc) {
+        return;
+    }
+    if ws.rscs[rsc].kind == Kind::Group {
+        for &m in &ws.rscs[rsc].children {
+            colocated_resources(ws, m, orig, list);
+        }
+        if list.contains(&rsc) {
+            return;
+        }
+    }
+    list.push(rsc);
+    for &ci in &ws.rscs[rsc].this_with {
+        let c = &ws.colocs[ci];
+        if c.primary != orig && c.score >= INF && coloc_decides_location(ws, ci) {
+            colocated_resources(ws, c.primary, orig, list);
+        }
+    }
+    for &ci in &ws.rscs[rsc].with_this {
+        let c = &ws.colocs[ci];
+        if c.dependent == orig {
+            continue;
+        }
+        if ws.rscs[rsc].kind == Kind::Clone && ws.rscs[c.dependent].kind != Kind::Clone {
+            continue; // which instance it follows is not known yet
+        }
+        if c.score >= INF && coloc_decides_location(ws, ci) {
+            colocated_resources(ws, c.dependent, orig, list);
+        }
+    }
+}
+
+/// Whether a colocation, looked at before placement, is about location rather than role
+/// (Pacemaker's `pcmk__colocation_affects` in preview).
+fn coloc_decides_location(ws: &WorkingSet, ci: usize) -> bool {
+    let c = &ws.colocs[ci];
+    let (dep, prim) = (&ws.rscs[c.dependent], &ws.rscs[c.primary]);
+    let promotable_parent = dep.parent.is_some_and(|p| ws.rscs[p].promotable);
+    if matches!(c.dependent_role, Some(Role::Unpromoted | Role::Promoted))
+        && promotable_parent
+        && !dep.provisional
+    {
+        return false;
+    }
+    if c.score > 0 {
+        if c.dependent_role.is_some_and(|r| Some(r) != dep.next_role) {
+            return false;
+        }
+        if c.primary_role.is_some_and(|r| Some(r) != prim.next_role) {
+            return false;
+        }
+    } else if c.score < 0
+        && (c.dependent_role.is_some_and(|r| Some(r) == dep.next_role)
+            || c.primary_role.is_some_and(|r| Some(r) == prim.next_role))
+    {
+        return false;
+    }
+    true
+}
+
+/// Adds what `r` will need once placed, if it is not placed yet (Pacemaker's
+/// `add_utilization`): a group all its members not listed themselves, a clone one instance.
+fn add_unplaced_utilization(
+    ws: &WorkingSet,
+    r: usize,
+    listed: &[usize],
+    sum: &mut BTreeMap<String, i64>,
+) {
+    let rsc = &ws.rscs[r];
+    if !rsc.provisional {
+        return;
+    }
+    match rsc.kind {
+        Kind::Primitive => {
+            for (k, v) in &rsc.utilization {
+                *sum.entry(k.clone()).or_insert(0) += v;
+            }
+        }
+        Kind::Group => {
+            for &m in &rsc.children {
+                if ws.rscs[m].provisional && !listed.contains(&m) {
+                    add_unplaced_utilization(ws, m, listed, sum);
+                }
+            }
+        }
+        Kind::Clone => {
+            let mut found = false;
+            for &k in &rsc.children {
+                if listed.contains(&k) {
+                    found = true;
+                } else if ws.rscs[k].children.iter().any(|m| listed.contains(m)) {
+                    add_unplaced_utilization(ws, k, listed, sum);
+                    found = true;
+                }
+            }
+            if !found {
+                if let Some(&k) = rsc.children.first() {
+                    add_unplaced_utilization(ws, k, listed, sum);
+                }
+            }
+        }
+    }
 }
 
 fn cmp_coloc_priority(ws: &WorkingSet, a: usize, b: usize) -> std::cmp::Ordering {
@@ -590,7 +769,7 @@ fn add_colocated_scores(
         for ci in list {
             let c = ws.colocs[ci].clone();
             let other = if this_with {
-                c.primary
+                c.merge_primary
             } else if !c.influence {
                 continue;
             } else {
@@ -775,24 +954,8 @@ fn assign_clone(ws: &mut WorkingSet, c: usize) {
         ws.rscs[c].allowed = table;
     }
 
-    // Instances in Pacemaker's order (pcmk__cmp_instance): of two active ones the one on
-    // fewer nodes, then the higher priority, then active before inactive, then by number.
-    let prio = |k: usize| priority.iter().find(|(x, _)| *x == k).map_or(0, |p| p.1);
     let mut children = ws.rscs[c].children.clone();
-    children.sort_by(|&a, &b| {
-        let (na, nb) = (
-            instance_nodes_running(ws, a).len(),
-            instance_nodes_running(ws, b).len(),
-        );
-        let spread = if na > 0 && nb > 0 {
-            na.cmp(&nb)
-        } else {
-            std::cmp::Ordering::Equal
-        };
-        spread
-            .then(prio(b).cmp(&prio(a)))
-            .then((na == 0).cmp(&(nb == 0)))
-    });
+    sort_instances(ws, c, &priority, &mut children);
     let max = ws.rscs[c].clone_max as usize;
     let per_node = ws.rscs[c].clone_node_max as usize;
     let available = (0..ws.nodes.len())
@@ -892,6 +1055,136 @@ fn assign_clone(ws: &mut WorkingSet, c: usize) {
     }
     ws.rscs[c].allocating = false;
     ws.rscs[c].provisional = false;
+}
+
+/// What the assignment order of a clone's instances looks at, per instance.
+struct InstanceFacts {
+    /// Nodes where it is active (the first is its current node).
+    running: Vec<usize>,
+    /// Its current node, if the instance itself may run there (score >= 0).
+    allowed_node: Option<usize>,
+    priority: i32,
+    failed: bool,
+    /// Its current node's score from the clone's colocations (only when it can matter).
+    colocated: i32,
+}
+
+/// Sorts a clone's instances into Pacemaker's assignment order (pcmk__cmp_instance, with
+/// GLib's merge sort as Pacemaker sorts), preferring in turn: the less multiply active of
+/// two active instances; one not active on a node it may no longer run on; the higher
+/// priority; the active one; one whose current node can run resources; one whose clone is
+/// allowed on its current node; the one not failed; the higher colocation score on its
+/// current node; the lower instance number (the children's order).
+fn sort_instances(
+    ws: &mut WorkingSet,
+    c: usize,
+    priority: &[(usize, i32)],
+    children: &mut [usize],
+) {
+    let colocated = !ws.rscs[c].this_with.is_empty() || !ws.rscs[c].with_this.is_empty();
+    let mut facts: Vec<InstanceFacts> = Vec::with_capacity(children.len());
+    for &k in children.iter() {
+        let running = instance_nodes_running(ws, k);
+        let allowed_node = running
+            .first()
+            .copied()
+            .filter(|&n| ws.rscs[k].allowed[n].is_some_and(|w| w >= 0));
+        let colocated = match running.first() {
+            Some(&n) if colocated => current_node_colocation_score(ws, c, n),
+            _ => 0,
+        };
+        facts.push(InstanceFacts {
+            allowed_node,
+            priority: priority.iter().find(|(x, _)| *x == k).map_or(0, |p| p.1),
+            failed: instance_failed(ws, k),
+            colocated,
+            running,
+        });
+    }
+    let mut order: Vec<usize> = (0..children.len()).collect();
+    merge_sort_by(&mut order, |&a, &b| {
+        cmp_instance(ws, c, &facts[a], &facts[b])
+    });
+    let sorted: Vec<usize> = order.iter().map(|&i| children[i]).collect();
+    children.copy_from_slice(&sorted);
+}
+
+fn cmp_instance(ws: &WorkingSet, c: usize, a: &InstanceFacts, b: &InstanceFacts) -> Ordering {
+    let (na, nb) = (a.running.len(), b.running.len());
+    if na > 0 && nb > 0 && na != nb {
+        return na.cmp(&nb);
+    }
+    // Active on a node it may no longer run on: after the others; its node counts as none.
+    let can = |f: &InstanceFacts| f.running.is_empty() || f.allowed_node.is_some();
+    if can(a) != can(b) {
+        return can(b).cmp(&can(a));
+    }
+    if a.priority != b.priority {
+        return b.priority.cmp(&a.priority);
+    }
+    let (n1, n2) = match (a.allowed_node, b.allowed_node) {
+        (None, None) => return Ordering::Equal,
+        (None, Some(_)) => return Ordering::Greater,
+        (Some(_), None) => return Ordering::Less,
+        (Some(x), Some(y)) => (x, y),
+    };
+    let (up1, up2) = (ws.nodes[n1].available(), ws.nodes[n2].available());
+    if up1 != up2 {
+        return up2.cmp(&up1);
+    }
+    let (top1, top2) = (
+        ws.rscs[c].allowed[n1].is_some(),
+        ws.rscs[c].allowed[n2].is_some(),
+    );
+    match (top1, top2) {
+        (false, false) => return Ordering::Equal,
+        (false, true) => return Ordering::Greater,
+        (true, false) => return Ordering::Less,
+        (true, true) => {}
+    }
+    if a.failed != b.failed {
+        return a.failed.cmp(&b.failed);
+    }
+    b.colocated.cmp(&a.colocated)
+}
+
+/// The score a clone's colocations give one node (Pacemaker's cmp_instance_by_colocation:
+/// a table holding only that node, the clone's own colocations applied to it).
+fn current_node_colocation_score(ws: &mut WorkingSet, c: usize, n: usize) -> i32 {
+    let mut table: Table = vec![None; ws.nodes.len()];
+    table[n] = Some(0);
+    for ci in ws.rscs[c].this_with.clone() {
+        let col = ws.colocs[ci].clone();
+        let factor = col.score as f32 / INF as f32;
+        add_colocated_scores(
+            ws,
+            col.merge_primary,
+            &mut table,
+            &col.node_attr,
+            factor,
+            false,
+            false,
+            false,
+        );
+    }
+    for ci in ws.rscs[c].with_this.clone() {
+        let col = ws.colocs[ci].clone();
+        if !col.influence {
+            continue;
+        }
+        let factor = col.score as f32 / INF as f32;
+        add_colocated_scores(
+            ws,
+            col.dependent,
+            &mut table,
+            &col.node_attr,
+            factor,
+            false,
+            true,
+            false,
+        );
+    }
+    table[n].unwrap_or(0)
 }
 
 fn allocate_instance(
@@ -1161,7 +1454,7 @@ fn set_instance_roles(ws: &mut WorkingSet, c: usize) {
         let f = col.score as f32 / INF as f32;
         add_colocated_scores(
             ws,
-            col.primary,
+            col.merge_primary,
             &mut table,
             &col.node_attr,
             f,

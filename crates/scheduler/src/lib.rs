@@ -24,6 +24,7 @@ mod actions;
 mod assign;
 mod definition;
 pub mod format;
+mod glib;
 mod notify;
 mod params;
 mod rules;

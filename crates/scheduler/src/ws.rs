@@ -159,6 +159,10 @@ pub(crate) struct Coloc {
     pub id: String,
     pub dependent: usize,
     pub primary: usize,
+    /// The primary as configured, whose scores a merge reads: "R with group" places R with
+    /// the group's last member, but merges the group's scores through its first member,
+    /// as Pacemaker does.
+    pub merge_primary: usize,
     pub score: i32,
     pub dependent_role: Option<Role>,
     pub primary_role: Option<Role>,
@@ -198,6 +202,13 @@ pub(crate) struct WorkingSet {
     pub symmetric: bool,
     pub stop_all: bool,
     pub placement_strategy: PlacementStrategy,
+    /// Nodes in the order `g_hash_table_get_values` lists a table holding all of them (see
+    /// `glib`): where Pacemaker's `balanced` node sort starts.
+    pub table_order: Vec<usize>,
+    /// Node ids (the keys of Pacemaker's node tables).
+    pub node_ids: Vec<String>,
+    /// Nodes in Pacemaker's node-list order (by name, numbers as numbers).
+    pub name_order: Vec<usize>,
     pub fencing_action: String,
     /// Ids of the primitives inside anonymous clones (also with clone-max=0).
     pub anon_clone_children: std::collections::BTreeSet<String>,
@@ -294,6 +305,9 @@ impl WorkingSet {
             symmetric: o.symmetric_cluster,
             stop_all: o.stop_all_resources,
             placement_strategy: o.placement_strategy,
+            table_order: Vec::new(),
+            node_ids: Vec::new(),
+            name_order: Vec::new(),
             fencing_action: o.fencing_action.clone(),
             anon_clone_children: cib
                 .resources
@@ -321,6 +335,11 @@ impl WorkingSet {
             spares: Default::default(),
         };
         ws.build_nodes(cib);
+        let mut name_order: Vec<usize> = (0..ws.nodes.len()).collect();
+        name_order
+            .sort_by(|&a, &b| crate::glib::cmp_node_names(&ws.nodes[a].name, &ws.nodes[b].name));
+        ws.name_order = name_order;
+        ws.table_order = ws.node_table_order(|_| true);
         let defaults = MetaChain {
             sets: vec![&cib.rsc_defaults],
             default_stickiness: None,
@@ -357,6 +376,11 @@ impl WorkingSet {
 
     fn build_nodes(&mut self, cib: &Cib) {
         for n in &cib.nodes {
+            self.node_ids.push(if n.id.is_empty() {
+                n.uname.0.clone()
+            } else {
+                n.id.clone()
+            });
             let attrs = node_attrs(cib, n);
             let state = cib.status.node(n.uname.as_str());
             let flag = |name: &str| attrs.get(name).and_then(|v| parse_bool(v)).unwrap_or(false);
@@ -379,6 +403,19 @@ impl WorkingSet {
                 num_resources: 0,
             });
         }
+    }
+
+    /// The order Pacemaker meets the nodes of a node table holding the nodes `present`
+    /// says it holds (filled in node-list order): see `glib`.
+    pub fn node_table_order(&self, present: impl Fn(usize) -> bool) -> Vec<usize> {
+        let ids: Vec<&str> = self.node_ids.iter().map(String::as_str).collect();
+        let inserted: Vec<usize> = self
+            .name_order
+            .iter()
+            .copied()
+            .filter(|&n| present(n))
+            .collect();
+        crate::glib::values_order(&ids, &inserted, 0)
     }
 
     pub fn node_index(&self, name: &str) -> Option<usize> {
@@ -1064,6 +1101,7 @@ impl WorkingSet {
             id: id.to_owned(),
             dependent,
             primary,
+            merge_primary: primary,
             score,
             dependent_role: norm(dependent_role),
             primary_role: norm(primary_role),
