@@ -920,9 +920,8 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
                         }
                     }
                 }
-                let then_is_clone = ws.rscs[*tt].kind == Kind::Clone;
                 let restarts = fa != "start" || firsts.iter().any(|&x| todo[x].start.is_some());
-                if req && restarts && ta == "start" && (per_node || !then_is_clone) {
+                if req && restarts && ta == "start" {
                     for &x in &thens {
                         // After a clone, only what the instance on the then's own node
                         // does matters.

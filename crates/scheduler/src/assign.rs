@@ -621,12 +621,18 @@ fn node_attr(ws: &WorkingSet, n: usize, attr: &str) -> Option<String> {
 
 /// Apply colocation `ci` to its dependent `dep`'s weights (the primary is assigned).
 fn apply_coloc_score(ws: &mut WorkingSet, dep: usize, ci: usize) {
-    let c = ws.colocs[ci].clone();
-    let prim = c.primary;
+    let prim = ws.colocs[ci].primary;
     if ws.rscs[prim].kind == Kind::Clone {
         apply_coloc_with_clone(ws, dep, ci);
         return;
     }
+    apply_coloc_score_to(ws, dep, ci, prim);
+}
+
+/// [`apply_coloc_score`] with `prim` standing for the colocation's primary (itself, or the
+/// instance of a primary clone an interleaved dependent instance is paired with).
+fn apply_coloc_score_to(ws: &mut WorkingSet, dep: usize, ci: usize, prim: usize) {
+    let c = ws.colocs[ci].clone();
     if ws.rscs[prim].provisional {
         return;
     }
@@ -679,6 +685,35 @@ fn apply_coloc_with_clone(ws: &mut WorkingSet, dep: usize, ci: usize) {
     if ws.rscs[clone].provisional {
         return;
     }
+    let role_specific = ws.rscs[clone].promotable && c.primary_role.is_some();
+    let dep_clone = c.dependent;
+    let interleave = ws.rscs[dep_clone].kind == Kind::Clone
+        && ws.rscs[dep_clone].interleave
+        && ws.rscs[dep_clone].clone_node_max == ws.rscs[clone].clone_node_max;
+    if interleave && !role_specific {
+        // Interleaved: the instance follows (or avoids) one instance of the primary, the
+        // one on its own node, or while it is being placed, the one on the best node it
+        // may run on that has one (Pacemaker's find_compatible_child).
+        let on = |ws: &WorkingSet, n: usize| {
+            ws.rscs[clone]
+                .children
+                .iter()
+                .copied()
+                .find(|&k| instance_node(ws, k) == Some(n))
+        };
+        let pair = match ws.rscs[dep].assigned {
+            Some(n) => on(ws, n),
+            None => sorted_nodes(ws, &ws.rscs[dep].allowed, None)
+                .into_iter()
+                .find_map(|n| on(ws, n)),
+        };
+        match pair {
+            Some(k) => apply_coloc_score_to(ws, dep, ci, k),
+            None if c.score >= INF => finalize(ws, dep, None),
+            None => {}
+        }
+        return;
+    }
     let instances = ws.rscs[clone].children.clone();
     let mut nodes: Vec<usize> = Vec::new();
     for &inst in &instances {
@@ -716,6 +751,17 @@ fn apply_coloc_with_clone(ws: &mut WorkingSet, dep: usize, ci: usize) {
                 }
             }
         }
+    }
+}
+
+/// Where a clone instance is placed (a group instance: where its first member is).
+fn instance_node(ws: &WorkingSet, k: usize) -> Option<usize> {
+    match ws.rscs[k].kind {
+        Kind::Primitive => ws.rscs[k].assigned,
+        _ => ws
+            .primitives_of(k)
+            .first()
+            .and_then(|&p| ws.rscs[p].assigned),
     }
 }
 
@@ -1266,6 +1312,9 @@ fn promotion_score(ws: &WorkingSet, inst: usize, n: usize) -> Option<i32> {
     let mut total = 0;
     let mut found = false;
     for p in prims {
+        if !promotion_applies(ws, p, n) {
+            continue;
+        }
         let r = &ws.rscs[p];
         let attrs = &ws.nodes[n].attrs;
         let mut v = attrs.get(&format!("master-{}", r.id));
@@ -1292,26 +1341,48 @@ fn promotion_score(ws: &WorkingSet, inst: usize, n: usize) -> Option<i32> {
     found.then_some(total)
 }
 
-/// Whether a node's promotion score speaks for instance `k` there (Pacemaker's
-/// `promotion_score_applies`): for an anonymous clone, only the instance active on the node
-/// (or any instance when none is); for a unique one, a node where it runs or any node when it
-/// runs nowhere.
-fn promotion_applies(ws: &WorkingSet, c: usize, k: usize, n: usize) -> bool {
-    let here = |i: usize| instance_nodes_running(ws, i).contains(&n);
-    if !ws.rscs[c].unique {
-        if let Some(&active) = ws.rscs[c].children.iter().find(|&&i| here(i)) {
-            return active == k;
+/// Whether a node's promotion score speaks for primitive `p` (a clone instance or a member
+/// of one) there (Pacemaker's `promotion_score_applies`): in an anonymous clone, for the
+/// instance active on the node, or for any instance when none is active there but one was
+/// probed there; otherwise where its own history or activity is, or anywhere while it has
+/// neither. And only where it may run.
+fn promotion_applies(ws: &WorkingSet, p: usize, n: usize) -> bool {
+    let r = &ws.rscs[p];
+    let allowed = r.allowed[n].is_some_and(|w| w >= 0);
+    let anon = ws.clone_of(p).is_some_and(|c| !ws.rscs[c].unique);
+    if anon {
+        let twins: Vec<usize> = ws
+            .clone_of(p)
+            .map(|c| {
+                ws.rscs[c]
+                    .children
+                    .iter()
+                    .flat_map(|&k| ws.primitives_of(k))
+                    .filter(|&x| ws.rscs[x].base == r.base)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let active = twins
+            .iter()
+            .copied()
+            .find(|&x| ws.rscs[x].running_on.contains(&n));
+        if active == Some(p) {
+            return allowed;
         }
-        return true;
+        if active.is_none() && twins.iter().any(|&x| ws.rscs[x].known_on.contains(&n)) {
+            return allowed;
+        }
     }
-    let running = instance_nodes_running(ws, k);
-    running.is_empty() || running.contains(&n)
+    if r.running_on.is_empty() && r.known_on.is_empty() {
+        return allowed;
+    }
+    (r.known_on.contains(&n) || r.running_on.contains(&n)) && allowed
 }
 
 fn add_promotion_scores(ws: &mut WorkingSet, c: usize, priority: &mut [(usize, i32)]) {
     for k in ws.rscs[c].children.clone() {
         for n in 0..ws.nodes.len() {
-            if !ws.nodes[n].available() || !promotion_applies(ws, c, k, n) {
+            if !ws.nodes[n].available() {
                 continue;
             }
             let Some(score) = promotion_score(ws, k, n) else {
@@ -1321,12 +1392,12 @@ fn add_promotion_scores(ws: &mut WorkingSet, c: usize, priority: &mut [(usize, i
                 p.1 = p.1.max(score);
             }
             if score > 0 {
-                for p in ws
-                    .primitives_of(k)
-                    .into_iter()
-                    .take(1)
-                    .chain(std::iter::once(k))
-                {
+                // The instance's own table; a group instance's first member's too.
+                let mut targets: Vec<usize> = ws.primitives_of(k).into_iter().take(1).collect();
+                if !targets.contains(&k) {
+                    targets.push(k);
+                }
+                for p in targets {
                     if let Some(w) = ws.rscs[p].allowed[n] {
                         ws.rscs[p].allowed[n] = Some(add(w, score));
                     }

@@ -68,10 +68,10 @@ pub(crate) fn change(
         let own = extra(&o.operation);
         let mut params = params.to_vec();
         params.extend(own.iter().cloned());
+        // Without `op-force-restart`, the restart digest covers every parameter.
         let restart_changed = match (&o.op_restart_digest, &o.op_force_restart) {
-            (Some(recorded), list) => {
-                *recorded != restart_digest(&params, list.as_deref().unwrap_or(""))
-            }
+            (Some(recorded), Some(list)) => *recorded != restart_digest(&params, list),
+            (Some(recorded), None) => *recorded != op_digest(&params),
             (None, _) => false,
         };
         let this = if restart_changed {

@@ -274,13 +274,20 @@ fn role_of(s: Option<&str>) -> Option<Role> {
     s.and_then(Role::parse)
 }
 
+/// Utilization values; in precedence order, the first value of a name wins (a primitive's
+/// own over its template's).
 fn utilization(a: &Attributes) -> BTreeMap<String, i64> {
-    a.pairs()
-        .filter_map(|p| {
-            let v = p.value.as_deref()?.trim().parse::<i64>().ok()?;
-            Some((p.name.clone(), v))
-        })
-        .collect()
+    let mut out = BTreeMap::new();
+    for p in a.pairs() {
+        if let Some(v) = p
+            .value
+            .as_deref()
+            .and_then(|v| v.trim().parse::<i64>().ok())
+        {
+            out.entry(p.name.clone()).or_insert(v);
+        }
+    }
+    out
 }
 
 impl WorkingSet {

@@ -19,14 +19,10 @@ use cib::tree::Document;
 use scheduler::{Input, NotifyStage, schedule};
 
 /// Cases whose notifications differ, and why.
-const KNOWN: [(&str, &str); 5] = [
+const KNOWN: [(&str, &str); 4] = [
     (
         "clone-no-shuffle",
         "the decisions differ (crm-lite keeps the DRBD instance where Pacemaker moves it)",
-    ),
-    (
-        "promoted-pseudo",
-        "the decisions differ (Pacemaker restarts the instance on the node it promotes)",
     ),
     (
         "interleave-pseudo-stop",
