@@ -921,12 +921,15 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
                     }
                 }
                 let restarts = fa != "start" || firsts.iter().any(|&x| todo[x].start.is_some());
+                let then_is_clone = ws.rscs[*tt].kind == Kind::Clone;
                 if req && restarts && ta == "start" {
                     for &x in &thens {
                         // After a clone, only what the instance on the then's own node
-                        // does matters.
+                        // does matters to a primitive or group; every instance of a
+                        // (non-interleaved) clone restarts.
                         let here = !f_is_clone_like
                             || per_node
+                            || then_is_clone
                             || firsts.iter().any(|&y| {
                                 has(&todo[y], fa)
                                     && todo[y].after.is_some()

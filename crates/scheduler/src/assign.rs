@@ -1012,41 +1012,6 @@ fn assign_clone(ws: &mut WorkingSet, c: usize) {
     let mut count = vec![0usize; ws.nodes.len()];
     let mut allocated = 0usize;
 
-    // The clone's colocations apply to each instance.
-    let this_with = ws.rscs[c].this_with.clone();
-    let with_this = ws.rscs[c].with_this.clone();
-    for &k in &children {
-        let targets = if ws.rscs[k].kind == Kind::Group {
-            ws.rscs[k]
-                .children
-                .first()
-                .copied()
-                .into_iter()
-                .collect::<Vec<_>>()
-        } else {
-            vec![k]
-        };
-        for t in targets {
-            for &ci in &this_with {
-                let s = ws.colocs[ci].score;
-                if all_coloc || !(0..INF).contains(&s) {
-                    ws.rscs[t].this_with.push(ci);
-                }
-            }
-        }
-        let last = if ws.rscs[k].kind == Kind::Group {
-            *ws.rscs[k].children.last().unwrap_or(&k)
-        } else {
-            k
-        };
-        for &ci in &with_this {
-            let s = ws.colocs[ci].score;
-            if ws.colocs[ci].influence && (all_coloc || s < 0) {
-                ws.rscs[last].with_this.push(ci);
-            }
-        }
-    }
-
     for &k in &children {
         if allocated >= max {
             break;
@@ -1063,7 +1028,7 @@ fn assign_clone(ws: &mut WorkingSet, c: usize) {
         if count[node] >= loop_max {
             continue;
         }
-        if let Some(n) = allocate_instance(ws, c, k, Some(node), per_node, &count) {
+        if let Some(n) = allocate_instance(ws, c, k, Some(node), per_node, all_coloc, &count) {
             count[n] += 1;
             allocated += 1;
         }
@@ -1091,7 +1056,7 @@ fn assign_clone(ws: &mut WorkingSet, c: usize) {
             }
             continue;
         }
-        if let Some(n) = allocate_instance(ws, c, k, None, per_node, &count) {
+        if let Some(n) = allocate_instance(ws, c, k, None, per_node, all_coloc, &count) {
             count[n] += 1;
             allocated += 1;
         }
@@ -1233,17 +1198,46 @@ fn current_node_colocation_score(ws: &mut WorkingSet, c: usize, n: usize) -> i32
     table[n].unwrap_or(0)
 }
 
+/// The clone's colocations apply to the instance (Pacemaker's append_parent_colocation):
+/// its own (`this_with`, through a group instance's first member) when every node gets no
+/// instance or when mandatory or negative, and its dependents' influence (`with_this`,
+/// through a group's last member) when every node gets no instance or when negative. As
+/// in Pacemaker, this happens each time the instance is assigned, so an instance placed in
+/// the second pass (after the first pass could not keep it where it runs) has them twice.
+fn append_parent_colocations(ws: &mut WorkingSet, c: usize, k: usize, all_coloc: bool) {
+    let (first, last) = if ws.rscs[k].kind == Kind::Group {
+        let members = &ws.rscs[k].children;
+        (members.first().copied(), members.last().copied())
+    } else {
+        (Some(k), Some(k))
+    };
+    for ci in ws.rscs[c].this_with.clone() {
+        let s = ws.colocs[ci].score;
+        if let Some(t) = first.filter(|_| all_coloc || !(0..INF).contains(&s)) {
+            ws.rscs[t].this_with.push(ci);
+        }
+    }
+    for ci in ws.rscs[c].with_this.clone() {
+        let s = ws.colocs[ci].score;
+        if let Some(t) = last.filter(|_| ws.colocs[ci].influence && (all_coloc || s < 0)) {
+            ws.rscs[t].with_this.push(ci);
+        }
+    }
+}
+
 fn allocate_instance(
     ws: &mut WorkingSet,
     c: usize,
     k: usize,
     prefer: Option<usize>,
     per_node: usize,
+    all_coloc: bool,
     count: &[usize],
 ) -> Option<usize> {
     if !ws.rscs[k].provisional || ws.rscs[k].allocating {
         return None;
     }
+    append_parent_colocations(ws, c, k, all_coloc);
     let prims = ws.primitives_of(k);
     if let Some(p) = prefer {
         let first = prims.first().copied().unwrap_or(k);
