@@ -1343,27 +1343,11 @@ fn promotion_score(ws: &WorkingSet, inst: usize, n: usize) -> Option<i32> {
 fn promotion_applies(ws: &WorkingSet, p: usize, n: usize) -> bool {
     let r = &ws.rscs[p];
     let allowed = r.allowed[n].is_some_and(|w| w >= 0);
-    let anon = ws.clone_of(p).is_some_and(|c| !ws.rscs[c].unique);
-    if anon {
-        let twins: Vec<usize> = ws
-            .clone_of(p)
-            .map(|c| {
-                ws.rscs[c]
-                    .children
-                    .iter()
-                    .flat_map(|&k| ws.primitives_of(k))
-                    .filter(|&x| ws.rscs[x].base == r.base)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let active = twins
-            .iter()
-            .copied()
-            .find(|&x| ws.rscs[x].running_on.contains(&n));
-        if active == Some(p) {
+    if let Some((active, known)) = ws.anon_presence.get(&r.base) {
+        if active[n] == Some(p) {
             return allowed;
         }
-        if active.is_none() && twins.iter().any(|&x| ws.rscs[x].known_on.contains(&n)) {
+        if active[n].is_none() && known[n] {
             return allowed;
         }
     }

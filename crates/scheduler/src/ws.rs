@@ -216,6 +216,10 @@ pub(crate) struct WorkingSet {
     pub config_index: std::collections::HashMap<String, usize>,
     /// Clone instance primitives by base id, in instance order.
     pub instances: std::collections::HashMap<String, Vec<usize>>,
+    /// Per base id of an anonymous clone's primitive: for each node, the instance active
+    /// there now (the first), and whether any instance has history there. The status
+    /// decides both; the promotion scores read them.
+    pub anon_presence: std::collections::HashMap<String, (Vec<Option<usize>>, Vec<bool>)>,
     /// Per anonymous clone, the ids of the spare instances Pacemaker creates while it reads
     /// the history (see [`WorkingSet::spare_instance`]), in creation order. They never
     /// run; only the clone's notifications list them (as inactive).
@@ -340,6 +344,7 @@ impl WorkingSet {
             config_index: Default::default(),
             instances: Default::default(),
             spares: Default::default(),
+            anon_presence: Default::default(),
         };
         ws.build_nodes(cib);
         let mut name_order: Vec<usize> = (0..ws.nodes.len()).collect();
@@ -378,6 +383,7 @@ impl WorkingSet {
         ws.apply_stickiness();
         ws.apply_fail_limits(cib, input);
         ws.apply_exclusive_discovery();
+        ws.anon_presence = ws.anon_presence();
         ws
     }
 
@@ -410,6 +416,31 @@ impl WorkingSet {
                 num_resources: 0,
             });
         }
+    }
+
+    fn anon_presence(&self) -> std::collections::HashMap<String, (Vec<Option<usize>>, Vec<bool>)> {
+        let mut out = std::collections::HashMap::new();
+        for (base, prims) in &self.instances {
+            let anon = prims
+                .first()
+                .and_then(|&p| self.clone_of(p))
+                .is_some_and(|c| !self.rscs[c].unique);
+            if !anon {
+                continue;
+            }
+            let mut active = vec![None; self.nodes.len()];
+            let mut known = vec![false; self.nodes.len()];
+            for &p in prims {
+                for &n in &self.rscs[p].running_on {
+                    active[n].get_or_insert(p);
+                }
+                for &n in &self.rscs[p].known_on {
+                    known[n] = true;
+                }
+            }
+            out.insert(base.clone(), (active, known));
+        }
+        out
     }
 
     /// The order Pacemaker meets the nodes of a node table holding the nodes `present`
