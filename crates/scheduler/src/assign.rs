@@ -396,11 +396,22 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Option<usize> {
             most_free = Some(n);
         }
     }
+    // What the message names besides the resource: what must run with it, not placed yet.
+    let with: Vec<String> = group
+        .iter()
+        .filter(|&&r| r != i && ws.rscs[r].provisional && ws.rscs[r].kind == Kind::Primitive)
+        .map(|&r| ws.rscs[r].id.clone())
+        .collect();
     let (need, what) = if any_fits {
         most_free = None;
-        (needed, "it and the resources colocated with it")
+        let what = if with.is_empty() {
+            String::new()
+        } else {
+            format!(" for it with {}", with.join(", "))
+        };
+        (needed, what)
     } else {
-        (ws.rscs[i].utilization.clone(), "it")
+        (ws.rscs[i].utilization.clone(), String::new())
     };
     for n in walk {
         if !usable(ws, n) || fits(ws, n, &need) {
@@ -417,7 +428,7 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Option<usize> {
             })
             .collect();
         ws.push_why(i, n, -INF, || {
-            format!("not enough capacity for {what} ({})", detail.join(", "))
+            format!("not enough capacity{what} ({})", detail.join(", "))
         });
     }
     most_free
