@@ -826,9 +826,11 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
                     });
                     if stopping {
                         // Something that cannot be stopped (unmanaged) holds the then's stop.
-                        let stuck = firsts
-                            .iter()
-                            .any(|&x| !ws.rscs[x].managed && !ws.rscs[x].running_on.is_empty());
+                        // (So does one whose own stop is held that way.)
+                        let stuck = firsts.iter().any(|&x| {
+                            !ws.rscs[x].running_on.is_empty()
+                                && (!ws.rscs[x].managed || !todo[x].blocked_stop.is_empty())
+                        });
                         if stuck && ta == "stop" {
                             let why = format!("{} cannot be stopped", ws.rscs[*f].id);
                             for &x in &thens {
