@@ -88,20 +88,8 @@ fn sort_resources(ws: &mut WorkingSet) {
         };
         let mut work = ws.rscs[member].allowed.clone();
         if any_available(ws, &work) {
-            for ci in ws.rscs[member].this_with.clone() {
-                let c = ws.colocs[ci].clone();
-                let f = c.score as f32 / INF as f32;
-                add_colocated_scores(
-                    ws,
-                    c.merge_primary,
-                    &mut work,
-                    &c.node_attr,
-                    f,
-                    true,
-                    false,
-                    true,
-                );
-            }
+            let cis = ws.rscs[member].this_with.clone();
+            merge_primaries(ws, &cis, &mut work, true, true);
         }
         let weight = |x: Option<usize>| x.and_then(|x| work[x]).unwrap_or(-INF);
         let current = ws
@@ -765,6 +753,56 @@ fn apply_coloc_with_clone(ws: &mut WorkingSet, dep: usize, ci: usize) {
     }
 }
 
+/// Merges into `table` the scores of the primaries of colocations `cis` (each scaled by
+/// its colocation's score; `this_with` and `active_only` as in [`add_colocated_scores`]).
+fn merge_primaries(
+    ws: &mut WorkingSet,
+    cis: &[usize],
+    table: &mut Table,
+    this_with: bool,
+    active_only: bool,
+) {
+    for &ci in cis {
+        merge_side(ws, ci, table, Side::Primary, this_with, false, active_only);
+    }
+}
+
+/// Which end of a colocation [`merge_side`] reads.
+#[derive(Clone, Copy)]
+enum Side {
+    /// The primary as configured (`merge_primary`).
+    Primary,
+    Dependent,
+}
+
+/// Merges into `table` the scores of one end of colocation `ci`, scaled by its score.
+fn merge_side(
+    ws: &mut WorkingSet,
+    ci: usize,
+    table: &mut Table,
+    side: Side,
+    this_with: bool,
+    nonnegative: bool,
+    active_only: bool,
+) {
+    let c = ws.colocs[ci].clone();
+    let rsc = match side {
+        Side::Primary => c.merge_primary,
+        Side::Dependent => c.dependent,
+    };
+    let factor = c.score as f32 / INF as f32;
+    add_colocated_scores(
+        ws,
+        rsc,
+        table,
+        &c.node_attr,
+        factor,
+        this_with,
+        nonnegative,
+        active_only,
+    );
+}
+
 /// Where a clone instance is placed (a group instance: where its first member is).
 fn instance_node(ws: &WorkingSet, k: usize) -> Option<usize> {
     match ws.rscs[k].kind {
@@ -1175,36 +1213,12 @@ fn cmp_instance(ws: &WorkingSet, c: usize, a: &InstanceFacts, b: &InstanceFacts)
 fn current_node_colocation_score(ws: &mut WorkingSet, c: usize, n: usize) -> i32 {
     let mut table: Table = vec![None; ws.nodes.len()];
     table[n] = Some(0);
-    for ci in ws.rscs[c].this_with.clone() {
-        let col = ws.colocs[ci].clone();
-        let factor = col.score as f32 / INF as f32;
-        add_colocated_scores(
-            ws,
-            col.merge_primary,
-            &mut table,
-            &col.node_attr,
-            factor,
-            false,
-            false,
-            false,
-        );
-    }
+    let cis = ws.rscs[c].this_with.clone();
+    merge_primaries(ws, &cis, &mut table, false, false);
     for ci in ws.rscs[c].with_this.clone() {
-        let col = ws.colocs[ci].clone();
-        if !col.influence {
-            continue;
+        if ws.colocs[ci].influence {
+            merge_side(ws, ci, &mut table, Side::Dependent, false, true, false);
         }
-        let factor = col.score as f32 / INF as f32;
-        add_colocated_scores(
-            ws,
-            col.dependent,
-            &mut table,
-            &col.node_attr,
-            factor,
-            false,
-            true,
-            false,
-        );
     }
     table[n].unwrap_or(0)
 }
@@ -1507,38 +1521,17 @@ fn set_instance_roles(ws: &mut WorkingSet, c: usize) {
         }
     }
     for ci in ws.rscs[c].this_with.clone() {
-        let col = ws.colocs[ci].clone();
-        if col.dependent_role != Some(Role::Promoted) {
-            continue;
+        let col = &ws.colocs[ci];
+        if col.dependent_role == Some(Role::Promoted) {
+            let active_only = col.score < INF;
+            merge_side(ws, ci, &mut table, Side::Primary, false, false, active_only);
         }
-        let f = col.score as f32 / INF as f32;
-        add_colocated_scores(
-            ws,
-            col.merge_primary,
-            &mut table,
-            &col.node_attr,
-            f,
-            false,
-            false,
-            col.score < INF,
-        );
     }
     for ci in ws.rscs[c].with_this.clone() {
-        let col = ws.colocs[ci].clone();
-        if col.primary_role != Some(Role::Promoted) || !col.influence {
-            continue;
+        let col = &ws.colocs[ci];
+        if col.primary_role == Some(Role::Promoted) && col.influence {
+            merge_side(ws, ci, &mut table, Side::Dependent, false, true, true);
         }
-        let f = col.score as f32 / INF as f32;
-        add_colocated_scores(
-            ws,
-            col.dependent,
-            &mut table,
-            &col.node_attr,
-            f,
-            false,
-            true,
-            true,
-        );
     }
     // The instance's own priority breaks ties between equal merged indexes.
     let own: Vec<(usize, i32)> = sort_index.clone();
