@@ -805,13 +805,9 @@ fn merge_side(
 
 /// Where a clone instance is placed (a group instance: where its first member is).
 fn instance_node(ws: &WorkingSet, k: usize) -> Option<usize> {
-    match ws.rscs[k].kind {
-        Kind::Primitive => ws.rscs[k].assigned,
-        _ => ws
-            .primitives_of(k)
-            .first()
-            .and_then(|&p| ws.rscs[p].assigned),
-    }
+    ws.primitives_of(k)
+        .first()
+        .and_then(|&p| ws.rscs[p].assigned)
 }
 
 /// Pacemaker's `pcmk__add_colocated_node_scores`: fold `rsc`'s (and, recursively, its
@@ -1427,11 +1423,7 @@ fn set_instance_roles(ws: &mut WorkingSet, c: usize) {
     let children = ws.rscs[c].children.clone();
     let mut sort_index: Vec<(usize, i32)> = Vec::new();
     for &k in &children {
-        let node = ws
-            .primitives_of(k)
-            .first()
-            .and_then(|&p| ws.rscs[p].assigned);
-        let Some(n) = node else {
+        let Some(n) = instance_node(ws, k) else {
             sort_index.push((k, -INF));
             continue;
         };
@@ -1506,17 +1498,12 @@ fn set_instance_roles(ws: &mut WorkingSet, c: usize) {
     }
     // Merge the clone's node weights, its promoted-role colocations and the resources that
     // depend on its promoted role into the sort index (Pacemaker's sort_promotable_instances).
-    let node_of = |ws: &WorkingSet, k: usize| {
-        ws.primitives_of(k)
-            .first()
-            .and_then(|&p| ws.rscs[p].assigned)
-    };
     let mut table = ws.rscs[c].allowed.clone();
     for &(k, idx) in &sort_index {
         if idx < 0 {
             continue;
         }
-        if let Some(n) = node_of(ws, k) {
+        if let Some(n) = instance_node(ws, k) {
             table[n] = Some(add(table[n].unwrap_or(0), idx));
         }
     }
@@ -1540,7 +1527,7 @@ fn set_instance_roles(ws: &mut WorkingSet, c: usize) {
         if entry.1 < 0 {
             continue;
         }
-        if let Some(n) = node_of(ws, entry.0) {
+        if let Some(n) = instance_node(ws, entry.0) {
             entry.1 = table[n].unwrap_or(entry.1);
         }
     }

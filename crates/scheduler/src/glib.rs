@@ -139,19 +139,15 @@ impl Table {
 }
 
 /// The order `g_hash_table_get_values` lists the keys `ids[k]` for k in `inserted`, when
-/// they were inserted in that order into a new table and the table was then copied
-/// (`pcmk__copy_node_table`: a new table filled in the old one's bucket order) `copies`
-/// times. GLib prepends as it walks the buckets: the list is in reverse bucket order.
-pub(crate) fn values_order(ids: &[&str], inserted: &[usize], copies: usize) -> Vec<usize> {
-    let hashes: Vec<u32> = ids.iter().map(|s| str_hash(s)).collect();
-    let mut order: Vec<usize> = inserted.to_vec();
-    for _ in 0..=copies {
-        let mut t = Table::new();
-        for &k in &order {
-            t.insert(k, hashes[k]);
-        }
-        order = t.buckets().collect();
+/// they were inserted in that order into a new table. GLib prepends as it walks the
+/// buckets: the list is in reverse bucket order. (A copy of a table, as
+/// `pcmk__copy_node_table` makes, is a new table filled in the old one's bucket order.)
+pub(crate) fn values_order(ids: &[&str], inserted: &[usize]) -> Vec<usize> {
+    let mut t = Table::new();
+    for &k in inserted {
+        t.insert(k, str_hash(ids[k]));
     }
+    let mut order: Vec<usize> = t.buckets().collect();
     order.reverse();
     order
 }
@@ -194,14 +190,17 @@ fn cmp_digits(a: &[u8], b: &[u8]) -> Ordering {
 mod tests {
     use super::*;
 
-    /// The keys of `values_order(keys, all in order, copies)`, joined by spaces.
+    /// The keys as GLib lists a table filled with them in order and then copied `copies`
+    /// times, joined by spaces.
     fn listed(keys: &[String], copies: usize) -> String {
         let ids: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let all: Vec<usize> = (0..keys.len()).collect();
-        let out: Vec<&str> = values_order(&ids, &all, copies)
-            .into_iter()
-            .map(|k| ids[k])
-            .collect();
+        let mut order = values_order(&ids, &(0..keys.len()).collect::<Vec<_>>());
+        for _ in 0..copies {
+            // A copy is filled in bucket order: the listed order reversed.
+            order.reverse();
+            order = values_order(&ids, &order);
+        }
+        let out: Vec<&str> = order.into_iter().map(|k| ids[k]).collect();
         out.join(" ")
     }
 

@@ -453,7 +453,7 @@ impl WorkingSet {
             .copied()
             .filter(|&n| present(n))
             .collect();
-        crate::glib::values_order(&ids, &inserted, 0)
+        crate::glib::values_order(&ids, &inserted)
     }
 
     pub fn node_index(&self, name: &str) -> Option<usize> {
