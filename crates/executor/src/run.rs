@@ -253,17 +253,11 @@ impl OcfRunner {
     }
 }
 
-/// Run the command in its own session and process group, so that a timeout can end all of
-/// it.
+/// Run the command in its own process group, so that a timeout can end all of it. (A
+/// process group, not a session: the standard library then starts the agent with
+/// posix_spawn rather than fork, which copies none of crm-lite's memory map.)
 fn own_session(cmd: &mut Command) {
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        cmd.pre_exec(|| {
-            nix::unistd::setsid()
-                .map(|_| ())
-                .map_err(std::io::Error::from)
-        });
-    }
+    cmd.process_group(0);
 }
 
 impl Runner for OcfRunner {
