@@ -148,12 +148,10 @@ fn sorted_nodes(ws: &WorkingSet, t: &Table, active: Option<usize>) -> Vec<usize>
     let balanced = ws.placement_strategy == PlacementStrategy::Balanced;
     // Only the balanced comparison is intransitive, so only there does the starting order
     // (the node table's, as Pacemaker lists it) change the result.
-    let nodes: Vec<usize> = if !balanced {
-        (0..t.len()).filter(|&n| t[n].is_some()).collect()
-    } else if t.iter().all(Option::is_some) {
-        ws.table_order.clone()
+    let nodes: Vec<usize> = if balanced {
+        ws.listed_order(t).into_owned()
     } else {
-        ws.node_table_order(|n| t[n].is_some())
+        (0..t.len()).filter(|&n| t[n].is_some()).collect()
     };
     sort_nodes(ws, nodes, t, active)
 }
@@ -364,18 +362,20 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Option<usize> {
     for &r in &group {
         add_unplaced_utilization(ws, r, &group, &mut needed);
     }
+    // A capacity the node does not declare counts as 0.
+    let free = |ws: &WorkingSet, n: usize, k: &str| ws.nodes[n].free.get(k).copied().unwrap_or(0);
     let fits = |ws: &WorkingSet, n: usize, need: &BTreeMap<String, i64>| {
-        need.iter()
-            .all(|(k, v)| ws.nodes[n].free.get(k).copied().unwrap_or(0) >= *v)
+        need.iter().all(|(k, v)| free(ws, n, k) >= *v)
     };
     let usable = |ws: &WorkingSet, n: usize| {
         ws.nodes[n].available() && ws.rscs[i].allowed[n].is_some_and(|w| w >= 0)
     };
-    // The allowed-node table in the order Pacemaker walks it (its buckets).
-    let walk: Vec<usize> = ws.table_order.iter().rev().copied().collect();
+    // The allowed-node table in the order Pacemaker walks it (its buckets: the listed order
+    // reversed).
+    let listed = ws.listed_order(&ws.rscs[i].allowed).into_owned();
     let mut any_fits = false;
     let mut most_free: Option<usize> = None;
-    for &n in &walk {
+    for &n in listed.iter().rev() {
         if !usable(ws, n) {
             continue;
         }
@@ -401,7 +401,7 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Option<usize> {
     } else {
         (ws.rscs[i].utilization.clone(), String::new())
     };
-    for n in walk {
+    for &n in listed.iter().rev() {
         if !usable(ws, n) || fits(ws, n, &need) {
             continue;
         }
@@ -410,10 +410,7 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Option<usize> {
         }
         let detail: Vec<String> = need
             .iter()
-            .map(|(k, v)| {
-                let free = ws.nodes[n].free.get(k).copied().unwrap_or(0);
-                format!("{k} {v} needed, {free} free")
-            })
+            .map(|(k, v)| format!("{k} {v} needed, {} free", free(ws, n, k)))
             .collect();
         ws.push_why(i, n, -INF, || {
             format!("not enough capacity{what} ({})", detail.join(", "))

@@ -443,9 +443,19 @@ impl WorkingSet {
         out
     }
 
+    /// The order in which Pacemaker lists the nodes of node table `t` (its entries that are
+    /// `Some`): the precomputed [`WorkingSet::table_order`] when it holds every node.
+    pub fn listed_order<'a>(&'a self, t: &[Option<i32>]) -> std::borrow::Cow<'a, [usize]> {
+        if t.iter().all(Option::is_some) {
+            std::borrow::Cow::Borrowed(&self.table_order)
+        } else {
+            std::borrow::Cow::Owned(self.node_table_order(|n| t[n].is_some()))
+        }
+    }
+
     /// The order Pacemaker meets the nodes of a node table holding the nodes `present`
     /// says it holds (filled in node-list order): see `glib`.
-    pub fn node_table_order(&self, present: impl Fn(usize) -> bool) -> Vec<usize> {
+    fn node_table_order(&self, present: impl Fn(usize) -> bool) -> Vec<usize> {
         let ids: Vec<&str> = self.node_ids.iter().map(String::as_str).collect();
         let inserted: Vec<usize> = self
             .name_order
