@@ -1,6 +1,6 @@
 //! Helpers for the system tests: finding the binaries under test, free loopback ports,
-//! running an agent action with an OCF environment, and requirement checks that fail in CI
-//! but skip (with a printed reason) when run by hand.
+//! running an agent action with an OCF environment, and requirement checks that fail
+//! unless a person set `CRM_LITE_ALLOW_SKIP=1` (see `test-support`).
 
 pub mod drbd_emu;
 
@@ -10,27 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// Whether we run in CI, where every requirement must be met.
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// A test skipped for want of a requirement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Skipped;
-
-/// Check a requirement: `Ok` when met; in CI a panic naming it; otherwise `Err` after
-/// printing `skipped: <reason>` (to the real stderr, past the test harness's capture).
-/// Use as `let Ok(()) = require(..) else { return };`.
-pub fn require(met: bool, reason: &str) -> Result<(), Skipped> {
-    if met {
-        return Ok(());
-    }
-    assert!(!in_ci(), "requirement not met in CI: {reason}");
-    use std::io::Write as _;
-    let _ = writeln!(std::io::stderr().lock(), "skipped: {reason}");
-    Err(Skipped)
-}
+pub use test_support::{Skipped, require, skip_allowed};
 
 /// Whether a program is on `PATH`.
 pub fn have(program: &str) -> bool {

@@ -2,13 +2,13 @@
 //! used in place, never copied): no CIB makes the parser panic, and every CIB that
 //! `crm_verify` accepts is accepted here or rejected only with `unsupported:` errors.
 //!
-//! Prints `skipped: <reason>` and passes when the suite or `crm_verify` is absent.
+//! Fails when the suite or `crm_verify` is absent, unless a person set `CRM_LITE_ALLOW_SKIP=1`.
 #![allow(clippy::print_stdout)] // the skip notice is the test's output
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 fn suite_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/pacemaker-suite/xml")
+    test_support::shared_dir(env!("CARGO_MANIFEST_DIR")).join("pacemaker-suite/xml")
 }
 
 fn crm_verify() -> Option<PathBuf> {
@@ -22,14 +22,20 @@ fn crm_verify() -> Option<PathBuf> {
 #[test]
 fn crm_verify_accepted_cibs_are_accepted_or_unsupported() {
     let dir = suite_dir();
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        println!("skipped: {} is absent", dir.display());
+    let entries = std::fs::read_dir(&dir);
+    let Ok(()) = test_support::require(entries.is_ok(), &format!("{} is absent", dir.display()))
+    else {
         return;
     };
-    let Some(verify) = crm_verify() else {
-        println!("skipped: crm_verify is not installed (Debian: pacemaker-cli-utils)");
+    let Ok(entries) = entries else { return };
+    let verify = crm_verify();
+    let Ok(()) = test_support::require(
+        verify.is_some(),
+        "crm_verify is not installed (Debian: pacemaker-cli-utils)",
+    ) else {
         return;
     };
+    let Some(verify) = verify else { return };
     let shadow = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| Some(e.ok()?.path()))
