@@ -3,7 +3,7 @@
 //! `--ban`, `--clear`, `--cleanup`). Changes take effect at the next `crm-lite apply`.
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -47,35 +47,60 @@ pub struct RscArgs {
     state: StateDir,
 }
 
-fn state_path(s: &StateDir) -> PathBuf {
-    s.state_dir.join("cib.xml")
+impl StateDir {
+    fn store(&self) -> store::Store {
+        store::Store::new(&self.state_dir)
+    }
 }
 
-fn load(path: &Path) -> Result<cib::Parsed> {
-    let text = std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "failed to read the state CIB {} (has crm-lite apply run yet?)",
-            path.display()
-        )
-    })?;
-    let parsed = cib::parse(&path.display().to_string(), &text);
+/// The lowered model of a state (the store checked that it is a well-formed CIB).
+fn model(store: &store::Store, text: &str) -> Result<cib::Parsed> {
+    let parsed = cib::parse(&store.cib_path().display().to_string(), text);
     if parsed.has_errors() {
-        bail!("the state CIB {} does not parse", path.display());
+        bail!(
+            "the state CIB {} does not parse",
+            store.cib_path().display()
+        );
     }
     Ok(parsed)
 }
 
-fn save(path: &Path, parsed: &mut cib::Parsed, config_changed: bool) -> Result<()> {
-    parsed
-        .write_to(path, config_changed)
-        .with_context(|| format!("failed to write {}", path.display()))?;
-    Ok(())
+/// Apply `change` to the newest state under the store's lock; it returns what to print and
+/// what it changed (`None`: nothing to save).
+fn update(
+    state: &StateDir,
+    change: impl FnOnce(&cib::Cib, &mut Document) -> Result<(String, Option<store::Change>)>,
+) -> Result<ExitCode> {
+    let store = state.store();
+    let said = store.update(|st: &mut store::State| {
+        let parsed = model(&store, &st.text)?;
+        change(&parsed.cib, &mut st.doc)
+    })?;
+    writeln!(std::io::stdout().lock(), "{said}")?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `crm-lite status`.
 pub fn status(args: &StatusArgs) -> Result<ExitCode> {
-    let parsed = load(&state_path(&args.state))?;
+    let store = args.state.store();
+    let mut snap = store.snapshot()?;
+    // What a round has done so far is in its journal, replayed here; what it is doing now
+    // is listed apart, with the history before it shown as it was.
+    let doc = &mut snap.state.doc;
+    let pending: Vec<_> = doc
+        .all()
+        .filter(|&e| doc.get(e).name == "lrm_rsc_op" && doc.get(e).attr("op-status") == Some("-1"))
+        .collect();
+    for e in pending {
+        doc.detach(e);
+    }
+    let parsed = model(&store, &doc.to_xml())?;
     let cib = &parsed.cib;
+    let running: Vec<String> = snap
+        .in_flight
+        .iter()
+        .map(|o| format!("{} {} on {}", o.operation, o.rsc, o.node))
+        .collect();
     let mut nodes = Vec::new();
     let mut rows = Vec::new();
     for n in &cib.nodes {
@@ -126,6 +151,8 @@ pub fn status(args: &StatusArgs) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     if args.output_as == "json" {
         let doc = serde_json::json!({
+            "apply_running": snap.apply_running,
+            "in_progress": running,
             "nodes": nodes.iter().map(|(n, s)| serde_json::json!({"name": n, "state": s})).collect::<Vec<_>>(),
             "resources": rows.iter().map(|(r, n, role, failed, fails)| serde_json::json!({
                 "resource": r, "node": n, "role": role, "failed": failed, "fail_count": fails,
@@ -138,6 +165,16 @@ pub fn status(args: &StatusArgs) -> Result<ExitCode> {
     writeln!(out, "Nodes:")?;
     for (n, s) in &nodes {
         writeln!(out, "  * {n}: {s}")?;
+    }
+    match (snap.apply_running, running.is_empty()) {
+        (true, true) => writeln!(out, "An apply is running; as last saved:")?,
+        (true, false) => writeln!(out, "An apply round is in progress: {}", running.join(", "))?,
+        (false, false) => writeln!(
+            out,
+            "The last apply was interrupted during: {} (the next apply probes it)",
+            running.join(", ")
+        )?,
+        (false, true) => {}
     }
     writeln!(out, "Resources:")?;
     if rows.is_empty() {
@@ -198,31 +235,27 @@ fn set_location(doc: &mut Document, id: &str, rsc: &str, node: &str, score: &str
 }
 
 fn move_or_ban(args: &RscNodeArgs, ban: bool) -> Result<ExitCode> {
-    let path = state_path(&args.state);
-    let mut parsed = load(&path)?;
-    check_rsc(&parsed.cib, &args.rsc)?;
-    if parsed.cib.node(&args.node).is_none() {
-        bail!("no node named {} is configured", args.node);
-    }
-    let (id, score) = if ban {
-        (
-            format!("cli-ban-{}-on-{}", args.rsc, args.node),
-            "-INFINITY",
-        )
-    } else {
-        (format!("cli-prefer-{}", args.rsc), "INFINITY")
-    };
-    set_location(&mut parsed.doc, &id, &args.rsc, &args.node, score)?;
-    save(&path, &mut parsed, true)?;
-    let what = if ban { "banned from" } else { "moved to" };
-    writeln!(
-        std::io::stdout().lock(),
-        "{} {what} {} ({id}); crm-lite apply carries it out, crm-lite clear {} undoes it",
-        args.rsc,
-        args.node,
-        args.rsc
-    )?;
-    Ok(ExitCode::SUCCESS)
+    update(&args.state, |cib, doc| {
+        check_rsc(cib, &args.rsc)?;
+        if cib.node(&args.node).is_none() {
+            bail!("no node named {} is configured", args.node);
+        }
+        let (id, score, what) = if ban {
+            let id = format!("cli-ban-{}-on-{}", args.rsc, args.node);
+            (id, "-INFINITY", "banned from")
+        } else {
+            (format!("cli-prefer-{}", args.rsc), "INFINITY", "moved to")
+        };
+        set_location(doc, &id, &args.rsc, &args.node, score)?;
+        Ok((
+            format!(
+                "{} {what} {} ({id}); crm-lite apply carries it out (a running apply --watch \
+                 at once), crm-lite clear {} undoes it",
+                args.rsc, args.node, args.rsc
+            ),
+            Some(store::Change::Config),
+        ))
+    })
 }
 
 /// `crm-lite move RSC NODE`: prefer NODE for RSC (`cli-prefer-RSC`, INFINITY).
@@ -237,81 +270,98 @@ pub fn ban(args: &RscNodeArgs) -> Result<ExitCode> {
 
 /// `crm-lite clear RSC`: remove what `move` and `ban` added for RSC.
 pub fn clear(args: &RscArgs) -> Result<ExitCode> {
-    let path = state_path(&args.state);
-    let mut parsed = load(&path)?;
-    check_rsc(&parsed.cib, &args.rsc)?;
-    let doc = &mut parsed.doc;
-    let cons = constraints(doc)?;
-    let prefer = format!("cli-prefer-{}", args.rsc);
-    let ban = format!("cli-ban-{}-on-", args.rsc);
-    let gone: Vec<_> = doc
-        .children(cons)
-        .filter(|&c| {
-            doc.get(c)
-                .attr("id")
-                .is_some_and(|id| id == prefer || id.starts_with(&ban))
-        })
-        .collect();
-    let n = gone.len();
-    for c in gone {
-        doc.detach(c);
-    }
-    if n > 0 {
-        save(&path, &mut parsed, true)?;
-    }
-    writeln!(
-        std::io::stdout().lock(),
-        "{}: {n} move/ban constraint(s) removed",
-        args.rsc
-    )?;
-    Ok(ExitCode::SUCCESS)
+    update(&args.state, |cib, doc| {
+        check_rsc(cib, &args.rsc)?;
+        let cons = constraints(doc)?;
+        let prefer = format!("cli-prefer-{}", args.rsc);
+        let ban = format!("cli-ban-{}-on-", args.rsc);
+        let gone: Vec<_> = doc
+            .children(cons)
+            .filter(|&c| {
+                doc.get(c)
+                    .attr("id")
+                    .is_some_and(|id| id == prefer || id.starts_with(&ban))
+            })
+            .collect();
+        let n = gone.len();
+        for c in gone {
+            doc.detach(c);
+        }
+        Ok((
+            format!("{}: {n} move/ban constraint(s) removed", args.rsc),
+            (n > 0).then_some(store::Change::Config),
+        ))
+    })
 }
 
 /// `crm-lite cleanup RSC`: forget RSC's operation history and fail counts, so the next
 /// apply probes it afresh.
 pub fn cleanup(args: &RscArgs) -> Result<ExitCode> {
-    let path = state_path(&args.state);
-    let mut parsed = load(&path)?;
-    check_rsc(&parsed.cib, &args.rsc)?;
-    let doc = &mut parsed.doc;
     let rsc = args.rsc.as_str();
-    let matches_rsc = |id: &str| {
-        id == rsc
-            || id
-                .rsplit_once(':')
-                .is_some_and(|(b, n)| b == rsc && n.bytes().all(|c| c.is_ascii_digit()))
-    };
-    let attr_of_rsc = |name: &str| {
-        ["fail-count-", "last-failure-"].iter().any(|p| {
-            name.strip_prefix(p).is_some_and(|rest| {
-                let r = rest.split('#').next().unwrap_or(rest);
-                matches_rsc(r)
+    update(&args.state, |cib, doc| {
+        check_rsc(cib, rsc)?;
+        let matches_rsc = |id: &str| {
+            id == rsc
+                || id
+                    .rsplit_once(':')
+                    .is_some_and(|(b, n)| b == rsc && n.bytes().all(|c| c.is_ascii_digit()))
+        };
+        let attr_of_rsc = |name: &str| {
+            ["fail-count-", "last-failure-"].iter().any(|p| {
+                name.strip_prefix(p)
+                    .is_some_and(|rest| matches_rsc(rest.split('#').next().unwrap_or(rest)))
             })
-        })
-    };
-    let mut gone = Vec::new();
-    for e in doc.all().collect::<Vec<_>>() {
-        let el = doc.get(e);
-        let hit = (el.name == "lrm_resource" && el.attr("id").is_some_and(matches_rsc))
-            || (el.name == "nvpair"
-                && el.attr("name").is_some_and(attr_of_rsc)
-                && el.parent.is_some_and(|p| {
-                    doc.get(p)
-                        .parent
-                        .is_some_and(|gp| doc.get(gp).name == "transient_attributes")
-                }));
-        if hit {
-            gone.push(e);
+        };
+        let in_transient = |e: cib::tree::ElementId| {
+            doc.get(e).parent.is_some_and(|p| {
+                doc.get(p)
+                    .parent
+                    .is_some_and(|gp| doc.get(gp).name == "transient_attributes")
+            })
+        };
+        let gone: Vec<_> = doc
+            .all()
+            .filter(|&e| {
+                let el = doc.get(e);
+                (el.name == "lrm_resource" && el.attr("id").is_some_and(matches_rsc))
+                    || (el.name == "nvpair"
+                        && el.attr("name").is_some_and(attr_of_rsc)
+                        && in_transient(e))
+            })
+            .collect();
+        let n = gone.len();
+        for e in gone {
+            doc.detach(e);
         }
-    }
-    let n = gone.len();
-    for e in gone {
-        doc.detach(e);
-    }
-    save(&path, &mut parsed, false)?;
+        Ok((
+            format!(
+                "{rsc}: {n} history and fail-count entries removed; the next apply probes it again"
+            ),
+            Some(store::Change::Status),
+        ))
+    })
+}
+
+/// Arguments of `crm-lite restore`.
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    state: StateDir,
+}
+
+/// `crm-lite restore`: put back the last good copy of a corrupt state file.
+pub fn restore(args: &RestoreArgs) -> Result<ExitCode> {
+    let store = args.state.store();
+    let (from, v) = store.restore_last_good()?;
     writeln!(
         std::io::stdout().lock(),
-        "{rsc}: {n} history and fail-count entries removed; the next apply probes it again"
+        "{} restored from {} (version {}); the corrupt file is kept as {}. Operations after \
+         that copy are not in it: `crm-lite cleanup RSC` makes the next apply probe a resource \
+         whose state is in doubt",
+        store.cib_path().display(),
+        from.display(),
+        store::version_string(v),
+        store.dir().join("cib.xml.corrupt").display()
     )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -136,77 +136,65 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         _ => 2 * std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
 
-    std::fs::create_dir_all(&args.state_dir)
-        .with_context(|| format!("failed to create {}", args.state_dir.display()))?;
-    let lock_path = args.state_dir.join("lock");
-    let lock_file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .with_context(|| format!("failed to open {}", lock_path.display()))?;
-    let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusiveNonblock)
-        .map_err(|(_, e)| e)
-        .with_context(|| {
-            format!(
-                "another crm-lite apply holds {} (only one may run at a time)",
-                lock_path.display()
-            )
-        })?;
-    let state_path = args.state_dir.join("cib.xml");
-    let state_path_name = state_path.display().to_string();
-    let previous = std::fs::read_to_string(&state_path).ok();
-    let journal_path = args.state_dir.join("journal");
-    let (mut text, dropped) = merge(&input, previous.as_deref(), &local, &hosted);
-    let reprobe: Vec<(String, String)>;
-    for node in &dropped {
-        writeln!(
-            std::io::stdout().lock(),
-            "the history of node {node} is dropped: {name} no longer names it (whatever still \
-             runs there is not managed any more)"
-        )?;
-    }
+    // The state store: one apply at a time (a dry run changes nothing and needs no lock);
+    // `move`, `ban`, ... keep writing meanwhile, through the same store.
+    let store = store::Store::new(&args.state_dir);
+    let _lock = if args.dry_run {
+        None
+    } else {
+        let lock = store.lock_apply()?;
+        settle_orphans(&store)?;
+        Some(lock)
+    };
+    let mut dropped = Vec::new();
+    let mut forgotten = Vec::new();
+    let mut replayed = 0;
+    let mut previous = None;
+    let state = store.begin_apply::<anyhow::Error>(!args.dry_run, |saved, n| {
+        // A round that a crash interrupted left its records in the journal: they are in
+        // `saved` now (`n` of them).
+        replayed = n;
+        previous = saved
+            .map(|s| cib::parse(&store.cib_path().display().to_string(), &s.text))
+            .filter(|p| !p.has_errors())
+            .map(|p| p.cib);
+        let merged = store::merge(&parsed.doc, saved.map(|s| &s.doc), &local, &hosted);
+        dropped = merged.dropped;
+        let mut doc = merged.doc;
+        forgotten = executor::forget_in_flight(&mut doc);
+        Ok(doc)
+    })?;
+    let mut text = state.text;
     {
-        let (mut doc, _) = cib::Document::parse(&text);
-        // A round that a crash interrupted left its records in the journal.
-        let disk_version = previous
-            .as_deref()
-            .map(|p| executor::journal::version_of(&cib::Document::parse(p).0))
-            .unwrap_or_default();
-        let replayed = executor::journal::replay(&journal_path, &disk_version, &mut doc);
+        let mut out = std::io::stdout().lock();
+        for node in &dropped {
+            writeln!(
+                out,
+                "the history of node {node} is dropped: {name} no longer names it (whatever \
+                 still runs there is not managed any more)"
+            )?;
+        }
         if replayed > 0 {
             writeln!(
-                std::io::stdout().lock(),
+                out,
                 "the last apply was interrupted: {replayed} record(s) recovered from its journal"
             )?;
         }
-        let forgotten = executor::forget_in_flight(&mut doc);
         if !forgotten.is_empty() {
             let names: BTreeSet<&str> = forgotten.iter().map(|(r, _)| r.as_str()).collect();
             writeln!(
-                std::io::stdout().lock(),
+                out,
                 "the last apply stopped during an operation on {}: probing again",
                 names.into_iter().collect::<Vec<_>>().join(", ")
             )?;
         }
-        // The scheduler probes only what is configured: one taken out of the CIB meanwhile
-        // is probed here, so that if it runs, it is stopped as the orphan it is.
-        reprobe = forgotten
-            .into_iter()
-            .filter(|(rsc, _)| primitive(&parsed.cib, rsc).is_none())
-            .collect();
-        if !args.dry_run {
-            // From here on the state file is what this apply works from, and the journal
-            // of each round applies to it. Nothing new is in it yet: no fsync needed.
-            let versions = cib::parse(&name, &doc.to_xml()).cib.versions;
-            save(&state_path, &mut doc, versions, false)?;
-            if journal_path.exists() {
-                std::fs::remove_file(&journal_path)
-                    .with_context(|| format!("failed to remove {}", journal_path.display()))?;
-            }
-        }
-        text = doc.to_xml();
     }
+    // The scheduler probes only what is configured: one taken out of the CIB meanwhile
+    // is probed here, so that if it runs, it is stopped as the orphan it is.
+    let reprobe: Vec<(String, String)> = forgotten
+        .into_iter()
+        .filter(|(rsc, _)| primitive(&parsed.cib, rsc).is_none())
+        .collect();
 
     let own_rsctmp = hosted
         .iter()
@@ -228,16 +216,12 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             metadata: Default::default(),
             ocf_root,
         },
-        state_path,
+        state_path: store.cib_path(),
+        store,
         max_rounds: args.max_rounds,
         dry_run: args.dry_run,
         batch_limit,
-        journal_path,
-        previous: previous
-            .as_deref()
-            .map(|p| cib::parse(&state_path_name, p))
-            .filter(|p| !p.has_errors())
-            .map(|p| p.cib),
+        previous,
         reprobe: std::sync::Mutex::new(reprobe),
     };
     let mut out = std::io::stdout().lock();
@@ -283,6 +267,54 @@ fn hosted_nodes(cib: &cib::Cib, local: &str) -> BTreeSet<String> {
     hosted
 }
 
+/// Wait for the agents that an interrupted apply left running (the journal names their
+/// calls), or kill them past their timeout, so that nothing is probed or started while its
+/// last operation still runs.
+fn settle_orphans(store: &store::Store) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    for op in store.in_flight()? {
+        let (_, marker) = store::call_marker(store.dir(), op.call);
+        let Some(o) = store::orphans::find(&marker) else {
+            continue;
+        };
+        writeln!(
+            out,
+            "the {} of {} on {} that the last apply started still runs (pid {}): waiting for \
+             it, at most {:.1} s (its timeout)",
+            op.operation,
+            op.rsc,
+            op.node,
+            o.pid,
+            o.remaining.as_secs_f64()
+        )?;
+        out.flush()?;
+        match store::orphans::settle(&o) {
+            store::Settled::Finished { waited } => {
+                writeln!(out, "  it ended after {:.1} s", waited.as_secs_f64())?
+            }
+            store::Settled::Killed => {
+                writeln!(out, "  past its timeout: its process group was killed")?
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Pick up what another writer (`crm-lite move`, `ban`, `clear`, `cleanup`) saved since the
+/// state `text`, at version `at`, was saved. Returns whether `text` changed.
+fn refresh(ctx: &Ctx, text: &mut String, at: cib::model::Versions) -> Result<bool> {
+    if ctx.dry_run || !ctx.store.changed_since(at)? {
+        return Ok(false);
+    }
+    match ctx.store.load()? {
+        Some(s) => {
+            *text = s.text;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
 /// `--watch`: run every recurring monitor at its interval and recover what fails (by
 /// planning and acting again), until interrupted. Every result is recorded like any other.
 fn watch(
@@ -299,7 +331,10 @@ fn watch(
     )?;
     out.flush()?;
     loop {
-        let parsed = with_scores(ctx, text, cib::parse(&ctx.name, text));
+        let mut parsed = with_scores(ctx, text, cib::parse(&ctx.name, text));
+        if refresh(ctx, text, parsed.cib.versions)? {
+            parsed = with_scores(ctx, text, cib::parse(&ctx.name, text));
+        }
         if parsed.has_errors() {
             bail!("the state in {} does not parse", ctx.state_path.display());
         }
@@ -364,13 +399,15 @@ fn watch(
         agents.add(span);
         let digest = executor::op_digest(&req.params);
         let mut doc = parsed.doc.clone();
-        let failed = executor::record(
+        let mut journal = store::Journal::memory();
+        let failed = journal.record(
             &mut doc,
             &op_record(
                 &req, prim, &node_id, rc, expected, &outcome, call_id, now, &digest,
             ),
-        );
-        save(&ctx.state_path, &mut doc, parsed.cib.versions, true)?;
+        )?;
+        ctx.store
+            .commit(&mut doc, parsed.cib.versions, journal, true)?;
         *text = doc.to_xml();
         due.insert(k, Instant::now() + Duration::from_millis(m.interval_ms));
         if failed {
@@ -446,8 +483,8 @@ struct Ctx {
     batch_limit: usize,
     /// The CIB applied before this one, if any.
     previous: Option<cib::Cib>,
-    /// The write-ahead journal of a round (next to the state).
-    journal_path: PathBuf,
+    /// The state store: every save goes through it.
+    store: store::Store,
     /// Resources no longer configured whose operation a crash interrupted: probed once,
     /// with the last applied CIB's definition, at the first probe round.
     reprobe: std::sync::Mutex<Vec<(String, String)>>,
@@ -597,7 +634,7 @@ struct Round<'o> {
     io: std::io::Result<()>,
     save_err: Result<()>,
     /// Where this round's records go as they happen (the CIB is written at its end).
-    journal: Option<executor::journal::Journal>,
+    journal: Option<store::Journal>,
     labels: Vec<String>,
     agents: &'o mut AgentTime,
     started: usize,
@@ -665,7 +702,10 @@ fn converge(
     let mut failures = 0u32;
     let mut done = 0u32;
     for round in 1..=ctx.max_rounds {
-        let parsed = with_scores(ctx, text, cib::parse(&ctx.name, text));
+        let mut parsed = with_scores(ctx, text, cib::parse(&ctx.name, text));
+        if refresh(ctx, text, parsed.cib.versions)? {
+            parsed = with_scores(ctx, text, cib::parse(&ctx.name, text));
+        }
         if parsed.has_errors() {
             bail!("the state in {} does not parse", ctx.state_path.display());
         }
@@ -708,6 +748,7 @@ fn converge(
                 }
             }
             let mut r = Round::new(doc, call_id, out, agents, 0);
+            r.journal = Some(store::Journal::memory());
             executor::walk::walk(
                 reqs.len(),
                 &[],
@@ -721,12 +762,9 @@ fn converge(
                     r.call_id += 1;
                     let digest = executor::op_digest(&req.params);
                     let node_id = node_id(&parsed.cib, &req.node);
-                    let failed = executor::record(
-                        &mut r.doc,
-                        &op_record(
-                            req, prim, &node_id, rc, 7, &outcome, r.call_id, now, &digest,
-                        ),
-                    );
+                    let failed = r.record(&op_record(
+                        req, prim, &node_id, rc, 7, &outcome, r.call_id, now, &digest,
+                    ));
                     let ms = outcome.as_ref().map_or(0, |o| o.duration.as_millis());
                     r.say(format_args!(
                         "  probe {} on {}: rc {rc}{} ({ms} ms)",
@@ -738,11 +776,13 @@ fn converge(
                 },
             );
             r.io?;
+            let journal = r.journal.take().unwrap_or_else(store::Journal::memory);
             let mut doc = r.doc;
             // Probes change nothing: writing their results once, after all of them, is
             // enough, and without an fsync (a crash, even a power loss, only means probing
             // again).
-            save(&ctx.state_path, &mut doc, parsed.cib.versions, false)?;
+            ctx.store
+                .commit(&mut doc, parsed.cib.versions, journal, false)?;
             *text = doc.to_xml();
             continue;
         }
@@ -813,13 +853,7 @@ fn converge(
             .and_then(cib::duration::parse_ms)
             .map_or(Duration::from_secs(60), Duration::from_millis);
         let mut r = Round::new(doc, call_id, out, agents, total);
-        r.journal = Some(
-            executor::journal::Journal::begin(
-                &ctx.journal_path,
-                &executor::journal::version_of(&r.doc),
-            )
-            .with_context(|| format!("failed to start {}", ctx.journal_path.display()))?,
-        );
+        r.journal = Some(ctx.store.begin_journal()?);
         executor::walk::walk(
             total,
             &edges,
@@ -896,7 +930,7 @@ fn converge(
                 ) {
                     meta.extend(notify_vars(&plan, cib, &a.rsc).iter().cloned());
                 }
-                let job = if a.kind == ActionKind::Migrate {
+                let mut job = if a.kind == ActionKind::Migrate {
                     let from = a.from.clone().unwrap_or_default();
                     let mut meta = meta.clone();
                     meta.push(("migrate_source".into(), from.clone()));
@@ -918,7 +952,14 @@ fn converge(
                 };
                 // What is under way goes into the state first: after a crash, the next
                 // apply knows to probe it rather than trust (or repeat) the unfinished
-                // operation.
+                // operation, and finds its agent by the call marker to wait for it.
+                r.call_id += 1;
+                let marker = store::call_marker(ctx.store.dir(), r.call_id);
+                match &mut job {
+                    Job::Op(q) => q.meta.push(marker),
+                    Job::Migrate(m) => m[0].meta.push(marker),
+                    Job::Fence { .. } | Job::Implied(_) | Job::Notify(_) => {}
+                }
                 let first = match &job {
                     Job::Op(r) => r,
                     Job::Migrate(m) => &m[0],
@@ -926,7 +967,6 @@ fn converge(
                         unreachable!("returned above")
                     }
                 };
-                r.call_id += 1;
                 let in_flight: Result<executor::Outcome, executor::ExecError> =
                     Ok(executor::Outcome {
                         rc: 0,
@@ -1085,10 +1125,9 @@ fn converge(
         r.save_err?;
         // The round's records go into the state file at once, durably; then the journal
         // has nothing more to say.
-        save(&ctx.state_path, &mut r.doc, parsed.cib.versions, true)?;
-        if let Some(j) = r.journal.take() {
-            j.clear().context("failed to remove the journal")?;
-        }
+        let journal = r.journal.take().unwrap_or_else(store::Journal::memory);
+        ctx.store
+            .commit(&mut r.doc, parsed.cib.versions, journal, true)?;
         done += r.done;
         failures += r.failures;
         *text = r.doc.to_xml();
@@ -1102,127 +1141,6 @@ fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
-}
-
-/// The applied CIB: `input`'s configuration with the status kept from `previous`, the nodes
-/// this machine acts as (`hosted`; this machine's own node is added when the CIB names
-/// none) online, and quorum. The status of a node the configuration no longer names is
-/// dropped (its names are returned): Pacemaker matches a node's status by its id, and an
-/// old node's could pass for a new node's.
-fn merge(
-    input: &str,
-    previous: Option<&str>,
-    local: &str,
-    hosted: &BTreeSet<String>,
-) -> (String, Vec<String>) {
-    let status_of = |s: &str| -> Option<(usize, usize)> {
-        let start = s.find("<status")?;
-        let end = match s[start..].find("/>") {
-            Some(e) if !s[start..start + e].contains('>') => start + e + 2,
-            _ => start + s[start..].find("</status>")? + "</status>".len(),
-        };
-        Some((start, end))
-    };
-    let mut text = input.to_owned();
-    if let (Some(prev), Some((s, e))) = (previous, status_of(input)) {
-        if let Some((ps, pe)) = status_of(prev) {
-            text = format!("{}{}{}", &input[..s], &prev[ps..pe], &input[e..]);
-        }
-    } else if let (Some(prev), None) = (previous, status_of(input)) {
-        if let (Some((ps, pe)), Some(end)) = (status_of(prev), text.rfind("</cib>")) {
-            text = format!("{}{}{}", &text[..end], &prev[ps..pe], &text[end..]);
-        }
-    }
-    let (mut doc, _) = cib::Document::parse(&text);
-    let Some(root) = doc.root() else {
-        return (text, Vec::new());
-    };
-    doc.get_mut(root).set_attr("have-quorum", "1");
-    let config = doc
-        .child(root, "configuration")
-        .unwrap_or_else(|| doc.append(root, "configuration", &[]));
-    let nodes = doc
-        .child(config, "nodes")
-        .unwrap_or_else(|| doc.append(config, "nodes", &[]));
-    if doc.children(nodes).next().is_none() {
-        doc.append(nodes, "node", &[("id", "1"), ("uname", local)]);
-    }
-    let ids: Vec<(String, String)> = doc
-        .children(nodes)
-        .filter_map(|n| {
-            let el = doc.get(n);
-            let uname = el.attr("uname")?;
-            hosted
-                .contains(uname)
-                .then(|| (uname.to_owned(), el.attr("id").unwrap_or(uname).to_owned()))
-        })
-        .collect();
-    // What `crm-lite move`/`ban` added to the state stays until `crm-lite clear` removes it.
-    if let Some(prev) = previous {
-        keep_cli_constraints(&mut doc, prev, config);
-    }
-    let named: BTreeSet<String> = doc
-        .children(nodes)
-        .filter_map(|n| doc.get(n).attr("uname").map(str::to_owned))
-        .collect();
-    let mut dropped = Vec::new();
-    if let Some(status) = doc.child(root, "status") {
-        let gone: Vec<_> = doc
-            .children(status)
-            .filter(|&s| {
-                doc.get(s).name == "node_state"
-                    && doc.get(s).attr("uname").is_some_and(|u| !named.contains(u))
-            })
-            .collect();
-        for s in gone {
-            dropped.extend(doc.get(s).attr("uname").map(str::to_owned));
-            doc.detach(s);
-        }
-    }
-    for (uname, id) in &ids {
-        if let Some(state) = executor::node_state(&mut doc, uname, id) {
-            for (k, v) in [
-                ("in_ccm", "true"),
-                ("crmd", "online"),
-                ("join", "member"),
-                ("expected", "member"),
-            ] {
-                doc.get_mut(state).set_attr(k, v);
-            }
-        }
-    }
-    (doc.to_xml(), dropped)
-}
-
-fn keep_cli_constraints(doc: &mut cib::Document, previous: &str, config: cib::tree::ElementId) {
-    let (prev, _) = cib::Document::parse(previous);
-    let Some(proot) = prev.root() else { return };
-    let Some(pcons) = prev
-        .child(proot, "configuration")
-        .and_then(|c| prev.child(c, "constraints"))
-    else {
-        return;
-    };
-    let cons = match doc.child(config, "constraints") {
-        Some(c) => c,
-        None => doc.append(config, "constraints", &[]),
-    };
-    for c in prev.children(pcons).collect::<Vec<_>>() {
-        let el = prev.get(c);
-        let Some(id) = el.attr("id") else { continue };
-        if el.name != "rsc_location" || !id.starts_with("cli-") {
-            continue;
-        }
-        if doc
-            .children(cons)
-            .any(|x| doc.get(x).attr("id") == Some(id))
-        {
-            continue;
-        }
-        let attrs = el.attrs.clone();
-        let borrowed: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (&**k, v.as_str())).collect();
-        doc.append(cons, "rsc_location", &borrowed);
-    }
 }
 
 /// Meta-attributes an agent sees as `OCF_RESKEY_CRM_meta_<name>`.
@@ -1429,25 +1347,6 @@ fn op_record<'a>(
         migrate: None,
         pending: false,
     }
-}
-
-/// Write the state after raising its version. `durable`: fsync too (results); without it
-/// the replacement is still atomic and survives crm-lite dying, which is all the in-flight
-/// marker needs (a power loss stops the operation as well).
-fn save(
-    path: &Path,
-    doc: &mut cib::Document,
-    versions: cib::model::Versions,
-    durable: bool,
-) -> Result<()> {
-    let _ = cib::write::bump_versions(doc, versions, false);
-    let xml = doc.to_xml();
-    let written = if durable {
-        cib::write::write_atomic(path, xml.as_bytes())
-    } else {
-        cib::write::write_atomic_unsynced(path, xml.as_bytes())
-    };
-    written.with_context(|| format!("failed to write the state to {}", path.display()))
 }
 
 fn print_status(out: &mut impl Write, plan: &Plan) -> Result<()> {

@@ -43,6 +43,8 @@ enum Command {
     Clear(admin::RscArgs),
     /// Forget a resource's failures and history so the next apply probes it again.
     Cleanup(admin::RscArgs),
+    /// Put back the last good copy of a corrupt state file (cib-N.raw, kept beside it).
+    Restore(admin::RestoreArgs),
 }
 
 /// Log level from `CRM_LITE_LOG` (error, warn, info, debug, trace; default warn), to stderr.
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
         Command::Ban(args) => admin::ban(&args),
         Command::Clear(args) => admin::clear(&args),
         Command::Cleanup(args) => admin::cleanup(&args),
+        Command::Restore(args) => admin::restore(&args),
     };
     match result {
         Ok(code) => code,

@@ -8,15 +8,12 @@
 //! - [`record`] writes one operation result into a CIB [`cib::Document`].
 //! - [`fence`] fences a node through fence agents (the fence-agents stdin protocol), and
 //!   [`fenced`] records it as Pacemaker's controller does.
-//! - [`journal`] appends each record to a write-ahead journal, so that a round writes the
-//!   CIB once and a crash still loses nothing.
 //! - [`walk`] runs a plan's graph: ordered, independent actions in parallel up to a limit.
 //! - [`op_digest`] (from `cib::digest`, shared with the scheduler) is Pacemaker's operation
 //!   digest, so that a recorded start does not look like a changed definition to Pacemaker.
 #![deny(missing_docs)]
 
 pub mod fence;
-pub mod journal;
 pub mod metadata;
 mod record;
 mod run;

@@ -15,10 +15,9 @@ const MARKER_ENV: &str = "OCF_RESKEY_CRM_meta_crm_lite_call";
 /// The meta-attribute `(name, value)` to give the agent of call `call` of the apply that
 /// keeps its state in `state_dir`.
 pub fn call_marker(state_dir: &Path, call: i64) -> (String, String) {
-    (
-        MARKER_META.to_owned(),
-        format!("{call}@{}", state_dir.display()),
-    )
+    // The same directory however it is spelled (relative, through a link).
+    let dir = std::fs::canonicalize(state_dir).unwrap_or_else(|_| state_dir.to_owned());
+    (MARKER_META.to_owned(), format!("{call}@{}", dir.display()))
 }
 
 /// An orphaned agent found running.
