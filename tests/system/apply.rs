@@ -9,13 +9,13 @@ use tests::{built, have, require};
 
 const STOCK_OCF: &str = "/usr/lib/ocf";
 
-struct Lab {
+pub(crate) struct Lab {
     dir: tempfile::TempDir,
-    crm_lite: PathBuf,
+    pub(crate) crm_lite: PathBuf,
 }
 
 impl Lab {
-    fn new() -> Option<Lab> {
+    pub(crate) fn new() -> Option<Lab> {
         let Ok(()) = require(
             built("crm-lite").is_some(),
             "target/<profile>/crm-lite is not built (run cargo build --workspace)",
@@ -101,12 +101,12 @@ esac
         })
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
     /// A one-node CIB around `resources` and `constraints`.
-    fn cib(&self, name: &str, resources: &str, constraints: &str) -> PathBuf {
+    pub(crate) fn cib(&self, name: &str, resources: &str, constraints: &str) -> PathBuf {
         let p = self.path(name);
         std::fs::write(
             &p,
@@ -127,14 +127,14 @@ esac
         p
     }
 
-    fn dummy(&self, id: &str, meta: &str) -> String {
+    pub(crate) fn dummy(&self, id: &str, meta: &str) -> String {
         format!(
             r#"<primitive id="{id}" class="ocf" provider="heartbeat" type="Dummy"><instance_attributes id="{id}-p"><nvpair id="{id}-s" name="state" value="{}"/></instance_attributes>{meta}</primitive>"#,
             self.path("run").join(format!("{id}.state")).display()
         )
     }
 
-    fn apply(&self, cib: &Path) -> (i32, String) {
+    pub(crate) fn apply(&self, cib: &Path) -> (i32, String) {
         let out = Command::new(&self.crm_lite)
             .args(["apply", "--node", "testnode", "--state-dir"])
             .arg(self.path("state"))
@@ -150,7 +150,7 @@ esac
         (out.status.code().unwrap_or(-1), text)
     }
 
-    fn state(&self) -> String {
+    pub(crate) fn state(&self) -> String {
         std::fs::read_to_string(self.path("state/cib.xml")).unwrap_or_default()
     }
 }
@@ -255,7 +255,7 @@ fn an_agent_past_its_timeout_is_killed_and_recorded_as_timed_out() {
 }
 
 impl Lab {
-    fn admin(&self, args: &[&str]) -> (i32, String) {
+    pub(crate) fn admin(&self, args: &[&str]) -> (i32, String) {
         let out = Command::new(&self.crm_lite)
             .args(args)
             .arg("--state-dir")
@@ -317,7 +317,7 @@ fn ban_clear_cleanup_and_status_act_on_the_state_that_apply_keeps() {
 }
 
 /// Kills the watching apply (by its pid) when the test ends, pass or fail.
-struct Watcher(std::process::Child);
+pub(crate) struct Watcher(pub(crate) std::process::Child);
 
 impl Drop for Watcher {
     fn drop(&mut self) {
@@ -328,7 +328,7 @@ impl Drop for Watcher {
 
 impl Lab {
     /// `crm-lite apply --watch` on `cib`, its output in `watch.log`, once it watches.
-    fn watch(&self, cib: &Path) -> Watcher {
+    pub(crate) fn watch(&self, cib: &Path) -> Watcher {
         let log = std::fs::File::create(self.path("watch.log")).unwrap();
         let child = Command::new(&self.crm_lite)
             .args(["apply", "--watch", "--node", "testnode", "--state-dir"])

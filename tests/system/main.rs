@@ -8,4 +8,5 @@ mod filesystem;
 mod haproxy;
 mod mgmt_api;
 mod mysql;
+mod store;
 mod vm;
