@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use cib::Document;
 
 /// Where the state CIB lives.
@@ -200,58 +200,19 @@ fn check_rsc(cib: &cib::Cib, rsc: &str) -> Result<()> {
     Ok(())
 }
 
-fn constraints(doc: &mut Document) -> Result<cib::tree::ElementId> {
-    let root = doc.root().context("the state CIB has no root element")?;
-    let config = doc
-        .child(root, "configuration")
-        .context("the state CIB has no configuration")?;
-    Ok(match doc.child(config, "constraints") {
-        Some(c) => c,
-        None => doc.append(config, "constraints", &[]),
-    })
-}
-
-fn set_location(doc: &mut Document, id: &str, rsc: &str, node: &str, score: &str) -> Result<()> {
-    let cons = constraints(doc)?;
-    let old: Vec<_> = doc
-        .children(cons)
-        .filter(|&c| doc.get(c).attr("id") == Some(id))
-        .collect();
-    for c in old {
-        doc.detach(c);
-    }
-    doc.append(
-        cons,
-        "rsc_location",
-        &[
-            ("id", id),
-            ("rsc", rsc),
-            ("role", "Started"),
-            ("node", node),
-            ("score", score),
-        ],
-    );
-    Ok(())
-}
-
 fn move_or_ban(args: &RscNodeArgs, ban: bool) -> Result<ExitCode> {
     update(&args.state, |cib, doc| {
         check_rsc(cib, &args.rsc)?;
         if cib.node(&args.node).is_none() {
             bail!("no node named {} is configured", args.node);
         }
-        let (id, score, what) = if ban {
-            let id = format!("cli-ban-{}-on-{}", args.rsc, args.node);
-            (id, "-INFINITY", "banned from")
-        } else {
-            (format!("cli-prefer-{}", args.rsc), "INFINITY", "moved to")
-        };
-        set_location(doc, &id, &args.rsc, &args.node, score)?;
+        let id = store::edit::place(doc, &args.rsc, &args.node, ban)?;
+        let what = if ban { "banned from" } else { "moved to" };
+        let (rsc, node) = (&args.rsc, &args.node);
         Ok((
             format!(
-                "{} {what} {} ({id}); crm-lite apply carries it out (a running apply --watch \
-                 at once), crm-lite clear {} undoes it",
-                args.rsc, args.node, args.rsc
+                "{rsc} {what} {node} ({id}); crm-lite apply carries it out (a running apply \
+                 --watch at once), crm-lite clear {rsc} undoes it"
             ),
             Some(store::Change::Config),
         ))
@@ -272,25 +233,9 @@ pub fn ban(args: &RscNodeArgs) -> Result<ExitCode> {
 pub fn clear(args: &RscArgs) -> Result<ExitCode> {
     update(&args.state, |cib, doc| {
         check_rsc(cib, &args.rsc)?;
-        let cons = constraints(doc)?;
-        let prefer = format!("cli-prefer-{}", args.rsc);
-        let ban = format!("cli-ban-{}-on-", args.rsc);
-        let gone: Vec<_> = doc
-            .children(cons)
-            .filter(|&c| {
-                doc.get(c)
-                    .attr("id")
-                    .is_some_and(|id| id == prefer || id.starts_with(&ban))
-            })
-            .collect();
-        let n = gone.len();
-        for c in gone {
-            doc.detach(c);
-        }
-        Ok((
-            format!("{}: {n} move/ban constraint(s) removed", args.rsc),
-            (n > 0).then_some(store::Change::Config),
-        ))
+        let n = store::edit::clear(doc, &args.rsc)?;
+        let said = format!("{}: {n} move/ban constraint(s) removed", args.rsc);
+        Ok((said, (n > 0).then_some(store::Change::Config)))
     })
 }
 
@@ -300,45 +245,11 @@ pub fn cleanup(args: &RscArgs) -> Result<ExitCode> {
     let rsc = args.rsc.as_str();
     update(&args.state, |cib, doc| {
         check_rsc(cib, rsc)?;
-        let matches_rsc = |id: &str| {
-            id == rsc
-                || id
-                    .rsplit_once(':')
-                    .is_some_and(|(b, n)| b == rsc && n.bytes().all(|c| c.is_ascii_digit()))
-        };
-        let attr_of_rsc = |name: &str| {
-            ["fail-count-", "last-failure-"].iter().any(|p| {
-                name.strip_prefix(p)
-                    .is_some_and(|rest| matches_rsc(rest.split('#').next().unwrap_or(rest)))
-            })
-        };
-        let in_transient = |e: cib::tree::ElementId| {
-            doc.get(e).parent.is_some_and(|p| {
-                doc.get(p)
-                    .parent
-                    .is_some_and(|gp| doc.get(gp).name == "transient_attributes")
-            })
-        };
-        let gone: Vec<_> = doc
-            .all()
-            .filter(|&e| {
-                let el = doc.get(e);
-                (el.name == "lrm_resource" && el.attr("id").is_some_and(matches_rsc))
-                    || (el.name == "nvpair"
-                        && el.attr("name").is_some_and(attr_of_rsc)
-                        && in_transient(e))
-            })
-            .collect();
-        let n = gone.len();
-        for e in gone {
-            doc.detach(e);
-        }
-        Ok((
-            format!(
-                "{rsc}: {n} history and fail-count entries removed; the next apply probes it again"
-            ),
-            Some(store::Change::Status),
-        ))
+        let n = store::edit::cleanup(doc, rsc);
+        let said = format!(
+            "{rsc}: {n} history and fail-count entries removed; the next apply probes it again"
+        );
+        Ok((said, Some(store::Change::Status)))
     })
 }
 

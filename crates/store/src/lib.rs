@@ -10,7 +10,8 @@
 //! - `cib.lock`: the state lock, shared by readers and exclusive for the short time a writer
 //!   reads, compares and replaces `cib.xml`.
 //!
-//! Main types: [`Store`]; [`State`] (a loaded state and its version); [`Journal`].
+//! Main types: [`Store`]; [`State`] (a loaded state and its version); [`Journal`];
+//! [`edit`] holds the operator's changes (`move`, `ban`, `clear`, `cleanup`).
 //!
 //! Invariants:
 //! - Every save is a compare-and-swap on the version counters (`admin_epoch`, `epoch`,
@@ -25,6 +26,7 @@
 //!   newest `cib-N.raw` (a hard link, no copy).
 #![deny(missing_docs)]
 
+pub mod edit;
 pub mod journal;
 mod merge;
 pub mod orphans;

@@ -140,6 +140,18 @@ mod tests {
     use std::os::unix::process::CommandExt;
     use std::process::Command;
 
+    /// `find`, given the new process a moment to be listed with its environment.
+    fn found(marker: &str) -> Orphan {
+        let end = Instant::now() + Duration::from_secs(5);
+        loop {
+            match find(marker) {
+                Some(o) => return o,
+                None if Instant::now() < end => std::thread::sleep(Duration::from_millis(10)),
+                None => panic!("the agent with {marker} is not found"),
+            }
+        }
+    }
+
     fn spawn(marker: &str, timeout_ms: u64, secs: &str) -> std::process::Child {
         Command::new("sleep")
             .arg(secs)
@@ -155,7 +167,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let (_, marker) = call_marker(t.path(), 7);
         let mut quick = spawn(&marker, 20_000, "0.3");
-        let o = find(&marker).unwrap_or_else(|| panic!("the agent is found"));
+        let o = found(&marker);
         assert_eq!(o.pid, quick.id() as i32);
         assert!(o.remaining > Duration::from_secs(15), "{o:?}");
         // Reaping is the parent's business; here the test is the parent.
@@ -167,7 +179,7 @@ mod tests {
 
         let (_, marker) = call_marker(t.path(), 9);
         let mut slow = spawn(&marker, 300, "30");
-        let o = find(&marker).unwrap_or_else(|| panic!("the agent is found"));
+        let o = found(&marker);
         let reaper = std::thread::spawn(move || slow.wait());
         let begun = Instant::now();
         assert_eq!(settle(&o), Settled::Killed);
