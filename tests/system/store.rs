@@ -228,14 +228,19 @@ fn after_a_crash_mid_start_the_next_apply_waits_for_the_orphaned_agent() {
     first.0.kill().unwrap();
     let _ = first.0.wait();
     let (code, out) = lab.apply(&cib);
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains("still runs (pid"), "{out}");
+    // Wait for whatever started s to finish, then read its log.
+    assert!(tests::wait_for(Duration::from_secs(10), || {
+        let log = lab.read("run/s.log");
+        log.matches("begin").count() == log.matches("end").count()
+    }));
     let log = lab.read("run/s.log");
     let lines: Vec<&str> = log.lines().collect();
     assert!(
         lines.len() == 2 && lines[0].starts_with("begin") && lines[1].starts_with("end"),
         "one start, never two at once:\n{log}\n{out}"
     );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("still runs (pid"), "{out}");
     assert!(out.contains("probe s on testnode: rc 0"), "{out}");
     assert!(!out.contains("start s on"), "{out}");
 }

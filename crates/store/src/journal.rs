@@ -39,8 +39,10 @@ pub enum JournalError {
     },
     /// A complete line is not what crm-lite writes.
     #[error(
-        "the journal {path} cannot be read: line {line} {what}; it holds the results of an \
-         interrupted apply. Move it aside (the next apply then probes what it ran) or restore it"
+        "the journal {path} cannot be read: line {line} {what}. It holds the results of \
+         operations an interrupted apply ran, not yet in the state: repair it, or move it \
+         aside to go on without them (then `crm-lite cleanup RSC` the resources it names, so \
+         that the next apply probes them)"
     )]
     Unreadable {
         /// The journal.
