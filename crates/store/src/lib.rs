@@ -229,24 +229,36 @@ impl Store {
         Flock::lock(f, FlockArg::LockSharedNonblock).is_err()
     }
 
-    fn state_lock(&self, exclusive: bool) -> Result<Flock<File>, StoreError> {
+    /// The state lock. A reader that may not create the lock file (`status` as a user
+    /// who cannot write the directory) reads without it: `cib.xml` is only ever replaced
+    /// by a rename, so it still reads a whole file.
+    fn state_lock(&self, exclusive: bool) -> Result<Option<Flock<File>>, StoreError> {
         let path = self.dir.join("cib.lock");
-        let f = OpenOptions::new()
+        let opened = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
-            .open(&path)
-            .map_err(io("open", &path))?;
+            .open(&path);
+        let f = match opened {
+            Ok(f) => f,
+            Err(_) if !exclusive => match File::open(&path) {
+                Ok(f) => f,
+                Err(_) => return Ok(None),
+            },
+            Err(e) => return Err(io("open", &path)(e)),
+        };
         let how = if exclusive {
             FlockArg::LockExclusive
         } else {
             FlockArg::LockShared
         };
-        Flock::lock(f, how).map_err(|(_, e)| StoreError::Io {
-            step: "lock",
-            path,
-            source: e.into(),
-        })
+        Flock::lock(f, how)
+            .map(Some)
+            .map_err(|(_, e)| StoreError::Io {
+                step: "lock",
+                path,
+                source: e.into(),
+            })
     }
 
     fn newest_backup(&self) -> Option<PathBuf> {
