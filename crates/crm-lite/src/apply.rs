@@ -273,7 +273,7 @@ fn hosted_nodes(cib: &cib::Cib, local: &str) -> BTreeSet<String> {
 fn settle_orphans(store: &store::Store) -> Result<()> {
     let mut out = std::io::stdout().lock();
     for op in store.in_flight()? {
-        let (_, marker) = store::call_marker(store.dir(), op.call);
+        let (_, marker) = store.call_marker(op.call);
         let Some(o) = store::orphans::find(&marker) else {
             continue;
         };
@@ -954,7 +954,7 @@ fn converge(
                 // apply knows to probe it rather than trust (or repeat) the unfinished
                 // operation, and finds its agent by the call marker to wait for it.
                 r.call_id += 1;
-                let marker = store::call_marker(ctx.store.dir(), r.call_id);
+                let marker = ctx.store.call_marker(r.call_id);
                 match &mut job {
                     Job::Op(q) => q.meta.push(marker),
                     Job::Migrate(m) => m[0].meta.push(marker),

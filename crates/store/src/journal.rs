@@ -264,7 +264,7 @@ pub struct InFlight {
     pub node: String,
     /// The operation (`start`, ...).
     pub operation: String,
-    /// Its call id (also in the agent's environment, see [`crate::call_marker`]).
+    /// Its call id (also in the agent's environment, see [`crate::Store::call_marker`]).
     pub call: i64,
 }
 

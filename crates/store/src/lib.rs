@@ -40,7 +40,7 @@ use nix::fcntl::{Flock, FlockArg};
 
 pub use journal::{InFlight, Journal, JournalError, version_string};
 pub use merge::{Merged, merge};
-pub use orphans::{Orphan, Settled, call_marker};
+pub use orphans::{Orphan, Settled};
 
 /// How many last good copies of `cib.xml` are kept beside it.
 pub const BACKUPS: usize = 10;
@@ -159,6 +159,8 @@ pub struct ApplyLock(#[allow(dead_code)] Flock<File>);
 #[derive(Debug, Clone)]
 pub struct Store {
     dir: PathBuf,
+    /// `dir` made absolute, for the call markers (found once).
+    canonical: std::sync::OnceLock<PathBuf>,
 }
 
 /// The version counters on a document's root (missing ones count as 0).
@@ -183,7 +185,19 @@ fn io(step: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreEr
 impl Store {
     /// The store in `dir` (nothing is read or created yet).
     pub fn new(dir: impl Into<PathBuf>) -> Store {
-        Store { dir: dir.into() }
+        Store {
+            dir: dir.into(),
+            canonical: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The meta-attribute `(name, value)` that marks the agent of call `call` of an apply
+    /// on this state directory (see [`orphans`]).
+    pub fn call_marker(&self, call: i64) -> (String, String) {
+        let dir = self
+            .canonical
+            .get_or_init(|| std::fs::canonicalize(&self.dir).unwrap_or_else(|_| self.dir.clone()));
+        orphans::marker_of(dir, call)
     }
 
     /// The state directory.

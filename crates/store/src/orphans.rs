@@ -1,7 +1,7 @@
 //! Agents that a crashed apply left running. Each operation an apply runs carries a marker
-//! in its agent's environment ([`call_marker`]: the call id and the state directory); the
-//! journal names the calls that were in flight. Before the next apply probes such a
-//! resource, it waits for the orphaned agent (the leader of its own process group, whose
+//! in its agent's environment ([`crate::Store::call_marker`]: the call id and the state
+//! directory); the journal names the calls that were in flight. Before the next apply
+//! probes such a resource, it waits for the orphaned agent (the leader of its own process group, whose
 //! environment holds the marker) to finish, or kills its group once the operation's own
 //! timeout has passed, as the executor would have.
 use std::path::Path;
@@ -13,10 +13,8 @@ pub const MARKER_META: &str = "crm_lite_call";
 const MARKER_ENV: &str = "OCF_RESKEY_CRM_meta_crm_lite_call";
 
 /// The meta-attribute `(name, value)` to give the agent of call `call` of the apply that
-/// keeps its state in `state_dir`.
-pub fn call_marker(state_dir: &Path, call: i64) -> (String, String) {
-    // The same directory however it is spelled (relative, through a link).
-    let dir = std::fs::canonicalize(state_dir).unwrap_or_else(|_| state_dir.to_owned());
+/// keeps its state in `dir` (absolute: the same directory however it was spelled).
+pub(crate) fn marker_of(dir: &Path, call: i64) -> (String, String) {
     (MARKER_META.to_owned(), format!("{call}@{}", dir.display()))
 }
 
@@ -70,7 +68,8 @@ fn hz() -> u64 {
     if hz > 0 { hz as u64 } else { 100 }
 }
 
-/// The running agent whose environment carries `marker` (the value of [`call_marker`]):
+/// The running agent whose environment carries `marker` (the value of
+/// [`crate::Store::call_marker`]):
 /// the process that leads its own group (the agent; what it forked shares its group or
 /// left it, and is not waited for).
 pub fn find(marker: &str) -> Option<Orphan> {
@@ -165,7 +164,7 @@ mod tests {
     #[test]
     fn an_orphan_is_found_by_its_marker_waited_for_and_killed_past_its_timeout() {
         let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let (_, marker) = call_marker(t.path(), 7);
+        let (_, marker) = marker_of(t.path(), 7);
         let mut quick = spawn(&marker, 20_000, "0.3");
         let o = found(&marker);
         assert_eq!(o.pid, quick.id() as i32);
@@ -175,9 +174,9 @@ mod tests {
         assert!(matches!(settle(&o), Settled::Finished { .. }));
         let _ = reaper.join();
         assert_eq!(find(&marker), None);
-        assert_eq!(find(&call_marker(t.path(), 8).1), None);
+        assert_eq!(find(&marker_of(t.path(), 8).1), None);
 
-        let (_, marker) = call_marker(t.path(), 9);
+        let (_, marker) = marker_of(t.path(), 9);
         let mut slow = spawn(&marker, 300, "30");
         let o = found(&marker);
         let reaper = std::thread::spawn(move || slow.wait());
