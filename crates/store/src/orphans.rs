@@ -1,9 +1,9 @@
 //! Agents that a crashed apply left running. Each operation an apply runs carries a marker
 //! in its agent's environment ([`crate::Store::call_marker`]: the call id and the state
 //! directory); the journal names the calls that were in flight. Before the next apply
-//! probes such a resource, it waits for the orphaned agent (the leader of its own process group, whose
-//! environment holds the marker) to finish, or kills its group once the operation's own
-//! timeout has passed, as the executor would have.
+//! probes such a resource, it waits for the orphaned agent (the leader of its own process
+//! group, whose environment holds the marker) to finish, or kills its group once the
+//! operation's own timeout has passed, as the executor would have.
 use std::path::Path;
 use std::time::{Duration, Instant};
 
