@@ -1,6 +1,7 @@
-//! `crm-lite status`, `move`, `ban`, `clear` and `cleanup`: the operator's commands on the
-//! state CIB that `crm-lite apply` keeps (like `crm_mon -1` and `crm_resource --move`,
-//! `--ban`, `--clear`, `--cleanup`). Changes take effect at the next `crm-lite apply`.
+//! `crm-lite status`, `move`, `ban`, `clear`, `cleanup` and `restore`: the operator's
+//! commands on the state CIB that `crm-lite apply` keeps (like `crm_mon -1` and
+//! `crm_resource --move`, `--ban`, `--clear`, `--cleanup`), all through `crates/store`.
+//! Changes take effect at the next round of a running apply, else at the next apply.
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
