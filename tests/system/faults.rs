@@ -414,6 +414,41 @@ fn under_watch_a_start_that_always_fails_is_not_retried_in_a_loop() {
     assert_eq!(starts(&lab, "testnode"), 1, "{out}");
 }
 
+#[test]
+fn under_watch_a_start_that_keeps_failing_without_a_ban_waits_for_the_recheck_interval() {
+    let Some(lab) = failing_lab() else { return };
+    std::fs::create_dir_all(lab.path("attempts")).unwrap();
+    let log = lab.path("attempts/start").display().to_string();
+    let rsc = lab.primitive("f", "test", "failer", &[("log", &log)]);
+    // No ban after a failed start, no threshold: only pacing bounds the retries.
+    let cib = lab.cib(
+        "cib.xml",
+        r#"<nvpair id="o-f" name="start-failure-is-fatal" value="false"/><nvpair id="o-r" name="cluster-recheck-interval" value="1h"/>"#,
+        Lab::one_node(),
+        &rsc,
+    );
+    let file = std::fs::File::create(lab.path("watch.log")).unwrap();
+    let mut child = lab
+        .command(&["apply", "--watch", "--max-rounds", "5"], &cib)
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .expect("start crm-lite apply --watch");
+    let read = || std::fs::read_to_string(lab.path("watch.log")).unwrap_or_default();
+    let waiting = tests::wait_for(Duration::from_secs(20), || {
+        read().contains("planning again in 3600 s")
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    // Ours, by pid.
+    let _ = child.kill();
+    let _ = child.wait();
+    let out = read();
+    assert!(waiting, "{out}");
+    // The first pass of at most 5 rounds (a probe, then a start in each), then a wait.
+    let n = starts(&lab, "testnode");
+    assert!((1..=4).contains(&n), "{n} starts:\n{out}");
+}
+
 /// Meta-data that never ends.
 fn endless_lab() -> Option<Lab> {
     let lab = Lab::new()?;

@@ -293,6 +293,12 @@ fn watch(
 ) -> Result<ExitCode> {
     type Key = (String, String, u64);
     let mut due: std::collections::BTreeMap<Key, Instant> = Default::default();
+    // After a pass that could not converge (an action that keeps failing without banning
+    // itself, e.g. under start-failure-is-fatal=false), the next pass waits for the
+    // cluster-recheck-interval: operations never run faster than the plan's intervals.
+    let mut retry_at: Option<Instant> = None;
+    // Work left right after the first pass means that pass could not converge either.
+    let mut stalled = true;
     writeln!(
         out,
         "watching: recurring monitors run at their intervals (interrupt to end)"
@@ -311,8 +317,22 @@ fn watch(
                 explain: false,
             },
         );
-        if !plan.actions.is_empty() || !plan.probes.is_empty() {
-            converge(ctx, text, out, agents)?;
+        let pending = !plan.actions.is_empty() || !plan.probes.is_empty();
+        if !pending {
+            stalled = false;
+            retry_at = None;
+        } else if stalled && retry_at.is_none() {
+            let after = converge_again_after(&parsed.cib);
+            retry_at = Some(Instant::now() + after);
+            writeln!(
+                out,
+                "not converged: planning again in {} s (cluster-recheck-interval)",
+                after.as_secs()
+            )?;
+        }
+        if pending && retry_at.is_none_or(|t| t <= Instant::now()) {
+            stalled = converge(ctx, text, out, agents)? != ExitCode::SUCCESS;
+            retry_at = None;
             out.flush()?;
             continue;
         }
@@ -383,6 +403,19 @@ fn watch(
         }
         out.flush()?;
     }
+}
+
+/// How long `--watch` waits before planning again after a pass that ended with work
+/// left: the `cluster-recheck-interval` (Pacemaker's default 15 minutes; at least 1 s).
+fn converge_again_after(cib: &cib::Cib) -> Duration {
+    let ms = cib
+        .options
+        .raw
+        .get("cluster-recheck-interval")
+        .and_then(cib::duration::parse_ms)
+        .filter(|ms| *ms > 0)
+        .unwrap_or(15 * 60 * 1000);
+    Duration::from_millis(ms.max(1000))
 }
 
 /// The state with the promotion scores that agents on the hosted nodes left in their
