@@ -356,6 +356,14 @@ fn a_start_that_always_fails_is_tried_once_per_node_then_the_resource_stays_stop
         out.contains("converged, but 2 operation(s) failed"),
         "{out}"
     );
+    for node in ["n1", "n2"] {
+        assert!(
+            out.contains(&format!(
+                "f stays off {node}: its start failed there (fail count INFINITY)"
+            )),
+            "{out}"
+        );
+    }
     assert!(!out.contains("not converged"), "{out}");
     // Pacemaker's start-failure-is-fatal: the fail count is INFINITY on both nodes.
     let state = lab.state();

@@ -794,6 +794,7 @@ fn converge(
                 }
             }
             if failures > 0 {
+                print_failed_starts(out, &parsed.cib)?;
                 writeln!(
                     out,
                     "converged, but {failures} operation(s) failed on the way"
@@ -1481,6 +1482,36 @@ fn save(
         cib::write::write_atomic_unsynced(path, xml.as_bytes())
     };
     written.with_context(|| format!("failed to write the state to {}", path.display()))
+}
+
+/// Say which resources a failed start or stop keeps off which node (their fail count is
+/// INFINITY, as Pacemaker's `start-failure-is-fatal` sets it), and how they come back.
+fn print_failed_starts(out: &mut impl Write, cib: &cib::Cib) -> Result<()> {
+    for ns in &cib.status.nodes {
+        let mut banned: Vec<&str> = ns
+            .fail_counts
+            .iter()
+            .filter(|f| f.count.is_infinity())
+            .map(|f| f.resource.as_str())
+            .collect();
+        banned.dedup();
+        for rsc in banned {
+            let how = ns
+                .fail_counts
+                .iter()
+                .filter(|f| f.resource.as_str() == rsc && f.count.is_infinity())
+                .filter_map(|f| f.operation.as_ref().map(|(op, _)| op.as_str()))
+                .next()
+                .unwrap_or("operation");
+            writeln!(
+                out,
+                "{rsc} stays off {}: its {how} failed there (fail count INFINITY); it is tried \
+                 there again after its failure-timeout, or after `crm-lite cleanup {rsc}`",
+                ns.uname
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn print_status(out: &mut impl Write, plan: &Plan) -> Result<()> {
