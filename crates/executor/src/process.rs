@@ -104,6 +104,8 @@ struct Reader {
     keep: Keep,
     limit: usize,
     overflow: bool,
+    /// Bytes read in all.
+    total: usize,
 }
 
 impl Reader {
@@ -114,6 +116,7 @@ impl Reader {
             keep,
             limit,
             overflow: false,
+            total: 0,
         }
     }
 
@@ -142,6 +145,7 @@ impl Reader {
     }
 
     fn take(&mut self, bytes: &[u8]) {
+        self.total += bytes.len();
         match self.keep {
             Keep::Head => {
                 let room = self.limit.saturating_sub(self.buf.len());
@@ -163,6 +167,16 @@ impl Reader {
 
     /// Read what is already in the pipe, without waiting for more.
     fn drain_now(&mut self) {
+        if self.pipe.is_some() {
+            self.drain_pipe();
+        }
+        if self.keep == Keep::Tail && self.buf.len() > self.limit {
+            let cut = self.buf.len() - self.limit;
+            self.buf.drain(..cut);
+        }
+    }
+
+    fn drain_pipe(&mut self) {
         let Some(p) = self.pipe.as_ref() else {
             return;
         };
@@ -174,14 +188,18 @@ impl Reader {
                 libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
             }
         }
+        // Bounded too: a child that goes on writing must not keep the caller reading.
+        let mut budget = self.limit + 64 * 1024;
+        let mut before = self.total;
         while self.read_once() {
             if self.keep == Keep::Head && self.overflow {
                 break;
             }
-        }
-        if self.keep == Keep::Tail && self.buf.len() > self.limit {
-            let cut = self.buf.len() - self.limit;
-            self.buf.drain(..cut);
+            budget = budget.saturating_sub(self.total - before);
+            before = self.total;
+            if budget == 0 {
+                break;
+            }
         }
         self.pipe = None;
     }
@@ -300,6 +318,7 @@ pub fn run(spec: &Spawn) -> std::io::Result<Finished> {
     // may hold them open; it is not waited for.
     out.drain_now();
     err.drain_now();
+    fin.stdout_overflow |= out.overflow;
     if exited {
         if let Ok((status, at)) = rx.recv() {
             fin.duration = at - started;
@@ -395,7 +414,7 @@ mod tests {
         assert_eq!(f.stdout.len(), 1 << 16);
         assert!(f.duration < Duration::from_secs(5));
         let f = run(&sh(
-            "yes >&2 & sleep 1; echo 'ocf-exit-reason:last' >&2; kill $!; exit 1",
+            "yes >&2 & sleep 1; kill $!; wait $!; echo 'ocf-exit-reason:last' >&2; exit 1",
             20_000,
         ))
         .unwrap_or_else(|e| panic!("{e}"));
@@ -405,6 +424,22 @@ mod tests {
             String::from_utf8_lossy(&f.stderr).ends_with("ocf-exit-reason:last\n"),
             "the tail is kept"
         );
+    }
+
+    #[test]
+    fn a_child_that_keeps_writing_after_the_exit_is_not_read_forever() {
+        let f = run(&sh("setsid yes >&2 & echo $!; sleep 0.2; exit 0", 20_000))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let pid: i32 = String::from_utf8_lossy(&f.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        if pid > 0 {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        assert_eq!(f.code, Some(0), "{f:?}");
+        assert!(f.duration < Duration::from_secs(5));
+        assert!(f.stderr.len() <= 1 << 16);
     }
 
     #[test]
