@@ -125,8 +125,7 @@ fn agent_metadata(root: &Path, path: &Path) -> Option<AgentMetadata> {
         Ok(md) => Some(md),
         Err(e) => {
             eprintln!(
-                "crm-lite verify: warning: cannot check the parameters of resources using {}: {e}",
-                path.display()
+                "crm-lite verify: warning: {e}; the parameters of its resources are not checked"
             );
             None
         }
