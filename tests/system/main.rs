@@ -4,6 +4,7 @@
 
 mod apply;
 mod drbd;
+mod faults;
 mod filesystem;
 mod haproxy;
 mod mgmt_api;

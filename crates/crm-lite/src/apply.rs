@@ -325,6 +325,12 @@ fn watch(
 ) -> Result<ExitCode> {
     type Key = (String, String, u64);
     let mut due: std::collections::BTreeMap<Key, Instant> = Default::default();
+    // After a pass that could not converge (an action that keeps failing without banning
+    // itself, e.g. under start-failure-is-fatal=false), the next pass waits for the
+    // cluster-recheck-interval: operations never run faster than the plan's intervals.
+    let mut retry_at: Option<Instant> = None;
+    // Work left right after the first pass means that pass could not converge either.
+    let mut stalled = true;
     writeln!(
         out,
         "watching: recurring monitors run at their intervals (interrupt to end)"
@@ -346,8 +352,22 @@ fn watch(
                 explain: false,
             },
         );
-        if !plan.actions.is_empty() || !plan.probes.is_empty() {
-            converge(ctx, text, out, agents)?;
+        let pending = !plan.actions.is_empty() || !plan.probes.is_empty();
+        if !pending {
+            stalled = false;
+            retry_at = None;
+        } else if stalled && retry_at.is_none() {
+            let after = converge_again_after(&parsed.cib);
+            retry_at = Some(Instant::now() + after);
+            writeln!(
+                out,
+                "not converged: planning again in {} s (cluster-recheck-interval)",
+                after.as_secs()
+            )?;
+        }
+        if pending && retry_at.is_none_or(|t| t <= Instant::now()) {
+            stalled = converge(ctx, text, out, agents)? != ExitCode::SUCCESS;
+            retry_at = None;
             out.flush()?;
             continue;
         }
@@ -420,6 +440,19 @@ fn watch(
         }
         out.flush()?;
     }
+}
+
+/// How long `--watch` waits before planning again after a pass that ended with work
+/// left: the `cluster-recheck-interval` (Pacemaker's default 15 minutes; at least 1 s).
+fn converge_again_after(cib: &cib::Cib) -> Duration {
+    let ms = cib
+        .options
+        .raw
+        .get("cluster-recheck-interval")
+        .and_then(cib::duration::parse_ms)
+        .filter(|ms| *ms > 0)
+        .unwrap_or(15 * 60 * 1000);
+    Duration::from_millis(ms.max(1000))
 }
 
 /// The state with the promotion scores that agents on the hosted nodes left in their
@@ -801,6 +834,7 @@ fn converge(
                 }
             }
             if failures > 0 {
+                print_failed_starts(out, &parsed.cib)?;
                 writeln!(
                     out,
                     "converged, but {failures} operation(s) failed on the way"
@@ -1347,6 +1381,36 @@ fn op_record<'a>(
         migrate: None,
         pending: false,
     }
+}
+
+/// Say which resources a failed start or stop keeps off which node (their fail count is
+/// INFINITY, as Pacemaker's `start-failure-is-fatal` sets it), and how they come back.
+fn print_failed_starts(out: &mut impl Write, cib: &cib::Cib) -> Result<()> {
+    for ns in &cib.status.nodes {
+        let mut banned: Vec<&str> = ns
+            .fail_counts
+            .iter()
+            .filter(|f| f.count.is_infinity())
+            .map(|f| f.resource.as_str())
+            .collect();
+        banned.dedup();
+        for rsc in banned {
+            let how = ns
+                .fail_counts
+                .iter()
+                .filter(|f| f.resource.as_str() == rsc && f.count.is_infinity())
+                .filter_map(|f| f.operation.as_ref().map(|(op, _)| op.as_str()))
+                .next()
+                .unwrap_or("operation");
+            writeln!(
+                out,
+                "{rsc} stays off {}: its {how} failed there (fail count INFINITY); it is tried \
+                 there again after its failure-timeout, or after `crm-lite cleanup {rsc}`",
+                ns.uname
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn print_status(out: &mut impl Write, plan: &Plan) -> Result<()> {

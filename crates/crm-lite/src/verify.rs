@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use cib::AgentMetadata;
@@ -118,45 +118,15 @@ fn agent_path(root: &Path, p: &Primitive) -> Option<PathBuf> {
     path.is_file().then_some(path)
 }
 
-/// Run `<agent> meta-data` with a timeout; `None` (logged) when it fails.
+/// Run `<agent> meta-data` with a timeout and a size cap (the executor's, shared with
+/// `apply`); `None`, said on stderr, when it gives none.
 fn agent_metadata(root: &Path, path: &Path) -> Option<AgentMetadata> {
-    let run = || -> Result<AgentMetadata> {
-        let mut child = Command::new(path)
-            .arg("meta-data")
-            .env("OCF_ROOT", root)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("failed to run {} meta-data", path.display()))?;
-        let mut stdout = child.stdout.take().context("no stdout pipe")?;
-        let reader = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = stdout.read_to_string(&mut s);
-            s
-        });
-        let deadline = Instant::now() + METADATA_TIMEOUT;
-        let status = loop {
-            if let Some(s) = child.try_wait().context("failed to wait for agent")? {
-                break s;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                bail!("{} meta-data timed out", path.display());
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        let text = reader.join().unwrap_or_default();
-        if !status.success() {
-            bail!("{} meta-data exited with {status}", path.display());
-        }
-        Ok(AgentMetadata::parse(&text)?)
-    };
-    match run() {
+    match executor::metadata::read(path, root, METADATA_TIMEOUT) {
         Ok(md) => Some(md),
         Err(e) => {
-            tracing::warn!(agent = %path.display(), error = %format!("{e:#}"), "cannot check agent parameters");
+            eprintln!(
+                "crm-lite verify: warning: {e}; the parameters of its resources are not checked"
+            );
             None
         }
     }

@@ -2,9 +2,11 @@
 //! happened in the CIB status in Pacemaker's own `lrm_rsc_op` format, so that `crm_simulate`
 //! and `crm-lite simulate` read the same file.
 //!
-//! - [`Runner`] is the effect boundary: [`OcfRunner`] spawns the agent (its environment as
-//!   Pacemaker builds it, its own process group, a timeout after which the whole group is
-//!   killed); tests can put a recording fake in its place.
+//! - [`Runner`] is the effect boundary: [`OcfRunner`] is the OCF policy (the agent's
+//!   lookup and environment as Pacemaker builds them, its meta-data read once, reload
+//!   mapping, restart digests, fence-device shortcuts) over [`process`], the thin layer
+//!   that spawns one program in its own process group, reads its output within bounds and
+//!   kills the group only when its time is up; tests can put a recording fake in its place.
 //! - [`record`] writes one operation result into a CIB [`cib::Document`].
 //! - [`fence`] fences a node through fence agents (the fence-agents stdin protocol), and
 //!   [`fenced`] records it as Pacemaker's controller does.
@@ -15,10 +17,13 @@
 
 pub mod fence;
 pub mod metadata;
+pub mod process;
 mod record;
 mod run;
 pub mod walk;
 
 pub use cib::digest::op_digest;
 pub use record::{OpRecord, fenced, forget_in_flight, node_state, record, sync_promotion_scores};
-pub use run::{ExecError, OcfRunner, Outcome, RSCTMP, Request, Runner};
+pub use run::{
+    ExecError, OUTPUT_LIMIT, OcfRunner, Outcome, RSCTMP, Request, Runner, valid_agent_name,
+};

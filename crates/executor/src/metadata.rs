@@ -3,7 +3,120 @@
 //! change. The executor records those (`op-force-restart`, `op-restart-digest`) with every
 //! one-shot operation, so that the scheduler can plan a reload instead of a restart when
 //! only the others changed.
+//!
+//! [`read`] asks an agent for its meta-data with a deadline and a size cap (the same
+//! [`crate::OUTPUT_LIMIT`] as any agent output): `crm-lite verify` and the executor read
+//! it the same way, so a broken agent that prints without end costs a bounded amount of
+//! memory and time, and says so.
+use std::path::Path;
+use std::time::Duration;
+
 use cib::AgentMetadata;
+
+use crate::process;
+
+/// Why an agent's meta-data could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    /// The agent could not be started.
+    #[error("failed to run {path} meta-data: {source}")]
+    Spawn {
+        /// The agent.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// It did not answer in time (its process group was killed).
+    #[error("{path} meta-data did not answer within {ms} ms")]
+    TimedOut {
+        /// The agent.
+        path: String,
+        /// The deadline.
+        ms: u128,
+    },
+    /// It printed more than the cap (it was stopped there).
+    #[error("{path} meta-data printed more than {limit} bytes (stopped there)")]
+    TooLarge {
+        /// The agent.
+        path: String,
+        /// The cap.
+        limit: usize,
+    },
+    /// It exited with an error.
+    #[error("{path} meta-data failed with exit code {code}")]
+    Failed {
+        /// The agent.
+        path: String,
+        /// Its exit code (-1: killed by a signal).
+        code: i32,
+    },
+    /// What it printed is not meta-data.
+    #[error("{path} meta-data does not parse: {reason}")]
+    Parse {
+        /// The agent.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Run `<agent> meta-data` (with `OCF_ROOT` and a plain `PATH`), at most `timeout`, and
+/// parse what it prints.
+pub fn read(
+    agent: &Path,
+    ocf_root: &Path,
+    timeout: Duration,
+) -> Result<AgentMetadata, MetadataError> {
+    read_with(&process::Spawn {
+        program: agent.to_owned(),
+        args: vec!["meta-data".into()],
+        env: vec![
+            (
+                "PATH".into(),
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+            ),
+            ("OCF_ROOT".into(), ocf_root.into()),
+        ],
+        stdin: None,
+        capture_stdout: true,
+        timeout,
+        output_limit: crate::OUTPUT_LIMIT,
+    })
+}
+
+/// [`read`] with a process already described (the executor's full OCF environment).
+pub(crate) fn read_with(spec: &process::Spawn) -> Result<AgentMetadata, MetadataError> {
+    let path = spec.program.display().to_string();
+    let fin = process::run(spec).map_err(|source| MetadataError::Spawn {
+        path: path.clone(),
+        source,
+    })?;
+    if fin.stdout_overflow {
+        return Err(MetadataError::TooLarge {
+            path,
+            limit: spec.output_limit,
+        });
+    }
+    if fin.timed_out || fin.abandoned {
+        return Err(MetadataError::TimedOut {
+            path,
+            ms: spec.timeout.as_millis(),
+        });
+    }
+    match fin.code {
+        Some(0) => {}
+        code => {
+            return Err(MetadataError::Failed {
+                path,
+                code: code.unwrap_or(-1),
+            });
+        }
+    }
+    AgentMetadata::parse(&String::from_utf8_lossy(&fin.stdout)).map_err(|e| MetadataError::Parse {
+        path,
+        reason: e.to_string(),
+    })
+}
 
 /// How an agent reloads changed parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -253,7 +253,9 @@ pub fn record(doc: &mut Document, r: &OpRecord<'_>) -> bool {
     }
     if failed {
         write(doc, &format!("{}_last_failure_0", r.rsc));
-        bump_fail_count(doc, state, r);
+        if let Some(bump) = fail_count_update(doc, r) {
+            bump_fail_count(doc, state, r, bump);
+        }
     } else if operation == "stop" {
         // A stopped resource has no recurring monitors left.
         let recurring: Vec<ElementId> = doc
@@ -342,7 +344,64 @@ pub fn sync_promotion_scores(
     changed
 }
 
-fn bump_fail_count(doc: &mut Document, state: ElementId, r: &OpRecord<'_>) {
+/// How a failure changes the fail count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bump {
+    /// One more.
+    Increment,
+    /// INFINITY: the resource may not run on this node until the failure expires
+    /// (`failure-timeout`) or is cleaned up.
+    Infinity,
+}
+
+/// What Pacemaker's controller does to the fail count when `r` failed
+/// (`update_failcount`): a recurring operation, a promote or a demote counts one more; a
+/// start sets it to INFINITY under `start-failure-is-fatal` (the default), else counts one
+/// more; a stop always sets it to INFINITY. Other one-shot operations (probes, migrations,
+/// reloads) leave it alone: their failure is in the history, and the scheduler reacts to
+/// that.
+fn fail_count_update(doc: &Document, r: &OpRecord<'_>) -> Option<Bump> {
+    if r.interval_ms > 0 || matches!(r.operation, "promote" | "demote") {
+        return Some(Bump::Increment);
+    }
+    match r.operation {
+        "start" if start_failure_is_fatal(doc) => Some(Bump::Infinity),
+        "start" => Some(Bump::Increment),
+        "stop" => Some(Bump::Infinity),
+        _ => None,
+    }
+}
+
+/// The `start-failure-is-fatal` cluster option of the CIB in `doc` (default true).
+fn start_failure_is_fatal(doc: &Document) -> bool {
+    let Some(config) = doc
+        .root()
+        .and_then(|root| doc.child(root, "configuration"))
+        .and_then(|c| doc.child(c, "crm_config"))
+    else {
+        return true;
+    };
+    let value = doc
+        .children(config)
+        .filter(|&set| doc.get(set).name == "cluster_property_set")
+        .flat_map(|set| doc.children(set))
+        .filter_map(|p| {
+            let el = doc.get(p);
+            (el.name == "nvpair" && el.attr("name") == Some("start-failure-is-fatal"))
+                .then(|| el.attr("value"))
+                .flatten()
+        })
+        .next();
+    // Pacemaker's false spellings (crm_is_true's complement for what verify accepts).
+    !value.is_some_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "false" | "off" | "no" | "n" | "0"
+        )
+    })
+}
+
+fn bump_fail_count(doc: &mut Document, state: ElementId, r: &OpRecord<'_>, bump: Bump) {
     let node_id = r.node_id.to_owned();
     let set = transient_set(doc, state, &node_id);
     let suffix = format!("{}#{}_{}", r.rsc, r.operation, r.interval_ms);
@@ -350,9 +409,16 @@ fn bump_fail_count(doc: &mut Document, state: ElementId, r: &OpRecord<'_>) {
     let count = child_where(doc, set, "nvpair", "name", &count_name);
     let current = count
         .and_then(|c| doc.get(c).attr("value"))
-        .and_then(|v| v.parse::<i64>().ok())
+        .and_then(|v| match v.trim() {
+            "INFINITY" | "+INFINITY" => Some(1_000_000),
+            v => v.parse::<i64>().ok(),
+        })
         .unwrap_or(0);
-    let value = (current + 1).to_string();
+    // Score arithmetic: one more than 999,999 is INFINITY, and INFINITY stays.
+    let value = match bump {
+        Bump::Increment if current < 999_999 => (current + 1).to_string(),
+        _ => "INFINITY".to_owned(),
+    };
     match count {
         Some(c) => doc.get_mut(c).set_attr("value", &value),
         None => {
@@ -484,6 +550,55 @@ pub(crate) mod tests {
             .node("n1")
             .unwrap_or_else(|| panic!("node_state n1"));
         assert_eq!(n1.fail_count("web"), cib::Score::new(2));
+    }
+
+    fn fail_count_of(doc: &Document, op: &str) -> Option<String> {
+        let xml = doc.to_xml();
+        let key = format!("name=\"fail-count-web#{op}\" value=\"");
+        let at = xml.find(&key)? + key.len();
+        Some(xml[at..].split('"').next()?.to_owned())
+    }
+
+    #[test]
+    fn a_failed_start_sets_the_fail_count_to_infinity_unless_start_failure_is_not_fatal() {
+        let (mut doc, _) = Document::parse(CIB);
+        assert!(record(&mut doc, &rec("start", 1, 0, 1)));
+        assert_eq!(fail_count_of(&doc, "start_0").as_deref(), Some("INFINITY"));
+        let parsed = cib::parse("cib.xml", &doc.to_xml());
+        let n1 = parsed.cib.status.node("n1").unwrap_or_else(|| panic!("n1"));
+        assert!(n1.fail_count("web").is_infinity());
+        // A failed stop too, whatever the option.
+        assert!(record(&mut doc, &rec("stop", 1, 0, 2)));
+        assert_eq!(fail_count_of(&doc, "stop_0").as_deref(), Some("INFINITY"));
+
+        let lenient = CIB.replace(
+            "<crm_config/>",
+            r#"<crm_config><cluster_property_set id="o"><nvpair id="o-f" name="start-failure-is-fatal" value="false"/></cluster_property_set></crm_config>"#,
+        );
+        let (mut doc, _) = Document::parse(&lenient);
+        assert!(record(&mut doc, &rec("start", 1, 0, 1)));
+        assert!(record(&mut doc, &rec("start", 1, 0, 2)));
+        assert_eq!(fail_count_of(&doc, "start_0").as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn probes_and_migrations_that_fail_leave_the_fail_count_alone() {
+        let (mut doc, _) = Document::parse(CIB);
+        assert!(
+            record(&mut doc, &rec("monitor", 1, 7, 1)),
+            "a probe's rc 1 is a failure"
+        );
+        assert!(record(&mut doc, &rec("migrate_to", 1, 0, 2)));
+        assert!(!doc.to_xml().contains("fail-count-"), "{}", doc.to_xml());
+        assert!(doc.to_xml().contains("web_last_failure_0"));
+        // A recurring monitor counts one at a time, and INFINITY stays INFINITY.
+        let mut m = rec("monitor", 7, 0, 3);
+        m.interval_ms = 10_000;
+        assert!(record(&mut doc, &m));
+        assert_eq!(fail_count_of(&doc, "monitor_10000").as_deref(), Some("1"));
+        assert!(record(&mut doc, &rec("stop", 1, 0, 4)));
+        assert!(record(&mut doc, &rec("stop", 1, 0, 5)));
+        assert_eq!(fail_count_of(&doc, "stop_0").as_deref(), Some("INFINITY"));
     }
 
     #[test]

@@ -1,13 +1,15 @@
-//! Running one agent operation.
+//! Running one agent operation: the OCF policy above the thin process layer
+//! ([`crate::process`]): the agent's lookup and environment, its meta-data (read once),
+//! the fence-device shortcuts, the reload mapping and the restart digests.
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::sync::{Arc, Mutex};
 
 use cib::AgentMetadata;
-use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::process;
 
 /// One operation to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +62,10 @@ pub enum ExecError {
     /// The agent is not installed on this node (Pacemaker records rc 5).
     #[error("agent {0} is not installed")]
     NotInstalled(String),
+    /// The provider or type is not a plain name (it would lead outside the agent
+    /// directory): never run.
+    #[error("{0} is not a valid agent name (only A-Z a-z 0-9 _ . : - and no '..')")]
+    InvalidAgent(String),
     /// crm-lite cannot run this class of resource yet.
     #[error("resource class {0} is not supported by crm-lite's executor")]
     UnsupportedClass(String),
@@ -116,76 +122,90 @@ impl OcfRunner {
         }
     }
 
-    fn command(&self, req: &Request) -> Result<(PathBuf, Command, Option<String>), ExecError> {
+    /// The process to start for `req`: the agent with Pacemaker's environment, or a fence
+    /// agent with its `key=value` input.
+    fn spawn_spec(&self, req: &Request) -> Result<process::Spawn, ExecError> {
         if req.class == "stonith" {
-            return self.fence_command(req);
+            return self.fence_spec(req);
         }
         if req.class != "ocf" {
             return Err(ExecError::UnsupportedClass(req.class.clone()));
         }
-        let (provider, path) = self.agent_path(req);
+        let (provider, path) = self.agent_path(req)?;
         if !path.is_file() {
             return Err(ExecError::NotInstalled(format!(
                 "ocf:{provider}:{}",
                 req.agent
             )));
         }
-        let mut cmd = Command::new(&path);
-        cmd.arg(&req.action)
-            .env_clear()
-            .env(
-                "PATH",
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            )
-            .env("OCF_ROOT", &self.ocf_root)
-            .env("OCF_RA_VERSION_MAJOR", "1")
-            .env("OCF_RA_VERSION_MINOR", "1")
-            .env("OCF_RESOURCE_INSTANCE", &req.rsc)
-            .env("OCF_RESOURCE_TYPE", &req.agent)
-            .env("OCF_RESOURCE_PROVIDER", provider)
-            .env("HA_RSCTMP", self.rsctmp(&req.node)?)
-            .env(
-                "OCF_RESKEY_CRM_meta_timeout",
-                req.timeout.as_millis().to_string(),
-            )
-            .env("OCF_RESKEY_CRM_meta_interval", req.interval_ms.to_string())
-            .env("OCF_RESKEY_CRM_meta_on_node", &req.node)
-            .env("OCF_RESKEY_CRM_meta_name", &req.action)
-            .env("OCF_RESKEY_crm_feature_set", "3.16.1")
-            .stdin(Stdio::null())
-            .stdout(if req.action == "meta-data" {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stderr(Stdio::piped());
+        let mut env: Vec<(OsString, OsString)> = Vec::with_capacity(16 + req.params.len());
+        let mut set = |k: &str, v: &dyn AsRef<std::ffi::OsStr>| {
+            env.push((k.into(), v.as_ref().to_owned()));
+        };
+        set("PATH", &PATH);
+        set("OCF_ROOT", &self.ocf_root);
+        set("OCF_RA_VERSION_MAJOR", &"1");
+        set("OCF_RA_VERSION_MINOR", &"1");
+        set("OCF_RESOURCE_INSTANCE", &req.rsc);
+        set("OCF_RESOURCE_TYPE", &req.agent);
+        set("OCF_RESOURCE_PROVIDER", &provider);
+        set("HA_RSCTMP", &self.rsctmp(&req.node)?);
+        set(
+            "OCF_RESKEY_CRM_meta_timeout",
+            &req.timeout.as_millis().to_string(),
+        );
+        set("OCF_RESKEY_CRM_meta_interval", &req.interval_ms.to_string());
+        set("OCF_RESKEY_CRM_meta_on_node", &req.node);
+        set("OCF_RESKEY_CRM_meta_name", &req.action);
+        set("OCF_RESKEY_crm_feature_set", &"3.16.1");
         if let Some(root) = &self.attr_root {
-            cmd.env("CRM_LITE_ATTR_DIR", root.join(&req.node));
+            set("CRM_LITE_ATTR_DIR", &root.join(&req.node));
         }
         for (k, v) in &req.params {
-            cmd.env(format!("OCF_RESKEY_{k}"), v);
+            env.push((format!("OCF_RESKEY_{k}").into(), v.into()));
         }
         for (k, v) in &req.meta {
-            cmd.env(format!("OCF_RESKEY_CRM_meta_{}", k.replace('-', "_")), v);
+            env.push((
+                format!("OCF_RESKEY_CRM_meta_{}", k.replace('-', "_")).into(),
+                v.into(),
+            ));
         }
-        own_session(&mut cmd);
-        Ok((path, cmd, None))
+        Ok(process::Spawn {
+            program: path,
+            args: vec![req.action.clone().into()],
+            env,
+            stdin: None,
+            // An OCF agent's standard output is only read for its meta-data; otherwise it
+            // goes nowhere, as under Pacemaker's executor.
+            capture_stdout: req.action == "meta-data",
+            timeout: req.timeout,
+            output_limit: OUTPUT_LIMIT,
+        })
     }
 
-    /// The provider and path of the OCF agent `req` runs.
-    fn agent_path<'r>(&self, req: &'r Request) -> (&'r str, PathBuf) {
+    /// The provider and path of the OCF agent `req` runs. The names must be plain names:
+    /// the lookup never leaves `<ocf_root>/resource.d`.
+    fn agent_path<'r>(&self, req: &'r Request) -> Result<(&'r str, PathBuf), ExecError> {
         let provider = req.provider.as_deref().unwrap_or("heartbeat");
+        for name in [provider, req.agent.as_str()] {
+            if !valid_agent_name(name) {
+                return Err(ExecError::InvalidAgent(format!(
+                    "ocf:{provider}:{}",
+                    req.agent
+                )));
+            }
+        }
         let path = self
             .ocf_root
             .join("resource.d")
             .join(provider)
             .join(&req.agent);
-        (provider, path)
+        Ok((provider, path))
     }
 
     /// The meta-data of the OCF agent `req` runs, read once (the agent's `meta-data`).
     fn metadata(&self, req: &Request) -> Option<Arc<AgentMetadata>> {
-        let (_, path) = self.agent_path(req);
+        let (_, path) = self.agent_path(req).ok()?;
         if let Some(known) = self.metadata.lock().ok()?.get(&path) {
             return known.clone();
         }
@@ -200,14 +220,16 @@ impl OcfRunner {
             ..req.clone()
         };
         let md = self
-            .run(&ask)
-            .ok()
-            .filter(|o| o.rc == 0)
-            .and_then(|o| AgentMetadata::parse(&o.stdout).ok())
-            .map(Arc::new);
-        if md.is_none() {
-            tracing::warn!(agent = %path.display(), "no usable meta-data: no reloads for it");
-        }
+            .spawn_spec(&ask)
+            .map_err(|e| e.to_string())
+            .and_then(|spec| crate::metadata::read_with(&spec).map_err(|e| e.to_string()));
+        let md = match md {
+            Ok(md) => Some(Arc::new(md)),
+            Err(error) => {
+                tracing::warn!(agent = %path.display(), %error, "no usable meta-data: no reloads for it");
+                None
+            }
+        };
         self.metadata.lock().ok()?.insert(path, md.clone());
         md
     }
@@ -226,12 +248,12 @@ impl OcfRunner {
 
     /// A fence agent: `key=value` lines on stdin (the device's parameters without
     /// Pacemaker's `pcmk_*` ones, then `action=`), as Pacemaker's fencer runs them.
-    fn fence_command(
-        &self,
-        req: &Request,
-    ) -> Result<(PathBuf, Command, Option<String>), ExecError> {
+    fn fence_spec(&self, req: &Request) -> Result<process::Spawn, ExecError> {
+        if !valid_agent_name(&req.agent) {
+            return Err(ExecError::InvalidAgent(format!("stonith:{}", req.agent)));
+        }
         let path = self.fence_dir.join(&req.agent);
-        if req.agent.contains('/') || !path.is_file() {
+        if !path.is_file() {
             return Err(ExecError::NotInstalled(format!("stonith:{}", req.agent)));
         }
         let mut input = String::new();
@@ -239,25 +261,36 @@ impl OcfRunner {
             input.push_str(&format!("{k}={v}\n"));
         }
         input.push_str(&format!("action={}\n", req.action));
-        let mut cmd = Command::new(&path);
-        cmd.env_clear()
-            .env(
-                "PATH",
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            )
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        own_session(&mut cmd);
-        Ok((path, cmd, Some(input)))
+        Ok(process::Spawn {
+            program: path,
+            args: Vec::new(),
+            env: vec![("PATH".into(), PATH.into())],
+            stdin: Some(input.into_bytes()),
+            capture_stdout: true,
+            timeout: req.timeout,
+            output_limit: OUTPUT_LIMIT,
+        })
     }
 }
 
-/// Run the command in its own process group, so that a timeout can end all of it. (A
-/// process group, not a session: the standard library then starts the agent with
-/// posix_spawn rather than fork, which copies none of crm-lite's memory map.)
-fn own_session(cmd: &mut Command) {
-    cmd.process_group(0);
+/// The `PATH` agents get.
+const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The most bytes of an agent's standard output (meta-data, a fence agent's list) and of
+/// its standard error that are kept.
+pub const OUTPUT_LIMIT: usize = 1 << 20;
+
+/// Whether `name` can be an agent's provider or type: a plain file name of
+/// `[A-Za-z0-9_.:-]`, never `.` or anything with `..`, so that the lookup stays inside the
+/// agent directory whatever the CIB says. (`verify` rejects such names with their line;
+/// this is the executor's own guard.)
+pub fn valid_agent_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && !name.contains("..")
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
 }
 
 impl Runner for OcfRunner {
@@ -303,75 +336,39 @@ impl Runner for OcfRunner {
         } else {
             req
         };
-        let (path, mut cmd, input) = self.command(req)?;
-        let started = Instant::now();
-        let mut child = cmd.spawn().map_err(|source| ExecError::Spawn {
-            path: path.display().to_string(),
+        let spec = self.spawn_spec(req)?;
+        let fin = process::run(&spec).map_err(|source| ExecError::Spawn {
+            path: spec.program.display().to_string(),
             source,
         })?;
-        let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
-        if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
-            // A few hundred bytes fit in the pipe: this does not block on the agent.
-            use std::io::Write;
-            let _ = stdin.write_all(text.as_bytes());
-        }
-        // Read stderr in a thread: an agent that writes a lot must not block on a full pipe.
-        let mut stderr = child.stderr.take();
-        let reader = std::thread::spawn(move || {
-            let mut s = String::new();
-            if let Some(e) = stderr.as_mut() {
-                let _ = e.take(1 << 20).read_to_string(&mut s);
-            }
-            s
-        });
-        let mut stdout = child.stdout.take();
-        let out_reader = std::thread::spawn(move || {
-            let mut s = String::new();
-            if let Some(o) = stdout.as_mut() {
-                let _ = o.take(1 << 20).read_to_string(&mut s);
-            }
-            s
-        });
-        // A waiter thread reports the exit the moment it happens (no polling delay counts
-        // as the agent's time); the timeout is a receive deadline.
-        let (tx, rx) = std::sync::mpsc::channel();
-        let waiter = std::thread::spawn(move || {
-            let _ = tx.send(child.wait().ok());
-        });
-        let mut timed_out = false;
-        let status = match rx.recv_timeout(req.timeout) {
-            Ok(st) => st,
-            Err(_) => {
-                timed_out = true;
-                let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
-                rx.recv().ok().flatten()
-            }
-        };
-        let _ = waiter.join();
-        // Whatever the agent left behind in its group goes too.
-        let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
-        let err = reader.join().unwrap_or_default();
-        let stdout = out_reader.join().unwrap_or_default();
-        let exit_reason = err
+        let err = String::from_utf8_lossy(&fin.stderr);
+        let mut exit_reason = err
             .lines()
             .rev()
             .find_map(|l| l.strip_prefix("ocf-exit-reason:"))
             .map(|r| r.trim().to_owned());
-        let rc = if timed_out {
+        if fin.stdout_overflow {
+            exit_reason = Some(format!(
+                "{} {} printed more than {OUTPUT_LIMIT} bytes on standard output: stopped",
+                spec.program.display(),
+                req.action
+            ));
+        }
+        let rc = if fin.timed_out {
             1
         } else {
-            status.and_then(|s| s.code()).unwrap_or(1)
+            fin.code.unwrap_or(1)
         };
-        tracing::debug!(rsc = %req.rsc, action = %req.action, rc, timed_out, "operation done");
+        tracing::debug!(rsc = %req.rsc, action = %req.action, rc, timed_out = fin.timed_out, "operation done");
         let restart = meta
             .filter(|_| req.interval_ms == 0)
             .and_then(|md| crate::metadata::restart_list(&md, &req.params));
         Ok(Outcome {
             rc,
-            timed_out,
-            duration: started.elapsed(),
+            timed_out: fin.timed_out,
+            duration: fin.duration,
             exit_reason,
-            stdout,
+            stdout: String::from_utf8_lossy(&fin.stdout).into_owned(),
             restart,
         })
     }
@@ -469,5 +466,37 @@ exit 7"#,
         let mut q = req("start", 100);
         q.class = "systemd".into();
         assert!(matches!(r.run(&q), Err(ExecError::UnsupportedClass(_))));
+    }
+
+    #[test]
+    fn an_agent_name_that_is_a_path_is_never_run() {
+        let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        agent(t.path(), "exit 0");
+        let r = OcfRunner::new(t.path().to_path_buf());
+        for (provider, agent) in [
+            ("test", "../test/probe"),
+            ("../resource.d/test", "probe"),
+            ("test", "../../../../bin/true"),
+            ("..", "probe"),
+            ("test", "pro be"),
+        ] {
+            let mut q = req("start", 1000);
+            q.provider = Some(provider.into());
+            q.agent = agent.into();
+            let got = r.run(&q);
+            assert!(
+                matches!(got, Err(ExecError::InvalidAgent(_))),
+                "{provider}/{agent}: {got:?}"
+            );
+        }
+        let mut q = req("start", 1000);
+        q.class = "stonith".into();
+        q.agent = "../usr/bin/true".into();
+        assert!(matches!(r.run(&q), Err(ExecError::InvalidAgent(_))));
+        assert!(
+            valid_agent_name("fence_xvm")
+                && valid_agent_name("IPaddr2")
+                && valid_agent_name("a.b:c-d")
+        );
     }
 }
