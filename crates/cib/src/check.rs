@@ -292,6 +292,26 @@ pub(crate) fn check(l: &mut Lower<'_>, cib: &Cib) {
         }
     }
 
+    // A recurring operation more often than once a second keeps a core busy running the
+    // agent (an operation from a template is reported once, where it is written).
+    let mut seen_ops = HashSet::new();
+    for p in cib.primitives() {
+        for o in &p.ops {
+            if o.enabled && o.interval_ms > 0 && o.interval_ms < 1000 && seen_ops.insert(o.element)
+            {
+                l.warn(
+                    o.element,
+                    Some("interval"),
+                    format!(
+                        "{} of {} every {} ms runs the agent more than once a second: \
+                         use an interval of 1s or more",
+                        o.name, p.id, o.interval_ms
+                    ),
+                );
+            }
+        }
+    }
+
     // Not fencing nodes that were never seen is a leap of faith.
     if cib.options.fencing_enabled {
         if let Some(p) = cib

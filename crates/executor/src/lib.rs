@@ -10,6 +10,7 @@
 //!   [`fenced`] records it as Pacemaker's controller does.
 //! - [`journal`] appends each record to a write-ahead journal, so that a round writes the
 //!   CIB once and a crash still loses nothing.
+//! - [`preflight`] finds configured agents that are not installed, before anything runs.
 //! - [`walk`] runs a plan's graph: ordered, independent actions in parallel up to a limit.
 //! - [`op_digest`] (from `cib::digest`, shared with the scheduler) is Pacemaker's operation
 //!   digest, so that a recorded start does not look like a changed definition to Pacemaker.
@@ -18,6 +19,7 @@
 pub mod fence;
 pub mod journal;
 pub mod metadata;
+pub mod preflight;
 mod record;
 mod run;
 pub mod walk;

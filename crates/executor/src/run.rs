@@ -124,7 +124,7 @@ impl OcfRunner {
             return Err(ExecError::UnsupportedClass(req.class.clone()));
         }
         let (provider, path) = self.agent_path(req);
-        if !path.is_file() {
+        if cib::names::check_agent(Some(provider), &req.agent).is_err() || !path.is_file() {
             return Err(ExecError::NotInstalled(format!(
                 "ocf:{provider}:{}",
                 req.agent
@@ -231,7 +231,7 @@ impl OcfRunner {
         req: &Request,
     ) -> Result<(PathBuf, Command, Option<String>), ExecError> {
         let path = self.fence_dir.join(&req.agent);
-        if req.agent.contains('/') || !path.is_file() {
+        if cib::names::check_agent(None, &req.agent).is_err() || !path.is_file() {
             return Err(ExecError::NotInstalled(format!("stonith:{}", req.agent)));
         }
         let mut input = String::new();
