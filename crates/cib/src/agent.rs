@@ -165,9 +165,18 @@ pub(crate) fn check_runnable(l: &mut Lower<'_>, p: &Primitive) {
         && p.agent
             .strip_prefix("external/")
             .is_some_and(|rest| crate::names::check_agent_name("type", rest).is_ok());
+    // Old configurations name an agent by its absolute path, which crm_verify accepts:
+    // a form crm-lite does not run, not an attempt to leave the agents' directory.
+    let absolute = p.agent.starts_with('/') && !p.agent.contains("..") && e.what == "type";
     let message = if plugin {
         format!(
             "unsupported: stonith plugin '{}' of {} (crm-lite runs fence agents)",
+            p.agent, p.id
+        )
+    } else if absolute {
+        format!(
+            "unsupported: agent type given as a path, '{}' of {} (crm-lite runs agents by \
+             name, from the provider's directory)",
             p.agent, p.id
         )
     } else {
@@ -290,6 +299,16 @@ mod tests {
             d[0].contains("unsupported: stonith plugin 'external/ssh'"),
             "{d:?}"
         );
+        let d =
+            runnable(r#"<primitive id="o" class="ocf" provider="heartbeat" type="/usr/lib/x/D"/>"#);
+        assert!(
+            d[0].contains("unsupported: agent type given as a path, '/usr/lib/x/D' of o"),
+            "{d:?}"
+        );
+        let d = runnable(
+            r#"<primitive id="o" class="ocf" provider="heartbeat" type="/usr/../bin/true"/>"#,
+        );
+        assert!(!d[0].contains("unsupported"), "{d:?}");
         let d = runnable(r#"<primitive id="f" class="stonith" type="../sbin/reboot"/>"#);
         assert!(!d[0].contains("unsupported"), "{d:?}");
     }
