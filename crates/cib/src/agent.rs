@@ -284,7 +284,14 @@ mod tests {
             d[0].contains("provider 'a/b' is not an agent name"),
             "{d:?}"
         );
-        for class in ["lsb", "systemd", "service"] {
+        for class in [
+            "lsb",
+            "systemd",
+            "service",
+            "upstart",
+            "nagios",
+            "heartbeat",
+        ] {
             let d = runnable(&format!(
                 r#"<primitive id="s" class="{class}" type="cron"/>"#
             ));
