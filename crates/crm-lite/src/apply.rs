@@ -90,6 +90,8 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             .to_string_lossy()
             .into_owned(),
     };
+    // This node's name names its attribute directory (and HA_RSCTMP for emulated nodes).
+    cib::names::check_node_name(&local).context("this machine's node name (--node)")?;
     let ocf_root = std::env::var_os("OCF_ROOT")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/lib/ocf"));

@@ -175,6 +175,16 @@ fn a_node_name_that_is_a_path_is_refused_and_nothing_is_created_outside() {
     assert!(out.contains("cannot be used"), "{out}");
     assert!(!escaped.exists(), "apply created {}", escaped.display());
     assert!(!lab.path("r.state").exists(), "apply started r: {out}");
+    // This machine's own name, given with --node, is checked as well: a CIB that names
+    // no node is applied to it.
+    let cib = lab.cib("", &lab.primitive("r", "ok"), "");
+    let state = lab.path("state").display().to_string();
+    let bad = escaped.display().to_string();
+    let (code, out) = lab.run(&["apply", "--node", &bad, "--state-dir", &state, &cib]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("--node"), "{out}");
+    assert!(!escaped.exists(), "apply created {}", escaped.display());
+    assert!(!lab.path("r.state").exists(), "apply started r: {out}");
 }
 
 /// A location constraint whose rule nests `depth` rules.
