@@ -1,9 +1,10 @@
 //! Names from the CIB that crm-lite turns into paths: an agent's `provider` and `type`
-//! (`<OCF_ROOT>/resource.d/<provider>/<type>`, `<fence_dir>/<type>`) and a node's `uname`
-//! (its `HA_RSCTMP` and attribute directory). Each must stay one component of a path
-//! inside the directory crm-lite meant, whatever the CIB says. These are the only checks:
-//! the lowering ([`crate::parse`]), [`crate::Parsed::check_runnable`] and the executor's
-//! agent lookup all call them.
+//! (`<OCF_ROOT>/resource.d/<provider>/<type>`, `<fence_dir>/<type>`), a node's `uname`
+//! (its `HA_RSCTMP` and attribute directory) and a resource's id (agents' score and
+//! runtime files). Each must stay one component of a path inside the directory crm-lite
+//! meant, whatever the CIB says. These are the only checks: the lowering
+//! ([`crate::parse`]), [`crate::Parsed::check_runnable`] and the executor's agent lookup
+//! all call them.
 
 /// A `provider` or `type` that is not an agent's name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,6 +28,32 @@ pub struct AgentNameError {
 pub struct NodeNameError {
     /// The name as written.
     pub value: String,
+}
+
+/// A resource id that is not an XML ID (Pacemaker's schema declares resource ids
+/// `xsd:ID`, so `crm_verify` refuses it as well).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "resource id '{value}' is not a valid id (a letter or _ first, then letters, digits \
+     and _ . -): agents name files after it"
+)]
+pub struct ResourceIdError {
+    /// The id as written.
+    pub value: String,
+}
+
+/// Check a resource id: an XML name without `:` (xsd:NCName), so never a path.
+pub fn check_resource_id(value: &str) -> Result<(), ResourceIdError> {
+    let mut chars = value.chars();
+    let ok = chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || "_.-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(ResourceIdError {
+            value: value.to_owned(),
+        })
+    }
 }
 
 /// Check one part of an agent's name (`what`: `provider` or `type`): `[A-Za-z0-9_.:-]+`,
@@ -104,6 +131,16 @@ mod tests {
                 .contains("provider '../x' is not an agent name")
         );
         assert_eq!(check_agent(None, "fence_xvm"), Ok(()));
+    }
+
+    #[test]
+    fn resource_ids_are_xml_ids() {
+        for good in ["vip", "db-clone", "_x", "a.b_c-1", "ré"] {
+            assert_eq!(check_resource_id(good), Ok(()), "{good}");
+        }
+        for bad in ["", "1st", "-x", ".x", "a/b", "../x", "a:0", "a b", "x\ny"] {
+            assert!(check_resource_id(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

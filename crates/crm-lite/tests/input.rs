@@ -187,6 +187,26 @@ fn a_node_name_that_is_a_path_is_refused_and_nothing_is_created_outside() {
     assert!(!lab.path("r.state").exists(), "apply started r: {out}");
 }
 
+#[test]
+fn a_resource_id_that_is_a_path_is_refused() {
+    let lab = Lab::new();
+    // Agents name files after the resource (`<attr dir>/master-<id>`).
+    let cib = lab.cib(NODE1, &lab.primitive("x/../../escape", "ok"), "");
+    for cmd in ["verify", "simulate"] {
+        let (code, out) = lab.run(&[cmd, &cib]);
+        assert_eq!(code, 78, "{cmd}: {out}");
+        assert!(
+            out.contains(&format!(
+                "error: {cib}:5:27: [x/../../escape] resource id 'x/../../escape' is not a valid id"
+            )),
+            "{cmd}: {out}"
+        );
+    }
+    let (code, out) = lab.apply(&cib);
+    assert_eq!(code, 78, "{out}");
+    assert!(!lab.path("escape.state").exists() && !lab.path("state/escape").exists());
+}
+
 /// A location constraint whose rule nests `depth` rules.
 fn nested_rules(depth: usize) -> String {
     format!(
