@@ -178,7 +178,8 @@ fn record_score(ctx: &Ctx<'_>, r: Option<&Resource>) {
 /// `drbdadm -c <conf> <args> <resource>`: `Err` with drbdsetup's message on failure.
 fn drbdadm(ctx: &Ctx<'_>, cfg: &Config, args: &[&str]) -> Result<(), Failure> {
     let prog = tool(ctx, "drbdadm").map_err(Unreadable::failure)?;
-    let out = run(ctx, &prog, cfg.drbdadm_args(args)).map_err(Failure::generic)?;
+    let out = run(ctx, &prog, cfg.drbdadm_args(args))
+        .map_err(|m| Failure::from_message(&m, Failure::generic))?;
     if out.success() {
         return Ok(());
     }
@@ -191,11 +192,15 @@ fn drbdadm(ctx: &Ctx<'_>, cfg: &Config, args: &[&str]) -> Result<(), Failure> {
             state::drbdadm_failure(&out.stderr)
         )));
     }
-    Err(Failure::generic(format!(
-        "{what} failed with exit code {}: {}",
-        exit_code(&out),
-        state::drbdadm_failure(&out.stderr)
-    )))
+    // Run by a user the kernel refuses (EPERM, EACCES): 4, not 1.
+    Err(Failure::from_message(
+        &format!(
+            "{what} failed with exit code {}: {}",
+            exit_code(&out),
+            state::drbdadm_failure(&out.stderr)
+        ),
+        Failure::generic,
+    ))
 }
 
 /// `drbdadm <verb>`, repeated while DRBD refuses it (a device held open by a file system

@@ -460,3 +460,22 @@ fn stop_does_not_retry_what_retrying_cannot_cure() {
     assert!(err.contains("drbdadm not found"), "{err}");
     assert!(h.elapsed() < std::time::Duration::from_millis(100));
 }
+
+#[test]
+fn drbdadm_refused_by_the_kernel_for_this_user_is_4() {
+    let h = host();
+    h.push_command(DRBDADM, out(0, DUMP, ""));
+    h.push_command(DRBDSETUP, out(0, DOWN, ""));
+    // The C library's words for EPERM, as a tool prints them.
+    h.push_command(
+        DRBDADM,
+        out(
+            20,
+            "",
+            "r0: Operation not permitted\nCommand 'drbdsetup new-resource r0 0' terminated with exit code 20\n",
+        ),
+    );
+    let (code, err) = run(&h, "start", &[]);
+    assert_eq!(code, OcfExit::ErrPerm, "{err}");
+    assert!(err.contains("Operation not permitted"), "{err}");
+}

@@ -74,8 +74,9 @@ pub const MAX_FDS: usize = 65_536;
 /// Directories searched for mount helpers (`mount.nfs`, `mount.fuse.ceph`).
 const HELPER_DIRS: &[&str] = &["/sbin", "/usr/sbin", "/bin", "/usr/bin"];
 
+/// The failure for a host error: 4 when permission was refused, else 1.
 fn host_failure(what: &str, e: &HostError) -> Failure {
-    Failure::generic(format!("{what}: {e}"))
+    e.failure(what)
 }
 
 /// The mount table, parsed; unreadable lines are logged and skipped.
@@ -342,7 +343,9 @@ impl Filesystem {
         Err(match config::classify_mount_error(cfg, &out.stderr) {
             MountVerdict::Installed(m) => Failure::installed(m),
             MountVerdict::Configured(m) => Failure::configured(m),
-            MountVerdict::Generic(m) => Failure::generic(format!("mount failed: {m}")),
+            MountVerdict::Generic(m) => {
+                Failure::from_message(&format!("mount failed: {m}"), Failure::generic)
+            }
             MountVerdict::ProbeDevice => self.probe_device(ctx, cfg),
         })
     }
@@ -582,7 +585,7 @@ impl ocf::Agent for Filesystem {
         if ctx.host.file_info(Path::new(&cfg.directory)).is_none() {
             ctx.host
                 .create_dir_all(Path::new(&cfg.directory))
-                .map_err(|e| Failure::generic(format!("cannot create {}: {e}", cfg.directory)))?;
+                .map_err(|e| Failure::io(format!("cannot create {}", cfg.directory), &e))?;
         }
         if cfg.wants_fsck() {
             self.fsck(ctx, &cfg)?;

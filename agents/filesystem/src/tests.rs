@@ -528,3 +528,30 @@ fn a_mount_helper_does_not_stand_in_for_a_missing_kernel_module() {
     assert!(err.contains("the kernel has no ceph file system"), "{err}");
     assert_eq!(runs(&h), ["modprobe -n -q fs-ceph"], "no mount attempted");
 }
+
+#[test]
+fn refused_permissions_are_4_not_a_generic_failure() {
+    // mount(8) run by a user who may not mount.
+    let h = host();
+    h.push_command("fsck", ok(""));
+    h.push_command(
+        "mount",
+        failed(1, "mount: /srv/state: must be superuser to use mount.\n"),
+    );
+    let (code, err) = run(&h, "start", &[]);
+    assert_eq!(code, OcfExit::ErrPerm, "{err}");
+    assert!(err.contains("must be superuser"), "{err}");
+    // The mount point may not be created here (EACCES).
+    let h = host();
+    h.add_file("/dev/xvdb", "", 0o660);
+    h.deny("/srv/new");
+    let extra = [
+        ("OCF_RESKEY_directory", "/srv/new"),
+        ("OCF_RESKEY_device", "/dev/xvdb"),
+        ("OCF_RESKEY_fstype", "xfs"),
+    ];
+    let (code, err) = run(&h, "start", &extra);
+    assert_eq!(code, OcfExit::ErrPerm, "{err}");
+    assert!(err.contains("cannot create /srv/new: "), "{err}");
+    assert!(!runs(&h).iter().any(|r| r.starts_with("mount")), "{err}");
+}

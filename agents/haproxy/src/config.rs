@@ -456,20 +456,22 @@ pub fn warnings(output: &str) -> Vec<&str> {
 /// The longest reason the agent quotes from HAProxy.
 const MAX_REASON: usize = 600;
 
-/// Join HAProxy's alerts into one reason, leaving out the generic trailers ("Fatal errors
-/// found in configuration.") when something more specific was said.
+/// HAProxy's first alert as the reason, passing over the generic trailers ("Fatal errors
+/// found in configuration.") when something more specific was said. Only the first: a
+/// file that is not a configuration (`extra_args` can name any file) gives one alert per
+/// line, each quoting that line, and the reason is recorded where others read it.
 pub fn alerts_reason(output: &str) -> Option<String> {
     let all = alerts(output);
     let generic = |m: &&str| {
         m.starts_with("Error(s) found in configuration file")
             || m.starts_with("Fatal errors found in configuration")
     };
-    let specific: Vec<&str> = all.iter().copied().filter(|m| !generic(m)).collect();
-    let chosen = if specific.is_empty() { all } else { specific };
-    if chosen.is_empty() {
-        return None;
-    }
-    let mut reason = chosen.join("; ");
+    let first = all
+        .iter()
+        .copied()
+        .find(|m| !generic(m))
+        .or_else(|| all.first().copied())?;
+    let mut reason = first.to_owned();
     if reason.len() > MAX_REASON {
         let mut cut = MAX_REASON;
         while !reason.is_char_boundary(cut) {
@@ -481,7 +483,8 @@ pub fn alerts_reason(output: &str) -> Option<String> {
     Some(reason)
 }
 
-/// The reason a failed `haproxy -c` gives: its alerts, or its last line.
+/// Why `haproxy -c` failed, in one line: its first specific alert, else the last line it
+/// printed.
 pub fn check_failure_reason(output: &str) -> String {
     alerts_reason(output).unwrap_or_else(|| {
         output
@@ -745,6 +748,13 @@ backend  api  # two spaces
             "Fatal errors found in configuration."
         );
         assert_eq!(check_failure_reason("\nsegfault\n\n"), "segfault");
+        // A file that is no configuration at all: only its first line is quoted.
+        let out = include_str!("../testdata/check_other_file.txt");
+        assert_eq!(
+            check_failure_reason(out),
+            "parsing [/etc/secrets.txt:1]: unknown keyword \
+             'root:$6$secrethash:19000:0:99999:7:::' out of section."
+        );
         assert_eq!(check_failure_reason(""), "no output");
         let long = format!("[ALERT] (1) : {}\n", "é".repeat(400));
         assert!(check_failure_reason(&long).ends_with(" ..."));

@@ -158,7 +158,12 @@ impl Haproxy {
         };
         let facts = if info.is_file {
             let text = ctx.host.read_file(&cfg.config).map_err(|e| {
-                Failure::installed(format!("cannot read {}: {e}", cfg.config.display()))
+                let reason = format!("cannot read {}: {e}", cfg.config.display());
+                if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    Failure::perm(reason)
+                } else {
+                    Failure::installed(reason)
+                }
             })?;
             Some(config::scan_config(&text))
         } else {
@@ -186,10 +191,14 @@ impl Haproxy {
         })?;
         let text = format!("{}{}", out.stderr, out.stdout);
         if !out.success() {
+            let reason = config::check_failure_reason(&text);
+            // An unreadable file is this host's permissions, not an invalid configuration.
+            if ocf::exit::mentions_permission(&reason) {
+                return Err(Failure::perm(format!("haproxy -c: {reason}")));
+            }
             return Err(Failure::configured(format!(
-                "configuration {} is invalid: {}",
+                "configuration {} is invalid: {reason}",
                 cfg.config.display(),
-                config::check_failure_reason(&text)
             )));
         }
         for w in config::warnings(&text) {
@@ -414,7 +423,7 @@ impl ocf::Agent for Haproxy {
         {
             ctx.host
                 .create_dir_all(dir)
-                .map_err(|e| Failure::generic(format!("cannot create {}: {e}", dir.display())))?;
+                .map_err(|e| Failure::io(format!("cannot create {}", dir.display()), &e))?;
         }
         let log = cfg.log_file();
         let _ = ctx.host.remove_file(&log);
@@ -430,16 +439,16 @@ impl ocf::Agent for Haproxy {
         let pid = ctx
             .host
             .spawn_detached(&spec)
-            .map_err(|e| Failure::generic(format!("cannot start haproxy: {e}")))?;
+            .map_err(|e| e.failure("cannot start haproxy"))?;
         if let Err(e) = ctx
             .host
             .write_file(&cfg.pidfile, &format!("{pid}\n"), 0o644)
         {
             kill_group_now(ctx, pid, &cfg.pidfile, POLL);
-            return Err(Failure::generic(format!(
-                "cannot write pid file {}: {e}",
-                cfg.pidfile.display()
-            )));
+            return Err(Failure::io(
+                format!("cannot write pid file {}", cfg.pidfile.display()),
+                &e,
+            ));
         }
         tracing::info!(pid, "started {} {}", binary.display(), spec.args.join(" "));
         self.await_ready(ctx, &cfg, &stats, pid, true)
@@ -459,7 +468,7 @@ impl ocf::Agent for Haproxy {
         while !gone && ctx.host.now() < graceful {
             ctx.host
                 .signal(pid, Signal::SIGUSR1)
-                .map_err(|e| Failure::generic(format!("cannot stop haproxy: {e}")))?;
+                .map_err(|e| e.failure("cannot stop haproxy"))?;
             let slice = (ctx.host.now() + SOFT_STOP_REPEAT).min(graceful);
             gone = wait_group_gone(ctx, pid, slice, POLL);
         }
@@ -470,14 +479,14 @@ impl ocf::Agent for Haproxy {
             );
             ctx.host
                 .signal_group(pid, Signal::SIGTERM)
-                .map_err(|e| Failure::generic(format!("cannot stop haproxy: {e}")))?;
+                .map_err(|e| e.failure("cannot stop haproxy"))?;
             let now = ctx.host.now();
             let half = now + ctx.deadline.end().saturating_duration_since(now) / 2;
             if !wait_group_gone(ctx, pid, half, POLL) {
                 tracing::warn!(pid, "still running after SIGTERM, sending SIGKILL");
                 ctx.host
                     .signal_group(pid, Signal::SIGKILL)
-                    .map_err(|e| Failure::generic(format!("cannot kill haproxy: {e}")))?;
+                    .map_err(|e| e.failure("cannot kill haproxy"))?;
                 if !wait_group_gone(ctx, pid, ctx.deadline.end(), POLL) {
                     return Err(Failure::generic(format!(
                         "process group {pid} survived SIGKILL"

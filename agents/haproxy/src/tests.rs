@@ -602,3 +602,65 @@ fn a_worker_that_accepts_but_never_answers_still_leaves_time_to_kill() {
     // The request ended at the give-up point (4.5 s budget less 0.9 s), not the deadline.
     assert_eq!(h.elapsed(), Duration::from_millis(3600));
 }
+
+#[test]
+fn refused_permissions_are_4_not_a_generic_failure() {
+    // The master may not be run by this user (execve: EACCES).
+    let h = host();
+    h.deny_spawn();
+    let (code, err) = run(&h, "start", &[]);
+    assert_eq!(code, OcfExit::ErrPerm, "{err}");
+    assert!(err.contains("cannot start haproxy"), "{err}");
+    // The runtime directory may not be created.
+    let h = host();
+    h.deny("/run/t");
+    let (code, err) = run(&h, "start", &[]);
+    assert_eq!(code, OcfExit::ErrPerm, "{err}");
+    assert!(err.contains("cannot create /run/t: "), "{err}");
+    assert!(spawned(&h).is_empty());
+    // The master belongs to another user (kill: EPERM).
+    let h = host();
+    started(&h);
+    h.deny_signals();
+    let (code, err) = run(&h, "stop", &[]);
+    assert_eq!(code, OcfExit::ErrPerm, "{err}");
+    assert!(err.contains("cannot stop haproxy"), "{err}");
+    // haproxy -c cannot read the configuration: permissions, not an invalid file.
+    let h = installed();
+    h.push_command(
+        BINARY,
+        CommandOutput {
+            code: Some(1),
+            signal: None,
+            stdout: String::new(),
+            stderr: "[ALERT]    (7) : config : Cannot open configuration file/directory \
+                     /etc/haproxy/lb.cfg : Permission denied\n"
+                .into(),
+        },
+    );
+    let (code, err) = run(&h, "validate-all", &[]);
+    assert_eq!(code, OcfExit::ErrPerm, "{err}");
+}
+
+#[test]
+fn extra_args_naming_another_file_quote_only_haproxys_first_line() {
+    let h = installed();
+    h.push_command(
+        BINARY,
+        CommandOutput {
+            code: Some(1),
+            signal: None,
+            stdout: String::new(),
+            stderr: include_str!("../testdata/check_other_file.txt").into(),
+        },
+    );
+    let (code, err) = run(
+        &h,
+        "validate-all",
+        &[("OCF_RESKEY_extra_args", "-f /etc/secrets.txt")],
+    );
+    assert_eq!(code, OcfExit::ErrConfigured, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("[/etc/secrets.txt:1]"), "{err}");
+    assert!(!err.contains("daemon") && !err.contains("alice"), "{err}");
+}

@@ -89,8 +89,9 @@ fn check_health(ctx: &Ctx<'_>, h: &Health, with_body: bool, limit: Option<Durati
     }
 }
 
+/// The failure for a host error: 4 when permission was refused, else 1.
 fn host_failure(what: &str, e: &HostError) -> Failure {
-    Failure::generic(format!("{what}: {e}"))
+    e.failure(what)
 }
 
 impl MgmtApi {
@@ -227,7 +228,7 @@ impl ocf::Agent for MgmtApi {
         if let Some(dir) = cfg.pidfile.parent() {
             ctx.host
                 .create_dir_all(dir)
-                .map_err(|e| Failure::generic(format!("cannot create {}: {e}", dir.display())))?;
+                .map_err(|e| Failure::io(format!("cannot create {}", dir.display()), &e))?;
         }
         let pid = ctx
             .host
@@ -238,10 +239,10 @@ impl ocf::Agent for MgmtApi {
             .write_file(&cfg.pidfile, &format!("{pid}\n"), 0o644)
         {
             kill_group_now(ctx, pid, &cfg.pidfile, POLL);
-            return Err(Failure::generic(format!(
-                "cannot write pid file {}: {e}",
-                cfg.pidfile.display()
-            )));
+            return Err(Failure::io(
+                format!("cannot write pid file {}", cfg.pidfile.display()),
+                &e,
+            ));
         }
         tracing::info!(pid, "started {}", spec.program.display());
         self.await_ready(ctx, &cfg, pid, true)

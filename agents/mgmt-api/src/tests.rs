@@ -374,3 +374,30 @@ fn start_retries_a_silent_socket_in_short_attempts() {
     assert!(attempts >= 5, "{attempts} attempts");
     assert!(h.elapsed() <= Duration::from_secs(18), "{:?}", h.elapsed());
 }
+
+#[test]
+fn refused_permissions_are_4_not_a_generic_failure() {
+    // The command may not be run by this user (execve: EACCES).
+    let h = host();
+    h.deny_spawn();
+    let (code, err) = run(&h, "start", &[]);
+    assert_eq!(code, OcfExit::ErrPerm, "{err}");
+    assert!(err.contains("cannot start the service"), "{err}");
+    // The pid file's directory may not be created.
+    let h = host();
+    h.deny("/run/t");
+    let (code, err) = run(&h, "start", &[]);
+    assert_eq!(code, OcfExit::ErrPerm, "{err}");
+    // The service belongs to another user (kill: EPERM).
+    let h = host();
+    h.push_http(
+        URL,
+        FakeHttp::Answer(200, "ok".into(), Duration::from_millis(1)),
+    );
+    let (code, err) = run(&h, "start", &[]);
+    assert_eq!(code, OcfExit::Success, "{err}");
+    h.deny_signals();
+    let (code, err) = run(&h, "stop", &[]);
+    assert_eq!(code, OcfExit::ErrPerm, "{err}");
+    assert!(err.contains("cannot stop the service"), "{err}");
+}

@@ -586,9 +586,9 @@ impl ocf::Agent for Mysql {
                     .into_iter()
                     .flatten()
                 {
-                    ctx.host.create_dir_all(dir).map_err(|e| {
-                        Failure::generic(format!("cannot create {}: {e}", dir.display()))
-                    })?;
+                    ctx.host
+                        .create_dir_all(dir)
+                        .map_err(|e| Failure::io(format!("cannot create {}", dir.display()), &e))?;
                 }
                 let log = log_file(ctx);
                 if let Some(dir) = log.parent() {
@@ -609,7 +609,7 @@ impl ocf::Agent for Mysql {
                 let pid = ctx
                     .host
                     .spawn_detached(&spec)
-                    .map_err(|e| Failure::generic(format!("cannot start the server: {e}")))?;
+                    .map_err(|e| e.failure("cannot start the server"))?;
                 tracing::info!(pid, "started {} {}", binary.display(), spec.args.join(" "));
                 Self::await_ready(ctx, &cfg, pid)?
             }
@@ -647,12 +647,12 @@ impl ocf::Agent for Mysql {
         };
         ctx.host
             .signal(pid, Signal::SIGTERM)
-            .map_err(|e| Failure::generic(format!("cannot stop the server: {e}")))?;
+            .map_err(|e| e.failure("cannot stop the server"))?;
         if !wait_group_gone(ctx, pid, ctx.deadline.graceful_until(), POLL) {
             tracing::warn!(pid, "no clean shutdown in time, sending SIGKILL");
             ctx.host
                 .signal_group(pid, Signal::SIGKILL)
-                .map_err(|e| Failure::generic(format!("cannot kill the server: {e}")))?;
+                .map_err(|e| e.failure("cannot kill the server"))?;
             if !wait_group_gone(ctx, pid, ctx.deadline.end(), POLL) {
                 return Err(Failure::generic(format!(
                     "process group {pid} survived SIGKILL"
@@ -685,7 +685,7 @@ impl ocf::Agent for Mysql {
             tracing::info!("already writable");
             ctx.host
                 .write_file(&marker, "promoted\n", 0o644)
-                .map_err(|e| Failure::generic(format!("cannot write {}: {e}", marker.display())))?;
+                .map_err(|e| Failure::io(format!("cannot write {}", marker.display()), &e))?;
             publish_score(ctx, Some(config::PROMOTED_SCORE));
             return Ok(Status::Success);
         }
@@ -758,7 +758,7 @@ impl ocf::Agent for Mysql {
         }
         ctx.host
             .write_file(&marker, "promoted\n", 0o644)
-            .map_err(|e| Failure::generic(format!("cannot write {}: {e}", marker.display())))?;
+            .map_err(|e| Failure::io(format!("cannot write {}", marker.display()), &e))?;
         for s in flavor.set_read_only(false) {
             g(run(&mut c, "cannot turn read_only off", &s))?;
         }

@@ -225,3 +225,27 @@ fn the_primary_comes_from_the_promote_list_then_the_promoted_one() {
         Some("n1")
     );
 }
+
+#[test]
+fn refused_permissions_are_4_not_a_generic_failure() {
+    // A server of another user (kill: EPERM).
+    let h = FakeHost::new();
+    h.add_process(4242);
+    h.add_file("/run/db/db.pid", "4242\n", 0o644);
+    h.deny_signals();
+    let (code, err) = run_action(&Mysql, &h, base(), "stop", &[]);
+    assert_eq!(code, OcfExit::ErrPerm, "{err}");
+    assert!(err.contains("cannot stop the server"), "{err}");
+    // The socket's directory may not be created (EACCES): nothing is spawned.
+    let h = installed();
+    h.deny("/run/db");
+    let (code, err) = run_action(&Mysql, &h, base(), "start", &[]);
+    assert_eq!(code, OcfExit::ErrPerm, "{err}");
+    assert!(err.contains("cannot create /run/db: "), "{err}");
+    assert!(!h.calls().iter().any(|c| matches!(c, Call::Spawn(..))));
+    // The server binary may not be run (execve: EACCES).
+    let h = installed();
+    h.deny_spawn();
+    let (code, err) = run_action(&Mysql, &h, base(), "start", &[]);
+    assert_eq!(code, OcfExit::ErrPerm, "{err}");
+}

@@ -333,7 +333,11 @@ impl<V: Virt> Vm<V> {
         self.query(ctx, &cfg.hypervisor, name, QUERY_TIMEOUT)
             .map_err(|e| match e {
                 VirtError::NotInstalled(_) => Failure::installed(e.to_string()),
-                e => Failure::generic(format!("domain {name} at {}: {e}", cfg.hypervisor)),
+                // libvirt's socket or polkit refusing this user is a permission.
+                e => Failure::from_message(
+                    &format!("domain {name} at {}: {e}", cfg.hypervisor),
+                    Failure::generic,
+                ),
             })
     }
 

@@ -794,3 +794,16 @@ fn qemu_command_lines_are_matched_by_the_exact_domain_name() {
     assert!(config::cmdline_is_domain("qemu\0-name\0web1\0", "web1"));
     assert!(!config::cmdline_is_domain("bash\0-c\0web1\0", "web1"));
 }
+
+#[test]
+fn a_libvirt_socket_this_user_may_not_open_is_4() {
+    let h = host();
+    let vm = agent(&h, |_| {
+        Err(VirtError::Connect(
+            "Failed to connect socket to '/run/libvirt/libvirt-sock': Permission denied".into(),
+        ))
+    });
+    let (code, err) = run(&vm, &h, "start", &[]);
+    assert_eq!(code, OcfExit::ErrPerm, "{err}");
+    assert!(err.contains("Permission denied"), "{err}");
+}

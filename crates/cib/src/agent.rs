@@ -117,6 +117,74 @@ const META_ATTRIBUTES: [&str; 17] = [
 /// Parameters Pacemaker itself understands on any resource (never "unknown").
 const PACEMAKER_PARAMS: [&str; 2] = ["trace_ra", "trace_file"];
 
+/// The classes crm-lite's executor runs; the others that Pacemaker knows (`lsb`,
+/// `systemd`, `service`, ...) are `unsupported:`.
+pub const RUNNABLE_CLASSES: [&str; 2] = ["ocf", "stonith"];
+
+/// Whether crm-lite could run `p`'s agent: a class it runs, an agent name that is a name.
+pub(crate) fn check_runnable(l: &mut Lower<'_>, p: &Primitive) {
+    const KNOWN: [&str; 9] = [
+        "ocf",
+        "lsb",
+        "heartbeat",
+        "stonith",
+        "service",
+        "systemd",
+        "upstart",
+        "nagios",
+        "alert",
+    ];
+    if !RUNNABLE_CLASSES.contains(&p.class.as_str()) {
+        // Unknown classes are already errors of the lowering.
+        if KNOWN.contains(&p.class.as_str()) {
+            l.report(
+                Severity::Error,
+                p.element,
+                Some("class"),
+                format!(
+                    "unsupported: resource class '{}' of {} (crm-lite runs ocf resource agents \
+                     and stonith fence agents)",
+                    p.class, p.id
+                ),
+            );
+        }
+        return;
+    }
+    let provider = p.provider.as_deref().filter(|_| p.class == "ocf");
+    let Err(e) = crate::names::check_agent(provider, &p.agent) else {
+        return;
+    };
+    let attr = if e.what == "provider" {
+        "provider"
+    } else {
+        "type"
+    };
+    // Heartbeat's stonith plugins (`external/ssh`) are run by Pacemaker through
+    // fence_legacy: a feature crm-lite lacks, not a broken CIB.
+    let plugin = p.class == "stonith"
+        && p.agent
+            .strip_prefix("external/")
+            .is_some_and(|rest| crate::names::check_agent_name("type", rest).is_ok());
+    // Old configurations name an agent by its absolute path, which crm_verify accepts:
+    // a form crm-lite does not run, not an attempt to leave the agents' directory.
+    let absolute = p.agent.starts_with('/') && !p.agent.contains("..") && e.what == "type";
+    let message = if plugin {
+        format!(
+            "unsupported: stonith plugin '{}' of {} (crm-lite runs fence agents)",
+            p.agent, p.id
+        )
+    } else if absolute {
+        format!(
+            "unsupported: agent type given as a path, '{}' of {} (crm-lite runs agents by \
+             name, from the provider's directory)",
+            p.agent, p.id
+        )
+    } else {
+        format!("resource {}: {e}", p.id)
+    };
+    l.report(Severity::Error, p.element, Some(attr), message);
+}
+
 pub(crate) fn check_params(l: &mut Lower<'_>, p: &Primitive, md: &AgentMetadata) {
     let agent = format!(
         "{}:{}{}",
@@ -175,6 +243,82 @@ pub(crate) fn check_params(l: &mut Lower<'_>, p: &Primitive, md: &AgentMetadata)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn runnable(xml: &str) -> Vec<String> {
+        let src = format!(
+            "<cib><configuration><crm_config/><nodes/><resources>{xml}</resources>\
+             <constraints/></configuration><status/></cib>"
+        );
+        let mut p = crate::parse("t.xml", &src);
+        let before = p.diagnostics.len();
+        p.check_runnable();
+        p.diagnostics[before..]
+            .iter()
+            .map(|d| d.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn only_classes_and_agent_names_crm_lite_can_run_pass() {
+        assert_eq!(
+            runnable(r#"<primitive id="d" class="ocf" provider="heartbeat" type="Dummy"/>"#),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            runnable(r#"<primitive id="f" class="stonith" type="fence_xvm"/>"#),
+            Vec::<String>::new()
+        );
+        let d = runnable(
+            r#"<primitive id="evil" class="ocf" provider="test" type="../../../../bin/true"/>"#,
+        );
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(
+            d[0].starts_with("error: t.xml:1:")
+                && d[0].contains(
+                    "[evil] resource evil: type '../../../../bin/true' is not an agent name"
+                ),
+            "{d:?}"
+        );
+        let d = runnable(r#"<primitive id="p" class="ocf" provider="a/b" type="Dummy"/>"#);
+        assert!(
+            d[0].contains("provider 'a/b' is not an agent name"),
+            "{d:?}"
+        );
+        for class in [
+            "lsb",
+            "systemd",
+            "service",
+            "upstart",
+            "nagios",
+            "heartbeat",
+        ] {
+            let d = runnable(&format!(
+                r#"<primitive id="s" class="{class}" type="cron"/>"#
+            ));
+            assert_eq!(d.len(), 1, "{d:?}");
+            assert!(
+                d[0].contains(&format!("unsupported: resource class '{class}' of s")),
+                "{d:?}"
+            );
+        }
+        let d = runnable(r#"<primitive id="f" class="stonith" type="external/ssh"/>"#);
+        assert!(
+            d[0].contains("unsupported: stonith plugin 'external/ssh'"),
+            "{d:?}"
+        );
+        let d =
+            runnable(r#"<primitive id="o" class="ocf" provider="heartbeat" type="/usr/lib/x/D"/>"#);
+        assert!(
+            d[0].contains("unsupported: agent type given as a path, '/usr/lib/x/D' of o"),
+            "{d:?}"
+        );
+        let d = runnable(
+            r#"<primitive id="o" class="ocf" provider="heartbeat" type="/usr/../bin/true"/>"#,
+        );
+        assert!(!d[0].contains("unsupported"), "{d:?}");
+        let d = runnable(r#"<primitive id="f" class="stonith" type="../sbin/reboot"/>"#);
+        assert!(!d[0].contains("unsupported"), "{d:?}");
+    }
 
     #[test]
     fn parses_parameters_and_actions() {

@@ -22,6 +22,29 @@ pub(crate) fn check(l: &mut Lower<'_>, cib: &Cib) {
     }
     // Constraints may name a template: they then apply to every primitive using it.
     resources.extend(cib.templates.iter().map(|t| t.id.as_str()));
+    // A resource id names agents' files (promotion scores, runtime files).
+    let mut with_ids: Vec<(&str, ElementId)> = Vec::new();
+    for r in &cib.resources {
+        with_ids.push((r.id().as_str(), r.element()));
+        match r {
+            Resource::Primitive(_) => {}
+            Resource::Group(g) => {
+                with_ids.extend(g.members.iter().map(|m| (m.id.as_str(), m.element)))
+            }
+            Resource::Clone(c) => {
+                with_ids.push((c.child.id().as_str(), c.child.element()));
+                if let Resource::Group(g) = c.child.as_ref() {
+                    with_ids.extend(g.members.iter().map(|m| (m.id.as_str(), m.element)));
+                }
+            }
+        }
+    }
+    with_ids.extend(cib.templates.iter().map(|t| (t.id.as_str(), t.element)));
+    for (id, el) in with_ids {
+        if let Err(e) = crate::names::check_resource_id(id) {
+            l.error(el, Some("id"), e.to_string());
+        }
+    }
     let nodes: HashSet<&str> = cib.nodes.iter().map(|n| n.uname.as_str()).collect();
 
     let mut missing = |l: &mut Lower<'_>, el: ElementId, attr: &str, cid: &str, rsc: &str| {
@@ -289,6 +312,26 @@ pub(crate) fn check(l: &mut Lower<'_>, cib: &Cib) {
                     ft, p.id
                 ),
             );
+        }
+    }
+
+    // A recurring operation more often than once a second keeps a core busy running the
+    // agent (an operation from a template is reported once, where it is written).
+    let mut seen_ops = HashSet::new();
+    for p in cib.primitives() {
+        for o in &p.ops {
+            if o.enabled && o.interval_ms > 0 && o.interval_ms < 1000 && seen_ops.insert(o.element)
+            {
+                l.warn(
+                    o.element,
+                    Some("interval"),
+                    format!(
+                        "{} of {} every {} ms runs the agent more than once a second: \
+                         use an interval of 1s or more",
+                        o.name, p.id, o.interval_ms
+                    ),
+                );
+            }
         }
     }
 

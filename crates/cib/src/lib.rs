@@ -32,6 +32,7 @@ pub mod digest;
 pub mod duration;
 mod lower;
 pub mod model;
+pub mod names;
 pub mod score;
 pub mod status;
 pub mod tree;
@@ -86,6 +87,20 @@ impl Parsed {
 }
 
 impl Parsed {
+    /// Check what crm-lite itself would run (for `verify` and `apply`; `simulate`, like
+    /// `crm_simulate`, runs nothing and schedules these as Pacemaker would): every
+    /// primitive's class is one crm-lite runs (`ocf`, `stonith`; others are
+    /// `unsupported:`), and its agent's `provider` and `type` are names, never paths
+    /// ([`names::check_agent`]).
+    pub fn check_runnable(&mut self) {
+        let mut l = lower::Lower::new(&self.file, &self.source, &self.doc);
+        for p in self.cib.primitives().chain(self.cib.templates.iter()) {
+            agent::check_runnable(&mut l, p);
+        }
+        let found = l.diags;
+        self.diagnostics.extend(found);
+    }
+
     /// Write the (possibly edited) tree to `path` atomically, after raising the version
     /// counters: `epoch` when the configuration changed, else `num_updates`. Returns the new
     /// counters. Elements and attributes crm-lite does not model are written as read.

@@ -731,6 +731,9 @@ impl<'a> Lower<'a> {
         }
         let id = self.required(n, "id")?;
         let uname = self.required(n, "uname")?;
+        if let Err(e) = crate::names::check_node_name(uname) {
+            self.error(n, Some("uname"), e.to_string());
+        }
         self.known_attrs(n, &["id", "uname", "type", "score"]);
         match self.attr(n, "type") {
             None | Some("member") | Some("normal") => {}

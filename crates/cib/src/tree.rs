@@ -154,6 +154,12 @@ impl Names {
     }
 }
 
+/// How deeply elements may nest: libxml2's default (`xmlParserMaxDepth`), so Pacemaker
+/// refuses deeper documents too. A CIB nests about ten levels plus its rules; the limit
+/// keeps every recursive walk over a tree (lowering, rules, writing) far from the end of
+/// the stack.
+pub const MAX_DEPTH: usize = 256;
+
 /// A parsed XML document: a flat arena of elements plus the nodes around the root.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Document {
@@ -200,6 +206,15 @@ impl Document {
                     error = Some(SyntaxError {
                         offset,
                         message: "malformed xml: more than one root element".into(),
+                    });
+                    break;
+                }
+                Event::Start(_) | Event::Empty(_) if stack.len() >= MAX_DEPTH => {
+                    error = Some(SyntaxError {
+                        offset,
+                        message: format!(
+                            "malformed xml: elements nested deeper than {MAX_DEPTH} levels"
+                        ),
                     });
                     break;
                 }
@@ -520,6 +535,28 @@ mod tests {
         assert_eq!(again.get(again.root().unwrap()).attr("a"), Some("1\n2"));
         assert!(out.contains("t&amp;u"), "{out}");
         assert!(out.contains("<![CDATA[<raw>]]>"), "{out}");
+    }
+
+    #[test]
+    fn nesting_deeper_than_the_limit_is_an_error_not_a_stack_overflow() {
+        let deep = |n: usize| format!("{}{}", "<r>".repeat(n), "</r>".repeat(n));
+        let (_, err) = Document::parse(&deep(MAX_DEPTH));
+        assert_eq!(err, None);
+        let (doc, err) = Document::parse(&deep(20_000));
+        let err = err.expect("20,000 levels are refused");
+        assert!(err.message.contains("nested deeper than 256"), "{err:?}");
+        // Where the 257th level opens.
+        assert_eq!(err.offset, 3 * MAX_DEPTH);
+        // The partial tree is bounded, and writing it back (recursive) is safe.
+        assert_eq!(doc.all().count(), MAX_DEPTH);
+        assert_eq!(Document::parse(&doc.to_xml()).0.all().count(), MAX_DEPTH);
+        // An empty element one level too deep counts as well.
+        let (_, err) = Document::parse(&format!(
+            "{}<e/>{}",
+            "<r>".repeat(MAX_DEPTH),
+            "</r>".repeat(MAX_DEPTH)
+        ));
+        assert!(err.is_some());
     }
 
     #[test]

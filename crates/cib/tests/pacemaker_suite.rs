@@ -1,6 +1,7 @@
 //! Pacemaker's own scheduler suite (799 CIBs in `../shared/pacemaker-suite/xml`, GPL data
 //! used in place, never copied): no CIB makes the parser panic, and every CIB that
-//! `crm_verify` accepts is accepted here or rejected only with `unsupported:` errors.
+//! `crm_verify` accepts is accepted here (by the reader and by `check_runnable`, as `crm-lite
+//! verify` checks it) or rejected only with `unsupported:` errors.
 //!
 //! Fails when the suite or `crm_verify` is absent, unless a person set `CRM_LITE_ALLOW_SKIP=1`.
 #![allow(clippy::print_stdout)] // the skip notice is the test's output
@@ -45,7 +46,13 @@ fn crm_verify_accepted_cibs_are_accepted_or_unsupported() {
     let check = |f: &PathBuf| -> Option<String> {
         let name = f.file_name()?.to_string_lossy().into_owned();
         let bytes = std::fs::read(f).ok()?;
-        let parsed = match std::panic::catch_unwind(|| cib::parse_bytes(&name, &bytes)) {
+        // What `crm-lite verify` checks beyond the reader: what crm-lite would run.
+        let read = || {
+            let mut p = cib::parse_bytes(&name, &bytes);
+            p.check_runnable();
+            p
+        };
+        let parsed = match std::panic::catch_unwind(read) {
             Ok(p) => p,
             Err(_) => return Some(format!("{name}: parser panicked")),
         };

@@ -74,6 +74,10 @@ impl AgentTime {
 /// Default timeout of an operation without its own (Pacemaker's default).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Pacemaker's exit code for an agent that is not installed (CRM_EX_NOT_INSTALLED, as
+/// OCF_ERR_INSTALLED).
+const EXIT_NOT_INSTALLED: u8 = 5;
+
 /// The node attribute that makes a node one this machine acts as: its value is this
 /// machine's node name, or `localhost` (whichever machine runs `crm-lite apply`).
 const HOST_ATTRIBUTE: &str = "crm-lite-host";
@@ -86,13 +90,16 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             .to_string_lossy()
             .into_owned(),
     };
+    // This node's name names its attribute directory (and HA_RSCTMP for emulated nodes).
+    cib::names::check_node_name(&local).context("this machine's node name (--node)")?;
     let ocf_root = std::env::var_os("OCF_ROOT")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/lib/ocf"));
     let name = args.file.display().to_string();
     let input =
         std::fs::read_to_string(&args.file).with_context(|| format!("failed to read {name}"))?;
-    let parsed = cib::parse(&name, &input);
+    let mut parsed = cib::parse(&name, &input);
+    parsed.check_runnable();
     if parsed.has_errors() {
         let mut err = std::io::stderr().lock();
         for d in parsed.diagnostics.iter().filter(|d| d.is_error()) {
@@ -125,6 +132,23 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             "{name} enables fencing but configures no fencing device, so nothing could be \
              managed: set stonith-enabled=false for a one-machine cluster"
         );
+    }
+    // Where fence agents are: /usr/sbin as for Pacemaker's fencer, or elsewhere for test
+    // agents (as OCF_ROOT moves the resource agents).
+    let fence_dir = std::env::var_os("CRM_LITE_FENCE_DIR")
+        .map_or_else(|| PathBuf::from("/usr/sbin"), PathBuf::from);
+    let missing = executor::preflight::missing_agents(&ocf_root, &fence_dir, &parsed.cib);
+    if !missing.is_empty() {
+        let mut err = std::io::stderr().lock();
+        for m in &missing {
+            writeln!(err, "error: {m}")?;
+        }
+        writeln!(
+            err,
+            "crm-lite apply: install the missing agent(s) or take their resources out of \
+             {name}; nothing was run"
+        )?;
+        return Ok(ExitCode::from(EXIT_NOT_INSTALLED));
     }
     let batch_limit = match o
         .raw
@@ -205,10 +229,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         name,
         hosted,
         runner: OcfRunner {
-            // Where fence agents are: /usr/sbin as for Pacemaker's fencer, or elsewhere for
-            // test agents (as OCF_ROOT moves the resource agents).
-            fence_dir: std::env::var_os("CRM_LITE_FENCE_DIR")
-                .map_or_else(|| PathBuf::from("/usr/sbin"), PathBuf::from),
+            fence_dir,
             attr_root: Some(args.state_dir.join("attrs")),
             // A node emulated beside this machine keeps its agents' pid and state files
             // apart, as a machine of its own would.

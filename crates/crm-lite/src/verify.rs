@@ -45,6 +45,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     };
     let (name, bytes) = read_input(args)?;
     let mut parsed = cib::parse_vec(&name, bytes);
+    parsed.check_runnable();
     if agents.enabled {
         let mut cache: HashMap<PathBuf, Option<AgentMetadata>> = HashMap::new();
         parsed.check_agents(|p| {
@@ -108,12 +109,8 @@ fn read_input(args: &Args) -> Result<(String, Vec<u8>)> {
 /// `${OCF_ROOT}/resource.d/<provider>/<type>` when it exists.
 fn agent_path(root: &Path, p: &Primitive) -> Option<PathBuf> {
     let provider = p.provider.as_deref()?;
-    if [provider, p.agent.as_str()]
-        .iter()
-        .any(|s| s.is_empty() || s.contains('/') || *s == "..")
-    {
-        return None;
-    }
+    // A name that is a path is reported by `check_runnable`, and never run.
+    cib::names::check_agent(Some(provider), &p.agent).ok()?;
     let path = root.join("resource.d").join(provider).join(&p.agent);
     path.is_file().then_some(path)
 }

@@ -10,6 +10,7 @@
 //! - [`record`] writes one operation result into a CIB [`cib::Document`].
 //! - [`fence`] fences a node through fence agents (the fence-agents stdin protocol), and
 //!   [`fenced`] records it as Pacemaker's controller does.
+//! - [`preflight`] finds configured agents that are not installed, before anything runs.
 //! - [`walk`] runs a plan's graph: ordered, independent actions in parallel up to a limit.
 //! - [`op_digest`] (from `cib::digest`, shared with the scheduler) is Pacemaker's operation
 //!   digest, so that a recorded start does not look like a changed definition to Pacemaker.
@@ -18,6 +19,7 @@
 pub mod fence;
 pub mod metadata;
 pub mod process;
+pub mod preflight;
 mod record;
 mod run;
 pub mod walk;

@@ -285,12 +285,7 @@ pub const OUTPUT_LIMIT: usize = 1 << 20;
 /// agent directory whatever the CIB says. (`verify` rejects such names with their line;
 /// this is the executor's own guard.)
 pub fn valid_agent_name(name: &str) -> bool {
-    !name.is_empty()
-        && name != "."
-        && !name.contains("..")
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
+    cib::names::check_agent_name("type", name).is_ok()
 }
 
 impl Runner for OcfRunner {

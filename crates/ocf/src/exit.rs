@@ -204,6 +204,25 @@ impl Failure {
     pub fn failed_promoted(reason: impl Into<String>) -> Failure {
         Failure::new(OcfExit::FailedPromoted, reason)
     }
+    /// A failed system call or file operation, `what` in front of the error: 4
+    /// (insufficient privileges) when the system refused permission (EACCES, EPERM), else 1.
+    pub fn io(what: impl fmt::Display, e: &std::io::Error) -> Failure {
+        let reason = format!("{what}: {e}");
+        if e.kind() == std::io::ErrorKind::PermissionDenied {
+            Failure::perm(reason)
+        } else {
+            Failure::generic(reason)
+        }
+    }
+    /// A failed command whose message says the system refused permission (`strerror` of
+    /// EACCES or EPERM, or a tool asking for root): 4, else `otherwise`.
+    pub fn from_message(message: &str, otherwise: fn(String) -> Failure) -> Failure {
+        if mentions_permission(message) {
+            Failure::perm(message.to_owned())
+        } else {
+            otherwise(message.to_owned())
+        }
+    }
     /// The exit code.
     pub fn exit(&self) -> OcfExit {
         self.exit
@@ -219,6 +238,20 @@ impl Failure {
             reason: format!("{what}: {}", self.reason),
         }
     }
+}
+
+/// Whether a tool's message reports a refused permission: the C library's text for EACCES
+/// and EPERM, or util-linux's and others' "must be superuser" / "only root".
+pub fn mentions_permission(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "permission denied",
+        "operation not permitted",
+        "must be superuser",
+        "only root can",
+    ]
+    .iter()
+    .any(|p| m.contains(p))
 }
 
 /// What every action returns.
@@ -263,6 +296,33 @@ mod tests {
         ] {
             assert!(f.exit().is_failure());
         }
+    }
+
+    #[test]
+    fn refused_permissions_are_err_perm_and_other_errors_generic() {
+        use std::io::{Error, ErrorKind};
+        let eacces = Error::from_raw_os_error(13);
+        let eperm = Error::from_raw_os_error(1);
+        for e in [&eacces, &eperm] {
+            let f = Failure::io("cannot create /srv/x", e);
+            assert_eq!(f.exit(), OcfExit::ErrPerm, "{e}");
+            assert!(f.reason().starts_with("cannot create /srv/x: "), "{f}");
+        }
+        let f = Failure::io("cannot create /srv/x", &Error::from(ErrorKind::NotFound));
+        assert_eq!(f.exit(), OcfExit::ErrGeneric);
+        // The C library's own words for both errnos are recognized in a tool's message.
+        assert!(mentions_permission(&eacces.to_string()), "{eacces}");
+        assert!(mentions_permission(&eperm.to_string()), "{eperm}");
+        assert!(mentions_permission(
+            "mount: /mnt: must be superuser to use mount."
+        ));
+        assert!(!mentions_permission(
+            "mount: /mnt: wrong fs type, bad option"
+        ));
+        let f = Failure::from_message("open /etc/x: Permission denied", Failure::generic);
+        assert_eq!(f.exit(), OcfExit::ErrPerm);
+        let f = Failure::from_message("no such device", Failure::installed);
+        assert_eq!(f.exit(), OcfExit::ErrInstalled);
     }
 
     #[test]

@@ -105,8 +105,12 @@ struct State {
     commands: BTreeMap<String, Script<ScriptedCommand>>,
     users: BTreeMap<String, UserIds>,
     calls: Vec<Call>,
-    spawn_error: Option<String>,
+    spawn_error: Option<(io::ErrorKind, String)>,
     die_on_spawn: Option<i32>,
+    /// Paths under which writing, removing and creating directories is refused (EACCES).
+    denied: BTreeSet<PathBuf>,
+    /// Signals are refused (EPERM: the process belongs to another user).
+    deny_signals: bool,
 }
 
 /// The fake host. Not `Sync`: one test, one host.
@@ -146,6 +150,8 @@ impl FakeHost {
                 calls: Vec::new(),
                 spawn_error: None,
                 die_on_spawn: None,
+                denied: BTreeSet::new(),
+                deny_signals: false,
             }),
         }
     }
@@ -340,7 +346,43 @@ impl FakeHost {
 
     /// Make the next spawn fail.
     pub fn fail_spawn(&self, message: &str) {
-        self.state.borrow_mut().spawn_error = Some(message.to_string());
+        self.state.borrow_mut().spawn_error = Some((io::ErrorKind::Other, message.to_string()));
+    }
+
+    /// Make the next spawn fail as execve does on a program this user may not run (EACCES).
+    pub fn deny_spawn(&self) {
+        self.state.borrow_mut().spawn_error =
+            Some((io::ErrorKind::PermissionDenied, "Permission denied".into()));
+    }
+
+    /// Refuse writing, removing and creating directories at or under `path` (EACCES).
+    pub fn deny(&self, path: impl Into<PathBuf>) {
+        self.state.borrow_mut().denied.insert(path.into());
+    }
+
+    /// Refuse every signal (EPERM), as for processes of another user.
+    pub fn deny_signals(&self) {
+        self.state.borrow_mut().deny_signals = true;
+    }
+
+    fn check_denied(&self, path: &Path) -> io::Result<()> {
+        if self
+            .state
+            .borrow()
+            .denied
+            .iter()
+            .any(|d| path.starts_with(d))
+        {
+            return Err(io::Error::from_raw_os_error(13));
+        }
+        Ok(())
+    }
+
+    fn check_signal(&self, what: String) -> Result<(), HostError> {
+        if self.state.borrow().deny_signals {
+            return Err(HostError::io(what, io::Error::from_raw_os_error(1)));
+        }
+        Ok(())
     }
 
     /// Make spawned processes die at once with this exit code.
@@ -394,10 +436,10 @@ impl Host for FakeHost {
     }
 
     fn spawn_detached(&self, spec: &SpawnSpec) -> Result<u32, HostError> {
-        if let Some(e) = self.state.borrow_mut().spawn_error.take() {
+        if let Some((kind, e)) = self.state.borrow_mut().spawn_error.take() {
             return Err(HostError::io(
                 format!("spawn {}", spec.program.display()),
-                io::Error::other(e),
+                io::Error::new(kind, e),
             ));
         }
         let pid = {
@@ -420,6 +462,7 @@ impl Host for FakeHost {
 
     fn signal_group(&self, pgrp: u32, signal: Signal) -> Result<(), HostError> {
         self.record(Call::SignalGroup(pgrp, signal));
+        self.check_signal(format!("signal process group {pgrp}"))?;
         let mut s = self.state.borrow_mut();
         let dies = match signal {
             Signal::SIGKILL => true,
@@ -443,6 +486,7 @@ impl Host for FakeHost {
 
     fn signal(&self, pid: u32, signal: Signal) -> Result<(), HostError> {
         self.record(Call::Signal(pid, signal));
+        self.check_signal(format!("signal process {pid}"))?;
         let mut s = self.state.borrow_mut();
         if signal == Signal::SIGKILL {
             s.procs.remove(&pid);
@@ -485,17 +529,20 @@ impl Host for FakeHost {
 
     fn write_file(&self, path: &Path, contents: &str, mode: u32) -> io::Result<()> {
         self.record(Call::Write(path.to_path_buf(), contents.to_string()));
+        self.check_denied(path)?;
         self.add_file(path, contents, mode);
         Ok(())
     }
 
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         self.record(Call::Remove(path.to_path_buf()));
+        self.check_denied(path)?;
         self.state.borrow_mut().files.remove(path);
         Ok(())
     }
 
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        self.check_denied(path)?;
         self.add_dir(path);
         Ok(())
     }

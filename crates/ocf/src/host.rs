@@ -53,6 +53,29 @@ pub enum HostError {
 }
 
 impl HostError {
+    /// Whether the system refused permission (EACCES or EPERM).
+    pub fn is_permission_denied(&self) -> bool {
+        match self {
+            HostError::Io { source, .. } => source.kind() == io::ErrorKind::PermissionDenied,
+            HostError::Http {
+                source: http::HttpError::Io(e),
+                ..
+            } => e.kind() == io::ErrorKind::PermissionDenied,
+            HostError::Http { .. } | HostError::Timeout { .. } | HostError::NotFound(_) => false,
+        }
+    }
+
+    /// The agent's failure for this error, `what` in front: 4 (insufficient privileges)
+    /// when the system refused permission, else 1.
+    pub fn failure(&self, what: &str) -> crate::Failure {
+        let reason = format!("{what}: {self}");
+        if self.is_permission_denied() {
+            crate::Failure::perm(reason)
+        } else {
+            crate::Failure::generic(reason)
+        }
+    }
+
     /// An I/O error with context.
     pub fn io(what: impl Into<String>, source: io::Error) -> HostError {
         HostError::Io {

@@ -42,6 +42,12 @@ pub fn attribute_name(resource_base: &str) -> String {
     format!("master-{resource_base}")
 }
 
+/// Whether `resource_base` keeps `<dir>/<prefix>-<resource_base>` inside `dir`: no `/`, no
+/// NUL (the CIB refuses such resource ids; this holds for agents run by hand too).
+pub fn is_file_name(resource_base: &str) -> bool {
+    !resource_base.is_empty() && !resource_base.contains(['/', '\0'])
+}
+
 /// Why a score could not be recorded.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot record promotion score: {0}")]
@@ -51,7 +57,14 @@ pub struct PromotionError(String);
 pub fn set_score(ctx: &Ctx<'_>, score: Option<i64>) -> Result<(), PromotionError> {
     match Backend::for_env(ctx.env) {
         Backend::Files(dir) => {
-            let path = dir.join(attribute_name(ctx.env.resource_base()));
+            let rsc = ctx.env.resource_base();
+            if !is_file_name(rsc) {
+                return Err(PromotionError(format!(
+                    "resource name {rsc:?} cannot name a file in {}",
+                    dir.display()
+                )));
+            }
+            let path = dir.join(attribute_name(rsc));
             let r = match score {
                 Some(s) => ctx
                     .host
@@ -100,6 +113,27 @@ mod tests {
             host,
             deadline: Deadline::new(host.now(), Duration::from_secs(10)),
         }
+    }
+
+    #[test]
+    fn a_resource_name_with_a_slash_writes_no_file_anywhere() {
+        let env = OcfEnv::from_vars([
+            ("OCF_RESOURCE_INSTANCE", "x/../../../etc/cron.d/evil:0"),
+            ("CRM_LITE_ATTR_DIR", "/state/attrs"),
+        ]);
+        let host = FakeHost::new();
+        let e = set_score(&ctx(&env, &host), Some(1000)).expect_err("refused");
+        assert!(e.to_string().contains("cannot name a file"), "{e}");
+        let u = crate::utilization::publish(&ctx(&env, &host), &[("cpu", 2)]);
+        assert!(u.is_err());
+        assert!(
+            !host
+                .calls()
+                .iter()
+                .any(|c| matches!(c, Call::Write(..) | Call::Remove(..))),
+            "{:?}",
+            host.calls()
+        );
     }
 
     #[test]

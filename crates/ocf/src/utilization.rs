@@ -30,6 +30,12 @@ pub fn publish(ctx: &Ctx<'_>, values: &[(&str, u64)]) -> Result<bool, Utilizatio
     let rsc = ctx.env.resource_base();
     match Backend::for_env(ctx.env) {
         Backend::Files(dir) => {
+            if !crate::promotion::is_file_name(rsc) {
+                return Err(UtilizationError(format!(
+                    "resource name {rsc:?} cannot name a file in {}",
+                    dir.display()
+                )));
+            }
             let path = dir.join(file_name(rsc));
             let text: String = values.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
             if ctx.host.read_file(&path).is_ok_and(|old| old == text) {
