@@ -237,44 +237,33 @@ fn merge_sort_by<T: Copy>(v: &mut [T], mut cmp: impl FnMut(&T, &T) -> std::cmp::
 /// Which node has more capacity left: the one ahead on more utilization attributes
 /// (Pacemaker's `pcmk__compare_node_capacities`).
 fn compare_capacities(ws: &WorkingSet, a: usize, b: usize) -> std::cmp::Ordering {
-    let (fa, fb) = (&ws.nodes[a].free, &ws.nodes[b].free);
+    // Both nodes' capacities over the same sorted names (a missing one is 0).
+    let (fa, fb) = (&ws.nodes[a].cap, &ws.nodes[b].cap);
     let mut result = 0i32;
-    // Both maps are sorted by attribute: walk them side by side (a missing one is 0).
-    let (mut ia, mut ib) = (fa.iter().peekable(), fb.iter().peekable());
-    loop {
-        let (x, y) = match (ia.peek().copied(), ib.peek().copied()) {
-            (None, None) => break,
-            (Some((ka, &va)), Some((kb, &vb))) => match ka.cmp(kb) {
-                std::cmp::Ordering::Equal => {
-                    ia.next();
-                    ib.next();
-                    (va, vb)
-                }
-                std::cmp::Ordering::Less => {
-                    ia.next();
-                    (va, 0)
-                }
-                std::cmp::Ordering::Greater => {
-                    ib.next();
-                    (0, vb)
-                }
-            },
-            (Some((_, &va)), None) => {
-                ia.next();
-                (va, 0)
-            }
-            (None, Some((_, &vb))) => {
-                ib.next();
-                (0, vb)
-            }
-        };
-        if x > y {
-            result -= 1;
-        } else if x < y {
-            result += 1;
-        }
+    for (x, y) in fa.iter().zip(fb) {
+        result += i32::from(x < y) - i32::from(x > y);
     }
     result.cmp(&0)
+}
+
+/// Change node `n`'s free capacity by `sign` times resource `r`'s utilization, for the
+/// names the node declares (Pacemaker ignores the others).
+fn consume_capacity(ws: &mut WorkingSet, r: usize, n: usize, sign: i64) {
+    let WorkingSet {
+        rscs,
+        nodes,
+        capacity_names,
+        ..
+    } = ws;
+    let node = &mut nodes[n];
+    for (k, v) in &rscs[r].utilization {
+        if let Some(f) = node.free.get_mut(k) {
+            *f -= sign * v;
+            if let Ok(ix) = capacity_names.binary_search(k) {
+                node.cap[ix] = *f;
+            }
+        }
+    }
 }
 
 fn assign_primitive(ws: &mut WorkingSet, i: usize, prefer: Option<usize>) -> Option<usize> {
@@ -577,14 +566,8 @@ fn finalize(ws: &mut WorkingSet, i: usize, node: Option<usize>) {
             if r.next_role.is_none() {
                 r.next_role = Some(Role::Started);
             }
-            let util = r.utilization.clone();
-            let node = &mut ws.nodes[n];
-            node.num_resources += 1;
-            for (k, v) in util {
-                if let Some(f) = node.free.get_mut(&k) {
-                    *f -= v;
-                }
-            }
+            ws.nodes[n].num_resources += 1;
+            consume_capacity(ws, i, n, 1);
         }
         None => r.next_role = Some(Role::Stopped),
     }
@@ -1301,14 +1284,9 @@ fn unassign(ws: &mut WorkingSet, x: usize) {
     let r = &mut ws.rscs[x];
     if let Some(n) = r.assigned.take() {
         if r.kind == Kind::Primitive {
-            let util = r.utilization.clone();
             let node = &mut ws.nodes[n];
             node.num_resources = node.num_resources.saturating_sub(1);
-            for (k, v) in util {
-                if let Some(f) = node.free.get_mut(&k) {
-                    *f += v;
-                }
-            }
+            consume_capacity(ws, x, n, -1);
         }
     }
     let r = &mut ws.rscs[x];

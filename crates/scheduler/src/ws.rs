@@ -44,6 +44,9 @@ pub(crate) struct Node {
     pub num_resources: u32,
     /// Capacity left during this run.
     pub free: BTreeMap<String, i64>,
+    /// The same capacities, dense: one value per name of [`WorkingSet::capacity_names`]
+    /// (0 where the node declares none), so the balanced node sort compares two slices.
+    pub cap: Vec<i64>,
 }
 
 impl Node {
@@ -189,6 +192,8 @@ pub(crate) struct Ord {
 #[derive(Debug)]
 pub(crate) struct WorkingSet {
     pub nodes: Vec<Node>,
+    /// Every utilization name some node declares, sorted: the index of [`Node::cap`].
+    pub capacity_names: Vec<String>,
     pub rscs: Vec<Rsc>,
     /// Top-level resources in placement order.
     pub top: Vec<usize>,
@@ -300,6 +305,7 @@ impl WorkingSet {
         let have_fencing_device = cib.primitives().any(|p| p.is_fencing());
         let mut ws = WorkingSet {
             nodes: Vec::new(),
+            capacity_names: Vec::new(),
             rscs: Vec::new(),
             top: Vec::new(),
             colocs: Vec::new(),
@@ -413,9 +419,24 @@ impl WorkingSet {
                 unclean_reason: reason,
                 attrs,
                 free: util,
+                cap: Vec::new(),
                 num_resources: 0,
             });
         }
+        let mut names: Vec<String> = self
+            .nodes
+            .iter()
+            .flat_map(|n| n.free.keys().cloned())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        for node in &mut self.nodes {
+            node.cap = names
+                .iter()
+                .map(|k| node.free.get(k).copied().unwrap_or(0))
+                .collect();
+        }
+        self.capacity_names = names;
     }
 
     fn anon_presence(&self) -> std::collections::HashMap<String, (Vec<Option<usize>>, Vec<bool>)> {

@@ -1,5 +1,15 @@
 //! The scheduler is a pure function: the same CIB gives the same plan, and the order in
 //! which constraints are written does not change the decisions.
+//! Seeded shuffles: the children of `<nodes>`, `<resources>`, `<constraints>` and `<status>`
+//! of every core case of Pacemaker's suite (`../shared/pacemaker-suite`) are put in random
+//! orders drawn from fixed seeds (not only reversed), and the plan must stay the same bytes,
+//! except where `tests/oracle/order-dependent.txt` says why not (Pacemaker's own order
+//! effects, checked against crm_simulate on the same shuffled files).
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use cib::tree::{Document, ElementId, Node};
+
 mod common;
 
 const CIB: &str = include_str!("../../../cib-examples/control-plane-node-lost/cib.xml");
@@ -84,4 +94,233 @@ fn fencing_comes_before_recovering_what_the_node_ran() {
     let api_a = index("start api-a on ctl2");
     assert!(plan.edges.contains(&(fence, start)), "{:?}", plan.edges);
     assert!(plan.edges.contains(&(promote, api_a)), "{:?}", plan.edges);
+}
+
+/// A small seeded generator (SplitMix64): the orders are random but the same on every run.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Fisher-Yates.
+    fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = usize::try_from(self.next() % (i as u64 + 1)).expect("index");
+            items.swap(i, j);
+        }
+    }
+}
+
+/// Which section's children a shuffle reorders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Section {
+    Nodes,
+    Resources,
+    Constraints,
+    Status,
+}
+
+impl Section {
+    const ALL: [Section; 4] = [
+        Section::Nodes,
+        Section::Resources,
+        Section::Constraints,
+        Section::Status,
+    ];
+
+    fn path(self) -> &'static [&'static str] {
+        match self {
+            Section::Nodes => &["configuration", "nodes"],
+            Section::Resources => &["configuration", "resources"],
+            Section::Constraints => &["configuration", "constraints"],
+            Section::Status => &["status"],
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Section::Nodes => "nodes",
+            Section::Resources => "resources",
+            Section::Constraints => "constraints",
+            Section::Status => "status",
+        }
+    }
+}
+
+/// `xml` with the element children of `section` in a random order drawn from `seed` (text
+/// between them is dropped). `None` when the section has fewer than two children.
+fn shuffled(xml: &str, section: Section, seed: u64) -> Option<String> {
+    let (mut doc, err) = Document::parse(xml);
+    assert!(err.is_none(), "{err:?}");
+    let mut at = doc.root()?;
+    for name in section.path() {
+        at = doc.child(at, name)?;
+    }
+    let mut kids: Vec<ElementId> = doc.children(at).collect();
+    if kids.len() < 2 {
+        return None;
+    }
+    let before = kids.clone();
+    let mut rng = SplitMix(seed);
+    // A permutation different from the written order (two elements always can be).
+    while kids == before {
+        rng.shuffle(&mut kids);
+    }
+    doc.get_mut(at).children = kids.into_iter().map(Node::Element).collect();
+    Some(doc.to_xml())
+}
+
+/// The plan's bytes as `crm-lite simulate --format actions` prints them.
+fn plan_bytes(xml: &str) -> Option<String> {
+    let parsed = cib::parse("cib.xml", xml);
+    if parsed.has_errors() {
+        return None;
+    }
+    let plan = scheduler::schedule(
+        &parsed.cib,
+        &scheduler::Input {
+            now: Some(1_700_000_000),
+            explain: false,
+        },
+    );
+    Some(scheduler::format::actions(&plan))
+}
+
+fn load(suite: &Path, case: &str) -> String {
+    std::fs::read_to_string(suite.join("xml").join(format!("{case}.xml"))).expect("case xml")
+}
+
+/// `section case reason` lines of oracle/order-dependent.txt.
+fn order_dependent(text: &str) -> BTreeMap<(String, String), String> {
+    let mut out = BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut parts = line.splitn(3, ' ');
+        let (Some(section), Some(case), Some(reason)) = (parts.next(), parts.next(), parts.next())
+        else {
+            panic!(
+                "order-dependent.txt:{}: expected `section case reason`",
+                i + 1
+            );
+        };
+        assert!(
+            Section::ALL.iter().any(|s| s.name() == section),
+            "order-dependent.txt:{}: unknown section {section}",
+            i + 1
+        );
+        out.insert((section.to_owned(), case.to_owned()), reason.to_owned());
+    }
+    out
+}
+
+/// Seeds of the random orders: the exclusions of order-dependent.txt were checked against
+/// crm_simulate for exactly these.
+const SEEDS: std::ops::RangeInclusive<u64> = 1..=4;
+
+#[test]
+fn seeded_shuffles_of_the_suite_keep_the_plan() {
+    let suite = test_support::shared_dir(env!("CARGO_MANIFEST_DIR")).join("pacemaker-suite");
+    let Ok(()) = test_support::require(
+        suite.join("core.txt").is_file(),
+        &format!("Pacemaker's scheduler suite at {}", suite.display()),
+    ) else {
+        return;
+    };
+    let cases: Vec<String> = std::fs::read_to_string(suite.join("core.txt"))
+        .expect("core.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let oracle = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle");
+    let excluded = order_dependent(
+        &std::fs::read_to_string(oracle.join("order-dependent.txt"))
+            .expect("tests/oracle/order-dependent.txt"),
+    );
+    // A person checking exclusions against crm_simulate has the shuffled files written here.
+    let dump = std::env::var_os("CRM_LITE_DUMP_SHUFFLES").map(std::path::PathBuf::from);
+    // Each case's shuffles, spread over the machine's cores: (pair, seed, plan kept).
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let outcomes: Vec<((String, String), u64, bool)> = std::thread::scope(|s| {
+        let handles: Vec<_> = cases
+            .chunks(cases.len().div_ceil(threads))
+            .map(|chunk| {
+                let (suite, dump) = (&suite, &dump);
+                s.spawn(move || {
+                    let mut out = Vec::new();
+                    for case in chunk {
+                        let xml = load(suite, case);
+                        let Some(base) = plan_bytes(&xml) else {
+                            continue; // refused by crm-lite (see known-differences.txt)
+                        };
+                        for section in Section::ALL {
+                            for seed in SEEDS {
+                                let Some(other) = shuffled(&xml, section, seed) else {
+                                    continue;
+                                };
+                                let same = plan_bytes(&other).as_deref() == Some(base.as_str());
+                                if let (false, Some(dir)) = (same, dump) {
+                                    let file =
+                                        dir.join(format!("{case}.{}.{seed}.xml", section.name()));
+                                    std::fs::write(&file, &other)
+                                        .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+                                }
+                                out.push(((section.name().to_owned(), case.clone()), seed, same));
+                            }
+                        }
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a worker thread"))
+            .collect()
+    });
+    let mut problems = Vec::new();
+    let mut changed_excluded = std::collections::BTreeSet::new();
+    let shuffles = outcomes.len();
+    let mut kept = 0;
+    for (key, seed, same) in outcomes {
+        if same {
+            kept += 1;
+        } else if excluded.contains_key(&key) {
+            changed_excluded.insert(key);
+        } else {
+            problems.push(format!(
+                "{}: shuffling its {} (seed {seed}) changes the plan",
+                key.1, key.0
+            ));
+        }
+    }
+    for (section, case) in excluded.keys() {
+        if !changed_excluded.contains(&(section.clone(), case.clone())) {
+            problems.push(format!(
+                "{case}: shuffling its {section} no longer changes the plan: remove it from \
+                 order-dependent.txt"
+            ));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} problem(s):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    assert!(shuffles > 3000, "only {shuffles} shuffles were made");
+    eprintln!(
+        "{kept} of {shuffles} shuffles keep the plan; {} (section, case) pairs are Pacemaker's order effects or known differences",
+        excluded.len()
+    );
 }

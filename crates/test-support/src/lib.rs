@@ -35,17 +35,35 @@ pub fn require(met: bool, reason: &str) -> Result<(), Skipped> {
 }
 
 /// `../shared` beside the project root (the team's reference material: Pacemaker's
-/// scheduler suite and its tools), found from a crate's manifest directory.
+/// scheduler suite and its tools), found from a crate's manifest directory. In a git
+/// worktree (`.git` is a file naming the main repository's `.git/worktrees/<name>`) whose
+/// own parent has no `shared`, it is the one beside the main repository.
 pub fn shared_dir(manifest_dir: &str) -> PathBuf {
     let mut dir = PathBuf::from(manifest_dir);
     loop {
         if dir.join("Cargo.lock").is_file() {
-            return dir.join("../shared");
+            let beside = dir.join("../shared");
+            if beside.is_dir() {
+                return beside;
+            }
+            return main_repository(&dir).map_or(beside, |main| main.join("../shared"));
         }
         if !dir.pop() {
             return PathBuf::from(manifest_dir).join("../../../shared");
         }
     }
+}
+
+/// The main repository of the git worktree at `root`, when `root/.git` is a file
+/// `gitdir: <main>/.git/worktrees/<name>`.
+fn main_repository(root: &std::path::Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(root.join(".git")).ok()?;
+    let gitdir = PathBuf::from(text.strip_prefix("gitdir:")?.trim());
+    // <main>/.git/worktrees/<name> -> <main>
+    let main = gitdir.parent()?.parent()?.parent()?;
+    main.join("Cargo.lock")
+        .is_file()
+        .then(|| main.to_path_buf())
 }
 
 #[cfg(test)]
@@ -61,6 +79,13 @@ mod tests {
     fn shared_is_found_beside_the_workspace_root() {
         let d = shared_dir(env!("CARGO_MANIFEST_DIR"));
         assert!(d.ends_with("../shared"), "{}", d.display());
-        assert!(d.parent().is_some_and(|p| p.join("Cargo.lock").is_file()));
+        // `d` is `<root>/../shared`: <root> is the project's checkout, or the main
+        // repository of the git worktree this checkout is.
+        let root = d.parent().and_then(std::path::Path::parent);
+        assert!(
+            root.is_some_and(|r| r.join("Cargo.lock").is_file()),
+            "{}",
+            d.display()
+        );
     }
 }
