@@ -854,7 +854,7 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
     for _round in 0..(ws.rscs.len() + 4) {
         let mut changed = false;
         for (f, fa, tt, ta, inverse, symmetrical, only_restarts) in &orders {
-            for (firsts, thens, per_node) in groups(ws, todo, *f, *tt) {
+            for (firsts, thens, per_node) in groups(ws, todo, *f, *tt, ta) {
                 if *only_restarts && *inverse {
                     continue;
                 }
@@ -1015,16 +1015,24 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
 
 /// The (firsts, thens) primitive groups an order relates: per node for interleaved clones
 /// (an instance depends on the other clone's instance on its own node), else all with all.
+/// Whose `interleave` counts is Pacemaker's rule (`can_interleave_actions`): the first's
+/// when the then action is a stop or a demote, else the then's.
 fn groups(
     ws: &WorkingSet,
     todo: &[Todo],
     f: usize,
     t: usize,
+    then_action: &str,
 ) -> Vec<(Vec<usize>, Vec<usize>, bool)> {
     let firsts = endpoint(ws, f);
     let thens = endpoint(ws, t);
     let both_clones = ws.rscs[f].kind == Kind::Clone && ws.rscs[t].kind == Kind::Clone;
-    if !(both_clones && (ws.rscs[t].interleave || ws.rscs[f].interleave)) {
+    let decides = if matches!(then_action, "stop" | "demote") {
+        f
+    } else {
+        t
+    };
+    if !(both_clones && ws.rscs[decides].interleave) {
         return vec![(firsts, thens, false)];
     }
     let on = |x: usize, n: usize| todo[x].after == Some(n) || ws.rscs[x].running_on.contains(&n);
