@@ -1,6 +1,7 @@
 //! Every `cib-examples/<case>/cib.xml` against Pacemaker itself:
 //! - `crm_verify -x` finds no error in it (the only warnings allowed are the ones a lost
-//!   node causes: it will be fenced, it is unclean, its operations cannot run);
+//!   node causes: it will be fenced, it is unclean, its operations cannot run, and those of
+//!   a cluster without fencing or quorum);
 //! - `crm-lite simulate --format actions` prints exactly what
 //!   `../shared/tools/pacemaker-oracle --strip-instances` prints for `crm_simulate`.
 //!
@@ -56,8 +57,10 @@ fn shadow_dir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create a temporary directory: {e}"))
 }
 
-/// The warnings `crm_verify` gives for a CIB whose status has a lost node: they describe
-/// the failure the example shows, not a fault in its configuration.
+/// The warnings `crm_verify -VV` logs for a CIB whose status has a lost node (it will be
+/// fenced, it is unclean, its operations cannot run), and the two it logs for the
+/// one-machine demo (fencing disabled, no quorum recorded): they describe what the example
+/// shows, not a fault in its configuration.
 fn lost_node_warning(line: &str) -> bool {
     [
         "will be fenced",
