@@ -22,6 +22,7 @@ struct Todo {
     blocked_start: Option<(usize, String)>,
     blocked_promote: Option<(usize, String)>,
     blocked_stop: Vec<(usize, String)>,
+    blocked_demote: Vec<(usize, String)>,
     /// Where it runs after the plan (None: stopped).
     after: Option<usize>,
     role_after: Role,
@@ -39,6 +40,7 @@ impl Default for Todo {
             blocked_start: None,
             blocked_promote: None,
             blocked_stop: Vec::new(),
+            blocked_demote: Vec::new(),
             after: None,
             role_after: Role::Stopped,
         }
@@ -56,6 +58,7 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
     }
     probes_on_pending_nodes(ws, &mut todo);
     quorum(ws, &mut todo);
+    unreachable_nodes(ws, &fence, &mut todo);
     propagate_orders(ws, &mut todo);
 
     let mut plan = Plan::default();
@@ -154,6 +157,9 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
         }
         if let Some((s, why)) = &t.blocked_promote {
             push(ActionKind::Promote, *s, None, Some(why.clone()));
+        }
+        for (s, why) in &t.blocked_demote {
+            push(ActionKind::Demote, *s, None, Some(why.clone()));
         }
         for (s, why) in &t.blocked_stop {
             push(ActionKind::Stop, *s, None, Some(why.clone()));
@@ -745,6 +751,43 @@ fn quorum(ws: &WorkingSet, todo: &mut [Todo]) {
     }
 }
 
+/// An unclean node that is not fenced (a partition without quorum cannot fence) is out of
+/// reach: what runs there can neither be stopped nor started elsewhere (it would then run
+/// twice). Its stop is blocked and it stays where it is, as Pacemaker decides
+/// (`rec-node-10`).
+fn unreachable_nodes(ws: &WorkingSet, fence: &[usize], todo: &mut [Todo]) {
+    let out_of_reach = |n: usize| ws.nodes[n].unclean && !ws.nodes[n].online && !fence.contains(&n);
+    for (i, t) in todo.iter_mut().enumerate() {
+        let r = &ws.rscs[i];
+        if r.kind != Kind::Primitive || !r.managed {
+            continue;
+        }
+        let stuck: Vec<usize> = t
+            .stop
+            .iter()
+            .copied()
+            .filter(|&n| out_of_reach(n))
+            .collect();
+        let Some(&first) = stuck.first() else {
+            continue;
+        };
+        t.stop.retain(|n| !stuck.contains(n));
+        for &n in &stuck {
+            let why = format!("node {} is unclean and cannot be fenced", ws.nodes[n].name);
+            if t.demote.contains(&n) {
+                t.blocked_demote.push((n, why.clone()));
+            }
+            t.blocked_stop.push((n, why));
+        }
+        t.demote.retain(|n| !stuck.contains(n));
+        t.start = None;
+        t.promote = None;
+        t.migrate = None;
+        t.after = Some(first);
+        t.role_after = r.role;
+    }
+}
+
 /// The primitives an order endpoint stands for.
 fn endpoint(ws: &WorkingSet, i: usize) -> Vec<usize> {
     ws.primitives_of(i)
@@ -811,7 +854,7 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
     for _round in 0..(ws.rscs.len() + 4) {
         let mut changed = false;
         for (f, fa, tt, ta, inverse, symmetrical, only_restarts) in &orders {
-            for (firsts, thens, per_node) in groups(ws, todo, *f, *tt) {
+            for (firsts, thens, per_node) in groups(ws, todo, *f, *tt, ta) {
                 if *only_restarts && *inverse {
                     continue;
                 }
@@ -972,16 +1015,24 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
 
 /// The (firsts, thens) primitive groups an order relates: per node for interleaved clones
 /// (an instance depends on the other clone's instance on its own node), else all with all.
+/// Whose `interleave` counts is Pacemaker's rule (`can_interleave_actions`): the first's
+/// when the then action is a stop or a demote, else the then's.
 fn groups(
     ws: &WorkingSet,
     todo: &[Todo],
     f: usize,
     t: usize,
+    then_action: &str,
 ) -> Vec<(Vec<usize>, Vec<usize>, bool)> {
     let firsts = endpoint(ws, f);
     let thens = endpoint(ws, t);
     let both_clones = ws.rscs[f].kind == Kind::Clone && ws.rscs[t].kind == Kind::Clone;
-    if !(both_clones && (ws.rscs[t].interleave || ws.rscs[f].interleave)) {
+    let decides = if matches!(then_action, "stop" | "demote") {
+        f
+    } else {
+        t
+    };
+    if !(both_clones && ws.rscs[decides].interleave) {
         return vec![(firsts, thens, false)];
     }
     let on = |x: usize, n: usize| todo[x].after == Some(n) || ws.rscs[x].running_on.contains(&n);
