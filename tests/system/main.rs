@@ -7,5 +7,6 @@ mod drbd;
 mod filesystem;
 mod haproxy;
 mod mgmt_api;
+mod mgmt_api_https;
 mod mysql;
 mod vm;
