@@ -8,6 +8,7 @@ mod faults;
 mod filesystem;
 mod haproxy;
 mod mgmt_api;
+mod mgmt_api_https;
 mod mysql;
 mod store;
 mod vm;

@@ -37,9 +37,15 @@ pub static PARAMS: &[ParamSpec] = &[
         .long("Standard output and error of the service are appended here. Default: discarded."),
     ParamSpec::string("health_url", "Health-check URL")
         .long(
-            "An http:// URL on loopback or on this node's address. Start waits until it \
-             answers with expect_status; monitor at depth 10 checks the status and at depth \
-             20 also the body against expect_body.",
+            "An http:// or https:// URL on loopback or on this node's address. Start waits \
+             until it answers with expect_status; monitor at depth 10 checks the status and \
+             at depth 20 also the body against expect_body. An https server's certificate \
+             is verified (trusted CA, validity dates, the URL's host name) against health_ca.",
+        ),
+    ParamSpec::string("health_ca", "CA certificates for an https health_url")
+        .long(
+            "A PEM file of the CA certificates to trust for an https:// health_url. \
+             Default: the system's CAs (/etc/ssl/certs).",
         ),
     ParamSpec::integer("expect_status", "Expected HTTP status")
         .range(Some(100), Some(599))
@@ -110,9 +116,18 @@ impl Config {
         let health = match params.str("health_url") {
             None => None,
             Some(u) => Some(Health {
-                url: HttpUrl::parse(u).map_err(|e| {
-                    Failure::configured(format!("parameter health_url {u:?} is malformed: {e}"))
-                })?,
+                url: {
+                    let mut url = HttpUrl::parse(u).map_err(|e| {
+                        Failure::configured(format!("parameter health_url {u:?} is malformed: {e}"))
+                    })?;
+                    url.ca_file = params.str("health_ca").map(PathBuf::from);
+                    if url.ca_file.is_some() && !url.https {
+                        return Err(Failure::configured(
+                            "parameter health_ca needs an https:// health_url",
+                        ));
+                    }
+                    url
+                },
                 expect_status: params
                     .int("expect_status")
                     .and_then(|n| u16::try_from(n).ok())
@@ -344,7 +359,7 @@ mod tests {
             (vec![("command", "  ")], "command is empty"),
             (vec![("command", "x 'y")], "unterminated"),
             (
-                vec![("command", "x"), ("health_url", "https://h/")],
+                vec![("command", "x"), ("health_url", "ftp://h/")],
                 "health_url",
             ),
             (

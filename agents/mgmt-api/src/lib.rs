@@ -48,8 +48,9 @@ pub static INFO: AgentInfo = AgentInfo {
     shortdesc: "Manages an HTTP management API service",
     longdesc: "Starts, stops and monitors a control-plane HTTP service (such as OpenNebula \
         sunstone or the CloudStack management server) that runs in the foreground. Monitor \
-        depth 0 checks the process, depth 10 the HTTP status of health_url, depth 20 also \
-        the body against expect_body. A passing check slower than slow_ms reports degraded \
+        depth 0 checks the process, depth 10 the HTTP status of health_url (http or https, \
+        the certificate verified against health_ca), depth 20 also the body against \
+        expect_body. A passing check slower than slow_ms reports degraded \
         (190).",
     params: config::PARAMS,
     actions: ACTIONS,
@@ -135,6 +136,11 @@ impl MgmtApi {
             }
             None => Vec::new(),
         };
+        if let Some(ca) = cfg.health.as_ref().and_then(|h| h.url.ca_file.as_ref()) {
+            ctx.host
+                .read_file(ca)
+                .map_err(|e| Failure::installed(format!("health_ca {}: {e}", ca.display())))?;
+        }
         Ok(SpawnSpec {
             program,
             args: cfg.argv[1..].to_vec(),

@@ -401,3 +401,37 @@ fn refused_permissions_are_4_not_a_generic_failure() {
     assert_eq!(code, OcfExit::ErrPerm, "{err}");
     assert!(err.contains("cannot stop the service"), "{err}");
 }
+
+#[test]
+fn https_health_url_needs_a_readable_health_ca_and_health_ca_needs_https() {
+    const HTTPS: &str = "https://127.0.0.1:8443/health";
+    let https = [
+        ("OCF_RESKEY_health_url", HTTPS),
+        ("OCF_RESKEY_health_ca", "/etc/srv/ca.pem"),
+    ];
+    let h = host();
+    // The CA file must exist on this host.
+    let (code, err) = run(&h, "validate-all", &https);
+    assert_eq!(code, OcfExit::ErrInstalled, "{err}");
+    assert!(err.contains("health_ca /etc/srv/ca.pem"), "{err}");
+    h.add_file("/etc/srv/ca.pem", "-----BEGIN CERTIFICATE-----\n", 0o644);
+    assert_eq!(run(&h, "validate-all", &https).0, OcfExit::Success);
+
+    h.push_http(HTTPS, FakeHttp::Answer(200, "ok".into(), Duration::ZERO));
+    let (code, err) = run(&h, "start", &https);
+    assert_eq!(code, OcfExit::Success, "{err}");
+    assert!(
+        h.calls()
+            .iter()
+            .any(|c| matches!(c, Call::Http(u) if u == "https://127.0.0.1:8443/health"))
+    );
+
+    // health_ca means nothing for http://.
+    let (code, err) = run(
+        &h,
+        "validate-all",
+        &[("OCF_RESKEY_health_ca", "/etc/srv/ca.pem")],
+    );
+    assert_eq!(code, OcfExit::ErrConfigured, "{err}");
+    assert!(err.contains("health_ca needs an https"), "{err}");
+}

@@ -3,7 +3,7 @@
 use std::io::ErrorKind;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod admin;
 mod apply;
@@ -45,6 +45,32 @@ enum Command {
     Cleanup(admin::RscArgs),
     /// Put back the last good copy of a corrupt state file (cib-N.raw, kept beside it).
     Restore(admin::RestoreArgs),
+    /// Write the man pages and shell completions (for packaging).
+    #[command(hide = true)]
+    Docs(DocsArgs),
+}
+
+/// `crm-lite docs --out DIR [--agents DIR]`: what `scripts/package` installs.
+#[derive(Debug, clap::Args)]
+struct DocsArgs {
+    /// Directory to write man8/, man7/, bash-completion/ and zsh/ into.
+    #[arg(long)]
+    out: std::path::PathBuf,
+    /// Directory of agent binaries whose meta-data becomes ocf_crm-lite_<agent>(7).
+    #[arg(long)]
+    agents: Option<std::path::PathBuf>,
+}
+
+fn docs(args: &DocsArgs) -> anyhow::Result<ExitCode> {
+    let mut files = manpages::write_cli(Cli::command(), &args.out)?;
+    if let Some(dir) = &args.agents {
+        files.extend(manpages::write_agents(dir, "crm-lite", &args.out)?);
+    }
+    let mut stdout = std::io::stdout().lock();
+    for f in files {
+        std::io::Write::write_all(&mut stdout, format!("{}\n", f.display()).as_bytes())?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Log level from `CRM_LITE_LOG` (error, warn, info, debug, trace; default warn), to stderr.
@@ -72,6 +98,7 @@ fn main() -> ExitCode {
         Command::Clear(args) => admin::clear(&args),
         Command::Cleanup(args) => admin::cleanup(&args),
         Command::Restore(args) => admin::restore(&args),
+        Command::Docs(args) => docs(&args),
     };
     match result {
         Ok(code) => code,

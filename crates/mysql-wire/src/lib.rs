@@ -14,9 +14,6 @@
 //! logged; nothing here spawns a process.
 #![deny(missing_docs)]
 
-pub mod sha1;
-pub mod sha2;
-
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
@@ -237,17 +234,29 @@ pub fn parse_handshake(p: &[u8]) -> Result<Handshake, WireError> {
     })
 }
 
+/// SHA-1 (RustCrypto's `sha1`), only for `mysql_native_password`'s scramble.
+fn sha1_digest(data: &[u8]) -> [u8; 20] {
+    use sha1::Digest;
+    sha1::Sha1::digest(data).into()
+}
+
+/// SHA-256 (RustCrypto's `sha2`), for `caching_sha2_password`'s scramble.
+fn sha256_digest(data: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).into()
+}
+
 /// `mysql_native_password`: SHA1(password) XOR SHA1(seed + SHA1(SHA1(password))).
 /// Empty for an empty password.
 pub fn native_password(password: &[u8], seed: &[u8]) -> Vec<u8> {
     if password.is_empty() {
         return Vec::new();
     }
-    let stage1 = sha1::sha1(password);
-    let stage2 = sha1::sha1(&stage1);
+    let stage1 = sha1_digest(password);
+    let stage2 = sha1_digest(&stage1);
     let mut salted = seed.to_vec();
     salted.extend_from_slice(&stage2);
-    let mix = sha1::sha1(&salted);
+    let mix = sha1_digest(&salted);
     stage1.iter().zip(mix).map(|(a, b)| a ^ b).collect()
 }
 
@@ -277,11 +286,11 @@ pub fn caching_sha2_scramble(password: &[u8], seed: &[u8]) -> Vec<u8> {
     if password.is_empty() {
         return Vec::new();
     }
-    let p1 = sha2::sha256(password);
-    let p2 = sha2::sha256(&p1);
+    let p1 = sha256_digest(password);
+    let p2 = sha256_digest(&p1);
     let mut salted = p2.to_vec();
     salted.extend_from_slice(seed);
-    let mix = sha2::sha256(&salted);
+    let mix = sha256_digest(&salted);
     p1.iter().zip(mix).map(|(a, b)| a ^ b).collect()
 }
 

@@ -41,12 +41,12 @@ fn native_password_matches_the_servers_formula() {
     // The server stores SHA1(SHA1(pw)); it checks SHA1(reply XOR SHA1(seed + stored)).
     let seed = b"01234567890123456789";
     let reply = native_password(b"replpw", seed);
-    let stored = sha1::sha1(&sha1::sha1(b"replpw"));
+    let stored = sha1_digest(&sha1_digest(b"replpw"));
     let mut salted = seed.to_vec();
     salted.extend_from_slice(&stored);
-    let mix = sha1::sha1(&salted);
+    let mix = sha1_digest(&salted);
     let stage1: Vec<u8> = reply.iter().zip(mix).map(|(a, b)| a ^ b).collect();
-    assert_eq!(sha1::sha1(&stage1), stored);
+    assert_eq!(sha1_digest(&stage1), stored);
     assert!(native_password(b"", seed).is_empty());
 }
 
@@ -204,11 +204,44 @@ fn caching_sha2_scramble_matches_the_servers_check() {
     // SHA256(reply XOR SHA256(cached + seed)) == cached.
     let seed = b"abcdefghijklmnopqrst";
     let reply = caching_sha2_scramble(b"pw", seed);
-    let cached = sha2::sha256(&sha2::sha256(b"pw"));
+    let cached = sha256_digest(&sha256_digest(b"pw"));
     let mut salted = cached.to_vec();
     salted.extend_from_slice(seed);
-    let mix = sha2::sha256(&salted);
+    let mix = sha256_digest(&salted);
     let p1: Vec<u8> = reply.iter().zip(mix).map(|(a, b)| a ^ b).collect();
-    assert_eq!(sha2::sha256(&p1), cached);
+    assert_eq!(sha256_digest(&p1), cached);
     assert!(caching_sha2_scramble(b"", seed).is_empty());
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[test]
+fn sha1_and_sha256_match_fips_180_vectors() {
+    let long = b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    assert_eq!(
+        hex(&sha1_digest(b"")),
+        "da39a3ee5e6b4b0d3255bfef95601890afd80709"
+    );
+    assert_eq!(
+        hex(&sha1_digest(b"abc")),
+        "a9993e364706816aba3e25717850c26c9cd0d89d"
+    );
+    assert_eq!(
+        hex(&sha1_digest(long)),
+        "84983e441c3bd26ebaae4aa1f95129e5e54670f1"
+    );
+    assert_eq!(
+        hex(&sha256_digest(b"abc")),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    assert_eq!(
+        hex(&sha256_digest(b"")),
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    );
+    assert_eq!(
+        hex(&sha256_digest(long)),
+        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+    );
 }

@@ -1,20 +1,31 @@
-//! A minimal, bounded HTTP/1.1 client for health checks: `http://` URLs only, `GET`,
-//! `Connection: close`, every step bounded by the caller's timeout, the body capped.
+//! A minimal, bounded HTTP/1.1 client for health checks: `GET`, `Connection: close`,
+//! every step bounded by the caller's timeout, the body capped. `https://` URLs go
+//! through rustls (feature `tls`, module [`tls`](self)): the certificate is verified against a
+//! CA file or the system's CAs, and a failed verification is [`HttpError::Certificate`]
+//! with the reason in words. Nothing TLS is loaded for an `http://` URL.
 //! Agents reach it through [`crate::host::Host::http_get`], so tests can fake it.
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+#[cfg(feature = "tls")]
+mod tls;
 
 /// The largest body read; the rest is ignored.
 pub const MAX_BODY: usize = 1 << 20;
 
-/// A parsed `http://host[:port]/path` URL.
+/// A parsed `http[s]://host[:port]/path` URL, with the CAs an `https` one trusts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpUrl {
+    /// `https://` rather than `http://`.
+    pub https: bool,
+    /// For `https`: a PEM file of the CAs to trust; `None` trusts the system's CAs.
+    pub ca_file: Option<PathBuf>,
     /// The host as written (an IP literal or a name).
     pub host: String,
-    /// The port (80 when not given).
+    /// The port (80, or 443 for https, when not given).
     pub port: u16,
     /// The path and query, starting with `/`.
     pub path: String,
@@ -23,11 +34,11 @@ pub struct HttpUrl {
 /// Why a URL was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UrlError {
-    /// Not `http://`.
-    #[error("only http:// URLs are supported, not {0}://")]
+    /// Neither `http://` nor `https://`.
+    #[error("only http:// and https:// URLs are supported, not {0}://")]
     Scheme(String),
     /// No scheme at all.
-    #[error("expected http://host[:port]/path")]
+    #[error("expected http[s]://host[:port]/path")]
     NoScheme,
     /// No host.
     #[error("the URL has no host")]
@@ -46,8 +57,9 @@ impl HttpUrl {
         if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(UrlError::Characters);
         }
-        let rest = match url.split_once("://") {
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
+        let (https, rest) = match url.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => (false, rest),
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => (true, rest),
             Some((scheme, _)) => return Err(UrlError::Scheme(scheme.to_string())),
             None => return Err(UrlError::NoScheme),
         };
@@ -72,13 +84,20 @@ impl HttpUrl {
             return Err(UrlError::NoHost);
         }
         let port = match port {
+            None if https => 443,
             None => 80,
             Some(p) => match p.parse::<u16>() {
                 Ok(n) if n > 0 => n,
                 _ => return Err(UrlError::Port(p.to_string())),
             },
         };
-        Ok(HttpUrl { host, port, path })
+        Ok(HttpUrl {
+            https,
+            ca_file: None,
+            host,
+            port,
+            path,
+        })
     }
 
     fn addrs(&self) -> Vec<SocketAddr> {
@@ -103,10 +122,11 @@ impl HttpUrl {
 
 impl std::fmt::Display for HttpUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = if self.https { "https" } else { "http" };
         if self.host.contains(':') {
-            write!(f, "http://[{}]:{}{}", self.host, self.port, self.path)
+            write!(f, "{scheme}://[{}]:{}{}", self.host, self.port, self.path)
         } else {
-            write!(f, "http://{}:{}{}", self.host, self.port, self.path)
+            write!(f, "{scheme}://{}:{}{}", self.host, self.port, self.path)
         }
     }
 }
@@ -137,6 +157,71 @@ pub enum HttpError {
     /// The answer is not HTTP.
     #[error("malformed HTTP response: {0}")]
     Malformed(String),
+    /// The server's certificate failed verification: not trusted, expired, or for
+    /// another name (the text says which).
+    #[error("{0}")]
+    Certificate(String),
+    /// Another TLS failure (handshake, protocol, the CA file).
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+/// The connection: plain TCP, or TLS over it.
+enum Conn {
+    Plain(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Conn {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Conn::Plain(s) => s,
+            #[cfg(feature = "tls")]
+            Conn::Tls(s) => &s.sock,
+        }
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            Conn::Tls(s) => match s.read(buf) {
+                // A server that closes without close_notify: the response parser decides
+                // whether what came is whole.
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(0),
+                r => r,
+            },
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.write(buf),
+            #[cfg(feature = "tls")]
+            Conn::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Conn::Plain(s) => s.flush(),
+            #[cfg(feature = "tls")]
+            Conn::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// An I/O error, or the TLS error inside it.
+fn io_error(e: std::io::Error) -> HttpError {
+    #[cfg(feature = "tls")]
+    if let Some(t) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        return tls::classify(t);
+    }
+    HttpError::Io(e)
 }
 
 /// `GET url`, all of it within `timeout`.
@@ -165,7 +250,7 @@ pub fn get(url: &HttpUrl, timeout: Duration) -> Result<HttpResponse, HttpError> 
             Err(e) => last_err = Some(e),
         }
     }
-    let mut stream = match (stream, last_err) {
+    let stream = match (stream, last_err) {
         (Some(s), _) => s,
         (None, Some(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
             return Err(HttpError::Timeout(timeout));
@@ -174,6 +259,20 @@ pub fn get(url: &HttpUrl, timeout: Duration) -> Result<HttpResponse, HttpError> 
         (None, None) => return Err(HttpError::Resolve(url.host.clone())),
     };
     let _ = stream.set_nodelay(true);
+    let mut stream = if url.https {
+        #[cfg(feature = "tls")]
+        {
+            stream.set_read_timeout(Some(left(start)?))?;
+            stream.set_write_timeout(Some(left(start)?))?;
+            Conn::Tls(Box::new(tls::handshake(stream, url, timeout)?))
+        }
+        #[cfg(not(feature = "tls"))]
+        return Err(HttpError::Tls(
+            "this program was built without https support".to_string(),
+        ));
+    } else {
+        Conn::Plain(stream)
+    };
     let host_header = if url.host.contains(':') {
         format!("[{}]:{}", url.host, url.port)
     } else {
@@ -183,13 +282,14 @@ pub fn get(url: &HttpUrl, timeout: Duration) -> Result<HttpResponse, HttpError> 
         "GET {} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: crm-lite-ocf\r\nAccept: */*\r\nConnection: close\r\n\r\n",
         url.path
     );
-    stream.set_write_timeout(Some(left(start)?))?;
-    stream.write_all(request.as_bytes())?;
+    stream.tcp().set_write_timeout(Some(left(start)?))?;
+    stream.write_all(request.as_bytes()).map_err(io_error)?;
+    stream.flush().map_err(io_error)?;
 
     let mut raw = Vec::with_capacity(4096);
     let mut buf = [0u8; 8192];
     loop {
-        stream.set_read_timeout(Some(left(start)?))?;
+        stream.tcp().set_read_timeout(Some(left(start)?))?;
         match stream.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
@@ -207,7 +307,7 @@ pub fn get(url: &HttpUrl, timeout: Duration) -> Result<HttpResponse, HttpError> 
                 return Err(HttpError::Timeout(timeout));
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(HttpError::Io(e)),
+            Err(e) => return Err(io_error(e)),
         }
     }
     let (status, body) = parse_response(&raw)?;
@@ -312,13 +412,18 @@ mod tests {
         assert_eq!(u.to_string(), "http://[::1]:81/x");
         let u = HttpUrl::parse("HTTP://h?q").unwrap();
         assert_eq!(u.path, "/?q");
+        assert!(!u.https);
+        let u = HttpUrl::parse("https://api.example/health").unwrap();
+        assert!(u.https);
+        assert_eq!((u.port, u.path.as_str()), (443, "/health"));
+        assert_eq!(u.to_string(), "https://api.example:443/health");
     }
 
     #[test]
     fn malformed_urls_are_rejected_with_a_reason() {
         assert_eq!(
-            HttpUrl::parse("https://x/").unwrap_err(),
-            UrlError::Scheme("https".into())
+            HttpUrl::parse("ftp://x/").unwrap_err(),
+            UrlError::Scheme("ftp".into())
         );
         assert_eq!(
             HttpUrl::parse("localhost:80").unwrap_err(),
