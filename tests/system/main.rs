@@ -6,6 +6,7 @@ mod apply;
 mod drbd;
 mod filesystem;
 mod haproxy;
+mod lab;
 mod mgmt_api;
 mod mysql;
 mod vm;
