@@ -36,6 +36,7 @@ ensure_rust() {
 TEST_PKGS=(build-essential pkg-config procps psmisc kmod util-linux e2fsprogs xfsprogs iproute2 curl ca-certificates
     libxml2-utils resource-agents pacemaker-resource-agents pacemaker-cli-utils hyperfine python3 haproxy drbd-utils mariadb-server mariadb-client
     ceph-mon ceph-osd ceph-mds ceph-fuse ceph-common
-    uuid-runtime cpio openssl man-db bash-completion)
+    uuid-runtime cpio openssl man-db bash-completion
+    corosync pacemaker fence-agents libcpg-dev libcfg-dev libcmap-dev libquorum-dev libvotequorum-dev)
 # QEMU 7.2 and libvirt 9 (for the vm agent) are installed by scripts/vm-lab.sh install: it
 # pins qemu-utils to bookworm's version, which a plain apt-get install cannot do.

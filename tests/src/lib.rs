@@ -3,6 +3,7 @@
 //! unless a person set `CRM_LITE_ALLOW_SKIP=1` (see `test-support`).
 
 pub mod drbd_emu;
+pub mod lab;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;

@@ -7,6 +7,7 @@ mod drbd;
 mod faults;
 mod filesystem;
 mod haproxy;
+mod lab;
 mod mgmt_api;
 mod mgmt_api_https;
 mod mysql;
