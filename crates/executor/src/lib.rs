@@ -18,8 +18,8 @@
 
 pub mod fence;
 pub mod metadata;
-pub mod process;
 pub mod preflight;
+pub mod process;
 mod record;
 mod run;
 pub mod walk;
