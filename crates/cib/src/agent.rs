@@ -121,22 +121,24 @@ const PACEMAKER_PARAMS: [&str; 2] = ["trace_ra", "trace_file"];
 /// `systemd`, `service`, ...) are `unsupported:`.
 pub const RUNNABLE_CLASSES: [&str; 2] = ["ocf", "stonith"];
 
+/// Every resource class Pacemaker knows; any other is an error of the lowering.
+pub const KNOWN_CLASSES: [&str; 9] = [
+    "ocf",
+    "lsb",
+    "heartbeat",
+    "stonith",
+    "service",
+    "systemd",
+    "upstart",
+    "nagios",
+    "alert",
+];
+
 /// Whether crm-lite could run `p`'s agent: a class it runs, an agent name that is a name.
 pub(crate) fn check_runnable(l: &mut Lower<'_>, p: &Primitive) {
-    const KNOWN: [&str; 9] = [
-        "ocf",
-        "lsb",
-        "heartbeat",
-        "stonith",
-        "service",
-        "systemd",
-        "upstart",
-        "nagios",
-        "alert",
-    ];
     if !RUNNABLE_CLASSES.contains(&p.class.as_str()) {
         // Unknown classes are already errors of the lowering.
-        if KNOWN.contains(&p.class.as_str()) {
+        if KNOWN_CLASSES.contains(&p.class.as_str()) {
             l.report(
                 Severity::Error,
                 p.element,

@@ -832,18 +832,7 @@ impl<'a> Lower<'a> {
                 return None;
             }
         };
-        const CLASSES: [&str; 9] = [
-            "ocf",
-            "lsb",
-            "heartbeat",
-            "stonith",
-            "service",
-            "systemd",
-            "upstart",
-            "nagios",
-            "alert",
-        ];
-        if !CLASSES.contains(&class.as_str()) {
+        if !crate::agent::KNOWN_CLASSES.contains(&class.as_str()) {
             self.error(
                 p,
                 Some("class"),
