@@ -10,17 +10,19 @@
 //!   [`fenced`] records it as Pacemaker's controller does.
 //! - [`journal`] appends each record to a write-ahead journal, so that a round writes the
 //!   CIB once and a crash still loses nothing.
-//! - [`walk`] runs a plan's graph: ordered, independent actions in parallel up to a limit.
+//! - [`drive`] runs a transition graph through the transition engine on this machine:
+//!   ready operations in parallel up to the batch limit, results recorded and journaled,
+//!   progress printed.
 //! - [`op_digest`] (from `cib::digest`, shared with the scheduler) is Pacemaker's operation
 //!   digest, so that a recorded start does not look like a changed definition to Pacemaker.
 #![deny(missing_docs)]
 
+pub mod drive;
 pub mod fence;
 pub mod journal;
 pub mod metadata;
 mod record;
 mod run;
-pub mod walk;
 
 pub use cib::digest::op_digest;
 pub use record::{OpRecord, fenced, forget_in_flight, node_state, record, sync_promotion_scores};
