@@ -524,3 +524,6 @@ fn fence_text(f: &FenceOp, ran: &Ran, failed: bool) -> String {
         .collect();
     format!("FAILED ({})", said.join("; "))
 }
+
+#[cfg(test)]
+mod tests;
