@@ -5,14 +5,13 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use cib::model::Primitive;
 use executor::OcfRunner;
-use executor::drive::{AgentTime, Exec, RoundIo};
-use scheduler::graph::{self, GraphKind, OpKind, implied_by_fencing};
-use scheduler::{ActionKind, Plan};
+use executor::converge::{HOST_ATTRIBUTE, Local, Store, Verdict, converge, watch};
+use executor::drive::AgentTime;
 
 use crate::verify::EXIT_INVALID;
 
@@ -38,10 +37,6 @@ pub struct Args {
     #[arg(long)]
     node: Option<String>,
 }
-
-/// The node attribute that makes a node one this machine acts as: its value is this
-/// machine's node name, or `localhost` (whichever machine runs `crm-lite apply`).
-const HOST_ATTRIBUTE: &str = "crm-lite-host";
 
 pub fn run(args: &Args) -> Result<ExitCode> {
     let local = match &args.node {
@@ -178,7 +173,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         .filter(|n| **n != local)
         .map(|n| (n.clone(), Path::new(executor::RSCTMP).join(n)))
         .collect();
-    let ctx = Ctx {
+    let ctx = Local {
         name,
         hosted,
         runner: OcfRunner {
@@ -208,7 +203,12 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let started = Instant::now();
     let mut agents = AgentTime::default();
-    let code = converge(&ctx, &mut text, &mut out, &mut agents)?;
+    let store = StateFile(&ctx.state_path);
+    let verdict = converge(&ctx, &store, &now, &mut text, &mut out, &mut agents)?;
+    let code = match verdict {
+        Verdict::Converged => ExitCode::SUCCESS,
+        Verdict::ConvergedWithFailures | Verdict::NotConverged => ExitCode::FAILURE,
+    };
     let total = started.elapsed();
     if !args.dry_run && !total.is_zero() {
         let busy = agents.total();
@@ -225,7 +225,22 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     if !args.watch || args.dry_run {
         return Ok(code);
     }
-    watch(&ctx, &mut text, &mut out, &mut agents)
+    watch(&ctx, &store, &now, &mut text, &mut out, &mut agents)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The state file, written through [`save`].
+struct StateFile<'a>(&'a Path);
+
+impl Store for StateFile<'_> {
+    fn save(
+        &self,
+        doc: &mut cib::Document,
+        versions: cib::model::Versions,
+        durable: bool,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        save(self.0, doc, versions, durable).map_err(Into::into)
+    }
 }
 
 /// The nodes this machine acts as: its own (`local`) when the CIB names it or names no node
@@ -246,331 +261,6 @@ fn hosted_nodes(cib: &cib::Cib, local: &str) -> BTreeSet<String> {
         hosted.insert(local.to_owned());
     }
     hosted
-}
-
-/// `--watch`: run every recurring monitor at its interval and recover what fails (by
-/// planning and acting again), until interrupted. Every result is recorded like any other.
-fn watch(
-    ctx: &Ctx,
-    text: &mut String,
-    out: &mut impl Write,
-    agents: &mut AgentTime,
-) -> Result<ExitCode> {
-    type Key = (String, String, u64);
-    let mut due: std::collections::BTreeMap<Key, Instant> = Default::default();
-    writeln!(
-        out,
-        "watching: recurring monitors run at their intervals (interrupt to end)"
-    )?;
-    out.flush()?;
-    loop {
-        let parsed = with_scores(ctx, text, cib::parse(&ctx.name, text));
-        if parsed.has_errors() {
-            bail!("the state in {} does not parse", ctx.state_path.display());
-        }
-        let now = now();
-        let plan = scheduler::schedule(
-            &parsed.cib,
-            &scheduler::Input {
-                now: Some(now),
-                explain: false,
-            },
-        );
-        if !plan.actions.is_empty() || !plan.probes.is_empty() {
-            converge(ctx, text, out, agents)?;
-            out.flush()?;
-            continue;
-        }
-        let key = |m: &scheduler::Monitor| (m.rsc.to_string(), m.node.to_string(), m.interval_ms);
-        let current: BTreeSet<Key> = plan.monitors.iter().map(key).collect();
-        due.retain(|k, _| current.contains(k));
-        let instant = Instant::now();
-        for m in &plan.monitors {
-            due.entry(key(m))
-                .or_insert(instant + Duration::from_millis(m.interval_ms));
-        }
-        let Some((k, at)) = due
-            .iter()
-            .min_by_key(|(_, t)| **t)
-            .map(|(k, t)| (k.clone(), *t))
-        else {
-            std::thread::sleep(Duration::from_secs(1));
-            continue;
-        };
-        if at > instant {
-            std::thread::sleep((at - instant).min(Duration::from_secs(1)));
-            continue;
-        }
-        let Some(m) = plan.monitors.iter().find(|m| key(m) == k) else {
-            continue;
-        };
-        let src = graph::Sources {
-            cib: &parsed.cib,
-            previous: None,
-            now,
-        };
-        let Ok(op) = graph::monitor(&src, m) else {
-            continue;
-        };
-        let call_id = last_call_id(&parsed.cib) + 1;
-        let ran = executor::drive::RunnerExec(&ctx.runner).run(&OpKind::Rsc(op.clone()));
-        if let Some(span) = ran.span() {
-            agents.add(span);
-        }
-        let mut doc = parsed.doc.clone();
-        let failed = executor::record(
-            &mut doc,
-            &executor::drive::op_record(&op, Some(&ran), call_id, now),
-        );
-        save(&ctx.state_path, &mut doc, parsed.cib.versions, true)?;
-        *text = doc.to_xml();
-        due.insert(k, Instant::now() + Duration::from_millis(m.interval_ms));
-        if failed {
-            writeln!(
-                out,
-                "monitor {} on {} failed (rc {}): recovering",
-                m.rsc,
-                m.node,
-                ran.rc()
-            )?;
-            converge(ctx, text, out, agents)?;
-        }
-        out.flush()?;
-    }
-}
-
-/// The state with the promotion scores that agents on the hosted nodes left in their
-/// attribute directories (`ocf::promotion` under crm-lite) as transient attributes, as
-/// Pacemaker's attribute manager would hold them. `text` follows.
-fn with_scores(ctx: &Ctx, text: &mut String, parsed: cib::Parsed) -> cib::Parsed {
-    let Some(root) = &ctx.runner.attr_root else {
-        return parsed;
-    };
-    let dirs: Vec<(&String, PathBuf)> = ctx
-        .hosted
-        .iter()
-        .map(|n| (n, root.join(n)))
-        .filter(|(_, d)| d.is_dir())
-        .collect();
-    if dirs.is_empty() {
-        return parsed;
-    }
-    let mut doc = parsed.doc.clone();
-    let mut changed = false;
-    for (n, dir) in &dirs {
-        changed |= executor::sync_promotion_scores(&mut doc, n, &node_id(&parsed.cib, n), dir);
-    }
-    if !changed {
-        return parsed;
-    }
-    *text = doc.to_xml();
-    cib::parse(&ctx.name, text)
-}
-
-/// The `<node id>` of a node.
-fn node_id(cib: &cib::Cib, node: &str) -> String {
-    cib.node(node).map_or_else(|| "1".into(), |n| n.id.clone())
-}
-
-/// The largest call id in the status: the next operation takes a larger one.
-fn last_call_id(cib: &cib::Cib) -> i64 {
-    cib.status
-        .nodes
-        .iter()
-        .flat_map(|n| {
-            n.resources
-                .iter()
-                .flat_map(|r| r.ops.iter().map(|o| o.call_id))
-        })
-        .max()
-        .unwrap_or(0)
-}
-
-/// What one apply works with.
-#[derive(Debug)]
-struct Ctx {
-    name: String,
-    /// The nodes this machine acts as (see [`hosted_nodes`]).
-    hosted: BTreeSet<String>,
-    runner: OcfRunner,
-    state_path: PathBuf,
-    max_rounds: u32,
-    dry_run: bool,
-    /// How many agents may run at once.
-    batch_limit: usize,
-    /// The CIB applied before this one, if any.
-    previous: Option<cib::Cib>,
-    /// The write-ahead journal of a round (next to the state).
-    journal_path: PathBuf,
-    /// Resources no longer configured whose operation a crash interrupted: probed once,
-    /// with the last applied CIB's definition, at the first probe round.
-    reprobe: std::sync::Mutex<Vec<(String, String)>>,
-}
-
-/// A plan step this machine cannot carry out, said as an error.
-fn foreign(ctx: &Ctx, plan: &Plan) -> Option<String> {
-    let outside = |n: &str| !ctx.hosted.contains(n);
-    let acts_as = ctx.hosted.iter().cloned().collect::<Vec<_>>().join(", ");
-    let why = |what: String, node: &str| {
-        Some(format!(
-            "the plan needs to {what} on node {node}, which this machine cannot act on (it \
-             acts as {acts_as}; give a node the `{HOST_ATTRIBUTE}` attribute `localhost` to \
-             host it here); nothing was done in this round"
-        ))
-    };
-    if let Some(p) = plan.probes.iter().find(|p| outside(&p.node)) {
-        return why(format!("probe {}", p.rsc), &p.node);
-    }
-    for a in plan
-        .actions
-        .iter()
-        .filter(|a| a.kind != ActionKind::Fence && !implied_by_fencing(plan, a))
-    {
-        if outside(&a.node) {
-            return why(format!("{} {}", a.kind.name(), a.rsc), &a.node);
-        }
-        if let Some(from) = a.from.as_deref().filter(|f| outside(f)) {
-            return why(format!("{} {}", a.kind.name(), a.rsc), from);
-        }
-    }
-    None
-}
-
-/// Plan and act until nothing is left to do (or `max_rounds` rounds passed): each round
-/// lowers the plan into its transition graph and runs it through the transition engine
-/// (`executor::drive`).
-fn converge(
-    ctx: &Ctx,
-    text: &mut String,
-    out: &mut impl Write,
-    agents: &mut AgentTime,
-) -> Result<ExitCode> {
-    let mut failures = 0u32;
-    let mut done = 0u32;
-    for round in 1..=ctx.max_rounds {
-        let parsed = with_scores(ctx, text, cib::parse(&ctx.name, text));
-        if parsed.has_errors() {
-            bail!("the state in {} does not parse", ctx.state_path.display());
-        }
-        let now = now();
-        let plan = scheduler::schedule(
-            &parsed.cib,
-            &scheduler::Input {
-                now: Some(now),
-                explain: false,
-            },
-        );
-        if ctx.dry_run {
-            out.write_all(scheduler::format::summary(&plan).as_bytes())?;
-            return Ok(ExitCode::SUCCESS);
-        }
-        if let Some(why) = foreign(ctx, &plan) {
-            bail!("{}: {why}", ctx.name);
-        }
-        let orphans: Vec<(String, String)> = ctx
-            .reprobe
-            .lock()
-            .map(|mut v| std::mem::take(&mut *v))
-            .unwrap_or_default();
-        if plan.probes.is_empty() && orphans.is_empty() && plan.actions.is_empty() {
-            print_status(out, &plan)?;
-            for b in &plan.blocked {
-                writeln!(
-                    out,
-                    "blocked: {} {} on {}: {}",
-                    b.kind.name(),
-                    b.rsc,
-                    b.node,
-                    b.blocked.as_deref().unwrap_or("")
-                )?;
-            }
-            if failures > 0 {
-                writeln!(
-                    out,
-                    "converged, but {failures} operation(s) failed on the way"
-                )?;
-                return Ok(ExitCode::FAILURE);
-            }
-            writeln!(
-                out,
-                "converged after {done} action(s){}",
-                if done == 0 { ": nothing to do" } else { "" }
-            )?;
-            return Ok(ExitCode::SUCCESS);
-        }
-        let src = graph::Sources {
-            cib: &parsed.cib,
-            previous: ctx.previous.as_ref(),
-            now,
-        };
-        let graph = match graph::lower(&plan, &src, &orphans) {
-            Ok(g) => g,
-            Err(graph::GraphError::Unconfigured { rsc }) => bail!(
-                "the plan names {rsc}, which neither {} nor the last applied CIB configures",
-                ctx.name
-            ),
-        };
-        let config = transition::Config {
-            batch_limit: ctx.batch_limit,
-            last_call_id: last_call_id(&parsed.cib),
-        };
-        let exec = executor::drive::RunnerExec(&ctx.runner);
-        let mut doc = parsed.doc.clone();
-        if graph.kind == GraphKind::Probes {
-            writeln!(
-                out,
-                "round {round}: probing {} resource(s)",
-                plan.probes.len() + orphans.len()
-            )?;
-            let io = RoundIo {
-                doc,
-                journal: None,
-                out,
-                agents,
-            };
-            let end = executor::drive::round(graph, config, &exec, io, now)?;
-            doc = end.doc;
-            // Probes change nothing: writing their results once, after all of them, is
-            // enough, and without an fsync (a crash, even a power loss, only means probing
-            // again).
-            save(&ctx.state_path, &mut doc, parsed.cib.versions, false)?;
-            *text = doc.to_xml();
-            continue;
-        }
-        let n_act = plan.actions.len();
-        if plan.notifications.is_empty() {
-            writeln!(out, "round {round}: {n_act} action(s)")?;
-        } else {
-            writeln!(
-                out,
-                "round {round}: {n_act} action(s), {} notification(s)",
-                plan.notifications.len()
-            )?;
-        }
-        let journal = executor::journal::Journal::begin(
-            &ctx.journal_path,
-            &executor::journal::version_of(&doc),
-        )
-        .with_context(|| format!("failed to start {}", ctx.journal_path.display()))?;
-        let io = RoundIo {
-            doc,
-            journal: Some(journal),
-            out,
-            agents,
-        };
-        let mut end = executor::drive::round(graph, config, &exec, io, now)?;
-        // The round's records go into the state file at once, durably; then the journal
-        // has nothing more to say.
-        save(&ctx.state_path, &mut end.doc, parsed.cib.versions, true)?;
-        if let Some(j) = end.journal.take() {
-            j.clear().context("failed to remove the journal")?;
-        }
-        done += end.done;
-        failures += end.failures;
-        *text = end.doc.to_xml();
-    }
-    writeln!(out, "not converged after {} rounds", ctx.max_rounds)?;
-    Ok(ExitCode::FAILURE)
 }
 
 fn now() -> i64 {
@@ -718,23 +408,4 @@ fn save(
         cib::write::write_atomic_unsynced(path, xml.as_bytes())
     };
     written.with_context(|| format!("failed to write the state to {}", path.display()))
-}
-
-fn print_status(out: &mut impl Write, plan: &Plan) -> Result<()> {
-    writeln!(out, "status:")?;
-    for p in &plan.placement {
-        writeln!(
-            out,
-            "  {:<24} {:<10} {}{}",
-            p.rsc,
-            p.role.to_string(),
-            if p.nodes.is_empty() {
-                "-".to_owned()
-            } else {
-                p.nodes.join(",")
-            },
-            if p.managed { "" } else { " (unmanaged)" }
-        )?;
-    }
-    Ok(())
 }

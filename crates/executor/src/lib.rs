@@ -10,6 +10,8 @@
 //!   [`fenced`] records it as Pacemaker's controller does.
 //! - [`journal`] appends each record to a write-ahead journal, so that a round writes the
 //!   CIB once and a crash still loses nothing.
+//! - [`converge`] holds `crm-lite apply`'s loops: plan, lower, run a round, save, until
+//!   nothing is left to do; `watch` runs the recurring monitors afterwards.
 //! - [`drive`] runs a transition graph through the transition engine on this machine:
 //!   ready operations in parallel up to the batch limit, results recorded and journaled,
 //!   progress printed.
@@ -17,6 +19,7 @@
 //!   digest, so that a recorded start does not look like a changed definition to Pacemaker.
 #![deny(missing_docs)]
 
+pub mod converge;
 pub mod drive;
 pub mod fence;
 pub mod journal;
