@@ -394,6 +394,9 @@ pub fn round(
                 continue;
             };
             finish(&mut b, &t, op, &ran, &outcome, probes);
+            for e in t.take_events() {
+                tracing::debug!(event = ?e, "transition");
+            }
             if b.journal_err.is_some() && t.stopped().is_none() {
                 t.abort("the round cannot record its results");
             }

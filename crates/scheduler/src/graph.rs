@@ -608,3 +608,133 @@ impl fmt::Display for Graph {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Action, Input, schedule};
+
+    const NOW: i64 = 1_700_000_000;
+
+    fn parse(xml: &str) -> cib::Parsed {
+        let parsed = cib::parse("t.xml", xml);
+        assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
+        parsed
+    }
+
+    const OLD: &str = r#"<cib have-quorum="1"><configuration><crm_config><cluster_property_set id="o">
+      <nvpair id="o1" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
+      <nodes><node id="7" uname="n1"/></nodes><resources>
+      <primitive id="gone" class="ocf" provider="heartbeat" type="Dummy">
+        <instance_attributes id="g"><nvpair id="g1" name="state" value="/run/gone"/></instance_attributes>
+        <operations><op id="g-stop" name="stop" interval="0" timeout="45s"/></operations></primitive>
+      </resources><constraints/></configuration><status/></cib>"#;
+
+    const NEW: &str = r#"<cib have-quorum="1"><configuration><crm_config><cluster_property_set id="o">
+      <nvpair id="o1" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
+      <nodes><node id="7" uname="n1"/></nodes><resources/><constraints/>
+      <op_defaults><meta_attributes id="od"><nvpair id="od1" name="timeout" value="33s"/></meta_attributes></op_defaults>
+      </configuration><status/></cib>"#;
+
+    fn stop_gone() -> Plan {
+        Plan {
+            actions: vec![Action {
+                kind: ActionKind::Stop,
+                rsc: "gone".into(),
+                node: "n1".into(),
+                from: None,
+                blocked: None,
+                reason: "orphan".into(),
+            }],
+            ..Plan::default()
+        }
+    }
+
+    #[test]
+    fn an_orphan_is_stopped_with_the_definition_it_ran_with() {
+        let (old, new) = (parse(OLD), parse(NEW));
+        let src = Sources {
+            cib: &new.cib,
+            previous: Some(&old.cib),
+            now: NOW,
+        };
+        let g = lower(&stop_gone(), &src, &[]).expect("the previous CIB configures it");
+        let OpKind::Rsc(op) = &g.ops[0].kind else {
+            panic!("{:?}", g.ops[0])
+        };
+        assert_eq!(op.params, [("state".to_owned(), "/run/gone".to_owned())]);
+        assert_eq!(op.timeout_ms, 45_000, "its own stop timeout");
+        assert_eq!((op.node_id.as_str(), op.key.as_str()), ("7", "gone_stop_0"));
+        assert_eq!(op.digest, cib::digest::op_digest(&op.params));
+    }
+
+    #[test]
+    fn a_resource_neither_cib_configures_is_an_error_naming_it() {
+        let new = parse(NEW);
+        let src = Sources {
+            cib: &new.cib,
+            previous: None,
+            now: NOW,
+        };
+        assert_eq!(
+            lower(&stop_gone(), &src, &[]),
+            Err(GraphError::Unconfigured { rsc: "gone".into() })
+        );
+    }
+
+    #[test]
+    fn an_extra_probe_makes_a_probe_graph_and_uses_op_defaults() {
+        let new = parse(NEW.replace("<resources/>", r#"<resources><primitive id="p" class="ocf" provider="heartbeat" type="Dummy"/></resources>"#).as_str());
+        let plan = schedule(
+            &new.cib,
+            &Input {
+                now: Some(NOW),
+                explain: false,
+            },
+        );
+        let src = Sources {
+            cib: &new.cib,
+            previous: None,
+            now: NOW,
+        };
+        let g = lower(&plan, &src, &[("p".into(), "n1".into())]).expect("lowered");
+        assert_eq!(g.kind, GraphKind::Probes);
+        let OpKind::Rsc(op) = &g.ops.last().expect("a probe").kind else {
+            panic!()
+        };
+        assert_eq!(
+            (op.action.as_str(), op.expected_rc, op.timeout_ms),
+            ("monitor", 7, 33_000)
+        );
+    }
+
+    #[test]
+    fn a_probe_may_find_any_state_but_an_action_must_meet_its_rc() {
+        let mut op = RscOp {
+            rsc: "r".into(),
+            node: "n".into(),
+            node_id: "1".into(),
+            action: "monitor".into(),
+            interval_ms: 0,
+            timeout_ms: 1,
+            expected_rc: 7,
+            key: "r_monitor_0".into(),
+            agent: Agent {
+                class: "ocf".into(),
+                provider: None,
+                kind: "Dummy".into(),
+            },
+            params: Vec::new(),
+            meta: Vec::new(),
+            digest: String::new(),
+            record: true,
+            migrate: None,
+        };
+        assert!(!op.failed(0, false) && !op.failed(8, false) && !op.failed(7, false));
+        assert!(op.failed(1, false) && op.failed(7, true));
+        op.action = "start".into();
+        op.expected_rc = 0;
+        assert!(!op.failed(0, false));
+        assert!(op.failed(7, false));
+    }
+}
