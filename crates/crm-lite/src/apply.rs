@@ -225,8 +225,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     if !args.watch || args.dry_run {
         return Ok(code);
     }
-    watch(&ctx, &store, &now, &mut text, &mut out, &mut agents)?;
-    Ok(ExitCode::SUCCESS)
+    match watch(&ctx, &store, &now, &mut text, &mut out, &mut agents)? {}
 }
 
 /// The state file, written through [`save`].

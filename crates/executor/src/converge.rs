@@ -366,7 +366,8 @@ pub fn converge(
 }
 
 /// `--watch`: run every recurring monitor at its interval and recover what fails (by
-/// converging again), until interrupted. Every result is recorded like any other.
+/// converging again), until interrupted (it returns only on an error). Every result is
+/// recorded like any other.
 pub fn watch(
     l: &Local,
     store: &dyn Store,
@@ -374,7 +375,7 @@ pub fn watch(
     text: &mut String,
     out: &mut dyn Write,
     agents: &mut AgentTime,
-) -> Result<Verdict, ConvergeError> {
+) -> Result<std::convert::Infallible, ConvergeError> {
     type Key = (String, String, u64);
     let mut due: BTreeMap<Key, Instant> = Default::default();
     writeln!(
