@@ -80,8 +80,7 @@ impl RscOp {
     /// Whether the result is a failure the cluster must react to: a timeout, or an rc
     /// other than the expected one (a probe may find the resource in any state).
     pub fn failed(&self, rc: i32, timed_out: bool) -> bool {
-        let probe = self.action == "monitor" && self.interval_ms == 0;
-        timed_out || (rc != self.expected_rc && !(probe && matches!(rc, 0 | 7 | 8)))
+        timed_out || cib::status::unexpected(&self.action, self.interval_ms, rc, self.expected_rc)
     }
 }
 
