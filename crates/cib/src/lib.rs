@@ -13,6 +13,8 @@
 //!   [`Diagnostic`]s (file:line:col, element id, lowercase message). Parsing never panics and
 //!   never stops at the first problem.
 //! - [`mod@write`]: version counters and atomic file replacement.
+//! - [`meta`]: one meaning per attribute: booleans, clone instance ids, the clone settings
+//!   an agent sees, the primitive behind a plan resource name.
 //!
 //! # Invariants
 //! - Pure: apart from [`write::write_atomic`], nothing here does I/O, reads the environment
@@ -31,6 +33,7 @@ pub mod diag;
 pub mod digest;
 pub mod duration;
 mod lower;
+pub mod meta;
 pub mod model;
 pub mod names;
 pub mod score;

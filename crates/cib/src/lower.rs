@@ -23,14 +23,7 @@ pub(crate) struct Lower<'a> {
     templates: HashMap<String, Primitive>,
 }
 
-/// Pacemaker's boolean spellings.
-pub(crate) fn parse_bool(s: &str) -> Option<bool> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "true" | "on" | "yes" | "y" | "1" => Some(true),
-        "false" | "off" | "no" | "n" | "0" => Some(false),
-        _ => None,
-    }
-}
+pub(crate) use crate::meta::parse_bool;
 
 impl<'a> Lower<'a> {
     /// Line and column of byte `offset` in the source.

@@ -191,6 +191,15 @@ pub struct LrmOp {
     pub element: ElementId,
 }
 
+/// Whether an operation that ran to its end answered other than expected: an rc other
+/// than `expected_rc`, except that a probe (a one-shot `monitor`) may find the resource
+/// running, stopped or promoted (0, 7, 8). The one rule for recording a result and for
+/// reading one back.
+pub fn unexpected(operation: &str, interval_ms: u64, rc: i32, expected_rc: i32) -> bool {
+    let probe = operation == "monitor" && interval_ms == 0;
+    rc != expected_rc && !(probe && matches!(rc, 0 | 7 | 8))
+}
+
 impl LrmOp {
     /// Whether the result differs from what was expected (a failure to report).
     ///
@@ -202,7 +211,7 @@ impl LrmOp {
         match self.status {
             ExecStatus::Pending | ExecStatus::Cancelled => false,
             ExecStatus::Done | ExecStatus::Error => {
-                rc != self.expected_rc && !(self.is_probe() && matches!(rc, 0 | 7 | 8))
+                unexpected(&self.operation, self.interval_ms, rc, self.expected_rc)
             }
             _ => true,
         }

@@ -11,18 +11,23 @@
 //! - [`fence`] fences a node through fence agents (the fence-agents stdin protocol), and
 //!   [`fenced`] records it as Pacemaker's controller does.
 //! - [`preflight`] finds configured agents that are not installed, before anything runs.
-//! - [`walk`] runs a plan's graph: ordered, independent actions in parallel up to a limit.
+//! - [`converge`] holds `crm-lite apply`'s loops: plan, lower, run a round, save, until
+//!   nothing is left to do; `watch` runs the recurring monitors afterwards.
+//! - [`drive`] runs a transition graph through the transition engine on this machine:
+//!   ready operations in parallel up to the batch limit, results recorded and journaled,
+//!   progress printed.
 //! - [`op_digest`] (from `cib::digest`, shared with the scheduler) is Pacemaker's operation
 //!   digest, so that a recorded start does not look like a changed definition to Pacemaker.
 #![deny(missing_docs)]
 
+pub mod converge;
+pub mod drive;
 pub mod fence;
 pub mod metadata;
 pub mod preflight;
 pub mod process;
 mod record;
 mod run;
-pub mod walk;
 
 pub use cib::digest::op_digest;
 pub use record::{OpRecord, fenced, forget_in_flight, node_state, record, sync_promotion_scores};

@@ -150,8 +150,7 @@ pub fn forget_in_flight(doc: &mut Document) -> Vec<(String, String)> {
 
 /// Whether the result is a failure the cluster must react to.
 fn failed(r: &OpRecord<'_>) -> bool {
-    let probe = r.operation == "monitor" && r.interval_ms == 0;
-    r.timed_out || (r.rc != r.expected_rc && !(probe && matches!(r.rc, 0 | 7 | 8)))
+    r.timed_out || cib::status::unexpected(r.operation, r.interval_ms, r.rc, r.expected_rc)
 }
 
 /// Record `r` in `doc`: the resource's `lrm_rsc_op` (replacing the previous one with the same

@@ -2,6 +2,8 @@
 //! diff line for line against crm_simulate's decisions) and a crm_simulate-like summary.
 use std::fmt::Write;
 
+use cib::meta::base_id as strip_instance;
+
 use crate::{Action, ActionKind, Plan};
 
 fn action_line(a: &Action) -> String {
@@ -128,13 +130,6 @@ pub fn summary(plan: &Plan) -> String {
         );
     }
     out
-}
-
-fn strip_instance(id: &str) -> &str {
-    match id.rsplit_once(':') {
-        Some((base, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => base,
-        _ => id,
-    }
 }
 
 /// `--explain RSC`: in plain words, why `rsc` ends where it ends — its placement and actions,

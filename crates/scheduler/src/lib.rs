@@ -10,6 +10,8 @@
 //! - `assign` places resources on nodes (scores, colocation, stickiness, clones, promotion).
 //! - `actions` derives the actions from current vs. assigned state, applies orderings
 //!   (restart and blocking propagation) and fencing.
+//! - [`graph`] lowers a plan into its transition graph: self-contained operations (agent,
+//!   parameters, `CRM_meta_*`, timeout, key) and one edge list.
 //! - [`format`] prints a plan (`--format actions`, the crm_simulate-like summary).
 //!
 //! # Invariants
@@ -25,6 +27,7 @@ mod assign;
 mod definition;
 pub mod format;
 mod glib;
+pub mod graph;
 mod notify;
 mod params;
 mod rules;
