@@ -28,14 +28,7 @@ const ORACLE_CANNOT_SIMULATE: &[(&str, &str)] = &[(
 )];
 
 fn examples() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../cib-examples");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", root.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("cib.xml").is_file())
-        .collect();
-    dirs.sort();
-    dirs
+    test_support::cib_examples(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn have(program: &str) -> bool {

@@ -228,20 +228,10 @@ const SEEDS: std::ops::RangeInclusive<u64> = 1..=4;
 
 #[test]
 fn seeded_shuffles_of_the_suite_keep_the_plan() {
-    let suite = test_support::shared_dir(env!("CARGO_MANIFEST_DIR")).join("pacemaker-suite");
-    let Ok(()) = test_support::require(
-        suite.join("core.txt").is_file(),
-        &format!("Pacemaker's scheduler suite at {}", suite.display()),
-    ) else {
+    let Some((suite, cases)) = test_support::pacemaker_core_cases(env!("CARGO_MANIFEST_DIR"))
+    else {
         return;
     };
-    let cases: Vec<String> = std::fs::read_to_string(suite.join("core.txt"))
-        .expect("core.txt")
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect();
     let oracle = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle");
     let excluded = order_dependent(
         &std::fs::read_to_string(oracle.join("order-dependent.txt"))

@@ -69,21 +69,11 @@ fn first_difference(theirs: &str, ours: &str) -> String {
 
 #[test]
 fn core_cases_agree_with_crm_simulate_except_the_listed_ones() {
-    let suite = test_support::shared_dir(env!("CARGO_MANIFEST_DIR")).join("pacemaker-suite");
-    let Ok(()) = test_support::require(
-        suite.join("core.txt").is_file(),
-        &format!("Pacemaker's scheduler suite at {}", suite.display()),
-    ) else {
+    let Some((suite, cases)) = test_support::pacemaker_core_cases(env!("CARGO_MANIFEST_DIR"))
+    else {
         return;
     };
     let oracle = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oracle");
-    let cases: Vec<String> = std::fs::read_to_string(suite.join("core.txt"))
-        .expect("core.txt")
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect();
     assert_eq!(cases.len(), 361, "core.txt lists the 361 core cases");
     let known = known_differences(
         &std::fs::read_to_string(oracle.join("known-differences.txt"))

@@ -39,19 +39,25 @@ pub fn require(met: bool, reason: &str) -> Result<(), Skipped> {
 /// worktree (`.git` is a file naming the main repository's `.git/worktrees/<name>`) whose
 /// own parent has no `shared`, it is the one beside the main repository.
 pub fn shared_dir(manifest_dir: &str) -> PathBuf {
+    let Some(dir) = workspace_root(manifest_dir) else {
+        return PathBuf::from(manifest_dir).join("../../../shared");
+    };
+    let beside = dir.join("../shared");
+    if beside.is_dir() {
+        return beside;
+    }
+    main_repository(&dir).map_or(beside, |main| main.join("../shared"))
+}
+
+/// The workspace root (the directory with `Cargo.lock`) at or above `manifest_dir`.
+fn workspace_root(manifest_dir: &str) -> Option<PathBuf> {
     let mut dir = PathBuf::from(manifest_dir);
-    loop {
-        if dir.join("Cargo.lock").is_file() {
-            let beside = dir.join("../shared");
-            if beside.is_dir() {
-                return beside;
-            }
-            return main_repository(&dir).map_or(beside, |main| main.join("../shared"));
-        }
+    while !dir.join("Cargo.lock").is_file() {
         if !dir.pop() {
-            return PathBuf::from(manifest_dir).join("../../../shared");
+            return None;
         }
     }
+    Some(dir)
 }
 
 /// The main repository of the git worktree at `root`, when `root/.git` is a file
@@ -64,6 +70,42 @@ fn main_repository(root: &std::path::Path) -> Option<PathBuf> {
     main.join("Cargo.lock")
         .is_file()
         .then(|| main.to_path_buf())
+}
+
+/// Pacemaker's scheduler suite in `../shared` and the names of its core cases
+/// (`core.txt`); `None` when the suite is absent and a person allowed skipping (the test
+/// fails otherwise, as [`require`] says).
+pub fn pacemaker_core_cases(manifest_dir: &str) -> Option<(PathBuf, Vec<String>)> {
+    let suite = shared_dir(manifest_dir).join("pacemaker-suite");
+    let listed = std::fs::read_to_string(suite.join("core.txt"));
+    require(
+        listed.is_ok(),
+        &format!("Pacemaker's scheduler suite at {}", suite.display()),
+    )
+    .ok()?;
+    let cases = listed
+        .ok()?
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    Some((suite, cases))
+}
+
+/// The scenario folders of `cib-examples/` (each with a `cib.xml`), sorted, found from a
+/// crate's manifest directory inside the workspace.
+pub fn cib_examples(manifest_dir: &str) -> Vec<PathBuf> {
+    let root = workspace_root(manifest_dir)
+        .unwrap_or_else(|| panic!("no workspace above {manifest_dir}"))
+        .join("cib-examples");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", root.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("cib.xml").is_file())
+        .collect();
+    dirs.sort();
+    dirs
 }
 
 #[cfg(test)]
