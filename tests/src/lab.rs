@@ -13,8 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The lab's network namespaces are `cl-<node>` (see `scripts/lab`).
-const NETNS_PREFIX: &str = "cl-";
+/// The name of the tests' lab (`LAB_NAME` of `scripts/lab`): its network namespaces are
+/// `clt-<node>`, apart from a lab a person brings up by hand (`cl-<node>`).
+pub const TEST_LAB: &str = "clt";
 
 /// Seconds since the epoch, as the fence log writes them.
 pub fn now() -> f64 {
@@ -37,6 +38,7 @@ pub fn project_root() -> PathBuf {
 pub struct Lab {
     script: PathBuf,
     dir: PathBuf,
+    name: String,
     /// The node names, `n1..nN`.
     pub nodes: Vec<String>,
 }
@@ -58,11 +60,23 @@ impl Lab {
     /// `scripts/lab up N` with this stack (`pacemaker` or `none`) and extra environment
     /// (`TOKEN`, `LAB_AGENTS`...). A lab left over from an earlier run is taken down first.
     pub fn up(count: usize, stack: &str, env: &[(&str, &str)]) -> Result<Lab, String> {
+        Lab::up_named(TEST_LAB, count, stack, env)
+    }
+
+    /// [`Lab::up`] under another lab name (`LAB_NAME`, 1 to 8 of a-z and 0-9), so that
+    /// several labs can be up at once.
+    pub fn up_named(
+        name: &str,
+        count: usize,
+        stack: &str,
+        env: &[(&str, &str)],
+    ) -> Result<Lab, String> {
         let script = project_root().join("scripts/lab");
-        let dir = PathBuf::from("/tmp/crm-lite-lab-test");
+        let dir = PathBuf::from(format!("/tmp/crm-lite-lab-{name}"));
         let lab = Lab {
             script,
             dir,
+            name: name.to_owned(),
             nodes: (1..=count).map(|i| format!("n{i}")).collect(),
         };
         // A lab of an earlier, interrupted run would hold the namespaces.
@@ -84,7 +98,9 @@ impl Lab {
 
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.script);
-        cmd.args(args).env("LAB_DIR", &self.dir);
+        cmd.args(args)
+            .env("LAB_DIR", &self.dir)
+            .env("LAB_NAME", &self.name);
         cmd
     }
 
@@ -240,10 +256,11 @@ pub struct Observer {
 }
 
 impl Observer {
-    /// Starts watching these resources on these nodes.
-    pub fn start(nodes: &[String], resources: &[(&str, Probe)]) -> Observer {
+    /// Starts watching these resources on the lab's nodes.
+    pub fn start(lab: &Lab, resources: &[(&str, Probe)]) -> Observer {
         let stop = Arc::new(AtomicBool::new(false));
-        let nodes = nodes.to_vec();
+        let nodes = lab.nodes.clone();
+        let prefix = format!("{}-", lab.name);
         let resources: Vec<(String, Probe)> = resources
             .iter()
             .map(|(n, p)| (n.to_string(), p.clone()))
@@ -258,7 +275,7 @@ impl Observer {
                 // log is never dated too early.
                 let mut seen_at: BTreeMap<(&str, &str), f64> = BTreeMap::new();
                 let mut now_active: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-                let pids = pids_by_node(&nodes);
+                let pids = pids_by_node(&prefix, &nodes);
                 for node in &nodes {
                     let Some(pid) = pids.get(node.as_str()) else {
                         continue; // powered off: nothing of it is active
@@ -322,10 +339,10 @@ impl Drop for Observer {
 
 /// One live process of each node that has any (the key is the node name), found by the
 /// inode of its network namespace.
-fn pids_by_node(nodes: &[String]) -> BTreeMap<&str, u32> {
+fn pids_by_node<'n>(prefix: &str, nodes: &'n [String]) -> BTreeMap<&'n str, u32> {
     let mut inodes: BTreeMap<u64, &str> = BTreeMap::new();
     for n in nodes {
-        if let Ok(meta) = std::fs::metadata(format!("/run/netns/{NETNS_PREFIX}{n}")) {
+        if let Ok(meta) = std::fs::metadata(format!("/run/netns/{prefix}{n}")) {
             inodes.insert(meta.ino(), n);
         }
     }

@@ -200,7 +200,7 @@ fn pacemaker_runs_crm_lite_agents_through_power_loss_and_link_cut_with_fence_lab
     );
 
     let observer = Observer::start(
-        &lab.nodes,
+        &lab,
         &[
             ("web-fs", Probe::Mounted(MOUNT.into())),
             ("web-api", Probe::Listening(API_PORT)),
