@@ -71,6 +71,13 @@ pub trait Group {
     fn send(&mut self, payload: &[u8]) -> Result<(), Error>;
     /// The next event, if one is ready.
     fn poll(&mut self) -> Option<Event>;
+    /// The next event, waiting at most `timeout` for one (a simulation does not wait).
+    fn wait(&mut self, timeout: std::time::Duration) -> Option<Event> {
+        let _ = timeout;
+        self.poll()
+    }
+    /// The configured nodes (Corosync's nodelist, from cmap), ascending by id: id and name.
+    fn nodes(&self) -> Vec<(NodeId, String)>;
 }
 
 /// The outgoing queue: messages wait here, in order, until Corosync accepts them.

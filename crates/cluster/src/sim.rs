@@ -375,6 +375,12 @@ impl Group for SimNode {
         self.id
     }
 
+    /// The simulated nodelist: node `i` is named `n<i>`.
+    fn nodes(&self) -> Vec<(NodeId, String)> {
+        let net = self.net.borrow();
+        net.nodes.keys().map(|&id| (id, format!("n{id}"))).collect()
+    }
+
     fn join(&mut self) -> Result<(), Error> {
         let mut net = self.net.borrow_mut();
         let state = net.nodes.get_mut(&self.id).ok_or(Error::Closed)?;

@@ -10,6 +10,7 @@
 //! - [`record`] writes one operation result into a CIB [`cib::Document`].
 //! - [`fence`] fences a node through fence agents (the fence-agents stdin protocol), and
 //!   [`fenced`] records it as Pacemaker's controller does.
+//! - [`alert`]: Pacemaker-compatible alert events and agents.
 //! - [`preflight`] finds configured agents that are not installed, before anything runs.
 //! - [`converge`] holds `crm-lite apply`'s loops: plan, lower, run a round, save, until
 //!   nothing is left to do; `watch` runs the recurring monitors afterwards.
@@ -20,6 +21,7 @@
 //!   digest, so that a recorded start does not look like a changed definition to Pacemaker.
 #![deny(missing_docs)]
 
+pub mod alert;
 pub mod converge;
 pub mod drive;
 pub mod fence;
