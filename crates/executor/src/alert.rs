@@ -387,7 +387,7 @@ pub fn format_timestamp(format: &str, at_us: u64) -> String {
                 continue;
             }
             // Any other conversion goes to strftime whole (with its flags and width).
-            let end = (j + 1).min(bytes.len());
+            let end = format[j..].chars().next().map_or(j, |c| j + c.len_utf8());
             plain.push_str(&format[i..end]);
             i = end;
             continue;

@@ -246,6 +246,11 @@ fn the_timestamp_format_takes_a_fraction_of_the_second_of_the_given_width() {
     assert_eq!(format_timestamp("%S.%9N", AT), "05.123456");
     assert_eq!(format_timestamp("[%N]", AT), "[]");
     assert_eq!(format_timestamp("100%% at %S", AT), "100% at 05");
+    // Odd formats are text, never a panic.
+    for odd in ["%", "%é", "é%", "%5", "%-S", "%E", ""] {
+        let _ = format_timestamp(odd, AT);
+    }
+    assert_eq!(format_timestamp("é %S", AT), "é 05");
     let a = alerts(
         r#"<alert id="a" path="/bin/true"><meta_attributes id="m"><nvpair id="f" name="timestamp-format" value="%s.%3N"/></meta_attributes></alert>"#,
     );
