@@ -9,6 +9,7 @@ mod faults;
 mod filesystem;
 mod haproxy;
 mod lab;
+mod live;
 mod mgmt_api;
 mod mgmt_api_https;
 mod mysql;
