@@ -63,18 +63,9 @@ fn main() {
     };
     let tag = tag.unwrap_or_else(|| g.local_id().to_string());
     emit(json!({"kind": "start", "local_id": g.local_id(), "nodes": g.nodes(), "group": group}));
-    let joined_by = Instant::now() + Duration::from_secs(10);
-    loop {
-        match g.join() {
-            Ok(()) => break,
-            Err(cluster::Error::TryAgain) if Instant::now() < joined_by => {
-                std::thread::sleep(Duration::from_millis(100))
-            }
-            Err(e) => {
-                emit(json!({"kind": "error", "what": format!("join: {e}")}));
-                std::process::exit(1);
-            }
-        }
+    if let Err(e) = g.join() {
+        emit(json!({"kind": "error", "what": format!("join: {e}")}));
+        std::process::exit(1);
     }
 
     let mut out = Outgoing::new();
