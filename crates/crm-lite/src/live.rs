@@ -7,7 +7,7 @@ use std::process::{Command, ExitCode, Stdio};
 pub const EXIT_NO_INPUT: u8 = 66;
 
 /// The name a live CIB has in messages.
-pub const NAME: &str = "live CIB";
+pub const NAME: &str = "live";
 
 /// The live CIB's bytes, or (said on stderr) the exit code to end with.
 pub fn read() -> Result<Vec<u8>, ExitCode> {

@@ -75,7 +75,7 @@ fn live_reads_what_cibadmin_gives_and_plans_and_checks_as_for_the_file() {
         // The same diagnostics, named after the live CIB rather than the file.
         assert_eq!(
             text(&live.stdout),
-            text(&from_file.stdout).replace(f, "live CIB"),
+            text(&from_file.stdout).replace(f, "live"),
             "{case}: verify"
         );
     }
