@@ -141,6 +141,76 @@ fn membership(members: &[NodeId], left: &[NodeId], joined: &[NodeId]) -> Event {
     }
 }
 
+/// What the callbacks gave, turned into [`Event`]s in the order the trait promises.
+#[derive(Debug)]
+struct Events {
+    group: String,
+    ready: VecDeque<Event>,
+    /// Whether the first membership after joining was handed out.
+    seen_membership: bool,
+    /// The newest quorum verdict not handed out yet (held until the first membership).
+    pending_quorum: Option<bool>,
+    /// The last quorum verdict handed out.
+    last_quorum: Option<bool>,
+}
+
+impl Events {
+    /// For the CPG group `group`, with the quorum verdict read at connect.
+    fn new(group: &str, quorate: bool) -> Events {
+        Events {
+            group: group.to_string(),
+            ready: VecDeque::new(),
+            seen_membership: false,
+            pending_quorum: Some(quorate),
+            last_quorum: None,
+        }
+    }
+
+    /// Takes what one dispatch gave, in its order: messages and memberships of this group
+    /// (none before its first membership), quorum changes (after it).
+    fn take(&mut self, raws: Vec<Raw>) {
+        for raw in raws {
+            match raw {
+                Raw::Deliver {
+                    group,
+                    from,
+                    payload,
+                } if group == self.group && self.seen_membership => {
+                    self.ready.push_back(Event::Message { from, payload });
+                }
+                Raw::Confchg {
+                    group,
+                    members,
+                    left,
+                    joined,
+                } if group == self.group => {
+                    self.ready.push_back(membership(&members, &left, &joined));
+                    if !self.seen_membership {
+                        self.seen_membership = true;
+                        self.flush_quorum();
+                    }
+                }
+                Raw::Quorum(q) => {
+                    self.pending_quorum = Some(q);
+                    if self.seen_membership {
+                        self.flush_quorum();
+                    }
+                }
+                Raw::Deliver { .. } | Raw::Confchg { .. } => {}
+            }
+        }
+    }
+
+    fn flush_quorum(&mut self) {
+        if let Some(q) = self.pending_quorum.take()
+            && self.last_quorum != Some(q)
+        {
+            self.last_quorum = Some(q);
+            self.ready.push_back(Event::Quorum { quorate: q });
+        }
+    }
+}
+
 /// This node's connection to Corosync: the CPG group, quorum and the nodelist.
 pub struct CorosyncGroup {
     // Field order is drop order: the handles finalise on drop, outside any callback.
@@ -151,13 +221,7 @@ pub struct CorosyncGroup {
     local: NodeId,
     joined: bool,
     closed: bool,
-    ready: VecDeque<Event>,
-    /// Whether the first membership after joining was handed out.
-    seen_membership: bool,
-    /// The newest quorum verdict not handed out yet (held until the first membership).
-    pending_quorum: Option<bool>,
-    /// The last quorum verdict handed out.
-    last_quorum: Option<bool>,
+    events: Events,
     /// The nodelist read at connect, for when cmap cannot be read later.
     nodes_at_connect: Vec<(NodeId, String)>,
 }
@@ -169,7 +233,7 @@ impl std::fmt::Debug for CorosyncGroup {
             .field("local", &self.local)
             .field("joined", &self.joined)
             .field("closed", &self.closed)
-            .field("ready", &self.ready.len())
+            .field("ready", &self.events.ready.len())
             .finish()
     }
 }
@@ -219,10 +283,7 @@ impl CorosyncGroup {
             local,
             joined: false,
             closed: false,
-            ready: VecDeque::new(),
-            seen_membership: false,
-            pending_quorum: Some(quorate),
-            last_quorum: None,
+            events: Events::new(group, quorate),
             nodes_at_connect,
         })
     }
@@ -246,48 +307,10 @@ impl CorosyncGroup {
         self.closed = true;
     }
 
-    /// Turns what the callbacks left into events, in their order.
+    /// Turns what the callbacks left into events.
     fn take_raw(&mut self) {
         let raws = SINK.with(|s| std::mem::take(&mut *s.borrow_mut()));
-        for raw in raws {
-            match raw {
-                Raw::Deliver {
-                    group,
-                    from,
-                    payload,
-                } if group == self.group && self.seen_membership => {
-                    self.ready.push_back(Event::Message { from, payload });
-                }
-                Raw::Confchg {
-                    group,
-                    members,
-                    left,
-                    joined,
-                } if group == self.group => {
-                    self.ready.push_back(membership(&members, &left, &joined));
-                    if !self.seen_membership {
-                        self.seen_membership = true;
-                        self.flush_quorum();
-                    }
-                }
-                Raw::Quorum(q) => {
-                    self.pending_quorum = Some(q);
-                    if self.seen_membership {
-                        self.flush_quorum();
-                    }
-                }
-                Raw::Deliver { .. } | Raw::Confchg { .. } => {}
-            }
-        }
-    }
-
-    fn flush_quorum(&mut self) {
-        if let Some(q) = self.pending_quorum.take()
-            && self.last_quorum != Some(q)
-        {
-            self.last_quorum = Some(q);
-            self.ready.push_back(Event::Quorum { quorate: q });
-        }
+        self.events.take(raws);
     }
 
     /// Waits up to `timeout` for a descriptor to be readable and dispatches what is there.
@@ -439,16 +462,16 @@ impl Group for CorosyncGroup {
     }
 
     fn poll(&mut self) -> Option<Event> {
-        if self.ready.is_empty() {
+        if self.events.ready.is_empty() {
             self.pump(Duration::ZERO);
         }
-        self.ready.pop_front()
+        self.events.ready.pop_front()
     }
 
     fn wait(&mut self, timeout: Duration) -> Option<Event> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(e) = self.ready.pop_front() {
+            if let Some(e) = self.events.ready.pop_front() {
                 return Some(e);
             }
             if self.closed {
@@ -457,7 +480,7 @@ impl Group for CorosyncGroup {
             let left = deadline.saturating_duration_since(Instant::now());
             self.pump(left);
             if left.is_zero() {
-                return self.ready.pop_front();
+                return self.events.ready.pop_front();
             }
         }
     }
@@ -502,6 +525,72 @@ mod tests {
                 joined: vec![],
             }
         );
+    }
+
+    fn deliver(group: &str, from: NodeId, text: &str) -> Raw {
+        Raw::Deliver {
+            group: group.into(),
+            from,
+            payload: text.as_bytes().to_vec(),
+        }
+    }
+
+    fn confchg(group: &str, members: &[NodeId], joined: &[NodeId]) -> Raw {
+        Raw::Confchg {
+            group: group.into(),
+            members: members.to_vec(),
+            left: vec![],
+            joined: joined.to_vec(),
+        }
+    }
+
+    #[test]
+    fn quorum_waits_for_the_first_membership_and_only_a_change_of_verdict_is_an_event() {
+        let mut ev = Events::new("crm-lite", false);
+        // A verdict arrives before the membership: held, and the newest one wins.
+        ev.take(vec![Raw::Quorum(true)]);
+        assert!(ev.ready.is_empty());
+        ev.take(vec![
+            confchg("crm-lite", &[1, 2], &[2]),
+            Raw::Quorum(true),
+            deliver("crm-lite", 1, "a"),
+            Raw::Quorum(false),
+            Raw::Quorum(false),
+        ]);
+        let got: Vec<Event> = ev.ready.drain(..).collect();
+        assert_eq!(
+            got,
+            vec![
+                Event::Membership {
+                    members: vec![1, 2],
+                    left: vec![],
+                    joined: vec![2],
+                },
+                Event::Quorum { quorate: true },
+                Event::Message {
+                    from: 1,
+                    payload: b"a".to_vec(),
+                },
+                Event::Quorum { quorate: false },
+            ]
+        );
+    }
+
+    #[test]
+    fn another_groups_traffic_and_messages_before_the_membership_are_not_events() {
+        let mut ev = Events::new("crm-lite", true);
+        ev.take(vec![
+            deliver("crm-lite", 2, "early"),
+            confchg("other", &[1], &[1]),
+            deliver("other", 1, "x"),
+        ]);
+        assert!(ev.ready.is_empty(), "{:?}", ev.ready);
+        ev.take(vec![
+            confchg("crm-lite", &[1], &[1]),
+            deliver("other", 1, "y"),
+        ]);
+        assert_eq!(ev.ready.len(), 2, "{:?}", ev.ready); // membership, then quorum
+        assert_eq!(ev.ready[1], Event::Quorum { quorate: true });
     }
 
     #[test]
