@@ -7,6 +7,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 mod admin;
 mod apply;
+mod live;
 
 /// mimalloc instead of the C library's allocator: a large CIB is millions of small strings,
 /// which glibc's malloc rounds up to 32 bytes each and fragments; measured on 100 nodes x
