@@ -280,6 +280,8 @@ pub struct Node {
     /// The copy of the CIB: configuration and status.
     doc: Document,
     opts: Options,
+    /// The configuration before the last change (it still configures orphans to stop).
+    previous: Option<String>,
     /// What this node knows of every node (by name).
     peers: BTreeMap<String, Peer>,
     members: Vec<NodeId>,
@@ -336,6 +338,7 @@ impl Node {
         let parsed = cib::parse("cib", &doc.to_xml());
         let mut n = Node {
             opts: Options::of(&parsed.cib),
+            previous: None,
             max_call: state::last_call_id(&parsed.cib),
             config,
             outputs: Vec::new(),
@@ -636,6 +639,7 @@ impl Node {
             members: self.members.clone(),
             seq: self.mseq,
             config: state::config_xml(&self.doc),
+            previous: self.previous.clone(),
             own: state::node_state_xml(&self.doc, &me),
             peers,
             running,
@@ -681,6 +685,9 @@ impl Node {
             Some((v, cfg)) if v >= state::versions(&self.doc) => state::with_config(&self.doc, cfg),
             _ => self.doc.clone(),
         };
+        if self.previous.is_none() {
+            self.previous = joins.iter().find_map(|(_, j)| j.previous.clone());
+        }
         let names = self.all_names_of(&doc);
         let member_names: BTreeMap<String, NodeId> =
             self.members.iter().map(|&m| (self.name_of(m), m)).collect();
@@ -817,9 +824,13 @@ impl Node {
             return;
         }
         let (parsed, plan) = self.plan_now();
+        let previous = self
+            .previous
+            .as_deref()
+            .map(|x| cib::parse("previous", x).cib);
         let src = scheduler::graph::Sources {
             cib: &parsed.cib,
-            previous: None,
+            previous: previous.as_ref(),
             now: (self.now / 1000) as i64,
         };
         if plan.actions.is_empty() && plan.probes.is_empty() {
@@ -1347,6 +1358,7 @@ impl Node {
         let v = state::versions(&d);
         let mine = state::versions(&self.doc);
         if v > mine {
+            self.previous = Some(state::config_xml(&self.doc));
             self.doc = state::with_config(&self.doc, &xml);
             let parsed = cib::parse("cib", &state::config_xml(&self.doc));
             self.opts = Options::of(&parsed.cib);
@@ -1583,6 +1595,23 @@ impl Node {
             .collect();
         let mut failures = Vec::new();
         for ns in &parsed.cib.status.nodes {
+            for f in &ns.fail_counts {
+                let (op, interval) = f
+                    .operation
+                    .as_ref()
+                    .map_or(("operation", 0), |(o, i)| (o.as_str(), *i));
+                failures.push(format!(
+                    "{} {op}{} on {}: fail count {}",
+                    f.resource.as_str(),
+                    if interval > 0 {
+                        format!(" (every {} s)", interval / 1000)
+                    } else {
+                        String::new()
+                    },
+                    ns.uname.as_str(),
+                    f.count
+                ));
+            }
             for r in &ns.resources {
                 for o in r
                     .ops

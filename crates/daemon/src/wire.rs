@@ -55,6 +55,8 @@ pub struct Join {
     pub seq: u64,
     /// The sender's configuration (a CIB without status).
     pub config: String,
+    /// The configuration before it, which still configures the orphans to stop.
+    pub previous: Option<String>,
     /// The sender's own `node_state` (its operation history), as a small CIB.
     pub own: Option<String>,
     /// What the sender knows of the other nodes: state and `node_state`.

@@ -321,7 +321,8 @@ fn a_failed_monitor_is_recovered_and_counted() {
     let st = h.node(1).status();
     assert!(
         st.failures.iter().any(|f| f.contains("a1 monitor")),
-        "{st:?}"
+        "{st:?}\n{}",
+        h.tail(40)
     );
     assert!(h.m.values().map(|m| m.alerts).sum::<usize>() > 0);
 }

@@ -19,13 +19,22 @@ pub fn cib(n: u32, epoch: u32) -> String {
     let nodes: String = (1..=n)
         .map(|i| format!(r#"<node id="{i}" uname="n{i}"/>"#))
         .collect();
+    // No agent writes promotion scores here: location preferences for the promoted role.
+    let promote: String = (1..=n)
+        .map(|i| {
+            format!(
+                r#"<rsc_location id="db-promote-n{i}" rsc="db-clone" role="Promoted" node="n{i}" score="{}"/>"#,
+                10 * (n + 1 - i)
+            )
+        })
+        .collect();
     let prim = |id: &str, ty: &str| {
         format!(
             r#"<primitive id="{id}" class="ocf" provider="crm-lite" type="{ty}"><operations><op id="{id}-mon" name="monitor" interval="10s"/></operations></primitive>"#
         )
     };
     format!(
-        r#"<cib admin_epoch="0" epoch="{epoch}" num_updates="0" validate-with="pacemaker-3.9"><configuration><crm_config><cluster_property_set id="o"><nvpair id="o-se" name="stonith-enabled" value="true"/><nvpair id="o-dd" name="dc-deadtime" value="5s"/></cluster_property_set></crm_config><nodes>{nodes}</nodes><resources><primitive id="fence" class="stonith" type="fence_sim"><instance_attributes id="fence-i"><nvpair id="fence-i-h" name="pcmk_host_check" value="none"/></instance_attributes></primitive><group id="stack">{fs}{api}{lb}</group>{a1}{a2}<clone id="db-clone"><meta_attributes id="db-clone-m"><nvpair id="db-clone-m-p" name="promotable" value="true"/><nvpair id="db-clone-m-pm" name="promoted-max" value="1"/></meta_attributes><primitive id="db" class="ocf" provider="crm-lite" type="mysql"><operations><op id="db-mon-p" name="monitor" interval="10s" role="Promoted"/><op id="db-mon-u" name="monitor" interval="11s" role="Unpromoted"/></operations></primitive></clone></resources><constraints><rsc_colocation id="apart" rsc="a2" with-rsc="a1" score="-INFINITY"/></constraints><rsc_defaults><meta_attributes id="rd"><nvpair id="rd-s" name="resource-stickiness" value="100"/></meta_attributes></rsc_defaults></configuration><status/></cib>"#,
+        r#"<cib admin_epoch="0" epoch="{epoch}" num_updates="0" validate-with="pacemaker-3.9"><configuration><crm_config><cluster_property_set id="o"><nvpair id="o-se" name="stonith-enabled" value="true"/><nvpair id="o-dd" name="dc-deadtime" value="5s"/></cluster_property_set></crm_config><nodes>{nodes}</nodes><resources><primitive id="fence" class="stonith" type="fence_sim"><instance_attributes id="fence-i"><nvpair id="fence-i-h" name="pcmk_host_check" value="none"/></instance_attributes></primitive><group id="stack">{fs}{api}{lb}</group>{a1}{a2}<clone id="db-clone"><meta_attributes id="db-clone-m"><nvpair id="db-clone-m-p" name="promotable" value="true"/><nvpair id="db-clone-m-pm" name="promoted-max" value="1"/></meta_attributes><primitive id="db" class="ocf" provider="crm-lite" type="mysql"><operations><op id="db-mon-p" name="monitor" interval="10s" role="Promoted"/><op id="db-mon-u" name="monitor" interval="11s" role="Unpromoted"/></operations></primitive></clone></resources><constraints><rsc_colocation id="apart" rsc="a2" with-rsc="a1" score="-INFINITY"/>{promote}</constraints><rsc_defaults><meta_attributes id="rd"><nvpair id="rd-s" name="resource-stickiness" value="100"/></meta_attributes></rsc_defaults></configuration><status/></cib>"#,
         fs = prim("fs", "filesystem"),
         api = prim("api", "mgmt-api"),
         lb = prim("lb", "haproxy"),
@@ -299,11 +308,9 @@ impl Harness {
         self.now = self.now.max(t);
         let ids: Vec<NodeId> = self.m.keys().copied().collect();
         for i in ids {
-            loop {
-                let Some(m) = self.m.get_mut(&i) else { break };
-                let Some(pos) = m.runs.iter().position(|r| r.at <= self.now) else {
-                    break;
-                };
+            while let Some(m) = self.m.get_mut(&i)
+                && let Some(pos) = m.runs.iter().position(|r| r.at <= self.now)
+            {
                 let run = m.runs.remove(pos);
                 self.finish_run(i, run);
             }
@@ -490,7 +497,26 @@ impl Harness {
             self.advance(next.max(self.now + 1));
             self.check_world();
         }
-        Err(format!("not quiet after {bound} steps"))
+        let states: Vec<String> = self
+            .m
+            .iter()
+            .filter_map(|(i, m)| {
+                m.node.as_ref().map(|n| {
+                    format!(
+                        "n{i}: settled {} out {} runs {} status {:?}",
+                        n.settled(),
+                        m.out.len(),
+                        m.runs.len(),
+                        n.status()
+                    )
+                })
+            })
+            .collect();
+        Err(format!(
+            "not quiet after {bound} steps (sim busy: {})\n{}",
+            self.sim.busy(),
+            states.join("\n")
+        ))
     }
 
     /// The world as the coordinator's plan places it: (resource, node, role).
