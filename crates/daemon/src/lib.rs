@@ -280,6 +280,8 @@ pub struct Node {
     /// The copy of the CIB: configuration and status.
     doc: Document,
     opts: Options,
+    /// The configuration of `doc`, parsed.
+    cfg: cib::Cib,
     /// The configuration before the last change (it still configures orphans to stop).
     previous: Option<String>,
     /// What this node knows of every node (by name).
@@ -338,6 +340,7 @@ impl Node {
         let parsed = cib::parse("cib", &doc.to_xml());
         let mut n = Node {
             opts: Options::of(&parsed.cib),
+            cfg: parsed.cib.clone(),
             previous: None,
             max_call: state::last_call_id(&parsed.cib),
             config,
@@ -405,9 +408,18 @@ impl Node {
     /// Every node: Corosync's nodelist and the CIB's `<nodes>`.
     fn all_names(&self) -> BTreeSet<String> {
         let mut names: BTreeSet<String> = self.config.nodes.values().cloned().collect();
-        let parsed = cib::parse("cib", &state::config_xml(&self.doc));
-        names.extend(parsed.cib.nodes.iter().map(|n| n.uname.0.clone()));
+        names.extend(self.cfg.nodes.iter().map(|n| n.uname.0.clone()));
         names
+    }
+
+    /// The configuration changed: parse it again, know its nodes.
+    fn refresh_config(&mut self) {
+        let parsed = cib::parse("cib", &state::config_xml(&self.doc));
+        self.opts = Options::of(&parsed.cib);
+        self.cfg = parsed.cib;
+        for name in self.all_names() {
+            self.peers.entry(name).or_insert(Peer::Unseen);
+        }
     }
 
     /// The `<node id>` of `name` in the CIB, else its Corosync id.
@@ -596,6 +608,8 @@ impl Node {
         self.synced = false;
         self.idle = false;
         self.rounds = 0;
+        // A node that (re)joined runs no monitor yet: the set goes out again.
+        self.monitors_sent = None;
         self.end_transition_if_complete();
         self.send_join();
     }
@@ -681,14 +695,17 @@ impl Node {
                 best = Some((v, &j.config));
             }
         }
-        let mut doc = match best {
+        let doc = match best {
             Some((v, cfg)) if v >= state::versions(&self.doc) => state::with_config(&self.doc, cfg),
             _ => self.doc.clone(),
         };
         if self.previous.is_none() {
             self.previous = joins.iter().find_map(|(_, j)| j.previous.clone());
         }
-        let names = self.all_names_of(&doc);
+        self.doc = doc;
+        self.refresh_config();
+        let mut doc = std::mem::take(&mut self.doc);
+        let names = self.all_names();
         let member_names: BTreeMap<String, NodeId> =
             self.members.iter().map(|&m| (self.name_of(m), m)).collect();
         let mut peers = BTreeMap::new();
@@ -702,18 +719,25 @@ impl Node {
                 peers.insert(name, Peer::Member);
                 continue;
             }
-            let said = |p: Peer| {
-                joins.iter().find_map(|(_, j)| {
-                    j.peers
-                        .iter()
-                        .find(|(n, q, _)| *n == name && *q == p)
-                        .map(|(_, _, x)| x.clone())
-                })
+            let said = |p: Peer| -> Vec<Option<&str>> {
+                joins
+                    .iter()
+                    .filter_map(|(_, j)| {
+                        j.peers
+                            .iter()
+                            .find(|(n, q, _)| *n == name && *q == p)
+                            .map(|(_, _, x)| x.as_deref())
+                    })
+                    .collect()
             };
-            if let Some(x) = said(Peer::Lost) {
-                state::set_node_state(&mut doc, &name, x.as_deref());
+            let lost = said(Peer::Lost);
+            if !lost.is_empty() {
+                // Whatever any member saw active there stays until the node is fenced.
+                let xmls: Vec<&str> = lost.into_iter().flatten().collect();
+                let merged = state::merge_node_states(&name, &xmls);
+                state::set_node_state(&mut doc, &name, merged.as_deref());
                 peers.insert(name, Peer::Lost);
-            } else if said(Peer::Down).is_some() {
+            } else if !said(Peer::Down).is_empty() {
                 state::set_node_state(&mut doc, &name, None);
                 peers.insert(name, Peer::Down);
             } else {
@@ -734,18 +758,10 @@ impl Node {
         }
         self.fencing = fencing.into_iter().collect();
         let parsed = cib::parse("cib", &self.doc.to_xml());
-        self.opts = Options::of(&parsed.cib);
         self.max_call = self.max_call.max(state::last_call_id(&parsed.cib));
         self.synced = true;
         self.dirty = true;
         self.maybe_plan();
-    }
-
-    fn all_names_of(&self, doc: &Document) -> BTreeSet<String> {
-        let mut names: BTreeSet<String> = self.config.nodes.values().cloned().collect();
-        let parsed = cib::parse("cib", &state::config_xml(doc));
-        names.extend(parsed.cib.nodes.iter().map(|n| n.uname.0.clone()));
-        names
     }
 
     // ---- planning (the coordinator) ----
@@ -754,10 +770,9 @@ impl Node {
     /// node knows it, quorum, and never-seen nodes pending until `dc-deadtime`.
     fn plan_doc(&self) -> Document {
         let mut d = self.doc.clone();
-        let parsed = cib::parse("cib", &state::config_xml(&d));
         if let Some(root) = d.root() {
             let me = self.me();
-            let dc = self.cib_node_id(&parsed.cib, &me);
+            let dc = self.cib_node_id(&self.cfg, &me);
             let el = d.get_mut(root);
             el.set_attr("have-quorum", if self.quorate { "1" } else { "0" });
             el.set_attr("dc-uuid", &dc);
@@ -767,7 +782,7 @@ impl Node {
             .map(|t| t.saturating_add(self.opts.dc_deadtime_ms));
         let pending = deadline.is_none_or(|t| self.now < t);
         for (name, peer) in &self.peers {
-            let id = self.cib_node_id(&parsed.cib, name);
+            let id = self.cib_node_id(&self.cfg, name);
             let attrs: &[(&str, &str)] = match peer {
                 Peer::Member => &[
                     ("in_ccm", "true"),
@@ -926,6 +941,7 @@ impl Node {
             },
         );
         tracing::debug!(?tx, ops = t.graph().ops.len(), "transition");
+        tracing::trace!(graph = %t.graph(), "transition graph");
         self.transition = Some((tx, t));
         self.unsent.clear();
         self.start_ready();
@@ -1268,8 +1284,16 @@ impl Node {
                 },
             );
         }
-        if let Some(tx) = tx {
-            self.complete(tx, op, result);
+        match tx {
+            Some(tx) => self.complete(tx, op, result),
+            // A recurring monitor failed: what the transition under way does may not be
+            // what the cluster needs now.
+            None if failed => {
+                if let Some((_, t)) = &mut self.transition {
+                    t.abort("a monitor failed");
+                }
+            }
+            None => {}
         }
         self.end_transition_if_complete();
         self.maybe_plan();
@@ -1360,11 +1384,7 @@ impl Node {
         if v > mine {
             self.previous = Some(state::config_xml(&self.doc));
             self.doc = state::with_config(&self.doc, &xml);
-            let parsed = cib::parse("cib", &state::config_xml(&self.doc));
-            self.opts = Options::of(&parsed.cib);
-            for name in self.all_names() {
-                self.peers.entry(name).or_insert(Peer::Unseen);
-            }
+            self.refresh_config();
             self.dirty = true;
             self.pending_reqs.insert(req);
             self.progress(format!(
@@ -1425,6 +1445,7 @@ impl Node {
         };
         if config_changed {
             let _ = cib::write::bump_versions(&mut self.doc, old, true);
+            self.refresh_config();
         }
         self.dirty = true;
         self.pending_reqs.insert(req);
@@ -1538,8 +1559,7 @@ impl Node {
             ));
         }
         if let Some(r) = rsc {
-            let parsed = cib::parse("cib", &state::config_xml(&self.doc));
-            if !parsed.cib.has_resource(r) {
+            if !self.cfg.has_resource(r) {
                 return Err(format!("resource {r} is not configured"));
             }
         }
@@ -1800,4 +1820,3 @@ fn cleanup(doc: &mut Document, rsc: Option<&str>, node: Option<&str>) {
         state::set_node_state(doc, &n, Some(&one.to_xml()));
     }
 }
-

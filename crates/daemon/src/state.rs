@@ -60,6 +60,72 @@ pub fn set_node_state(doc: &mut Document, node: &str, xml: Option<&str>) {
     }
 }
 
+/// The largest `call-id` in a document (0 if none).
+fn max_call_id(doc: &Document) -> i64 {
+    doc.all()
+        .filter(|&e| doc.get(e).name == "lrm_rsc_op")
+        .filter_map(|e| doc.get(e).attr("call-id")?.parse().ok())
+        .max()
+        .unwrap_or(0)
+}
+
+/// What several nodes know of `node`'s history (each a [`node_state_xml`]), merged so
+/// that nothing anyone saw active there is forgotten: the freshest one (by its largest
+/// call id; the first among equals), plus every resource only the others know of.
+pub fn merge_node_states(node: &str, xmls: &[&str]) -> Option<String> {
+    let docs: Vec<Document> = xmls.iter().map(|x| Document::parse(x).0).collect();
+    let mut best: Option<usize> = None;
+    for (i, d) in docs.iter().enumerate() {
+        if node_state(d, node).is_none() {
+            continue;
+        }
+        if best.is_none_or(|b| max_call_id(d) > max_call_id(&docs[b])) {
+            best = Some(i);
+        }
+    }
+    let b = best?;
+    let mut out = docs[b].clone();
+    let st = node_state(&out, node)?;
+    let lrm = match out.child(st, "lrm") {
+        Some(l) => l,
+        None => out.append(st, "lrm", &[]),
+    };
+    let resources = match out.child(lrm, "lrm_resources") {
+        Some(r) => r,
+        None => out.append(lrm, "lrm_resources", &[]),
+    };
+    for (i, d) in docs.iter().enumerate() {
+        if i == b {
+            continue;
+        }
+        let Some(other) = node_state(d, node) else {
+            continue;
+        };
+        let theirs: Vec<ElementId> = d
+            .all()
+            .filter(|&e| d.get(e).name == "lrm_resource")
+            .filter(|&e| {
+                let mut up = d.get(e).parent;
+                while let Some(p) = up {
+                    if p == other {
+                        return true;
+                    }
+                    up = d.get(p).parent;
+                }
+                false
+            })
+            .collect();
+        for e in theirs {
+            let id = d.get(e).attr("id");
+            let known = out.children(resources).any(|c| out.get(c).attr("id") == id);
+            if !known {
+                graft(&mut out, resources, d, e);
+            }
+        }
+    }
+    Some(out.to_xml())
+}
+
 /// The configuration part of `doc`: the whole CIB without its status.
 pub fn config_xml(doc: &Document) -> String {
     let mut d = doc.clone();

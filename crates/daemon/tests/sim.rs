@@ -5,7 +5,7 @@
 //! its fence is confirmed, and every schedule converges once the faults stop.
 //!
 //! `DAEMON_SIM_SEEDS=N` runs N random schedules (default below); `DAEMON_SIM_SEED=S`
-//! replays one.
+//! replays one; `DAEMON_SIM_FROM=F` starts the seeds at F.
 
 mod harness;
 
@@ -454,7 +454,11 @@ fn random_fault_schedules_never_run_anything_twice_and_always_converge() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(300);
-    for seed in 0..count {
+    let from: u64 = std::env::var("DAEMON_SIM_FROM")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    for seed in from..from + count {
         if let Err(e) = schedule(seed) {
             panic!(
                 "seed {seed} failed (replay: DAEMON_SIM_SEED={seed} cargo test -p daemon --test sim random): {e}"

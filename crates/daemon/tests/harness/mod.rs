@@ -328,6 +328,21 @@ impl Harness {
 
     fn violation(&mut self, what: String) {
         self.log.push(format!("{} VIOLATION {what}", self.now));
+        for (i, m) in &self.m {
+            if let Some(n) = &m.node {
+                let st = n.status();
+                self.log.push(format!(
+                    "  n{i}: quorate {} coordinator {:?} nodes {:?} fencing {:?}",
+                    st.quorate,
+                    st.coordinator,
+                    st.nodes
+                        .iter()
+                        .map(|n| format!("{}={}", n.name, n.state))
+                        .collect::<Vec<_>>(),
+                    st.fencing
+                ));
+            }
+        }
         self.violations.push(what);
     }
 
