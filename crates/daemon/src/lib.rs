@@ -17,6 +17,45 @@
 //! - [`Output::Alert`]: run the CIB's alert agents for this event.
 //! - [`Output::Reply`]: answer a client of the control socket.
 //! - Time is a value: unix milliseconds, passed with every input.
+//! - Quorum: feed [`cluster::Event::Quorum`] with votequorum's verdict right after every
+//!   membership change (repeats are harmless): the coordinator plans with what it last
+//!   heard.
+//!
+//! # How it works
+//! - **Sync**: after every membership change each member multicasts a
+//!   [`wire::Join`]: its configuration and version, its own operation history (its
+//!   `node_state`), what it knows of the other nodes (member, lost = UNCLEAN, down, never
+//!   seen, with their history), its running operations, its fencing history. A member
+//!   that delivers its own Join in the membership it was made for confirms it
+//!   ([`wire::Msg::Ready`]; a Join delayed past a later change is replaced, never used).
+//!   Once a confirmed Join of every member is delivered, every member builds the same copy: the highest
+//!   configuration; each member's own history; for a node that left, UNCLEAN with the
+//!   union of what anyone saw there (if anyone saw it leave), else down.
+//! - **Coordinator**: the lowest member id. It plans only when synchronised and when no
+//!   operation runs anywhere (the results of operations in flight at a membership change
+//!   are awaited: nothing runs twice). Without quorum it plans all the same, with
+//!   `have-quorum=0`: `no-quorum-policy` (default stop) stops the partition's resources and
+//!   nobody is fenced. A node never seen is pending (down, not fenced) until `dc-deadtime`
+//!   after the partition first had quorum, then `startup-fencing` applies.
+//! - **Running**: the coordinator lowers the plan ([`scheduler::graph::lower`]), drives a
+//!   [`transition::Transition`] and multicasts each ready operation
+//!   ([`wire::Msg::Execute`]); the node it names runs it when the message is delivered
+//!   (fences run on the coordinator). Every node records the in-flight marker at delivery
+//!   and the result ([`wire::Msg::Result`], [`wire::Msg::Fenced`]) at delivery, so every
+//!   copy holds every node's history. An `Execute` delivered before the synchronisation
+//!   that follows a membership change is dropped, never run.
+//! - **Fencing**: a failed fence is in the fencing history, tried again after
+//!   [`FENCE_RETRY_MS`] (doubling up to [`FENCE_RETRY_MAX_MS`]); the node's resources stay
+//!   where they were (the scheduler orders their recovery after its fence) meanwhile.
+//! - **Monitors**: when the cluster settles the coordinator multicasts the whole set of
+//!   recurring monitors; each node keeps the timers of its own, runs them
+//!   ([`Output::Run`] per occurrence) and multicasts the first result and every change. A
+//!   stop, demote or `migrate_to` cancels the resource's monitors on its node.
+//! - **Requests**: `Apply` is checked where it is received (what `verify` refuses, a
+//!   version not above the cluster's) before anything changes, then multicast; `Place`,
+//!   `Clear`, `Cleanup` are multicast edits every node makes at delivery
+//!   (`store::edit`). The client hears progress lines until the coordinator says the
+//!   cluster settled ([`wire::Msg::Settled`]).
 #![deny(missing_docs)]
 
 mod state;
@@ -295,6 +334,8 @@ pub struct Node {
     join_out: Option<u64>,
     want_join: bool,
     joins: BTreeMap<NodeId, Join>,
+    /// Members whose Join is confirmed made for the current membership.
+    ready: BTreeSet<NodeId>,
     synced: bool,
     /// Operations running anywhere: node, transition, op.
     inflight: BTreeSet<(NodeId, Tx, usize)>,
@@ -355,6 +396,7 @@ impl Node {
             join_out: None,
             want_join: false,
             joins: BTreeMap::new(),
+            ready: BTreeSet::new(),
             synced: false,
             inflight: BTreeSet::new(),
             fencing: Vec::new(),
@@ -605,6 +647,7 @@ impl Node {
         }
         self.inflight.retain(|(n, _, _)| self.members.contains(n));
         self.joins.clear();
+        self.ready.clear();
         self.synced = false;
         self.idle = false;
         self.rounds = 0;
@@ -649,8 +692,10 @@ impl Node {
                 Run::Monitor { .. } => None,
             })
             .collect();
+        let v = state::versions(&self.doc);
         let join = Join {
             members: self.members.clone(),
+            version: (v.admin_epoch, v.epoch, v.num_updates),
             seq: self.mseq,
             config: state::config_xml(&self.doc),
             previous: self.previous.clone(),
@@ -667,10 +712,13 @@ impl Node {
 
     fn on_join(&mut self, from: NodeId, join: Join) {
         if from == self.config.local {
-            let stale = self.join_out != Some(self.mseq);
+            // Delivered in the membership it was made for (no change since it was sent):
+            // say so, and the others may use it. Else it is stale: send a fresh one.
+            let fresh = join.seq == self.mseq && self.join_out == Some(self.mseq);
             self.join_out = None;
-            // A Join sent before a later membership change is stale: send a fresh one.
-            if self.want_join || stale {
+            if fresh && !self.want_join {
+                self.send(&Msg::Ready { seq: join.seq });
+            } else {
                 self.send_join();
             }
         }
@@ -678,7 +726,19 @@ impl Node {
             return;
         }
         self.joins.insert(from, join);
-        if !self.synced && self.members.iter().all(|m| self.joins.contains_key(m)) {
+        self.ready.remove(&from);
+    }
+
+    /// `from` says its Join `seq` was made for the current membership.
+    fn on_ready(&mut self, from: NodeId, seq: u64) {
+        if self.joins.get(&from).is_some_and(|j| j.seq == seq) {
+            self.ready.insert(from);
+        }
+        let all = self
+            .members
+            .iter()
+            .all(|m| self.joins.contains_key(m) && self.ready.contains(m));
+        if !self.synced && all {
             self.complete_sync();
         }
     }
@@ -689,21 +749,26 @@ impl Node {
         // The highest configuration wins (the lowest sender among equals).
         let mut best: Option<(Versions, &str)> = None;
         for (_, j) in &joins {
-            let (d, _) = Document::parse(&j.config);
-            let v = state::versions(&d);
+            let (admin_epoch, epoch, num_updates) = j.version;
+            let v = Versions {
+                admin_epoch,
+                epoch,
+                num_updates,
+            };
             if best.is_none_or(|(bv, _)| v > bv) {
                 best = Some((v, &j.config));
             }
         }
-        let doc = match best {
-            Some((v, cfg)) if v >= state::versions(&self.doc) => state::with_config(&self.doc, cfg),
-            _ => self.doc.clone(),
-        };
+        if let Some((v, cfg)) = best
+            && v > state::versions(&self.doc)
+        {
+            self.previous = Some(state::config_xml(&self.doc));
+            self.doc = state::with_config(&self.doc, cfg);
+            self.refresh_config();
+        }
         if self.previous.is_none() {
             self.previous = joins.iter().find_map(|(_, j)| j.previous.clone());
         }
-        self.doc = doc;
-        self.refresh_config();
         let mut doc = std::mem::take(&mut self.doc);
         let names = self.all_names();
         let member_names: BTreeMap<String, NodeId> =
@@ -757,8 +822,7 @@ impl Node {
             self.pending_reqs.extend(j.pending.iter().copied());
         }
         self.fencing = fencing.into_iter().collect();
-        let parsed = cib::parse("cib", &self.doc.to_xml());
-        self.max_call = self.max_call.max(state::last_call_id(&parsed.cib));
+        self.max_call = self.max_call.max(state::max_call_id(&self.doc));
         self.synced = true;
         self.dirty = true;
         self.maybe_plan();
@@ -1030,6 +1094,7 @@ impl Node {
     fn on_msg(&mut self, from: NodeId, msg: Msg) {
         match msg {
             Msg::Join(j) => self.on_join(from, j),
+            Msg::Ready { seq } => self.on_ready(from, seq),
             Msg::Execute {
                 tx,
                 op,

@@ -61,7 +61,7 @@ pub fn set_node_state(doc: &mut Document, node: &str, xml: Option<&str>) {
 }
 
 /// The largest `call-id` in a document (0 if none).
-fn max_call_id(doc: &Document) -> i64 {
+pub fn max_call_id(doc: &Document) -> i64 {
     doc.all()
         .filter(|&e| doc.get(e).name == "lrm_rsc_op")
         .filter_map(|e| doc.get(e).attr("call-id")?.parse().ok())

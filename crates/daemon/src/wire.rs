@@ -53,6 +53,8 @@ pub struct Join {
     pub members: Vec<NodeId>,
     /// The sender's count of membership changes (its own; to spot its stale joins).
     pub seq: u64,
+    /// The version of `config`: `admin_epoch`, `epoch`, `num_updates`.
+    pub version: (u64, u64, u64),
     /// The sender's configuration (a CIB without status).
     pub config: String,
     /// The configuration before it, which still configures the orphans to stop.
@@ -104,6 +106,12 @@ pub enum Edit {
 pub enum Msg {
     /// State after a membership change.
     Join(Join),
+    /// The sender's Join `seq` was delivered in the membership it was made for: the
+    /// others may use it (a Join sent late, after a later change, is never used).
+    Ready {
+        /// The Join's `seq`.
+        seq: u64,
+    },
     /// Run operation `op` of transition `tx` (on the node the operation names; fences on
     /// the coordinator).
     Execute {
