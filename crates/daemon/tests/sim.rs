@@ -359,6 +359,44 @@ fn a_minority_stops_its_resources_and_fences_nobody() {
     converged(&mut h);
 }
 
+#[test]
+fn a_node_never_seen_is_pending_until_dc_deadtime_then_fenced_and_welcome_back() {
+    // n3's machine is off from the start: n1 and n2 have quorum, n3 was never seen.
+    let mut h = Harness::partial(9, 3, 2, 0, Some(&cib(3, 1)));
+    let start = h.now;
+    let until = start + 4_000;
+    while h.now < until {
+        h.pump();
+        while h.sim.deliver_one() {
+            h.pump();
+        }
+        let next = h.next_due().unwrap_or(h.now + 500).max(h.now + 1);
+        h.advance(next.min(until));
+    }
+    assert!(
+        h.fences.is_empty(),
+        "not fenced within dc-deadtime: {:?}",
+        h.fences
+    );
+    let st = h.node(1).status();
+    assert!(
+        st.nodes
+            .iter()
+            .any(|n| n.name == "n3" && n.state == "offline"),
+        "{st:?}"
+    );
+    assert!(
+        !h.actual().is_empty(),
+        "resources run on n1 and n2 meanwhile"
+    );
+    // dc-deadtime (5 s in the test CIB) passes: startup fencing.
+    converged(&mut h);
+    assert_eq!(h.fences, vec![("n3".to_owned(), true)]);
+    h.restart(3);
+    converged(&mut h);
+    assert!(h.node(3).status().nodes.iter().all(|n| n.state == "online"));
+}
+
 /// One random fault schedule; `Err` says what broke.
 fn schedule(seed: u64) -> Result<(), String> {
     let probe = Harness::new(seed, 3, 0, None);

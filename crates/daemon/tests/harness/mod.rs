@@ -90,6 +90,12 @@ pub struct Harness {
 impl Harness {
     /// `n` machines, all booted with `cib` saved, each joining the group.
     pub fn new(seed: u64, n: u32, try_again: u64, cib: Option<&str>) -> Harness {
+        Harness::partial(seed, n, n, try_again, cib)
+    }
+
+    /// `n` machines of which only the first `booted` are powered on (the others never
+    /// seen until [`Harness::restart`]).
+    pub fn partial(seed: u64, n: u32, booted: u32, try_again: u64, cib: Option<&str>) -> Harness {
         let sim = SimCorosync::new(seed, n, try_again);
         let mut h = Harness {
             seed,
@@ -119,7 +125,11 @@ impl Harness {
                 },
             );
             h.world.insert(i, BTreeMap::new());
-            h.boot(i);
+            if i <= booted {
+                h.boot(i);
+            } else {
+                sim.kill(i);
+            }
         }
         h
     }
