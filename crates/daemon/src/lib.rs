@@ -339,6 +339,9 @@ pub struct Node {
     synced: bool,
     /// Operations running anywhere: node, transition, op.
     inflight: BTreeSet<(NodeId, Tx, usize)>,
+    /// Operations that ended since the last membership change (a Join may still list
+    /// them as running).
+    ended: BTreeSet<(NodeId, Tx, usize)>,
     fencing: Vec<FenceEntry>,
     /// Failed fences per target: how many in a row, and when to try again.
     fence_fail: BTreeMap<String, (u32, u64)>,
@@ -399,6 +402,7 @@ impl Node {
             ready: BTreeSet::new(),
             synced: false,
             inflight: BTreeSet::new(),
+            ended: BTreeSet::new(),
             fencing: Vec::new(),
             fence_fail: BTreeMap::new(),
             serial: 0,
@@ -594,6 +598,46 @@ impl Node {
             && (!self.is_coordinator() || (self.idle && self.replan_at.is_none()))
     }
 
+    /// What this node waits for, in words (for logs and test failures).
+    pub fn waiting_for(&self) -> String {
+        let mut why = Vec::new();
+        if !self.synced {
+            let missing: Vec<NodeId> = self
+                .members
+                .iter()
+                .copied()
+                .filter(|m| !self.joins.contains_key(m) || !self.ready.contains(m))
+                .collect();
+            why.push(format!(
+                "synchronisation (members {:?}, joins {:?}, confirmed {:?}, own join out {:?}, \
+                 resend {})",
+                self.members,
+                self.joins.keys().collect::<Vec<_>>(),
+                self.ready,
+                self.join_out,
+                self.want_join
+            ));
+            let _ = missing;
+        }
+        if let Some((tx, t)) = &self.transition {
+            why.push(format!(
+                "transition {tx:?} (stopped: {:?}, unsent {:?})",
+                t.stopped(),
+                self.unsent
+            ));
+        }
+        if !self.inflight.is_empty() {
+            why.push(format!("operations in flight {:?}", self.inflight));
+        }
+        if self.is_coordinator() && !self.idle {
+            why.push("a plan with work left".into());
+        }
+        if let Some(t) = self.replan_at {
+            why.push(format!("planning again at {t}"));
+        }
+        why.join("; ")
+    }
+
     fn save_if_dirty(&mut self) {
         if std::mem::take(&mut self.dirty) {
             self.outputs.push(Output::Save {
@@ -648,6 +692,7 @@ impl Node {
         self.inflight.retain(|(n, _, _)| self.members.contains(n));
         self.joins.clear();
         self.ready.clear();
+        self.ended.clear();
         self.synced = false;
         self.idle = false;
         self.rounds = 0;
@@ -815,6 +860,7 @@ impl Node {
         self.inflight = joins
             .iter()
             .flat_map(|(f, j)| j.running.iter().map(move |(tx, op)| (*f, *tx, *op)))
+            .filter(|r| !self.ended.contains(r))
             .collect();
         let mut fencing: BTreeSet<FenceEntry> = self.fencing.iter().cloned().collect();
         for (_, j) in &joins {
@@ -995,7 +1041,9 @@ impl Node {
             }
         };
         self.rounds += 1;
-        self.serial += 1;
+        // Unique across restarts of this node too (a late result of an earlier life must
+        // never complete an operation of this one): at least the time in ms.
+        self.serial = (self.serial + 1).max(self.now);
         let tx = (self.config.local, self.serial);
         let t = Transition::new(
             graph,
@@ -1286,6 +1334,7 @@ impl Node {
     ) {
         if let Some(tx) = tx {
             self.inflight.remove(&(node, tx, op));
+            self.ended.insert((node, tx, op));
         }
         self.max_call = self.max_call.max(call_id);
         let (rc, timed_out) = match &result {
@@ -1374,6 +1423,7 @@ impl Node {
         entry: FenceEntry,
     ) {
         self.inflight.remove(&(from, tx, op));
+        self.ended.insert((from, tx, op));
         let ok = entry.ok;
         if ok {
             executor::fenced(&mut self.doc, &target, &target_id);

@@ -460,7 +460,12 @@ fn schedule(seed: u64) -> Result<(), String> {
     for i in 1..=n {
         h.restart(i);
     }
-    h.settle(5000).map_err(|e| format!("{e}\n{}", h.tail(80)))?;
+    let settled = h.settle(5000);
+    if let Ok(path) = std::env::var("DAEMON_SIM_LOG") {
+        // The whole log of a replayed seed, for a person to read.
+        let _ = std::fs::write(path, h.log.join("\n"));
+    }
+    settled.map_err(|e| format!("{e}\n{}", h.tail(80)))?;
     if !h.violations.is_empty() {
         return Err(format!("{:?}\n{}", h.violations, h.tail(80)));
     }

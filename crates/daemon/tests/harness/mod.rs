@@ -260,6 +260,15 @@ impl Harness {
                         _ => 10 + self.sim.draw(500),
                     };
                     let at = self.now + delay;
+                    let what = match &op {
+                        OpKind::Rsc(r) => {
+                            format!("{} {} (interval {})", r.action, r.rsc, r.interval_ms)
+                        }
+                        OpKind::Fence(f) => format!("fence {}", f.target),
+                        OpKind::Pseudo(p) => format!("pseudo {}", p.action),
+                    };
+                    self.log
+                        .push(format!("{} n{i} runs {what} as {id:?}", self.now));
                     if let Some(m) = self.m.get_mut(&i) {
                         m.runs.push(Pending { at, id, op });
                     }
@@ -528,11 +537,11 @@ impl Harness {
             .filter_map(|(i, m)| {
                 m.node.as_ref().map(|n| {
                     format!(
-                        "n{i}: settled {} out {} runs {} status {:?}",
+                        "n{i}: settled {} out {} runs {} waiting for: {}",
                         n.settled(),
                         m.out.len(),
                         m.runs.len(),
-                        n.status()
+                        n.waiting_for()
                     )
                 })
             })
