@@ -304,6 +304,8 @@ impl Options {
 
 /// The first fence retry waits this long; each failure doubles it, up to [`FENCE_RETRY_MAX_MS`].
 pub const FENCE_RETRY_MS: u64 = 2_000;
+/// How many fence operations the fencing history keeps (the newest).
+pub const FENCING_HISTORY: usize = 100;
 /// The longest wait between fence attempts.
 pub const FENCE_RETRY_MAX_MS: u64 = 60_000;
 /// Transitions in a row without settling before the coordinator waits for an event (or
@@ -598,6 +600,13 @@ impl Node {
             && (!self.is_coordinator() || (self.idle && self.replan_at.is_none()))
     }
 
+    /// The fencing history keeps the newest [`FENCING_HISTORY`] entries.
+    fn trim_fencing(&mut self) {
+        self.fencing.sort();
+        let extra = self.fencing.len().saturating_sub(FENCING_HISTORY);
+        self.fencing.drain(..extra);
+    }
+
     /// What this node waits for, in words (for logs and test failures).
     pub fn waiting_for(&self) -> String {
         let mut why = Vec::new();
@@ -868,6 +877,7 @@ impl Node {
             self.pending_reqs.extend(j.pending.iter().copied());
         }
         self.fencing = fencing.into_iter().collect();
+        self.trim_fencing();
         self.max_call = self.max_call.max(state::max_call_id(&self.doc));
         self.synced = true;
         self.dirty = true;
@@ -1407,7 +1417,8 @@ impl Node {
                     t.abort("a monitor failed");
                 }
             }
-            None => {}
+            // A recurring monitor that answers as expected changes no plan.
+            None => return,
         }
         self.end_transition_if_complete();
         self.maybe_plan();
@@ -1466,6 +1477,7 @@ impl Node {
             },
         );
         self.fencing.push(entry);
+        self.trim_fencing();
         self.dirty = true;
         self.complete(tx, op, OpResult::Fence { ok });
         self.end_transition_if_complete();
