@@ -813,8 +813,11 @@ impl Node {
                 best = Some((v, &j.config));
             }
         }
+        // Equal versions with different contents (both sides of a split changed it): the
+        // lowest sender's wins everywhere.
         if let Some((v, cfg)) = best
-            && v > state::versions(&self.doc)
+            && (v > state::versions(&self.doc)
+                || (v == state::versions(&self.doc) && cfg != state::config_xml(&self.doc)))
         {
             self.previous = Some(state::config_xml(&self.doc));
             self.doc = state::with_config(&self.doc, cfg);

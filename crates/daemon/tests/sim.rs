@@ -406,7 +406,7 @@ fn schedule(seed: u64) -> Result<(), String> {
     let steps = 150 + h.sim.draw(150) as usize;
     let mut split = false;
     for _ in 0..steps {
-        h.pump();
+        h.pump_some();
         match h.sim.draw(100) {
             0..=44 => {
                 h.sim.deliver_one();
@@ -443,9 +443,31 @@ fn schedule(seed: u64) -> Result<(), String> {
             }
             87..=88 => h.fence_broken = !h.fence_broken,
             89..=90 => h.agent_fail = [0, 5, 20][h.sim.draw(3) as usize],
+            91 => {
+                // An operator moves, bans or clears, on any live node.
+                let alive: Vec<u32> = h.alive();
+                let at = alive[h.sim.draw(alive.len() as u64) as usize];
+                let rsc = ["stack", "a1", "db-clone"][h.sim.draw(3) as usize].to_owned();
+                let node = format!("n{}", 1 + h.sim.draw(u64::from(n)));
+                let request = match h.sim.draw(3) {
+                    0 => Request::Place {
+                        rsc,
+                        node,
+                        ban: false,
+                    },
+                    1 => Request::Place {
+                        rsc,
+                        node,
+                        ban: true,
+                    },
+                    _ => Request::Clear { rsc, node: None },
+                };
+                let client = h.sim.draw(1000);
+                h.request(at, client, request);
+            }
             _ => {}
         }
-        h.pump();
+        h.pump_some();
         h.check_world();
         if !h.violations.is_empty() {
             return Err(format!("{:?}\n{}", h.violations, h.tail(80)));
@@ -478,6 +500,16 @@ fn schedule(seed: u64) -> Result<(), String> {
     }
     if planned.is_empty() {
         return Err("nothing runs after the faults stopped".into());
+    }
+    // Every copy agrees.
+    let views: Vec<_> = (1..=n)
+        .map(|i| {
+            let st = h.node(i).status();
+            (st.version, st.nodes, st.resources, st.coordinator)
+        })
+        .collect();
+    if views.windows(2).any(|w| w[0] != w[1]) {
+        return Err(format!("the nodes' views differ: {views:?}"));
     }
     Ok(())
 }

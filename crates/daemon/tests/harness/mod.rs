@@ -217,9 +217,24 @@ impl Harness {
 
     /// Feed every delivered event to its node, carry out the outputs, flush the queues.
     pub fn pump(&mut self) {
+        self.pump_nodes(false);
+    }
+
+    /// Like [`Harness::pump`], but each node reads its events only with some chance:
+    /// some nodes lag behind the others (delayed delivery).
+    pub fn pump_some(&mut self) {
+        self.pump_nodes(true);
+    }
+
+    fn pump_nodes(&mut self, lagging: bool) {
         loop {
             let mut any = false;
-            let ids: Vec<NodeId> = self.m.keys().copied().collect();
+            let ids: Vec<NodeId> = self
+                .m
+                .keys()
+                .copied()
+                .filter(|_| !lagging || self.sim.draw(100) < 60)
+                .collect();
             for i in ids {
                 let now = self.now;
                 let Some(m) = self.m.get_mut(&i) else {
@@ -240,7 +255,7 @@ impl Harness {
                     let _ = m.out.flush(&mut m.group);
                 }
             }
-            if !any {
+            if !any || lagging {
                 break;
             }
         }
