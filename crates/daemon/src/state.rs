@@ -202,6 +202,35 @@ pub fn last_call_id(cib: &cib::Cib) -> i64 {
 mod tests {
     use super::*;
 
+    fn history(rscs: &[(&str, i64)]) -> String {
+        let ops: String = rscs
+            .iter()
+            .map(|(r, call)| {
+                format!(
+                    r#"<lrm_resource id="{r}"><lrm_rsc_op id="{r}_last_0" call-id="{call}"/></lrm_resource>"#
+                )
+            })
+            .collect();
+        format!(
+            r#"<cib><status><node_state uname="n2"><lrm id="2"><lrm_resources>{ops}</lrm_resources></lrm></node_state></status></cib>"#
+        )
+    }
+
+    #[test]
+    fn what_anyone_saw_on_a_lost_node_is_kept_freshest_first() {
+        let old = history(&[("a", 3), ("b", 4)]);
+        let fresh = history(&[("a", 9), ("c", 8)]);
+        let merged = merge_node_states("n2", &[&old, &fresh]).unwrap_or_default();
+        // The freshest copy of `a`, and `b` and `c` that only one side knew.
+        assert!(merged.contains(r#"call-id="9""#), "{merged}");
+        assert!(!merged.contains(r#"call-id="3""#), "{merged}");
+        assert!(
+            merged.contains(r#"id="b""#) && merged.contains(r#"id="c""#),
+            "{merged}"
+        );
+        assert_eq!(merge_node_states("n2", &[]), None);
+    }
+
     #[test]
     fn a_node_state_travels_whole_and_a_configuration_keeps_the_status() {
         let (mut doc, _) = Document::parse(EMPTY_CIB);
