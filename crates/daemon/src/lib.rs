@@ -151,7 +151,7 @@ pub enum Output {
 }
 
 /// A node as `crm-lite status` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NodeStatus {
     /// Its name.
     pub name: String,
@@ -162,7 +162,7 @@ pub struct NodeStatus {
 }
 
 /// A resource (or clone instance) as `crm-lite status` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ResourceStatus {
     /// The resource id (`rsc:N` for a clone instance).
     pub id: String,
@@ -175,7 +175,7 @@ pub struct ResourceStatus {
 }
 
 /// The cluster as this node knows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Status {
     /// This node.
     pub local: String,
