@@ -6,8 +6,8 @@
 //! queue is full): [`Outgoing`] keeps the messages in order and retries them.
 //!
 //! [`sim`] is a simulated Corosync with the same trait, in-process and seeded, for
-//! deterministic tests of the daemon's state machine. The real implementation on the
-//! `rust-corosync` crate is not written yet (see README "Cluster lab").
+//! deterministic tests of the daemon's state machine. The real implementation, on the
+//! `rust-corosync` crate, is `corosync_group::CorosyncGroup` (crate `crates/corosync-group`).
 
 pub mod sim;
 
@@ -78,6 +78,11 @@ pub trait Group {
     }
     /// The configured nodes (Corosync's nodelist, from cmap), ascending by id: id and name.
     fn nodes(&self) -> Vec<(NodeId, String)>;
+    /// Whether the connection is gone for good (Corosync died): [`Group::wait`] then returns
+    /// `None` at once and [`Group::send`] [`Error::Closed`]. A simulation never closes.
+    fn is_closed(&self) -> bool {
+        false
+    }
 }
 
 /// The outgoing queue: messages wait here, in order, until Corosync accepts them.
