@@ -63,13 +63,8 @@ fn install_stop_handler() -> Result<()> {
 }
 
 /// Connects to this node's Corosync.
-fn connect_corosync() -> Result<cluster::sim::SimNode> {
-    // The real Group (crate `corosync-group`, on rust-corosync) is being written beside
-    // this runtime; until it is merged the daemon cannot join a cluster.
-    anyhow::bail!(
-        "this crm-lite was built without its Corosync connection (crate corosync-group): \
-         the daemon cannot join a cluster"
-    )
+fn connect_corosync() -> Result<corosync_group::CorosyncGroup> {
+    corosync_group::CorosyncGroup::connect().context("failed to connect to corosync")
 }
 
 /// `crm-lite daemon`.

@@ -146,6 +146,9 @@ impl<G: Group, M: Machine, E: Exec + Send + Sync + 'static> Runtime<G, M, E> {
             Some(d) => wait.min(Duration::from_millis(d.saturating_sub(now))),
             None => wait,
         };
+        if self.group.is_closed() {
+            bail!("the connection to corosync is gone (is corosync running?)");
+        }
         let mut event = self.group.wait(wait);
         while let Some(ev) = event {
             tracing::debug!(?ev, "corosync");
