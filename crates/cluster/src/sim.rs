@@ -179,6 +179,25 @@ impl SimCorosync {
         }
     }
 
+    /// Powers node `id` on again after [`SimCorosync::kill`]: Corosync runs on it (in the
+    /// first component, where a healed network puts everyone), not joined to the group yet;
+    /// the restarted daemon joins through its handle. False if it was not dead.
+    pub fn restart(&self, id: NodeId) -> bool {
+        let mut net = self.net.borrow_mut();
+        let Some(state) = net.nodes.get_mut(&id) else {
+            return false;
+        };
+        if state.alive {
+            return false;
+        }
+        state.alive = true;
+        state.joined = false;
+        state.component = 0;
+        state.inbox.clear();
+        state.quorate = None;
+        true
+    }
+
     /// Splits the nodes `ids` from the others (a network partition): what is queued is
     /// delivered on both sides first, then each side sees the other leave.
     pub fn split(&self, ids: &[NodeId]) {

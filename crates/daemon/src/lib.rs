@@ -19,11 +19,19 @@
 //! - Time is a value: unix milliseconds, passed with every input.
 #![deny(missing_docs)]
 
-use std::collections::BTreeMap;
+mod state;
+pub mod wire;
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use cib::Document;
+use cib::model::Versions;
 pub use cluster::NodeId;
-use scheduler::graph::OpKind;
-use transition::OpResult;
+use executor::alert::{AlertEvent, AlertKind};
+use scheduler::graph::{OpKind, RscOp};
+use transition::{OpResult, Transition};
+use wire::{Edit, FenceEntry, Join, Msg, Peer, ReqId, Tx};
 
 /// What a node starts with.
 #[derive(Debug, Clone)]
@@ -197,21 +205,179 @@ pub struct Status {
     pub busy: bool,
 }
 
+/// Something running on this node for the cluster.
+// Operations are the common case; boxing them buys nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+enum Run {
+    /// An operation of a transition.
+    Op {
+        tx: Tx,
+        op: usize,
+        kind: OpKind,
+        call_id: i64,
+    },
+    /// One occurrence of a recurring monitor (by its key).
+    Monitor { key: String },
+}
+
+/// A recurring monitor this node runs.
+#[derive(Debug, Clone)]
+struct Mon {
+    op: RscOp,
+    due: u64,
+    running: bool,
+    /// The last result multicast: rc and timed out.
+    last: Option<(i32, bool)>,
+}
+
+/// What the configuration says about how the daemon runs.
+#[derive(Debug, Clone, Copy)]
+struct Options {
+    dc_deadtime_ms: u64,
+    startup_fencing: bool,
+    batch_limit: usize,
+    recheck_ms: u64,
+}
+
+impl Options {
+    fn of(cib: &cib::Cib) -> Options {
+        let raw = &cib.options.raw;
+        let ms = |k: &str, d: u64| raw.get(k).and_then(cib::duration::parse_ms).unwrap_or(d);
+        let off = |v: &str| {
+            matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "false" | "off" | "no" | "n" | "0"
+            )
+        };
+        Options {
+            dc_deadtime_ms: ms("dc-deadtime", 20_000),
+            startup_fencing: !raw.get("startup-fencing").is_some_and(off),
+            batch_limit: raw
+                .get("batch-limit")
+                .and_then(|v| v.trim().parse().ok())
+                .filter(|n| *n > 0)
+                .unwrap_or(30),
+            recheck_ms: ms("cluster-recheck-interval", 15 * 60 * 1000).max(1000),
+        }
+    }
+}
+
+/// The first fence retry waits this long; each failure doubles it, up to [`FENCE_RETRY_MAX_MS`].
+pub const FENCE_RETRY_MS: u64 = 2_000;
+/// The longest wait between fence attempts.
+pub const FENCE_RETRY_MAX_MS: u64 = 60_000;
+/// Transitions in a row without settling before the coordinator waits for an event (or
+/// the `cluster-recheck-interval`) instead of planning again at once.
+pub const MAX_ROUNDS: u32 = 20;
+
 /// One cluster node's daemon state machine.
 #[derive(Debug)]
 pub struct Node {
     config: Config,
     outputs: Vec<Output>,
+    now: u64,
+    /// The copy of the CIB: configuration and status.
+    doc: Document,
+    opts: Options,
+    /// The configuration of `doc`, parsed.
+    cfg: cib::Cib,
+    /// The configuration before the last change (it still configures orphans to stop).
+    previous: Option<String>,
+    /// What this node knows of every node (by name).
+    peers: BTreeMap<String, Peer>,
+    members: Vec<NodeId>,
+    quorate: bool,
+    quorate_since: Option<u64>,
+    /// Membership changes seen.
+    mseq: u64,
+    /// The membership count of this node's Join on its way, if one is.
+    join_out: Option<u64>,
+    want_join: bool,
+    joins: BTreeMap<NodeId, Join>,
+    synced: bool,
+    /// Operations running anywhere: node, transition, op.
+    inflight: BTreeSet<(NodeId, Tx, usize)>,
+    fencing: Vec<FenceEntry>,
+    /// Failed fences per target: how many in a row, and when to try again.
+    fence_fail: BTreeMap<String, (u32, u64)>,
+    // The coordinator's side.
+    serial: u64,
+    transition: Option<(Tx, Transition)>,
+    /// Ops of the transition whose Execute has not come back yet.
+    unsent: BTreeSet<usize>,
+    replan_at: Option<u64>,
+    rounds: u32,
+    failures: Vec<String>,
+    idle: bool,
+    monitors_sent: Option<Vec<RscOp>>,
+    pending_reqs: BTreeSet<ReqId>,
+    // This node's side.
+    runs: BTreeMap<RunId, Run>,
+    next_run: u64,
+    monitors: BTreeMap<String, Mon>,
+    waiting: BTreeSet<u64>,
+    max_call: i64,
+    dirty: bool,
 }
 
 impl Node {
     /// A node that has not joined the group yet (the runtime joins, then feeds the
-    /// membership event).
+    /// membership event). [`Config::cib`]'s configuration and the other nodes' history are
+    /// kept; this node's own history is dropped (a restarted node runs nothing: it is
+    /// probed).
     pub fn new(config: Config) -> Node {
-        Node {
+        let (mut doc, bad) = match &config.cib {
+            Some(x) => Document::parse(x),
+            None => Document::parse(state::EMPTY_CIB),
+        };
+        if bad.is_some() || doc.root().is_none() {
+            tracing::warn!("the saved cib does not parse: starting from an empty one");
+            doc = Document::parse(state::EMPTY_CIB).0;
+        }
+        let me = config.nodes.get(&config.local).cloned().unwrap_or_default();
+        state::set_node_state(&mut doc, &me, None);
+        let parsed = cib::parse("cib", &doc.to_xml());
+        let mut n = Node {
+            opts: Options::of(&parsed.cib),
+            cfg: parsed.cib.clone(),
+            previous: None,
+            max_call: state::last_call_id(&parsed.cib),
             config,
             outputs: Vec::new(),
+            now: 0,
+            doc,
+            peers: BTreeMap::new(),
+            members: Vec::new(),
+            quorate: false,
+            quorate_since: None,
+            mseq: 0,
+            join_out: None,
+            want_join: false,
+            joins: BTreeMap::new(),
+            synced: false,
+            inflight: BTreeSet::new(),
+            fencing: Vec::new(),
+            fence_fail: BTreeMap::new(),
+            serial: 0,
+            transition: None,
+            unsent: BTreeSet::new(),
+            replan_at: None,
+            rounds: 0,
+            failures: Vec::new(),
+            idle: false,
+            monitors_sent: None,
+            pending_reqs: BTreeSet::new(),
+            runs: BTreeMap::new(),
+            next_run: 1,
+            monitors: BTreeMap::new(),
+            waiting: BTreeSet::new(),
+            dirty: false,
+        };
+        for name in n.all_names() {
+            n.peers.insert(name, Peer::Unseen);
         }
+        n
     }
 
     /// This node's id.
@@ -219,19 +385,157 @@ impl Node {
         self.config.local
     }
 
-    /// Something happened at `now_ms`.
-    pub fn handle(&mut self, input: Input, now_ms: u64) {
-        let _ = (input, now_ms);
+    fn me(&self) -> String {
+        self.name_of(self.config.local)
     }
 
-    /// Time passed: timers (monitors due, operations overdue, fence retries) fire.
+    fn name_of(&self, id: NodeId) -> String {
+        self.config
+            .nodes
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("node{id}"))
+    }
+
+    fn id_of(&self, name: &str) -> Option<NodeId> {
+        self.config
+            .nodes
+            .iter()
+            .find(|(_, n)| n.as_str() == name)
+            .map(|(i, _)| *i)
+    }
+
+    /// Every node: Corosync's nodelist and the CIB's `<nodes>`.
+    fn all_names(&self) -> BTreeSet<String> {
+        let mut names: BTreeSet<String> = self.config.nodes.values().cloned().collect();
+        names.extend(self.cfg.nodes.iter().map(|n| n.uname.0.clone()));
+        names
+    }
+
+    /// The configuration changed: parse it again, know its nodes.
+    fn refresh_config(&mut self) {
+        let parsed = cib::parse("cib", &state::config_xml(&self.doc));
+        self.opts = Options::of(&parsed.cib);
+        self.cfg = parsed.cib;
+        for name in self.all_names() {
+            self.peers.entry(name).or_insert(Peer::Unseen);
+        }
+    }
+
+    /// The `<node id>` of `name` in the CIB, else its Corosync id.
+    fn cib_node_id(&self, cib: &cib::Cib, name: &str) -> String {
+        cib.node(name).map(|n| n.id.clone()).unwrap_or_else(|| {
+            self.id_of(name)
+                .map_or_else(|| name.to_owned(), |i| i.to_string())
+        })
+    }
+
+    /// The coordinator: the lowest member.
+    fn coordinator(&self) -> Option<NodeId> {
+        self.members.first().copied()
+    }
+
+    fn is_coordinator(&self) -> bool {
+        self.coordinator() == Some(self.config.local)
+    }
+
+    fn send(&mut self, msg: &Msg) {
+        self.outputs.push(Output::Send(wire::encode(msg)));
+    }
+
+    fn reply(&mut self, client: u64, reply: Reply) {
+        self.outputs.push(Output::Reply {
+            client: ClientId(client),
+            reply,
+        });
+    }
+
+    fn progress(&mut self, line: String) {
+        for c in self.waiting.clone() {
+            self.reply(c, Reply::Progress(line.clone()));
+        }
+    }
+
+    fn alert(&mut self, kind: AlertKind, node: &str, desc: String, extra: AlertExtra) {
+        if !self.is_coordinator() {
+            return;
+        }
+        let node_id = self.id_of(node).map_or_else(String::new, |i| i.to_string());
+        self.outputs.push(Output::Alert(AlertEvent {
+            kind,
+            node: node.to_owned(),
+            node_id,
+            desc,
+            rsc: extra.rsc,
+            rc: extra.rc,
+            target_rc: extra.target_rc,
+            status: extra.status,
+            at_us: self.now.saturating_mul(1000),
+        }));
+    }
+
+    /// Something happened at `now_ms`.
+    pub fn handle(&mut self, input: Input, now_ms: u64) {
+        self.now = self.now.max(now_ms);
+        match input {
+            Input::Cluster(cluster::Event::Membership {
+                members,
+                left,
+                joined,
+            }) => self.on_membership(members, &left, &joined),
+            Input::Cluster(cluster::Event::Quorum { quorate }) => self.on_quorum(quorate),
+            Input::Cluster(cluster::Event::Message { from, payload }) => {
+                match wire::decode(&payload) {
+                    Ok(msg) => self.on_msg(from, msg),
+                    Err(e) => tracing::warn!(from, error = %e, "message ignored"),
+                }
+            }
+            Input::Done { id, result } => self.on_done(id, result),
+            Input::Request { client, request } => self.on_request(client.0, request),
+        }
+        self.save_if_dirty();
+    }
+
+    /// Time passed: timers (monitors due, fence retries, planning deadlines) fire.
     pub fn tick(&mut self, now_ms: u64) {
-        let _ = now_ms;
+        self.now = self.now.max(now_ms);
+        let due: Vec<String> = self
+            .monitors
+            .iter()
+            .filter(|(_, m)| !m.running && m.due <= self.now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in due {
+            let Some(m) = self.monitors.get_mut(&key) else {
+                continue;
+            };
+            m.running = true;
+            let op = OpKind::Rsc(m.op.clone());
+            let id = RunId(self.next_run);
+            self.next_run += 1;
+            self.runs.insert(id, Run::Monitor { key });
+            self.outputs.push(Output::Run {
+                id,
+                op,
+                call_id: self.max_call + 1,
+            });
+        }
+        if self.replan_at.is_some_and(|t| t <= self.now) {
+            self.replan_at = None;
+            self.maybe_plan();
+        }
+        self.save_if_dirty();
     }
 
     /// When [`Node::tick`] is needed next, if ever.
     pub fn next_deadline(&self) -> Option<u64> {
-        None
+        let mon = self
+            .monitors
+            .values()
+            .filter(|m| !m.running)
+            .map(|m| m.due)
+            .min();
+        [mon, self.replan_at].into_iter().flatten().min()
     }
 
     /// What to do now, in order.
@@ -239,23 +543,1280 @@ impl Node {
         std::mem::take(&mut self.outputs)
     }
 
+    /// Whether this node's view is settled: synchronised, nothing running anywhere, no
+    /// transition, and (on the coordinator) the last plan had nothing to do.
+    pub fn settled(&self) -> bool {
+        self.synced
+            && self.transition.is_none()
+            && self.inflight.is_empty()
+            && (!self.is_coordinator() || (self.idle && self.replan_at.is_none()))
+    }
+
+    fn save_if_dirty(&mut self) {
+        if std::mem::take(&mut self.dirty) {
+            self.outputs.push(Output::Save {
+                xml: self.doc.to_xml(),
+            });
+        }
+    }
+
+    // ---- membership and synchronisation ----
+
+    fn on_membership(&mut self, members: Vec<NodeId>, left: &[NodeId], joined: &[NodeId]) {
+        self.mseq += 1;
+        let old: Vec<NodeId> = std::mem::replace(&mut self.members, members);
+        let mut members = self.members.clone();
+        members.sort_unstable();
+        self.members = members;
+        let gone: Vec<NodeId> = old
+            .iter()
+            .chain(left.iter())
+            .copied()
+            .filter(|n| !self.members.contains(n))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        for &n in &gone {
+            let name = self.name_of(n);
+            if self.peers.get(&name) == Some(&Peer::Member) {
+                self.peers.insert(name.clone(), Peer::Lost);
+                self.dirty = true;
+            }
+            if let Some((_, t)) = &mut self.transition {
+                t.node_lost(&name);
+            }
+            self.alert(AlertKind::Node, &name, "lost".into(), AlertExtra::default());
+        }
+        let local = self.config.local;
+        for &n in joined.iter().filter(|n| **n != local) {
+            let name = self.name_of(n);
+            self.alert(
+                AlertKind::Node,
+                &name,
+                "member".into(),
+                AlertExtra::default(),
+            );
+        }
+        for m in self.members.clone() {
+            self.peers.insert(self.name_of(m), Peer::Member);
+        }
+        if let Some((_, t)) = &mut self.transition {
+            t.abort("the membership changed");
+        }
+        self.inflight.retain(|(n, _, _)| self.members.contains(n));
+        self.joins.clear();
+        self.synced = false;
+        self.idle = false;
+        self.rounds = 0;
+        // A node that (re)joined runs no monitor yet: the set goes out again.
+        self.monitors_sent = None;
+        self.end_transition_if_complete();
+        self.send_join();
+    }
+
+    fn on_quorum(&mut self, quorate: bool) {
+        if quorate && self.quorate_since.is_none() {
+            self.quorate_since = Some(self.now);
+        }
+        if quorate != self.quorate {
+            self.quorate = quorate;
+            self.idle = false;
+            if let Some((_, t)) = &mut self.transition {
+                t.abort("quorum changed");
+            }
+            self.end_transition_if_complete();
+            self.maybe_plan();
+        }
+    }
+
+    fn send_join(&mut self) {
+        if self.join_out.is_some() {
+            self.want_join = true;
+            return;
+        }
+        let me = self.me();
+        let peers = self
+            .peers
+            .iter()
+            .filter(|(n, _)| **n != me)
+            .map(|(n, p)| (n.clone(), *p, state::node_state_xml(&self.doc, n)))
+            .collect();
+        let running = self
+            .runs
+            .values()
+            .filter_map(|r| match r {
+                Run::Op { tx, op, .. } => Some((*tx, *op)),
+                Run::Monitor { .. } => None,
+            })
+            .collect();
+        let join = Join {
+            members: self.members.clone(),
+            seq: self.mseq,
+            config: state::config_xml(&self.doc),
+            previous: self.previous.clone(),
+            own: state::node_state_xml(&self.doc, &me),
+            peers,
+            running,
+            fencing: self.fencing.clone(),
+            pending: self.pending_reqs.iter().copied().collect(),
+        };
+        self.join_out = Some(self.mseq);
+        self.want_join = false;
+        self.send(&Msg::Join(join));
+    }
+
+    fn on_join(&mut self, from: NodeId, join: Join) {
+        if from == self.config.local {
+            let stale = self.join_out != Some(self.mseq);
+            self.join_out = None;
+            // A Join sent before a later membership change is stale: send a fresh one.
+            if self.want_join || stale {
+                self.send_join();
+            }
+        }
+        if join.members != self.members || !self.members.contains(&from) {
+            return;
+        }
+        self.joins.insert(from, join);
+        if !self.synced && self.members.iter().all(|m| self.joins.contains_key(m)) {
+            self.complete_sync();
+        }
+    }
+
+    /// Every member's Join is in: every member builds the same state from them.
+    fn complete_sync(&mut self) {
+        let joins: Vec<(NodeId, Join)> = std::mem::take(&mut self.joins).into_iter().collect();
+        // The highest configuration wins (the lowest sender among equals).
+        let mut best: Option<(Versions, &str)> = None;
+        for (_, j) in &joins {
+            let (d, _) = Document::parse(&j.config);
+            let v = state::versions(&d);
+            if best.is_none_or(|(bv, _)| v > bv) {
+                best = Some((v, &j.config));
+            }
+        }
+        let doc = match best {
+            Some((v, cfg)) if v >= state::versions(&self.doc) => state::with_config(&self.doc, cfg),
+            _ => self.doc.clone(),
+        };
+        if self.previous.is_none() {
+            self.previous = joins.iter().find_map(|(_, j)| j.previous.clone());
+        }
+        self.doc = doc;
+        self.refresh_config();
+        let mut doc = std::mem::take(&mut self.doc);
+        let names = self.all_names();
+        let member_names: BTreeMap<String, NodeId> =
+            self.members.iter().map(|&m| (self.name_of(m), m)).collect();
+        let mut peers = BTreeMap::new();
+        for name in names {
+            if let Some(id) = member_names.get(&name) {
+                let own = joins
+                    .iter()
+                    .find(|(f, _)| f == id)
+                    .and_then(|(_, j)| j.own.clone());
+                state::set_node_state(&mut doc, &name, own.as_deref());
+                peers.insert(name, Peer::Member);
+                continue;
+            }
+            let said = |p: Peer| -> Vec<Option<&str>> {
+                joins
+                    .iter()
+                    .filter_map(|(_, j)| {
+                        j.peers
+                            .iter()
+                            .find(|(n, q, _)| *n == name && *q == p)
+                            .map(|(_, _, x)| x.as_deref())
+                    })
+                    .collect()
+            };
+            let lost = said(Peer::Lost);
+            if !lost.is_empty() {
+                // Whatever any member saw active there stays until the node is fenced.
+                let xmls: Vec<&str> = lost.into_iter().flatten().collect();
+                let merged = state::merge_node_states(&name, &xmls);
+                state::set_node_state(&mut doc, &name, merged.as_deref());
+                peers.insert(name, Peer::Lost);
+            } else if !said(Peer::Down).is_empty() {
+                state::set_node_state(&mut doc, &name, None);
+                peers.insert(name, Peer::Down);
+            } else {
+                state::set_node_state(&mut doc, &name, None);
+                peers.insert(name, Peer::Unseen);
+            }
+        }
+        self.doc = doc;
+        self.peers = peers;
+        self.inflight = joins
+            .iter()
+            .flat_map(|(f, j)| j.running.iter().map(move |(tx, op)| (*f, *tx, *op)))
+            .collect();
+        let mut fencing: BTreeSet<FenceEntry> = self.fencing.iter().cloned().collect();
+        for (_, j) in &joins {
+            fencing.extend(j.fencing.iter().cloned());
+            self.pending_reqs.extend(j.pending.iter().copied());
+        }
+        self.fencing = fencing.into_iter().collect();
+        let parsed = cib::parse("cib", &self.doc.to_xml());
+        self.max_call = self.max_call.max(state::last_call_id(&parsed.cib));
+        self.synced = true;
+        self.dirty = true;
+        self.maybe_plan();
+    }
+
+    // ---- planning (the coordinator) ----
+
+    /// The CIB the coordinator plans on: the copy with each node's membership as this
+    /// node knows it, quorum, and never-seen nodes pending until `dc-deadtime`.
+    fn plan_doc(&self) -> Document {
+        let mut d = self.doc.clone();
+        if let Some(root) = d.root() {
+            let me = self.me();
+            let dc = self.cib_node_id(&self.cfg, &me);
+            let el = d.get_mut(root);
+            el.set_attr("have-quorum", if self.quorate { "1" } else { "0" });
+            el.set_attr("dc-uuid", &dc);
+        }
+        let deadline = self
+            .quorate_since
+            .map(|t| t.saturating_add(self.opts.dc_deadtime_ms));
+        let pending = deadline.is_none_or(|t| self.now < t);
+        for (name, peer) in &self.peers {
+            let id = self.cib_node_id(&self.cfg, name);
+            let attrs: &[(&str, &str)] = match peer {
+                Peer::Member => &[
+                    ("in_ccm", "true"),
+                    ("crmd", "online"),
+                    ("join", "member"),
+                    ("expected", "member"),
+                ],
+                Peer::Lost => &[
+                    ("in_ccm", "false"),
+                    ("crmd", "offline"),
+                    ("join", "down"),
+                    ("expected", "member"),
+                ],
+                Peer::Unseen if !pending && self.opts.startup_fencing => {
+                    // Never seen: Pacemaker's startup fencing (no node_state at all).
+                    state::set_node_state(&mut d, name, None);
+                    continue;
+                }
+                Peer::Down | Peer::Unseen => {
+                    state::set_node_state(&mut d, name, None);
+                    &[
+                        ("in_ccm", "false"),
+                        ("crmd", "offline"),
+                        ("join", "down"),
+                        ("expected", "down"),
+                    ]
+                }
+            };
+            state::set_membership(&mut d, name, &id, attrs);
+        }
+        d
+    }
+
+    fn plan_now(&self) -> (cib::Parsed, scheduler::Plan) {
+        let parsed = cib::parse("cib", &self.plan_doc().to_xml());
+        let plan = scheduler::schedule(
+            &parsed.cib,
+            &scheduler::Input {
+                now: Some((self.now / 1000) as i64),
+                explain: false,
+            },
+        );
+        (parsed, plan)
+    }
+
+    /// Plan and start a transition if this node coordinates and the cluster is ready.
+    fn maybe_plan(&mut self) {
+        if !self.synced
+            || !self.is_coordinator()
+            || self.transition.is_some()
+            || !self.inflight.is_empty()
+            || self.replan_at.is_some_and(|t| t > self.now)
+        {
+            return;
+        }
+        let (parsed, plan) = self.plan_now();
+        let previous = self
+            .previous
+            .as_deref()
+            .map(|x| cib::parse("previous", x).cib);
+        let src = scheduler::graph::Sources {
+            cib: &parsed.cib,
+            previous: previous.as_ref(),
+            now: (self.now / 1000) as i64,
+        };
+        if plan.actions.is_empty() && plan.probes.is_empty() {
+            self.idle = true;
+            self.rounds = 0;
+            let ops: Vec<RscOp> = plan
+                .monitors
+                .iter()
+                .filter_map(|m| scheduler::graph::monitor(&src, m).ok())
+                .collect();
+            if self.monitors_sent.as_ref() != Some(&ops) {
+                self.monitors_sent = Some(ops.clone());
+                self.send(&Msg::Monitors { ops });
+            }
+            if !self.pending_reqs.is_empty() || !self.failures.is_empty() {
+                let ok = self.failures.is_empty();
+                let mut message = if ok {
+                    "the cluster converged".to_owned()
+                } else {
+                    format!(
+                        "the cluster converged, but operations failed: {}",
+                        self.failures.join("; ")
+                    )
+                };
+                if !self.quorate {
+                    message = format!("{message} (this partition has no quorum)");
+                }
+                let reqs = self.pending_reqs.iter().copied().collect();
+                self.failures.clear();
+                self.send(&Msg::Settled {
+                    ok: ok && self.quorate,
+                    message,
+                    reqs,
+                });
+            }
+            // A node never seen becomes a candidate for startup fencing at dc-deadtime.
+            if self.peers.values().any(|p| *p == Peer::Unseen)
+                && let Some(t) = self.quorate_since
+            {
+                let at = t.saturating_add(self.opts.dc_deadtime_ms);
+                if at > self.now {
+                    self.replan_at = Some(at);
+                }
+            }
+            return;
+        }
+        self.idle = false;
+        // A failed fence is tried again after its delay, not at once.
+        let wait = plan
+            .actions
+            .iter()
+            .filter(|a| a.kind == scheduler::ActionKind::Fence)
+            .filter_map(|a| self.fence_fail.get(&a.rsc).map(|(_, at)| *at))
+            .filter(|at| *at > self.now)
+            .max();
+        if let Some(at) = wait {
+            self.replan_at = Some(at);
+            return;
+        }
+        if self.rounds >= MAX_ROUNDS {
+            let message = format!(
+                "not converged after {MAX_ROUNDS} transitions; planning again in {} s",
+                self.opts.recheck_ms / 1000
+            );
+            self.failures.push(message.clone());
+            let reqs = self.pending_reqs.iter().copied().collect();
+            self.send(&Msg::Settled {
+                ok: false,
+                message,
+                reqs,
+            });
+            self.failures.clear();
+            self.rounds = 0;
+            self.replan_at = Some(self.now + self.opts.recheck_ms);
+            return;
+        }
+        let graph = match scheduler::graph::lower(&plan, &src, &[]) {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::warn!(error = %e, "the plan cannot be lowered");
+                self.replan_at = Some(self.now + self.opts.recheck_ms);
+                return;
+            }
+        };
+        self.rounds += 1;
+        self.serial += 1;
+        let tx = (self.config.local, self.serial);
+        let t = Transition::new(
+            graph,
+            transition::Config {
+                batch_limit: self.opts.batch_limit,
+                last_call_id: self.max_call,
+            },
+        );
+        tracing::debug!(?tx, ops = t.graph().ops.len(), "transition");
+        tracing::trace!(graph = %t.graph(), "transition graph");
+        self.transition = Some((tx, t));
+        self.unsent.clear();
+        self.start_ready();
+    }
+
+    fn start_ready(&mut self) {
+        loop {
+            let Some((tx, t)) = &mut self.transition else {
+                return;
+            };
+            let tx = *tx;
+            let ready = t.ready();
+            if ready.is_empty() {
+                break;
+            }
+            let mut sends = Vec::new();
+            let mut implied = Vec::new();
+            for op in ready {
+                if t.started(op, Duration::from_millis(self.now)).is_err() {
+                    continue;
+                }
+                let kind = t.graph().ops[op].kind.clone();
+                let call_id = t.call_id(op);
+                match &kind {
+                    OpKind::Pseudo(_) => implied.push(op),
+                    OpKind::Rsc(r) => sends.push((op, r.node.clone(), kind, call_id)),
+                    OpKind::Fence(_) => sends.push((op, String::new(), kind, call_id)),
+                }
+            }
+            for op in implied {
+                let _ = t.complete(op, OpResult::Implied);
+            }
+            for (op, node, kind, call_id) in sends {
+                let target = if node.is_empty() {
+                    Some(self.config.local)
+                } else {
+                    self.id_of(&node).filter(|i| self.members.contains(i))
+                };
+                let Some(target) = target else {
+                    // Nobody can run it: it failed.
+                    if let Some((_, t)) = &mut self.transition {
+                        let _ = t.complete(op, not_run(&kind, "its node is not a member"));
+                    }
+                    continue;
+                };
+                self.unsent.insert(op);
+                self.send(&Msg::Execute {
+                    tx,
+                    op,
+                    node: target,
+                    kind,
+                    call_id,
+                });
+            }
+        }
+        self.end_transition_if_complete();
+    }
+
+    fn end_transition_if_complete(&mut self) {
+        if self
+            .transition
+            .as_ref()
+            .is_some_and(|(_, t)| t.is_complete())
+        {
+            self.transition = None;
+            self.unsent.clear();
+            self.maybe_plan();
+        }
+    }
+
+    /// The coordinator learns op `op` of `tx` ended.
+    fn complete(&mut self, tx: Tx, op: usize, result: OpResult) {
+        let Some((ctx, t)) = &mut self.transition else {
+            return;
+        };
+        if *ctx != tx {
+            return;
+        }
+        self.unsent.remove(&op);
+        let _ = t.complete(op, result);
+        self.start_ready();
+    }
+
+    // ---- messages ----
+
+    fn on_msg(&mut self, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::Join(j) => self.on_join(from, j),
+            Msg::Execute {
+                tx,
+                op,
+                node,
+                kind,
+                call_id,
+            } => self.on_execute(from, tx, op, node, kind, call_id),
+            Msg::Result {
+                tx,
+                op,
+                node,
+                rsc_op,
+                call_id,
+                result,
+                now_s,
+            } => self.on_result(tx, op, node, rsc_op, call_id, result, now_s),
+            Msg::Fenced {
+                tx,
+                op,
+                target,
+                target_id,
+                entry,
+            } => self.on_fenced(from, tx, op, target, target_id, entry),
+            Msg::Monitors { ops } => self.on_monitors(ops),
+            Msg::Config { xml, req } => self.on_config(xml, req),
+            Msg::Edit { edit, req } => self.on_edit(edit, req),
+            Msg::Settled { ok, message, reqs } => {
+                for r in &reqs {
+                    self.pending_reqs.remove(r);
+                    if r.0 == self.config.local && self.waiting.remove(&r.1) {
+                        self.reply(
+                            r.1,
+                            Reply::Done {
+                                ok,
+                                message: message.clone(),
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_execute(
+        &mut self,
+        from: NodeId,
+        tx: Tx,
+        op: usize,
+        node: NodeId,
+        kind: OpKind,
+        call_id: i64,
+    ) {
+        // Only the coordinator of the synchronised membership starts operations: anything
+        // sent before the last membership change is dropped (its sender forgets it).
+        if !self.synced || Some(from) != self.coordinator() || !self.members.contains(&node) {
+            if from == self.config.local {
+                self.complete(tx, op, not_run(&kind, "the membership changed"));
+            }
+            return;
+        }
+        if from == self.config.local {
+            self.unsent.remove(&op);
+        }
+        self.inflight.insert((node, tx, op));
+        if let OpKind::Rsc(r) = &kind {
+            self.max_call = self.max_call.max(call_id);
+            if r.record && !(r.action == "monitor" && r.interval_ms == 0) {
+                let rec = op_record(r, None, call_id, (self.now / 1000) as i64);
+                executor::record(&mut self.doc, &rec);
+                self.dirty = true;
+            }
+        }
+        if node != self.config.local {
+            return;
+        }
+        if let OpKind::Rsc(r) = &kind
+            && matches!(r.action.as_str(), "stop" | "demote" | "migrate_to")
+        {
+            self.monitors.retain(|_, m| m.op.rsc != r.rsc);
+        }
+        let id = RunId(self.next_run);
+        self.next_run += 1;
+        self.runs.insert(
+            id,
+            Run::Op {
+                tx,
+                op,
+                kind: kind.clone(),
+                call_id,
+            },
+        );
+        self.outputs.push(Output::Run {
+            id,
+            op: kind,
+            call_id,
+        });
+    }
+
+    fn on_done(&mut self, id: RunId, result: OpResult) {
+        let now_s = (self.now / 1000) as i64;
+        match self.runs.remove(&id) {
+            Some(Run::Op {
+                tx,
+                op,
+                kind: OpKind::Rsc(r),
+                call_id,
+            }) => {
+                self.send(&Msg::Result {
+                    tx: Some(tx),
+                    op,
+                    node: self.config.local,
+                    rsc_op: r,
+                    call_id,
+                    result,
+                    now_s,
+                });
+            }
+            Some(Run::Op {
+                tx,
+                op,
+                kind: OpKind::Fence(f),
+                ..
+            }) => {
+                let ok = matches!(result, OpResult::Fence { ok: true });
+                let why = match &result {
+                    OpResult::Fence { ok: true } => String::new(),
+                    OpResult::Agent { exit_reason, .. } => {
+                        exit_reason.clone().unwrap_or_else(|| "fence failed".into())
+                    }
+                    _ => "no fence device confirmed it".into(),
+                };
+                let entry = FenceEntry {
+                    at_ms: self.now,
+                    target: f.target.clone(),
+                    action: f.action.clone(),
+                    ok,
+                    by: self.me(),
+                    why,
+                };
+                self.send(&Msg::Fenced {
+                    tx,
+                    op,
+                    target: f.target,
+                    target_id: f.target_id,
+                    entry,
+                });
+            }
+            Some(Run::Op { .. }) => {}
+            Some(Run::Monitor { key }) => {
+                let Some(m) = self.monitors.get_mut(&key) else {
+                    return;
+                };
+                m.running = false;
+                m.due = self.now + m.op.interval_ms.max(1);
+                let (rc, timed_out) = match &result {
+                    OpResult::Agent { rc, timed_out, .. } => (*rc, *timed_out),
+                    _ => (1, false),
+                };
+                if m.last == Some((rc, timed_out)) {
+                    return;
+                }
+                m.last = Some((rc, timed_out));
+                let rsc_op = m.op.clone();
+                let call_id = self.max_call + 1;
+                self.send(&Msg::Result {
+                    tx: None,
+                    op: 0,
+                    node: self.config.local,
+                    rsc_op,
+                    call_id,
+                    result,
+                    now_s,
+                });
+            }
+            None => {}
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_result(
+        &mut self,
+        tx: Option<Tx>,
+        op: usize,
+        node: NodeId,
+        r: RscOp,
+        call_id: i64,
+        result: OpResult,
+        now_s: i64,
+    ) {
+        if let Some(tx) = tx {
+            self.inflight.remove(&(node, tx, op));
+        }
+        self.max_call = self.max_call.max(call_id);
+        let (rc, timed_out) = match &result {
+            OpResult::Agent { rc, timed_out, .. } => (*rc, *timed_out),
+            _ => (1, false),
+        };
+        let failed = r.failed(rc, timed_out);
+        if r.record {
+            let rec = op_record(&r, Some(&result), call_id, now_s);
+            executor::record(&mut self.doc, &rec);
+            self.dirty = true;
+        }
+        let what = if r.interval_ms > 0 {
+            format!("monitor {} on {}", r.rsc, r.node)
+        } else if r.action == "monitor" {
+            format!("probe {} on {}", r.rsc, r.node)
+        } else {
+            format!("{} {} on {}", r.action, r.rsc, r.node)
+        };
+        let text = if failed {
+            let why = match &result {
+                OpResult::Agent {
+                    exit_reason: Some(w),
+                    ..
+                } => format!(": {w}"),
+                _ => String::new(),
+            };
+            format!(
+                "{what}: FAILED (rc {rc}{}){why}",
+                if timed_out { ", timed out" } else { "" }
+            )
+        } else {
+            format!("{what}: ok")
+        };
+        if tx.is_some() || failed {
+            self.progress(text.clone());
+        }
+        if failed {
+            self.failures.push(text.clone());
+            self.idle = false;
+        }
+        let alerting = matches!(r.action.as_str(), "start" | "stop" | "promote" | "demote")
+            || (failed && r.action == "monitor" && r.interval_ms > 0);
+        if alerting {
+            let desc = if failed { "error" } else { "ok" }.to_owned();
+            self.alert(
+                AlertKind::Resource,
+                &r.node,
+                desc,
+                AlertExtra {
+                    rsc: Some((r.rsc.clone(), r.action.clone(), r.interval_ms)),
+                    rc: Some(rc),
+                    target_rc: Some(r.expected_rc),
+                    status: Some(if timed_out {
+                        2
+                    } else if failed {
+                        4
+                    } else {
+                        0
+                    }),
+                },
+            );
+        }
+        match tx {
+            Some(tx) => self.complete(tx, op, result),
+            // A recurring monitor failed: what the transition under way does may not be
+            // what the cluster needs now.
+            None if failed => {
+                if let Some((_, t)) = &mut self.transition {
+                    t.abort("a monitor failed");
+                }
+            }
+            None => {}
+        }
+        self.end_transition_if_complete();
+        self.maybe_plan();
+    }
+
+    fn on_fenced(
+        &mut self,
+        from: NodeId,
+        tx: Tx,
+        op: usize,
+        target: String,
+        target_id: String,
+        entry: FenceEntry,
+    ) {
+        self.inflight.remove(&(from, tx, op));
+        let ok = entry.ok;
+        if ok {
+            executor::fenced(&mut self.doc, &target, &target_id);
+            let member = self
+                .id_of(&target)
+                .is_some_and(|i| self.members.contains(&i));
+            if !member {
+                self.peers.insert(target.clone(), Peer::Down);
+            }
+            self.fence_fail.remove(&target);
+            self.progress(format!("fenced {target} ({})", entry.action));
+        } else {
+            let n = self.fence_fail.get(&target).map_or(0, |(n, _)| *n) + 1;
+            let delay = FENCE_RETRY_MS
+                .saturating_mul(1 << (n - 1).min(10))
+                .min(FENCE_RETRY_MAX_MS);
+            self.fence_fail
+                .insert(target.clone(), (n, self.now.saturating_add(delay)));
+            let text = format!(
+                "fencing {target} FAILED ({}); its resources stay where they were until it is \
+                 fenced; trying again in {} s",
+                entry.why,
+                delay / 1000
+            );
+            self.progress(text.clone());
+            self.failures.push(text);
+        }
+        self.alert(
+            AlertKind::Fencing,
+            &target,
+            format!(
+                "Operation {} of {target} by {}: {}",
+                entry.action,
+                entry.by,
+                if ok { "OK" } else { "Error" }
+            ),
+            AlertExtra {
+                rc: Some(if ok { 0 } else { 1 }),
+                ..AlertExtra::default()
+            },
+        );
+        self.fencing.push(entry);
+        self.dirty = true;
+        self.complete(tx, op, OpResult::Fence { ok });
+        self.end_transition_if_complete();
+        self.maybe_plan();
+    }
+
+    fn on_monitors(&mut self, ops: Vec<RscOp>) {
+        let me = self.me();
+        let mine: BTreeMap<String, RscOp> = ops
+            .into_iter()
+            .filter(|o| o.node == me)
+            .map(|o| (o.key.clone(), o))
+            .collect();
+        self.monitors
+            .retain(|k, m| mine.get(k).is_some_and(|o| *o == m.op));
+        for (k, op) in mine {
+            let due = self.now + op.interval_ms.max(1);
+            self.monitors.entry(k).or_insert(Mon {
+                op,
+                due,
+                running: false,
+                last: None,
+            });
+        }
+    }
+
+    fn on_config(&mut self, xml: String, req: ReqId) {
+        let (d, _) = Document::parse(&xml);
+        let v = state::versions(&d);
+        let mine = state::versions(&self.doc);
+        if v > mine {
+            self.previous = Some(state::config_xml(&self.doc));
+            self.doc = state::with_config(&self.doc, &xml);
+            self.refresh_config();
+            self.dirty = true;
+            self.pending_reqs.insert(req);
+            self.progress(format!(
+                "configuration {} adopted by the cluster",
+                state::version_text(v)
+            ));
+        } else if req.0 == self.config.local && self.waiting.remove(&req.1) {
+            self.reply(
+                req.1,
+                Reply::Done {
+                    ok: false,
+                    message: format!(
+                        "refused: the configuration has version {}, not higher than the \
+                         cluster's {} (another change came first)",
+                        state::version_text(v),
+                        state::version_text(mine)
+                    ),
+                },
+            );
+            return;
+        }
+        self.restart_planning("the configuration changed");
+    }
+
+    /// A change the coordinator must plan for: stop the transition (what runs is awaited)
+    /// and plan again.
+    fn restart_planning(&mut self, why: &str) {
+        self.idle = false;
+        self.rounds = 0;
+        self.replan_at = None;
+        if let Some((_, t)) = &mut self.transition {
+            t.abort(why);
+        }
+        self.end_transition_if_complete();
+        self.maybe_plan();
+    }
+
+    fn on_edit(&mut self, edit: Edit, req: ReqId) {
+        let old = state::versions(&self.doc);
+        let config_changed = match &edit {
+            Edit::Place { rsc, node, ban } => {
+                store::edit::place(&mut self.doc, rsc, node, *ban).is_ok()
+            }
+            Edit::Clear { rsc, node } => clear(&mut self.doc, rsc, node.as_deref()) > 0,
+            Edit::Cleanup { rsc, node } => {
+                cleanup(&mut self.doc, rsc.as_deref(), node.as_deref());
+                // Probed again: their monitors' last results are forgotten too.
+                for m in self.monitors.values_mut() {
+                    if rsc
+                        .as_ref()
+                        .is_none_or(|r| m.op.rsc == *r || m.op.rsc.starts_with(&format!("{r}:")))
+                    {
+                        m.last = None;
+                    }
+                }
+                false
+            }
+        };
+        if config_changed {
+            let _ = cib::write::bump_versions(&mut self.doc, old, true);
+            self.refresh_config();
+        }
+        self.dirty = true;
+        self.pending_reqs.insert(req);
+        self.restart_planning("an operator changed the cluster");
+    }
+
+    // ---- requests ----
+
+    fn on_request(&mut self, client: u64, request: Request) {
+        let refuse = |n: &mut Node, message: String| {
+            n.reply(client, Reply::Done { ok: false, message });
+        };
+        if !self.synced {
+            refuse(
+                self,
+                "the cluster is synchronising after a membership change: try again".into(),
+            );
+            return;
+        }
+        let req = (self.config.local, client);
+        match request {
+            Request::Apply { file, xml } => {
+                let mut parsed = cib::parse(&file, &xml);
+                parsed.check_runnable();
+                if parsed.has_errors() {
+                    let errors: Vec<String> = parsed
+                        .diagnostics
+                        .iter()
+                        .filter(|d| d.is_error())
+                        .map(|d| d.to_string())
+                        .collect();
+                    refuse(
+                        self,
+                        format!(
+                            "{file} is invalid, nothing was changed:\n{}",
+                            errors.join("\n")
+                        ),
+                    );
+                    return;
+                }
+                let v = parsed.cib.versions;
+                let mine = state::versions(&self.doc);
+                if v <= mine {
+                    refuse(
+                        self,
+                        format!(
+                            "{file} has version {}, not higher than the cluster's {}: raise its \
+                             epoch (or admin_epoch)",
+                            state::version_text(v),
+                            state::version_text(mine)
+                        ),
+                    );
+                    return;
+                }
+                let config = state::config_xml(&parsed.doc);
+                self.waiting.insert(client);
+                self.reply(
+                    client,
+                    Reply::Progress(format!(
+                        "handing {file} (version {}) to the cluster",
+                        state::version_text(v)
+                    )),
+                );
+                self.send(&Msg::Config { xml: config, req });
+            }
+            Request::Place { rsc, node, ban } => {
+                if let Err(m) = self.check_target(Some(&rsc), Some(&node)) {
+                    refuse(self, m);
+                    return;
+                }
+                self.waiting.insert(client);
+                self.send(&Msg::Edit {
+                    edit: Edit::Place { rsc, node, ban },
+                    req,
+                });
+            }
+            Request::Clear { rsc, node } => {
+                if let Err(m) = self.check_target(Some(&rsc), node.as_deref()) {
+                    refuse(self, m);
+                    return;
+                }
+                self.waiting.insert(client);
+                self.send(&Msg::Edit {
+                    edit: Edit::Clear { rsc, node },
+                    req,
+                });
+            }
+            Request::Cleanup { rsc, node } => {
+                if let Err(m) = self.check_target(rsc.as_deref(), node.as_deref()) {
+                    refuse(self, m);
+                    return;
+                }
+                self.waiting.insert(client);
+                self.send(&Msg::Edit {
+                    edit: Edit::Cleanup { rsc, node },
+                    req,
+                });
+            }
+        }
+    }
+
+    /// A request may name only configured resources and nodes of the nodelist.
+    fn check_target(&self, rsc: Option<&str>, node: Option<&str>) -> Result<(), String> {
+        if let Some(n) = node
+            && self.id_of(n).is_none()
+        {
+            let known: Vec<&str> = self.config.nodes.values().map(String::as_str).collect();
+            return Err(format!(
+                "node {n} is not in the cluster's nodelist ({})",
+                known.join(", ")
+            ));
+        }
+        if let Some(r) = rsc {
+            if !self.cfg.has_resource(r) {
+                return Err(format!("resource {r} is not configured"));
+            }
+        }
+        Ok(())
+    }
+
+    // ---- status ----
+
     /// The cluster as this node knows it.
     pub fn status(&self) -> Status {
-        Status {
-            local: self
-                .config
-                .nodes
-                .get(&self.config.local)
-                .cloned()
-                .unwrap_or_default(),
-            quorate: false,
-            coordinator: None,
-            version: String::new(),
-            nodes: Vec::new(),
-            resources: Vec::new(),
-            failures: Vec::new(),
-            fencing: Vec::new(),
-            busy: false,
+        let (parsed, plan) = self.plan_now();
+        let standby: BTreeSet<&str> = plan
+            .unavailable
+            .iter()
+            .filter(|(_, why)| why.contains("standby"))
+            .map(|(n, _)| n.as_str())
+            .collect();
+        let nodes = self
+            .peers
+            .iter()
+            .map(|(name, p)| NodeStatus {
+                name: name.clone(),
+                id: self.id_of(name).unwrap_or(0),
+                state: match p {
+                    Peer::Member if standby.contains(name.as_str()) => "standby",
+                    Peer::Member => "online",
+                    Peer::Lost => "UNCLEAN",
+                    Peer::Down | Peer::Unseen => "offline",
+                }
+                .to_owned(),
+            })
+            .collect();
+        let resources = plan
+            .placement
+            .iter()
+            .map(|p| ResourceStatus {
+                id: p.rsc.clone(),
+                agent: parsed
+                    .cib
+                    .primitive_of(&p.rsc)
+                    .map(|(pr, _)| match &pr.provider {
+                        Some(prov) => format!("{}:{prov}:{}", pr.class, pr.agent),
+                        None => format!("{}:{}", pr.class, pr.agent),
+                    })
+                    .unwrap_or_default(),
+                role: if p.nodes.is_empty() {
+                    "Stopped".to_owned()
+                } else {
+                    p.role.to_string()
+                },
+                nodes: p.nodes.clone(),
+            })
+            .collect();
+        let mut failures = Vec::new();
+        for ns in &parsed.cib.status.nodes {
+            for f in &ns.fail_counts {
+                let (op, interval) = f
+                    .operation
+                    .as_ref()
+                    .map_or(("operation", 0), |(o, i)| (o.as_str(), *i));
+                failures.push(format!(
+                    "{} {op}{} on {}: fail count {}",
+                    f.resource.as_str(),
+                    if interval > 0 {
+                        format!(" (every {} s)", interval / 1000)
+                    } else {
+                        String::new()
+                    },
+                    ns.uname.as_str(),
+                    f.count
+                ));
+            }
+            for r in &ns.resources {
+                for o in r
+                    .ops
+                    .iter()
+                    .filter(|o| o.failed() && o.id.ends_with("_last_failure_0"))
+                {
+                    failures.push(format!(
+                        "{} {} on {}: rc {}{}",
+                        r.id.as_str(),
+                        o.operation,
+                        ns.uname.as_str(),
+                        o.rc,
+                        o.exit_reason
+                            .as_deref()
+                            .filter(|w| !w.is_empty())
+                            .map_or(String::new(), |w| format!(" ({w})"))
+                    ));
+                }
+            }
         }
+        let mut fencing: Vec<String> = self
+            .fencing
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}.{:03} {} {} {}{}",
+                    f.at_ms / 1000,
+                    f.at_ms % 1000,
+                    f.target,
+                    f.action,
+                    if f.ok { "ok" } else { "failed" },
+                    if f.why.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", f.why)
+                    }
+                )
+            })
+            .collect();
+        for (target, (n, at)) in &self.fence_fail {
+            fencing.push(format!(
+                "{target}: {n} failed fence attempt(s), next at {}.{:03}; its resources are not \
+                 recovered until it is fenced",
+                at / 1000,
+                at % 1000
+            ));
+        }
+        Status {
+            local: self.me(),
+            quorate: self.quorate,
+            coordinator: self.coordinator().map(|c| self.name_of(c)),
+            version: state::version_text(state::versions(&self.doc)),
+            nodes,
+            resources,
+            failures,
+            fencing,
+            busy: self.transition.is_some() || !self.inflight.is_empty(),
+        }
+    }
+}
+
+/// The optional parts of an alert.
+#[derive(Debug, Default)]
+struct AlertExtra {
+    rsc: Option<(String, String, u64)>,
+    rc: Option<i32>,
+    target_rc: Option<i32>,
+    status: Option<i32>,
+}
+
+/// The result of an operation that never ran.
+fn not_run(kind: &OpKind, why: &str) -> OpResult {
+    match kind {
+        OpKind::Fence(_) => OpResult::Fence { ok: false },
+        OpKind::Pseudo(_) => OpResult::Implied,
+        OpKind::Rsc(_) => OpResult::Agent {
+            rc: 1,
+            timed_out: false,
+            exec_ms: 0,
+            exit_reason: Some(format!("not run: {why}")),
+            restart: None,
+        },
+    }
+}
+
+/// The history entry of `op` (`result` `None`: the in-flight marker), as
+/// `executor::drive::op_record` makes it from what ran.
+pub fn op_record<'a>(
+    op: &'a RscOp,
+    result: Option<&'a OpResult>,
+    call_id: i64,
+    now_s: i64,
+) -> executor::OpRecord<'a> {
+    let (rc, timed_out, exec_ms, exit_reason, restart) = match result {
+        Some(OpResult::Agent {
+            rc,
+            timed_out,
+            exec_ms,
+            exit_reason,
+            restart,
+        }) => (
+            *rc,
+            *timed_out,
+            *exec_ms,
+            exit_reason.as_deref(),
+            restart.as_ref(),
+        ),
+        Some(_) => (1, false, 0, None, None),
+        None => (0, false, 0, None, None),
+    };
+    executor::OpRecord {
+        node: &op.node,
+        node_id: &op.node_id,
+        rsc: &op.rsc,
+        class: &op.agent.class,
+        provider: op.agent.provider.as_deref(),
+        agent: &op.agent.kind,
+        operation: &op.action,
+        interval_ms: op.interval_ms,
+        rc,
+        expected_rc: if result.is_some() { op.expected_rc } else { 0 },
+        timed_out,
+        call_id,
+        now: now_s,
+        exec_ms,
+        digest: &op.digest,
+        exit_reason,
+        restart,
+        migrate: result
+            .and(op.migrate.as_ref())
+            .map(|(s, t)| (s.as_str(), t.as_str())),
+        pending: result.is_none(),
+    }
+}
+
+/// `clear`: remove `rsc`'s `cli-*` constraints (only those on `node`, if given).
+fn clear(doc: &mut Document, rsc: &str, node: Option<&str>) -> usize {
+    let Some(node) = node else {
+        return store::edit::clear(doc, rsc).unwrap_or(0);
+    };
+    let ban = format!("cli-ban-{rsc}-on-{node}");
+    let prefer = format!("cli-prefer-{rsc}");
+    let gone: Vec<_> = doc
+        .all()
+        .filter(|&e| {
+            let el = doc.get(e);
+            el.name == "rsc_location"
+                && el
+                    .attr("id")
+                    .is_some_and(|id| id == ban || (id == prefer && el.attr("node") == Some(node)))
+        })
+        .collect();
+    for &e in &gone {
+        doc.detach(e);
+    }
+    gone.len()
+}
+
+/// `cleanup`: forget the history and fail counts of `rsc` (every resource if `None`) on
+/// `node` (every node if `None`).
+fn cleanup(doc: &mut Document, rsc: Option<&str>, node: Option<&str>) {
+    let names: Vec<String> = match node {
+        Some(n) => vec![n.to_owned()],
+        None => doc
+            .all()
+            .filter(|&e| doc.get(e).name == "node_state")
+            .filter_map(|e| doc.get(e).attr("uname").map(str::to_owned))
+            .collect(),
+    };
+    for n in names {
+        let Some(xml) = state::node_state_xml(doc, &n) else {
+            continue;
+        };
+        let (mut one, _) = Document::parse(&xml);
+        let rscs: Vec<String> = match rsc {
+            Some(r) => vec![r.to_owned()],
+            None => one
+                .all()
+                .filter(|&e| one.get(e).name == "lrm_resource")
+                .filter_map(|e| one.get(e).attr("id").map(str::to_owned))
+                .collect(),
+        };
+        for r in rscs {
+            store::edit::cleanup(&mut one, &r);
+        }
+        state::set_node_state(doc, &n, Some(&one.to_xml()));
     }
 }

@@ -31,7 +31,7 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 20_000;
 pub const DEFAULT_FENCE_TIMEOUT_MS: u64 = 60_000;
 
 /// Which resource agent runs an operation: `class`, `provider`, `type`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Agent {
     /// `ocf`, `stonith`, `systemd`, ...
     pub class: String,
@@ -42,7 +42,7 @@ pub struct Agent {
 }
 
 /// One agent operation on a resource.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RscOp {
     /// The resource as the agent and the history name it (`OCF_RESOURCE_INSTANCE`).
     pub rsc: String,
@@ -85,7 +85,7 @@ impl RscOp {
 }
 
 /// A fence device as the fencer uses it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FenceDevice {
     /// The resource id.
     pub id: String,
@@ -96,7 +96,7 @@ pub struct FenceDevice {
 }
 
 /// Fencing a node.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FenceOp {
     /// The node to fence, and its id.
     pub target: String,
@@ -112,7 +112,7 @@ pub struct FenceOp {
 
 /// An operation that runs nothing: another one does it (a stop or demote on a node being
 /// fenced is done by the fence).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PseudoOp {
     /// The resource.
     pub rsc: String,
@@ -128,7 +128,7 @@ pub struct PseudoOp {
 // Most operations are agent operations: boxing them would cost an allocation each to save
 // space on the few fences and pseudo operations.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum OpKind {
     /// An agent operation.
     Rsc(RscOp),

@@ -48,7 +48,7 @@ pub struct Config {
 }
 
 /// What an operation did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum OpResult {
     /// An agent answered (or could not be run: rc 5 not installed, 3 unimplemented).
     Agent {

@@ -1,0 +1,468 @@
+//! The daemon's state machine over the simulated Corosync: focused scenarios (sync,
+//! version refusal, unclean → fence → recovery, a failing fence, a coordinator change),
+//! then thousands of random fault schedules checked at every step: no primitive (or
+//! promoted instance) active on two nodes, nothing of a lost node started elsewhere before
+//! its fence is confirmed, and every schedule converges once the faults stop.
+//!
+//! `DAEMON_SIM_SEEDS=N` runs N random schedules (default below); `DAEMON_SIM_SEED=S`
+//! replays one; `DAEMON_SIM_FROM=F` starts the seeds at F.
+
+mod harness;
+
+use daemon::{Reply, Request};
+use harness::{Harness, cib};
+
+fn converged(h: &mut Harness) {
+    if let Err(e) = h.settle(3000) {
+        panic!("seed {}: {e}\n{}", h.seed, h.tail(60));
+    }
+    assert!(
+        h.violations.is_empty(),
+        "{:?}\n{}",
+        h.violations,
+        h.tail(60)
+    );
+    assert_eq!(h.planned(), h.actual(), "world = plan\n{}", h.tail(60));
+}
+
+fn where_is(h: &Harness, rsc: &str) -> Vec<String> {
+    h.actual()
+        .into_iter()
+        .filter(|(r, _, _)| r == rsc)
+        .map(|(_, n, _)| n)
+        .collect()
+}
+
+#[test]
+fn three_nodes_synchronise_elect_the_lowest_and_start_everything_once() {
+    let mut h = Harness::new(1, 3, 0, Some(&cib(3, 1)));
+    converged(&mut h);
+    let st = h.node(2).status();
+    assert!(st.quorate);
+    assert_eq!(st.coordinator.as_deref(), Some("n1"));
+    assert_eq!(st.version, "0.1.0");
+    assert!(st.nodes.iter().all(|n| n.state == "online"), "{st:?}");
+    assert!(!st.busy);
+    // The group runs together, the pair apart, one promoted db.
+    let fs = where_is(&h, "fs");
+    assert_eq!(fs.len(), 1);
+    assert_eq!(where_is(&h, "api"), fs);
+    assert_eq!(where_is(&h, "lb"), fs);
+    assert_ne!(where_is(&h, "a1"), where_is(&h, "a2"));
+    let promoted: Vec<_> = h
+        .actual()
+        .into_iter()
+        .filter(|(r, _, role)| r == "db" && role == "Promoted")
+        .collect();
+    assert_eq!(promoted.len(), 1, "{:?}", h.actual());
+    // Every node's status says the same.
+    let s1 = h.node(1).status();
+    let s3 = h.node(3).status();
+    assert_eq!(s1.resources, s3.resources);
+    assert_eq!(s1.nodes, s3.nodes);
+}
+
+#[test]
+fn a_killed_node_is_unclean_then_fenced_then_its_resources_recovered_in_order() {
+    let mut h = Harness::new(2, 3, 0, Some(&cib(3, 1)));
+    converged(&mut h);
+    let victim: u32 = where_is(&h, "fs")[0]
+        .trim_start_matches('n')
+        .parse()
+        .unwrap_or(0);
+    let survivor = (1..=3).find(|i| *i != victim).unwrap_or(1);
+    h.kill(victim);
+    h.pump();
+    let st = h.node(survivor).status();
+    let v = st
+        .nodes
+        .iter()
+        .find(|n| n.name == format!("n{victim}"))
+        .map(|n| n.state.clone());
+    assert_eq!(v.as_deref(), Some("UNCLEAN"), "{st:?}");
+    converged(&mut h);
+    assert!(
+        h.fences.contains(&(format!("n{victim}"), true)),
+        "{:?}",
+        h.fences
+    );
+    let fs = where_is(&h, "fs");
+    assert_eq!(fs.len(), 1);
+    assert_ne!(fs[0], format!("n{victim}"));
+    assert_eq!(where_is(&h, "lb"), fs);
+    // Order: fence, then fs, api, lb started.
+    let log = h.log.join("\n");
+    let fence = log.find(&format!("fence n{victim} -> true"));
+    let fs_start = log.rfind(" start fs -> rc 0");
+    let lb_start = log.rfind(" start lb -> rc 0");
+    assert!(fence < fs_start && fs_start < lb_start, "{log}");
+    let st = h.node(survivor).status();
+    assert!(
+        st.fencing
+            .iter()
+            .any(|f| f.contains(&format!("n{victim} reboot ok"))),
+        "{st:?}"
+    );
+}
+
+#[test]
+fn a_failing_fence_blocks_recovery_is_retried_and_shown_in_status() {
+    let mut h = Harness::new(3, 3, 0, Some(&cib(3, 1)));
+    converged(&mut h);
+    let victim: u32 = where_is(&h, "fs")[0]
+        .trim_start_matches('n')
+        .parse()
+        .unwrap_or(0);
+    let survivor = (1..=3).find(|i| *i != victim).unwrap_or(1);
+    h.fence_broken = true;
+    h.kill(victim);
+    // Let 20 s pass: fences are attempted and fail, nothing of the victim comes back.
+    let end = h.now + 20_000;
+    while h.now < end {
+        h.pump();
+        while h.sim.deliver_one() {
+            h.pump();
+        }
+        let next = h.next_due().unwrap_or(h.now + 1000).max(h.now + 1);
+        h.advance(next.min(end));
+        h.check_world();
+    }
+    let failed = h.fences.iter().filter(|(_, ok)| !ok).count();
+    assert!(failed >= 2, "retried: {:?}", h.fences);
+    assert!(failed < 10, "with a growing delay: {:?}", h.fences);
+    assert!(
+        where_is(&h, "fs").is_empty(),
+        "not recovered: {:?}",
+        h.actual()
+    );
+    let st = h.node(survivor).status();
+    assert!(
+        st.fencing
+            .iter()
+            .any(|f| f.contains("failed fence attempt")),
+        "{st:?}"
+    );
+    // The device works again: the node is fenced and its resources come back.
+    h.fence_broken = false;
+    converged(&mut h);
+    assert_eq!(where_is(&h, "fs").len(), 1);
+    assert!(h.violations.is_empty(), "{:?}", h.violations);
+}
+
+#[test]
+fn the_coordinator_killed_mid_transition_is_replaced_and_nothing_runs_twice() {
+    let mut h = Harness::new(4, 3, 0, Some(&cib(3, 1)));
+    // Kill n1 (the coordinator) while its first transition runs.
+    for _ in 0..200 {
+        h.pump();
+        h.sim.deliver_one();
+        h.pump();
+        if h.m[&1].node.as_ref().is_some_and(|n| n.status().busy) && !h.actual().is_empty() {
+            break;
+        }
+        let next = h.next_due().unwrap_or(h.now + 100).max(h.now + 1);
+        h.advance(next);
+    }
+    assert!(h.node(1).status().busy, "caught mid-transition");
+    h.kill(1);
+    converged(&mut h);
+    assert_eq!(h.node(2).status().coordinator.as_deref(), Some("n2"));
+    assert!(
+        h.fences.contains(&("n1".to_owned(), true)),
+        "{:?}",
+        h.fences
+    );
+}
+
+#[test]
+fn apply_refuses_an_invalid_cib_and_a_stale_version_and_hands_a_new_one_to_all() {
+    let mut h = Harness::new(5, 3, 0, Some(&cib(3, 5)));
+    converged(&mut h);
+    h.request(
+        2,
+        7,
+        Request::Apply {
+            file: "old.xml".into(),
+            xml: cib(3, 4),
+        },
+    );
+    let r = h.m[&2].replies.last().cloned();
+    match r {
+        Some((_, Reply::Done { ok: false, message })) => {
+            assert!(
+                message.contains("0.4.0") && message.contains("0.5.0"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    h.request(
+        2,
+        8,
+        Request::Apply {
+            file: "bad.xml".into(),
+            xml: "<cib><configuration>".into(),
+        },
+    );
+    assert!(matches!(
+        h.m[&2].replies.last(),
+        Some((_, Reply::Done { ok: false, message })) if message.contains("bad.xml")
+    ));
+    // A new version without a2: every node adopts it, a2 stops, the client hears the end.
+    let newer = cib(3, 6)
+        .replace(r#"<primitive id="a2" class="ocf" provider="crm-lite" type="mgmt-api"><operations><op id="a2-mon" name="monitor" interval="10s"/></operations></primitive>"#, "")
+        .replace(r#"<rsc_colocation id="apart" rsc="a2" with-rsc="a1" score="-INFINITY"/>"#, "");
+    h.request(
+        3,
+        9,
+        Request::Apply {
+            file: "new.xml".into(),
+            xml: newer,
+        },
+    );
+    converged(&mut h);
+    for i in 1..=3 {
+        assert_eq!(h.node(i).status().version, "0.6.0");
+    }
+    assert!(where_is(&h, "a2").is_empty());
+    let replies: Vec<_> = h.m[&3].replies.iter().map(|(_, r)| r.clone()).collect();
+    assert!(
+        matches!(replies.last(), Some(Reply::Done { ok: true, .. })),
+        "{replies:?}"
+    );
+    assert!(
+        replies
+            .iter()
+            .any(|r| matches!(r, Reply::Progress(l) if l.contains("stop a2"))),
+        "{replies:?}"
+    );
+}
+
+#[test]
+fn move_ban_clear_and_cleanup_act_cluster_wide_and_unknown_nodes_are_refused() {
+    let mut h = Harness::new(6, 3, 0, Some(&cib(3, 1)));
+    converged(&mut h);
+    let from = where_is(&h, "fs")[0].clone();
+    let to = (1..=3)
+        .map(|i| format!("n{i}"))
+        .find(|n| *n != from)
+        .unwrap_or_default();
+    h.request(
+        1,
+        1,
+        Request::Place {
+            rsc: "stack".into(),
+            node: to.clone(),
+            ban: false,
+        },
+    );
+    converged(&mut h);
+    assert_eq!(where_is(&h, "fs"), vec![to.clone()]);
+    assert_eq!(where_is(&h, "lb"), vec![to.clone()]);
+    assert_eq!(h.node(3).status().version, "0.2.0");
+    h.request(
+        2,
+        2,
+        Request::Place {
+            rsc: "stack".into(),
+            node: "n9".into(),
+            ban: true,
+        },
+    );
+    assert!(matches!(
+        h.m[&2].replies.last(),
+        Some((_, Reply::Done { ok: false, message })) if message.contains("n9")
+    ));
+    h.request(
+        2,
+        3,
+        Request::Clear {
+            rsc: "stack".into(),
+            node: None,
+        },
+    );
+    converged(&mut h);
+    assert_eq!(h.node(1).status().version, "0.3.0");
+    assert_eq!(where_is(&h, "fs"), vec![to], "stickiness keeps it");
+    h.request(
+        3,
+        4,
+        Request::Cleanup {
+            rsc: None,
+            node: None,
+        },
+    );
+    converged(&mut h);
+    assert!(matches!(
+        h.m[&3].replies.last(),
+        Some((_, Reply::Done { ok: true, .. }))
+    ));
+}
+
+#[test]
+fn a_failed_monitor_is_recovered_and_counted() {
+    let mut h = Harness::new(7, 3, 0, Some(&cib(3, 1)));
+    converged(&mut h);
+    let on = where_is(&h, "a1")[0].clone();
+    let i: u32 = on.trim_start_matches('n').parse().unwrap_or(0);
+    // The resource dies behind the cluster's back; its monitor finds it.
+    h.world.get_mut(&i).map(|w| w.remove("a1"));
+    let until = h.now + 15_000;
+    while h.now < until {
+        h.pump();
+        while h.sim.deliver_one() {
+            h.pump();
+        }
+        let next = h.next_due().unwrap_or(h.now + 1000).max(h.now + 1);
+        h.advance(next.min(until));
+    }
+    converged(&mut h);
+    assert_eq!(where_is(&h, "a1").len(), 1);
+    let st = h.node(1).status();
+    assert!(
+        st.failures.iter().any(|f| f.contains("a1 monitor")),
+        "{st:?}\n{}",
+        h.tail(40)
+    );
+    assert!(h.m.values().map(|m| m.alerts).sum::<usize>() > 0);
+}
+
+#[test]
+fn a_minority_stops_its_resources_and_fences_nobody() {
+    let mut h = Harness::new(8, 5, 0, Some(&cib(5, 1)));
+    converged(&mut h);
+    h.fence_broken = true;
+    h.split(&[4, 5]);
+    let until = h.now + 10_000;
+    while h.now < until {
+        h.pump();
+        while h.sim.deliver_one() {
+            h.pump();
+        }
+        let next = h.next_due().unwrap_or(h.now + 1000).max(h.now + 1);
+        h.advance(next.min(until));
+        h.check_world();
+    }
+    assert!(
+        h.world[&4].is_empty() && h.world[&5].is_empty(),
+        "{:?}",
+        h.actual()
+    );
+    assert!(!h.node(4).status().quorate);
+    // Only the majority tried to fence (n4 and n5), never the minority.
+    assert!(
+        h.fences.iter().all(|(t, _)| t == "n4" || t == "n5"),
+        "{:?}",
+        h.fences
+    );
+    h.fence_broken = false;
+    converged(&mut h);
+}
+
+/// One random fault schedule; `Err` says what broke.
+fn schedule(seed: u64) -> Result<(), String> {
+    let probe = Harness::new(seed, 3, 0, None);
+    let n = if probe.sim.draw(2) == 0 { 3 } else { 5 };
+    drop(probe);
+    let mut h = Harness::new(seed, n, 10, Some(&cib(n, 1)));
+    let steps = 150 + h.sim.draw(150) as usize;
+    let mut split = false;
+    for _ in 0..steps {
+        h.pump();
+        match h.sim.draw(100) {
+            0..=44 => {
+                h.sim.deliver_one();
+            }
+            45..=74 => {
+                let next = h.next_due().unwrap_or(h.now + 500);
+                let t = next.min(h.now + 3000).max(h.now + 1);
+                h.advance(t);
+            }
+            75..=77 => {
+                let alive = h.alive();
+                if alive.len() > 1 {
+                    let v = alive[h.sim.draw(alive.len() as u64) as usize];
+                    h.kill(v);
+                }
+            }
+            78..=80 => {
+                let dead: Vec<u32> = (1..=n).filter(|i| !h.sim.alive(*i)).collect();
+                if !dead.is_empty() && !split {
+                    let v = dead[h.sim.draw(dead.len() as u64) as usize];
+                    h.restart(v);
+                }
+            }
+            81..=83 if !split => {
+                let k = 1 + h.sim.draw(u64::from((n - 1) / 2)) as u32;
+                let first = 1 + h.sim.draw(u64::from(n)) as u32;
+                let ids: Vec<u32> = (0..k).map(|j| 1 + (first - 1 + j) % n).collect();
+                h.split(&ids);
+                split = true;
+            }
+            84..=86 if split => {
+                h.heal();
+                split = false;
+            }
+            87..=88 => h.fence_broken = !h.fence_broken,
+            89..=90 => h.agent_fail = [0, 5, 20][h.sim.draw(3) as usize],
+            _ => {}
+        }
+        h.pump();
+        h.check_world();
+        if !h.violations.is_empty() {
+            return Err(format!("{:?}\n{}", h.violations, h.tail(80)));
+        }
+    }
+    // The faults stop: the network heals, the dead boot, devices and agents work.
+    h.fence_broken = false;
+    h.agent_fail = 0;
+    if split {
+        h.heal();
+    }
+    for i in 1..=n {
+        h.restart(i);
+    }
+    h.settle(5000).map_err(|e| format!("{e}\n{}", h.tail(80)))?;
+    if !h.violations.is_empty() {
+        return Err(format!("{:?}\n{}", h.violations, h.tail(80)));
+    }
+    let (planned, actual) = (h.planned(), h.actual());
+    if planned != actual {
+        return Err(format!(
+            "world differs from the plan:\nplan:  {planned:?}\nworld: {actual:?}\n{}",
+            h.tail(80)
+        ));
+    }
+    if planned.is_empty() {
+        return Err("nothing runs after the faults stopped".into());
+    }
+    Ok(())
+}
+
+#[test]
+fn random_fault_schedules_never_run_anything_twice_and_always_converge() {
+    if let Some(seed) = std::env::var("DAEMON_SIM_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        if let Err(e) = schedule(seed) {
+            panic!("seed {seed}: {e}");
+        }
+        return;
+    }
+    let count: u64 = std::env::var("DAEMON_SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    let from: u64 = std::env::var("DAEMON_SIM_FROM")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    for seed in from..from + count {
+        if let Err(e) = schedule(seed) {
+            panic!(
+                "seed {seed} failed (replay: DAEMON_SIM_SEED={seed} cargo test -p daemon --test sim random): {e}"
+            );
+        }
+    }
+}
