@@ -15,7 +15,7 @@ use std::time::Duration;
 use ::daemon::{ClientId, Input, Output, RunId, Status};
 use anyhow::{Context, Result, bail};
 use cluster::{Group, Outgoing};
-use executor::drive::Exec;
+use executor::drive::{Exec, Ran};
 use scheduler::graph::OpKind;
 use transition::OpResult;
 
@@ -186,7 +186,12 @@ impl<G: Group, M: Machine, E: Exec + Send + Sync + 'static> Runtime<G, M, E> {
                 let _ = replies.send(ServerMsg::Status(Box::new(self.machine.status())));
             }
             Some(request) => {
-                tracing::info!(client = client.0, ?request, "request");
+                match &request {
+                    ::daemon::Request::Apply { file, xml } => {
+                        tracing::info!(client = client.0, file, bytes = xml.len(), "request: apply")
+                    }
+                    other => tracing::info!(client = client.0, request = ?other, "request"),
+                }
                 self.clients.insert(client, replies);
                 self.machine
                     .handle(Input::Request { client, request }, (self.clock)());
@@ -250,6 +255,7 @@ impl<G: Group, M: Machine, E: Exec + Send + Sync + 'static> Runtime<G, M, E> {
             .name(format!("run-{}", id.0))
             .spawn(move || {
                 let ran = exec.run(&op);
+                log_ran(id, &ran);
                 let _ = tx.send((id, ran.result()));
             });
         if let Err(e) = spawned {
@@ -285,6 +291,34 @@ impl<G: Group, M: Machine, E: Exec + Send + Sync + 'static> Runtime<G, M, E> {
             });
         }
         self.group
+    }
+}
+
+/// Says why a fence failed (the result the machine gets only says that it did).
+fn log_ran(id: RunId, ran: &Ran) {
+    match ran {
+        Ran::Fence { attempts, .. } if ran.rc() != 0 || attempts.is_empty() => {
+            if attempts.is_empty() {
+                tracing::warn!(run = id.0, "fence: no device can fence the target");
+            }
+            for a in attempts {
+                match &a.outcome {
+                    Ok(o) => tracing::warn!(
+                        run = id.0,
+                        device = %a.device,
+                        rc = o.rc,
+                        timed_out = o.timed_out,
+                        reason = o.exit_reason.as_deref().unwrap_or(""),
+                        output = %o.stdout.trim(),
+                        "fence attempt failed"
+                    ),
+                    Err(e) => {
+                        tracing::warn!(run = id.0, device = %a.device, error = %e, "fence attempt failed")
+                    }
+                }
+            }
+        }
+        _ => tracing::debug!(run = id.0, ?ran, "ran"),
     }
 }
 
