@@ -3,11 +3,13 @@
 //! without them, a test fails; only a person who sets `CRM_LITE_ALLOW_SKIP=1` sees `skipped: <reason>` instead.
 
 mod apply;
+mod corosync;
 mod drbd;
 mod faults;
 mod filesystem;
 mod haproxy;
 mod lab;
+mod live;
 mod mgmt_api;
 mod mgmt_api_https;
 mod mysql;

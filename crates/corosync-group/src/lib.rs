@@ -15,7 +15,8 @@
 //!   arrive before it wait and follow it (only a change of verdict is an event).
 //! - A node id appears once in a membership even if several processes of that node are in
 //!   the group.
-//! - `CS_ERR_TRY_AGAIN` is [`Error::TryAgain`]; a Corosync that went away is
+//! - `CS_ERR_TRY_AGAIN` is [`Error::TryAgain`] (from [`Group::join`] only after retrying it
+//!   for 10 s); a Corosync that went away is
 //!   [`Error::Closed`], and from then on [`Group::wait`] returns `None` at once and
 //!   [`Group::is_closed`] is true.
 
@@ -28,6 +29,9 @@ use std::time::{Duration, Instant};
 
 use cluster::{Error, Event, GROUP_NAME, Group, NodeId};
 use rust_corosync::{CsError, DispatchFlags, TrackFlags, cmap, cpg, quorum};
+
+/// How long [`Group::join`] retries Corosync's `TRY_AGAIN` before returning it.
+const JOIN_RETRY_FOR: Duration = Duration::from_secs(10);
 
 /// Why [`CorosyncGroup::connect`] failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -391,16 +395,25 @@ impl Group for CorosyncGroup {
         if self.joined {
             return Ok(());
         }
-        match cpg::join(&self.cpg, &self.group) {
-            Ok(()) => {
-                self.joined = true;
-                tracing::info!(group = %self.group, local = self.local, "joined the CPG group");
-                Ok(())
-            }
-            Err(CsError::CsErrTryAgain) => Err(Error::TryAgain),
-            Err(e) => {
-                self.close(&format!("cpg_join: {e}"));
-                Err(Error::Closed)
+        // Corosync says TRY_AGAIN while a membership forms (a node booting with the others):
+        // retried here for a while, as Pacemaker does, so that a caller joining once at
+        // start-up does not fail for it.
+        let until = Instant::now() + JOIN_RETRY_FOR;
+        loop {
+            match cpg::join(&self.cpg, &self.group) {
+                Ok(()) => {
+                    self.joined = true;
+                    tracing::info!(group = %self.group, local = self.local, "joined the CPG group");
+                    return Ok(());
+                }
+                Err(CsError::CsErrTryAgain) if Instant::now() < until => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(CsError::CsErrTryAgain) => return Err(Error::TryAgain),
+                Err(e) => {
+                    self.close(&format!("cpg_join: {e}"));
+                    return Err(Error::Closed);
+                }
             }
         }
     }

@@ -8,6 +8,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 mod admin;
 mod apply;
 mod daemon;
+mod live;
 
 /// mimalloc instead of the C library's allocator: a large CIB is millions of small strings,
 /// which glibc's malloc rounds up to 32 bytes each and fragments; measured on 100 nodes x

@@ -21,7 +21,12 @@ pub enum Format {
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The CIB file (configuration and status); `-` reads standard input.
-    file: PathBuf,
+    #[arg(required_unless_present = "live", conflicts_with = "live")]
+    file: Option<PathBuf>,
+    /// Plan for the running Pacemaker's CIB (`cibadmin -Q`, like crm_simulate -L); exit 66
+    /// when there is none.
+    #[arg(long)]
+    live: bool,
     /// Output shape.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
@@ -47,15 +52,22 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
-    let (name, bytes) = if args.file.as_os_str() == "-" {
-        let mut b = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)
-            .context("failed to read standard input")?;
-        ("-".to_owned(), b)
-    } else {
-        let b = std::fs::read(&args.file)
-            .with_context(|| format!("failed to read CIB from {}", args.file.display()))?;
-        (args.file.display().to_string(), b)
+    let (name, bytes) = match &args.file {
+        _ if args.live => match crate::live::read() {
+            Ok(b) => (crate::live::NAME.to_owned(), b),
+            Err(code) => return Ok(code),
+        },
+        Some(file) if file.as_os_str() != "-" => {
+            let b = std::fs::read(file)
+                .with_context(|| format!("failed to read CIB from {}", file.display()))?;
+            (file.display().to_string(), b)
+        }
+        _ => {
+            let mut b = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)
+                .context("failed to read standard input")?;
+            ("-".to_owned(), b)
+        }
     };
     let parsed = cib::parse_vec(&name, bytes);
     if parsed.has_errors() {

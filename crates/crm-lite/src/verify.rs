@@ -2,10 +2,10 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use cib::AgentMetadata;
 use cib::model::Primitive;
 
@@ -21,7 +21,8 @@ pub struct Args {
     /// The CIB file; `-` reads standard input.
     #[arg(required_unless_present = "live", conflicts_with = "live")]
     file: Option<PathBuf>,
-    /// Check the running cluster's CIB (`cibadmin -Q`).
+    /// Check the running Pacemaker's CIB (`cibadmin -Q`, like crm_verify -L); exit 66 when
+    /// there is none.
     #[arg(long)]
     live: bool,
     /// Do not run installed agents' `meta-data` to check parameters.
@@ -43,7 +44,14 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("/usr/lib/ocf")),
     };
-    let (name, bytes) = read_input(args)?;
+    let (name, bytes) = if args.live {
+        match crate::live::read() {
+            Ok(bytes) => (crate::live::NAME.to_string(), bytes),
+            Err(code) => return Ok(code),
+        }
+    } else {
+        read_input(args)?
+    };
     let mut parsed = cib::parse_vec(&name, bytes);
     parsed.check_runnable();
     if agents.enabled {
@@ -78,21 +86,6 @@ pub fn run(args: &Args) -> Result<ExitCode> {
 }
 
 fn read_input(args: &Args) -> Result<(String, Vec<u8>)> {
-    if args.live {
-        let out = Command::new("cibadmin")
-            .arg("-Q")
-            .stdin(Stdio::null())
-            .output()
-            .context("failed to run cibadmin -Q")?;
-        if !out.status.success() {
-            bail!(
-                "cibadmin -Q failed ({}): {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        return Ok(("live".into(), out.stdout));
-    }
     let file = args.file.as_deref().unwrap_or(Path::new("-"));
     let mut bytes = Vec::new();
     if file == Path::new("-") {

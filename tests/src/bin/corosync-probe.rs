@@ -4,8 +4,8 @@
 //! time in seconds).
 //!
 //! `corosync-probe [--group NAME] [--send N] [--interval-ms MS] [--wait-members K]
-//! [--stop-file PATH]`: once the group has K members (default 1), it sends N messages
-//! (`<local id>-<seq>`, 0: until stopped) one every MS ms (default 20), through
+//! [--tag TAG] [--stop-file PATH]`: once the group has K members (default 1), it sends N
+//! messages (`<TAG>-<seq>`, TAG by default the local node id; N 0: until stopped) one every MS ms (default 20), through
 //! `cluster::Outgoing` (TRY_AGAIN retried). It stops when PATH exists or Corosync goes away
 //! (then it prints `closed`).
 
@@ -52,6 +52,7 @@ fn main() {
     let interval = Duration::from_millis(num(&args, "--interval-ms", 20));
     let wait_members = num(&args, "--wait-members", 1) as usize;
     let stop_file = arg(&args, "--stop-file");
+    let tag = arg(&args, "--tag");
 
     let mut g = match CorosyncGroup::connect_to(&group) {
         Ok(g) => g,
@@ -60,19 +61,11 @@ fn main() {
             std::process::exit(1);
         }
     };
+    let tag = tag.unwrap_or_else(|| g.local_id().to_string());
     emit(json!({"kind": "start", "local_id": g.local_id(), "nodes": g.nodes(), "group": group}));
-    let joined_by = Instant::now() + Duration::from_secs(10);
-    loop {
-        match g.join() {
-            Ok(()) => break,
-            Err(cluster::Error::TryAgain) if Instant::now() < joined_by => {
-                std::thread::sleep(Duration::from_millis(100))
-            }
-            Err(e) => {
-                emit(json!({"kind": "error", "what": format!("join: {e}")}));
-                std::process::exit(1);
-            }
-        }
+    if let Err(e) = g.join() {
+        emit(json!({"kind": "error", "what": format!("join: {e}")}));
+        std::process::exit(1);
     }
 
     let mut out = Outgoing::new();
@@ -118,7 +111,7 @@ fn main() {
         let more = (to_send == 0 || sent < to_send) && members >= wait_members;
         if more && Instant::now() >= next_send {
             sent += 1;
-            out.push(format!("{}-{sent}", g.local_id()).into_bytes());
+            out.push(format!("{tag}-{sent}").into_bytes());
             next_send = Instant::now() + interval;
         }
         match out.flush(&mut g) {
