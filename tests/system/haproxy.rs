@@ -287,6 +287,261 @@ impl Load {
     }
 }
 
+/// What one keep-alive client saw.
+#[derive(Debug, Default)]
+struct KeepAliveStats {
+    /// Requests answered with 200.
+    answered: u32,
+    /// Of those, requests sent on a connection that had already carried one.
+    reused: u32,
+    /// Answers that closed the connection (`Connection: close`): HAProxy's old worker
+    /// telling a client to reconnect after a reload.
+    closed_by_server: u32,
+    /// Connections opened.
+    connections: u32,
+    /// Requests written and not answered (or answered with another status).
+    failures: Vec<Failed>,
+}
+
+/// Read one HTTP/1.1 response from a keep-alive connection: the status, the `X-Gen`
+/// value, and whether the server closes the connection after it.
+fn read_response(s: &mut TcpStream) -> Result<(u16, Option<u32>, bool), String> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match s.read(&mut byte) {
+            Ok(0) => {
+                return Err(format!(
+                    "connection closed after {} bytes of the answer",
+                    head.len()
+                ));
+            }
+            Ok(_) => head.push(byte[0]),
+            Err(e) => return Err(format!("read: {e}")),
+        }
+        if head.len() > 64 * 1024 {
+            return Err("answer header over 64 KiB".into());
+        }
+    }
+    let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    let status = text
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("not HTTP: {:?}", text.chars().take(80).collect::<String>()))?;
+    let header = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
+    };
+    let length: usize = header("content-length:")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    s.read_exact(&mut body)
+        .map_err(|e| format!("read body: {e}"))?;
+    let generation = header("x-gen:").and_then(|v| v.parse().ok());
+    let close = header("connection:").is_some_and(|v| v.contains("close"));
+    Ok((status, generation, close))
+}
+
+/// Clients that each hold a keep-alive connection and send requests on it one after the
+/// other, idle for a while between some of them (0 to 45 ms), as a browser or an upstream
+/// proxy does. A client never resends a request: one written and not answered is a
+/// failure. When an answer says `Connection: close` it opens a new connection, as HTTP/1.1
+/// asks.
+struct KeepAliveLoad {
+    stop: Arc<AtomicBool>,
+    clients: Vec<std::thread::JoinHandle<KeepAliveStats>>,
+}
+
+impl KeepAliveLoad {
+    fn start(port: u16, threads: usize, max_time: Duration) -> KeepAliveLoad {
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients = (0..threads)
+            .map(|n| {
+                let stop = Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    let t0 = Instant::now();
+                    let mut st = KeepAliveStats::default();
+                    let mut conn: Option<(TcpStream, u32)> = None;
+                    let mut i: u64 = 0;
+                    while !stop.load(Ordering::Relaxed) && t0.elapsed() < max_time {
+                        i += 1;
+                        let (mut s, used) = match conn.take() {
+                            Some(c) => c,
+                            None => {
+                                let addr = SocketAddr::from(([127, 0, 0, 1], port));
+                                match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+                                    Ok(s) => {
+                                        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                                        s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+                                        st.connections += 1;
+                                        (s, 0)
+                                    }
+                                    Err(e) => {
+                                        st.failures.push(Failed {
+                                            at: t0.elapsed(),
+                                            error: format!("connect: {e}"),
+                                        });
+                                        std::thread::sleep(Duration::from_millis(5));
+                                        continue;
+                                    }
+                                }
+                            }
+                        };
+                        let request = "GET / HTTP/1.1\r\nHost: lb\r\n\r\n";
+                        let answer = s
+                            .write_all(request.as_bytes())
+                            .map_err(|e| format!("send: {e}"))
+                            .and_then(|()| read_response(&mut s));
+                        match answer {
+                            Ok((200, _, close)) => {
+                                st.answered += 1;
+                                if used > 0 {
+                                    st.reused += 1;
+                                }
+                                if close {
+                                    st.closed_by_server += 1;
+                                } else {
+                                    conn = Some((s, used + 1));
+                                }
+                            }
+                            Ok((status, _, _)) => st.failures.push(Failed {
+                                at: t0.elapsed(),
+                                error: format!(
+                                    "status {status} (request {} on its connection)",
+                                    used + 1
+                                ),
+                            }),
+                            Err(e) => st.failures.push(Failed {
+                                at: t0.elapsed(),
+                                error: format!("{e} (request {} on its connection)", used + 1),
+                            }),
+                        }
+                        // Idle between requests at times, so that a reload finds some
+                        // connections idle and others busy.
+                        let idle = (i * 7 + n as u64 * 13) % 10;
+                        if idle >= 7 {
+                            std::thread::sleep(Duration::from_millis(idle * 5));
+                        }
+                    }
+                    st
+                })
+            })
+            .collect();
+        KeepAliveLoad { stop, clients }
+    }
+
+    fn finish(self) -> KeepAliveStats {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut all = KeepAliveStats::default();
+        for c in self.clients {
+            let st = c.join().expect("keep-alive client");
+            all.answered += st.answered;
+            all.reused += st.reused;
+            all.closed_by_server += st.closed_by_server;
+            all.connections += st.connections;
+            all.failures.extend(st.failures);
+        }
+        all
+    }
+}
+
+/// Ten reloads while keep-alive clients send requests; the clients' totals.
+fn reloads_under_keep_alive_load(f: &Fixture, extra: &str) -> KeepAliveStats {
+    f.write_config(0, extra);
+    assert_eq!(f.agent.run("start").code, 0);
+    assert!(wait_for(Duration::from_secs(5), || deep(f).code == 0));
+    let load = KeepAliveLoad::start(f.frontend, 6, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_millis(300));
+    for generation in 1..=10 {
+        f.write_config(generation, extra);
+        let r = f.agent.run("reload");
+        assert_eq!(r.code, 0, "reload {generation}: {r:?}");
+        assert_eq!(f.get("/").unwrap().generation, Some(generation));
+        // Let every client send on its old connection before the next reload.
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    load.finish()
+}
+
+#[test]
+fn ten_reloads_answer_every_request_on_keep_alive_connections() {
+    // HAProxy 2.4 and later close idle connections at a soft stop unless told
+    // otherwise; with `option idle-close-on-response` the old worker waits for the next
+    // request on an idle connection and answers it with `Connection: close`.
+    let Some(f) = Fixture::new(&[("require_backends", "web:2")]) else {
+        return;
+    };
+    let st = reloads_under_keep_alive_load(&f, "    option idle-close-on-response");
+    let KeepAliveStats {
+        answered,
+        reused,
+        closed_by_server,
+        connections,
+        failures,
+    } = &st;
+    eprintln!(
+        "haproxy: 10 reloads, keep-alive clients: {answered} requests answered \
+         ({reused} on a reused connection) over {connections} connections, \
+         {closed_by_server} closed by the old worker, {} failed",
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} failed: {:?}",
+        failures.len(),
+        *answered as usize + failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    // The connections were kept alive, and carried requests across the reloads: the old
+    // workers answered requests on them (closing them after each answer).
+    assert!(answered >= &200, "only {answered} requests went through");
+    assert!(
+        *reused * 2 > *answered,
+        "connections were not kept alive: {reused} of {answered} reused"
+    );
+    assert!(
+        *closed_by_server >= 10,
+        "only {closed_by_server} connections were closed by an old worker: the reloads did \
+         not find connections kept alive"
+    );
+}
+
+#[test]
+fn without_idle_close_on_response_a_reload_drops_requests_on_idle_keep_alive_connections() {
+    // The condition the README states: without the option, the old worker closes the
+    // connections that are idle at the reload, and a client that sends on one in that
+    // moment gets no answer (it must retry). New connections are not affected.
+    let Some(f) = Fixture::new(&[("require_backends", "web:2")]) else {
+        return;
+    };
+    let st = reloads_under_keep_alive_load(&f, "");
+    eprintln!(
+        "haproxy: 10 reloads without idle-close-on-response: {} answered, {} failed",
+        st.answered,
+        st.failures.len()
+    );
+    assert!(
+        !st.failures.is_empty(),
+        "no request was lost: HAProxy no longer closes idle connections at a reload, and \
+         the README's condition is out of date"
+    );
+    let other: Vec<&Failed> = st
+        .failures
+        .iter()
+        .filter(|f| {
+            !(f.error.starts_with("connection closed after 0 bytes") || f.error.contains("reset"))
+                || f.error.ends_with("(request 1 on its connection)")
+        })
+        .collect();
+    assert!(
+        other.is_empty(),
+        "failures other than an idle kept-alive connection closed under a request: {other:?}"
+    );
+}
+
 /// The live members of a process group.
 fn group_members(pgrp: i32) -> Vec<i32> {
     let Ok(dir) = std::fs::read_dir("/proc") else {

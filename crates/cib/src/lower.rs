@@ -1566,6 +1566,7 @@ impl<'a> Lower<'a> {
         self.known_attrs(a, &["id", "path"]);
         let mut recipients = Vec::new();
         let mut select = Vec::new();
+        let mut select_attributes = Vec::new();
         let meta = self.sets(a, "meta_attributes");
         let params = self.sets(a, "instance_attributes");
         for r in self.doc.children(a).collect::<Vec<_>>() {
@@ -1577,6 +1578,15 @@ impl<'a> Lower<'a> {
                 }
                 "select" => {
                     for k in self.doc.children(r).collect::<Vec<_>>() {
+                        if self.name(k) == "select_attributes" {
+                            for at in self.doc.children(k).collect::<Vec<_>>() {
+                                if self.name(at) == "attribute" {
+                                    if let Some(n) = self.attr(at, "name") {
+                                        select_attributes.push(n.to_owned());
+                                    }
+                                }
+                            }
+                        }
                         select.push(self.name(k).to_owned());
                     }
                 }
@@ -1594,6 +1604,7 @@ impl<'a> Lower<'a> {
             meta,
             params,
             select,
+            select_attributes,
             element: a,
         })
     }

@@ -735,6 +735,9 @@ pub struct Alert {
     pub params: Attributes,
     /// The `<select>` children (`select_nodes`, `select_attributes`, ...), by element name.
     pub select: Vec<String>,
+    /// The `name`s of the `<attribute>`s under `<select_attributes>`: only these
+    /// attributes are alerted (all of them when empty).
+    pub select_attributes: Vec<String>,
     /// Where it came from.
     pub element: ElementId,
 }

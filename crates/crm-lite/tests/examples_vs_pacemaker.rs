@@ -198,6 +198,31 @@ fn every_example_passes_crm_verify() {
         dirs.len() >= 10,
         "expected the cib-examples, found {dirs:?}"
     );
+    // cib-examples/README.md says every example passes: no CIB may sit where this loop
+    // does not look (a folder without cib.xml, or a second XML file in one).
+    let root = dirs[0].parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut unchecked = Vec::new();
+    for entry in std::fs::read_dir(&root).unwrap_or_else(|e| panic!("{}: {e}", root.display())) {
+        let path = entry.unwrap_or_else(|e| panic!("{e}")).path();
+        if !path.is_dir() {
+            continue;
+        }
+        let files = std::fs::read_dir(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for f in files.filter_map(|f| f.ok().map(|f| f.path())) {
+            if f.extension().is_some_and(|x| x == "xml")
+                && !(f.ends_with("cib.xml") && dirs.contains(&path))
+            {
+                unchecked.push(f);
+            }
+        }
+        if !dirs.contains(&path) {
+            unchecked.push(path);
+        }
+    }
+    assert!(
+        unchecked.is_empty(),
+        "examples crm_verify does not check: {unchecked:?}"
+    );
     let failures: Vec<String> = dirs.iter().filter_map(|d| crm_verify(d).err()).collect();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

@@ -109,9 +109,27 @@ pub fn write_cli(cmd: clap::Command, out: &Path) -> Result<Vec<PathBuf>, DocsErr
     ] {
         let mut text = Vec::new();
         clap_complete::generate(shell, &mut cmd, bin.clone(), &mut text);
+        if shell == clap_complete::Shell::Bash {
+            text = fix_bash_states(&bin, &text);
+        }
         files.push(write(path, &text)?);
     }
     Ok(files)
+}
+
+/// clap_complete 4.6 spells the states of a hyphenated program's subcommands one way in
+/// the bash script's loop (`crm__lite__subcmd__verify`) and another in its case arms
+/// (`crm__subcmd__lite__subcmd__verify`), so that nothing after a subcommand completes
+/// (clap-rs/clap#6421). Spell the arms as the loop does.
+fn fix_bash_states(bin: &str, script: &[u8]) -> Vec<u8> {
+    if !bin.contains('-') {
+        return script.to_vec();
+    }
+    let wrong = format!("{}__subcmd__", bin.replace('-', "__subcmd__"));
+    let right = format!("{}__subcmd__", bin.replace('-', "__"));
+    String::from_utf8_lossy(script)
+        .replace(&wrong, &right)
+        .into_bytes()
 }
 
 /// Run `meta-data` of every executable in `agent_dir` (sorted by name) and write
