@@ -471,6 +471,7 @@ impl Node {
             target_rc: extra.target_rc,
             status: extra.status,
             at_us: self.now.saturating_mul(1000),
+            ..AlertEvent::default()
         }));
     }
 

@@ -75,6 +75,8 @@ pub struct Runtime<G: Group, M: Machine, E: Exec + Send + Sync + 'static> {
     running: usize,
     /// The CIB saved last (its alerts section says who is told what).
     saved: Option<String>,
+    /// Its alerts, read at the first alert after each save.
+    alerts: Option<Vec<cib::model::Alert>>,
     clock: Box<dyn Fn() -> u64>,
 }
 
@@ -111,6 +113,7 @@ impl<G: Group, M: Machine, E: Exec + Send + Sync + 'static> Runtime<G, M, E> {
             clients: BTreeMap::new(),
             running: 0,
             saved,
+            alerts: None,
             clock: Box::new(now_ms),
         }
     }
@@ -214,6 +217,7 @@ impl<G: Group, M: Machine, E: Exec + Send + Sync + 'static> Runtime<G, M, E> {
                     })?;
                     tracing::debug!(version = %store::version_string(v), "saved");
                     self.saved = Some(xml);
+                    self.alerts = None;
                 }
                 Output::Alert(event) => self.alert(event),
                 Output::Reply { client, reply } => {
@@ -274,11 +278,39 @@ impl<G: Group, M: Machine, E: Exec + Send + Sync + 'static> Runtime<G, M, E> {
         }
     }
 
+    /// Runs the CIB's alert agents for `event` in a thread (they block until each ends or
+    /// is killed at its timeout); how each ended is logged.
     fn alert(&mut self, event: executor::alert::AlertEvent) {
-        let alerts = self.saved.as_deref().map(alerts_of).unwrap_or_default();
-        // executor::alert::send (blocking, one agent run per recipient) is being written by
-        // another helper; until it lands the event is logged only.
-        tracing::info!(?event, agents = alerts.len(), "alert");
+        let saved = self.saved.as_deref();
+        let alerts = self
+            .alerts
+            .get_or_insert_with(|| saved.map(alerts_of).unwrap_or_default())
+            .clone();
+        tracing::debug!(?event, agents = alerts.len(), "alert");
+        if alerts.is_empty() {
+            return;
+        }
+        let spawned = std::thread::Builder::new()
+            .name("alert".into())
+            .spawn(move || {
+                for sent in executor::alert::send(&alerts, &event) {
+                    match (&sent.error, sent.rc) {
+                        (None, Some(0)) => {
+                            tracing::debug!(alert = %sent.alert, recipient = ?sent.recipient, "alert sent")
+                        }
+                        (error, rc) => tracing::warn!(
+                            alert = %sent.alert,
+                            recipient = ?sent.recipient,
+                            ?rc,
+                            error = error.as_deref().unwrap_or(""),
+                            "alert agent failed"
+                        ),
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start a thread for the alert agents");
+        }
     }
 
     /// Sends what still waits and gives the group back (dropping it leaves the CPG group).

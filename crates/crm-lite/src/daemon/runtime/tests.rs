@@ -23,6 +23,10 @@ struct Script {
     out: Vec<Output>,
     /// Messages to send for an `Apply` request.
     burst: usize,
+    /// An alert to raise with a request.
+    alert: Option<executor::alert::AlertEvent>,
+    /// The CIB to save for a request.
+    xml: Option<String>,
 }
 
 const XML: &str = r#"<cib admin_epoch="0" epoch="3" num_updates="1"><configuration><crm_config/><nodes/><resources/><constraints/></configuration><status/></cib>"#;
@@ -63,7 +67,11 @@ impl Machine for Script {
                     op: start_web(),
                     call_id: 42,
                 });
-                self.out.push(Output::Save { xml: XML.into() });
+                let xml = self.xml.clone().unwrap_or_else(|| XML.into());
+                self.out.push(Output::Save { xml });
+                if let Some(a) = self.alert.clone() {
+                    self.out.push(Output::Alert(a));
+                }
                 self.out.push(Output::Reply {
                     client: *client,
                     reply: ::daemon::Reply::Progress("start web on n1".into()),
@@ -383,4 +391,62 @@ fn a_state_that_cannot_be_saved_stops_the_loop_naming_the_directory() {
         format!("{err:#}").contains(&blocked.display().to_string()),
         "{err:#}"
     );
+}
+
+#[test]
+fn an_alert_runs_the_alert_agents_of_the_cib_saved_last() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let agent = t.path().join("alert.sh");
+    let out = t.path().join("alerted");
+    std::fs::write(
+        &agent,
+        format!(
+            "#!/bin/sh\necho \"$CRM_alert_kind $CRM_alert_node $CRM_alert_desc $CRM_alert_recipient\" >> {}\n",
+            out.display()
+        ),
+    )
+    .expect("agent");
+    std::process::Command::new("chmod")
+        .arg("0755")
+        .arg(&agent)
+        .status()
+        .expect("chmod");
+    let xml = XML.replace(
+        "<constraints/></configuration>",
+        &format!(
+            r#"<constraints/><alerts><alert id="a" path="{}"><recipient id="a-r" value="ops"/></alert></alerts></configuration>"#,
+            agent.display()
+        ),
+    );
+    let (sim, mut rt, _) = runtime(&t, 0, 0);
+    rt.machine.xml = Some(xml);
+    rt.machine.alert = Some(executor::alert::AlertEvent {
+        kind: executor::alert::AlertKind::Node,
+        node: "n3".into(),
+        node_id: "3".into(),
+        desc: "lost".into(),
+        rsc: None,
+        rc: None,
+        target_rc: None,
+        status: None,
+        at_us: 1_796_466_538_000_000,
+        ..Default::default()
+    });
+    let (apply, _replies) = request(
+        ClientMsg::Apply {
+            file: "f".into(),
+            xml: XML.into(),
+        },
+        1,
+    );
+    let mut once = Some(apply);
+    rt.turn(Duration::from_millis(1), || once.take())
+        .expect("turn");
+    sim.drain();
+    let start = Instant::now();
+    while !out.exists() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let said = std::fs::read_to_string(&out).expect("the alert agent ran");
+    assert_eq!(said.trim(), "node n3 lost ops");
 }
