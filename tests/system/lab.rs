@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 use tests::lab::{FenceEvent, Lab, Observer, Probe, now};
 use tests::{built, have, is_root, require, target_dir};
 
-const PORT: u16 = 8080;
-const API_PORT: u16 = 8081;
-const MOUNT: &str = "/srv/crm-lite-lab-web";
-const GROUP: [&str; 3] = ["web-fs", "web-api", "web-lb"];
+pub(crate) const PORT: u16 = 8080;
+pub(crate) const API_PORT: u16 = 8081;
+pub(crate) const MOUNT: &str = "/srv/crm-lite-lab-web";
+pub(crate) const GROUP: [&str; 3] = ["web-fs", "web-api", "web-lb"];
 
-fn group_xml(tiny_httpd: &str, haproxy_cfg: &str) -> String {
+pub(crate) fn group_xml(tiny_httpd: &str, haproxy_cfg: &str) -> String {
     let mon = |id: &str| {
         format!(
             "<operations><op id=\"{id}-mon\" name=\"monitor\" interval=\"2s\" timeout=\"10s\"/></operations>"
@@ -53,7 +53,7 @@ fn group_xml(tiny_httpd: &str, haproxy_cfg: &str) -> String {
     )
 }
 
-const HAPROXY_CFG: &str = "global
+pub(crate) const HAPROXY_CFG: &str = "global
     maxconn 100
     stats socket /run/haproxy-lab.sock mode 600 level admin
 defaults
@@ -92,7 +92,7 @@ fn running_on(lab: &Lab, from: &str) -> Option<String> {
         .map(|n| n.trim().to_string())
 }
 
-fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
         assert!(start.elapsed() < limit, "timed out after {limit:?}: {what}");

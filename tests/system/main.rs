@@ -3,6 +3,7 @@
 //! without them, a test fails; only a person who sets `CRM_LITE_ALLOW_SKIP=1` sees `skipped: <reason>` instead.
 
 mod apply;
+mod cluster;
 mod corosync;
 mod drbd;
 mod faults;

@@ -2,6 +2,8 @@
 //! commands on the state CIB that `crm-lite apply` keeps (like `crm_mon -1` and
 //! `crm_resource --move`, `--ban`, `--clear`, `--cleanup`), all through `crates/store`.
 //! Changes take effect at the next round of a running apply, else at the next apply.
+//! When a cluster daemon runs on this node, `status`, `move`, `ban`, `clear` and
+//! `cleanup` ask it instead (`crate::daemon::client`), cluster-wide.
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
@@ -9,6 +11,9 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use cib::Document;
+
+use crate::daemon::client;
+use crate::daemon::control::ClientMsg;
 
 /// Where the state CIB lives.
 #[derive(Debug, clap::Args)]
@@ -26,6 +31,9 @@ pub struct StatusArgs {
     /// `json` for a machine-readable document.
     #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"], default_value = "text")]
     output_as: String,
+    /// The same as `--output-as json`.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Arguments of `crm-lite move` and `crm-lite ban`.
@@ -83,6 +91,10 @@ fn update(
 
 /// `crm-lite status`.
 pub fn status(args: &StatusArgs) -> Result<ExitCode> {
+    let json = args.json || args.output_as == "json";
+    if let Some(c) = client::connect() {
+        return client::status(c, json);
+    }
     let store = args.state.store();
     let mut snap = store.snapshot()?;
     // What a round has done so far is in its journal, replayed here; what it is doing now
@@ -150,7 +162,7 @@ pub fn status(args: &StatusArgs) -> Result<ExitCode> {
     }
     rows.sort();
     let mut out = std::io::stdout().lock();
-    if args.output_as == "json" {
+    if json {
         let doc = serde_json::json!({
             "apply_running": snap.apply_running,
             "in_progress": running,
@@ -202,6 +214,10 @@ fn check_rsc(cib: &cib::Cib, rsc: &str) -> Result<()> {
 }
 
 fn move_or_ban(args: &RscNodeArgs, ban: bool) -> Result<ExitCode> {
+    if let Some(c) = client::connect() {
+        let (rsc, node) = (args.rsc.clone(), args.node.clone());
+        return client::ask(c, &ClientMsg::Place { rsc, node, ban });
+    }
     update(&args.state, |cib, doc| {
         check_rsc(cib, &args.rsc)?;
         if cib.node(&args.node).is_none() {
@@ -232,6 +248,10 @@ pub fn ban(args: &RscNodeArgs) -> Result<ExitCode> {
 
 /// `crm-lite clear RSC`: remove what `move` and `ban` added for RSC.
 pub fn clear(args: &RscArgs) -> Result<ExitCode> {
+    if let Some(c) = client::connect() {
+        let rsc = args.rsc.clone();
+        return client::ask(c, &ClientMsg::Clear { rsc, node: None });
+    }
     update(&args.state, |cib, doc| {
         check_rsc(cib, &args.rsc)?;
         let n = store::edit::clear(doc, &args.rsc)?;
@@ -243,6 +263,10 @@ pub fn clear(args: &RscArgs) -> Result<ExitCode> {
 /// `crm-lite cleanup RSC`: forget RSC's operation history and fail counts, so the next
 /// apply probes it afresh.
 pub fn cleanup(args: &RscArgs) -> Result<ExitCode> {
+    if let Some(c) = client::connect() {
+        let rsc = Some(args.rsc.clone());
+        return client::ask(c, &ClientMsg::Cleanup { rsc, node: None });
+    }
     let rsc = args.rsc.as_str();
     update(&args.state, |cib, doc| {
         check_rsc(cib, rsc)?;

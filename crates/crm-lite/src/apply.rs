@@ -13,6 +13,7 @@ use executor::OcfRunner;
 use executor::converge::{HOST_ATTRIBUTE, Local, Store, Verdict, converge, watch};
 use executor::drive::{AgentTime, BoxError, JournalSink};
 
+use crate::daemon::control::{self as daemon_client, ClientMsg};
 use crate::verify::EXIT_INVALID;
 
 /// Arguments of `crm-lite apply`.
@@ -42,7 +43,64 @@ pub struct Args {
 /// OCF_ERR_INSTALLED).
 const EXIT_NOT_INSTALLED: u8 = 5;
 
+/// A CIB read and checked as `apply` needs it: its name, its text and its model; or the
+/// exit code after the diagnostics were printed.
+fn read_checked(
+    file: &Path,
+) -> Result<std::result::Result<(String, String, cib::Parsed), ExitCode>> {
+    let name = file.display().to_string();
+    let input = std::fs::read_to_string(file).with_context(|| format!("failed to read {name}"))?;
+    let mut parsed = cib::parse(&name, &input);
+    parsed.check_runnable();
+    if parsed.has_errors() {
+        let mut err = std::io::stderr().lock();
+        for d in parsed.diagnostics.iter().filter(|d| d.is_error()) {
+            writeln!(err, "{d}")?;
+        }
+        writeln!(
+            err,
+            "crm-lite apply: {name} is not a CIB crm-lite can apply"
+        )?;
+        return Ok(Err(ExitCode::from(EXIT_INVALID)));
+    }
+    Ok(Ok((name, input, parsed)))
+}
+
+/// `crm-lite apply` on a node where the cluster daemon runs: the configuration goes to the
+/// cluster, and the progress of its transitions is printed until it converges or fails.
+fn through_daemon(args: &Args, client: daemon_client::Client) -> Result<ExitCode> {
+    let socket = crate::daemon::control::socket_path();
+    writeln!(
+        std::io::stdout().lock(),
+        "crm-lite apply: the cluster daemon runs on this node ({}): handing {} to the cluster",
+        socket.display(),
+        args.file.display()
+    )?;
+    if args.dry_run || args.watch || args.node.is_some() {
+        bail!(
+            "--dry-run, --watch and --node are for a machine without the cluster daemon: the \
+             daemon plans for the whole cluster and watches it already (crm-lite simulate \
+             shows a plan)"
+        );
+    }
+    let (file, xml, _) = match read_checked(&args.file)? {
+        Ok(read) => read,
+        Err(code) => return Ok(code),
+    };
+    crate::daemon::pacemaker::check_beside(&xml, &format!("applying {file}"))?;
+    crate::daemon::client::ask(client, &ClientMsg::Apply { file, xml })
+}
+
 pub fn run(args: &Args) -> Result<ExitCode> {
+    if let Some(client) = crate::daemon::client::connect() {
+        return through_daemon(args, client);
+    }
+    writeln!(
+        std::io::stdout().lock(),
+        "crm-lite apply: no cluster daemon on this node ({}): applying {} on this machine",
+        crate::daemon::control::socket_path().display(),
+        args.file.display()
+    )?;
     let local = match &args.node {
         Some(n) => n.clone(),
         None => nix::unistd::gethostname()
@@ -55,22 +113,10 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let ocf_root = std::env::var_os("OCF_ROOT")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/lib/ocf"));
-    let name = args.file.display().to_string();
-    let input =
-        std::fs::read_to_string(&args.file).with_context(|| format!("failed to read {name}"))?;
-    let mut parsed = cib::parse(&name, &input);
-    parsed.check_runnable();
-    if parsed.has_errors() {
-        let mut err = std::io::stderr().lock();
-        for d in parsed.diagnostics.iter().filter(|d| d.is_error()) {
-            writeln!(err, "{d}")?;
-        }
-        writeln!(
-            err,
-            "crm-lite apply: {name} is not a CIB crm-lite can apply"
-        )?;
-        return Ok(ExitCode::from(EXIT_INVALID));
-    }
+    let (name, _input, parsed) = match read_checked(&args.file)? {
+        Ok(read) => read,
+        Err(code) => return Ok(code),
+    };
     let hosted = hosted_nodes(&parsed.cib, &local);
     if !parsed.cib.nodes.is_empty() && hosted.is_empty() {
         bail!(

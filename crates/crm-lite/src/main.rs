@@ -7,6 +7,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 mod admin;
 mod apply;
+mod daemon;
 mod live;
 
 /// mimalloc instead of the C library's allocator: a large CIB is millions of small strings,
@@ -34,7 +35,8 @@ enum Command {
     /// Make this machine match a CIB: probe, then start, stop, promote and demote in the
     /// planned order through the agents, recording every result, until converged.
     Apply(apply::Args),
-    /// Show what runs where on this machine, from the state `apply` keeps (like crm_mon -1).
+    /// Show the cluster as this node's daemon knows it, or without a daemon what runs where
+    /// on this machine, from the state `apply` keeps (like crm_mon -1).
     Status(admin::StatusArgs),
     /// Move a resource to a node (a cli-prefer location constraint, like crm_resource --move).
     Move(admin::RscNodeArgs),
@@ -44,6 +46,9 @@ enum Command {
     Clear(admin::RscArgs),
     /// Forget a resource's failures and history so the next apply probes it again.
     Cleanup(admin::RscArgs),
+    /// Run the cluster daemon of this node, in the foreground: Corosync membership, the
+    /// cluster's CIB, fencing before recovery (one per node; crm-lite.service runs it).
+    Daemon(daemon::Args),
     /// Put back the last good copy of a corrupt state file (cib-N.raw, kept beside it).
     Restore(admin::RestoreArgs),
     /// Write the man pages and shell completions (for packaging).
@@ -99,6 +104,7 @@ fn main() -> ExitCode {
         Command::Clear(args) => admin::clear(&args),
         Command::Cleanup(args) => admin::cleanup(&args),
         Command::Restore(args) => admin::restore(&args),
+        Command::Daemon(args) => daemon::run(&args),
         Command::Docs(args) => docs(&args),
     };
     match result {

@@ -198,7 +198,7 @@ pub enum Output {
 }
 
 /// A node as `crm-lite status` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NodeStatus {
     /// Its name.
     pub name: String,
@@ -209,7 +209,7 @@ pub struct NodeStatus {
 }
 
 /// A resource (or clone instance) as `crm-lite status` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ResourceStatus {
     /// The resource id (`rsc:N` for a clone instance).
     pub id: String,
@@ -222,7 +222,7 @@ pub struct ResourceStatus {
 }
 
 /// The cluster as this node knows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Status {
     /// This node.
     pub local: String,
@@ -519,6 +519,7 @@ impl Node {
             target_rc: extra.target_rc,
             status: extra.status,
             at_us: self.now.saturating_mul(1000),
+            ..AlertEvent::default()
         }));
     }
 

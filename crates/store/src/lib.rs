@@ -100,6 +100,9 @@ pub enum StoreError {
     /// The journal cannot be used.
     #[error(transparent)]
     Journal(#[from] JournalError),
+    /// A whole CIB handed to [`Store::put`] is not one.
+    #[error("refusing to save a state that is not a CIB ({0})")]
+    Refused(String),
     /// Nothing to restore from.
     #[error("no good copy of {path} to restore: {why}")]
     NoBackup {
@@ -626,6 +629,27 @@ impl Store {
         self.carry_journal(Some(base), v)?;
         self.write_unlocked(doc, true)?;
         Ok(v)
+    }
+
+    /// Replace `cib.xml` with `xml`, a whole CIB whose version counters its writer already
+    /// set: the cluster daemon's copy of the cluster's CIB ([`Store::lock_apply`] held for
+    /// as long as the daemon runs, so that no local `apply` writes beside it). Checked to be
+    /// a well-formed `<cib>` first (nothing is written otherwise), written atomically with
+    /// fsync, the old file kept as the newest backup. Returns the version written.
+    pub fn put(&self, xml: &str) -> Result<Versions, StoreError> {
+        let (doc, err) = Document::parse(xml);
+        if let Some(e) = err {
+            let line = xml[..e.offset.min(xml.len())].matches('\n').count() + 1;
+            return Err(StoreError::Refused(format!("line {line}: {}", e.message)));
+        }
+        match doc.root() {
+            Some(r) if doc.get(r).name == "cib" => {}
+            _ => return Err(StoreError::Refused("its root element is not <cib>".into())),
+        }
+        self.create()?;
+        let _l = self.state_lock(true)?;
+        self.write_unlocked(&doc, true)?;
+        Ok(versions(&doc))
     }
 
     /// Put back the newest good copy of a corrupt `cib.xml` (which is kept as

@@ -277,3 +277,35 @@ fn only_one_apply_holds_the_directory_and_status_sees_it() {
     drop(held);
     assert!(!s.apply_running());
 }
+
+#[test]
+fn put_replaces_the_state_as_given_and_refuses_what_is_not_a_cib() {
+    let t = tmp();
+    let store = Store::new(t.path());
+    let v1 = ok(store
+        .put(r#"<cib admin_epoch="0" epoch="4" num_updates="9"><configuration/><status/></cib>"#));
+    assert_eq!(
+        (v1.epoch, v1.num_updates),
+        (4, 9),
+        "the writer's version is kept"
+    );
+    let v2 = ok(store
+        .put(r#"<cib admin_epoch="0" epoch="5" num_updates="0"><configuration/><status/></cib>"#));
+    assert_eq!(v2.epoch, 5);
+    let saved = ok(store.load()).expect("a state");
+    assert_eq!(saved.versions, v2);
+    assert_eq!(
+        store.backups().len(),
+        1,
+        "the first copy is kept as a backup"
+    );
+    for bad in ["<cib", "<status/>", ""] {
+        let err = store.put(bad).expect_err(bad);
+        assert!(err.to_string().contains("not a CIB"), "{bad:?}: {err}");
+    }
+    assert_eq!(
+        ok(store.load()).expect("a state").versions,
+        v2,
+        "nothing written"
+    );
+}

@@ -1,0 +1,135 @@
+//! `crm-lite daemon`: one per cluster node, in the foreground (systemd's
+//! `crm-lite.service`). It connects to Corosync, joins the CPG group `crm-lite`, starts the
+//! state machine ([`::daemon::Node`]) with the CIB saved in the state directory, and runs the
+//! loop of [`runtime`] until SIGTERM (it then leaves the group) or until Corosync is gone (a
+//! non-zero exit; systemd restarts it). The commands reach it through [`control`]'s socket.
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, Result};
+use cluster::Group;
+use executor::OcfRunner;
+use executor::drive::{Exec, Ran, RunnerExec};
+use scheduler::graph::OpKind;
+
+pub mod client;
+pub mod control;
+pub mod pacemaker;
+pub mod runtime;
+
+/// Arguments of `crm-lite daemon`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Where this node keeps its copy of the cluster's CIB.
+    #[arg(long, default_value = "/var/lib/crm-lite")]
+    state_dir: PathBuf,
+    /// The control socket (`crm-lite apply`, `status`, ... on this node talk to it; they
+    /// find it through `CRM_LITE_SOCKET` when it is not the default).
+    #[arg(long, default_value = control::DEFAULT_SOCKET)]
+    socket: PathBuf,
+}
+
+/// The runner the daemon's operations go through: `executor`'s, owned, so that each
+/// operation runs in a thread of its own.
+#[derive(Debug)]
+pub struct AgentExec(pub OcfRunner);
+
+impl Exec for AgentExec {
+    fn run(&self, op: &OpKind) -> Ran {
+        RunnerExec(&self.0).run(op)
+    }
+}
+
+/// Set by SIGTERM and SIGINT.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_stop(_: nix::libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+fn install_stop_handler() -> Result<()> {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    let act = SigAction::new(
+        SigHandler::Handler(on_stop),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGTERM, Signal::SIGINT] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe { sigaction(sig, &act) }.with_context(|| format!("failed to handle {sig}"))?;
+    }
+    Ok(())
+}
+
+/// Connects to this node's Corosync.
+fn connect_corosync() -> Result<corosync_group::CorosyncGroup> {
+    corosync_group::CorosyncGroup::connect().context("failed to connect to corosync")
+}
+
+/// `crm-lite daemon`.
+pub fn run(args: &Args) -> Result<ExitCode> {
+    let store = store::Store::new(&args.state_dir);
+    // The daemon is the only writer of its state directory while it runs.
+    let _lock = store.lock_apply().with_context(|| {
+        format!(
+            "the state directory {} is in use (a crm-lite apply, or another daemon)",
+            args.state_dir.display()
+        )
+    })?;
+    let saved = store.load()?.map(|s| s.text);
+    if let Some(xml) = &saved {
+        pacemaker::check_beside(xml, "starting the crm-lite daemon")?;
+    }
+    install_stop_handler()?;
+    let mut group = connect_corosync()?;
+    group
+        .join()
+        .with_context(|| format!("failed to join the CPG group {}", cluster::GROUP_NAME))?;
+    let nodes = group.nodes().into_iter().collect();
+    let config = ::daemon::Config {
+        local: group.local_id(),
+        nodes,
+        cib: saved.clone(),
+    };
+    tracing::info!(local = config.local, nodes = ?config.nodes, "joined the group {}", cluster::GROUP_NAME);
+    let machine = ::daemon::Node::new(config);
+    let exec = AgentExec(runner(&args.state_dir));
+    let server = control::Server::bind(&args.socket)?;
+    tracing::info!(socket = %server.path().display(), "listening");
+    let mut rt = runtime::Runtime::new(group, machine, exec, store, saved);
+    let result = loop {
+        if STOP.load(Ordering::SeqCst) {
+            break Ok(());
+        }
+        if let Err(e) = rt.turn(runtime::MAX_WAIT, runtime::from_server(&server)) {
+            break Err(e);
+        }
+    };
+    let running = rt.running();
+    let group = rt.shutdown();
+    drop(group); // leaves the CPG group
+    match result {
+        Ok(()) => {
+            tracing::info!(running, "stopped: left the group");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The agents' runner, as `apply` sets it up: `OCF_ROOT`, fence agents in
+/// `CRM_LITE_FENCE_DIR` (default `/usr/sbin`), attribute files under the state directory.
+fn runner(state_dir: &std::path::Path) -> OcfRunner {
+    let ocf_root =
+        std::env::var_os("OCF_ROOT").map_or_else(|| PathBuf::from("/usr/lib/ocf"), PathBuf::from);
+    let fence_dir = std::env::var_os("CRM_LITE_FENCE_DIR")
+        .map_or_else(|| PathBuf::from("/usr/sbin"), PathBuf::from);
+    OcfRunner {
+        fence_dir,
+        attr_root: Some(state_dir.join("attrs")),
+        own_rsctmp: Default::default(),
+        metadata: Default::default(),
+        ocf_root,
+    }
+}
