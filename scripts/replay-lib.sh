@@ -98,6 +98,15 @@ for r in doc.get("resources", []):
     esac
 }
 
+# stack_move RSC NODE: what the operator types to move RSC to NODE (a location constraint of
+# score INFINITY, as `crm_resource --move` writes it).
+stack_move() {
+    case "$LAB_STACK" in
+        pacemaker) lab exec "$2" crm_resource --move -r "$1" -N "$2" ;;
+        crm-lite) lab exec "$2" "$(bin_dir)/crm-lite" move "$1" "$2" ;;
+    esac
+}
+
 # ---------------------------------------------------------------------------------------
 # Built on the pair above.
 
@@ -384,6 +393,13 @@ urls_of() {
     for n in "$@"; do echo "http://$(node_ip "$n"):$p/"; done
 }
 
+# stopped_fact RSC ASK: RSC runs nowhere (as the cluster on ASK says).
+stopped_fact() {
+    local on
+    on=$(stack_where "$1" "$2" | awk '{print $1}' | paste -sd, -)
+    fact "placement $1 ${on:-stopped}"
+}
+
 # alert_fact NODE: the alerts written for NODE's fencing and the resources started since the
 # fault.
 alert_fact() {
@@ -395,6 +411,17 @@ alert_fact() {
         fact "alert fencing $1 none (alerts: $(wc -l < "$R/alerts.log") lines)"
     fi
     fact "alert resource-starts-since-fault=$(awk -v t="$T_FAULT" '$1 >= t && $2 == "kind=resource" && $5 == "task=start" && $6 == "rc=0"' "$R/alerts.log" | wc -l)"
+}
+
+# alert_start_fact RSC: the alert of RSC's first successful start since T_FAULT.
+alert_start_fact() {
+    local f
+    f=$(awk -v t="$T_FAULT" -v r="rsc=$1" '$1 >= t && $2 == "kind=resource" && $4 == r && $5 == "task=start" && $6 == "rc=0" { print; exit }' "$R/alerts.log")
+    if [ -n "$f" ]; then
+        fact "alert start $1 written after $(since "$T_FAULT" "${f%% *}") s: ${f#* }"
+    else
+        fact "alert start $1 none"
+    fi
 }
 
 # survivors NODE...: the lab's nodes that are not named.
