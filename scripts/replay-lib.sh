@@ -235,21 +235,21 @@ EOF
 mysql_prepare() {
     local tpl n i ver
     ver=$(mariadbd --version 2>/dev/null | awk '{print $3}' | tr -c 'a-zA-Z0-9.\n' _)
-    tpl=/tmp/crm-lite-replay-mysql-template-$ver
+    tpl=/tmp/crm-lite-replay-mysql-template-2-$ver
     if [ ! -e "$tpl/.complete" ]; then
         note "initialising a MariaDB template in $tpl"
         rm -rf "$tpl" "$tpl.tmp"
         install -d -o mysql -g mysql "$tpl.tmp"
         mariadb-install-db --no-defaults --user=mysql --skip-test-db --datadir="$tpl.tmp" \
             --auth-root-authentication-method=socket --innodb-log-file-size=8M >/dev/null
-        printf "FLUSH PRIVILEGES;\nCREATE USER 'repl'@'%%' IDENTIFIED BY '%s';\nGRANT ALL PRIVILEGES ON *.* TO 'repl'@'%%';\nCREATE DATABASE t;\nCREATE TABLE t.w (id INT PRIMARY KEY, at DOUBLE);\n" "$MYSQL_PW" |
+        printf "FLUSH PRIVILEGES;\nCREATE USER 'repl'@'%%' IDENTIFIED BY '%s';\nGRANT ALL PRIVILEGES ON *.* TO 'repl'@'%%';\nCREATE USER 'app'@'%%' IDENTIFIED BY '%s';\nGRANT SELECT, INSERT ON t.* TO 'app'@'%%';\nCREATE DATABASE t;\nCREATE TABLE t.w (id INT PRIMARY KEY, at DOUBLE);\n" "$MYSQL_PW" "$MYSQL_PW" |
             mariadbd --no-defaults --bootstrap --user=mysql --datadir="$tpl.tmp" --innodb-log-file-size=8M >/dev/null 2>&1
         touch "$tpl.tmp/.complete"
         mv "$tpl.tmp" "$tpl"
     fi
     umask 077
     printf '%s' "$MYSQL_PW" > "$R/repl.pw"
-    printf '[client]\nuser=repl\npassword=%s\nconnect-timeout=1\n' "$MYSQL_PW" > "$R/client.cnf"
+    printf '[client]\nuser=app\npassword=%s\nconnect-timeout=1\n' "$MYSQL_PW" > "$R/client.cnf"
     umask 022
     for n in "$@"; do
         i=${n#n}
@@ -276,7 +276,9 @@ EOF
 }
 
 # writer_start NODE DBNODE...: from NODE, insert rows one by one into the primary (whichever of
-# the DBNODEs accepts a write), appending the id of each acknowledged insert to $R/acked.
+# the DBNODEs accepts a write), appending the id of each acknowledged insert to $R/acked. It logs
+# in as `app`, which has only SELECT and INSERT on t: read_only holds for it (the replication
+# account has SUPER, which a read-only replica would let write).
 writer_start() {
     local from=$1
     shift
@@ -293,7 +295,7 @@ while [ ! -e $R/writer.stop ]; do
     ok=
     for ip in \$cur $ips; do
         if mariadb --defaults-extra-file=$R/client.cnf -h "\$ip" -N -e "INSERT INTO t.w VALUES (\$i, UNIX_TIMESTAMP(NOW(6)))" 2>/dev/null; then
-            echo "\$i" >> $R/acked
+            echo "\$i \$(date +%s.%N)" >> $R/acked
             cur=\$ip
             ok=1
             break
@@ -314,7 +316,7 @@ writer_check() {
     shift 2
     touch "$R/writer.stop"
     wait "$WRITER_PID" 2>/dev/null || true
-    primary=$(wait_role db Promoted "$ask" 30) || primary=""
+    primary=$(wait_role "${DB_RSC:-db}" Promoted "$ask" 30) || primary=""
     [ -n "$primary" ] || { fact "rows primary=none (no promoted database)"; return 1; }
     lab exec "$ask" mariadb --defaults-extra-file="$R/client.cnf" -h "$(node_ip "$primary")" -N \
         -e "SELECT id FROM t.w ORDER BY id" > "$R/present" 2>"$R/present.err" || {
@@ -322,7 +324,13 @@ writer_check() {
         return 1
     }
     present=$(wc -l < "$R/present")
-    lost=$(sort -n "$R/acked" | comm -23 - <(sort -n "$R/present") | wc -l)
+    lost=$(awk '{print $1}' "$R/acked" | sort | comm -23 - <(sort "$R/present") | wc -l)
+    again=$(awk -v t="$T_FAULT" '$2 > t { print $2; exit }' "$R/acked")
+    if [ -n "$again" ]; then
+        fact "answered db-writes after $(since "$T_FAULT" "$again") s (first acknowledged insert)"
+    else
+        fact "answered db-writes never (no insert acknowledged after the fault)"
+    fi
     fact "rows acked-before-fault=$before acked=$(wc -l < "$R/acked") on-new-primary=$present primary=$primary lost=$lost"
 }
 
