@@ -376,12 +376,14 @@ fence_fact() {
     fi
 }
 
-# answered FROM NAME URL [URL...]: wait until one of the URLs answers (HTTP 200) from node
-# FROM, then print the time since T_FAULT.
-answered() {
-    local from=$1 name=$2 t
+# watch_answer FROM NAME URL [URL...]: start waiting, from node FROM, until one of the URLs
+# answers (HTTP 200), in the background (call it right after the fault: it measures from then);
+# `answered NAME` prints the fact.
+declare -A ANSWER_PID
+watch_answer() {
+    local from=$1 name=$2
     shift 2
-    t=$(lab exec "$from" bash -c '
+    lab exec "$from" bash -c '
         end=$(( $(date +%s) + '"$REPLAY_TIMEOUT"' ))
         while [ "$(date +%s)" -lt "$end" ]; do
             for u in "$@"; do
@@ -389,8 +391,21 @@ answered() {
             done
             sleep 0.1
         done
-        exit 1' _ "$@") || { fact "answered $name never (from $from: $*)"; return 0; }
-    fact "answered $name after $(since "$T_FAULT" "${t%% *}") s at ${t#* } (from $from)"
+        exit 1' _ "$@" > "$R/answer-$name" 2>/dev/null &
+    ANSWER_PID[$name]=$!
+    echo "$from $*" > "$R/answer-$name.what"
+}
+
+# answered NAME: the time from T_FAULT until NAME answered (see watch_answer).
+answered() {
+    local t
+    wait "${ANSWER_PID[$1]}" 2>/dev/null || true
+    t=$(cat "$R/answer-$1")
+    if [ -n "$t" ]; then
+        fact "answered $1 after $(since "$T_FAULT" "${t%% *}") s at ${t#* } (from $(cut -d' ' -f1 "$R/answer-$1.what"))"
+    else
+        fact "answered $1 never (from $(cat "$R/answer-$1.what"))"
+    fi
 }
 
 # urls_of RSC NODE...: the stand-in's URL on each of the nodes.
