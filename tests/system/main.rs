@@ -11,5 +11,6 @@ mod lab;
 mod mgmt_api;
 mod mgmt_api_https;
 mod mysql;
+mod replays;
 mod store;
 mod vm;
