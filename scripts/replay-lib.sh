@@ -6,7 +6,7 @@
 # default) with real services (MariaDB primary and replicas with GTID and semi-synchronous
 # replication, HAProxy, HTTP servers behind ocf:crm-lite:mgmt-api, tmpfs mounts, the DRBD
 # emulator), injects the failure the deployment fears, and prints what an operator watches as
-# `FACT ...` lines (also in $R/facts): the fence, each service answering again, the alert, the
+# `FACT ...` lines (also kept in /tmp/crm-lite-replay-<name>.facts): the fence, each service answering again, the alert, the
 # database rows acknowledged before the fault and found after it, and the lab observer's
 # verdict (no resource active twice, no recovery before the fence).
 #
@@ -144,6 +144,8 @@ replay_down() {
     local rc=$?
     [ -e "$R/observer.stop" ] || touch "$R/observer.stop" 2>/dev/null || true
     [ -n "${DRBD_LINK_PID:-}" ] && kill "$DRBD_LINK_PID" 2>/dev/null
+    # The facts outlive the lab.
+    [ -s "$R/facts" ] && cp "$R/facts" "/tmp/crm-lite-replay-${REPLAY_NAME:-x}.facts"
     if [ -n "${REPLAY_KEEP:-}" ]; then
         note "lab $LAB_NAME left up (REPLAY_KEEP): LAB_NAME=$LAB_NAME scripts/lab down"
     else
