@@ -258,9 +258,15 @@ pub struct Observer {
 impl Observer {
     /// Starts watching these resources on the lab's nodes.
     pub fn start(lab: &Lab, resources: &[(&str, Probe)]) -> Observer {
+        Observer::watch(&lab.name, lab.nodes.clone(), resources)
+    }
+
+    /// Starts watching these resources on the nodes of a lab that is up under this name
+    /// (`LAB_NAME`), whoever brought it up (the replay scripts run the `lab-observer`
+    /// binary this way).
+    pub fn watch(lab_name: &str, nodes: Vec<String>, resources: &[(&str, Probe)]) -> Observer {
         let stop = Arc::new(AtomicBool::new(false));
-        let nodes = lab.nodes.clone();
-        let prefix = format!("{}-", lab.name);
+        let prefix = format!("{lab_name}-");
         let resources: Vec<(String, Probe)> = resources
             .iter()
             .map(|(n, p)| (n.to_string(), p.clone()))

@@ -14,5 +14,6 @@ mod live;
 mod mgmt_api;
 mod mgmt_api_https;
 mod mysql;
+mod replays;
 mod store;
 mod vm;

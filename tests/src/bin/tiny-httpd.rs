@@ -2,9 +2,11 @@
 //! with a real socket, whose answers the tests control.
 //!
 //! `tiny-httpd --port N [--status 200] [--body ok] [--delay-ms 0] [--control FILE]
-//! [--ignore-term]`. With `--control FILE`, each request reads `STATUS DELAY_MS BODY...`
-//! from the file when it exists, so a test can make a running server unhealthy or slow.
-//! Binds 127.0.0.1 only.
+//! [--ignore-term] [--bind ADDR]`. With `--control FILE`, each request reads `STATUS DELAY_MS
+//! BODY...` from the file when it exists, so a test can make a running server unhealthy or
+//! slow. Binds 127.0.0.1 unless `--bind` names another address (the lab's replays bind the
+//! address of a lab node, inside its network namespace, so that HAProxy on another node
+//! reaches it).
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -44,10 +46,11 @@ fn main() {
             libc::signal(libc::SIGTERM, libc::SIG_IGN);
         }
     }
-    let listener = match TcpListener::bind(("127.0.0.1", port)) {
+    let bind = arg(&args, "--bind").unwrap_or_else(|| "127.0.0.1".into());
+    let listener = match TcpListener::bind((bind.as_str(), port)) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("tiny-httpd: cannot bind 127.0.0.1:{port}: {e}");
+            eprintln!("tiny-httpd: cannot bind {bind}:{port}: {e}");
             std::process::exit(2);
         }
     };
