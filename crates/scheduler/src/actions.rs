@@ -56,6 +56,7 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
             todo[i] = primitive_todo(ws, i, &fence);
         }
     }
+    dangling_migrations(ws, &mut todo);
     probes_on_pending_nodes(ws, &mut todo);
     quorum(ws, &mut todo);
     unreachable_nodes(ws, &fence, &mut todo);
@@ -281,6 +282,22 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
 /// a node that is up but has not joined yet (pending) cannot run them, so such a start
 /// cannot happen (Pacemaker 2.1.5: the probe is unrunnable and the start is ordered after
 /// it).
+/// A live migration that completed without a stop on its source since: stop it there once
+/// more (Pacemaker's dangling migration).
+fn dangling_migrations(ws: &WorkingSet, todo: &mut [Todo]) {
+    for (i, t) in todo.iter_mut().enumerate() {
+        let r = &ws.rscs[i];
+        if r.kind != Kind::Primitive || !r.managed {
+            continue;
+        }
+        for &n in &r.dangling {
+            if !t.stop.contains(&n) {
+                t.stop.push(n);
+            }
+        }
+    }
+}
+
 fn probes_on_pending_nodes(ws: &WorkingSet, todo: &mut [Todo]) {
     for i in 0..ws.rscs.len() {
         let r = &ws.rscs[i];

@@ -132,6 +132,9 @@ pub(crate) struct Rsc {
     pub start_pending: bool,
     /// Nodes where the resource failed to stop (fenced or blocked).
     pub stop_failed_on: Vec<usize>,
+    /// Nodes a live migration completed away from without a stop there since (Pacemaker's
+    /// dangling migrations): it is stopped there once more, to clean up.
+    pub dangling: Vec<usize>,
     /// Nodes where its definition changed since it started there, and what that needs.
     pub changed_on: Vec<(usize, Change)>,
 
@@ -536,6 +539,7 @@ impl WorkingSet {
             failed: false,
             start_pending: false,
             stop_failed_on: Vec::new(),
+            dangling: Vec::new(),
             changed_on: Vec::new(),
             next_role: None,
             assigned: None,
@@ -856,6 +860,9 @@ impl WorkingSet {
         };
         if !self.rscs[ri].known_on.contains(&ni) {
             self.rscs[ri].known_on.push(ni);
+        }
+        if st.migrated_away && !self.rscs[ri].dangling.contains(&ni) {
+            self.rscs[ri].dangling.push(ni);
         }
         let promotable = self.clone_of(ri).is_some_and(|c| self.rscs[c].promotable);
         let anon_clone = self.clone_of(ri).filter(|&c| !self.rscs[c].unique);
