@@ -771,12 +771,21 @@ impl WorkingSet {
         // Configured primitives by id, for the digests of their parameters (lookups only).
         let prims: std::collections::HashMap<&str, &Primitive> =
             cib.primitives().map(|p| (p.id.as_str(), p)).collect();
-        for ns in &cib.status.nodes {
+        // Pacemaker reads the histories of online nodes first, then (with fencing) those of
+        // the others: an anonymous clone's instances bind to online nodes first, and what
+        // runs on a lost node beyond clone-max is the orphan.
+        for (ns, online_pass) in cib
+            .status
+            .nodes
+            .iter()
+            .map(|ns| (ns, true))
+            .chain(cib.status.nodes.iter().map(|ns| (ns, false)))
+        {
             let Some(ni) = self.node_index(ns.uname.as_str()) else {
                 continue;
             };
             let node = &self.nodes[ni];
-            if !self.fencing_enabled && !node.online {
+            if node.online != online_pass || !self.fencing_enabled && !node.online {
                 continue;
             }
             for h in &ns.resources {
