@@ -771,6 +771,7 @@ impl WorkingSet {
         // Configured primitives by id, for the digests of their parameters (lookups only).
         let prims: std::collections::HashMap<&str, &Primitive> =
             cib.primitives().map(|p| (p.id.as_str(), p)).collect();
+        let inherited = crate::params::all_inherited_sets(cib);
         // Pacemaker reads the histories of online nodes first, then (with fencing) those of
         // the others: an anonymous clone's instances bind to online nodes first, and what
         // runs on a lost node beyond clone-max is the orphan.
@@ -789,7 +790,7 @@ impl WorkingSet {
                 continue;
             }
             for h in &ns.resources {
-                self.unpack_history(cib, &prims, ni, ns, h, input.now);
+                self.unpack_history(cib, (&prims, &inherited), ni, ns, h, input.now);
             }
         }
         // A resource thought active on an offline node that is not already unclean makes
@@ -821,7 +822,10 @@ impl WorkingSet {
     fn unpack_history(
         &mut self,
         cib: &Cib,
-        prims: &std::collections::HashMap<&str, &Primitive>,
+        (prims, inherited): (
+            &std::collections::HashMap<&str, &Primitive>,
+            &std::collections::HashMap<&str, Vec<&cib::model::Attributes>>,
+        ),
         ni: usize,
         _ns: &NodeState,
         h: &ResourceHistory,
@@ -990,7 +994,8 @@ impl WorkingSet {
             let base = r.base.clone();
             let node = self.nodes[ni].name.clone();
             if let Some(prim) = prims.get(base.as_str()) {
-                let params = crate::instance_params(cib, prim, &node, now);
+                let up = inherited.get(base.as_str()).map_or(&[][..], Vec::as_slice);
+                let params = crate::params::instance_params_with(up, prim, &node, cib, now);
                 let extra = |task: &str| {
                     prim.ops
                         .iter()
