@@ -987,6 +987,11 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
                 if !runnable && (ta == "start" || ta == "promote") {
                     let why = format!("unrunnable {} {}", ws.rscs[*f].id, fa);
                     for &x in &thens {
+                        // Interleaved, an instance's start is paired by where it is placed,
+                        // not by where it runs now.
+                        if node.is_some_and(|n| todo[x].after != Some(n)) {
+                            continue;
+                        }
                         changed |= block(ws, todo, x, ta, &why, *symmetrical);
                     }
                     continue;
