@@ -848,7 +848,14 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
             }
         }
     }
+    // Pacemaker keeps one ordering per pair of actions: a later one between the same first
+    // and then actions is dropped (they all carry its "optional" flag, which
+    // `order_actions` takes for "already ordered"), whatever its kind.
+    let mut seen = std::collections::HashSet::new();
     for o in &ws.orders {
+        if !o.same_node && !seen.insert((o.first, &o.first_action, o.then, &o.then_action)) {
+            continue;
+        }
         // An optional order to a resource with restart-type=restart only carries the
         // restart of the first over to the then (Pacemaker's implies-then).
         let only_restarts =
