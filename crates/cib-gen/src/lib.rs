@@ -16,6 +16,33 @@
 
 use std::fmt::Write;
 
+mod operators;
+
+pub use operators::NOW;
+
+/// Which kind of random cluster to generate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mix {
+    /// The fixed shape the benchmarks use: interleaved clones on every node, promotable
+    /// clones of two with notifications, `placement-strategy=balanced`, the last node lost.
+    /// Its bytes for a given [`Config`] never change.
+    #[default]
+    Classic,
+    /// Clusters shaped like the ones operators write: clones with and without `interleave`,
+    /// any `clone-max`, `notify` on or off, failed monitors with `failure-timeout`, zero to
+    /// two lost nodes, every placement strategy, ordering and colocation sets. Failure times
+    /// are relative to [`NOW`].
+    Operators,
+}
+
+/// Generate the CIB text for `cfg` in the given mix.
+pub fn generate_mix(cfg: &Config, mix: Mix) -> String {
+    match mix {
+        Mix::Classic => generate(cfg),
+        Mix::Operators => operators::generate(cfg),
+    }
+}
+
 /// What to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {

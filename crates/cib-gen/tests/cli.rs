@@ -33,3 +33,17 @@ fn output_is_deterministic_and_file_output_matches_stdout() {
     let empty = run(&["--nodes", "3", "--resources", "12", "--no-status"]);
     assert!(String::from_utf8_lossy(&empty).contains("<status/>"));
 }
+
+#[test]
+fn the_operators_mix_is_its_own_deterministic_shape() {
+    let args = ["--nodes", "4", "--resources", "20", "--seed", "9"];
+    let classic = run(&args);
+    assert_eq!(classic, run(&[&args[..], &["--mix", "classic"]].concat()));
+    let ops = [&args[..], &["--mix", "operators"]].concat();
+    let a = run(&ops);
+    assert_eq!(a, run(&ops));
+    assert_ne!(a, classic);
+    let text = String::from_utf8_lossy(&a);
+    assert!(text.contains("name=\"placement-strategy\""));
+    assert!(text.contains("<status>"));
+}

@@ -56,6 +56,7 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
             todo[i] = primitive_todo(ws, i, &fence);
         }
     }
+    dangling_migrations(ws, &mut todo);
     probes_on_pending_nodes(ws, &mut todo);
     quorum(ws, &mut todo);
     unreachable_nodes(ws, &fence, &mut todo);
@@ -281,6 +282,22 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
 /// a node that is up but has not joined yet (pending) cannot run them, so such a start
 /// cannot happen (Pacemaker 2.1.5: the probe is unrunnable and the start is ordered after
 /// it).
+/// A live migration that completed without a stop on its source since: stop it there once
+/// more (Pacemaker's dangling migration).
+fn dangling_migrations(ws: &WorkingSet, todo: &mut [Todo]) {
+    for (i, t) in todo.iter_mut().enumerate() {
+        let r = &ws.rscs[i];
+        if r.kind != Kind::Primitive || !r.managed {
+            continue;
+        }
+        for &n in &r.dangling {
+            if !t.stop.contains(&n) {
+                t.stop.push(n);
+            }
+        }
+    }
+}
+
 fn probes_on_pending_nodes(ws: &WorkingSet, todo: &mut [Todo]) {
     for i in 0..ws.rscs.len() {
         let r = &ws.rscs[i];
@@ -831,7 +848,14 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
             }
         }
     }
+    // Pacemaker keeps one ordering per pair of actions: a later one between the same first
+    // and then actions is dropped (they all carry its "optional" flag, which
+    // `order_actions` takes for "already ordered"), whatever its kind.
+    let mut seen = std::collections::HashSet::new();
     for o in &ws.orders {
+        if !o.same_node && !seen.insert((o.first, &o.first_action, o.then, &o.then_action)) {
+            continue;
+        }
         // An optional order to a resource with restart-type=restart only carries the
         // restart of the first over to the then (Pacemaker's implies-then).
         let only_restarts =
@@ -854,8 +878,22 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
     for _round in 0..(ws.rscs.len() + 4) {
         let mut changed = false;
         for (f, fa, tt, ta, inverse, symmetrical, only_restarts) in &orders {
-            for (firsts, thens, per_node) in groups(ws, todo, *f, *tt, ta) {
+            for (firsts, thens, node) in groups(ws, todo, *f, *tt, ta) {
+                let per_node = node.is_some();
                 if *only_restarts && *inverse {
+                    continue;
+                }
+                // Interleaved: a then instance placed where no instance of the first is
+                // placed may not be active at all (Pacemaker unassigns it: no blocked start).
+                if let Some(n) = node
+                    && !*inverse
+                    && !*only_restarts
+                    && ta == "start"
+                    && !firsts.iter().any(|&x| placed_on(&todo[x], n))
+                {
+                    for &x in &thens {
+                        changed |= inhibit(ws, todo, x, n);
+                    }
                     continue;
                 }
                 if *inverse {
@@ -917,7 +955,20 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
                     continue;
                 }
                 let runnable = if f_is_clone_like {
-                    firsts.iter().any(|&x| can(&todo[x], fa))
+                    // One instance that can is enough; an instance that is a group can only
+                    // when all its members can.
+                    firsts.iter().any(|&x| {
+                        match ws.rscs[x]
+                            .parent
+                            .filter(|&g| ws.rscs[g].kind == Kind::Group)
+                        {
+                            None => can(&todo[x], fa),
+                            Some(g) => firsts
+                                .iter()
+                                .filter(|&&y| ws.rscs[y].parent == Some(g))
+                                .all(|&y| can(&todo[y], fa)),
+                        }
+                    })
                 } else {
                     firsts.iter().all(|&x| can(&todo[x], fa))
                 };
@@ -943,6 +994,11 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
                 if !runnable && (ta == "start" || ta == "promote") {
                     let why = format!("unrunnable {} {}", ws.rscs[*f].id, fa);
                     for &x in &thens {
+                        // Interleaved, an instance's start is paired by where it is placed,
+                        // not by where it runs now.
+                        if node.is_some_and(|n| todo[x].after != Some(n)) {
+                            continue;
+                        }
                         changed |= block(ws, todo, x, ta, &why, *symmetrical);
                     }
                     continue;
@@ -1023,7 +1079,7 @@ fn groups(
     f: usize,
     t: usize,
     then_action: &str,
-) -> Vec<(Vec<usize>, Vec<usize>, bool)> {
+) -> Vec<(Vec<usize>, Vec<usize>, Option<usize>)> {
     let firsts = endpoint(ws, f);
     let thens = endpoint(ws, t);
     let both_clones = ws.rscs[f].kind == Kind::Clone && ws.rscs[t].kind == Kind::Clone;
@@ -1033,7 +1089,7 @@ fn groups(
         t
     };
     if !(both_clones && ws.rscs[decides].interleave) {
-        return vec![(firsts, thens, false)];
+        return vec![(firsts, thens, None)];
     }
     let on = |x: usize, n: usize| todo[x].after == Some(n) || ws.rscs[x].running_on.contains(&n);
     (0..ws.nodes.len())
@@ -1043,9 +1099,43 @@ fn groups(
                 return None;
             }
             let fnn: Vec<usize> = firsts.iter().copied().filter(|&x| on(x, n)).collect();
-            Some((fnn, tn, true))
+            Some((fnn, tn, Some(n)))
         })
         .collect()
+}
+
+/// Whether a primitive is placed on `n` after the plan (a start that an order blocks still
+/// counts: Pacemaker keeps its assignment).
+fn placed_on(t: &Todo, n: usize) -> bool {
+    t.after == Some(n) || t.blocked_start.as_ref().is_some_and(|(s, _)| *s == n)
+}
+
+/// An interleaved then instance placed on `n` with no instance of its first there: it is
+/// not active at all (Pacemaker's `update_interleaved_actions` unassigns it), without a
+/// blocked action to show.
+fn inhibit(ws: &WorkingSet, todo: &mut [Todo], x: usize, n: usize) -> bool {
+    let r = &ws.rscs[x];
+    let t = &mut todo[x];
+    if !r.managed || t.after != Some(n) {
+        return false;
+    }
+    if let Some((from, _)) = t.migrate.take() {
+        t.stop.push(from);
+    }
+    t.start = None;
+    if r.running_on.contains(&n) {
+        if r.role == Role::Promoted && !t.demote.contains(&n) {
+            t.demote.push(n);
+        }
+        if !t.stop.contains(&n) {
+            t.stop.push(n);
+        }
+    }
+    t.promote = None;
+    t.blocked_promote = None;
+    t.after = None;
+    t.role_after = Role::Stopped;
+    true
 }
 
 /// Make a primitive that stays where it runs restart there (stop and start again).

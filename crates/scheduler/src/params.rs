@@ -9,14 +9,106 @@ use crate::ws::node_attrs;
 
 /// The parameters of `prim` on `node` at `now`: from every set whose rule holds there (sets
 /// without a rule always hold), in Pacemaker's precedence (higher set score first, then
-/// document order), the first value of each name winning. Sorted by name.
+/// document order), the first value of each name winning; then, for names the primitive
+/// does not set, those of its group and clone (Pacemaker's `get_rsc_attributes` fills
+/// them in from the parents). Sorted by name.
 pub fn instance_params(
     cib: &Cib,
     prim: &Primitive,
     node: &str,
     now: Option<i64>,
 ) -> Vec<(String, String)> {
-    resolve(&prim.params, &attrs_of(cib, node), now)
+    instance_params_with(&inherited_sets(cib, prim.id.as_str()), prim, node, cib, now)
+}
+
+/// [`instance_params`] with the parents' sets already looked up ([`inherited_sets`]).
+pub(crate) fn instance_params_with(
+    inherited: &[&Attributes],
+    prim: &Primitive,
+    node: &str,
+    cib: &Cib,
+    now: Option<i64>,
+) -> Vec<(String, String)> {
+    let attrs = attrs_of(cib, node);
+    let mut out = Default::default();
+    resolve_into(&mut out, &prim.params, &attrs, now);
+    for sets in inherited {
+        resolve_into(&mut out, sets, &attrs, now);
+    }
+    out.into_iter().collect()
+}
+
+/// The instance attributes a primitive's containers give it, nearest first (its group's,
+/// then its clone's); only those that set something.
+pub(crate) fn inherited_sets<'a>(cib: &'a Cib, prim: &str) -> Vec<&'a Attributes> {
+    use cib::model::Resource;
+    fn walk<'a>(r: &'a Resource, prim: &str, up: &mut Vec<&'a Attributes>) -> bool {
+        match r {
+            Resource::Primitive(p) => p.id.as_str() == prim,
+            Resource::Group(g) => {
+                let found = g.members.iter().any(|m| m.id.as_str() == prim);
+                if found && !g.params.sets.is_empty() {
+                    up.push(&g.params);
+                }
+                found
+            }
+            Resource::Clone(c) => {
+                let found = walk(&c.child, prim, up);
+                if found && !c.params.sets.is_empty() {
+                    up.push(&c.params);
+                }
+                found
+            }
+        }
+    }
+    let mut up = Vec::new();
+    for r in &cib.resources {
+        if walk(r, prim, &mut up) {
+            break;
+        }
+    }
+    up
+}
+
+/// Every primitive whose containers give it instance attributes, with those sets (nearest
+/// first): one pass over the configuration, for callers that look up many primitives.
+pub(crate) fn all_inherited_sets(cib: &Cib) -> std::collections::HashMap<&str, Vec<&Attributes>> {
+    use cib::model::Resource;
+    fn walk<'a>(
+        r: &'a Resource,
+        up: &[&'a Attributes],
+        out: &mut std::collections::HashMap<&'a str, Vec<&'a Attributes>>,
+    ) {
+        let with = |own: &'a Attributes| -> Vec<&'a Attributes> {
+            let mut v: Vec<&Attributes> = Vec::with_capacity(up.len() + 1);
+            if !own.sets.is_empty() {
+                v.push(own);
+            }
+            v.extend_from_slice(up);
+            v
+        };
+        match r {
+            Resource::Primitive(p) => {
+                if !up.is_empty() {
+                    out.insert(p.id.as_str(), up.to_vec());
+                }
+            }
+            Resource::Group(g) => {
+                let up = with(&g.params);
+                for m in &g.members {
+                    if !up.is_empty() {
+                        out.insert(m.id.as_str(), up.clone());
+                    }
+                }
+            }
+            Resource::Clone(c) => walk(&c.child, &with(&c.params), out),
+        }
+    }
+    let mut out = std::collections::HashMap::new();
+    for r in &cib.resources {
+        walk(r, &[], &mut out);
+    }
+    out
 }
 
 /// The parameters an operation adds to its resource's on `node` at `now` (the op's own
@@ -37,7 +129,18 @@ fn attrs_of(cib: &Cib, node: &str) -> Attrs {
 }
 
 fn resolve(sets: &Attributes, attrs: &Attrs, now: Option<i64>) -> Vec<(String, String)> {
-    let mut out: std::collections::BTreeMap<String, String> = Default::default();
+    let mut out = Default::default();
+    resolve_into(&mut out, sets, attrs, now);
+    out.into_iter().collect()
+}
+
+/// Add the values of `sets` for names `out` does not have yet.
+fn resolve_into(
+    out: &mut std::collections::BTreeMap<String, String>,
+    sets: &Attributes,
+    attrs: &Attrs,
+    now: Option<i64>,
+) {
     for set in &sets.sets {
         if set
             .rule
@@ -57,7 +160,6 @@ fn resolve(sets: &Attributes, attrs: &Attrs, now: Option<i64>) -> Vec<(String, S
             }
         }
     }
-    out.into_iter().collect()
 }
 
 #[cfg(test)]
@@ -105,5 +207,62 @@ mod tests {
         assert_eq!(on("a"), vec![pair("port", "3307"), pair("user", "mysql")]);
         assert_eq!(on("b"), vec![pair("port", "3308"), pair("user", "mysql")]);
         assert_eq!(on("c"), vec![pair("port", "3306"), pair("user", "mysql")]);
+    }
+
+    #[test]
+    fn members_inherit_what_their_group_and_clone_set_and_do_not_set_themselves() {
+        let xml = r##"<cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0">
+  <configuration>
+    <crm_config/>
+    <nodes><node id="1" uname="a"/></nodes>
+    <resources>
+      <clone id="c">
+        <instance_attributes id="c-ia">
+          <nvpair id="c-ia-1" name="shared" value="from-clone"/>
+          <nvpair id="c-ia-2" name="level" value="clone"/>
+        </instance_attributes>
+        <group id="g">
+          <instance_attributes id="g-ia"><nvpair id="g-ia-1" name="level" value="group"/></instance_attributes>
+          <primitive id="m1" class="ocf" provider="heartbeat" type="Dummy">
+            <instance_attributes id="m1-ia"><nvpair id="m1-ia-1" name="own" value="1"/></instance_attributes>
+          </primitive>
+          <primitive id="m2" class="ocf" provider="heartbeat" type="Dummy">
+            <instance_attributes id="m2-ia"><nvpair id="m2-ia-1" name="level" value="member"/></instance_attributes>
+          </primitive>
+        </group>
+      </clone>
+      <primitive id="solo" class="ocf" provider="heartbeat" type="Dummy"/>
+    </resources>
+    <constraints/>
+  </configuration>
+  <status/>
+</cib>"##;
+        let parsed = cib::parse("t.xml", xml);
+        assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
+        let cib = &parsed.cib;
+        let params = |id: &str| {
+            let Some(p) = cib.primitives().find(|p| p.id.as_str() == id) else {
+                panic!("no {id}");
+            };
+            instance_params(cib, p, "a", None)
+        };
+        let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        assert_eq!(
+            params("m1"),
+            vec![
+                pair("level", "group"),
+                pair("own", "1"),
+                pair("shared", "from-clone")
+            ]
+        );
+        assert_eq!(
+            params("m2"),
+            vec![pair("level", "member"), pair("shared", "from-clone")]
+        );
+        assert_eq!(params("solo"), vec![]);
+        // The one-pass table used while reading the status says the same.
+        let all = all_inherited_sets(cib);
+        assert_eq!(all.get("m1").map(Vec::len), Some(2));
+        assert!(!all.contains_key("solo"));
     }
 }

@@ -132,6 +132,9 @@ pub(crate) struct Rsc {
     pub start_pending: bool,
     /// Nodes where the resource failed to stop (fenced or blocked).
     pub stop_failed_on: Vec<usize>,
+    /// Nodes a live migration completed away from without a stop there since (Pacemaker's
+    /// dangling migrations): it is stopped there once more, to clean up.
+    pub dangling: Vec<usize>,
     /// Nodes where its definition changed since it started there, and what that needs.
     pub changed_on: Vec<(usize, Change)>,
 
@@ -536,6 +539,7 @@ impl WorkingSet {
             failed: false,
             start_pending: false,
             stop_failed_on: Vec::new(),
+            dangling: Vec::new(),
             changed_on: Vec::new(),
             next_role: None,
             assigned: None,
@@ -767,16 +771,26 @@ impl WorkingSet {
         // Configured primitives by id, for the digests of their parameters (lookups only).
         let prims: std::collections::HashMap<&str, &Primitive> =
             cib.primitives().map(|p| (p.id.as_str(), p)).collect();
-        for ns in &cib.status.nodes {
+        let inherited = crate::params::all_inherited_sets(cib);
+        // Pacemaker reads the histories of online nodes first, then (with fencing) those of
+        // the others: an anonymous clone's instances bind to online nodes first, and what
+        // runs on a lost node beyond clone-max is the orphan.
+        for (ns, online_pass) in cib
+            .status
+            .nodes
+            .iter()
+            .map(|ns| (ns, true))
+            .chain(cib.status.nodes.iter().map(|ns| (ns, false)))
+        {
             let Some(ni) = self.node_index(ns.uname.as_str()) else {
                 continue;
             };
             let node = &self.nodes[ni];
-            if !self.fencing_enabled && !node.online {
+            if node.online != online_pass || !self.fencing_enabled && !node.online {
                 continue;
             }
             for h in &ns.resources {
-                self.unpack_history(cib, &prims, ni, ns, h, input.now);
+                self.unpack_history(cib, (&prims, &inherited), ni, ns, h, input.now);
             }
         }
         // A resource thought active on an offline node that is not already unclean makes
@@ -808,7 +822,10 @@ impl WorkingSet {
     fn unpack_history(
         &mut self,
         cib: &Cib,
-        prims: &std::collections::HashMap<&str, &Primitive>,
+        (prims, inherited): (
+            &std::collections::HashMap<&str, &Primitive>,
+            &std::collections::HashMap<&str, Vec<&cib::model::Attributes>>,
+        ),
         ni: usize,
         _ns: &NodeState,
         h: &ResourceHistory,
@@ -856,6 +873,9 @@ impl WorkingSet {
         };
         if !self.rscs[ri].known_on.contains(&ni) {
             self.rscs[ri].known_on.push(ni);
+        }
+        if st.migrated_away && !self.rscs[ri].dangling.contains(&ni) {
+            self.rscs[ri].dangling.push(ni);
         }
         let promotable = self.clone_of(ri).is_some_and(|c| self.rscs[c].promotable);
         let anon_clone = self.clone_of(ri).filter(|&c| !self.rscs[c].unique);
@@ -974,7 +994,8 @@ impl WorkingSet {
             let base = r.base.clone();
             let node = self.nodes[ni].name.clone();
             if let Some(prim) = prims.get(base.as_str()) {
-                let params = crate::instance_params(cib, prim, &node, now);
+                let up = inherited.get(base.as_str()).map_or(&[][..], Vec::as_slice);
+                let params = crate::params::instance_params_with(up, prim, &node, cib, now);
                 let extra = |task: &str| {
                     prim.ops
                         .iter()
