@@ -31,6 +31,7 @@ pub mod graph;
 mod notify;
 mod params;
 mod rules;
+pub mod stages;
 mod ws;
 
 pub use params::instance_params;
