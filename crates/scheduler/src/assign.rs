@@ -394,9 +394,18 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Option<usize> {
     }
     // A capacity the node does not declare counts as 0.
     let free = |ws: &WorkingSet, n: usize, k: &str| ws.nodes[n].free.get(k).copied().unwrap_or(0);
-    let fits = |ws: &WorkingSet, n: usize, need: &BTreeMap<String, i64>| {
-        need.iter().all(|(k, v)| free(ws, n, k) >= *v)
+    // The needs over the dense capacities (`Node::cap` is `free`, 0 where undeclared; a
+    // name no node declares is 0 everywhere).
+    let dense = |ws: &WorkingSet, need: &BTreeMap<String, i64>| -> Vec<(Option<usize>, i64)> {
+        need.iter()
+            .map(|(k, v)| (ws.capacity_names.binary_search(k).ok(), *v))
+            .collect()
     };
+    let fits = |ws: &WorkingSet, n: usize, need: &[(Option<usize>, i64)]| {
+        need.iter()
+            .all(|&(ix, v)| ix.map_or(0, |ix| ws.nodes[n].cap[ix]) >= v)
+    };
+    let needed_dense = dense(ws, &needed);
     let usable = |ws: &WorkingSet, n: usize| {
         ws.nodes[n].available() && ws.rscs[i].allowed[n].is_some_and(|w| w >= 0)
     };
@@ -409,7 +418,7 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Option<usize> {
         if !usable(ws, n) {
             continue;
         }
-        any_fits |= fits(ws, n, &needed);
+        any_fits |= fits(ws, n, &needed_dense);
         if most_free.is_none_or(|m| compare_capacities(ws, n, m) == Ordering::Less) {
             most_free = Some(n);
         }
@@ -431,8 +440,9 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Option<usize> {
     } else {
         (ws.rscs[i].utilization.clone(), String::new())
     };
+    let need_dense = dense(ws, &need);
     for &n in listed.iter().rev() {
-        if !usable(ws, n) || fits(ws, n, &need) {
+        if !usable(ws, n) || fits(ws, n, &need_dense) {
             continue;
         }
         if let Some(w) = ws.rscs[i].allowed[n].as_mut() {
