@@ -246,7 +246,7 @@ impl Document {
                         });
                         break;
                     }
-                    doc.push_text(stack.last().copied(), &raw);
+                    doc.push_text_owned(stack.last().copied(), raw);
                 }
                 Event::GeneralRef(r) => {
                     let raw = format!("&{};", &*r);
@@ -346,6 +346,20 @@ impl Document {
         match parent {
             Some(p) => self.elements[p.index()].children.push(n),
             None => self.top.push(n),
+        }
+    }
+
+    /// [`Document::push_text`], keeping `raw` when it starts a text node (one copy fewer
+    /// for the whitespace between most elements).
+    fn push_text_owned(&mut self, parent: Option<ElementId>, raw: String) {
+        let list = match parent {
+            Some(p) => &mut self.elements[p.index()].children,
+            None => &mut self.top,
+        };
+        if let Some(Node::Text(t)) = list.last_mut() {
+            t.push_str(&raw);
+        } else {
+            list.push(Node::Text(raw));
         }
     }
 

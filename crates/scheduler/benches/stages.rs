@@ -1,7 +1,7 @@
 //! Stage benchmarks of `crm-lite simulate` on cib-gen clusters (seed 1, with status), so a
 //! regression shows in a number: `cargo bench -p scheduler --bench stages`
 //! (`BENCH_SIZES=16x500` for the small size only; the default also runs 100x10000, a
-//! few minutes).
+//! few minutes; divan's `--sample-count N` after `--` takes more samples).
 //!
 //! - `tree`: the XML into the element tree; `lower`: the tree into the model (status
 //!   histories folded) and checked;
@@ -72,20 +72,20 @@ fn parsed(size: &str, status: bool) -> cib::Parsed {
     p
 }
 
-#[divan::bench(args = SIZES.iter(), sample_count = 5, sample_size = 1)]
+#[divan::bench(args = SIZES.iter(), sample_count = 10, sample_size = 1)]
 fn tree(bencher: Bencher<'_, '_>, size: &&str) {
     let src = text(size, true);
     bencher.bench_local(|| cib::Document::parse(src));
 }
 
-#[divan::bench(args = SIZES.iter(), sample_count = 5, sample_size = 1)]
+#[divan::bench(args = SIZES.iter(), sample_count = 10, sample_size = 1)]
 fn lower(bencher: Bencher<'_, '_>, size: &&str) {
     let src = text(size, true);
     let (doc, _) = cib::Document::parse(src);
     bencher.bench_local(|| cib::lower("gen.xml", src, &doc));
 }
 
-#[divan::bench_group(sample_count = 5, sample_size = 1)]
+#[divan::bench_group(sample_count = 10, sample_size = 1)]
 mod build {
     use super::*;
 
@@ -102,27 +102,24 @@ mod build {
     }
 }
 
-#[divan::bench(args = SIZES.iter(), sample_count = 5, sample_size = 1)]
+#[divan::bench(args = SIZES.iter(), sample_count = 10, sample_size = 1)]
 fn assign(bencher: Bencher<'_, '_>, size: &&str) {
     let built = scheduler::stages::build(&parsed(size, true).cib, &INPUT);
     bencher
         .with_inputs(|| built.clone())
-        .bench_local_values(|mut w| {
-            scheduler::stages::assign(&mut w);
-            w
-        });
+        .bench_local_refs(scheduler::stages::assign);
 }
 
-#[divan::bench(args = SIZES.iter(), sample_count = 5, sample_size = 1)]
+#[divan::bench(args = SIZES.iter(), sample_count = 10, sample_size = 1)]
 fn actions(bencher: Bencher<'_, '_>, size: &&str) {
     let mut assigned = scheduler::stages::build(&parsed(size, true).cib, &INPUT);
     scheduler::stages::assign(&mut assigned);
     bencher
         .with_inputs(|| assigned.clone())
-        .bench_local_values(|mut w| scheduler::stages::actions(&mut w));
+        .bench_local_refs(scheduler::stages::actions);
 }
 
-#[divan::bench(args = SIZES.iter(), sample_count = 5, sample_size = 1)]
+#[divan::bench(args = SIZES.iter(), sample_count = 10, sample_size = 1)]
 fn digests(bencher: Bencher<'_, '_>, size: &&str) {
     let cib = parsed(size, true).cib;
     bencher.bench_local(|| {
@@ -140,7 +137,7 @@ fn digests(bencher: Bencher<'_, '_>, size: &&str) {
     });
 }
 
-#[divan::bench_group(sample_count = 5, sample_size = 1)]
+#[divan::bench_group(sample_count = 10, sample_size = 1)]
 mod replan {
     use super::*;
 
@@ -211,12 +208,11 @@ mod replan {
     fn model(bencher: Bencher<'_, '_>, size: &&str) {
         let model = Model::new(parsed(size, true), INPUT);
         let entry = running_monitor(model.cib());
-        bencher
-            .with_inputs(|| model.clone())
-            .bench_local_values(|mut m| {
-                record(&mut m, &entry);
-                m.plan()
-            });
+        // The model is cloned and dropped outside the timed part.
+        bencher.with_inputs(|| model.clone()).bench_local_refs(|m| {
+            record(m, &entry);
+            m.plan()
+        });
     }
 
     /// The same CIB read from its text and planned.

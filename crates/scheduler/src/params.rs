@@ -2,7 +2,7 @@
 //! `<instance_attributes>` carry rules (per-node paths, ports, addresses), so the value of a
 //! parameter depends on where the operation runs.
 use cib::Cib;
-use cib::model::{Attributes, Op, Primitive};
+use cib::model::{Attributes, Primitive};
 
 use crate::rules::{Attrs, rule_holds};
 use crate::ws::node_attrs;
@@ -19,13 +19,7 @@ pub fn instance_params(
     resolve(&prim.params, &attrs_of(cib, node), now)
 }
 
-/// The parameters an operation adds to its resource's on `node` at `now` (the op's own
-/// `instance_attributes`), resolved as [`instance_params`] resolves the resource's.
-pub(crate) fn op_params(cib: &Cib, op: &Op, node: &str, now: Option<i64>) -> Vec<(String, String)> {
-    resolve(&op.params, &attrs_of(cib, node), now)
-}
-
-fn attrs_of(cib: &Cib, node: &str) -> Attrs {
+pub(crate) fn attrs_of(cib: &Cib, node: &str) -> Attrs {
     cib.node(node)
         .map(|n| node_attrs(cib, n))
         .unwrap_or_else(|| {
@@ -36,7 +30,9 @@ fn attrs_of(cib: &Cib, node: &str) -> Attrs {
         })
 }
 
-fn resolve(sets: &Attributes, attrs: &Attrs, now: Option<i64>) -> Vec<(String, String)> {
+/// The parameters of `sets` for a node with attributes `attrs` (as [`attrs_of`] gives
+/// them) at `now`.
+pub(crate) fn resolve(sets: &Attributes, attrs: &Attrs, now: Option<i64>) -> Vec<(String, String)> {
     let mut out: std::collections::BTreeMap<String, String> = Default::default();
     for set in &sets.sets {
         if set

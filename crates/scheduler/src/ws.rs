@@ -806,6 +806,12 @@ impl WorkingSet {
         // Configured primitives by id, for the digests of their parameters (lookups only).
         let prims: std::collections::HashMap<&str, &Primitive> =
             cib.primitives().map(|p| (p.id.as_str(), p)).collect();
+        // Each node's attributes for the parameter rules, once (not per history entry).
+        let attrs: Vec<Attrs> = self
+            .nodes
+            .iter()
+            .map(|n| crate::params::attrs_of(cib, &n.name))
+            .collect();
         for ns in &cib.status.nodes {
             let Some(ni) = self.node_index(ns.uname.as_str()) else {
                 continue;
@@ -815,7 +821,7 @@ impl WorkingSet {
                 continue;
             }
             for h in &ns.resources {
-                self.unpack_history(cib, &prims, ni, ns, h, input.now);
+                self.unpack_history(&prims, &attrs[ni], ni, ns, h, input.now);
             }
         }
         // A resource thought active on an offline node that is not already unclean makes
@@ -846,8 +852,8 @@ impl WorkingSet {
 
     fn unpack_history(
         &mut self,
-        cib: &Cib,
         prims: &std::collections::HashMap<&str, &Primitive>,
+        node_attrs: &Attrs,
         ni: usize,
         _ns: &NodeState,
         h: &ResourceHistory,
@@ -1010,15 +1016,15 @@ impl WorkingSet {
             if st.pending.as_deref() == Some("start") {
                 r.start_pending = true;
             }
-            let base = r.base.clone();
-            let node = self.nodes[ni].name.clone();
-            if let Some(prim) = prims.get(base.as_str()) {
-                let params = crate::instance_params(cib, prim, &node, now);
+            if let Some(prim) = prims.get(r.base.as_str()) {
+                // As `instance_params`, and an operation's own parameters resolved the same way,
+                // with the node's attributes computed once.
+                let params = crate::params::resolve(&prim.params, node_attrs, now);
                 let extra = |task: &str| {
                     prim.ops
                         .iter()
                         .find(|o| o.name == task && o.interval_ms == 0)
-                        .map(|o| crate::params::op_params(cib, o, &node, now))
+                        .map(|o| crate::params::resolve(&o.params, node_attrs, now))
                         .unwrap_or_default()
                 };
                 if let Some(c) = definition::change(&h.ops, &params, extra) {
