@@ -122,12 +122,14 @@ fn actions(bencher: Bencher<'_, '_>, size: &&str) {
 #[divan::bench(args = SIZES.iter(), sample_count = 10, sample_size = 1)]
 fn digests(bencher: Bencher<'_, '_>, size: &&str) {
     let cib = parsed(size, true).cib;
+    let prims: std::collections::HashMap<&str, &cib::model::Primitive> =
+        cib.primitives().map(|p| (p.id.as_str(), p)).collect();
     bencher.bench_local(|| {
         let mut n = 0usize;
         for ns in &cib.status.nodes {
             for h in &ns.resources {
                 let base = h.id.as_str().split(':').next().unwrap_or_default();
-                if let Some(p) = cib.primitives().find(|p| p.id.as_str() == base) {
+                if let Some(p) = prims.get(base) {
                     let params = scheduler::instance_params(&cib, p, ns.uname.as_str(), INPUT.now);
                     n += cib::digest::op_digest(&params).len();
                 }
