@@ -1,6 +1,6 @@
 //! Times each stage of `crm-lite simulate` once on a CIB file, with the memory after it
 //! (as the binary: mimalloc, the tree dropped before the scheduler runs):
-//! `cargo run --release -p scheduler --example stages FILE`.
+//! `cargo run --release -p scheduler --example stages FILE` (`NOW=<seconds>`: "now", default 0).
 #![allow(clippy::print_stdout)]
 use std::time::Instant;
 
@@ -61,8 +61,10 @@ fn main() {
     let t = Instant::now();
     drop((doc, source));
     step("drop", t);
+    // "Now" as `simulate --now` takes it: NOW (seconds), default 0.
+    let now = std::env::var("NOW").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
     let input = scheduler::Input {
-        now: Some(0),
+        now: Some(now),
         explain: false,
     };
     let t = Instant::now();
