@@ -62,7 +62,10 @@ fn main() {
     drop((doc, source));
     step("drop", t);
     // "Now" as `simulate --now` takes it: NOW (seconds), default 0.
-    let now = std::env::var("NOW").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let now = std::env::var("NOW")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let input = scheduler::Input {
         now: Some(now),
         explain: false,
