@@ -82,13 +82,14 @@ fn escape_into(s: &mut String, v: &str) {
 /// MD5 (RFC 1321, RustCrypto's `md-5`) of `data`, as lowercase hex.
 pub fn md5_hex(data: &[u8]) -> String {
     use md5::Digest;
-    use std::fmt::Write;
-    md5::Md5::digest(data)
-        .iter()
-        .fold(String::with_capacity(32), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    // By hand, not `write!("{:02x}")`: the formatter cost more than the hash itself.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(32);
+    for b in md5::Md5::digest(data) {
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    s
 }
 
 #[cfg(test)]

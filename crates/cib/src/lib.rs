@@ -166,6 +166,29 @@ fn parse_owned(file: &str, source: String) -> Parsed {
     }
 }
 
+/// Lower an element tree read from `source` into the model and check it: [`parse`] without
+/// reading the tree (for the stage benchmarks).
+pub fn lower(file: &str, source: &str, doc: &Document) -> (Cib, Vec<Diagnostic>) {
+    let mut l = lower::Lower::new(file, source, doc);
+    let cib = l.lower();
+    check::check(&mut l, &cib);
+    (cib, l.diags)
+}
+
+/// Lower one `<lrm_resource>` of `doc` (its operations, folded into its state) as [`parse`]
+/// lowers it inside a `<node_state>`: for a model kept in memory that takes one operation
+/// result at a time instead of reading the whole CIB again. Diagnostics name `file`; their
+/// lines and columns are 1:1 (an edited tree has no source text).
+pub fn lower_history(
+    file: &str,
+    doc: &Document,
+    lrm_resource: tree::ElementId,
+) -> (Option<status::ResourceHistory>, Vec<Diagnostic>) {
+    let mut l = lower::Lower::new(file, "", doc);
+    let h = l.lrm_resource(lrm_resource);
+    (h, l.diags)
+}
+
 /// Like [`parse`], for raw bytes: input that is not UTF-8 is an error diagnostic (at the
 /// first bad byte) and is read with replacement characters.
 pub fn parse_bytes(file: &str, bytes: &[u8]) -> Parsed {

@@ -1730,7 +1730,7 @@ impl<'a> Lower<'a> {
         Some(ns)
     }
 
-    fn lrm_resource(&mut self, lr: ElementId) -> Option<ResourceHistory> {
+    pub(crate) fn lrm_resource(&mut self, lr: ElementId) -> Option<ResourceHistory> {
         if self.name(lr) != "lrm_resource" {
             return None;
         }

@@ -88,6 +88,8 @@ struct Names {
     /// The last name seen per slot (a slot from the name's length and first and last
     /// bytes): most lookups are answered here without hashing.
     recent: [Option<AttrName>; 64],
+    /// The attributes of the element being read.
+    scratch: Vec<(AttrName, String)>,
 }
 
 /// FNV-1a: names are short and trusted enough (a hash flood only slows one parse); SipHash
@@ -120,6 +122,7 @@ impl Default for Names {
         Names {
             all: Default::default(),
             recent: std::array::from_fn(|_| None),
+            scratch: Vec::new(),
         }
     }
 }
@@ -243,7 +246,7 @@ impl Document {
                         });
                         break;
                     }
-                    doc.push_text(stack.last().copied(), &raw);
+                    doc.push_text_owned(stack.last().copied(), raw);
                 }
                 Event::GeneralRef(r) => {
                     let raw = format!("&{};", &*r);
@@ -304,7 +307,10 @@ impl Document {
         names: &mut Names,
     ) -> Result<ElementId, String> {
         let name = names.get(s.name().as_ref(), "element")?.to_string();
-        let mut attrs = Vec::new();
+        // Collected in a reused buffer, then moved to an exact-size vector: growing each
+        // element's own vector and shrinking it cost a reallocation per few attributes.
+        let mut scratch = std::mem::take(&mut names.scratch);
+        scratch.clear();
         for a in s.attributes().with_checks(true) {
             let a = a.map_err(|e| format!("malformed xml: {}", lower_first(&e.to_string())))?;
             let key = names.get(a.key.as_ref(), "attribute")?;
@@ -312,10 +318,12 @@ impl Document {
                 .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                 .map_err(|e| format!("malformed xml: {}", lower_first(&e.to_string())))?
                 .into_owned();
-            attrs.push((key, value));
+            scratch.push((key, value));
         }
         // A large CIB has millions of attributes: no spare capacity.
-        attrs.shrink_to_fit();
+        let mut attrs = Vec::with_capacity(scratch.len());
+        attrs.append(&mut scratch);
+        names.scratch = scratch;
         let id = ElementId(self.elements.len() as u32);
         self.elements.push(Element {
             name,
@@ -338,6 +346,20 @@ impl Document {
         match parent {
             Some(p) => self.elements[p.index()].children.push(n),
             None => self.top.push(n),
+        }
+    }
+
+    /// [`Document::push_text`], keeping `raw` when it starts a text node (one copy fewer
+    /// for the whitespace between most elements).
+    fn push_text_owned(&mut self, parent: Option<ElementId>, raw: String) {
+        let list = match parent {
+            Some(p) => &mut self.elements[p.index()].children,
+            None => &mut self.top,
+        };
+        if let Some(Node::Text(t)) = list.last_mut() {
+            t.push_str(&raw);
+        } else {
+            list.push(Node::Text(raw));
         }
     }
 

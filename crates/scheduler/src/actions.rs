@@ -332,11 +332,18 @@ fn probes_and_monitors(ws: &WorkingSet, todo: &[Todo], plan: &mut Plan) {
         .map(|n| Arc::from(n.name.as_str()))
         .collect();
     let mut probed_bases = std::collections::BTreeSet::new();
+    // Sort keys beside the entries: (the name's entry in `names`, node), ranked by name
+    // once at the end, so that the sort compares numbers, not strings.
+    let mut names: Vec<Arc<str>> = Vec::new();
+    let mut probe_keys: Vec<(usize, usize)> = Vec::new();
+    let mut monitor_keys: Vec<(usize, usize)> = Vec::new();
     for (i, r) in ws.rscs.iter().enumerate() {
         if r.kind != Kind::Primitive || r.orphan || !r.managed {
             continue;
         }
         let name: Arc<str> = Arc::from(shown_name(ws, i));
+        names.push(name.clone());
+        let ni = names.len() - 1;
         // An anonymous clone is probed once per node, whichever instance knows it.
         let siblings: Vec<usize> = match ws.clone_of(i) {
             Some(c) if !ws.rscs[c].unique => {
@@ -365,6 +372,7 @@ fn probes_and_monitors(ws: &WorkingSet, todo: &[Todo], plan: &mut Plan) {
                 rsc: name.clone(),
                 node: nodes[n].clone(),
             });
+            probe_keys.push((ni, n));
         }
         if let Some(n) = todo[i].after {
             let role = todo[i].role_after;
@@ -380,13 +388,38 @@ fn probes_and_monitors(ws: &WorkingSet, todo: &[Todo], plan: &mut Plan) {
                         interval_ms,
                         role: want,
                     });
+                    monitor_keys.push((ni, n));
                 }
             }
         }
     }
-    plan.probes.sort();
+    // The names' ranks in string order (equal names, equal ranks); nodes by byte rank,
+    // which is their names' string order: the sorts below order as sorting by the fields.
+    let mut by_name: Vec<usize> = (0..names.len()).collect();
+    by_name.sort_by(|&a, &b| names[a].cmp(&names[b]));
+    let mut name_rank = vec![0u32; names.len()];
+    for k in 1..by_name.len() {
+        let same = names[by_name[k]] == names[by_name[k - 1]];
+        name_rank[by_name[k]] = name_rank[by_name[k - 1]] + u32::from(!same);
+    }
+    let key = |(ni, n): (usize, usize)| (name_rank[ni], ws.byte_rank[n]);
+    let probes = std::mem::take(&mut plan.probes);
+    let mut keyed: Vec<_> = probes
+        .into_iter()
+        .zip(probe_keys)
+        .map(|(p, k)| (key(k), p))
+        .collect();
+    keyed.sort_by_key(|k| k.0);
+    plan.probes = keyed.into_iter().map(|(_, p)| p).collect();
     plan.probes.dedup();
-    plan.monitors.sort();
+    let monitors = std::mem::take(&mut plan.monitors);
+    let mut keyed: Vec<_> = monitors
+        .into_iter()
+        .zip(monitor_keys)
+        .map(|(m, k)| ((key(k), m.interval_ms, m.role), m))
+        .collect();
+    keyed.sort_by_key(|k| k.0);
+    plan.monitors = keyed.into_iter().map(|(_, m)| m).collect();
 }
 
 /// Who an action belongs to.

@@ -77,7 +77,7 @@ fn sort_resources(ws: &mut WorkingSet) {
     let n = ws.nodes.len();
     let zero: Table = vec![Some(0); n];
     // Pacemaker sorts its node list (by name) here, not a node table.
-    let node_order = sort_nodes(ws, ws.name_order.clone(), &zero, None);
+    let node_order = sort_nodes(ws, ws.name_order.as_slice().into(), &zero, None);
     let tops = ws.top.clone();
     let mut keyed: Vec<(usize, i32, i32, Vec<i32>)> = Vec::new();
     for &r in &tops {
@@ -145,25 +145,47 @@ fn any_available(ws: &WorkingSet, t: &Table) -> bool {
 
 /// Nodes of `t` sorted best first (Pacemaker's `compare_nodes`).
 fn sorted_nodes(ws: &WorkingSet, t: &Table, active: Option<usize>) -> Vec<usize> {
-    let balanced = ws.placement_strategy == PlacementStrategy::Balanced;
+    sort_nodes(ws, table_nodes(ws, t), t, active)
+}
+
+/// The first of [`sorted_nodes`], without sorting the rest: what the merge sort puts first
+/// is the winner of the same tournament of halves ([`merge_sort_first`]).
+fn best_of_nodes(ws: &WorkingSet, t: &Table, active: Option<usize>) -> Option<usize> {
+    let nodes = table_nodes(ws, t);
+    let cmp = node_cmp(ws, t, active);
+    merge_sort_first(&nodes, cmp)
+}
+
+/// The nodes of `t`, in the order the sort starts from.
+fn table_nodes<'a>(ws: &'a WorkingSet, t: &Table) -> std::borrow::Cow<'a, [usize]> {
     // Only the balanced comparison is intransitive, so only there does the starting order
     // (the node table's, as Pacemaker lists it) change the result.
-    let nodes: Vec<usize> = if balanced {
-        ws.listed_order(t).into_owned()
+    if ws.placement_strategy == PlacementStrategy::Balanced {
+        ws.listed_order(t)
     } else {
-        (0..t.len()).filter(|&n| t[n].is_some()).collect()
-    };
-    sort_nodes(ws, nodes, t, active)
+        std::borrow::Cow::Owned((0..t.len()).filter(|&n| t[n].is_some()).collect())
+    }
 }
 
 /// `nodes` (all in `t`) sorted best first (Pacemaker's `compare_nodes`, with GLib's merge
 /// sort from the order given).
 fn sort_nodes(
     ws: &WorkingSet,
-    mut nodes: Vec<usize>,
+    nodes: std::borrow::Cow<'_, [usize]>,
     t: &Table,
     active: Option<usize>,
 ) -> Vec<usize> {
+    let mut nodes = nodes.into_owned();
+    merge_sort_by(&mut nodes, node_cmp(ws, t, active));
+    nodes
+}
+
+/// Pacemaker's `compare_nodes` for the nodes of `t`: `Less` when the first is better.
+fn node_cmp<'a>(
+    ws: &'a WorkingSet,
+    t: &Table,
+    active: Option<usize>,
+) -> impl FnMut(&usize, &usize) -> Ordering + 'a {
     let balanced = ws.placement_strategy == PlacementStrategy::Balanced;
     let eff: Vec<i32> = (0..t.len())
         .map(|n| {
@@ -175,7 +197,7 @@ fn sort_nodes(
         })
         .collect();
     let minimal = ws.placement_strategy == PlacementStrategy::Minimal;
-    merge_sort_by(&mut nodes, |&a, &b| {
+    move |&a: &usize, &b: &usize| {
         eff[b]
             .cmp(&eff[a])
             .then_with(|| {
@@ -194,9 +216,28 @@ fn sort_nodes(
                         _ => std::cmp::Ordering::Equal,
                     })
             })
-            .then_with(|| ws.nodes[a].name.as_bytes().cmp(ws.nodes[b].name.as_bytes()))
-    });
-    nodes
+            .then_with(|| ws.byte_rank[a].cmp(&ws.byte_rank[b]))
+    }
+}
+
+/// What [`merge_sort_by`] would put first, in n - 1 comparisons: a merge emits first the
+/// left half's first unless the right half's first compares less, so the first of the
+/// whole is the winner of the halves' firsts, recursively (exact for an intransitive
+/// comparison too).
+fn merge_sort_first<T: Copy>(v: &[T], mut cmp: impl FnMut(&T, &T) -> Ordering) -> Option<T> {
+    fn first<T: Copy, F: FnMut(&T, &T) -> Ordering>(v: &[T], cmp: &mut F) -> T {
+        if v.len() == 1 {
+            return v[0];
+        }
+        let mid = v.len() / 2;
+        let (l, r) = (first(&v[..mid], cmp), first(&v[mid..], cmp));
+        if cmp(&l, &r) != Ordering::Greater {
+            l
+        } else {
+            r
+        }
+    }
+    (!v.is_empty()).then(|| first(v, &mut cmp))
 }
 
 /// A stable merge sort that, like GLib's `g_list_sort` (which Pacemaker uses), gives a
@@ -204,10 +245,10 @@ fn sort_nodes(
 /// several attributes can be intransitive). As GLib splits, the second half takes the extra
 /// element; ties keep the left one first.
 fn merge_sort_by<T: Copy>(v: &mut [T], mut cmp: impl FnMut(&T, &T) -> std::cmp::Ordering) {
-    fn sort<T: Copy>(
+    fn sort<T: Copy, F: FnMut(&T, &T) -> std::cmp::Ordering>(
         v: &mut [T],
         tmp: &mut Vec<T>,
-        cmp: &mut dyn FnMut(&T, &T) -> std::cmp::Ordering,
+        cmp: &mut F,
     ) {
         if v.len() <= 1 {
             return;
@@ -353,9 +394,18 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Option<usize> {
     }
     // A capacity the node does not declare counts as 0.
     let free = |ws: &WorkingSet, n: usize, k: &str| ws.nodes[n].free.get(k).copied().unwrap_or(0);
-    let fits = |ws: &WorkingSet, n: usize, need: &BTreeMap<String, i64>| {
-        need.iter().all(|(k, v)| free(ws, n, k) >= *v)
+    // The needs over the dense capacities (`Node::cap` is `free`, 0 where undeclared; a
+    // name no node declares is 0 everywhere).
+    let dense = |ws: &WorkingSet, need: &BTreeMap<String, i64>| -> Vec<(Option<usize>, i64)> {
+        need.iter()
+            .map(|(k, v)| (ws.capacity_names.binary_search(k).ok(), *v))
+            .collect()
     };
+    let fits = |ws: &WorkingSet, n: usize, need: &[(Option<usize>, i64)]| {
+        need.iter()
+            .all(|&(ix, v)| ix.map_or(0, |ix| ws.nodes[n].cap[ix]) >= v)
+    };
+    let needed_dense = dense(ws, &needed);
     let usable = |ws: &WorkingSet, n: usize| {
         ws.nodes[n].available() && ws.rscs[i].allowed[n].is_some_and(|w| w >= 0)
     };
@@ -368,7 +418,7 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Option<usize> {
         if !usable(ws, n) {
             continue;
         }
-        any_fits |= fits(ws, n, &needed);
+        any_fits |= fits(ws, n, &needed_dense);
         if most_free.is_none_or(|m| compare_capacities(ws, n, m) == Ordering::Less) {
             most_free = Some(n);
         }
@@ -390,20 +440,23 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Option<usize> {
     } else {
         (ws.rscs[i].utilization.clone(), String::new())
     };
+    let need_dense = dense(ws, &need);
     for &n in listed.iter().rev() {
-        if !usable(ws, n) || fits(ws, n, &need) {
+        if !usable(ws, n) || fits(ws, n, &need_dense) {
             continue;
         }
         if let Some(w) = ws.rscs[i].allowed[n].as_mut() {
             *w = -INF;
         }
-        let detail: Vec<String> = need
-            .iter()
-            .map(|(k, v)| format!("{k} {v} needed, {} free", free(ws, n, k)))
-            .collect();
-        ws.push_why(i, n, -INF, || {
-            format!("not enough capacity{what} ({})", detail.join(", "))
-        });
+        if ws.explain {
+            let detail: Vec<String> = need
+                .iter()
+                .map(|(k, v)| format!("{k} {v} needed, {} free", free(ws, n, k)))
+                .collect();
+            ws.push_why(i, n, -INF, || {
+                format!("not enough capacity{what} ({})", detail.join(", "))
+            });
+        }
     }
     most_free
 }
@@ -533,8 +586,7 @@ fn cmp_coloc_priority(ws: &WorkingSet, a: usize, b: usize) -> std::cmp::Ordering
 fn best_node(ws: &WorkingSet, i: usize, prefer: Option<usize>) -> Option<usize> {
     let r = &ws.rscs[i];
     let current = r.running_on.first().copied();
-    let nodes = sorted_nodes(ws, &r.allowed, current);
-    let best = *nodes.first()?;
+    let best = best_of_nodes(ws, &r.allowed, current)?;
     let w = |n: usize| r.allowed[n].unwrap_or(-INF);
     let usable = |n: usize| ws.nodes[n].available() && w(n) >= 0;
     if let Some(p) = prefer {

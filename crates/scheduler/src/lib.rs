@@ -13,6 +13,8 @@
 //! - [`graph`] lowers a plan into its transition graph: self-contained operations (agent,
 //!   parameters, `CRM_meta_*`, timeout, key) and one edge list.
 //! - [`format`] prints a plan (`--format actions`, the crm_simulate-like summary).
+//! - [`Model`] keeps a CIB in memory and re-plans after one operation result (the daemon's
+//!   loop), without reading the CIB again; [`stages`] runs the stages one by one (benches).
 //!
 //! # Invariants
 //! - No I/O, no clock ("now" is [`Input::now`]), no environment, no randomness.
@@ -28,11 +30,14 @@ mod definition;
 pub mod format;
 mod glib;
 pub mod graph;
+pub mod model;
 mod notify;
 mod params;
 mod rules;
+pub mod stages;
 mod ws;
 
+pub use model::{Model, ModelError, OpResult};
 pub use params::instance_params;
 
 use cib::{Cib, Role};

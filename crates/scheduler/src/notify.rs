@@ -49,17 +49,32 @@ pub(crate) fn build(
     thens: impl Fn(usize) -> Vec<usize>,
 ) -> Notifications {
     let mut out = Notifications::default();
+    // Each primitive's actions, in action order: read per clone and per instance below
+    // instead of scanning every action of the plan each time.
+    let mut by_owner: Vec<Vec<usize>> = vec![Vec::new(); ws.rscs.len()];
+    for (a, o) in owners.iter().enumerate() {
+        if let Some(o) = *o {
+            if let Some(list) = by_owner.get_mut(o) {
+                list.push(a);
+            }
+        }
+    }
     for (c, clone) in ws.rscs.iter().enumerate() {
         if clone.kind != Kind::Clone || !clone.notify {
             continue;
         }
         let prims = ws.primitives_of(c);
-        // The actions of each operation, and who does them.
+        // The actions of each operation, and who does them, in action order.
         let of_op = |op: &str| -> Vec<usize> {
-            (0..actions.len())
-                .filter(|&a| owners[a].is_some_and(|o| prims.contains(&o)))
+            let mut v: Vec<usize> = prims
+                .iter()
+                .flat_map(|&p| &by_owner[p])
+                .copied()
                 .filter(|&a| kind_is(actions[a].kind, op))
-                .collect()
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
         };
         let acts: Vec<Vec<usize>> = OPS.iter().map(|op| of_op(op)).collect();
         if acts.iter().all(Vec::is_empty) {
@@ -75,9 +90,7 @@ pub(crate) fn build(
             }
             for &p in &prims {
                 let r = &ws.rscs[p];
-                let does = |op: &str| {
-                    (0..actions.len()).any(|a| owners[a] == Some(p) && kind_is(actions[a].kind, op))
-                };
+                let does = |op: &str| by_owner[p].iter().any(|&a| kind_is(actions[a].kind, op));
                 let mut targets: Vec<(usize, NotifyStage)> = Vec::new();
                 if matches!(*op, "stop" | "demote") && r.role != Role::Stopped {
                     for &n in &r.running_on {

@@ -2,7 +2,7 @@
 //! `<instance_attributes>` carry rules (per-node paths, ports, addresses), so the value of a
 //! parameter depends on where the operation runs.
 use cib::Cib;
-use cib::model::{Attributes, Op, Primitive};
+use cib::model::{Attributes, Primitive};
 
 use crate::rules::{Attrs, rule_holds};
 use crate::ws::node_attrs;
@@ -29,11 +29,20 @@ pub(crate) fn instance_params_with(
     cib: &Cib,
     now: Option<i64>,
 ) -> Vec<(String, String)> {
-    let attrs = attrs_of(cib, node);
+    instance_params_on(inherited, prim, &attrs_of(cib, node), now)
+}
+
+/// [`instance_params_with`] for a node whose attributes are already known ([`attrs_of`]).
+pub(crate) fn instance_params_on(
+    inherited: &[&Attributes],
+    prim: &Primitive,
+    attrs: &Attrs,
+    now: Option<i64>,
+) -> Vec<(String, String)> {
     let mut out = Default::default();
-    resolve_into(&mut out, &prim.params, &attrs, now);
+    resolve_into(&mut out, &prim.params, attrs, now);
     for sets in inherited {
-        resolve_into(&mut out, sets, &attrs, now);
+        resolve_into(&mut out, sets, attrs, now);
     }
     out.into_iter().collect()
 }
@@ -111,13 +120,7 @@ pub(crate) fn all_inherited_sets(cib: &Cib) -> std::collections::HashMap<&str, V
     out
 }
 
-/// The parameters an operation adds to its resource's on `node` at `now` (the op's own
-/// `instance_attributes`), resolved as [`instance_params`] resolves the resource's.
-pub(crate) fn op_params(cib: &Cib, op: &Op, node: &str, now: Option<i64>) -> Vec<(String, String)> {
-    resolve(&op.params, &attrs_of(cib, node), now)
-}
-
-fn attrs_of(cib: &Cib, node: &str) -> Attrs {
+pub(crate) fn attrs_of(cib: &Cib, node: &str) -> Attrs {
     cib.node(node)
         .map(|n| node_attrs(cib, n))
         .unwrap_or_else(|| {
@@ -128,14 +131,14 @@ fn attrs_of(cib: &Cib, node: &str) -> Attrs {
         })
 }
 
-fn resolve(sets: &Attributes, attrs: &Attrs, now: Option<i64>) -> Vec<(String, String)> {
+pub(crate) fn resolve(sets: &Attributes, attrs: &Attrs, now: Option<i64>) -> Vec<(String, String)> {
     let mut out = Default::default();
     resolve_into(&mut out, sets, attrs, now);
     out.into_iter().collect()
 }
 
 /// Add the values of `sets` for names `out` does not have yet.
-fn resolve_into(
+pub(crate) fn resolve_into(
     out: &mut std::collections::BTreeMap<String, String>,
     sets: &Attributes,
     attrs: &Attrs,

@@ -192,7 +192,7 @@ pub(crate) struct Ord {
 }
 
 /// Everything the scheduler reasons about.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct WorkingSet {
     pub nodes: Vec<Node>,
     /// Every utilization name some node declares, sorted: the index of [`Node::cap`].
@@ -217,6 +217,9 @@ pub(crate) struct WorkingSet {
     pub node_ids: Vec<String>,
     /// Nodes in Pacemaker's node-list order (by name, numbers as numbers).
     pub name_order: Vec<usize>,
+    /// Each node's rank among the node names in byte order: the node sorts' last
+    /// tie-breaker, compared as a number.
+    pub byte_rank: Vec<u32>,
     pub fencing_action: String,
     /// Ids of the primitives inside anonymous clones (also with clone-max=0).
     pub anon_clone_children: std::collections::BTreeSet<String>,
@@ -328,6 +331,7 @@ impl WorkingSet {
             table_order: Vec::new(),
             node_ids: Vec::new(),
             name_order: Vec::new(),
+            byte_rank: Vec::new(),
             fencing_action: o.fencing_action.clone(),
             anon_clone_children: cib
                 .resources
@@ -360,6 +364,17 @@ impl WorkingSet {
         name_order
             .sort_by(|&a, &b| crate::glib::cmp_node_names(&ws.nodes[a].name, &ws.nodes[b].name));
         ws.name_order = name_order;
+        let mut by_bytes: Vec<usize> = (0..ws.nodes.len()).collect();
+        by_bytes.sort_by(|&a, &b| ws.nodes[a].name.as_bytes().cmp(ws.nodes[b].name.as_bytes()));
+        ws.byte_rank = vec![0; ws.nodes.len()];
+        // Equal names (never in a valid CIB) share a rank, as they compared equal.
+        let mut rank = 0u32;
+        for (k, &n) in by_bytes.iter().enumerate() {
+            if k > 0 && ws.nodes[by_bytes[k - 1]].name != ws.nodes[n].name {
+                rank += 1;
+            }
+            ws.byte_rank[n] = rank;
+        }
         ws.table_order = ws.node_table_order(|_| true);
         let defaults = MetaChain {
             sets: vec![&cib.rsc_defaults],
@@ -751,6 +766,18 @@ impl WorkingSet {
 
     /// Every primitive below (and including) `i`.
     pub fn primitives_of(&self, i: usize) -> Vec<usize> {
+        // The common shapes without a walk: a primitive, a group (of primitives).
+        let r = &self.rscs[i];
+        if r.kind == Kind::Primitive {
+            return vec![i];
+        }
+        if r.kind == Kind::Group
+            && r.children
+                .iter()
+                .all(|&c| self.rscs[c].kind == Kind::Primitive)
+        {
+            return r.children.clone();
+        }
         let mut out = Vec::new();
         let mut stack = vec![i];
         while let Some(x) = stack.pop() {
@@ -765,12 +792,30 @@ impl WorkingSet {
         out
     }
 
+    /// Whether `f` holds for some primitive below (and including) `i`, without collecting
+    /// them ([`WorkingSet::primitives_of`]).
+    pub fn any_primitive(&self, i: usize, f: &mut impl FnMut(usize) -> bool) -> bool {
+        if self.rscs[i].kind == Kind::Primitive {
+            return f(i);
+        }
+        self.rscs[i]
+            .children
+            .iter()
+            .any(|&c| self.any_primitive(c, f))
+    }
+
     // ----- status -----
 
     fn unpack_status(&mut self, cib: &Cib, input: &Input) {
         // Configured primitives by id, for the digests of their parameters (lookups only).
         let prims: std::collections::HashMap<&str, &Primitive> =
             cib.primitives().map(|p| (p.id.as_str(), p)).collect();
+        // Each node's attributes for the parameter rules, once (not per history entry).
+        let attrs: Vec<Attrs> = self
+            .nodes
+            .iter()
+            .map(|n| crate::params::attrs_of(cib, &n.name))
+            .collect();
         let inherited = crate::params::all_inherited_sets(cib);
         // Pacemaker reads the histories of online nodes first, then (with fencing) those of
         // the others: an anonymous clone's instances bind to online nodes first, and what
@@ -790,7 +835,7 @@ impl WorkingSet {
                 continue;
             }
             for h in &ns.resources {
-                self.unpack_history(cib, (&prims, &inherited), ni, ns, h, input.now);
+                self.unpack_history((&prims, &inherited), &attrs[ni], ni, ns, h, input.now);
             }
         }
         // A resource thought active on an offline node that is not already unclean makes
@@ -821,11 +866,11 @@ impl WorkingSet {
 
     fn unpack_history(
         &mut self,
-        cib: &Cib,
         (prims, inherited): (
             &std::collections::HashMap<&str, &Primitive>,
             &std::collections::HashMap<&str, Vec<&cib::model::Attributes>>,
         ),
+        node_attrs: &Attrs,
         ni: usize,
         _ns: &NodeState,
         h: &ResourceHistory,
@@ -991,16 +1036,18 @@ impl WorkingSet {
             if st.pending.as_deref() == Some("start") {
                 r.start_pending = true;
             }
-            let base = r.base.clone();
-            let node = self.nodes[ni].name.clone();
-            if let Some(prim) = prims.get(base.as_str()) {
-                let up = inherited.get(base.as_str()).map_or(&[][..], Vec::as_slice);
-                let params = crate::params::instance_params_with(up, prim, &node, cib, now);
+            if let Some(prim) = prims.get(r.base.as_str()) {
+                let up = inherited
+                    .get(r.base.as_str())
+                    .map_or(&[][..], Vec::as_slice);
+                // As `instance_params`, with the node's attributes computed once; an
+                // operation's own parameters resolved the same way.
+                let params = crate::params::instance_params_on(up, prim, node_attrs, now);
                 let extra = |task: &str| {
                     prim.ops
                         .iter()
                         .find(|o| o.name == task && o.interval_ms == 0)
-                        .map(|o| crate::params::op_params(cib, o, &node, now))
+                        .map(|o| crate::params::resolve(&o.params, node_attrs, now))
                         .unwrap_or_default()
                 };
                 if let Some(c) = definition::change(&h.ops, &params, extra) {
@@ -1098,13 +1145,13 @@ impl WorkingSet {
                 id
             }
         });
-        let instances: Vec<usize> = self.instances.get(base).cloned().unwrap_or_default();
+        let instances: &[usize] = self.instances.get(base).map_or(&[], Vec::as_slice);
         if instances.is_empty() {
             return None;
         }
         let clone = self.clone_of(instances[0])?;
         if self.rscs[clone].unique {
-            return instances.into_iter().find(|&i| self.rscs[i].id == id);
+            return instances.iter().copied().find(|&i| self.rscs[i].id == id);
         }
         // Same instance already here (or its group instance has a member here).
         let inst_top = |i: usize| -> usize {
@@ -1117,13 +1164,9 @@ impl WorkingSet {
             }
             cur
         };
-        for &i in &instances {
+        for &i in instances {
             let t = inst_top(i);
-            if self
-                .primitives_of(t)
-                .iter()
-                .any(|&p| self.rscs[p].running_on.contains(&ni))
-            {
+            if self.any_primitive(t, &mut |p| self.rscs[p].running_on.contains(&ni)) {
                 // A second active copy of the same primitive here is another instance.
                 if active && self.rscs[i].running_on.contains(&ni) {
                     continue;
@@ -1134,11 +1177,9 @@ impl WorkingSet {
         if !active {
             return instances.first().copied();
         }
-        instances.into_iter().find(|&i| {
+        instances.iter().copied().find(|&i| {
             let t = inst_top(i);
-            self.primitives_of(t)
-                .iter()
-                .all(|&p| self.rscs[p].running_on.is_empty())
+            !self.any_primitive(t, &mut |p| !self.rscs[p].running_on.is_empty())
         })
     }
 

@@ -1,0 +1,232 @@
+//! Stage benchmarks of `crm-lite simulate` on cib-gen clusters (seed 1, with status), so a
+//! regression shows in a number: `cargo bench -p scheduler --bench stages`
+//! (`BENCH_SIZES=16x500` for the small size only; the default also runs 100x10000, a
+//! few minutes; divan's `--sample-count N` after `--` takes more samples).
+//!
+//! - `tree`: the XML into the element tree; `lower`: the tree into the model (status
+//!   histories folded) and checked;
+//! - `build`: the scheduler's working set, on the CIB without (`config`) and with
+//!   (`status`) its status section: the difference is the status unpacking;
+//! - `assign`, `actions`: placement, then the plan;
+//! - `digests`: the parameters and operation digest of every history entry's resource on
+//!   its node (what restart/reload detection computes);
+//! - `replan`: the daemon's loop, one monitor failure recorded in a [`scheduler::Model`]
+//!   and planned (`model`), against writing that CIB out, parsing and planning it again
+//!   (`scratch`).
+use std::sync::LazyLock;
+
+use divan::Bencher;
+use scheduler::{Input, Model, OpResult};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() {
+    divan::main();
+}
+
+const INPUT: Input = Input {
+    now: Some(1_700_000_100),
+    explain: false,
+};
+
+fn sizes() -> Vec<&'static str> {
+    let all = ["16x500", "100x10000"];
+    match std::env::var("BENCH_SIZES") {
+        Ok(v) => all
+            .into_iter()
+            .filter(|s| v.split(',').any(|x| x == *s))
+            .collect(),
+        Err(_) => all.to_vec(),
+    }
+}
+
+static SIZES: LazyLock<Vec<&'static str>> = LazyLock::new(sizes);
+
+fn generate(size: &str, status: bool) -> String {
+    let (nodes, resources) = size.split_once('x').expect("size is NxR");
+    cib_gen::generate(&cib_gen::Config {
+        nodes: nodes.parse().expect("nodes"),
+        resources: resources.parse().expect("resources"),
+        seed: 1,
+        status,
+    })
+}
+
+/// The CIB text of a size, generated once per process.
+fn text(size: &str, status: bool) -> &'static str {
+    static CACHE: std::sync::Mutex<Vec<(String, bool, &'static str)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut cache = CACHE.lock().expect("cache");
+    if let Some(t) = cache.iter().find(|c| c.0 == size && c.1 == status) {
+        return t.2;
+    }
+    let t: &'static str = Box::leak(generate(size, status).into_boxed_str());
+    cache.push((size.to_owned(), status, t));
+    t
+}
+
+fn parsed(size: &str, status: bool) -> cib::Parsed {
+    let p = cib::parse("gen.xml", text(size, status));
+    assert!(!p.has_errors(), "cib-gen {size} does not parse");
+    p
+}
+
+#[divan::bench(args = SIZES.iter(), sample_count = 10, sample_size = 1)]
+fn tree(bencher: Bencher<'_, '_>, size: &&str) {
+    let src = text(size, true);
+    bencher.bench_local(|| cib::Document::parse(src));
+}
+
+#[divan::bench(args = SIZES.iter(), sample_count = 10, sample_size = 1)]
+fn lower(bencher: Bencher<'_, '_>, size: &&str) {
+    let src = text(size, true);
+    let (doc, _) = cib::Document::parse(src);
+    bencher.bench_local(|| cib::lower("gen.xml", src, &doc));
+}
+
+#[divan::bench_group(sample_count = 10, sample_size = 1)]
+mod build {
+    use super::*;
+
+    #[divan::bench(args = SIZES.iter())]
+    fn config(bencher: Bencher<'_, '_>, size: &&str) {
+        let cib = parsed(size, false).cib;
+        bencher.bench_local(|| scheduler::stages::build(&cib, &INPUT));
+    }
+
+    #[divan::bench(args = SIZES.iter())]
+    fn status(bencher: Bencher<'_, '_>, size: &&str) {
+        let cib = parsed(size, true).cib;
+        bencher.bench_local(|| scheduler::stages::build(&cib, &INPUT));
+    }
+}
+
+#[divan::bench(args = SIZES.iter(), sample_count = 10, sample_size = 1)]
+fn assign(bencher: Bencher<'_, '_>, size: &&str) {
+    let built = scheduler::stages::build(&parsed(size, true).cib, &INPUT);
+    bencher
+        .with_inputs(|| built.clone())
+        .bench_local_refs(scheduler::stages::assign);
+}
+
+#[divan::bench(args = SIZES.iter(), sample_count = 10, sample_size = 1)]
+fn actions(bencher: Bencher<'_, '_>, size: &&str) {
+    let mut assigned = scheduler::stages::build(&parsed(size, true).cib, &INPUT);
+    scheduler::stages::assign(&mut assigned);
+    bencher
+        .with_inputs(|| assigned.clone())
+        .bench_local_refs(scheduler::stages::actions);
+}
+
+#[divan::bench(args = SIZES.iter(), sample_count = 10, sample_size = 1)]
+fn digests(bencher: Bencher<'_, '_>, size: &&str) {
+    let cib = parsed(size, true).cib;
+    let prims: std::collections::HashMap<&str, &cib::model::Primitive> =
+        cib.primitives().map(|p| (p.id.as_str(), p)).collect();
+    bencher.bench_local(|| {
+        let mut n = 0usize;
+        for ns in &cib.status.nodes {
+            for h in &ns.resources {
+                let base = h.id.as_str().split(':').next().unwrap_or_default();
+                if let Some(p) = prims.get(base) {
+                    let params = scheduler::instance_params(&cib, p, ns.uname.as_str(), INPUT.now);
+                    n += cib::digest::op_digest(&params).len();
+                }
+            }
+        }
+        n
+    });
+}
+
+#[divan::bench_group(sample_count = 10, sample_size = 1)]
+mod replan {
+    use super::*;
+
+    /// A running primitive's recurring monitor entry: (node, rsc, class, agent, provider,
+    /// op id, interval).
+    type Entry = (String, String, String, String, Option<String>, String, u64);
+
+    fn running_monitor(cib: &cib::Cib) -> Entry {
+        for ns in cib.status.nodes.iter().filter(|ns| ns.online()) {
+            for h in &ns.resources {
+                if h.state.failed || !h.state.role.is_active() {
+                    continue;
+                }
+                let monitor = h
+                    .ops
+                    .iter()
+                    .find(|o| o.operation == "monitor" && o.interval_ms > 0);
+                if let Some(op) = monitor {
+                    return (
+                        ns.uname.as_str().to_owned(),
+                        h.id.as_str().to_owned(),
+                        h.class.clone().unwrap_or_default(),
+                        h.agent.clone().unwrap_or_default(),
+                        h.provider.clone(),
+                        op.id.clone(),
+                        op.interval_ms,
+                    );
+                }
+            }
+        }
+        panic!("no running primitive with a recurring monitor");
+    }
+
+    fn failed_monitor(e: &Entry) -> Vec<(&'static str, String)> {
+        vec![
+            ("id", e.5.clone()),
+            ("operation_key", e.5.clone()),
+            ("operation", "monitor".into()),
+            (
+                "transition-key",
+                "9:0:0:00000000-0000-0000-0000-000000000000".into(),
+            ),
+            ("call-id", "100000".into()),
+            ("rc-code", "7".into()),
+            ("op-status", "0".into()),
+            ("interval", e.6.to_string()),
+            ("last-rc-change", "1700000100".into()),
+        ]
+    }
+
+    fn record(model: &mut Model, e: &Entry) {
+        let attrs = failed_monitor(e);
+        let attrs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        model
+            .record(&OpResult {
+                node: &e.0,
+                rsc: &e.1,
+                class: &e.2,
+                provider: e.4.as_deref(),
+                agent: &e.3,
+                attrs: &attrs,
+            })
+            .expect("records");
+    }
+
+    /// One result recorded in the model in memory, and the plan.
+    #[divan::bench(args = SIZES.iter())]
+    fn model(bencher: Bencher<'_, '_>, size: &&str) {
+        let model = Model::new(parsed(size, true), INPUT);
+        let entry = running_monitor(model.cib());
+        // The model is cloned and dropped outside the timed part.
+        bencher.with_inputs(|| model.clone()).bench_local_refs(|m| {
+            record(m, &entry);
+            m.plan()
+        });
+    }
+
+    /// The same CIB read from its text and planned.
+    #[divan::bench(args = SIZES.iter())]
+    fn scratch(bencher: Bencher<'_, '_>, size: &&str) {
+        let mut model = Model::new(parsed(size, true), INPUT);
+        let entry = running_monitor(model.cib());
+        record(&mut model, &entry);
+        let xml = model.document().to_xml();
+        bencher.bench_local(|| {
+            let p = cib::parse("gen.xml", &xml);
+            scheduler::schedule(&p.cib, &INPUT)
+        });
+    }
+}
