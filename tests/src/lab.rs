@@ -283,11 +283,11 @@ impl Observer {
                 let mut now_active: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
                 let pids = pids_by_node(&prefix, &nodes);
                 for node in &nodes {
-                    let Some(pid) = pids.get(node.as_str()) else {
+                    let Some(pids) = pids.get(node.as_str()) else {
                         continue; // powered off: nothing of it is active
                     };
                     for (name, probe) in &resources {
-                        if probe_active(*pid, probe) {
+                        if probe_node(pids, probe) {
                             seen_at.insert((name, node), now());
                             now_active.entry(name).or_default().push(node);
                         }
@@ -345,16 +345,19 @@ impl Drop for Observer {
 
 /// One live process of each node that has any (the key is the node name), found by the
 /// inode of its network namespace.
-fn pids_by_node<'n>(prefix: &str, nodes: &'n [String]) -> BTreeMap<&'n str, u32> {
+/// The live processes of each powered node, oldest first: the oldest (its Corosync, its
+/// daemon) outlive a sample, where a short-lived one (an agent's child) may be gone before
+/// its files are read, and with a PID space that wraps, a low PID is not an old process.
+fn pids_by_node<'n>(prefix: &str, nodes: &'n [String]) -> BTreeMap<&'n str, Vec<u32>> {
     let mut inodes: BTreeMap<u64, &str> = BTreeMap::new();
     for n in nodes {
         if let Ok(meta) = std::fs::metadata(format!("/run/netns/{prefix}{n}")) {
             inodes.insert(meta.ino(), n);
         }
     }
-    let mut found = BTreeMap::new();
+    let mut found: BTreeMap<&str, Vec<(u64, u32)>> = BTreeMap::new();
     let Ok(dir) = std::fs::read_dir("/proc") else {
-        return found;
+        return BTreeMap::new();
     };
     for entry in dir.flatten() {
         let Some(pid) = entry
@@ -371,21 +374,55 @@ fn pids_by_node<'n>(prefix: &str, nodes: &'n [String]) -> BTreeMap<&'n str, u32>
             // A zombie has no mounts to read: only a live process tells.
             if std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))
                 .is_ok_and(|m| !m.is_empty())
+                && let Some(started) = start_time(pid)
             {
-                found.entry(*node).or_insert(pid);
+                found.entry(*node).or_default().push((started, pid));
             }
         }
     }
     found
+        .into_iter()
+        .map(|(n, mut v)| {
+            v.sort_unstable();
+            (n, v.into_iter().map(|(_, p)| p).collect())
+        })
+        .collect()
 }
 
-fn probe_active(pid: u32, probe: &Probe) -> bool {
+/// When process `pid` started (clock ticks since boot: field 22 of `/proc/<pid>/stat`).
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: count from the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether the resource is active on the node whose live processes are `pids` (oldest
+/// first): asked of the oldest that still answers.
+fn probe_node(pids: &[u32], probe: &Probe) -> bool {
+    pids.iter()
+        .take(4)
+        .find_map(|pid| probe_active(*pid, probe))
+        .unwrap_or(false)
+}
+
+/// Whether the resource is active, as process `pid` sees it; `None` when the process is
+/// gone before its files were read.
+fn probe_active(pid: u32, probe: &Probe) -> Option<bool> {
     match probe {
         Probe::Mounted(dir) => std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))
-            .is_ok_and(|m| m.lines().any(|l| l.split(' ').nth(4) == Some(dir.as_str()))),
-        Probe::Listening(port) => ["tcp", "tcp6"].iter().any(|f| {
-            std::fs::read_to_string(format!("/proc/{pid}/net/{f}")).is_ok_and(|t| {
-                t.lines().skip(1).any(|l| {
+            .ok()
+            .filter(|m| !m.is_empty())
+            .map(|m| m.lines().any(|l| l.split(' ').nth(4) == Some(dir.as_str()))),
+        Probe::Listening(port) => {
+            let mut any_read = false;
+            let mut listening = false;
+            for f in ["tcp", "tcp6"] {
+                let Ok(t) = std::fs::read_to_string(format!("/proc/{pid}/net/{f}")) else {
+                    continue;
+                };
+                any_read = true;
+                listening |= t.lines().skip(1).any(|l| {
                     let cols: Vec<&str> = l.split_whitespace().collect();
                     cols.len() > 3
                         && cols[3] == "0A"
@@ -394,9 +431,10 @@ fn probe_active(pid: u32, probe: &Probe) -> bool {
                             .next()
                             .and_then(|p| u16::from_str_radix(p, 16).ok())
                             == Some(*port)
-                })
-            })
-        }),
+                });
+            }
+            any_read.then_some(listening)
+        }
     }
 }
 

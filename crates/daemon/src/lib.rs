@@ -244,6 +244,24 @@ pub struct Status {
     pub busy: bool,
 }
 
+/// A change of the status delivered in agreed order, kept until the next synchronisation.
+#[derive(Debug, Clone)]
+enum Replay {
+    /// An operation's result, recorded in its node's history.
+    Record {
+        r: Box<RscOp>,
+        result: OpResult,
+        call_id: i64,
+        now_s: i64,
+    },
+    /// A node confirmed fenced: its history is cleared.
+    Fenced { target: String, target_id: String },
+    /// A configuration handed to the cluster (adopted when its version is higher).
+    Config { xml: String },
+    /// An operator's edit.
+    Edit { edit: Edit },
+}
+
 /// Something running on this node for the cluster.
 // Operations are the common case; boxing them buys nothing.
 #[allow(clippy::large_enum_variant)]
@@ -344,6 +362,9 @@ pub struct Node {
     /// Operations that ended since the last membership change (a Join may still list
     /// them as running).
     ended: BTreeSet<(NodeId, Tx, usize)>,
+    /// What changed the status since the last membership change: the Joins of the coming
+    /// synchronisation may have been made before it, so it is applied again on top of them.
+    since_change: Vec<Replay>,
     fencing: Vec<FenceEntry>,
     /// Failed fences per target: how many in a row, and when to try again.
     fence_fail: BTreeMap<String, (u32, u64)>,
@@ -405,6 +426,7 @@ impl Node {
             synced: false,
             inflight: BTreeSet::new(),
             ended: BTreeSet::new(),
+            since_change: Vec::new(),
             fencing: Vec::new(),
             fence_fail: BTreeMap::new(),
             serial: 0,
@@ -703,6 +725,7 @@ impl Node {
         self.joins.clear();
         self.ready.clear();
         self.ended.clear();
+        self.since_change.clear();
         self.synced = false;
         self.idle = false;
         self.rounds = 0;
@@ -815,10 +838,10 @@ impl Node {
             }
         }
         // Equal versions with different contents (both sides of a split changed it): the
-        // lowest sender's wins everywhere.
+        // lowest sender's wins everywhere. Only the Joins decide (every member has the same):
+        // a change delivered since they were made is applied again below.
         if let Some((v, cfg)) = best
-            && (v > state::versions(&self.doc)
-                || (v == state::versions(&self.doc) && cfg != state::config_xml(&self.doc)))
+            && (v != state::versions(&self.doc) || cfg != state::config_xml(&self.doc))
         {
             self.previous = Some(state::config_xml(&self.doc));
             self.doc = state::with_config(&self.doc, cfg);
@@ -870,6 +893,12 @@ impl Node {
         }
         self.doc = doc;
         self.peers = peers;
+        // A Join is a snapshot taken when its sender saw the membership change; what was
+        // delivered after that (a result, a fence) is in some Joins and not in others.
+        // After this synchronisation, deliveries apply to the state it built: none is kept.
+        for r in std::mem::take(&mut self.since_change) {
+            self.apply(&r);
+        }
         self.inflight = joins
             .iter()
             .flat_map(|(f, j)| j.running.iter().map(move |(tx, op)| (*f, *tx, *op)))
@@ -1357,9 +1386,14 @@ impl Node {
         };
         let failed = r.failed(rc, timed_out);
         if r.record {
-            let rec = op_record(&r, Some(&result), call_id, now_s);
-            executor::record(&mut self.doc, &rec);
-            self.dirty = true;
+            let change = Replay::Record {
+                r: Box::new(r.clone()),
+                result: result.clone(),
+                call_id,
+                now_s,
+            };
+            self.apply(&change);
+            self.keep_for_sync(change);
         }
         let what = if r.interval_ms > 0 {
             format!("monitor {} on {}", r.rsc, r.node)
@@ -1441,13 +1475,12 @@ impl Node {
         self.ended.insert((from, tx, op));
         let ok = entry.ok;
         if ok {
-            executor::fenced(&mut self.doc, &target, &target_id);
-            let member = self
-                .id_of(&target)
-                .is_some_and(|i| self.members.contains(&i));
-            if !member {
-                self.peers.insert(target.clone(), Peer::Down);
-            }
+            let change = Replay::Fenced {
+                target: target.clone(),
+                target_id,
+            };
+            self.apply(&change);
+            self.keep_for_sync(change);
             self.fence_fail.remove(&target);
             self.progress(format!("fenced {target} ({})", entry.action));
         } else {
@@ -1488,6 +1521,74 @@ impl Node {
         self.maybe_plan();
     }
 
+    /// Apply a change to this node's copy of the CIB; whether its configuration changed.
+    fn apply(&mut self, change: &Replay) -> bool {
+        let mut config_changed = false;
+        match change {
+            Replay::Record {
+                r,
+                result,
+                call_id,
+                now_s,
+            } => {
+                let rec = op_record(r, Some(result), *call_id, *now_s);
+                executor::record(&mut self.doc, &rec);
+            }
+            Replay::Fenced { target, target_id } => {
+                executor::fenced(&mut self.doc, target, target_id);
+                let member = self
+                    .id_of(target)
+                    .is_some_and(|i| self.members.contains(&i));
+                if !member {
+                    self.peers.insert(target.clone(), Peer::Down);
+                }
+            }
+            Replay::Config { xml } => {
+                let (d, _) = Document::parse(xml);
+                if state::versions(&d) > state::versions(&self.doc) {
+                    self.previous = Some(state::config_xml(&self.doc));
+                    self.doc = state::with_config(&self.doc, xml);
+                    self.refresh_config();
+                    config_changed = true;
+                }
+            }
+            Replay::Edit { edit } => {
+                let old = state::versions(&self.doc);
+                config_changed = match edit {
+                    Edit::Place { rsc, node, ban } => {
+                        store::edit::place(&mut self.doc, rsc, node, *ban).is_ok()
+                    }
+                    Edit::Clear { rsc, node } => clear(&mut self.doc, rsc, node.as_deref()) > 0,
+                    Edit::Cleanup { rsc, node } => {
+                        cleanup(&mut self.doc, rsc.as_deref(), node.as_deref());
+                        // Probed again: their monitors' last results are forgotten too.
+                        for m in self.monitors.values_mut() {
+                            if rsc.as_ref().is_none_or(|r| {
+                                m.op.rsc == *r || m.op.rsc.starts_with(&format!("{r}:"))
+                            }) {
+                                m.last = None;
+                            }
+                        }
+                        false
+                    }
+                };
+                if config_changed {
+                    let _ = cib::write::bump_versions(&mut self.doc, old, true);
+                    self.refresh_config();
+                }
+            }
+        }
+        self.dirty = true;
+        config_changed
+    }
+
+    /// Keep a change delivered before this membership's synchronisation completed.
+    fn keep_for_sync(&mut self, change: Replay) {
+        if !self.synced {
+            self.since_change.push(change);
+        }
+    }
+
     fn on_monitors(&mut self, ops: Vec<RscOp>) {
         let me = self.me();
         let mine: BTreeMap<String, RscOp> = ops
@@ -1512,11 +1613,10 @@ impl Node {
         let (d, _) = Document::parse(&xml);
         let v = state::versions(&d);
         let mine = state::versions(&self.doc);
-        if v > mine {
-            self.previous = Some(state::config_xml(&self.doc));
-            self.doc = state::with_config(&self.doc, &xml);
-            self.refresh_config();
-            self.dirty = true;
+        let change = Replay::Config { xml };
+        let adopted = self.apply(&change);
+        self.keep_for_sync(change);
+        if adopted {
             self.pending_reqs.insert(req);
             self.progress(format!(
                 "configuration {} adopted by the cluster",
@@ -1554,31 +1654,9 @@ impl Node {
     }
 
     fn on_edit(&mut self, edit: Edit, req: ReqId) {
-        let old = state::versions(&self.doc);
-        let config_changed = match &edit {
-            Edit::Place { rsc, node, ban } => {
-                store::edit::place(&mut self.doc, rsc, node, *ban).is_ok()
-            }
-            Edit::Clear { rsc, node } => clear(&mut self.doc, rsc, node.as_deref()) > 0,
-            Edit::Cleanup { rsc, node } => {
-                cleanup(&mut self.doc, rsc.as_deref(), node.as_deref());
-                // Probed again: their monitors' last results are forgotten too.
-                for m in self.monitors.values_mut() {
-                    if rsc
-                        .as_ref()
-                        .is_none_or(|r| m.op.rsc == *r || m.op.rsc.starts_with(&format!("{r}:")))
-                    {
-                        m.last = None;
-                    }
-                }
-                false
-            }
-        };
-        if config_changed {
-            let _ = cib::write::bump_versions(&mut self.doc, old, true);
-            self.refresh_config();
-        }
-        self.dirty = true;
+        let change = Replay::Edit { edit };
+        self.apply(&change);
+        self.keep_for_sync(change);
         self.pending_reqs.insert(req);
         self.restart_planning("an operator changed the cluster");
     }

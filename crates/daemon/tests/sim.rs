@@ -1,8 +1,10 @@
 //! The daemon's state machine over the simulated Corosync: focused scenarios (sync,
 //! version refusal, unclean → fence → recovery, a failing fence, a coordinator change),
 //! then thousands of random fault schedules checked at every step: no primitive (or
-//! promoted instance) active on two nodes, nothing of a lost node started elsewhere before
-//! its fence is confirmed, and every schedule converges once the faults stop.
+//! promoted instance) active on two nodes, no start sent where the resource already runs (its
+//! history lost, say by a synchronisation that missed a result), nothing of a lost node
+//! started elsewhere before its fence is confirmed, and every schedule converges once the
+//! faults stop, with every node's view the same.
 //!
 //! `DAEMON_SIM_SEEDS=N` runs N random schedules (default 350: about 0.15 s of CPU each in
 //! a debug build, so the test stays under a minute); `DAEMON_SIM_SEED=S` replays one (with

@@ -310,6 +310,7 @@ impl Harness {
     /// Hand a request to node `i`.
     pub fn request(&mut self, i: NodeId, client: u64, request: Request) {
         let now = self.now;
+        self.log.push(format!("{now} n{i} asked {request:?}"));
         if let Some(node) = self.m.get_mut(&i).and_then(|m| m.node.as_mut()) {
             node.handle(
                 Input::Request {
@@ -395,6 +396,11 @@ impl Harness {
                     "start" => {
                         if !clone {
                             self.check_start(i, &key, "Started");
+                        }
+                        // A start sent where the resource already runs: its history was
+                        // lost somewhere (the agent would say ok, but the cluster ran it twice).
+                        if self.world.get(&i).is_some_and(|w| w.contains_key(&key)) {
+                            self.violation(format!("{key} started on n{i}, where it already ran"));
                         }
                         self.world
                             .entry(i)
