@@ -14,7 +14,7 @@
 #   LAB_STACK   pacemaker (default for now: stock Pacemaker on the lab's Corosync, the CIB
 #               loaded with cibadmin) or crm-lite (crm-lite's daemon: the CIB loaded with
 #               `crm-lite apply` on a node, states read from `crm-lite status`). Only
-#               stack_load_cib and stack_where below differ between the two.
+#               stack_load_cib, stack_where, stack_show and stack_move below differ.
 #   LAB_NAME    the lab's name (default rp); its state is in /tmp/crm-lite-lab-$LAB_NAME.
 #   TOKEN       Corosync's token in ms (each replay sets its deployment's default).
 #   REPLAY_LONG=1   the longer form (more faults); REPLAY_KEEP=1 leaves the lab up at the end.
@@ -83,7 +83,9 @@ for r in root.iter("resource"):
 ' "$rsc"
             ;;
         crm-lite)
-            lab exec "$ask" "$(bin_dir)/crm-lite" status --output-as json 2>/dev/null | python3 -c '
+            # crm-lite's own JSON (`crm-lite status --json`, the daemon's Status): resources
+            # as they run now, one entry per resource and role with its nodes.
+            lab exec "$ask" "$(bin_dir)/crm-lite" status --json 2>/dev/null | python3 -c '
 import json, sys
 want = sys.argv[1]
 try:
@@ -91,10 +93,20 @@ try:
 except ValueError:
     sys.exit(0)
 for r in doc.get("resources", []):
-    if r.get("resource", "").split(":")[0] == want and r.get("node") and not r.get("failed"):
-        print(r["node"], r.get("role", "Started"))
+    if r.get("id", "").split(":")[0] != want or r.get("role") == "Stopped":
+        continue
+    for n in r.get("nodes", []):
+        print(n, r.get("role", "Started"))
 ' "$rsc"
             ;;
+    esac
+}
+
+# stack_show ASK: the cluster's status as an operator reads it, from node ASK.
+stack_show() {
+    case "$LAB_STACK" in
+        pacemaker) lab exec "$1" crm_mon -1 2>/dev/null ;;
+        crm-lite) lab exec "$1" "$(bin_dir)/crm-lite" status 2>/dev/null ;;
     esac
 }
 
@@ -131,7 +143,7 @@ wait_all_started() {
         case "$r" in *@*) ;; *) r=$r@Started ;; esac
         wait_role "${r%@*}" "${r#*@}" "$ask" "$limit" >/dev/null || {
             note "$r not up after $limit s:"
-            lab exec "$ask" crm_mon -1 >&2 2>/dev/null || true
+            stack_show "$ask" >&2 || true
             return 1
         }
     done

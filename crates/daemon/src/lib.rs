@@ -58,6 +58,7 @@
 //!   cluster settled ([`wire::Msg::Settled`]).
 #![deny(missing_docs)]
 
+pub mod scores;
 mod state;
 pub mod wire;
 
@@ -103,6 +104,10 @@ pub enum Input {
         /// How.
         result: OpResult,
     },
+    /// This node's promotion scores as its agents left them (`master-<rsc>` and value):
+    /// the runtime reads them after every operation it ran here and feeds them right
+    /// before that operation's [`Input::Done`] (see [`scores`]).
+    Scores(scores::Scores),
     /// A client asks.
     Request {
         /// Who (replies go to it).
@@ -365,6 +370,8 @@ pub struct Node {
     waiting: BTreeSet<u64>,
     max_call: i64,
     dirty: bool,
+    /// This node's promotion scores, as the runtime last read them.
+    scores: scores::Local,
 }
 
 impl Node {
@@ -421,6 +428,7 @@ impl Node {
             monitors: BTreeMap::new(),
             waiting: BTreeSet::new(),
             dirty: false,
+            scores: scores::Local::default(),
         };
         for name in n.all_names() {
             n.peers.insert(name, Peer::Unseen);
@@ -540,6 +548,7 @@ impl Node {
                 }
             }
             Input::Done { id, result } => self.on_done(id, result),
+            Input::Scores(s) => self.scores.set(s),
             Input::Request { client, request } => self.on_request(client.0, request),
         }
         self.save_if_dirty();
@@ -678,6 +687,9 @@ impl Node {
                 self.peers.insert(name.clone(), Peer::Lost);
                 self.dirty = true;
             }
+            // Its transient attributes (promotion scores, fail counts) go, as Pacemaker's
+            // controller erases them.
+            self.dirty |= scores::forget(&mut self.doc, &name);
             if let Some((_, t)) = &mut self.transition {
                 t.node_lost(&name);
             }
@@ -1172,7 +1184,11 @@ impl Node {
                 call_id,
                 result,
                 now_s,
-            } => self.on_result(tx, op, node, rsc_op, call_id, result, now_s),
+                scores,
+            } => {
+                let rescore = self.record_scores(&rsc_op, scores.as_deref());
+                self.on_result(tx, op, node, rsc_op, call_id, result, now_s, rescore)
+            }
             Msg::Fenced {
                 tx,
                 op,
@@ -1264,6 +1280,7 @@ impl Node {
                 kind: OpKind::Rsc(r),
                 call_id,
             }) => {
+                let scores = self.scores.for_send();
                 self.send(&Msg::Result {
                     tx: Some(tx),
                     op,
@@ -1272,6 +1289,7 @@ impl Node {
                     call_id,
                     result,
                     now_s,
+                    scores,
                 });
             }
             Some(Run::Op {
@@ -1315,12 +1333,14 @@ impl Node {
                     OpResult::Agent { rc, timed_out, .. } => (*rc, *timed_out),
                     _ => (1, false),
                 };
-                if m.last == Some((rc, timed_out)) {
+                // Sent when the rc changed, or the scores the agents left did.
+                if m.last == Some((rc, timed_out)) && !self.scores.changed() {
                     return;
                 }
                 m.last = Some((rc, timed_out));
                 let rsc_op = m.op.clone();
                 let call_id = self.max_call + 1;
+                let scores = self.scores.for_send();
                 self.send(&Msg::Result {
                     tx: None,
                     op: 0,
@@ -1329,6 +1349,7 @@ impl Node {
                     call_id,
                     result,
                     now_s,
+                    scores,
                 });
             }
             None => {}
@@ -1345,6 +1366,7 @@ impl Node {
         call_id: i64,
         result: OpResult,
         now_s: i64,
+        rescore: bool,
     ) {
         if let Some(tx) = tx {
             self.inflight.remove(&(node, tx, op));
@@ -1421,11 +1443,24 @@ impl Node {
                     t.abort("a monitor failed");
                 }
             }
-            // A recurring monitor that answers as expected changes no plan.
+            // A recurring monitor that answers as expected changes no plan, unless it changed
+            // the node's promotion scores.
+            None if rescore => self.idle = false,
             None => return,
         }
         self.end_transition_if_complete();
         self.maybe_plan();
+    }
+
+    /// Record the promotion scores a result carries as its node's (`None`: it carries
+    /// none). Returns whether they changed.
+    fn record_scores(&mut self, r: &RscOp, scores: Option<&[(String, String)]>) -> bool {
+        let Some(s) = scores else {
+            return false;
+        };
+        let changed = scores::record(&mut self.doc, &r.node, &r.node_id, s);
+        self.dirty |= changed;
+        changed
     }
 
     fn on_fenced(
@@ -1723,27 +1758,7 @@ impl Node {
                 .to_owned(),
             })
             .collect();
-        let resources = plan
-            .placement
-            .iter()
-            .map(|p| ResourceStatus {
-                id: p.rsc.clone(),
-                agent: parsed
-                    .cib
-                    .primitive_of(&p.rsc)
-                    .map(|(pr, _)| match &pr.provider {
-                        Some(prov) => format!("{}:{prov}:{}", pr.class, pr.agent),
-                        None => format!("{}:{}", pr.class, pr.agent),
-                    })
-                    .unwrap_or_default(),
-                role: if p.nodes.is_empty() {
-                    "Stopped".to_owned()
-                } else {
-                    p.role.to_string()
-                },
-                nodes: p.nodes.clone(),
-            })
-            .collect();
+        let resources = current_resources(&parsed.cib, &plan);
         let mut failures = Vec::new();
         for ns in &parsed.cib.status.nodes {
             for f in &ns.fail_counts {
@@ -1822,6 +1837,77 @@ impl Node {
             busy: self.transition.is_some() || !self.inflight.is_empty(),
         }
     }
+}
+
+/// What runs where now, from the history in `cib`'s status (as `crm_mon` shows it, not
+/// where the plan would put it): one entry per resource (the base id for an anonymous
+/// clone) and role, with its nodes; a started instance of a promotable clone is
+/// `Unpromoted`; a resource of the plan active nowhere is `Stopped`.
+fn current_resources(cib: &cib::Cib, plan: &scheduler::Plan) -> Vec<ResourceStatus> {
+    let agent = |id: &str| {
+        cib.primitive_of(id)
+            .map(|(pr, _)| match &pr.provider {
+                Some(prov) => format!("{}:{prov}:{}", pr.class, pr.agent),
+                None => format!("{}:{}", pr.class, pr.agent),
+            })
+            .unwrap_or_default()
+    };
+    let promotable: BTreeSet<&str> = cib
+        .resources
+        .iter()
+        .filter_map(|r| match r {
+            cib::model::Resource::Clone(c) if c.promotable => Some(c.child.primitives()),
+            _ => None,
+        })
+        .flatten()
+        .map(|p| p.id.as_str())
+        .collect();
+    let base = |id: &str| id.split(':').next().unwrap_or(id).to_owned();
+    let mut active: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for ns in &cib.status.nodes {
+        if !cib.nodes.is_empty() && cib.node(ns.uname.as_str()).is_none() {
+            continue;
+        }
+        for r in &ns.resources {
+            if !r.state.role.is_active() {
+                continue;
+            }
+            let role = match r.state.role {
+                cib::Role::Started if promotable.contains(base(r.id.as_str()).as_str()) => {
+                    cib::Role::Unpromoted
+                }
+                role => role,
+            };
+            active
+                .entry((r.id.0.clone(), role.to_string()))
+                .or_default()
+                .push(ns.uname.0.clone());
+        }
+    }
+    let running: BTreeSet<String> = active.keys().map(|(id, _)| base(id)).collect();
+    let mut out: Vec<ResourceStatus> = active
+        .into_iter()
+        .map(|((id, role), nodes)| ResourceStatus {
+            agent: agent(&id),
+            id,
+            role,
+            nodes,
+        })
+        .collect();
+    let mut stopped = BTreeSet::new();
+    for p in &plan.placement {
+        let b = base(&p.rsc);
+        if !running.contains(&b) && stopped.insert(b.clone()) {
+            out.push(ResourceStatus {
+                agent: agent(&p.rsc),
+                id: b,
+                role: "Stopped".to_owned(),
+                nodes: Vec::new(),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| a.role.cmp(&b.role)));
+    out
 }
 
 /// The optional parts of an alert.
