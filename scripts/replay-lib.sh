@@ -11,10 +11,11 @@
 # verdict (no resource active twice, no recovery before the fence).
 #
 # Environment:
-#   LAB_STACK   pacemaker (default for now: stock Pacemaker on the lab's Corosync, the CIB
-#               loaded with cibadmin) or crm-lite (crm-lite's daemon: the CIB loaded with
-#               `crm-lite apply` on a node, states read from `crm-lite status`). Only
-#               stack_load_cib, stack_where, stack_show and stack_move below differ.
+#   LAB_STACK   crm-lite (default, as scripts/lab: crm-lite's daemon on every node, the CIB
+#               loaded with `crm-lite apply` on a node, states read from `crm-lite status
+#               --json`) or pacemaker (stock Pacemaker on the lab's Corosync, the CIB loaded
+#               with cibadmin, states from crm_mon). Only stack_load_cib, stack_where,
+#               stack_show and stack_move below differ.
 #   LAB_NAME    the lab's name (default rp); its state is in /tmp/crm-lite-lab-$LAB_NAME.
 #   TOKEN       Corosync's token in ms (each replay sets its deployment's default).
 #   REPLAY_LONG=1   the longer form (more faults); REPLAY_KEEP=1 leaves the lab up at the end.
@@ -23,7 +24,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 export LAB_NAME=${LAB_NAME:-rp}
-export LAB_STACK=${LAB_STACK:-pacemaker}
+export LAB_STACK=${LAB_STACK:-crm-lite}
 export LAB_DIR=/tmp/crm-lite-lab-$LAB_NAME
 R=$LAB_DIR/replay
 LABSH=$ROOT/scripts/lab
@@ -50,7 +51,7 @@ bin_dir() {
 }
 
 # ---------------------------------------------------------------------------------------
-# The stack: the only two functions that differ between Pacemaker and crm-lite.
+# The stack: the only functions that differ between Pacemaker and crm-lite.
 
 # stack_load_cib DIR: hand DIR/cib.xml (made by scripts/replay-cib) to the cluster, from n1.
 stack_load_cib() {
