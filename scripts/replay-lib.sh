@@ -405,6 +405,33 @@ writer_check() {
         fact "answered db-writes never (no insert acknowledged after the fault)"
     fi
     fact "rows acked-before-fault=$before acked=$(wc -l < "$R/acked") on-new-primary=$present primary=$primary lost=$lost"
+    replicas_fact "$ask" "$primary" "$present"
+}
+
+# replicas_fact ASK PRIMARY ROWS: each other running instance of the database replicates from
+# PRIMARY and holds its ROWS. Under gtid_strict_mode a replica that was ahead of the new
+# primary (a transaction the primary lacks) stops with an error instead: so this also says
+# that the replica promoted was the most advanced one.
+replicas_fact() {
+    local ask=$1 primary=$2 rows=$3 n end st io sql err have
+    for n in $(stack_where "${DB_RSC:-db}" "$ask" | awk -v p="$primary" '$1 != p && $2 != "Promoted" { print $1 }'); do
+        end=$(($(date +%s) + 30))
+        while :; do
+            st=$(lab exec "$ask" mariadb -urepl -p"$MYSQL_PW" -h "$(node_ip "$n")" --connect-timeout=1 \
+                -e "SHOW SLAVE STATUS\G" 2>/dev/null || true)
+            io=$(awk '$1 == "Slave_IO_Running:" { print $2 }' <<< "$st")
+            sql=$(awk '$1 == "Slave_SQL_Running:" { print $2 }' <<< "$st")
+            err=$(awk -F': ' '$1 ~ /Last_(IO|SQL)_Error$/ && $2 != "" { print $2 }' <<< "$st" | head -1)
+            have=$(lab exec "$ask" mariadb --defaults-extra-file="$R/client.cnf" -h "$(node_ip "$n")" -N \
+                -e "SELECT COUNT(*) FROM t.w" 2>/dev/null || echo "?")
+            if grep -q "Master_Host: $(node_ip "$primary")\$" <<< "$st" && [ "$io" = Yes ] && [ "$sql" = Yes ] && [ "$have" = "$rows" ]; then
+                break
+            fi
+            [ "$(date +%s)" -lt "$end" ] || break
+            sleep 0.5
+        done
+        fact "replica $n follows=$(awk '$1 == "Master_Host:" { print $2 }' <<< "$st") io=${io:-none} sql=${sql:-none} rows=$have/$rows error=${err:-none}"
+    done
 }
 
 # observer_start RSC=mount:/DIR|RSC=port:N ...: the lab observer, until observer_finish.

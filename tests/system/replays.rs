@@ -73,6 +73,7 @@ impl Facts {
             field("acked") > field("acked-before-fault"),
             "no write after the fault: {line}"
         );
+        self.replicas_follow(field("on-new-primary"));
         if before(self, "db-primary") == victim {
             self.answered_after_fence("db-writes", victim);
         } else {
@@ -82,6 +83,36 @@ impl Facts {
                 self.line("answered db-writes ")
             );
         }
+    }
+
+    /// Every other running database instance replicates from the new primary without error
+    /// and holds its `rows` (under `gtid_strict_mode` a replica ahead of the new primary
+    /// would stop with an error: the one promoted was the most advanced). Returns how many
+    /// replicas there were.
+    fn replicas_follow(&self, rows: u64) -> usize {
+        let primary = self
+            .line("rows ")
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("primary="))
+            .and_then(|n| n.strip_prefix('n'))
+            .and_then(|i| i.parse::<u32>().ok())
+            .unwrap_or_else(|| panic!("{}: no primary=n<i>", self.line("rows ")));
+        let ip = format!("follows=192.0.2.{} ", 10 + primary);
+        let replicas: Vec<&String> = self
+            .0
+            .iter()
+            .filter(|l| l.starts_with("replica "))
+            .collect();
+        for r in &replicas {
+            assert!(
+                r.contains(&ip)
+                    && r.contains(" io=Yes sql=Yes ")
+                    && r.contains(&format!(" rows={rows}/{rows} "))
+                    && r.ends_with(" error=none"),
+                "{r} (the new primary is n{primary}, {rows} rows)"
+            );
+        }
+        replicas.len()
     }
 
     /// The observer's verdict, and the fencing alert of each victim.
@@ -280,7 +311,21 @@ fn replay_openstack_database_primary_host_killed_under_load() {
         f.line("rows ")
     );
     f.no_row_lost(&victim);
+    assert!(
+        f.replicas_follow(rows_on_primary(&f)) >= 1,
+        "no surviving replica checked:\n{}",
+        f.0.join("\n")
+    );
     f.clean(&[&victim]);
+}
+
+/// The `on-new-primary=` count of the `rows` fact.
+fn rows_on_primary(f: &Facts) -> u64 {
+    let line = f.line("rows ");
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix("on-new-primary="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{line:?}: no on-new-primary="))
 }
 
 #[test]
