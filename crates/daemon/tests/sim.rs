@@ -481,8 +481,23 @@ fn promotion_follows_the_scores_the_agents_report_on_every_node() {
     converged(&mut h);
     assert_eq!(promoted(&h), ["n2"], "{}", h.tail(40));
 
-    // The dead node boots: it starts without scores, then reports them again.
+    // The dead node boots: it starts without scores (its saved copy had them), then
+    // reports them again once its agents ran.
     h.restart(3);
+    while h.node(3).waiting_for().contains("synchronisation") {
+        let t = h.now + 1;
+        h.advance(t);
+        while h.sim.deliver_one() {
+            h.pump();
+        }
+    }
+    for i in 1..=3 {
+        assert!(
+            h.scores_seen(i, "n3").is_empty(),
+            "n{i}'s copy of n3\n{}",
+            h.tail(30)
+        );
+    }
     converged(&mut h);
     for i in 1..=3 {
         assert_eq!(h.scores_seen(i, "n3"), score("100"), "n{i}'s copy of n3");
