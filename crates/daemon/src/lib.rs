@@ -58,6 +58,7 @@
 //!   cluster settled ([`wire::Msg::Settled`]).
 #![deny(missing_docs)]
 
+mod running;
 pub mod scores;
 mod state;
 pub mod wire;
@@ -1758,7 +1759,7 @@ impl Node {
                 .to_owned(),
             })
             .collect();
-        let resources = current_resources(&parsed.cib, &plan);
+        let resources = running::resources(&parsed.cib, &plan);
         let mut failures = Vec::new();
         for ns in &parsed.cib.status.nodes {
             for f in &ns.fail_counts {
@@ -1837,77 +1838,6 @@ impl Node {
             busy: self.transition.is_some() || !self.inflight.is_empty(),
         }
     }
-}
-
-/// What runs where now, from the history in `cib`'s status (as `crm_mon` shows it, not
-/// where the plan would put it): one entry per resource (the base id for an anonymous
-/// clone) and role, with its nodes; a started instance of a promotable clone is
-/// `Unpromoted`; a resource of the plan active nowhere is `Stopped`.
-fn current_resources(cib: &cib::Cib, plan: &scheduler::Plan) -> Vec<ResourceStatus> {
-    let agent = |id: &str| {
-        cib.primitive_of(id)
-            .map(|(pr, _)| match &pr.provider {
-                Some(prov) => format!("{}:{prov}:{}", pr.class, pr.agent),
-                None => format!("{}:{}", pr.class, pr.agent),
-            })
-            .unwrap_or_default()
-    };
-    let promotable: BTreeSet<&str> = cib
-        .resources
-        .iter()
-        .filter_map(|r| match r {
-            cib::model::Resource::Clone(c) if c.promotable => Some(c.child.primitives()),
-            _ => None,
-        })
-        .flatten()
-        .map(|p| p.id.as_str())
-        .collect();
-    let base = |id: &str| id.split(':').next().unwrap_or(id).to_owned();
-    let mut active: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
-    for ns in &cib.status.nodes {
-        if !cib.nodes.is_empty() && cib.node(ns.uname.as_str()).is_none() {
-            continue;
-        }
-        for r in &ns.resources {
-            if !r.state.role.is_active() {
-                continue;
-            }
-            let role = match r.state.role {
-                cib::Role::Started if promotable.contains(base(r.id.as_str()).as_str()) => {
-                    cib::Role::Unpromoted
-                }
-                role => role,
-            };
-            active
-                .entry((r.id.0.clone(), role.to_string()))
-                .or_default()
-                .push(ns.uname.0.clone());
-        }
-    }
-    let running: BTreeSet<String> = active.keys().map(|(id, _)| base(id)).collect();
-    let mut out: Vec<ResourceStatus> = active
-        .into_iter()
-        .map(|((id, role), nodes)| ResourceStatus {
-            agent: agent(&id),
-            id,
-            role,
-            nodes,
-        })
-        .collect();
-    let mut stopped = BTreeSet::new();
-    for p in &plan.placement {
-        let b = base(&p.rsc);
-        if !running.contains(&b) && stopped.insert(b.clone()) {
-            out.push(ResourceStatus {
-                agent: agent(&p.rsc),
-                id: b,
-                role: "Stopped".to_owned(),
-                nodes: Vec::new(),
-            });
-        }
-    }
-    out.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| a.role.cmp(&b.role)));
-    out
 }
 
 /// The optional parts of an alert.

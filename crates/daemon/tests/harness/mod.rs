@@ -608,7 +608,9 @@ impl Harness {
         ))
     }
 
-    /// The world as the coordinator's plan places it: (resource, node, role).
+    /// The world as the coordinator's status shows it: (resource, node, role). Status lists
+    /// what its copy's history says runs; once the coordinator is settled (its last plan
+    /// had nothing to do) that is also where the plan places everything.
     pub fn planned(&self) -> BTreeSet<(String, String, String)> {
         let coord = self.alive().into_iter().find(|i| self.m[i].node.is_some());
         let Some(c) = coord else {
