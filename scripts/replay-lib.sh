@@ -11,10 +11,11 @@
 # verdict (no resource active twice, no recovery before the fence).
 #
 # Environment:
-#   LAB_STACK   pacemaker (default for now: stock Pacemaker on the lab's Corosync, the CIB
-#               loaded with cibadmin) or crm-lite (crm-lite's daemon: the CIB loaded with
-#               `crm-lite apply` on a node, states read from `crm-lite status`). Only
-#               stack_load_cib and stack_where below differ between the two.
+#   LAB_STACK   crm-lite (default, as scripts/lab: crm-lite's daemon on every node, the CIB
+#               loaded with `crm-lite apply` on a node, states read from `crm-lite status
+#               --json`) or pacemaker (stock Pacemaker on the lab's Corosync, the CIB loaded
+#               with cibadmin, states from crm_mon). Only stack_load_cib, stack_where,
+#               stack_show and stack_move below differ.
 #   LAB_NAME    the lab's name (default rp); its state is in /tmp/crm-lite-lab-$LAB_NAME.
 #   TOKEN       Corosync's token in ms (each replay sets its deployment's default).
 #   REPLAY_LONG=1   the longer form (more faults); REPLAY_KEEP=1 leaves the lab up at the end.
@@ -23,7 +24,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 export LAB_NAME=${LAB_NAME:-rp}
-export LAB_STACK=${LAB_STACK:-pacemaker}
+export LAB_STACK=${LAB_STACK:-crm-lite}
 export LAB_DIR=/tmp/crm-lite-lab-$LAB_NAME
 R=$LAB_DIR/replay
 LABSH=$ROOT/scripts/lab
@@ -50,7 +51,7 @@ bin_dir() {
 }
 
 # ---------------------------------------------------------------------------------------
-# The stack: the only two functions that differ between Pacemaker and crm-lite.
+# The stack: the only functions that differ between Pacemaker and crm-lite.
 
 # stack_load_cib DIR: hand DIR/cib.xml (made by scripts/replay-cib) to the cluster, from n1.
 stack_load_cib() {
@@ -83,7 +84,9 @@ for r in root.iter("resource"):
 ' "$rsc"
             ;;
         crm-lite)
-            lab exec "$ask" "$(bin_dir)/crm-lite" status --output-as json 2>/dev/null | python3 -c '
+            # crm-lite's own JSON (`crm-lite status --json`, the daemon's Status): resources
+            # as they run now, one entry per resource and role with its nodes.
+            lab exec "$ask" "$(bin_dir)/crm-lite" status --json 2>/dev/null | python3 -c '
 import json, sys
 want = sys.argv[1]
 try:
@@ -91,10 +94,20 @@ try:
 except ValueError:
     sys.exit(0)
 for r in doc.get("resources", []):
-    if r.get("resource", "").split(":")[0] == want and r.get("node") and not r.get("failed"):
-        print(r["node"], r.get("role", "Started"))
+    if r.get("id", "").split(":")[0] != want or r.get("role") == "Stopped":
+        continue
+    for n in r.get("nodes", []):
+        print(n, r.get("role", "Started"))
 ' "$rsc"
             ;;
+    esac
+}
+
+# stack_show ASK: the cluster's status as an operator reads it, from node ASK.
+stack_show() {
+    case "$LAB_STACK" in
+        pacemaker) lab exec "$1" crm_mon -1 2>/dev/null ;;
+        crm-lite) lab exec "$1" "$(bin_dir)/crm-lite" status 2>/dev/null ;;
     esac
 }
 
@@ -131,7 +144,7 @@ wait_all_started() {
         case "$r" in *@*) ;; *) r=$r@Started ;; esac
         wait_role "${r%@*}" "${r#*@}" "$ask" "$limit" >/dev/null || {
             note "$r not up after $limit s:"
-            lab exec "$ask" crm_mon -1 >&2 2>/dev/null || true
+            stack_show "$ask" >&2 || true
             return 1
         }
     done
@@ -392,6 +405,33 @@ writer_check() {
         fact "answered db-writes never (no insert acknowledged after the fault)"
     fi
     fact "rows acked-before-fault=$before acked=$(wc -l < "$R/acked") on-new-primary=$present primary=$primary lost=$lost"
+    replicas_fact "$ask" "$primary" "$present"
+}
+
+# replicas_fact ASK PRIMARY ROWS: each other running instance of the database replicates from
+# PRIMARY and holds its ROWS. Under gtid_strict_mode a replica that was ahead of the new
+# primary (a transaction the primary lacks) stops with an error instead: so this also says
+# that the replica promoted was the most advanced one.
+replicas_fact() {
+    local ask=$1 primary=$2 rows=$3 n end st io sql err have
+    for n in $(stack_where "${DB_RSC:-db}" "$ask" | awk -v p="$primary" '$1 != p && $2 != "Promoted" { print $1 }'); do
+        end=$(($(date +%s) + 30))
+        while :; do
+            st=$(lab exec "$ask" mariadb -urepl -p"$MYSQL_PW" -h "$(node_ip "$n")" --connect-timeout=1 \
+                -e "SHOW SLAVE STATUS\G" 2>/dev/null || true)
+            io=$(awk '$1 == "Slave_IO_Running:" { print $2 }' <<< "$st")
+            sql=$(awk '$1 == "Slave_SQL_Running:" { print $2 }' <<< "$st")
+            err=$(awk -F': ' '$1 ~ /Last_(IO|SQL)_Error$/ && $2 != "" { print $2 }' <<< "$st" | head -1)
+            have=$(lab exec "$ask" mariadb --defaults-extra-file="$R/client.cnf" -h "$(node_ip "$n")" -N \
+                -e "SELECT COUNT(*) FROM t.w" 2>/dev/null || echo "?")
+            if grep -q "Master_Host: $(node_ip "$primary")\$" <<< "$st" && [ "$io" = Yes ] && [ "$sql" = Yes ] && [ "$have" = "$rows" ]; then
+                break
+            fi
+            [ "$(date +%s)" -lt "$end" ] || break
+            sleep 0.5
+        done
+        fact "replica $n follows=$(awk '$1 == "Master_Host:" { print $2 }' <<< "$st") io=${io:-none} sql=${sql:-none} rows=$have/$rows error=${err:-none}"
+    done
 }
 
 # observer_start RSC=mount:/DIR|RSC=port:N ...: the lab observer, until observer_finish.

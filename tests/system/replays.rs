@@ -5,9 +5,13 @@
 //! database row was lost, the alert agent wrote the fencing alert, and the lab observer saw no
 //! resource active twice and no start of the victim's resources before its fence.
 //!
-//! The stack is `LAB_STACK` (default `pacemaker`: stock Pacemaker on the lab's Corosync; set
-//! `LAB_STACK=crm-lite` once crm-lite's daemon runs in the lab). The replays run one at a time
-//! (each lab has up to five nodes on a machine of two cores), under lab names `rp1`..`rp5`.
+//! The product is crm-lite's own daemon: every replay runs under `LAB_STACK=crm-lite` (the
+//! `crm-lite` of this build on every node), and OpenStack's runs twice more: with the
+//! database primary's host killed under load (`REPLAY_FAULT=db`: the most advanced replica
+//! promoted, no acknowledged row lost: issue 16), and under stock Pacemaker on the same
+//! Corosync (`LAB_STACK=pacemaker`), the drop-in proof that the same agents and CIB behave the
+//! same there. The replays run one at a time (each lab has up to five nodes on a machine of
+//! two cores), under lab names `rp1`..`rp5`.
 
 use std::process::Command;
 use std::sync::Mutex;
@@ -69,6 +73,7 @@ impl Facts {
             field("acked") > field("acked-before-fault"),
             "no write after the fault: {line}"
         );
+        self.replicas_follow(field("on-new-primary"));
         if before(self, "db-primary") == victim {
             self.answered_after_fence("db-writes", victim);
         } else {
@@ -78,6 +83,36 @@ impl Facts {
                 self.line("answered db-writes ")
             );
         }
+    }
+
+    /// Every other running database instance replicates from the new primary without error
+    /// and holds its `rows` (under `gtid_strict_mode` a replica ahead of the new primary
+    /// would stop with an error: the one promoted was the most advanced). Returns how many
+    /// replicas there were.
+    fn replicas_follow(&self, rows: u64) -> usize {
+        let primary = self
+            .line("rows ")
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("primary="))
+            .and_then(|n| n.strip_prefix('n'))
+            .and_then(|i| i.parse::<u32>().ok())
+            .unwrap_or_else(|| panic!("{}: no primary=n<i>", self.line("rows ")));
+        let ip = format!("follows=192.0.2.{} ", 10 + primary);
+        let replicas: Vec<&String> = self
+            .0
+            .iter()
+            .filter(|l| l.starts_with("replica "))
+            .collect();
+        for r in &replicas {
+            assert!(
+                r.contains(&ip)
+                    && r.contains(" io=Yes sql=Yes ")
+                    && r.contains(&format!(" rows={rows}/{rows} "))
+                    && r.ends_with(" error=none"),
+                "{r} (the new primary is n{primary}, {rows} rows)"
+            );
+        }
+        replicas.len()
     }
 
     /// The observer's verdict, and the fencing alert of each victim.
@@ -101,20 +136,33 @@ impl Facts {
     }
 }
 
-/// Runs `scripts/replay-<name>` in lab `lab`; its facts (panics when it fails).
-fn replay(name: &str, lab: &str) -> Option<Facts> {
+/// Which cluster manager runs in the lab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stack {
+    /// crm-lite's daemon (`crm-lite daemon` of this build on every node).
+    CrmLite,
+    /// Stock Pacemaker on the lab's Corosync.
+    Pacemaker,
+}
+
+/// Runs `scripts/replay-<name>` (its short form, or `REPLAY_FAULT=fault`) in lab `lab` under
+/// `stack`; its facts (panics when it fails).
+fn replay(name: &str, lab: &str, stack: Stack, fault: Option<&str>) -> Option<Facts> {
     let Ok(()) = require(is_root(), "root (network and mount namespaces)") else {
         return None;
     };
-    for (tool, why) in [
+    let mut tools = vec![
         ("haproxy", "haproxy"),
         ("mariadbd", "mariadb-server"),
         ("mariadb", "mariadb-client"),
         ("curl", "curl"),
         ("python3", "python3"),
         ("corosync", "corosync"),
-        ("pacemakerd", "pacemaker"),
-    ] {
+    ];
+    if stack == Stack::Pacemaker {
+        tools.push(("pacemakerd", "pacemaker"));
+    }
+    for (tool, why) in tools {
         let Ok(()) = require(
             have(tool) || std::path::Path::new("/usr/sbin").join(tool).is_file(),
             &format!("{why} (scripts/lib.sh TEST_PKGS)"),
@@ -123,6 +171,7 @@ fn replay(name: &str, lab: &str) -> Option<Facts> {
         };
     }
     let bins = [
+        "crm-lite",
         "mgmt-api",
         "haproxy",
         "mysql",
@@ -138,20 +187,43 @@ fn replay(name: &str, lab: &str) -> Option<Facts> {
     ) else {
         return None;
     };
-    let stack = std::env::var("LAB_STACK").unwrap_or_else(|_| "pacemaker".into());
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let out = Command::new(project_root().join(format!("scripts/replay-{name}")))
-        .env("LAB_NAME", lab)
-        .env("LAB_STACK", &stack)
+    let mut cmd = Command::new(project_root().join(format!("scripts/replay-{name}")));
+    cmd.env("LAB_NAME", lab)
+        .env(
+            "LAB_STACK",
+            match stack {
+                Stack::CrmLite => "crm-lite",
+                Stack::Pacemaker => "pacemaker",
+            },
+        )
         .env("LAB_AGENTS", target_dir())
+        // The crm-lite of this build, never an older one found elsewhere.
+        .env("CRM_LITE", target_dir().join("crm-lite"))
         .env("REPLAY_TIMEOUT", "60")
         .env_remove("REPLAY_LONG")
         .env_remove("REPLAY_FAULT")
-        .env_remove("REPLAY_KEEP")
+        .env_remove("REPLAY_KEEP");
+    if let Some(f) = fault {
+        cmd.env("REPLAY_FAULT", f);
+    }
+    let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("scripts/replay-{name}: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     eprintln!("{stdout}");
+    let first = format!(
+        "stack={}",
+        if stack == Stack::CrmLite {
+            "crm-lite"
+        } else {
+            "pacemaker"
+        }
+    );
+    assert!(
+        stdout.lines().next().is_some_and(|l| l.contains(&first)),
+        "scripts/replay-{name} did not run under {first}:\n{stdout}"
+    );
     assert!(
         out.status.success(),
         "scripts/replay-{name} failed ({}):\n{stdout}\n{}",
@@ -176,16 +248,13 @@ fn before(f: &Facts, key: &str) -> String {
         .to_string()
 }
 
-#[test]
-fn replay_openstack_controller_with_the_vip_lost() {
-    let Some(f) = replay("openstack", "rp1") else {
-        return;
-    };
-    let victim = before(&f, "vip");
+/// The VIP's controller powered off: the facts any stack must show.
+fn openstack_vip_lost(f: &Facts) {
+    let victim = before(f, "vip");
     f.answered_after_fence("keystone-through-vip", &victim);
     // cinder-volume moves only if it ran there (it keeps away from the database primary,
     // which may be the VIP's controller too).
-    if before(&f, "cinder-volume") == victim {
+    if before(f, "cinder-volume") == victim {
         f.answered_after_fence("cinder-volume", &victim);
     } else {
         assert!(
@@ -200,8 +269,68 @@ fn replay_openstack_controller_with_the_vip_lost() {
 }
 
 #[test]
+fn replay_openstack_controller_with_the_vip_lost() {
+    let Some(f) = replay("openstack", "rp1", Stack::CrmLite, None) else {
+        return;
+    };
+    openstack_vip_lost(&f);
+}
+
+#[test]
+fn replay_openstack_under_pacemaker_the_drop_in_proof() {
+    let Some(f) = replay("openstack", "rp1", Stack::Pacemaker, None) else {
+        return;
+    };
+    openstack_vip_lost(&f);
+}
+
+#[test]
+fn replay_openstack_database_primary_host_killed_under_load() {
+    let Some(f) = replay("openstack", "rp1", Stack::CrmLite, Some("db")) else {
+        return;
+    };
+    let victim = before(&f, "db-primary");
+    assert!(
+        f.line("fault ")
+            .starts_with(&format!("fault kill {victim} at ")),
+        "the primary's host is the one killed: {}",
+        f.line("fault ")
+    );
+    // A replica promoted on a survivor, after the fence: writes resumed there, and it held
+    // every row acknowledged before (semi-synchronous replication: only the most advanced
+    // replica has them all).
+    let promoted = f.line("db promoted on ");
+    assert!(
+        !promoted.ends_with(&victim) && !promoted.ends_with("none"),
+        "{promoted}"
+    );
+    let primary = promoted.rsplit(' ').next().unwrap_or_default();
+    assert!(
+        f.line("rows ").contains(&format!("primary={primary} ")),
+        "{}",
+        f.line("rows ")
+    );
+    f.no_row_lost(&victim);
+    assert!(
+        f.replicas_follow(rows_on_primary(&f)) >= 1,
+        "no surviving replica checked:\n{}",
+        f.0.join("\n")
+    );
+    f.clean(&[&victim]);
+}
+
+/// The `on-new-primary=` count of the `rows` fact.
+fn rows_on_primary(f: &Facts) -> u64 {
+    let line = f.line("rows ");
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix("on-new-primary="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{line:?}: no on-new-primary="))
+}
+
+#[test]
 fn replay_opennebula_front_end_with_the_drbd_primary_lost() {
-    let Some(f) = replay("opennebula", "rp2") else {
+    let Some(f) = replay("opennebula", "rp2", Stack::CrmLite, None) else {
         return;
     };
     let victim = before(&f, "drbd-primary");
@@ -221,7 +350,7 @@ fn replay_opennebula_front_end_with_the_drbd_primary_lost() {
 
 #[test]
 fn replay_cloudstack_host_lost() {
-    let Some(f) = replay("cloudstack", "rp3") else {
+    let Some(f) = replay("cloudstack", "rp3", Stack::CrmLite, None) else {
         return;
     };
     for vm in ["vm-ha-web1", "vm-ha-db1"] {
@@ -243,7 +372,7 @@ fn replay_cloudstack_host_lost() {
 
 #[test]
 fn replay_vmmanager_partition_without_quorum() {
-    let Some(f) = replay("vmmanager", "rp4") else {
+    let Some(f) = replay("vmmanager", "rp4", Stack::CrmLite, None) else {
         return;
     };
     for n in ["n4", "n5"] {
@@ -263,7 +392,7 @@ fn replay_vmmanager_partition_without_quorum() {
 
 #[test]
 fn replay_cloudmin_failover_groups() {
-    let Some(f) = replay("cloudmin", "rp5") else {
+    let Some(f) = replay("cloudmin", "rp5", Stack::CrmLite, None) else {
         return;
     };
     f.answered_after_fence("vm-erp", "n1");

@@ -58,6 +58,8 @@
 //!   cluster settled ([`wire::Msg::Settled`]).
 #![deny(missing_docs)]
 
+mod running;
+pub mod scores;
 mod state;
 pub mod wire;
 
@@ -103,6 +105,10 @@ pub enum Input {
         /// How.
         result: OpResult,
     },
+    /// This node's promotion scores as its agents left them (`master-<rsc>` and value):
+    /// the runtime reads them after every operation it ran here and feeds them right
+    /// before that operation's [`Input::Done`] (see [`scores`]).
+    Scores(scores::Scores),
     /// A client asks.
     Request {
         /// Who (replies go to it).
@@ -386,6 +392,8 @@ pub struct Node {
     waiting: BTreeSet<u64>,
     max_call: i64,
     dirty: bool,
+    /// This node's promotion scores, as the runtime last read them.
+    scores: scores::Local,
 }
 
 impl Node {
@@ -443,6 +451,7 @@ impl Node {
             monitors: BTreeMap::new(),
             waiting: BTreeSet::new(),
             dirty: false,
+            scores: scores::Local::default(),
         };
         for name in n.all_names() {
             n.peers.insert(name, Peer::Unseen);
@@ -562,6 +571,7 @@ impl Node {
                 }
             }
             Input::Done { id, result } => self.on_done(id, result),
+            Input::Scores(s) => self.scores.set(s),
             Input::Request { client, request } => self.on_request(client.0, request),
         }
         self.save_if_dirty();
@@ -700,6 +710,9 @@ impl Node {
                 self.peers.insert(name.clone(), Peer::Lost);
                 self.dirty = true;
             }
+            // Its transient attributes (promotion scores, fail counts) go, as Pacemaker's
+            // controller erases them.
+            self.dirty |= scores::forget(&mut self.doc, &name);
             if let Some((_, t)) = &mut self.transition {
                 t.node_lost(&name);
             }
@@ -1201,7 +1214,11 @@ impl Node {
                 call_id,
                 result,
                 now_s,
-            } => self.on_result(tx, op, node, rsc_op, call_id, result, now_s),
+                scores,
+            } => {
+                let rescore = self.record_scores(&rsc_op, scores.as_deref());
+                self.on_result(tx, op, node, rsc_op, call_id, result, now_s, rescore)
+            }
             Msg::Fenced {
                 tx,
                 op,
@@ -1293,6 +1310,7 @@ impl Node {
                 kind: OpKind::Rsc(r),
                 call_id,
             }) => {
+                let scores = self.scores.for_send();
                 self.send(&Msg::Result {
                     tx: Some(tx),
                     op,
@@ -1301,6 +1319,7 @@ impl Node {
                     call_id,
                     result,
                     now_s,
+                    scores,
                 });
             }
             Some(Run::Op {
@@ -1344,12 +1363,14 @@ impl Node {
                     OpResult::Agent { rc, timed_out, .. } => (*rc, *timed_out),
                     _ => (1, false),
                 };
-                if m.last == Some((rc, timed_out)) {
+                // Sent when the rc changed, or the scores the agents left did.
+                if m.last == Some((rc, timed_out)) && !self.scores.changed() {
                     return;
                 }
                 m.last = Some((rc, timed_out));
                 let rsc_op = m.op.clone();
                 let call_id = self.max_call + 1;
+                let scores = self.scores.for_send();
                 self.send(&Msg::Result {
                     tx: None,
                     op: 0,
@@ -1358,6 +1379,7 @@ impl Node {
                     call_id,
                     result,
                     now_s,
+                    scores,
                 });
             }
             None => {}
@@ -1374,6 +1396,7 @@ impl Node {
         call_id: i64,
         result: OpResult,
         now_s: i64,
+        rescore: bool,
     ) {
         if let Some(tx) = tx {
             self.inflight.remove(&(node, tx, op));
@@ -1455,11 +1478,24 @@ impl Node {
                     t.abort("a monitor failed");
                 }
             }
-            // A recurring monitor that answers as expected changes no plan.
+            // A recurring monitor that answers as expected changes no plan, unless it changed
+            // the node's promotion scores.
+            None if rescore => self.idle = false,
             None => return,
         }
         self.end_transition_if_complete();
         self.maybe_plan();
+    }
+
+    /// Record the promotion scores a result carries as its node's (`None`: it carries
+    /// none). Returns whether they changed.
+    fn record_scores(&mut self, r: &RscOp, scores: Option<&[(String, String)]>) -> bool {
+        let Some(s) = scores else {
+            return false;
+        };
+        let changed = scores::record(&mut self.doc, &r.node, &r.node_id, s);
+        self.dirty |= changed;
+        changed
     }
 
     fn on_fenced(
@@ -1801,27 +1837,7 @@ impl Node {
                 .to_owned(),
             })
             .collect();
-        let resources = plan
-            .placement
-            .iter()
-            .map(|p| ResourceStatus {
-                id: p.rsc.clone(),
-                agent: parsed
-                    .cib
-                    .primitive_of(&p.rsc)
-                    .map(|(pr, _)| match &pr.provider {
-                        Some(prov) => format!("{}:{prov}:{}", pr.class, pr.agent),
-                        None => format!("{}:{}", pr.class, pr.agent),
-                    })
-                    .unwrap_or_default(),
-                role: if p.nodes.is_empty() {
-                    "Stopped".to_owned()
-                } else {
-                    p.role.to_string()
-                },
-                nodes: p.nodes.clone(),
-            })
-            .collect();
+        let resources = running::resources(&parsed.cib, &plan);
         let mut failures = Vec::new();
         for ns in &parsed.cib.status.nodes {
             for f in &ns.fail_counts {

@@ -142,6 +142,10 @@ pub enum Msg {
         result: OpResult,
         /// When (unix seconds).
         now_s: i64,
+        /// The sender's promotion scores after it ran ([`crate::scores`]; `None`: it knows
+        /// none, nothing changes).
+        #[serde(default)]
+        scores: Option<crate::scores::Scores>,
     },
     /// A fence ended.
     Fenced {

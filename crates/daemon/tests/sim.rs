@@ -401,12 +401,123 @@ fn a_node_never_seen_is_pending_until_dc_deadtime_then_fenced_and_welcome_back()
     assert!(h.node(3).status().nodes.iter().all(|n| n.state == "online"));
 }
 
+/// The test CIB without its location preferences for the promoted role: only promotion
+/// scores reported by the agents can promote `db`.
+fn unscored_cib(n: u32) -> String {
+    let mut c = cib(n, 1);
+    while let Some(at) = c.find(r#"<rsc_location id="db-promote-"#) {
+        let end = at + c[at..].find("/>").unwrap_or_else(|| panic!("{c}")) + 2;
+        c.replace_range(at..end, "");
+    }
+    c
+}
+
+fn promoted(h: &Harness) -> Vec<String> {
+    h.actual()
+        .into_iter()
+        .filter(|(r, _, role)| r == "db" && role == "Promoted")
+        .map(|(_, n, _)| n)
+        .collect()
+}
+
+/// Advance the clock by `ms`, running whatever falls due on the way.
+fn run_for(h: &mut Harness, ms: u64) {
+    let end = h.now + ms;
+    while h.now < end {
+        let next = h.next_due().unwrap_or(end).clamp(h.now + 1, end);
+        h.advance(next);
+        while h.sim.deliver_one() {
+            h.pump();
+        }
+        h.check_world();
+    }
+}
+
+fn score(v: &str) -> Vec<(String, String)> {
+    vec![("master-db".to_owned(), v.to_owned())]
+}
+
+#[test]
+fn without_scores_nothing_is_promoted() {
+    let mut h = Harness::new(11, 3, 0, Some(&unscored_cib(3)));
+    converged(&mut h);
+    assert_eq!(where_is(&h, "db").len(), 3, "{:?}", h.actual());
+    assert!(promoted(&h).is_empty(), "{:?}", h.actual());
+}
+
+#[test]
+fn promotion_follows_the_scores_the_agents_report_on_every_node() {
+    let mut h = Harness::new(12, 3, 0, Some(&unscored_cib(3)));
+    h.scores = Some([(1, 5), (2, 10), (3, 100)].into());
+    converged(&mut h);
+    assert_eq!(promoted(&h), ["n3"], "{}", h.tail(40));
+    // Every copy holds every node's scores (they travelled with the results).
+    for i in 1..=3 {
+        for (n, v) in [("n1", "5"), ("n2", "10"), ("n3", "100")] {
+            assert_eq!(h.scores_seen(i, n), score(v), "n{i}'s copy, {n}");
+        }
+    }
+
+    // A recurring monitor whose rc is unchanged (its first result went out already) still
+    // carries changed scores.
+    run_for(&mut h, 30_000);
+    h.scores = Some([(1, 5), (2, 70), (3, 100)].into());
+    run_for(&mut h, 30_000);
+    converged(&mut h);
+    for i in 1..=3 {
+        assert_eq!(h.scores_seen(i, "n2"), score("70"), "n{i}'s copy of n2");
+    }
+
+    // The promoted node's host dies and its fence fails: the survivors drop its transient
+    // attributes at once, keep its history, and recover nothing.
+    h.fence_broken = true;
+    h.kill(3);
+    run_for(&mut h, 5_000);
+    for i in 1..=2 {
+        assert!(h.scores_seen(i, "n3").is_empty(), "n{i}'s copy of n3");
+        assert_eq!(h.scores_seen(i, "n2"), score("70"));
+    }
+    assert!(promoted(&h).is_empty(), "{:?}", h.actual());
+    // Once fenced, the most advanced survivor (highest score) is promoted.
+    h.fence_broken = false;
+    converged(&mut h);
+    assert_eq!(promoted(&h), ["n2"], "{}", h.tail(40));
+
+    // The dead node boots: it starts without scores (its saved copy had them), then
+    // reports them again once its agents ran.
+    h.restart(3);
+    while h.node(3).waiting_for().contains("synchronisation") {
+        let t = h.now + 1;
+        h.advance(t);
+        while h.sim.deliver_one() {
+            h.pump();
+        }
+    }
+    for i in 1..=3 {
+        assert!(
+            h.scores_seen(i, "n3").is_empty(),
+            "n{i}'s copy of n3\n{}",
+            h.tail(30)
+        );
+    }
+    converged(&mut h);
+    for i in 1..=3 {
+        assert_eq!(h.scores_seen(i, "n3"), score("100"), "n{i}'s copy of n3");
+    }
+    assert_eq!(promoted(&h).len(), 1, "{:?}", h.actual());
+}
+
 /// One random fault schedule; `Err` says what broke.
 fn schedule(seed: u64) -> Result<(), String> {
     let probe = Harness::new(seed, 3, 0, None);
     let n = if probe.sim.draw(2) == 0 { 3 } else { 5 };
     drop(probe);
     let mut h = Harness::new(seed, n, 10, Some(&cib(n, 1)));
+    // Every other schedule with agents that report promotion scores (favouring the
+    // highest node, against the configuration's preference for the lowest).
+    if seed % 2 == 1 {
+        h.scores = Some((1..=n).map(|i| (i, 25 * i64::from(i))).collect());
+    }
     let steps = 150 + h.sim.draw(150) as usize;
     let mut split = false;
     for _ in 0..steps {

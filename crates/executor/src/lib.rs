@@ -32,7 +32,10 @@ mod record;
 mod run;
 
 pub use cib::digest::op_digest;
-pub use record::{OpRecord, fenced, forget_in_flight, node_state, record, sync_promotion_scores};
+pub use record::{
+    OpRecord, fenced, forget_in_flight, node_state, read_promotion_scores, record,
+    set_promotion_scores, sync_promotion_scores,
+};
 pub use run::{
     ExecError, OUTPUT_LIMIT, OcfRunner, Outcome, RSCTMP, Request, Runner, valid_agent_name,
 };

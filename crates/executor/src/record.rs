@@ -275,16 +275,10 @@ fn transient_set(doc: &mut Document, state: ElementId, node_id: &str) -> Element
     child_or_append(doc, ta, "instance_attributes", &[("id", &set_id)])
 }
 
-/// Make `node`'s promotion scores (`master-<rsc>` transient attributes) what the agents
-/// last wrote to `dir` (one file per resource, as `ocf::promotion` writes them under
-/// crm-lite), as Pacemaker's attribute manager does with `crm_attribute --promotion`.
-/// Returns whether anything changed.
-pub fn sync_promotion_scores(
-    doc: &mut Document,
-    node: &str,
-    node_id: &str,
-    dir: &std::path::Path,
-) -> bool {
+/// The promotion scores the agents last wrote to `dir` (one `master-<rsc>` file per
+/// resource, as `ocf::promotion` writes them under crm-lite): attribute name and value,
+/// sorted. Files that do not hold a score are ignored; a missing directory holds none.
+pub fn read_promotion_scores(dir: &std::path::Path) -> Vec<(String, String)> {
     let mut wanted: Vec<(String, String)> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
@@ -301,6 +295,30 @@ pub fn sync_promotion_scores(
         })
         .collect();
     wanted.sort();
+    wanted
+}
+
+/// Make `node`'s promotion scores (`master-<rsc>` transient attributes) what the agents
+/// last wrote to `dir` ([`read_promotion_scores`]), as Pacemaker's attribute manager does
+/// with `crm_attribute --promotion`. Returns whether anything changed.
+pub fn sync_promotion_scores(
+    doc: &mut Document,
+    node: &str,
+    node_id: &str,
+    dir: &std::path::Path,
+) -> bool {
+    set_promotion_scores(doc, node, node_id, &read_promotion_scores(dir))
+}
+
+/// Make `node`'s promotion scores (its `master-*` transient attributes) exactly `wanted`
+/// (attribute name and value), leaving its other transient attributes alone. Returns
+/// whether anything changed.
+pub fn set_promotion_scores(
+    doc: &mut Document,
+    node: &str,
+    node_id: &str,
+    wanted: &[(String, String)],
+) -> bool {
     let Some(state) = node_state(doc, node, node_id) else {
         return false;
     };
@@ -322,7 +340,7 @@ pub fn sync_promotion_scores(
             changed = true;
         }
     }
-    for (name, value) in &wanted {
+    for (name, value) in wanted {
         match child_where(doc, set, "nvpair", "name", name) {
             Some(c) if doc.get(c).attr("value") == Some(value.as_str()) => {}
             Some(c) => {

@@ -94,10 +94,15 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     };
     tracing::info!(local = config.local, nodes = ?config.nodes, "joined the group {}", cluster::GROUP_NAME);
     let machine = ::daemon::Node::new(config);
+    // A node starts without promotion scores (Pacemaker's attribute manager starts empty):
+    // what agents left before this start is stale.
+    let attrs = args.state_dir.join("attrs");
+    clear_scores(&attrs);
     let exec = AgentExec(runner(&args.state_dir));
     let server = control::Server::bind(&args.socket)?;
     tracing::info!(socket = %server.path().display(), "listening");
-    let mut rt = runtime::Runtime::new(group, machine, exec, store, saved);
+    let mut rt =
+        runtime::Runtime::new(group, machine, exec, store, saved).with_attr_dir(attrs.clone());
     let result = loop {
         if STOP.load(Ordering::SeqCst) {
             break Ok(());
@@ -115,6 +120,23 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => Err(e),
+    }
+}
+
+/// Removes the promotion scores (`<node>/master-*`) that agents left under `attrs`.
+fn clear_scores(attrs: &std::path::Path) {
+    for node in std::fs::read_dir(attrs).into_iter().flatten().flatten() {
+        for f in std::fs::read_dir(node.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if f.file_name().to_string_lossy().starts_with("master-") {
+                if let Err(e) = std::fs::remove_file(f.path()) {
+                    tracing::warn!(file = %f.path().display(), error = %e, "cannot remove a stale promotion score");
+                }
+            }
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 //! [`Group`] (Corosync, or `cluster::sim` in tests) and the [`Exec`] that runs operations
 //! (`executor`'s runner, or a fake), so that it is tested in-process.
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Duration;
@@ -69,8 +70,11 @@ pub struct Runtime<G: Group, M: Machine, E: Exec + Send + Sync + 'static> {
     exec: Arc<E>,
     store: store::Store,
     outgoing: Outgoing,
-    done_tx: Sender<(RunId, OpResult)>,
-    done_rx: Receiver<(RunId, OpResult)>,
+    done_tx: Sender<Finished>,
+    done_rx: Receiver<Finished>,
+    /// Where this node's agents leave promotion scores (`<dir>/<node>/master-<rsc>`), read
+    /// after each of their operations.
+    attrs: Option<PathBuf>,
     clients: BTreeMap<ClientId, Sender<ServerMsg>>,
     running: usize,
     /// The CIB saved last (its alerts section says who is told what).
@@ -91,6 +95,10 @@ impl<G: Group, M: Machine, E: Exec + Send + Sync + 'static> std::fmt::Debug for 
     }
 }
 
+/// An operation that ended: its run, its result, and the promotion scores its node's
+/// agents left (read after it, when the runtime knows where they go).
+type Finished = (RunId, OpResult, Option<::daemon::scores::Scores>);
+
 /// Unix milliseconds now.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -110,12 +118,21 @@ impl<G: Group, M: Machine, E: Exec + Send + Sync + 'static> Runtime<G, M, E> {
             outgoing: Outgoing::new(),
             done_tx,
             done_rx,
+            attrs: None,
             clients: BTreeMap::new(),
             running: 0,
             saved,
             alerts: None,
             clock: Box::new(now_ms),
         }
+    }
+
+    /// Reads the promotion scores agents leave under `dir` (`<dir>/<node>`, as the
+    /// runner's `attr_root` tells them) after each of their operations, and hands them to
+    /// the machine with the result ([`Input::Scores`] right before [`Input::Done`]).
+    pub fn with_attr_dir(mut self, dir: PathBuf) -> Self {
+        self.attrs = Some(dir);
+        self
     }
 
     /// Replaces the clock (tests).
@@ -159,9 +176,12 @@ impl<G: Group, M: Machine, E: Exec + Send + Sync + 'static> Runtime<G, M, E> {
             self.carry_out()?;
             event = self.group.poll();
         }
-        while let Ok((id, result)) = self.done_rx.try_recv() {
+        while let Ok((id, result, scores)) = self.done_rx.try_recv() {
             self.running -= 1;
-            tracing::debug!(run = id.0, ?result, "operation done");
+            tracing::debug!(run = id.0, ?result, ?scores, "operation done");
+            if let Some(s) = scores {
+                self.machine.handle(Input::Scores(s), (self.clock)());
+            }
             self.machine
                 .handle(Input::Done { id, result }, (self.clock)());
             self.carry_out()?;
@@ -254,13 +274,19 @@ impl<G: Group, M: Machine, E: Exec + Send + Sync + 'static> Runtime<G, M, E> {
         }
         let exec = self.exec.clone();
         let tx = self.done_tx.clone();
+        // The node's attribute directory, when the operation is an agent's.
+        let attrs = match &op {
+            OpKind::Rsc(r) => self.attrs.as_ref().map(|d| d.join(&r.node)),
+            _ => None,
+        };
         self.running += 1;
         let spawned = std::thread::Builder::new()
             .name(format!("run-{}", id.0))
             .spawn(move || {
                 let ran = exec.run(&op);
                 log_ran(id, &ran);
-                let _ = tx.send((id, ran.result()));
+                let scores = attrs.as_deref().map(executor::read_promotion_scores);
+                let _ = tx.send((id, ran.result(), scores));
             });
         if let Err(e) = spawned {
             // Not run at all: said as an agent that could not be started.
@@ -274,6 +300,7 @@ impl<G: Group, M: Machine, E: Exec + Send + Sync + 'static> Runtime<G, M, E> {
                     exit_reason: Some(format!("the daemon could not start it: {e}")),
                     restart: None,
                 },
+                None,
             ));
         }
     }

@@ -85,6 +85,13 @@ pub struct Harness {
     pub violations: Vec<String>,
     pub log: Vec<String>,
     pub fences: Vec<(String, bool)>,
+    /// When set, the `db` agent on node `i` leaves promotion score `scores[i]`
+    /// (`master-db`) after every operation that finds it running, and removes it when it
+    /// stops; the node's daemon is told after every operation (`Input::Scores`), as the
+    /// runtime reads the attribute directory. `None`: no agent reports scores.
+    pub scores: Option<BTreeMap<NodeId, i64>>,
+    /// The score files each node's agents left (emptied when its daemon starts).
+    pub files: BTreeMap<NodeId, BTreeMap<String, String>>,
 }
 
 impl Harness {
@@ -110,6 +117,8 @@ impl Harness {
             violations: Vec::new(),
             log: Vec::new(),
             fences: Vec::new(),
+            scores: None,
+            files: BTreeMap::new(),
         };
         for i in 1..=n {
             h.m.insert(
@@ -150,6 +159,8 @@ impl Harness {
         m.out = Outgoing::new();
         m.runs.clear();
         let _ = m.group.join();
+        // The runtime empties the node's attribute directory when the daemon starts.
+        self.files.remove(&i);
         self.log.push(format!("{} boot n{i}", self.now));
     }
 
@@ -473,11 +484,40 @@ impl Harness {
             OpKind::Pseudo(_) => OpResult::Implied,
         };
         let now = self.now;
+        let reported = match (&run.op, &self.scores) {
+            (OpKind::Rsc(r), Some(scores)) => {
+                let files = self.files.entry(i).or_default();
+                if r.rsc == "db" {
+                    let running = self.world[&i].contains_key("db");
+                    match scores.get(&i) {
+                        Some(v) if running => {
+                            files.insert("master-db".into(), v.to_string());
+                        }
+                        _ if !running => {
+                            files.remove("master-db");
+                        }
+                        _ => {}
+                    }
+                }
+                Some(files.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            }
+            _ => None,
+        };
         if let Some(node) = self.m.get_mut(&i).and_then(|m| m.node.as_mut()) {
+            if let Some(s) = reported {
+                node.handle(Input::Scores(s), now);
+            }
             node.handle(Input::Done { id: run.id, result }, now);
             let outs = node.take_outputs();
             self.carry_out(i, outs);
         }
+    }
+
+    /// Node `node`'s promotion scores as node `i`'s saved copy of the CIB holds them.
+    pub fn scores_seen(&self, i: NodeId, node: &str) -> Vec<(String, String)> {
+        let xml = self.m[&i].saved.clone().unwrap_or_default();
+        let (doc, _) = cib::Document::parse(&xml);
+        daemon::scores::of(&doc, node)
     }
 
     /// Starting `key` in `role` on `i`: nothing of a separated, unfenced node may be
@@ -574,7 +614,9 @@ impl Harness {
         ))
     }
 
-    /// The world as the coordinator's plan places it: (resource, node, role).
+    /// The world as the coordinator's status shows it: (resource, node, role). Status lists
+    /// what its copy's history says runs; once the coordinator is settled (its last plan
+    /// had nothing to do) that is also where the plan places everything.
     pub fn planned(&self) -> BTreeSet<(String, String, String)> {
         let coord = self.alive().into_iter().find(|i| self.m[i].node.is_some());
         let Some(c) = coord else {

@@ -94,7 +94,7 @@ impl Machine for Script {
                     },
                 });
             }
-            Input::Cluster(_) => {}
+            Input::Cluster(_) | Input::Scores(_) => {}
         }
         self.seen.push(input);
     }
@@ -449,4 +449,66 @@ fn an_alert_runs_the_alert_agents_of_the_cib_saved_last() {
     }
     let said = std::fs::read_to_string(&out).expect("the alert agent ran");
     assert_eq!(said.trim(), "node n3 lost ops");
+}
+
+/// An agent that leaves a promotion score in its node's attribute directory, as
+/// `ocf::promotion` does under crm-lite.
+#[derive(Debug, Clone)]
+struct Scorer(std::path::PathBuf);
+
+impl Exec for Scorer {
+    fn run(&self, op: &OpKind) -> Ran {
+        if let OpKind::Rsc(r) = op {
+            let dir = self.0.join(&r.node);
+            std::fs::create_dir_all(&dir).expect("attribute directory");
+            std::fs::write(dir.join("master-web"), "7\n").expect("score");
+            std::fs::write(dir.join("utilization-web"), "cpu=1\n").expect("other file");
+        }
+        Recorder::default().run(op)
+    }
+}
+
+#[test]
+fn the_scores_an_agent_left_reach_the_machine_right_before_its_result() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let sim = SimCorosync::new(12, 1, 0);
+    let mut node = sim.node(1);
+    node.join().expect("join");
+    let attrs = t.path().join("attrs");
+    let store = store::Store::new(t.path().join("state"));
+    let mut rt = Runtime::new(node, Script::default(), Scorer(attrs.clone()), store, None)
+        .with_attr_dir(attrs);
+    let (apply, _replies) = request(
+        ClientMsg::Apply {
+            file: "web.xml".into(),
+            xml: XML.into(),
+        },
+        1,
+    );
+    let mut once = Some(apply);
+    rt.turn(Duration::from_millis(1), || once.take())
+        .expect("turn");
+    sim.drain();
+    let start = Instant::now();
+    while !rt
+        .machine()
+        .seen
+        .iter()
+        .any(|i| matches!(i, Input::Done { .. }))
+    {
+        assert!(start.elapsed() < Duration::from_secs(5), "never done");
+        rt.turn(Duration::from_millis(1), || None).expect("turn");
+        sim.drain();
+    }
+    let seen = &rt.machine().seen;
+    let done = seen
+        .iter()
+        .position(|i| matches!(i, Input::Done { .. }))
+        .expect("done");
+    assert!(done > 0, "{seen:?}");
+    assert_eq!(
+        seen[done - 1],
+        Input::Scores(vec![("master-web".into(), "7".into())]),
+        "{seen:?}"
+    );
 }
