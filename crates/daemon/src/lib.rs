@@ -266,6 +266,12 @@ enum Replay {
     Config { xml: String },
     /// An operator's edit.
     Edit { edit: Edit },
+    /// A node's promotion scores, as a result carried them.
+    Scores {
+        node: String,
+        node_id: String,
+        scores: Vec<(String, String)>,
+    },
 }
 
 /// Something running on this node for the cluster.
@@ -1495,6 +1501,11 @@ impl Node {
         };
         let changed = scores::record(&mut self.doc, &r.node, &r.node_id, s);
         self.dirty |= changed;
+        self.keep_for_sync(Replay::Scores {
+            node: r.node.clone(),
+            node_id: r.node_id.clone(),
+            scores: s.to_vec(),
+        });
         changed
     }
 
@@ -1578,6 +1589,13 @@ impl Node {
                 if !member {
                     self.peers.insert(target.clone(), Peer::Down);
                 }
+            }
+            Replay::Scores {
+                node,
+                node_id,
+                scores,
+            } => {
+                scores::record(&mut self.doc, node, node_id, scores);
             }
             Replay::Config { xml } => {
                 let (d, _) = Document::parse(xml);
