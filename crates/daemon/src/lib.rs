@@ -698,6 +698,7 @@ impl Node {
 
     fn on_membership(&mut self, members: Vec<NodeId>, left: &[NodeId], joined: &[NodeId]) {
         self.mseq += 1;
+        tracing::info!(?members, ?left, ?joined, seq = self.mseq, "membership");
         let old: Vec<NodeId> = std::mem::replace(&mut self.members, members);
         let mut members = self.members.clone();
         members.sort_unstable();
@@ -932,6 +933,12 @@ impl Node {
         self.trim_fencing();
         self.max_call = self.max_call.max(state::max_call_id(&self.doc));
         self.synced = true;
+        tracing::info!(
+            seq = self.mseq,
+            coordinator = self.is_coordinator(),
+            inflight = self.inflight.len(),
+            "synchronised"
+        );
         self.dirty = true;
         self.maybe_plan();
     }
@@ -1114,7 +1121,7 @@ impl Node {
                 last_call_id: self.max_call,
             },
         );
-        tracing::debug!(?tx, ops = t.graph().ops.len(), "transition");
+        tracing::info!(?tx, ops = t.graph().ops.len(), "transition");
         tracing::trace!(graph = %t.graph(), "transition graph");
         self.transition = Some((tx, t));
         self.unsent.clear();
@@ -1162,6 +1169,7 @@ impl Node {
                     continue;
                 };
                 self.unsent.insert(op);
+                tracing::info!(op, node = target, what = %kind_text(&kind), "execute");
                 self.send(&Msg::Execute {
                     tx,
                     op,
@@ -1408,6 +1416,7 @@ impl Node {
             self.inflight.remove(&(node, tx, op));
             self.ended.insert((node, tx, op));
         }
+        tracing::info!(?tx, op, node, rsc = %r.rsc, action = %r.action, ?result, "result");
         self.max_call = self.max_call.max(call_id);
         let (rc, timed_out) = match &result {
             OpResult::Agent { rc, timed_out, .. } => (*rc, *timed_out),
@@ -1520,6 +1529,7 @@ impl Node {
     ) {
         self.inflight.remove(&(from, tx, op));
         self.ended.insert((from, tx, op));
+        tracing::info!(?tx, op, %target, ok = entry.ok, why = %entry.why, "fenced");
         let ok = entry.ok;
         if ok {
             let change = Replay::Fenced {
@@ -2061,5 +2071,17 @@ fn cleanup(doc: &mut Document, rsc: Option<&str>, node: Option<&str>) {
             store::edit::cleanup(&mut one, &r);
         }
         state::set_node_state(doc, &n, Some(&one.to_xml()));
+    }
+}
+
+/// One line naming an operation, for the log.
+fn kind_text(kind: &OpKind) -> String {
+    match kind {
+        OpKind::Rsc(r) if r.interval_ms > 0 => {
+            format!("monitor {} on {} every {} ms", r.rsc, r.node, r.interval_ms)
+        }
+        OpKind::Rsc(r) => format!("{} {} on {}", r.action, r.rsc, r.node),
+        OpKind::Fence(f) => format!("fence {} ({})", f.target, f.action),
+        OpKind::Pseudo(p) => format!("pseudo {}", p.action),
     }
 }
