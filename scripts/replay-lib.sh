@@ -90,9 +90,13 @@ try:
     doc = json.load(sys.stdin)
 except ValueError:
     sys.exit(0)
+# One row per node without a daemon (`resource`, `node`); with one, per role (`id`, `nodes`).
 for r in doc.get("resources", []):
-    if r.get("resource", "").split(":")[0] == want and r.get("node") and not r.get("failed"):
-        print(r["node"], r.get("role", "Started"))
+    rid = r.get("resource") or r.get("id", "")
+    nodes = [r["node"]] if r.get("node") else r.get("nodes", [])
+    if rid.split(":")[0] == want and not r.get("failed"):
+        for n in nodes:
+            print(n, r.get("role", "Started"))
 ' "$rsc"
             ;;
     esac

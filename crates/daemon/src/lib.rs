@@ -217,8 +217,19 @@ pub struct ResourceStatus {
     pub agent: String,
     /// `Started`, `Promoted`, `Unpromoted`, `Stopped`.
     pub role: String,
-    /// Where it runs.
+    /// Where it is observed in that role (from the operation history, as `crm_mon`
+    /// reads it), not where the plan wants it.
     pub nodes: Vec<String>,
+    /// Its last significant operation there failed (`crm_mon`'s `FAILED`): it needs
+    /// recovery there.
+    #[serde(default)]
+    pub failed: bool,
+    /// That operation: `monitor (every 10 s): rc 7 (reason)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_op: Option<String>,
+    /// An operation under way there (`start`, `stop`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<String>,
 }
 
 /// The cluster as this node knows it.
@@ -1699,6 +1710,28 @@ impl Node {
 
     // ---- status ----
 
+    /// Where the plan wants every resource (instance) now: what `status` showed before it
+    /// showed what is observed. Tests compare it with the world once the cluster settled.
+    pub fn planned(&self) -> Vec<ResourceStatus> {
+        let (parsed, plan) = self.plan_now();
+        plan.placement
+            .iter()
+            .map(|p| ResourceStatus {
+                id: p.rsc.clone(),
+                agent: agent_of(&parsed.cib, &p.rsc),
+                role: if p.nodes.is_empty() {
+                    "Stopped".to_owned()
+                } else {
+                    p.role.to_string()
+                },
+                nodes: p.nodes.clone(),
+                failed: false,
+                failed_op: None,
+                pending: None,
+            })
+            .collect()
+    }
+
     /// The cluster as this node knows it.
     pub fn status(&self) -> Status {
         let (parsed, plan) = self.plan_now();
@@ -1723,27 +1756,10 @@ impl Node {
                 .to_owned(),
             })
             .collect();
-        let resources = plan
-            .placement
-            .iter()
-            .map(|p| ResourceStatus {
-                id: p.rsc.clone(),
-                agent: parsed
-                    .cib
-                    .primitive_of(&p.rsc)
-                    .map(|(pr, _)| match &pr.provider {
-                        Some(prov) => format!("{}:{prov}:{}", pr.class, pr.agent),
-                        None => format!("{}:{}", pr.class, pr.agent),
-                    })
-                    .unwrap_or_default(),
-                role: if p.nodes.is_empty() {
-                    "Stopped".to_owned()
-                } else {
-                    p.role.to_string()
-                },
-                nodes: p.nodes.clone(),
-            })
-            .collect();
+        // Observed from this node's copy itself (the plan's copy leaves out the history
+        // of nodes it takes as down).
+        let copy = cib::parse("cib", &self.doc.to_xml());
+        let resources = observed(&copy.cib, &self.peers);
         let mut failures = Vec::new();
         for ns in &parsed.cib.status.nodes {
             for f in &ns.fail_counts {
@@ -1822,6 +1838,120 @@ impl Node {
             busy: self.transition.is_some() || !self.inflight.is_empty(),
         }
     }
+}
+
+/// `ocf:crm-lite:mgmt-api`, ... for a resource (or instance) id.
+fn agent_of(cib: &cib::Cib, rsc: &str) -> String {
+    cib.primitive_of(rsc)
+        .map(|(pr, _)| match &pr.provider {
+            Some(prov) => format!("{}:{prov}:{}", pr.class, pr.agent),
+            None => format!("{}:{}", pr.class, pr.agent),
+        })
+        .unwrap_or_default()
+}
+
+/// An operation of the history in words: `monitor (every 10 s): rc 7, timed out (why)`.
+fn op_text(o: &cib::status::LrmOp) -> String {
+    let every = if o.interval_ms > 0 {
+        format!(" (every {} s)", o.interval_ms / 1000)
+    } else if o.operation == "monitor" {
+        " (probe)".to_owned()
+    } else {
+        String::new()
+    };
+    let timed_out = if o.status == cib::status::ExecStatus::Timeout {
+        ", timed out"
+    } else {
+        ""
+    };
+    let why = o
+        .exit_reason
+        .as_deref()
+        .filter(|w| !w.is_empty())
+        .map_or(String::new(), |w| format!(" ({w})"));
+    format!("{}{every}: rc {}{timed_out}{why}", o.operation, o.rc)
+}
+
+/// Where the resources are observed, as `crm_mon` shows them: every resource's history on
+/// every node folded to its state there (the in-flight markers as pending operations).
+/// One row per resource, role and node set; a resource whose last operation failed on a
+/// node has a row of its own there, `failed` with the operation; a configured resource
+/// observed nowhere is `Stopped`. Lost (UNCLEAN) nodes keep what was last seen there.
+fn observed(cib: &cib::Cib, peers: &BTreeMap<String, Peer>) -> Vec<ResourceStatus> {
+    type Key = (String, String, bool, Option<String>, Option<String>);
+    let mut rows: BTreeMap<Key, BTreeSet<String>> = BTreeMap::new();
+    for ns in &cib.status.nodes {
+        let node = ns.uname.as_str();
+        if (!cib.nodes.is_empty() && cib.node(node).is_none())
+            || matches!(peers.get(node), Some(Peer::Down))
+        {
+            continue;
+        }
+        for r in &ns.resources {
+            let st = &r.state;
+            if !st.role.is_active() && !st.failed && st.pending.is_none() {
+                continue;
+            }
+            let promotable = cib
+                .primitive_of(r.id.as_str())
+                .and_then(|(_, c)| c)
+                .is_some_and(|c| c.promotable);
+            let role = match st.role {
+                cib::Role::Started if promotable => cib::Role::Unpromoted,
+                role => role,
+            };
+            let failed_op = if st.failed {
+                st.failed_ops.last().map(|&i| op_text(&r.ops[i]))
+            } else {
+                None
+            };
+            rows.entry((
+                r.id.0.clone(),
+                role.to_string(),
+                st.failed,
+                failed_op,
+                st.pending.clone(),
+            ))
+            .or_default()
+            .insert(node.to_owned());
+        }
+    }
+    let seen: BTreeSet<String> = rows
+        .keys()
+        .map(|(id, ..)| cib::meta::base_id(id).to_owned())
+        .collect();
+    let mut out: Vec<ResourceStatus> = rows
+        .into_iter()
+        .map(
+            |((id, role, failed, failed_op, pending), nodes)| ResourceStatus {
+                agent: agent_of(cib, &id),
+                id,
+                role,
+                nodes: nodes.into_iter().collect(),
+                failed,
+                failed_op,
+                pending,
+            },
+        )
+        .collect();
+    for r in &cib.resources {
+        for p in r.primitives() {
+            if seen.contains(p.id.as_str()) {
+                continue;
+            }
+            out.push(ResourceStatus {
+                id: p.id.0.clone(),
+                agent: agent_of(cib, p.id.as_str()),
+                role: "Stopped".to_owned(),
+                nodes: Vec::new(),
+                failed: false,
+                failed_op: None,
+                pending: None,
+            });
+        }
+    }
+    out.sort_by(|a, b| (&a.id, &a.nodes, &a.role).cmp(&(&b.id, &b.nodes, &b.role)));
+    out
 }
 
 /// The optional parts of an alert.
@@ -1949,5 +2079,129 @@ fn cleanup(doc: &mut Document, rsc: Option<&str>, node: Option<&str>) {
             store::edit::cleanup(&mut one, &r);
         }
         state::set_node_state(doc, &n, Some(&one.to_xml()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One history entry (`expected` from the transition key; op-status -1 is in flight).
+    fn op(rsc: &str, name: &str, interval: u64, call: i64, rc: i32, status: i32) -> String {
+        format!(
+            r#"<lrm_rsc_op id="{rsc}_{name}_{interval}" operation="{name}" interval="{interval}" call-id="{call}" rc-code="{rc}" op-status="{status}" transition-key="1:1:0:00000000-0000-0000-0000-000000000000" exit-reason="{}"/>"#,
+            if rc == 7 { "not running" } else { "" }
+        )
+    }
+
+    fn rsc(id: &str, ops: &[String]) -> String {
+        format!(
+            r#"<lrm_resource id="{id}" class="ocf" provider="crm-lite" type="mgmt-api">{}</lrm_resource>"#,
+            ops.concat()
+        )
+    }
+
+    fn node_state(id: u32, rscs: &[String]) -> String {
+        format!(
+            r#"<node_state id="{id}" uname="n{id}" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="{id}"><lrm_resources>{}</lrm_resources></lrm></node_state>"#,
+            rscs.concat()
+        )
+    }
+
+    fn saved() -> String {
+        let prim = |id: &str| {
+            format!(r#"<primitive id="{id}" class="ocf" provider="crm-lite" type="mgmt-api"/>"#)
+        };
+        let n2 = node_state(
+            2,
+            &[
+                rsc("fs", &[op("fs", "start", 0, 5, 0, 0)]),
+                rsc(
+                    "api",
+                    &[
+                        op("api", "start", 0, 6, 0, 0),
+                        op("api", "monitor", 10_000, 7, 7, 0),
+                    ],
+                ),
+            ],
+        );
+        let n3 = node_state(
+            3,
+            &[
+                rsc(
+                    "db",
+                    &[
+                        op("db", "start", 0, 8, 0, 0),
+                        op("db", "promote", 0, 9, 0, 0),
+                    ],
+                ),
+                rsc(
+                    "lb",
+                    &[
+                        op("lb", "start", 0, 10, 0, 0),
+                        op("lb", "stop", 0, 11, 0, -1),
+                    ],
+                ),
+            ],
+        );
+        format!(
+            r#"<cib admin_epoch="0" epoch="3" num_updates="0"><configuration><crm_config/><nodes><node id="1" uname="n1"/><node id="2" uname="n2"/><node id="3" uname="n3"/></nodes><resources>{}{}{}{}<clone id="db-clone"><meta_attributes id="db-m"><nvpair id="db-m-p" name="promotable" value="true"/></meta_attributes>{}</clone></resources><constraints/></configuration><status>{n2}{n3}</status></cib>"#,
+            prim("fs"),
+            prim("api"),
+            prim("lb"),
+            prim("a1"),
+            prim("db"),
+        )
+    }
+
+    #[test]
+    fn status_shows_where_the_history_says_resources_run_and_what_failed() {
+        let node = Node::new(Config {
+            local: 1,
+            nodes: (1..=3).map(|i| (i, format!("n{i}"))).collect(),
+            cib: Some(saved()),
+        });
+        let st = node.status();
+        let row = |id: &str| -> Vec<&ResourceStatus> {
+            st.resources.iter().filter(|r| r.id == id).collect()
+        };
+        // Started as its history says, not failed.
+        let fs = row("fs");
+        assert_eq!(fs.len(), 1, "{st:?}");
+        assert_eq!(
+            (fs[0].role.as_str(), fs[0].nodes.clone()),
+            ("Started", vec!["n2".to_owned()])
+        );
+        assert!(!fs[0].failed && fs[0].failed_op.is_none() && fs[0].pending.is_none());
+        // Its last monitor found it not running: FAILED there, with the operation.
+        let api = row("api");
+        assert_eq!(api.len(), 1, "{st:?}");
+        assert!(api[0].failed, "{st:?}");
+        assert_eq!(api[0].nodes, ["n2"]);
+        assert_eq!(
+            api[0].failed_op.as_deref(),
+            Some("monitor (every 10 s): rc 7 (not running)")
+        );
+        // A promotable clone's instance, promoted.
+        let db = row("db");
+        assert_eq!(db.len(), 1, "{st:?}");
+        assert_eq!(
+            (db[0].role.as_str(), db[0].nodes.clone()),
+            ("Promoted", vec!["n3".to_owned()])
+        );
+        // A stop under way.
+        let lb = row("lb");
+        assert_eq!(lb.len(), 1, "{st:?}");
+        assert_eq!(lb[0].pending.as_deref(), Some("stop"), "{st:?}");
+        assert_eq!(lb[0].nodes, ["n3"]);
+        // Configured, never seen running.
+        let a1 = row("a1");
+        assert_eq!(a1.len(), 1, "{st:?}");
+        assert_eq!(a1[0].role, "Stopped");
+        assert!(a1[0].nodes.is_empty());
+        assert_eq!(a1[0].agent, "ocf:crm-lite:mgmt-api");
+        // The plan (no node is a member yet) places nothing: status is not the plan.
+        let planned = node.planned();
+        assert!(planned.iter().all(|p| p.nodes.is_empty()), "{planned:?}");
     }
 }

@@ -60,7 +60,7 @@ pub struct Machine {
     pub node: Option<Node>,
     group: SimNode,
     out: Outgoing,
-    saved: Option<String>,
+    pub saved: Option<String>,
     runs: Vec<Pending>,
     pub replies: Vec<(ClientId, Reply)>,
     pub alerts: usize,
@@ -574,9 +574,8 @@ impl Harness {
         let Some(c) = coord else {
             return BTreeSet::new();
         };
-        let st = self.node(c).status();
         let mut out = BTreeSet::new();
-        for r in st.resources {
+        for r in self.node(c).planned() {
             let base = r.id.split(':').next().unwrap_or(&r.id).to_owned();
             for n in &r.nodes {
                 let role = if r.role == "Promoted" {
@@ -588,6 +587,51 @@ impl Harness {
             }
         }
         out
+    }
+
+    /// The world as node `i`'s `status` shows it (observed from the operation history):
+    /// (resource, node, role), failed rows apart.
+    pub fn observed(&self, i: NodeId) -> (BTreeSet<(String, String, String)>, Vec<String>) {
+        let mut out = BTreeSet::new();
+        let mut failed = Vec::new();
+        for r in self.node(i).status().resources {
+            if r.failed {
+                failed.push(format!("{} {:?} {:?}", r.id, r.nodes, r.failed_op));
+                continue;
+            }
+            // An operation whose result never came back leaves its in-flight marker
+            // (shown as pending): not a place the resource is observed in.
+            if r.pending.is_some() {
+                continue;
+            }
+            let base = r.id.split(':').next().unwrap_or(&r.id).to_owned();
+            for n in &r.nodes {
+                let role = if r.role == "Promoted" {
+                    "Promoted"
+                } else {
+                    "Started"
+                };
+                out.insert((base.clone(), n.clone(), role.to_owned()));
+            }
+        }
+        (out, failed)
+    }
+
+    /// Every live node's `status` shows the world as it is; `Err` says where not.
+    pub fn status_shows_the_world(&self) -> Result<(), String> {
+        let actual = self.actual();
+        for i in self.alive() {
+            if self.m[&i].node.is_none() {
+                continue;
+            }
+            let (seen, failed) = self.observed(i);
+            if seen != actual || !failed.is_empty() {
+                return Err(format!(
+                    "n{i}'s status differs from the world:\nstatus: {seen:?} failed {failed:?}\nworld:  {actual:?}"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The world: (resource, node, role).
