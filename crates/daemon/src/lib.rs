@@ -288,6 +288,7 @@ struct Options {
     startup_fencing: bool,
     batch_limit: usize,
     recheck_ms: u64,
+    cluster_delay_ms: u64,
 }
 
 impl Options {
@@ -309,10 +310,14 @@ impl Options {
                 .filter(|n| *n > 0)
                 .unwrap_or(30),
             recheck_ms: ms("cluster-recheck-interval", 15 * 60 * 1000).max(1000),
+            cluster_delay_ms: ms("cluster-delay", DEFAULT_CLUSTER_DELAY_MS),
         }
     }
 }
 
+/// Pacemaker's `cluster-delay` default: the margin over an operation's timeout after which
+/// the coordinator takes an operation whose result never came as timed out.
+pub const DEFAULT_CLUSTER_DELAY_MS: u64 = 60_000;
 /// The first fence retry waits this long; each failure doubles it, up to [`FENCE_RETRY_MAX_MS`].
 pub const FENCE_RETRY_MS: u64 = 2_000;
 /// How many fence operations the fencing history keeps (the newest).
@@ -363,6 +368,9 @@ pub struct Node {
     transition: Option<(Tx, Transition)>,
     /// Ops of the transition whose Execute has not come back yet.
     unsent: BTreeSet<usize>,
+    /// Agent operations this coordinator started and awaits: when their result is
+    /// overdue (timeout plus `cluster-delay`), with what to record then.
+    overdue: BTreeMap<(NodeId, Tx, usize), (u64, RscOp, i64)>,
     replan_at: Option<u64>,
     rounds: u32,
     failures: Vec<String>,
@@ -421,6 +429,7 @@ impl Node {
             serial: 0,
             transition: None,
             unsent: BTreeSet::new(),
+            overdue: BTreeMap::new(),
             replan_at: None,
             rounds: 0,
             failures: Vec::new(),
@@ -580,6 +589,7 @@ impl Node {
                 call_id: self.max_call + 1,
             });
         }
+        self.time_out_overdue();
         if self.replan_at.is_some_and(|t| t <= self.now) {
             self.replan_at = None;
             self.maybe_plan();
@@ -595,7 +605,12 @@ impl Node {
             .filter(|m| !m.running)
             .map(|m| m.due)
             .min();
-        [mon, self.replan_at].into_iter().flatten().min()
+        let overdue = if self.is_coordinator() {
+            self.overdue.values().map(|(at, ..)| *at).min()
+        } else {
+            None
+        };
+        [mon, self.replan_at, overdue].into_iter().flatten().min()
     }
 
     /// What to do now, in order.
@@ -657,6 +672,58 @@ impl Node {
             why.push(format!("planning again at {t}"));
         }
         why.join("; ")
+    }
+
+    /// The coordinator takes an operation whose result has not come by its timeout plus
+    /// `cluster-delay` as timed out (Pacemaker's action timer): it multicasts that result
+    /// for the node, every copy records the failure, the transition goes on and the next
+    /// plan recovers. The operation stays in flight for the next synchronisation if the
+    /// node still lists it (its real result, late, is recorded like any other); while it
+    /// does, it is timed out again every `cluster-delay`.
+    fn time_out_overdue(&mut self) {
+        if !self.synced || !self.is_coordinator() {
+            return;
+        }
+        let inflight = &self.inflight;
+        self.overdue.retain(|k, _| inflight.contains(k));
+        let due: Vec<(NodeId, Tx, usize)> = self
+            .overdue
+            .iter()
+            .filter(|(_, (at, ..))| *at <= self.now)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in due {
+            let Some((at, r, call_id)) = self.overdue.get_mut(&key) else {
+                continue;
+            };
+            *at = self
+                .now
+                .saturating_add(self.opts.cluster_delay_ms.max(1000));
+            let (r, call_id) = (r.clone(), *call_id);
+            let (node, tx, op) = key;
+            tracing::warn!(rsc = %r.rsc, action = %r.action, node = %r.node, "no result in time");
+            let why = format!(
+                "no result from {} within its timeout ({} s) plus cluster-delay ({} s)",
+                r.node,
+                r.timeout_ms / 1000,
+                self.opts.cluster_delay_ms / 1000
+            );
+            self.send(&Msg::Result {
+                tx: Some(tx),
+                op,
+                node,
+                rsc_op: r.clone(),
+                call_id,
+                result: OpResult::Agent {
+                    rc: 1,
+                    timed_out: true,
+                    exec_ms: r.timeout_ms,
+                    exit_reason: Some(why),
+                    restart: None,
+                },
+                now_s: (self.now / 1000) as i64,
+            });
+        }
     }
 
     fn save_if_dirty(&mut self) {
@@ -1230,6 +1297,14 @@ impl Node {
         }
         if from == self.config.local {
             self.unsent.remove(&op);
+            if let OpKind::Rsc(r) = &kind {
+                let at = self
+                    .now
+                    .saturating_add(r.timeout_ms)
+                    .saturating_add(self.opts.cluster_delay_ms);
+                self.overdue
+                    .insert((node, tx, op), (at, r.clone(), call_id));
+            }
         }
         self.inflight.insert((node, tx, op));
         if let OpKind::Rsc(r) = &kind {
@@ -1360,6 +1435,7 @@ impl Node {
         if let Some(tx) = tx {
             self.inflight.remove(&(node, tx, op));
             self.ended.insert((node, tx, op));
+            self.overdue.remove(&(node, tx, op));
         }
         self.max_call = self.max_call.max(call_id);
         let (rc, timed_out) = match &result {
@@ -1367,7 +1443,9 @@ impl Node {
             _ => (1, false),
         };
         let failed = r.failed(rc, timed_out);
-        if r.record {
+        // A result that comes late (after the coordinator took it as timed out and later
+        // operations of the resource ran there) never replaces a newer entry.
+        if r.record && !newer_recorded(&self.doc, &r, call_id) {
             let rec = op_record(&r, Some(&result), call_id, now_s);
             executor::record(&mut self.doc, &rec);
             self.dirty = true;
@@ -1838,6 +1916,31 @@ impl Node {
             busy: self.transition.is_some() || !self.inflight.is_empty(),
         }
     }
+}
+
+/// Whether `doc` already records an operation of `r`'s resource on its node, in the entry
+/// `r`'s result would replace, with a call id above `call_id`.
+fn newer_recorded(doc: &Document, r: &RscOp, call_id: i64) -> bool {
+    let Some(st) = state::node_state(doc, &r.node) else {
+        return false;
+    };
+    let entry = if r.interval_ms > 0 {
+        format!("{}_{}_{}", r.rsc, r.action, r.interval_ms)
+    } else {
+        format!("{}_last_0", r.rsc)
+    };
+    let Some(lrm) = doc.child(st, "lrm") else {
+        return false;
+    };
+    let Some(rscs) = doc.child(lrm, "lrm_resources") else {
+        return false;
+    };
+    doc.children(rscs)
+        .filter(|&c| doc.get(c).attr("id") == Some(r.rsc.as_str()))
+        .flat_map(|c| doc.children(c))
+        .filter(|&o| doc.get(o).attr("id") == Some(entry.as_str()))
+        .filter_map(|o| doc.get(o).attr("call-id")?.parse::<i64>().ok())
+        .any(|c| c > call_id)
 }
 
 /// `ocf:crm-lite:mgmt-api`, ... for a resource (or instance) id.

@@ -1,8 +1,10 @@
 //! The daemon's state machine over the simulated Corosync: focused scenarios (sync,
-//! version refusal, unclean → fence → recovery, a failing fence, a coordinator change),
-//! then thousands of random fault schedules checked at every step: no primitive (or
-//! promoted instance) active on two nodes, nothing of a lost node started elsewhere before
-//! its fence is confirmed, and every schedule converges once the faults stop.
+//! version refusal, unclean → fence → recovery, a failing fence, a coordinator change, an
+//! operation whose result never comes), then thousands of random fault schedules (node
+//! kills and restarts, splits, failing fences and agents, hung executors, operator
+//! requests) checked at every step: no primitive (or promoted instance) active on two
+//! nodes, nothing of a lost node started elsewhere before its fence is confirmed, and
+//! every schedule converges once the faults stop.
 //!
 //! Once quiet, every live node's `status` (resources where their history says they run)
 //! must show the world as it is.
@@ -412,6 +414,92 @@ fn a_node_never_seen_is_pending_until_dc_deadtime_then_fenced_and_welcome_back()
     assert!(h.node(3).status().nodes.iter().all(|n| n.state == "online"));
 }
 
+/// Runs the cluster (no faults) until `until`.
+fn run_until(h: &mut Harness, until: u64) {
+    while h.now < until {
+        h.pump();
+        while h.sim.deliver_one() {
+            h.pump();
+        }
+        let next = h.next_due().unwrap_or(h.now + 1000).max(h.now + 1);
+        h.advance(next.min(until));
+        h.check_world();
+    }
+}
+
+#[test]
+fn an_operation_whose_result_never_comes_is_timed_out_after_its_timeout_and_cluster_delay() {
+    let mut h = Harness::new(10, 3, 0, Some(&cib(3, 1)));
+    // a1's first start hangs in the executor: no result, ever.
+    h.hang_next = Some(("a1".into(), "start".into()));
+    let mut hung = None;
+    for _ in 0..500 {
+        hung = h
+            .log
+            .iter()
+            .find(|l| l.contains("runs start a1") && l.ends_with("(hangs)"))
+            .cloned();
+        if hung.is_some() {
+            break;
+        }
+        h.pump();
+        h.sim.deliver_one();
+        h.pump();
+        let next = h.next_due().unwrap_or(h.now + 100).max(h.now + 1);
+        h.advance(next.min(h.now + 500));
+    }
+    let hung = hung.unwrap_or_else(|| panic!("a1's start never ran\n{}", h.tail(40)));
+    let t0: u64 = hung
+        .split(' ')
+        .next()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let on = hung.split(' ').nth(1).unwrap_or_default().to_owned();
+    // Its timeout (20 s, the default) plus cluster-delay (60 s, the default): until then the
+    // coordinator waits, and a1 runs nowhere.
+    run_until(&mut h, t0 + 80_000 - 500);
+    assert!(where_is(&h, "a1").is_empty(), "{:?}", h.actual());
+    assert!(h.node(1).status().busy, "still awaited\n{}", h.tail(20));
+    assert!(
+        !h.log
+            .iter()
+            .any(|l| l.contains("runs start a1") && !l.ends_with("(hangs)")),
+        "started again before the deadline\n{}",
+        h.tail(40)
+    );
+    // Then it is taken as timed out, recorded as failed everywhere, and a1 recovered on
+    // another node (a failed start is fatal there).
+    converged(&mut h);
+    let a1 = where_is(&h, "a1");
+    assert_eq!(a1.len(), 1, "{:?}", h.actual());
+    assert_ne!(a1[0], on, "recovered elsewhere");
+    let restart = h
+        .log
+        .iter()
+        .find(|l| l.contains("runs start a1") && !l.ends_with("(hangs)"))
+        .and_then(|l| l.split(' ').next()?.parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(
+        restart >= t0 + 80_000,
+        "restarted at {restart}, hung at {t0}"
+    );
+    for i in 1..=3 {
+        let st = h.node(i).status();
+        assert!(
+            st.failures
+                .iter()
+                .any(|f| f.starts_with(&format!("a1 start on {on}: rc 1"))
+                    && f.contains("within its timeout (20 s) plus cluster-delay (60 s)")),
+            "n{i}: {:?}",
+            st.failures
+        );
+    }
+    // The executor answers at last (its own timeout): nothing changes.
+    h.release_hung();
+    converged(&mut h);
+    assert_eq!(where_is(&h, "a1"), a1);
+}
+
 /// One random fault schedule; `Err` says what broke.
 fn schedule(seed: u64) -> Result<(), String> {
     let probe = Harness::new(seed, 3, 0, None);
@@ -458,6 +546,8 @@ fn schedule(seed: u64) -> Result<(), String> {
             }
             87..=88 => h.fence_broken = !h.fence_broken,
             89..=90 => h.agent_fail = [0, 5, 20][h.sim.draw(3) as usize],
+            // Executors that hang (no result until the faults stop).
+            92 => h.hang = [0, 0, 5][h.sim.draw(3) as usize],
             91 => {
                 // An operator moves, bans or clears, on any live node.
                 let alive: Vec<u32> = h.alive();
@@ -491,6 +581,8 @@ fn schedule(seed: u64) -> Result<(), String> {
     // The faults stop: the network heals, the dead boot, devices and agents work.
     h.fence_broken = false;
     h.agent_fail = 0;
+    h.hang = 0;
+    h.release_hung();
     if split {
         h.heal();
     }

@@ -52,6 +52,9 @@ struct Pending {
     at: u64,
     id: RunId,
     op: OpKind,
+    /// The executor hangs: no result until [`Harness::release_hung`], and then only
+    /// its own timeout (the agent was killed, nothing changed).
+    hung: bool,
 }
 
 /// One simulated machine.
@@ -80,6 +83,11 @@ pub struct Harness {
     pub agent_fail: u64,
     /// The fence device fails.
     pub fence_broken: bool,
+    /// Percent of agent operations of transitions (not recurring monitors) whose
+    /// executor hangs (see [`Harness::release_hung`]).
+    pub hang: u64,
+    /// The next operation with this resource and action hangs.
+    pub hang_next: Option<(String, String)>,
     /// What a node separated from the others may still run, until it is fenced.
     pub unfenced: BTreeMap<NodeId, BTreeSet<(String, String)>>,
     pub violations: Vec<String>,
@@ -106,6 +114,8 @@ impl Harness {
             now: 1_700_000_000_000,
             agent_fail: 0,
             fence_broken: false,
+            hang: 0,
+            hang_next: None,
             unfenced: BTreeMap::new(),
             violations: Vec::new(),
             log: Vec::new(),
@@ -274,7 +284,23 @@ impl Harness {
                         OpKind::Fence(_) => 200 + self.sim.draw(800),
                         _ => 10 + self.sim.draw(500),
                     };
-                    let at = self.now + delay;
+                    let mut at = self.now + delay;
+                    let hung = match &op {
+                        OpKind::Rsc(r) if r.interval_ms == 0 => {
+                            let next = self
+                                .hang_next
+                                .as_ref()
+                                .is_some_and(|(rsc, a)| *rsc == r.rsc && *a == r.action);
+                            if next {
+                                self.hang_next = None;
+                            }
+                            next || (self.hang > 0 && self.sim.draw(100) < self.hang)
+                        }
+                        _ => false,
+                    };
+                    if hung {
+                        at = u64::MAX;
+                    }
                     let what = match &op {
                         OpKind::Rsc(r) => {
                             format!("{} {} (interval {})", r.action, r.rsc, r.interval_ms)
@@ -282,10 +308,13 @@ impl Harness {
                         OpKind::Fence(f) => format!("fence {}", f.target),
                         OpKind::Pseudo(p) => format!("pseudo {}", p.action),
                     };
-                    self.log
-                        .push(format!("{} n{i} runs {what} as {id:?}", self.now));
+                    self.log.push(format!(
+                        "{} n{i} runs {what} as {id:?}{}",
+                        self.now,
+                        if hung { " (hangs)" } else { "" }
+                    ));
                     if let Some(m) = self.m.get_mut(&i) {
-                        m.runs.push(Pending { at, id, op });
+                        m.runs.push(Pending { at, id, op, hung });
                     }
                 }
                 Output::Save { xml } => {
@@ -305,6 +334,18 @@ impl Harness {
                 }
             }
         }
+    }
+
+    /// The hung executors answer at last: each with its own timeout (the agent killed,
+    /// nothing changed in the world).
+    pub fn release_hung(&mut self) {
+        let now = self.now;
+        for m in self.m.values_mut() {
+            for r in m.runs.iter_mut().filter(|r| r.hung) {
+                r.at = now;
+            }
+        }
+        self.log.push(format!("{} hung executors answer", self.now));
     }
 
     /// Hand a request to node `i`.
@@ -331,6 +372,7 @@ impl Harness {
             .flat_map(|m| {
                 m.runs
                     .iter()
+                    .filter(|r| !r.hung)
                     .map(|r| r.at)
                     .chain(m.node.as_ref().and_then(Node::next_deadline))
             })
@@ -386,6 +428,19 @@ impl Harness {
             return;
         }
         let result = match &run.op {
+            OpKind::Rsc(r) if run.hung => {
+                self.log.push(format!(
+                    "{} n{i} {} {} -> timed out at last",
+                    self.now, r.action, r.rsc
+                ));
+                OpResult::Agent {
+                    rc: 1,
+                    timed_out: true,
+                    exec_ms: r.timeout_ms,
+                    exit_reason: None,
+                    restart: None,
+                }
+            }
             OpKind::Rsc(r) => {
                 let fail = self.agent_fail > 0 && self.sim.draw(100) < self.agent_fail;
                 let key = r.rsc.clone();
@@ -517,17 +572,18 @@ impl Harness {
         }
     }
 
-    /// Whether everything is quiet: nothing to deliver or send, no run but monitors, every
-    /// daemon settled and in one membership.
+    /// Whether everything is quiet: nothing to deliver or send, no run but monitors (and
+    /// hung executors, which end only when released), every daemon settled and in one
+    /// membership.
     pub fn quiet(&self) -> bool {
         !self.sim.busy()
             && self.m.values().all(|m| {
                 m.node.is_none()
                     || (m.out.is_empty()
                         && m.node.as_ref().is_some_and(Node::settled)
-                        && m.runs
-                            .iter()
-                            .all(|r| matches!(&r.op, OpKind::Rsc(o) if o.interval_ms > 0)))
+                        && m.runs.iter().all(|r| {
+                            r.hung || matches!(&r.op, OpKind::Rsc(o) if o.interval_ms > 0)
+                        }))
             })
     }
 
