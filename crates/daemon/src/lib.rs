@@ -114,6 +114,9 @@ pub enum Input {
 
 /// What a client of the control socket asks (`crm-lite apply`, `move`, `ban`, `clear`,
 /// `cleanup` on a node of a running cluster).
+///
+/// Every request is answered at once, with its refusal or a first progress line, so that a
+/// client can tell a stuck daemon by its silence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     /// Replace the configuration with this CIB (its `<configuration>` and version
@@ -1737,6 +1740,12 @@ impl Node {
                     return;
                 }
                 self.waiting.insert(client);
+                let what = if ban { "ban" } else { "move" };
+                let to = if ban { "from" } else { "to" };
+                self.reply(
+                    client,
+                    Reply::Progress(format!("asking the cluster to {what} {rsc} {to} {node}")),
+                );
                 self.send(&Msg::Edit {
                     edit: Edit::Place { rsc, node, ban },
                     req,
@@ -1748,6 +1757,12 @@ impl Node {
                     return;
                 }
                 self.waiting.insert(client);
+                self.reply(
+                    client,
+                    Reply::Progress(format!(
+                        "asking the cluster to clear {rsc}'s moves and bans"
+                    )),
+                );
                 self.send(&Msg::Edit {
                     edit: Edit::Clear { rsc, node },
                     req,
@@ -1759,6 +1774,14 @@ impl Node {
                     return;
                 }
                 self.waiting.insert(client);
+                self.reply(
+                    client,
+                    Reply::Progress(format!(
+                        "asking the cluster to clean up {} on {}",
+                        rsc.as_deref().unwrap_or("every resource"),
+                        node.as_deref().unwrap_or("every node")
+                    )),
+                );
                 self.send(&Msg::Edit {
                     edit: Edit::Cleanup { rsc, node },
                     req,

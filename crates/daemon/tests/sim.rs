@@ -273,6 +273,12 @@ fn move_ban_clear_and_cleanup_act_cluster_wide_and_unknown_nodes_are_refused() {
             ban: false,
         },
     );
+    // Answered at once (a client tells a stuck daemon by its silence).
+    assert!(
+        matches!(h.m[&1].replies.first(), Some((_, Reply::Progress(l))) if l.contains("move stack to")),
+        "{:?}",
+        h.m[&1].replies
+    );
     converged(&mut h);
     assert_eq!(where_is(&h, "fs"), vec![to.clone()]);
     assert_eq!(where_is(&h, "lb"), vec![to.clone()]);

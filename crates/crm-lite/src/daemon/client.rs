@@ -9,9 +9,26 @@ use anyhow::{Result, bail};
 
 use super::control::{Client, ClientMsg, ServerMsg, socket_path};
 
-/// The daemon of this node, if one answers on its socket.
+/// The daemon of this node, if one answers on its socket (its first answer awaited
+/// `CRM_LITE_ANSWER_TIMEOUT` seconds, default [`super::control::ANSWER_TIMEOUT`]).
 pub fn connect() -> Option<Client> {
-    Client::connect(&socket_path())
+    let client = Client::connect(&socket_path())?;
+    Some(match answer_timeout() {
+        Some(t) => client.with_answer_timeout(t),
+        None => client,
+    })
+}
+
+/// `CRM_LITE_ANSWER_TIMEOUT`, in seconds (fractions allowed), when set and valid.
+fn answer_timeout() -> Option<std::time::Duration> {
+    let v = std::env::var("CRM_LITE_ANSWER_TIMEOUT").ok()?;
+    match v.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 => Some(std::time::Duration::from_secs_f64(s)),
+        _ => {
+            tracing::warn!(value = %v, "CRM_LITE_ANSWER_TIMEOUT is not a number of seconds: ignored");
+            None
+        }
+    }
 }
 
 /// Asks `client`, printing the progress lines as they come and the last message; exit 0
