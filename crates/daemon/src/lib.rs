@@ -69,6 +69,7 @@ use cib::model::Versions;
 pub use cluster::NodeId;
 use executor::alert::{AlertEvent, AlertKind};
 use scheduler::graph::{OpKind, RscOp};
+pub use state::resource_ids;
 use transition::{OpResult, Transition};
 use wire::{Edit, FenceEntry, Join, Msg, Peer, ReqId, Tx};
 
@@ -109,6 +110,13 @@ pub enum Input {
         client: ClientId,
         /// What.
         request: Request,
+    },
+    /// The resource ids a Pacemaker running on this node configures (its CIB, `cibadmin
+    /// -Q`; empty when none runs). The runtime feeds it at start and whenever it changes;
+    /// every configuration that reaches the cluster is checked against it.
+    Pacemaker {
+        /// Primitives, groups, clones, bundles.
+        ids: BTreeSet<String>,
     },
 }
 
@@ -274,6 +282,17 @@ enum Run {
     Monitor { key: String },
 }
 
+/// A configuration on its way: every member of the membership it was delivered in says
+/// whether a Pacemaker on its node configures one of its resource ids, and it is adopted
+/// only when all of them said no (all nodes decide alike: same messages, same order).
+#[derive(Debug, Clone)]
+struct Proposal {
+    xml: String,
+    members: Vec<NodeId>,
+    /// Each member's refusal, if it has one.
+    verdicts: BTreeMap<NodeId, Option<String>>,
+}
+
 /// A recurring monitor this node runs.
 #[derive(Debug, Clone)]
 struct Mon {
@@ -380,6 +399,10 @@ pub struct Node {
     idle: bool,
     monitors_sent: Option<Vec<RscOp>>,
     pending_reqs: BTreeSet<ReqId>,
+    /// Configurations delivered and waiting for every member's verdict.
+    proposals: BTreeMap<ReqId, Proposal>,
+    /// The resource ids a Pacemaker on this node configures.
+    pacemaker_ids: BTreeSet<String>,
     // This node's side.
     runs: BTreeMap<RunId, Run>,
     next_run: u64,
@@ -439,6 +462,8 @@ impl Node {
             idle: false,
             monitors_sent: None,
             pending_reqs: BTreeSet::new(),
+            proposals: BTreeMap::new(),
+            pacemaker_ids: BTreeSet::new(),
             runs: BTreeMap::new(),
             next_run: 1,
             monitors: BTreeMap::new(),
@@ -564,6 +589,7 @@ impl Node {
             }
             Input::Done { id, result } => self.on_done(id, result),
             Input::Request { client, request } => self.on_request(client.0, request),
+            Input::Pacemaker { ids } => self.pacemaker_ids = ids,
         }
         self.save_if_dirty();
     }
@@ -781,6 +807,7 @@ impl Node {
             t.abort("the membership changed");
         }
         self.inflight.retain(|(n, _, _)| self.members.contains(n));
+        self.drop_proposals();
         self.joins.clear();
         self.ready.clear();
         self.ended.clear();
@@ -1263,6 +1290,7 @@ impl Node {
             } => self.on_fenced(from, tx, op, target, target_id, entry),
             Msg::Monitors { ops } => self.on_monitors(ops),
             Msg::Config { xml, req } => self.on_config(xml, req),
+            Msg::Verdict { req, refusal } => self.on_verdict(from, req, refusal),
             Msg::Edit { edit, req } => self.on_edit(edit, req),
             Msg::Settled { ok, message, reqs } => {
                 for r in &reqs {
@@ -1600,7 +1628,90 @@ impl Node {
         }
     }
 
+    /// A configuration was delivered: every member checks it against the Pacemaker on its
+    /// node (as the daemon's start is checked) and says so; [`Node::on_verdict`] adopts it
+    /// once every member has, or refuses it.
     fn on_config(&mut self, xml: String, req: ReqId) {
+        let v = state::versions(&Document::parse(&xml).0);
+        let mine = state::versions(&self.doc);
+        if v <= mine {
+            return self.adopt(xml, req);
+        }
+        let shared: Vec<String> = state::resource_ids(&xml)
+            .intersection(&self.pacemaker_ids)
+            .cloned()
+            .collect();
+        let refusal = (!shared.is_empty()).then(|| {
+            format!(
+                "Pacemaker runs on {} and its CIB configures {} too: crm-lite would manage {} \
+                 beside it",
+                self.me(),
+                shared.join(", "),
+                if shared.len() == 1 { "it" } else { "them" }
+            )
+        });
+        if let Some(r) = &refusal {
+            tracing::warn!(version = %state::version_text(v), "refusing a configuration: {r}");
+        }
+        self.proposals.insert(
+            req,
+            Proposal {
+                xml,
+                members: self.members.clone(),
+                verdicts: BTreeMap::new(),
+            },
+        );
+        self.send(&Msg::Verdict { req, refusal });
+    }
+
+    /// Member `from` checked configuration `req`.
+    fn on_verdict(&mut self, from: NodeId, req: ReqId, refusal: Option<String>) {
+        let Some(p) = self.proposals.get_mut(&req) else {
+            return;
+        };
+        if !p.members.contains(&from) {
+            return;
+        }
+        p.verdicts.insert(from, refusal);
+        if !p.members.iter().all(|m| p.verdicts.contains_key(m)) {
+            return;
+        }
+        let Some(p) = self.proposals.remove(&req) else {
+            return;
+        };
+        let refusals: Vec<String> = p.verdicts.into_values().flatten().collect();
+        if refusals.is_empty() {
+            return self.adopt(p.xml, req);
+        }
+        let message = format!(
+            "refused, nothing was changed: {}; take them out of one of the two configurations",
+            refusals.join("; ")
+        );
+        self.progress(message.clone());
+        if req.0 == self.config.local && self.waiting.remove(&req.1) {
+            self.reply(req.1, Reply::Done { ok: false, message });
+        }
+    }
+
+    /// Configurations still waiting for verdicts when the membership changes are dropped
+    /// (their clients told to apply again).
+    fn drop_proposals(&mut self) {
+        for (req, _) in std::mem::take(&mut self.proposals) {
+            if req.0 == self.config.local && self.waiting.remove(&req.1) {
+                self.reply(
+                    req.1,
+                    Reply::Done {
+                        ok: false,
+                        message: "the membership changed while the cluster checked the \
+                                  configuration: nothing was changed, apply it again"
+                            .into(),
+                    },
+                );
+            }
+        }
+    }
+
+    fn adopt(&mut self, xml: String, req: ReqId) {
         let (d, _) = Document::parse(&xml);
         let v = state::versions(&d);
         let mine = state::versions(&self.doc);

@@ -168,6 +168,14 @@ pub enum Msg {
         /// The request.
         req: ReqId,
     },
+    /// The sender's verdict on configuration `req`: `None` when no Pacemaker on its node
+    /// configures one of its resource ids, else why it refuses it.
+    Verdict {
+        /// The configuration's request.
+        req: ReqId,
+        /// Why not.
+        refusal: Option<String>,
+    },
     /// An operator's edit.
     Edit {
         /// What.

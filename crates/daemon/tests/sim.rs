@@ -256,6 +256,60 @@ fn apply_refuses_an_invalid_cib_and_a_stale_version_and_hands_a_new_one_to_all()
 }
 
 #[test]
+fn a_configuration_with_an_id_pacemaker_has_on_any_node_is_refused_by_every_node() {
+    let mut h = Harness::new(11, 3, 0, Some(&cib(3, 5)));
+    converged(&mut h);
+    // Pacemaker runs on n3 (beside crm-lite on the same ring) and configures a2.
+    h.pacemaker(3, &["a2", "pcmk-only"]);
+    h.request(
+        1,
+        7,
+        Request::Apply {
+            file: "new.xml".into(),
+            xml: cib(3, 6),
+        },
+    );
+    converged(&mut h);
+    match h.m[&1].replies.last() {
+        Some((_, Reply::Done { ok: false, message })) => assert!(
+            message.contains("Pacemaker runs on n3")
+                && message.contains("configures a2 too")
+                && message.contains("nothing was changed"),
+            "{message}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    for i in 1..=3 {
+        assert_eq!(h.node(i).status().version, "0.5.0", "n{i} kept the old one");
+    }
+    // Without a2 it is adopted everywhere.
+    let without = cib(3, 6)
+        .replace(r#"<primitive id="a2" class="ocf" provider="crm-lite" type="mgmt-api"><operations><op id="a2-mon" name="monitor" interval="10s"/></operations></primitive>"#, "")
+        .replace(r#"<rsc_colocation id="apart" rsc="a2" with-rsc="a1" score="-INFINITY"/>"#, "");
+    h.request(
+        1,
+        8,
+        Request::Apply {
+            file: "new.xml".into(),
+            xml: without,
+        },
+    );
+    converged(&mut h);
+    assert!(
+        matches!(
+            h.m[&1].replies.last(),
+            Some((_, Reply::Done { ok: true, .. }))
+        ),
+        "{:?}",
+        h.m[&1].replies
+    );
+    for i in 1..=3 {
+        assert_eq!(h.node(i).status().version, "0.6.0");
+    }
+    assert!(where_is(&h, "a2").is_empty());
+}
+
+#[test]
 fn move_ban_clear_and_cleanup_act_cluster_wide_and_unknown_nodes_are_refused() {
     let mut h = Harness::new(6, 3, 0, Some(&cib(3, 1)));
     converged(&mut h);

@@ -97,7 +97,8 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let exec = AgentExec(runner(&args.state_dir));
     let server = control::Server::bind(&args.socket)?;
     tracing::info!(socket = %server.path().display(), "listening");
-    let mut rt = runtime::Runtime::new(group, machine, exec, store, saved);
+    let mut rt = runtime::Runtime::new(group, machine, exec, store, saved)
+        .with_pacemaker(pacemaker::watch());
     let result = loop {
         if STOP.load(Ordering::SeqCst) {
             break Ok(());

@@ -348,6 +348,22 @@ impl Harness {
         self.log.push(format!("{} hung executors answer", self.now));
     }
 
+    /// A Pacemaker on node `i` configures `ids` (what the runtime's watch feeds).
+    pub fn pacemaker(&mut self, i: NodeId, ids: &[&str]) {
+        let now = self.now;
+        if let Some(node) = self.m.get_mut(&i).and_then(|m| m.node.as_mut()) {
+            node.handle(
+                Input::Pacemaker {
+                    ids: ids.iter().map(|s| (*s).to_owned()).collect(),
+                },
+                now,
+            );
+            let outs = node.take_outputs();
+            self.carry_out(i, outs);
+        }
+        self.pump();
+    }
+
     /// Hand a request to node `i`.
     pub fn request(&mut self, i: NodeId, client: u64, request: Request) {
         let now = self.now;

@@ -94,7 +94,7 @@ impl Machine for Script {
                     },
                 });
             }
-            Input::Cluster(_) => {}
+            Input::Cluster(_) | Input::Pacemaker { .. } => {}
         }
         self.seen.push(input);
     }
@@ -449,4 +449,23 @@ fn an_alert_runs_the_alert_agents_of_the_cib_saved_last() {
     }
     let said = std::fs::read_to_string(&out).expect("the alert agent ran");
     assert_eq!(said.trim(), "node n3 lost ops");
+}
+
+#[test]
+fn pacemakers_resource_ids_reach_the_machine_as_they_change() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let (_sim, rt, _) = runtime(&t, 0, 0);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut rt = rt.with_pacemaker(rx);
+    let ids: std::collections::BTreeSet<String> = ["web".to_owned()].into();
+    tx.send(ids.clone()).expect("send");
+    rt.turn(Duration::from_millis(1), || None).expect("turn");
+    assert!(
+        rt.machine()
+            .seen
+            .iter()
+            .any(|i| matches!(i, Input::Pacemaker { ids: got } if *got == ids)),
+        "{:?}",
+        rt.machine().seen
+    );
 }
