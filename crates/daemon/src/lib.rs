@@ -30,7 +30,9 @@
 //!   ([`wire::Msg::Ready`]; a Join delayed past a later change is replaced, never used).
 //!   Once a confirmed Join of every member is delivered, every member builds the same copy: the highest
 //!   configuration; each member's own history; for a node that left, UNCLEAN with the
-//!   union of what anyone saw there (if anyone saw it leave), else down.
+//!   union of what anyone saw there (if anyone saw it leave), else down. Results
+//!   delivered between the membership change and then are newer than the Joins: they are
+//!   recorded again on that copy.
 //! - **Coordinator**: the lowest member id. It plans only when synchronised and when no
 //!   operation runs anywhere (the results of operations in flight at a membership change
 //!   are awaited: nothing runs twice). Without quorum it plans all the same, with
@@ -43,7 +45,11 @@
 //!   (fences run on the coordinator). Every node records the in-flight marker at delivery
 //!   and the result ([`wire::Msg::Result`], [`wire::Msg::Fenced`]) at delivery, so every
 //!   copy holds every node's history. An `Execute` delivered before the synchronisation
-//!   that follows a membership change is dropped, never run.
+//!   that follows a membership change is dropped, never run. An agent operation whose
+//!   result has not come by its timeout plus `cluster-delay` (default
+//!   [`DEFAULT_CLUSTER_DELAY_MS`], Pacemaker's action timer) is taken as timed out: the
+//!   coordinator multicasts that result for its node and plans again; a late result never
+//!   replaces a newer history entry.
 //! - **Fencing**: a failed fence is in the fencing history, tried again after
 //!   [`FENCE_RETRY_MS`] (doubling up to [`FENCE_RETRY_MAX_MS`]); the node's resources stay
 //!   where they were (the scheduler orders their recovery after its fence) meanwhile.
@@ -52,10 +58,16 @@
 //!   ([`Output::Run`] per occurrence) and multicasts the first result and every change. A
 //!   stop, demote or `migrate_to` cancels the resource's monitors on its node.
 //! - **Requests**: `Apply` is checked where it is received (what `verify` refuses, a
-//!   version not above the cluster's) before anything changes, then multicast; `Place`,
+//!   version not above the cluster's) before anything changes, then multicast; at
+//!   delivery every member checks it against the resource ids of a Pacemaker on its node
+//!   ([`Input::Pacemaker`]) and multicasts a [`wire::Msg::Verdict`]: it is adopted once
+//!   every member of the membership said yes, else refused everywhere; `Place`,
 //!   `Clear`, `Cleanup` are multicast edits every node makes at delivery
-//!   (`store::edit`). The client hears progress lines until the coordinator says the
-//!   cluster settled ([`wire::Msg::Settled`]).
+//!   (`store::edit`). Every request is answered at once (a refusal or a first progress
+//!   line); the client hears progress lines until the coordinator says the cluster
+//!   settled ([`wire::Msg::Settled`]).
+//! - **Status**: [`Node::status`] shows resources where their operation history says they
+//!   run (as `crm_mon`), not where the plan wants them ([`Node::planned`]).
 #![deny(missing_docs)]
 
 mod state;
