@@ -46,10 +46,13 @@
 //!   and the result ([`wire::Msg::Result`], [`wire::Msg::Fenced`]) at delivery, so every
 //!   copy holds every node's history. An `Execute` delivered before the synchronisation
 //!   that follows a membership change is dropped, never run. An agent operation whose
-//!   result has not come by its timeout plus `cluster-delay` (default
-//!   [`DEFAULT_CLUSTER_DELAY_MS`], Pacemaker's action timer) is taken as timed out: the
-//!   coordinator multicasts that result for its node and plans again; a late result never
-//!   replaces a newer history entry.
+//!   executor says nothing by its timeout plus half of `cluster-delay` is reported timed
+//!   out by its node (and no longer listed as running, so that a new coordinator does not
+//!   wait for it); one whose result has not come to the coordinator by its timeout plus
+//!   `cluster-delay` (default [`DEFAULT_CLUSTER_DELAY_MS`], Pacemaker's action timer) is
+//!   taken as timed out by the coordinator, which multicasts that result for its node.
+//!   Either way every copy records the failure and the cluster plans again; a late result
+//!   never replaces a newer history entry.
 //! - **Fencing**: a failed fence is in the fencing history, tried again after
 //!   [`FENCE_RETRY_MS`] (doubling up to [`FENCE_RETRY_MAX_MS`]); the node's resources stay
 //!   where they were (the scheduler orders their recovery after its fence) meanwhile.
@@ -289,6 +292,10 @@ enum Run {
         op: usize,
         kind: OpKind,
         call_id: i64,
+        /// When its executor is taken as hung (agent operations only).
+        due: Option<u64>,
+        /// Said to have timed out already (the executor hangs).
+        reported: bool,
     },
     /// One occurrence of a recurring monitor (by its key).
     Monitor { key: String },
@@ -635,6 +642,7 @@ impl Node {
                 call_id: self.max_call + 1,
             });
         }
+        self.report_hung_runs();
         self.time_out_overdue();
         if self.replan_at.is_some_and(|t| t <= self.now) {
             self.replan_at = None;
@@ -656,7 +664,22 @@ impl Node {
         } else {
             None
         };
-        [mon, self.replan_at, overdue].into_iter().flatten().min()
+        let hung = self
+            .runs
+            .values()
+            .filter_map(|r| match r {
+                Run::Op {
+                    due: Some(d),
+                    reported: false,
+                    ..
+                } => Some(*d),
+                _ => None,
+            })
+            .min();
+        [mon, self.replan_at, overdue, hung]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// What to do now, in order.
@@ -772,6 +795,57 @@ impl Node {
         }
     }
 
+    /// An operation this node runs whose executor has said nothing by its timeout plus half
+    /// of `cluster-delay` hangs: the node says it timed out (every copy records the
+    /// failure, the coordinator plans around it, whoever it is by then) and no longer
+    /// lists it as running; the executor's answer, if it ever comes, is sent as usual and
+    /// never replaces a newer entry.
+    fn report_hung_runs(&mut self) {
+        let me = self.me();
+        let now = self.now;
+        let mut hung = Vec::new();
+        for r in self.runs.values_mut() {
+            if let Run::Op {
+                tx,
+                op,
+                kind: OpKind::Rsc(rsc),
+                call_id,
+                due: Some(d),
+                reported,
+            } = r
+                && !*reported
+                && *d <= now
+            {
+                *reported = true;
+                hung.push((*tx, *op, rsc.clone(), *call_id));
+            }
+        }
+        for (tx, op, r, call_id) in hung {
+            tracing::warn!(rsc = %r.rsc, action = %r.action, "the executor gave no result in time");
+            let why = format!(
+                "the executor on {me} gave no result within the operation's timeout ({} s) \
+                 plus {} s",
+                r.timeout_ms / 1000,
+                self.opts.cluster_delay_ms / 2000
+            );
+            self.send(&Msg::Result {
+                tx: Some(tx),
+                op,
+                node: self.config.local,
+                rsc_op: r.clone(),
+                call_id,
+                result: OpResult::Agent {
+                    rc: 1,
+                    timed_out: true,
+                    exec_ms: r.timeout_ms,
+                    exit_reason: Some(why),
+                    restart: None,
+                },
+                now_s: (now / 1000) as i64,
+            });
+        }
+    }
+
     fn save_if_dirty(&mut self) {
         if std::mem::take(&mut self.dirty) {
             self.outputs.push(Output::Save {
@@ -869,8 +943,11 @@ impl Node {
             .runs
             .values()
             .filter_map(|r| match r {
-                Run::Op { tx, op, .. } => Some((*tx, *op)),
-                Run::Monitor { .. } => None,
+                // One said to have timed out is over for the cluster.
+                Run::Op {
+                    tx, op, reported, ..
+                } if !reported => Some((*tx, *op)),
+                Run::Op { .. } | Run::Monitor { .. } => None,
             })
             .collect();
         let v = state::versions(&self.doc);
@@ -1380,6 +1457,17 @@ impl Node {
         }
         let id = RunId(self.next_run);
         self.next_run += 1;
+        // The executor kills an agent at its timeout; one that has said nothing by half
+        // of `cluster-delay` after that hangs (the coordinator's own timer, at the whole
+        // `cluster-delay`, covers a node that says nothing at all).
+        let due = match &kind {
+            OpKind::Rsc(r) => Some(
+                self.now
+                    .saturating_add(r.timeout_ms)
+                    .saturating_add(self.opts.cluster_delay_ms / 2),
+            ),
+            _ => None,
+        };
         self.runs.insert(
             id,
             Run::Op {
@@ -1387,6 +1475,8 @@ impl Node {
                 op,
                 kind: kind.clone(),
                 call_id,
+                due,
+                reported: false,
             },
         );
         self.outputs.push(Output::Run {
@@ -1404,6 +1494,7 @@ impl Node {
                 op,
                 kind: OpKind::Rsc(r),
                 call_id,
+                ..
             }) => {
                 self.send(&Msg::Result {
                     tx: Some(tx),

@@ -487,20 +487,23 @@ fn run_until(h: &mut Harness, until: u64) {
     }
 }
 
-#[test]
-fn an_operation_whose_result_never_comes_is_timed_out_after_its_timeout_and_cluster_delay() {
-    let mut h = Harness::new(10, 3, 0, Some(&cib(3, 1)));
-    // a1's first start hangs in the executor: no result, ever.
+/// Runs the cluster until a1's first start was handed out and hangs there; returns when
+/// and on which node.
+fn hang_a1_start(h: &mut Harness) -> (u64, String) {
     h.hang_next = Some(("a1".into(), "start".into()));
-    let mut hung = None;
     for _ in 0..500 {
-        hung = h
+        let hung = h
             .log
             .iter()
             .find(|l| l.contains("runs start a1") && l.ends_with("(hangs)"))
             .cloned();
-        if hung.is_some() {
-            break;
+        if let Some(l) = hung {
+            let t0 = l
+                .split(' ')
+                .next()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0);
+            return (t0, l.split(' ').nth(1).unwrap_or_default().to_owned());
         }
         h.pump();
         h.sim.deliver_one();
@@ -508,40 +511,42 @@ fn an_operation_whose_result_never_comes_is_timed_out_after_its_timeout_and_clus
         let next = h.next_due().unwrap_or(h.now + 100).max(h.now + 1);
         h.advance(next.min(h.now + 500));
     }
-    let hung = hung.unwrap_or_else(|| panic!("a1's start never ran\n{}", h.tail(40)));
-    let t0: u64 = hung
-        .split(' ')
-        .next()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(0);
-    let on = hung.split(' ').nth(1).unwrap_or_default().to_owned();
-    // Its timeout (20 s, the default) plus cluster-delay (60 s, the default): until then the
-    // coordinator waits, and a1 runs nowhere.
-    run_until(&mut h, t0 + 80_000 - 500);
+    panic!("a1's start never ran\n{}", h.tail(40));
+}
+
+/// When a1 was started again (not the hung start), if it was.
+fn restarted(h: &Harness) -> Option<u64> {
+    h.log
+        .iter()
+        .find(|l| l.contains("runs start a1") && !l.ends_with("(hangs)"))
+        .and_then(|l| l.split(' ').next()?.parse::<u64>().ok())
+}
+
+#[test]
+fn an_operation_whose_executor_hangs_is_timed_out_by_its_node_and_recovered() {
+    let mut h = Harness::new(10, 3, 0, Some(&cib(3, 1)));
+    let (t0, on) = hang_a1_start(&mut h);
+    // Its timeout (20 s, the default) plus half of cluster-delay (60 s, the default): until
+    // then the cluster waits, and a1 runs nowhere.
+    run_until(&mut h, t0 + 50_000 - 500);
     assert!(where_is(&h, "a1").is_empty(), "{:?}", h.actual());
     assert!(h.node(1).status().busy, "still awaited\n{}", h.tail(20));
-    assert!(
-        !h.log
-            .iter()
-            .any(|l| l.contains("runs start a1") && !l.ends_with("(hangs)")),
-        "started again before the deadline\n{}",
+    assert_eq!(
+        restarted(&h),
+        None,
+        "started again too early\n{}",
         h.tail(40)
     );
-    // Then it is taken as timed out, recorded as failed everywhere, and a1 recovered on
-    // another node (a failed start is fatal there).
+    // Then its node says it timed out, every copy records the failure, and a1 is
+    // recovered on another node (a failed start is fatal there).
     converged(&mut h);
     let a1 = where_is(&h, "a1");
     assert_eq!(a1.len(), 1, "{:?}", h.actual());
     assert_ne!(a1[0], on, "recovered elsewhere");
-    let restart = h
-        .log
-        .iter()
-        .find(|l| l.contains("runs start a1") && !l.ends_with("(hangs)"))
-        .and_then(|l| l.split(' ').next()?.parse::<u64>().ok())
-        .unwrap_or(0);
     assert!(
-        restart >= t0 + 80_000,
-        "restarted at {restart}, hung at {t0}"
+        restarted(&h).is_some_and(|t| t >= t0 + 50_000),
+        "{}",
+        h.tail(40)
     );
     for i in 1..=3 {
         let st = h.node(i).status();
@@ -549,7 +554,9 @@ fn an_operation_whose_result_never_comes_is_timed_out_after_its_timeout_and_clus
             st.failures
                 .iter()
                 .any(|f| f.starts_with(&format!("a1 start on {on}: rc 1"))
-                    && f.contains("within its timeout (20 s) plus cluster-delay (60 s)")),
+                    && f.contains(
+                        "gave no result within the operation's timeout (20 s) plus 30 s"
+                    )),
             "n{i}: {:?}",
             st.failures
         );
@@ -558,6 +565,82 @@ fn an_operation_whose_result_never_comes_is_timed_out_after_its_timeout_and_clus
     h.release_hung();
     converged(&mut h);
     assert_eq!(where_is(&h, "a1"), a1);
+}
+
+#[test]
+fn a_member_that_never_answers_is_timed_out_by_the_coordinator_then_fenced() {
+    let mut h = Harness::new(12, 3, 0, Some(&cib(3, 1)));
+    let (t0, on) = hang_a1_start(&mut h);
+    let id: u32 = on.trim_start_matches('n').parse().unwrap_or(0);
+    if id == 1 {
+        // The coordinator itself: nobody would time it out but itself. Not this test.
+        panic!("seed 12 must not hang a1's start on the coordinator");
+    }
+    // The node's daemon freezes: a member that says nothing at all, not even that its
+    // executor hangs.
+    h.frozen.insert(id);
+    run_until(&mut h, t0 + 80_000 - 500);
+    assert!(where_is(&h, "a1").is_empty(), "{:?}", h.actual());
+    assert_eq!(
+        restarted(&h),
+        None,
+        "started again too early\n{}",
+        h.tail(40)
+    );
+    // The coordinator takes the start as timed out after the timeout plus cluster-delay.
+    run_until(&mut h, t0 + 80_000 + 1_000);
+    let st = h.node(1).status();
+    assert!(
+        st.failures
+            .iter()
+            .any(|f| f.starts_with(&format!("a1 start on {on}: rc 1"))
+                && f.contains("within its timeout (20 s) plus cluster-delay (60 s)")),
+        "{:?}\n{}",
+        st.failures,
+        h.tail(30)
+    );
+    assert_eq!(
+        restarted(&h),
+        None,
+        "a1 may still run there\n{}",
+        h.tail(40)
+    );
+    // The stop it plans there never answers either: it times out too, a failed stop
+    // fences the node, and only then is a1 started elsewhere.
+    converged(&mut h);
+    assert!(h.fences.contains(&(on.clone(), true)), "{:?}", h.fences);
+    let a1 = where_is(&h, "a1");
+    assert_eq!(a1.len(), 1, "{:?}", h.actual());
+    assert!(
+        restarted(&h).is_some_and(|t| t >= t0 + 80_000),
+        "{}",
+        h.tail(40)
+    );
+}
+
+#[test]
+fn an_operation_hung_when_the_coordinator_dies_does_not_block_the_next_one() {
+    let mut h = Harness::new(13, 3, 0, Some(&cib(3, 1)));
+    let (t0, on) = hang_a1_start(&mut h);
+    assert_ne!(
+        on, "n1",
+        "seed 13 hangs a1's start on another node than the coordinator"
+    );
+    // The coordinator dies: the next one learns from the Joins that the start still runs
+    // and waits for it, until its node says it timed out.
+    h.kill(1);
+    converged(&mut h);
+    assert!(
+        h.fences.contains(&("n1".to_owned(), true)),
+        "{:?}",
+        h.fences
+    );
+    assert_eq!(where_is(&h, "a1").len(), 1, "{:?}", h.actual());
+    assert!(
+        restarted(&h).is_some_and(|t| t >= t0 + 50_000),
+        "{}",
+        h.tail(40)
+    );
 }
 
 /// One random fault schedule; `Err` says what broke.

@@ -88,6 +88,9 @@ pub struct Harness {
     pub hang: u64,
     /// The next operation with this resource and action hangs.
     pub hang_next: Option<(String, String)>,
+    /// Nodes whose daemon is frozen: a member that reads nothing, runs nothing and says
+    /// nothing (until it is killed).
+    pub frozen: BTreeSet<NodeId>,
     /// What a node separated from the others may still run, until it is fenced.
     pub unfenced: BTreeMap<NodeId, BTreeSet<(String, String)>>,
     pub violations: Vec<String>,
@@ -116,6 +119,7 @@ impl Harness {
             fence_broken: false,
             hang: 0,
             hang_next: None,
+            frozen: BTreeSet::new(),
             unfenced: BTreeMap::new(),
             violations: Vec::new(),
             log: Vec::new(),
@@ -185,6 +189,7 @@ impl Harness {
             .collect();
         self.unfenced.entry(i).or_default().extend(was);
         self.sim.kill(i);
+        self.frozen.remove(&i);
         if let Some(m) = self.m.get_mut(&i) {
             m.node = None;
             m.runs.clear();
@@ -244,6 +249,7 @@ impl Harness {
                 .keys()
                 .copied()
                 .filter(|_| !lagging || self.sim.draw(100) < 60)
+                .filter(|i| !self.frozen.contains(i))
                 .collect();
             for i in ids {
                 let now = self.now;
@@ -384,7 +390,9 @@ impl Harness {
     /// The earliest time something is due (a run ending, a node's timer).
     pub fn next_due(&self) -> Option<u64> {
         self.m
-            .values()
+            .iter()
+            .filter(|(i, _)| !self.frozen.contains(i))
+            .map(|(_, m)| m)
             .flat_map(|m| {
                 m.runs
                     .iter()
@@ -398,7 +406,12 @@ impl Harness {
     /// Move the clock to `t`, ending the runs due and firing the timers due.
     pub fn advance(&mut self, t: u64) {
         self.now = self.now.max(t);
-        let ids: Vec<NodeId> = self.m.keys().copied().collect();
+        let ids: Vec<NodeId> = self
+            .m
+            .keys()
+            .copied()
+            .filter(|i| !self.frozen.contains(i))
+            .collect();
         for i in ids {
             while let Some(m) = self.m.get_mut(&i)
                 && let Some(pos) = m.runs.iter().position(|r| r.at <= self.now)
