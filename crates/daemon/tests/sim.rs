@@ -9,8 +9,8 @@
 //! Once quiet, every live node's `status` (resources where their history says they run)
 //! must show the world as it is.
 //!
-//! `DAEMON_SIM_SEEDS=N` runs N random schedules (default 350: about 0.15 s of CPU each in
-//! a debug build, so the test stays under a minute); `DAEMON_SIM_SEED=S` replays one (with
+//! `DAEMON_SIM_SEEDS=N` runs N random schedules (default 350: about 0.2 s of CPU each in
+//! a debug build, so the test stays near a minute); `DAEMON_SIM_SEED=S` replays one (with
 //! `DAEMON_SIM_LOG=<file>` writing its whole log); `DAEMON_SIM_FROM=F` starts the seeds at
 //! F. CI (`scripts/test`) runs 2,000 more in a release build (about 35 ms each):
 //! `DAEMON_SIM_FROM=350 DAEMON_SIM_SEEDS=2000 cargo test --release -p daemon --test sim
