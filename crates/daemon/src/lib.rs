@@ -401,10 +401,6 @@ pub struct Node {
     /// Operations that ended since the last membership change (a Join may still list
     /// them as running).
     ended: BTreeSet<(NodeId, Tx, usize)>,
-    /// The results recorded between the last membership change and the synchronisation
-    /// (in delivery order): the Joins were made before them, so the synchronisation
-    /// records them again on the copy it builds.
-    since_change: Vec<(RscOp, OpResult, i64, i64)>,
     fencing: Vec<FenceEntry>,
     /// Failed fences per target: how many in a row, and when to try again.
     fence_fail: BTreeMap<String, (u32, u64)>,
@@ -473,7 +469,6 @@ impl Node {
             synced: false,
             inflight: BTreeSet::new(),
             ended: BTreeSet::new(),
-            since_change: Vec::new(),
             fencing: Vec::new(),
             fence_fail: BTreeMap::new(),
             serial: 0,
@@ -902,7 +897,6 @@ impl Node {
         self.joins.clear();
         self.ready.clear();
         self.ended.clear();
-        self.since_change.clear();
         self.synced = false;
         self.idle = false;
         self.rounds = 0;
@@ -1069,12 +1063,6 @@ impl Node {
             } else {
                 state::set_node_state(&mut doc, &name, None);
                 peers.insert(name, Peer::Unseen);
-            }
-        }
-        // What was recorded since the membership change is newer than every Join.
-        for (r, result, call_id, now_s) in std::mem::take(&mut self.since_change) {
-            if !recorded(&doc, &r, call_id) {
-                executor::record(&mut doc, &op_record(&r, Some(&result), call_id, now_s));
             }
         }
         self.doc = doc;
@@ -1595,10 +1583,6 @@ impl Node {
             let rec = op_record(&r, Some(&result), call_id, now_s);
             executor::record(&mut self.doc, &rec);
             self.dirty = true;
-            if !self.synced {
-                self.since_change
-                    .push((r.clone(), result.clone(), call_id, now_s));
-            }
         }
         let what = if r.interval_ms > 0 {
             format!("monitor {} on {}", r.rsc, r.node)
@@ -2174,49 +2158,26 @@ impl Node {
 /// Whether `doc` already records an operation of `r`'s resource on its node, in the entry
 /// `r`'s result would replace, with a call id above `call_id`.
 fn newer_recorded(doc: &Document, r: &RscOp, call_id: i64) -> bool {
-    entry_calls(doc, r).iter().any(|(c, _)| *c > call_id)
-}
-
-/// Whether `doc` already records `call_id` (finished) or a later operation in the entry
-/// `r`'s result would replace; a recurring monitor's result also when a later operation
-/// of the resource (a stop, which forgets the monitors) ran since.
-fn recorded(doc: &Document, r: &RscOp, call_id: i64) -> bool {
-    let later = r.interval_ms > 0 && {
-        let last = RscOp {
-            interval_ms: 0,
-            ..r.clone()
-        };
-        entry_calls(doc, &last).iter().any(|(c, _)| *c > call_id)
+    let Some(st) = state::node_state(doc, &r.node) else {
+        return false;
     };
-    later
-        || entry_calls(doc, r)
-            .iter()
-            .any(|(c, pending)| *c > call_id || (*c == call_id && !pending))
-}
-
-/// The call ids (and whether in flight) in the history entry `r`'s result would replace.
-fn entry_calls(doc: &Document, r: &RscOp) -> Vec<(i64, bool)> {
     let entry = if r.interval_ms > 0 {
         format!("{}_{}_{}", r.rsc, r.action, r.interval_ms)
     } else {
         format!("{}_last_0", r.rsc)
     };
-    let Some(rscs) = state::node_state(doc, &r.node)
-        .and_then(|st| doc.child(st, "lrm"))
-        .and_then(|lrm| doc.child(lrm, "lrm_resources"))
-    else {
-        return Vec::new();
+    let Some(lrm) = doc.child(st, "lrm") else {
+        return false;
+    };
+    let Some(rscs) = doc.child(lrm, "lrm_resources") else {
+        return false;
     };
     doc.children(rscs)
         .filter(|&c| doc.get(c).attr("id") == Some(r.rsc.as_str()))
         .flat_map(|c| doc.children(c))
         .filter(|&o| doc.get(o).attr("id") == Some(entry.as_str()))
-        .filter_map(|o| {
-            let el = doc.get(o);
-            let call = el.attr("call-id")?.parse::<i64>().ok()?;
-            Some((call, el.attr("op-status") == Some("-1")))
-        })
-        .collect()
+        .filter_map(|o| doc.get(o).attr("call-id")?.parse::<i64>().ok())
+        .any(|c| c > call_id)
 }
 
 /// `ocf:crm-lite:mgmt-api`, ... for a resource (or instance) id.
@@ -2253,10 +2214,9 @@ fn op_text(o: &cib::status::LrmOp) -> String {
 
 /// Where the resources are observed, as `crm_mon` shows them: every resource's history on
 /// every node folded to its state there (the in-flight markers as pending operations).
-/// One row per resource, role and node set; a resource active on a node where its last
-/// operation failed has a row of its own there, `failed` with the operation (crm_mon's
-/// `FAILED`); a configured resource observed nowhere is `Stopped`. Lost (UNCLEAN) nodes
-/// keep what was last seen there.
+/// One row per resource, role and node set; a resource whose last operation failed on a
+/// node has a row of its own there, `failed` with the operation; a configured resource
+/// observed nowhere is `Stopped`. Lost (UNCLEAN) nodes keep what was last seen there.
 fn observed(cib: &cib::Cib, peers: &BTreeMap<String, Peer>) -> Vec<ResourceStatus> {
     type Key = (String, String, bool, Option<String>, Option<String>);
     let mut rows: BTreeMap<Key, BTreeSet<String>> = BTreeMap::new();
@@ -2269,12 +2229,9 @@ fn observed(cib: &cib::Cib, peers: &BTreeMap<String, Peer>) -> Vec<ResourceStatu
         }
         for r in &ns.resources {
             let st = &r.state;
-            // Not running there (a failure before its last stop or probe is history, in
-            // `failures`, as crm_mon lists it apart).
-            if !st.role.is_active() && st.pending.is_none() {
+            if !st.role.is_active() && !st.failed && st.pending.is_none() {
                 continue;
             }
-            let failed = st.failed && st.role.is_active();
             let promotable = cib
                 .primitive_of(r.id.as_str())
                 .and_then(|(_, c)| c)
@@ -2283,7 +2240,7 @@ fn observed(cib: &cib::Cib, peers: &BTreeMap<String, Peer>) -> Vec<ResourceStatu
                 cib::Role::Started if promotable => cib::Role::Unpromoted,
                 role => role,
             };
-            let failed_op = if failed {
+            let failed_op = if st.failed {
                 st.failed_ops.last().map(|&i| op_text(&r.ops[i]))
             } else {
                 None
@@ -2291,7 +2248,7 @@ fn observed(cib: &cib::Cib, peers: &BTreeMap<String, Peer>) -> Vec<ResourceStatu
             rows.entry((
                 r.id.0.clone(),
                 role.to_string(),
-                failed,
+                st.failed,
                 failed_op,
                 st.pending.clone(),
             ))

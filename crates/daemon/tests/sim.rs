@@ -691,7 +691,7 @@ fn schedule(seed: u64) -> Result<(), String> {
             89..=90 => h.agent_fail = [0, 5, 20][h.sim.draw(3) as usize],
             // Executors that hang (no result until the faults stop).
             92 => h.hang = [0, 0, 5][h.sim.draw(3) as usize],
-            91 if !h.alive().is_empty() => {
+            91 => {
                 // An operator moves, bans or clears, on any live node.
                 let alive: Vec<u32> = h.alive();
                 let at = alive[h.sim.draw(alive.len() as u64) as usize];
