@@ -93,10 +93,13 @@ try:
     doc = json.load(sys.stdin)
 except ValueError:
     sys.exit(0)
+# One row per node without a daemon (`resource`, `node`); with one, per role (`id`, `nodes`).
 for r in doc.get("resources", []):
-    if r.get("id", "").split(":")[0] != want or r.get("role") == "Stopped":
+    rid = r.get("resource") or r.get("id", "")
+    nodes = [r["node"]] if r.get("node") else r.get("nodes", [])
+    if rid.split(":")[0] != want or r.get("role") == "Stopped" or r.get("failed"):
         continue
-    for n in r.get("nodes", []):
+    for n in nodes:
         print(n, r.get("role", "Started"))
 ' "$rsc"
             ;;

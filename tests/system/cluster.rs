@@ -497,7 +497,7 @@ fn crm_lite_daemons_fail_over_in_order_after_the_fence_and_never_run_anything_tw
     wait_until("hung running again", LIMIT, || {
         c.status(&target)["resources"].as_array().is_some_and(|rs| {
             rs.iter()
-                .any(|r| r["id"] == "hung" && r["role"] == "Started")
+                .any(|r| r["id"] == "hung" && r["role"] == "Started" && r["failed"] == false)
         }) && c.lab.nodes.iter().any(|n| {
             c.is_on(n)
                 && c.lab

@@ -303,9 +303,16 @@ pub fn fold(ops: &[LrmOp]) -> ResourceState {
             ExecStatus::Cancelled => continue,
             ExecStatus::Pending => {
                 st.pending = Some(name.to_owned());
+                // As Pacemaker: a stop, demote or migration under way leaves the resource
+                // active there (a pending stop on an unclean node is implied by its fence,
+                // and recovery elsewhere waits for it), even when the in-flight marker
+                // replaced the entry that said it ran.
                 match name {
-                    "start" | "migrate_from" if !st.role.is_active() => st.role = Role::Started,
+                    "start" | "migrate_from" | "stop" | "migrate_to" if !st.role.is_active() => {
+                        st.role = Role::Started
+                    }
                     "promote" => st.role = Role::Promoted,
+                    "demote" if !st.role.is_active() => st.role = Role::Promoted,
                     _ => {}
                 }
                 continue;
@@ -486,5 +493,21 @@ mod tests {
         let st = fold(&[op("monitor", 1, 7, 7), p]);
         assert_eq!(st.role, Role::Started);
         assert_eq!(st.pending.as_deref(), Some("start"));
+    }
+
+    #[test]
+    fn a_pending_stop_demote_or_migration_leaves_it_active_and_a_pending_probe_does_not() {
+        // The in-flight marker replaced the `_last_0` entry of the start: all that is left.
+        let pending = |name: &str| {
+            let mut p = op(name, 9, 0, 0);
+            p.status = ExecStatus::Pending;
+            fold(&[p]).role
+        };
+        // As crm_simulate: "Stopping n3 (UNCLEAN)", recovery ordered after its fence.
+        assert_eq!(pending("stop"), Role::Started);
+        assert_eq!(pending("migrate_to"), Role::Started);
+        assert_eq!(pending("demote"), Role::Promoted);
+        assert_eq!(pending("monitor"), Role::Stopped);
+        assert_eq!(pending("notify"), Role::Stopped);
     }
 }

@@ -117,6 +117,11 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("crm-lite: error: {e:#}");
+            if e.chain()
+                .any(|c| c.downcast_ref::<daemon::control::NoAnswer>().is_some())
+            {
+                return ExitCode::from(daemon::control::EXIT_TIMEOUT);
+            }
             ExitCode::FAILURE
         }
     }

@@ -239,3 +239,112 @@ fn without_a_daemon_apply_says_it_acts_on_this_machine() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Listens on `path`, takes one client, reads its request and then says nothing until
+/// `release` is dropped (a daemon that accepts and is stuck); returns the request.
+fn stuck(path: &Path, release: std::sync::mpsc::Receiver<()>) -> JoinHandle<String> {
+    let listener = UnixListener::bind(path).unwrap_or_else(|e| panic!("bind: {e}"));
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap_or_else(|e| panic!("accept: {e}"));
+        let mut request = String::new();
+        let _ = BufReader::new(&stream).read_line(&mut request);
+        let _ = release.recv();
+        drop(stream);
+        request
+    })
+}
+
+#[test]
+fn a_daemon_that_accepts_and_never_answers_is_a_clear_error_with_exit_124() {
+    let (_t, sock, _) = setup();
+    for args in [vec!["status"], vec!["move", "web", "n2"]] {
+        let _ = std::fs::remove_file(&sock);
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let daemon = stuck(&sock, wait);
+        let start = std::time::Instant::now();
+        let out = crm_lite(&sock)
+            .env("CRM_LITE_ANSWER_TIMEOUT", "1")
+            .args(&args)
+            .timeout(std::time::Duration::from_secs(30))
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let took = start.elapsed();
+        drop(release);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(124), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("accepted the request but did not answer within 1 s")
+                && stderr.contains(sock.to_str().expect("utf-8")),
+            "{stderr}"
+        );
+        assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+        assert!(!daemon.join().expect("stand-in").is_empty(), "it was asked");
+    }
+}
+
+#[test]
+fn the_answer_timeout_is_for_the_first_answer_a_transition_may_take_longer() {
+    let (_t, sock, _) = setup();
+    let listener = UnixListener::bind(&sock).unwrap_or_else(|e| panic!("bind: {e}"));
+    let daemon = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap_or_else(|e| panic!("accept: {e}"));
+        let mut request = String::new();
+        let _ = BufReader::new(&stream).read_line(&mut request);
+        let mut w = &stream;
+        let _ = w.write_all(b"{\"progress\":\"asking the cluster to move web to n2\"}\n");
+        std::thread::sleep(std::time::Duration::from_millis(2500));
+        let _ = w.write_all(b"{\"done\":{\"ok\":true,\"message\":\"the cluster converged\"}}\n");
+    });
+    let out = crm_lite(&sock)
+        .env("CRM_LITE_ANSWER_TIMEOUT", "1")
+        .args(["move", "web", "n2"])
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.ends_with("the cluster converged\n"), "{stdout}");
+    daemon.join().expect("stand-in");
+}
+
+#[test]
+fn status_shows_a_failed_resource_with_the_operation_that_failed() {
+    let (_t, sock, _) = setup();
+    let status = r#"{"status":{"local":"n1","quorate":true,"coordinator":"n1","version":"0.4.7","nodes":[{"name":"n1","id":1,"state":"online"}],"resources":[{"id":"web","agent":"ocf:crm-lite:mgmt-api","role":"Started","nodes":["n1"],"failed":true,"failed_op":"monitor (every 10 s): rc 7 (not running)"},{"id":"db","agent":"ocf:crm-lite:mysql","role":"Promoted","nodes":["n1"]}],"failures":[],"fencing":[],"busy":false}}"#;
+    let daemon = stand_in(&sock, &[status]);
+    let out = crm_lite(&sock)
+        .args(["status"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.lines().any(|l| l.contains("web")
+            && l.contains("Started    n1 FAILED (monitor (every 10 s): rc 7 (not running))")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("db") && l.contains("Promoted") && !l.contains("FAILED")),
+        "{text}"
+    );
+    daemon.join().expect("stand-in");
+    std::fs::remove_file(&sock).expect("rm socket");
+    let daemon = stand_in(&sock, &[status]);
+    let out = crm_lite(&sock)
+        .args(["status", "--output-as", "json"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON status");
+    assert_eq!(v["resources"][0]["failed"], true);
+    assert_eq!(
+        v["resources"][0]["failed_op"],
+        "monitor (every 10 s): rc 7 (not running)"
+    );
+    assert_eq!(v["resources"][1]["failed"], false);
+    daemon.join().expect("stand-in");
+}

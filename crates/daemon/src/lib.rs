@@ -30,7 +30,9 @@
 //!   ([`wire::Msg::Ready`]; a Join delayed past a later change is replaced, never used).
 //!   Once a confirmed Join of every member is delivered, every member builds the same copy: the highest
 //!   configuration; each member's own history; for a node that left, UNCLEAN with the
-//!   union of what anyone saw there (if anyone saw it leave), else down.
+//!   union of what anyone saw there (if anyone saw it leave), else down. Results
+//!   delivered between the membership change and then are newer than the Joins: they are
+//!   recorded again on that copy.
 //! - **Coordinator**: the lowest member id. It plans only when synchronised and when no
 //!   operation runs anywhere (the results of operations in flight at a membership change
 //!   are awaited: nothing runs twice). Without quorum it plans all the same, with
@@ -43,7 +45,14 @@
 //!   (fences run on the coordinator). Every node records the in-flight marker at delivery
 //!   and the result ([`wire::Msg::Result`], [`wire::Msg::Fenced`]) at delivery, so every
 //!   copy holds every node's history. An `Execute` delivered before the synchronisation
-//!   that follows a membership change is dropped, never run.
+//!   that follows a membership change is dropped, never run. An agent operation whose
+//!   executor says nothing by its timeout plus half of `cluster-delay` is reported timed
+//!   out by its node (and no longer listed as running, so that a new coordinator does not
+//!   wait for it); one whose result has not come to the coordinator by its timeout plus
+//!   `cluster-delay` (default [`DEFAULT_CLUSTER_DELAY_MS`], Pacemaker's action timer) is
+//!   taken as timed out by the coordinator, which multicasts that result for its node.
+//!   Either way every copy records the failure and the cluster plans again; a late result
+//!   never replaces a newer history entry.
 //! - **Fencing**: a failed fence is in the fencing history, tried again after
 //!   [`FENCE_RETRY_MS`] (doubling up to [`FENCE_RETRY_MAX_MS`]); the node's resources stay
 //!   where they were (the scheduler orders their recovery after its fence) meanwhile.
@@ -52,13 +61,18 @@
 //!   ([`Output::Run`] per occurrence) and multicasts the first result and every change. A
 //!   stop, demote or `migrate_to` cancels the resource's monitors on its node.
 //! - **Requests**: `Apply` is checked where it is received (what `verify` refuses, a
-//!   version not above the cluster's) before anything changes, then multicast; `Place`,
+//!   version not above the cluster's) before anything changes, then multicast; at
+//!   delivery every member checks it against the resource ids of a Pacemaker on its node
+//!   ([`Input::Pacemaker`]) and multicasts a [`wire::Msg::Verdict`]: it is adopted once
+//!   every member of the membership said yes, else refused everywhere; `Place`,
 //!   `Clear`, `Cleanup` are multicast edits every node makes at delivery
-//!   (`store::edit`). The client hears progress lines until the coordinator says the
-//!   cluster settled ([`wire::Msg::Settled`]).
+//!   (`store::edit`). Every request is answered at once (a refusal or a first progress
+//!   line); the client hears progress lines until the coordinator says the cluster
+//!   settled ([`wire::Msg::Settled`]).
+//! - **Status**: [`Node::status`] shows resources where their operation history says they
+//!   run (as `crm_mon`), not where the plan wants them ([`Node::planned`]).
 #![deny(missing_docs)]
 
-mod running;
 pub mod scores;
 mod state;
 pub mod wire;
@@ -71,6 +85,7 @@ use cib::model::Versions;
 pub use cluster::NodeId;
 use executor::alert::{AlertEvent, AlertKind};
 use scheduler::graph::{OpKind, RscOp};
+pub use state::resource_ids;
 use transition::{OpResult, Transition};
 use wire::{Edit, FenceEntry, Join, Msg, Peer, ReqId, Tx};
 
@@ -116,10 +131,20 @@ pub enum Input {
         /// What.
         request: Request,
     },
+    /// The resource ids a Pacemaker running on this node configures (its CIB, `cibadmin
+    /// -Q`; empty when none runs). The runtime feeds it at start and whenever it changes;
+    /// every configuration that reaches the cluster is checked against it.
+    Pacemaker {
+        /// Primitives, groups, clones, bundles.
+        ids: BTreeSet<String>,
+    },
 }
 
 /// What a client of the control socket asks (`crm-lite apply`, `move`, `ban`, `clear`,
 /// `cleanup` on a node of a running cluster).
+///
+/// Every request is answered at once, with its refusal or a first progress line, so that a
+/// client can tell a stuck daemon by its silence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     /// Replace the configuration with this CIB (its `<configuration>` and version
@@ -223,8 +248,19 @@ pub struct ResourceStatus {
     pub agent: String,
     /// `Started`, `Promoted`, `Unpromoted`, `Stopped`.
     pub role: String,
-    /// Where it runs.
+    /// Where it is observed in that role (from the operation history, as `crm_mon`
+    /// reads it), not where the plan wants it.
     pub nodes: Vec<String>,
+    /// Its last significant operation there failed (`crm_mon`'s `FAILED`): it needs
+    /// recovery there.
+    #[serde(default)]
+    pub failed: bool,
+    /// That operation: `monitor (every 10 s): rc 7 (reason)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_op: Option<String>,
+    /// An operation under way there (`start`, `stop`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<String>,
 }
 
 /// The cluster as this node knows it.
@@ -285,9 +321,24 @@ enum Run {
         op: usize,
         kind: OpKind,
         call_id: i64,
+        /// When its executor is taken as hung (agent operations only).
+        due: Option<u64>,
+        /// Said to have timed out already (the executor hangs).
+        reported: bool,
     },
     /// One occurrence of a recurring monitor (by its key).
     Monitor { key: String },
+}
+
+/// A configuration on its way: every member of the membership it was delivered in says
+/// whether a Pacemaker on its node configures one of its resource ids, and it is adopted
+/// only when all of them said no (all nodes decide alike: same messages, same order).
+#[derive(Debug, Clone)]
+struct Proposal {
+    xml: String,
+    members: Vec<NodeId>,
+    /// Each member's refusal, if it has one.
+    verdicts: BTreeMap<NodeId, Option<String>>,
 }
 
 /// A recurring monitor this node runs.
@@ -307,6 +358,7 @@ struct Options {
     startup_fencing: bool,
     batch_limit: usize,
     recheck_ms: u64,
+    cluster_delay_ms: u64,
 }
 
 impl Options {
@@ -328,10 +380,14 @@ impl Options {
                 .filter(|n| *n > 0)
                 .unwrap_or(30),
             recheck_ms: ms("cluster-recheck-interval", 15 * 60 * 1000).max(1000),
+            cluster_delay_ms: ms("cluster-delay", DEFAULT_CLUSTER_DELAY_MS),
         }
     }
 }
 
+/// Pacemaker's `cluster-delay` default: the margin over an operation's timeout after which
+/// the coordinator takes an operation whose result never came as timed out.
+pub const DEFAULT_CLUSTER_DELAY_MS: u64 = 60_000;
 /// The first fence retry waits this long; each failure doubles it, up to [`FENCE_RETRY_MAX_MS`].
 pub const FENCE_RETRY_MS: u64 = 2_000;
 /// How many fence operations the fencing history keeps (the newest).
@@ -385,12 +441,19 @@ pub struct Node {
     transition: Option<(Tx, Transition)>,
     /// Ops of the transition whose Execute has not come back yet.
     unsent: BTreeSet<usize>,
+    /// Agent operations this coordinator started and awaits: when their result is
+    /// overdue (timeout plus `cluster-delay`), with what to record then.
+    overdue: BTreeMap<(NodeId, Tx, usize), (u64, RscOp, i64)>,
     replan_at: Option<u64>,
     rounds: u32,
     failures: Vec<String>,
     idle: bool,
     monitors_sent: Option<Vec<RscOp>>,
     pending_reqs: BTreeSet<ReqId>,
+    /// Configurations delivered and waiting for every member's verdict.
+    proposals: BTreeMap<ReqId, Proposal>,
+    /// The resource ids a Pacemaker on this node configures.
+    pacemaker_ids: BTreeSet<String>,
     // This node's side.
     runs: BTreeMap<RunId, Run>,
     next_run: u64,
@@ -446,12 +509,15 @@ impl Node {
             serial: 0,
             transition: None,
             unsent: BTreeSet::new(),
+            overdue: BTreeMap::new(),
             replan_at: None,
             rounds: 0,
             failures: Vec::new(),
             idle: false,
             monitors_sent: None,
             pending_reqs: BTreeSet::new(),
+            proposals: BTreeMap::new(),
+            pacemaker_ids: BTreeSet::new(),
             runs: BTreeMap::new(),
             next_run: 1,
             monitors: BTreeMap::new(),
@@ -579,6 +645,7 @@ impl Node {
             Input::Done { id, result } => self.on_done(id, result),
             Input::Scores(s) => self.scores.set(s),
             Input::Request { client, request } => self.on_request(client.0, request),
+            Input::Pacemaker { ids } => self.pacemaker_ids = ids,
         }
         self.save_if_dirty();
     }
@@ -607,6 +674,8 @@ impl Node {
                 call_id: self.max_call + 1,
             });
         }
+        self.report_hung_runs();
+        self.time_out_overdue();
         if self.replan_at.is_some_and(|t| t <= self.now) {
             self.replan_at = None;
             self.maybe_plan();
@@ -622,7 +691,27 @@ impl Node {
             .filter(|m| !m.running)
             .map(|m| m.due)
             .min();
-        [mon, self.replan_at].into_iter().flatten().min()
+        let overdue = if self.is_coordinator() {
+            self.overdue.values().map(|(at, ..)| *at).min()
+        } else {
+            None
+        };
+        let hung = self
+            .runs
+            .values()
+            .filter_map(|r| match r {
+                Run::Op {
+                    due: Some(d),
+                    reported: false,
+                    ..
+                } => Some(*d),
+                _ => None,
+            })
+            .min();
+        [mon, self.replan_at, overdue, hung]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// What to do now, in order.
@@ -686,6 +775,112 @@ impl Node {
         why.join("; ")
     }
 
+    /// The coordinator takes an operation whose result has not come by its timeout plus
+    /// `cluster-delay` as timed out (Pacemaker's action timer): it multicasts that result
+    /// for the node, every copy records the failure, the transition goes on and the next
+    /// plan recovers. The operation stays in flight for the next synchronisation if the
+    /// node still lists it (its real result, late, is recorded like any other); while it
+    /// does, it is timed out again every `cluster-delay`.
+    fn time_out_overdue(&mut self) {
+        if !self.synced || !self.is_coordinator() {
+            return;
+        }
+        let inflight = &self.inflight;
+        self.overdue.retain(|k, _| inflight.contains(k));
+        let due: Vec<(NodeId, Tx, usize)> = self
+            .overdue
+            .iter()
+            .filter(|(_, (at, ..))| *at <= self.now)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in due {
+            let Some((at, r, call_id)) = self.overdue.get_mut(&key) else {
+                continue;
+            };
+            *at = self
+                .now
+                .saturating_add(self.opts.cluster_delay_ms.max(1000));
+            let (r, call_id) = (r.clone(), *call_id);
+            let (node, tx, op) = key;
+            tracing::warn!(rsc = %r.rsc, action = %r.action, node = %r.node, "no result in time");
+            let why = format!(
+                "no result from {} within its timeout ({} s) plus cluster-delay ({} s)",
+                r.node,
+                r.timeout_ms / 1000,
+                self.opts.cluster_delay_ms / 1000
+            );
+            self.send(&Msg::Result {
+                tx: Some(tx),
+                op,
+                node,
+                rsc_op: r.clone(),
+                call_id,
+                result: OpResult::Agent {
+                    rc: 1,
+                    timed_out: true,
+                    exec_ms: r.timeout_ms,
+                    exit_reason: Some(why),
+                    restart: None,
+                },
+                now_s: (self.now / 1000) as i64,
+                // The coordinator speaks for a silent node: it knows nothing of its scores.
+                scores: None,
+            });
+        }
+    }
+
+    /// An operation this node runs whose executor has said nothing by its timeout plus half
+    /// of `cluster-delay` hangs: the node says it timed out (every copy records the
+    /// failure, the coordinator plans around it, whoever it is by then) and no longer
+    /// lists it as running; the executor's answer, if it ever comes, is sent as usual and
+    /// never replaces a newer entry.
+    fn report_hung_runs(&mut self) {
+        let me = self.me();
+        let now = self.now;
+        let mut hung = Vec::new();
+        for r in self.runs.values_mut() {
+            if let Run::Op {
+                tx,
+                op,
+                kind: OpKind::Rsc(rsc),
+                call_id,
+                due: Some(d),
+                reported,
+            } = r
+                && !*reported
+                && *d <= now
+            {
+                *reported = true;
+                hung.push((*tx, *op, rsc.clone(), *call_id));
+            }
+        }
+        for (tx, op, r, call_id) in hung {
+            tracing::warn!(rsc = %r.rsc, action = %r.action, "the executor gave no result in time");
+            let why = format!(
+                "the executor on {me} gave no result within the operation's timeout ({} s) \
+                 plus {} s",
+                r.timeout_ms / 1000,
+                self.opts.cluster_delay_ms / 2000
+            );
+            self.send(&Msg::Result {
+                tx: Some(tx),
+                op,
+                node: self.config.local,
+                rsc_op: r.clone(),
+                call_id,
+                result: OpResult::Agent {
+                    rc: 1,
+                    timed_out: true,
+                    exec_ms: r.timeout_ms,
+                    exit_reason: Some(why),
+                    restart: None,
+                },
+                now_s: (now / 1000) as i64,
+                scores: None,
+            });
+        }
+    }
+
     fn save_if_dirty(&mut self) {
         if std::mem::take(&mut self.dirty) {
             self.outputs.push(Output::Save {
@@ -742,6 +937,7 @@ impl Node {
             t.abort("the membership changed");
         }
         self.inflight.retain(|(n, _, _)| self.members.contains(n));
+        self.drop_proposals();
         self.joins.clear();
         self.ready.clear();
         self.ended.clear();
@@ -786,8 +982,11 @@ impl Node {
             .runs
             .values()
             .filter_map(|r| match r {
-                Run::Op { tx, op, .. } => Some((*tx, *op)),
-                Run::Monitor { .. } => None,
+                // One said to have timed out is over for the cluster.
+                Run::Op {
+                    tx, op, reported, ..
+                } if !reported => Some((*tx, *op)),
+                Run::Op { .. } | Run::Monitor { .. } => None,
             })
             .collect();
         let v = state::versions(&self.doc);
@@ -1240,8 +1439,13 @@ impl Node {
                 target_id,
                 entry,
             } => self.on_fenced(from, tx, op, target, target_id, entry),
-            Msg::Monitors { ops } => self.on_monitors(ops),
+            // A set planned before this membership's synchronisation (by a coordinator that
+            // knew less, say of a node that has since restarted) is stale: the coordinator
+            // sends a fresh one once it planned on the synchronised state.
+            Msg::Monitors { ops } if self.synced => self.on_monitors(ops),
+            Msg::Monitors { .. } => {}
             Msg::Config { xml, req } => self.on_config(xml, req),
+            Msg::Verdict { req, refusal } => self.on_verdict(from, req, refusal),
             Msg::Edit { edit, req } => self.on_edit(edit, req),
             Msg::Settled { ok, message, reqs } => {
                 for r in &reqs {
@@ -1279,6 +1483,14 @@ impl Node {
         }
         if from == self.config.local {
             self.unsent.remove(&op);
+            if let OpKind::Rsc(r) = &kind {
+                let at = self
+                    .now
+                    .saturating_add(r.timeout_ms)
+                    .saturating_add(self.opts.cluster_delay_ms);
+                self.overdue
+                    .insert((node, tx, op), (at, r.clone(), call_id));
+            }
         }
         self.inflight.insert((node, tx, op));
         if let OpKind::Rsc(r) = &kind {
@@ -1299,6 +1511,17 @@ impl Node {
         }
         let id = RunId(self.next_run);
         self.next_run += 1;
+        // The executor kills an agent at its timeout; one that has said nothing by half
+        // of `cluster-delay` after that hangs (the coordinator's own timer, at the whole
+        // `cluster-delay`, covers a node that says nothing at all).
+        let due = match &kind {
+            OpKind::Rsc(r) => Some(
+                self.now
+                    .saturating_add(r.timeout_ms)
+                    .saturating_add(self.opts.cluster_delay_ms / 2),
+            ),
+            _ => None,
+        };
         self.runs.insert(
             id,
             Run::Op {
@@ -1306,6 +1529,8 @@ impl Node {
                 op,
                 kind: kind.clone(),
                 call_id,
+                due,
+                reported: false,
             },
         );
         self.outputs.push(Output::Run {
@@ -1323,6 +1548,7 @@ impl Node {
                 op,
                 kind: OpKind::Rsc(r),
                 call_id,
+                ..
             }) => {
                 let scores = self.scores.for_send();
                 self.send(&Msg::Result {
@@ -1415,6 +1641,7 @@ impl Node {
         if let Some(tx) = tx {
             self.inflight.remove(&(node, tx, op));
             self.ended.insert((node, tx, op));
+            self.overdue.remove(&(node, tx, op));
         }
         tracing::info!(?tx, op, node, rsc = %r.rsc, action = %r.action, ?result, "result");
         self.max_call = self.max_call.max(call_id);
@@ -1588,8 +1815,12 @@ impl Node {
                 call_id,
                 now_s,
             } => {
-                let rec = op_record(r, Some(result), *call_id, *now_s);
-                executor::record(&mut self.doc, &rec);
+                // A result that comes late (after the coordinator took it as timed out and
+                // later operations of the resource ran there) never replaces a newer entry.
+                if !newer_recorded(&self.doc, r, *call_id) {
+                    let rec = op_record(r, Some(result), *call_id, *now_s);
+                    executor::record(&mut self.doc, &rec);
+                }
             }
             Replay::Fenced { target, target_id } => {
                 executor::fenced(&mut self.doc, target, target_id);
@@ -1673,7 +1904,90 @@ impl Node {
         }
     }
 
+    /// A configuration was delivered: every member checks it against the Pacemaker on its
+    /// node (as the daemon's start is checked) and says so; [`Node::on_verdict`] adopts it
+    /// once every member has, or refuses it.
     fn on_config(&mut self, xml: String, req: ReqId) {
+        let v = state::versions(&Document::parse(&xml).0);
+        let mine = state::versions(&self.doc);
+        if v <= mine {
+            return self.adopt(xml, req);
+        }
+        let shared: Vec<String> = state::resource_ids(&xml)
+            .intersection(&self.pacemaker_ids)
+            .cloned()
+            .collect();
+        let refusal = (!shared.is_empty()).then(|| {
+            format!(
+                "Pacemaker runs on {} and its CIB configures {} too: crm-lite would manage {} \
+                 beside it",
+                self.me(),
+                shared.join(", "),
+                if shared.len() == 1 { "it" } else { "them" }
+            )
+        });
+        if let Some(r) = &refusal {
+            tracing::warn!(version = %state::version_text(v), "refusing a configuration: {r}");
+        }
+        self.proposals.insert(
+            req,
+            Proposal {
+                xml,
+                members: self.members.clone(),
+                verdicts: BTreeMap::new(),
+            },
+        );
+        self.send(&Msg::Verdict { req, refusal });
+    }
+
+    /// Member `from` checked configuration `req`.
+    fn on_verdict(&mut self, from: NodeId, req: ReqId, refusal: Option<String>) {
+        let Some(p) = self.proposals.get_mut(&req) else {
+            return;
+        };
+        if !p.members.contains(&from) {
+            return;
+        }
+        p.verdicts.insert(from, refusal);
+        if !p.members.iter().all(|m| p.verdicts.contains_key(m)) {
+            return;
+        }
+        let Some(p) = self.proposals.remove(&req) else {
+            return;
+        };
+        let refusals: Vec<String> = p.verdicts.into_values().flatten().collect();
+        if refusals.is_empty() {
+            return self.adopt(p.xml, req);
+        }
+        let message = format!(
+            "refused, nothing was changed: {}; take them out of one of the two configurations",
+            refusals.join("; ")
+        );
+        self.progress(message.clone());
+        if req.0 == self.config.local && self.waiting.remove(&req.1) {
+            self.reply(req.1, Reply::Done { ok: false, message });
+        }
+    }
+
+    /// Configurations still waiting for verdicts when the membership changes are dropped
+    /// (their clients told to apply again).
+    fn drop_proposals(&mut self) {
+        for (req, _) in std::mem::take(&mut self.proposals) {
+            if req.0 == self.config.local && self.waiting.remove(&req.1) {
+                self.reply(
+                    req.1,
+                    Reply::Done {
+                        ok: false,
+                        message: "the membership changed while the cluster checked the \
+                                  configuration: nothing was changed, apply it again"
+                            .into(),
+                    },
+                );
+            }
+        }
+    }
+
+    fn adopt(&mut self, xml: String, req: ReqId) {
         let (d, _) = Document::parse(&xml);
         let v = state::versions(&d);
         let mine = state::versions(&self.doc);
@@ -1790,6 +2104,12 @@ impl Node {
                     return;
                 }
                 self.waiting.insert(client);
+                let what = if ban { "ban" } else { "move" };
+                let to = if ban { "from" } else { "to" };
+                self.reply(
+                    client,
+                    Reply::Progress(format!("asking the cluster to {what} {rsc} {to} {node}")),
+                );
                 self.send(&Msg::Edit {
                     edit: Edit::Place { rsc, node, ban },
                     req,
@@ -1801,6 +2121,12 @@ impl Node {
                     return;
                 }
                 self.waiting.insert(client);
+                self.reply(
+                    client,
+                    Reply::Progress(format!(
+                        "asking the cluster to clear {rsc}'s moves and bans"
+                    )),
+                );
                 self.send(&Msg::Edit {
                     edit: Edit::Clear { rsc, node },
                     req,
@@ -1812,6 +2138,14 @@ impl Node {
                     return;
                 }
                 self.waiting.insert(client);
+                self.reply(
+                    client,
+                    Reply::Progress(format!(
+                        "asking the cluster to clean up {} on {}",
+                        rsc.as_deref().unwrap_or("every resource"),
+                        node.as_deref().unwrap_or("every node")
+                    )),
+                );
                 self.send(&Msg::Edit {
                     edit: Edit::Cleanup { rsc, node },
                     req,
@@ -1841,6 +2175,28 @@ impl Node {
 
     // ---- status ----
 
+    /// Where the plan wants every resource (instance) now: what `status` showed before it
+    /// showed what is observed. Tests compare it with the world once the cluster settled.
+    pub fn planned(&self) -> Vec<ResourceStatus> {
+        let (parsed, plan) = self.plan_now();
+        plan.placement
+            .iter()
+            .map(|p| ResourceStatus {
+                id: p.rsc.clone(),
+                agent: agent_of(&parsed.cib, &p.rsc),
+                role: if p.nodes.is_empty() {
+                    "Stopped".to_owned()
+                } else {
+                    p.role.to_string()
+                },
+                nodes: p.nodes.clone(),
+                failed: false,
+                failed_op: None,
+                pending: None,
+            })
+            .collect()
+    }
+
     /// The cluster as this node knows it.
     pub fn status(&self) -> Status {
         let (parsed, plan) = self.plan_now();
@@ -1865,7 +2221,10 @@ impl Node {
                 .to_owned(),
             })
             .collect();
-        let resources = running::resources(&parsed.cib, &plan);
+        // Observed from this node's copy itself (the plan's copy leaves out the history
+        // of nodes it takes as down).
+        let copy = cib::parse("cib", &self.doc.to_xml());
+        let resources = observed(&copy.cib, &self.peers);
         let mut failures = Vec::new();
         for ns in &parsed.cib.status.nodes {
             for f in &ns.fail_counts {
@@ -1944,6 +2303,145 @@ impl Node {
             busy: self.transition.is_some() || !self.inflight.is_empty(),
         }
     }
+}
+
+/// Whether `doc` already records an operation of `r`'s resource on its node, in the entry
+/// `r`'s result would replace, with a call id above `call_id`.
+fn newer_recorded(doc: &Document, r: &RscOp, call_id: i64) -> bool {
+    let Some(st) = state::node_state(doc, &r.node) else {
+        return false;
+    };
+    let entry = if r.interval_ms > 0 {
+        format!("{}_{}_{}", r.rsc, r.action, r.interval_ms)
+    } else {
+        format!("{}_last_0", r.rsc)
+    };
+    let Some(lrm) = doc.child(st, "lrm") else {
+        return false;
+    };
+    let Some(rscs) = doc.child(lrm, "lrm_resources") else {
+        return false;
+    };
+    doc.children(rscs)
+        .filter(|&c| doc.get(c).attr("id") == Some(r.rsc.as_str()))
+        .flat_map(|c| doc.children(c))
+        .filter(|&o| doc.get(o).attr("id") == Some(entry.as_str()))
+        .filter_map(|o| doc.get(o).attr("call-id")?.parse::<i64>().ok())
+        .any(|c| c > call_id)
+}
+
+/// `ocf:crm-lite:mgmt-api`, ... for a resource (or instance) id.
+fn agent_of(cib: &cib::Cib, rsc: &str) -> String {
+    cib.primitive_of(rsc)
+        .map(|(pr, _)| match &pr.provider {
+            Some(prov) => format!("{}:{prov}:{}", pr.class, pr.agent),
+            None => format!("{}:{}", pr.class, pr.agent),
+        })
+        .unwrap_or_default()
+}
+
+/// An operation of the history in words: `monitor (every 10 s): rc 7, timed out (why)`.
+fn op_text(o: &cib::status::LrmOp) -> String {
+    let every = if o.interval_ms > 0 {
+        format!(" (every {} s)", o.interval_ms / 1000)
+    } else if o.operation == "monitor" {
+        " (probe)".to_owned()
+    } else {
+        String::new()
+    };
+    let timed_out = if o.status == cib::status::ExecStatus::Timeout {
+        ", timed out"
+    } else {
+        ""
+    };
+    let why = o
+        .exit_reason
+        .as_deref()
+        .filter(|w| !w.is_empty())
+        .map_or(String::new(), |w| format!(" ({w})"));
+    format!("{}{every}: rc {}{timed_out}{why}", o.operation, o.rc)
+}
+
+/// Where the resources are observed, as `crm_mon` shows them: every resource's history on
+/// every node folded to its state there (the in-flight markers as pending operations).
+/// One row per resource, role and node set; a resource whose last operation failed on a
+/// node has a row of its own there, `failed` with the operation; a configured resource
+/// observed nowhere is `Stopped`. Lost (UNCLEAN) nodes keep what was last seen there.
+fn observed(cib: &cib::Cib, peers: &BTreeMap<String, Peer>) -> Vec<ResourceStatus> {
+    type Key = (String, String, bool, Option<String>, Option<String>);
+    let mut rows: BTreeMap<Key, BTreeSet<String>> = BTreeMap::new();
+    for ns in &cib.status.nodes {
+        let node = ns.uname.as_str();
+        if (!cib.nodes.is_empty() && cib.node(node).is_none())
+            || matches!(peers.get(node), Some(Peer::Down))
+        {
+            continue;
+        }
+        for r in &ns.resources {
+            let st = &r.state;
+            if !st.role.is_active() && !st.failed && st.pending.is_none() {
+                continue;
+            }
+            let promotable = cib
+                .primitive_of(r.id.as_str())
+                .and_then(|(_, c)| c)
+                .is_some_and(|c| c.promotable);
+            let role = match st.role {
+                cib::Role::Started if promotable => cib::Role::Unpromoted,
+                role => role,
+            };
+            let failed_op = if st.failed {
+                st.failed_ops.last().map(|&i| op_text(&r.ops[i]))
+            } else {
+                None
+            };
+            rows.entry((
+                r.id.0.clone(),
+                role.to_string(),
+                st.failed,
+                failed_op,
+                st.pending.clone(),
+            ))
+            .or_default()
+            .insert(node.to_owned());
+        }
+    }
+    let seen: BTreeSet<String> = rows
+        .keys()
+        .map(|(id, ..)| cib::meta::base_id(id).to_owned())
+        .collect();
+    let mut out: Vec<ResourceStatus> = rows
+        .into_iter()
+        .map(
+            |((id, role, failed, failed_op, pending), nodes)| ResourceStatus {
+                agent: agent_of(cib, &id),
+                id,
+                role,
+                nodes: nodes.into_iter().collect(),
+                failed,
+                failed_op,
+                pending,
+            },
+        )
+        .collect();
+    for r in &cib.resources {
+        for p in r.primitives() {
+            if seen.contains(p.id.as_str()) {
+                continue;
+            }
+            out.push(ResourceStatus {
+                id: p.id.0.clone(),
+                agent: agent_of(cib, p.id.as_str()),
+                role: "Stopped".to_owned(),
+                nodes: Vec::new(),
+                failed: false,
+                failed_op: None,
+                pending: None,
+            });
+        }
+    }
+    out.sort_by(|a, b| (&a.id, &a.nodes, &a.role).cmp(&(&b.id, &b.nodes, &b.role)));
+    out
 }
 
 /// The optional parts of an alert.
@@ -2083,5 +2581,129 @@ fn kind_text(kind: &OpKind) -> String {
         OpKind::Rsc(r) => format!("{} {} on {}", r.action, r.rsc, r.node),
         OpKind::Fence(f) => format!("fence {} ({})", f.target, f.action),
         OpKind::Pseudo(p) => format!("pseudo {}", p.action),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One history entry (`expected` from the transition key; op-status -1 is in flight).
+    fn op(rsc: &str, name: &str, interval: u64, call: i64, rc: i32, status: i32) -> String {
+        format!(
+            r#"<lrm_rsc_op id="{rsc}_{name}_{interval}" operation="{name}" interval="{interval}" call-id="{call}" rc-code="{rc}" op-status="{status}" transition-key="1:1:0:00000000-0000-0000-0000-000000000000" exit-reason="{}"/>"#,
+            if rc == 7 { "not running" } else { "" }
+        )
+    }
+
+    fn rsc(id: &str, ops: &[String]) -> String {
+        format!(
+            r#"<lrm_resource id="{id}" class="ocf" provider="crm-lite" type="mgmt-api">{}</lrm_resource>"#,
+            ops.concat()
+        )
+    }
+
+    fn node_state(id: u32, rscs: &[String]) -> String {
+        format!(
+            r#"<node_state id="{id}" uname="n{id}" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="{id}"><lrm_resources>{}</lrm_resources></lrm></node_state>"#,
+            rscs.concat()
+        )
+    }
+
+    fn saved() -> String {
+        let prim = |id: &str| {
+            format!(r#"<primitive id="{id}" class="ocf" provider="crm-lite" type="mgmt-api"/>"#)
+        };
+        let n2 = node_state(
+            2,
+            &[
+                rsc("fs", &[op("fs", "start", 0, 5, 0, 0)]),
+                rsc(
+                    "api",
+                    &[
+                        op("api", "start", 0, 6, 0, 0),
+                        op("api", "monitor", 10_000, 7, 7, 0),
+                    ],
+                ),
+            ],
+        );
+        let n3 = node_state(
+            3,
+            &[
+                rsc(
+                    "db",
+                    &[
+                        op("db", "start", 0, 8, 0, 0),
+                        op("db", "promote", 0, 9, 0, 0),
+                    ],
+                ),
+                rsc(
+                    "lb",
+                    &[
+                        op("lb", "start", 0, 10, 0, 0),
+                        op("lb", "stop", 0, 11, 0, -1),
+                    ],
+                ),
+            ],
+        );
+        format!(
+            r#"<cib admin_epoch="0" epoch="3" num_updates="0"><configuration><crm_config/><nodes><node id="1" uname="n1"/><node id="2" uname="n2"/><node id="3" uname="n3"/></nodes><resources>{}{}{}{}<clone id="db-clone"><meta_attributes id="db-m"><nvpair id="db-m-p" name="promotable" value="true"/></meta_attributes>{}</clone></resources><constraints/></configuration><status>{n2}{n3}</status></cib>"#,
+            prim("fs"),
+            prim("api"),
+            prim("lb"),
+            prim("a1"),
+            prim("db"),
+        )
+    }
+
+    #[test]
+    fn status_shows_where_the_history_says_resources_run_and_what_failed() {
+        let node = Node::new(Config {
+            local: 1,
+            nodes: (1..=3).map(|i| (i, format!("n{i}"))).collect(),
+            cib: Some(saved()),
+        });
+        let st = node.status();
+        let row = |id: &str| -> Vec<&ResourceStatus> {
+            st.resources.iter().filter(|r| r.id == id).collect()
+        };
+        // Started as its history says, not failed.
+        let fs = row("fs");
+        assert_eq!(fs.len(), 1, "{st:?}");
+        assert_eq!(
+            (fs[0].role.as_str(), fs[0].nodes.clone()),
+            ("Started", vec!["n2".to_owned()])
+        );
+        assert!(!fs[0].failed && fs[0].failed_op.is_none() && fs[0].pending.is_none());
+        // Its last monitor found it not running: FAILED there, with the operation.
+        let api = row("api");
+        assert_eq!(api.len(), 1, "{st:?}");
+        assert!(api[0].failed, "{st:?}");
+        assert_eq!(api[0].nodes, ["n2"]);
+        assert_eq!(
+            api[0].failed_op.as_deref(),
+            Some("monitor (every 10 s): rc 7 (not running)")
+        );
+        // A promotable clone's instance, promoted.
+        let db = row("db");
+        assert_eq!(db.len(), 1, "{st:?}");
+        assert_eq!(
+            (db[0].role.as_str(), db[0].nodes.clone()),
+            ("Promoted", vec!["n3".to_owned()])
+        );
+        // A stop under way.
+        let lb = row("lb");
+        assert_eq!(lb.len(), 1, "{st:?}");
+        assert_eq!(lb[0].pending.as_deref(), Some("stop"), "{st:?}");
+        assert_eq!(lb[0].nodes, ["n3"]);
+        // Configured, never seen running.
+        let a1 = row("a1");
+        assert_eq!(a1.len(), 1, "{st:?}");
+        assert_eq!(a1[0].role, "Stopped");
+        assert!(a1[0].nodes.is_empty());
+        assert_eq!(a1[0].agent, "ocf:crm-lite:mgmt-api");
+        // The plan (no node is a member yet) places nothing: status is not the plan.
+        let planned = node.planned();
+        assert!(planned.iter().all(|p| p.nodes.is_empty()), "{planned:?}");
     }
 }

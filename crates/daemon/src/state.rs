@@ -1,6 +1,8 @@
 //! This node's copy of the CIB: one [`Document`] (configuration and status) and helpers to
 //! cut it into the pieces the wire carries (the configuration, one node's `node_state`) and
 //! put them back, all pure.
+use std::collections::BTreeSet;
+
 use cib::Document;
 use cib::model::Versions;
 use cib::tree::ElementId;
@@ -154,6 +156,35 @@ pub fn with_config(doc: &Document, config: &str) -> Document {
         }
     }
     out
+}
+
+/// The elements that make a resource id (those a location or order can name).
+const RESOURCE_ELEMENTS: [&str; 5] = ["primitive", "group", "clone", "master", "bundle"];
+
+/// The resource ids configured in a CIB's `<resources>` (at any depth: groups' and clones'
+/// members included), from the element tree, so that a Pacemaker CIB with features crm-lite
+/// does not model still reads.
+pub fn resource_ids(xml: &str) -> BTreeSet<String> {
+    let (doc, _) = Document::parse(xml);
+    let mut ids = BTreeSet::new();
+    let Some(root) = doc.root() else {
+        return ids;
+    };
+    let mut stack: Vec<(ElementId, bool)> = vec![(root, false)];
+    while let Some((e, inside)) = stack.pop() {
+        let el = doc.get(e);
+        let inside = inside || el.name == "resources";
+        if inside && RESOURCE_ELEMENTS.contains(&el.name.as_str()) {
+            if let Some(id) = el.attr("id") {
+                ids.insert(id.to_owned());
+            }
+        }
+        // The status section holds history, not configuration.
+        if el.name != "status" {
+            stack.extend(doc.children(e).map(|c| (c, inside)));
+        }
+    }
+    ids
 }
 
 /// The version counters on the root of `doc`.

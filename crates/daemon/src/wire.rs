@@ -7,8 +7,9 @@ use transition::OpResult;
 
 use crate::NodeId;
 
-/// The version of the format.
-pub const VERSION: u32 = 1;
+/// The version of the format (2: configurations are adopted only after every member's
+/// [`Msg::Verdict`], which a daemon of version 1 would never send).
+pub const VERSION: u32 = 2;
 
 /// A transition, named by its coordinator and the coordinator's serial.
 pub type Tx = (NodeId, u64);
@@ -171,6 +172,14 @@ pub enum Msg {
         xml: String,
         /// The request.
         req: ReqId,
+    },
+    /// The sender's verdict on configuration `req`: `None` when no Pacemaker on its node
+    /// configures one of its resource ids, else why it refuses it.
+    Verdict {
+        /// The configuration's request.
+        req: ReqId,
+        /// Why not.
+        refusal: Option<String>,
     },
     /// An operator's edit.
     Edit {

@@ -1,15 +1,22 @@
 //! The daemon's state machine over the simulated Corosync: focused scenarios (sync,
-//! version refusal, unclean → fence → recovery, a failing fence, a coordinator change),
-//! then thousands of random fault schedules checked at every step: no primitive (or
-//! promoted instance) active on two nodes, no start sent where the resource already runs (its
-//! history lost, say by a synchronisation that missed a result), nothing of a lost node
-//! started elsewhere before its fence is confirmed, and every schedule converges once the
-//! faults stop, with every node's view the same.
+//! version refusal, unclean → fence → recovery, a failing fence, a coordinator change, an
+//! operation whose result never comes), then thousands of random fault schedules (node
+//! kills and restarts, splits, failing fences and agents, hung executors, operator
+//! requests) checked at every step: no primitive (or promoted instance) active on two
+//! nodes, nothing of a lost node started elsewhere before its fence is confirmed, and
+//! every schedule converges once the faults stop, with every node's view the same. No start
+//! is ever sent where the resource already runs (its history lost, say by a synchronisation
+//! that missed a result).
 //!
-//! `DAEMON_SIM_SEEDS=N` runs N random schedules (default 350: about 0.15 s of CPU each in
-//! a debug build, so the test stays under a minute); `DAEMON_SIM_SEED=S` replays one (with
+//! Once quiet, every live node's `status` (resources where their history says they run)
+//! must show the world as it is.
+//!
+//! `DAEMON_SIM_SEEDS=N` runs N random schedules (default 350: about 0.2 s of CPU each in
+//! a debug build, so the test stays near a minute); `DAEMON_SIM_SEED=S` replays one (with
 //! `DAEMON_SIM_LOG=<file>` writing its whole log); `DAEMON_SIM_FROM=F` starts the seeds at
-//! F.
+//! F. CI (`scripts/test`) runs 2,000 more in a release build (about 35 ms each):
+//! `DAEMON_SIM_FROM=350 DAEMON_SIM_SEEDS=2000 cargo test --release -p daemon --test sim
+//! random_fault_schedules`.
 
 mod harness;
 
@@ -27,6 +34,9 @@ fn converged(h: &mut Harness) {
         h.tail(60)
     );
     assert_eq!(h.planned(), h.actual(), "world = plan\n{}", h.tail(60));
+    if let Err(e) = h.status_shows_the_world() {
+        panic!("{e}\n{}", h.tail(60));
+    }
 }
 
 fn where_is(h: &Harness, rsc: &str) -> Vec<String> {
@@ -146,6 +156,11 @@ fn a_failing_fence_blocks_recovery_is_retried_and_shown_in_status() {
             .any(|f| f.contains("failed fence attempt")),
         "{st:?}"
     );
+    // Status shows where fs was last seen, on the unfenced victim, not where a plan
+    // would put it.
+    let fs: Vec<_> = st.resources.iter().filter(|r| r.id == "fs").collect();
+    assert_eq!(fs.len(), 1, "{st:?}");
+    assert_eq!(fs[0].nodes, [format!("n{victim}")], "{st:?}");
     // The device works again: the node is fenced and its resources come back.
     h.fence_broken = false;
     converged(&mut h);
@@ -243,6 +258,60 @@ fn apply_refuses_an_invalid_cib_and_a_stale_version_and_hands_a_new_one_to_all()
 }
 
 #[test]
+fn a_configuration_with_an_id_pacemaker_has_on_any_node_is_refused_by_every_node() {
+    let mut h = Harness::new(11, 3, 0, Some(&cib(3, 5)));
+    converged(&mut h);
+    // Pacemaker runs on n3 (beside crm-lite on the same ring) and configures a2.
+    h.pacemaker(3, &["a2", "pcmk-only"]);
+    h.request(
+        1,
+        7,
+        Request::Apply {
+            file: "new.xml".into(),
+            xml: cib(3, 6),
+        },
+    );
+    converged(&mut h);
+    match h.m[&1].replies.last() {
+        Some((_, Reply::Done { ok: false, message })) => assert!(
+            message.contains("Pacemaker runs on n3")
+                && message.contains("configures a2 too")
+                && message.contains("nothing was changed"),
+            "{message}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    for i in 1..=3 {
+        assert_eq!(h.node(i).status().version, "0.5.0", "n{i} kept the old one");
+    }
+    // Without a2 it is adopted everywhere.
+    let without = cib(3, 6)
+        .replace(r#"<primitive id="a2" class="ocf" provider="crm-lite" type="mgmt-api"><operations><op id="a2-mon" name="monitor" interval="10s"/></operations></primitive>"#, "")
+        .replace(r#"<rsc_colocation id="apart" rsc="a2" with-rsc="a1" score="-INFINITY"/>"#, "");
+    h.request(
+        1,
+        8,
+        Request::Apply {
+            file: "new.xml".into(),
+            xml: without,
+        },
+    );
+    converged(&mut h);
+    assert!(
+        matches!(
+            h.m[&1].replies.last(),
+            Some((_, Reply::Done { ok: true, .. }))
+        ),
+        "{:?}",
+        h.m[&1].replies
+    );
+    for i in 1..=3 {
+        assert_eq!(h.node(i).status().version, "0.6.0");
+    }
+    assert!(where_is(&h, "a2").is_empty());
+}
+
+#[test]
 fn move_ban_clear_and_cleanup_act_cluster_wide_and_unknown_nodes_are_refused() {
     let mut h = Harness::new(6, 3, 0, Some(&cib(3, 1)));
     converged(&mut h);
@@ -259,6 +328,12 @@ fn move_ban_clear_and_cleanup_act_cluster_wide_and_unknown_nodes_are_refused() {
             node: to.clone(),
             ban: false,
         },
+    );
+    // Answered at once (a client tells a stuck daemon by its silence).
+    assert!(
+        matches!(h.m[&1].replies.first(), Some((_, Reply::Progress(l))) if l.contains("move stack to")),
+        "{:?}",
+        h.m[&1].replies
     );
     converged(&mut h);
     assert_eq!(where_is(&h, "fs"), vec![to.clone()]);
@@ -433,6 +508,19 @@ fn run_for(h: &mut Harness, ms: u64) {
     }
 }
 
+/// Runs the cluster (no faults) until `until`.
+fn run_until(h: &mut Harness, until: u64) {
+    while h.now < until {
+        h.pump();
+        while h.sim.deliver_one() {
+            h.pump();
+        }
+        let next = h.next_due().unwrap_or(h.now + 1000).max(h.now + 1);
+        h.advance(next.min(until));
+        h.check_world();
+    }
+}
+
 fn score(v: &str) -> Vec<(String, String)> {
     vec![("master-db".to_owned(), v.to_owned())]
 }
@@ -507,6 +595,162 @@ fn promotion_follows_the_scores_the_agents_report_on_every_node() {
     assert_eq!(promoted(&h).len(), 1, "{:?}", h.actual());
 }
 
+/// Runs the cluster until a1's first start was handed out and hangs there; returns when
+/// and on which node.
+fn hang_a1_start(h: &mut Harness) -> (u64, String) {
+    h.hang_next = Some(("a1".into(), "start".into()));
+    for _ in 0..500 {
+        let hung = h
+            .log
+            .iter()
+            .find(|l| l.contains("runs start a1") && l.ends_with("(hangs)"))
+            .cloned();
+        if let Some(l) = hung {
+            let t0 = l
+                .split(' ')
+                .next()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0);
+            return (t0, l.split(' ').nth(1).unwrap_or_default().to_owned());
+        }
+        h.pump();
+        h.sim.deliver_one();
+        h.pump();
+        let next = h.next_due().unwrap_or(h.now + 100).max(h.now + 1);
+        h.advance(next.min(h.now + 500));
+    }
+    panic!("a1's start never ran\n{}", h.tail(40));
+}
+
+/// When a1 was started again (not the hung start), if it was.
+fn restarted(h: &Harness) -> Option<u64> {
+    h.log
+        .iter()
+        .find(|l| l.contains("runs start a1") && !l.ends_with("(hangs)"))
+        .and_then(|l| l.split(' ').next()?.parse::<u64>().ok())
+}
+
+#[test]
+fn an_operation_whose_executor_hangs_is_timed_out_by_its_node_and_recovered() {
+    let mut h = Harness::new(10, 3, 0, Some(&cib(3, 1)));
+    let (t0, on) = hang_a1_start(&mut h);
+    // Its timeout (20 s, the default) plus half of cluster-delay (60 s, the default): until
+    // then the cluster waits, and a1 runs nowhere.
+    run_until(&mut h, t0 + 50_000 - 500);
+    assert!(where_is(&h, "a1").is_empty(), "{:?}", h.actual());
+    assert!(h.node(1).status().busy, "still awaited\n{}", h.tail(20));
+    assert_eq!(
+        restarted(&h),
+        None,
+        "started again too early\n{}",
+        h.tail(40)
+    );
+    // Then its node says it timed out, every copy records the failure, and a1 is
+    // recovered on another node (a failed start is fatal there).
+    converged(&mut h);
+    let a1 = where_is(&h, "a1");
+    assert_eq!(a1.len(), 1, "{:?}", h.actual());
+    assert_ne!(a1[0], on, "recovered elsewhere");
+    assert!(
+        restarted(&h).is_some_and(|t| t >= t0 + 50_000),
+        "{}",
+        h.tail(40)
+    );
+    for i in 1..=3 {
+        let st = h.node(i).status();
+        assert!(
+            st.failures
+                .iter()
+                .any(|f| f.starts_with(&format!("a1 start on {on}: rc 1"))
+                    && f.contains(
+                        "gave no result within the operation's timeout (20 s) plus 30 s"
+                    )),
+            "n{i}: {:?}",
+            st.failures
+        );
+    }
+    // The executor answers at last (its own timeout): nothing changes.
+    h.release_hung();
+    converged(&mut h);
+    assert_eq!(where_is(&h, "a1"), a1);
+}
+
+#[test]
+fn a_member_that_never_answers_is_timed_out_by_the_coordinator_then_fenced() {
+    let mut h = Harness::new(12, 3, 0, Some(&cib(3, 1)));
+    let (t0, on) = hang_a1_start(&mut h);
+    let id: u32 = on.trim_start_matches('n').parse().unwrap_or(0);
+    if id == 1 {
+        // The coordinator itself: nobody would time it out but itself. Not this test.
+        panic!("seed 12 must not hang a1's start on the coordinator");
+    }
+    // The node's daemon freezes: a member that says nothing at all, not even that its
+    // executor hangs.
+    h.frozen.insert(id);
+    run_until(&mut h, t0 + 80_000 - 500);
+    assert!(where_is(&h, "a1").is_empty(), "{:?}", h.actual());
+    assert_eq!(
+        restarted(&h),
+        None,
+        "started again too early\n{}",
+        h.tail(40)
+    );
+    // The coordinator takes the start as timed out after the timeout plus cluster-delay.
+    run_until(&mut h, t0 + 80_000 + 1_000);
+    let st = h.node(1).status();
+    assert!(
+        st.failures
+            .iter()
+            .any(|f| f.starts_with(&format!("a1 start on {on}: rc 1"))
+                && f.contains("within its timeout (20 s) plus cluster-delay (60 s)")),
+        "{:?}\n{}",
+        st.failures,
+        h.tail(30)
+    );
+    assert_eq!(
+        restarted(&h),
+        None,
+        "a1 may still run there\n{}",
+        h.tail(40)
+    );
+    // The stop it plans there never answers either: it times out too, a failed stop
+    // fences the node, and only then is a1 started elsewhere.
+    converged(&mut h);
+    assert!(h.fences.contains(&(on.clone(), true)), "{:?}", h.fences);
+    let a1 = where_is(&h, "a1");
+    assert_eq!(a1.len(), 1, "{:?}", h.actual());
+    assert!(
+        restarted(&h).is_some_and(|t| t >= t0 + 80_000),
+        "{}",
+        h.tail(40)
+    );
+}
+
+#[test]
+fn an_operation_hung_when_the_coordinator_dies_does_not_block_the_next_one() {
+    let mut h = Harness::new(13, 3, 0, Some(&cib(3, 1)));
+    let (t0, on) = hang_a1_start(&mut h);
+    assert_ne!(
+        on, "n1",
+        "seed 13 hangs a1's start on another node than the coordinator"
+    );
+    // The coordinator dies: the next one learns from the Joins that the start still runs
+    // and waits for it, until its node says it timed out.
+    h.kill(1);
+    converged(&mut h);
+    assert!(
+        h.fences.contains(&("n1".to_owned(), true)),
+        "{:?}",
+        h.fences
+    );
+    assert_eq!(where_is(&h, "a1").len(), 1, "{:?}", h.actual());
+    assert!(
+        restarted(&h).is_some_and(|t| t >= t0 + 50_000),
+        "{}",
+        h.tail(40)
+    );
+}
+
 /// One random fault schedule; `Err` says what broke.
 fn schedule(seed: u64) -> Result<(), String> {
     let probe = Harness::new(seed, 3, 0, None);
@@ -558,6 +802,8 @@ fn schedule(seed: u64) -> Result<(), String> {
             }
             87..=88 => h.fence_broken = !h.fence_broken,
             89..=90 => h.agent_fail = [0, 5, 20][h.sim.draw(3) as usize],
+            // Executors that hang (no result until the faults stop).
+            92 => h.hang = [0, 0, 5][h.sim.draw(3) as usize],
             91 => {
                 // An operator moves, bans or clears, on any live node.
                 let alive: Vec<u32> = h.alive();
@@ -591,6 +837,8 @@ fn schedule(seed: u64) -> Result<(), String> {
     // The faults stop: the network heals, the dead boot, devices and agents work.
     h.fence_broken = false;
     h.agent_fail = 0;
+    h.hang = 0;
+    h.release_hung();
     if split {
         h.heal();
     }
@@ -616,6 +864,7 @@ fn schedule(seed: u64) -> Result<(), String> {
     if planned.is_empty() {
         return Err("nothing runs after the faults stopped".into());
     }
+    h.status_shows_the_world()?;
     // Every copy agrees.
     let views: Vec<_> =
         h.m.values()

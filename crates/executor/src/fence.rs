@@ -2,7 +2,7 @@
 //! fence-agents protocol: `key=value` lines on the agent's standard input, `action=` the
 //! operation and `nodename=` the target (plus the agent's own host argument, `port` or
 //! `plug`, when its meta-data has one).
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::run::{ExecError, Outcome, Request, Runner};
 
@@ -26,6 +26,10 @@ pub struct Attempt {
     pub outcome: Result<Outcome, ExecError>,
 }
 
+/// Pacemaker's default `pcmk_<action>_retries`: how many times an action is tried again
+/// (while its timeout has time left) after it failed.
+pub const DEFAULT_RETRIES: u32 = 2;
+
 impl Device {
     fn param(&self, name: &str) -> Option<&str> {
         self.params
@@ -34,21 +38,107 @@ impl Device {
             .map(|(_, v)| v.as_str())
     }
 
+    /// What the agent is asked to do for `action`: `pcmk_<action>_action` when the device
+    /// sets one (a device whose `reboot` is spelled otherwise, or an `off` that must be a
+    /// `reboot`), else `action`.
+    pub fn command(&self, action: &str) -> String {
+        self.param(&format!("pcmk_{action}_action"))
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .unwrap_or(action)
+            .to_owned()
+    }
+
+    /// The time `action` may take: `pcmk_<action>_timeout` when the device sets one, else
+    /// `default` (the fence operation's timeout).
+    pub fn timeout(&self, action: &str, default: Duration) -> Duration {
+        self.param(&format!("pcmk_{action}_timeout"))
+            .and_then(cib::duration::parse_ms)
+            .filter(|ms| *ms > 0)
+            .map_or(default, Duration::from_millis)
+    }
+
+    /// How many times a failed `action` is tried again: `pcmk_<action>_retries`, else
+    /// [`DEFAULT_RETRIES`].
+    pub fn retries(&self, action: &str) -> u32 {
+        self.param(&format!("pcmk_{action}_retries"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(DEFAULT_RETRIES)
+    }
+
+    /// How long to wait before fencing `target` with `action`: only `off` and `reboot`
+    /// wait, `pcmk_delay_base` (one time, or a per-node map `n1:1s;n2:5s`) plus a share
+    /// `random` (0 to 1) of what `pcmk_delay_max` leaves above it.
+    pub fn delay(&self, target: &str, action: &str, random: f64) -> Duration {
+        if !matches!(action, "off" | "reboot") {
+            return Duration::ZERO;
+        }
+        let base = self.param("pcmk_delay_base").map_or(0, |v| {
+            if v.contains(':') {
+                v.split([';', ' ', ','])
+                    .filter_map(|e| e.split_once(':'))
+                    .find(|(n, _)| n.trim() == target)
+                    .and_then(|(_, d)| cib::duration::parse_ms(d))
+                    .unwrap_or(0)
+            } else {
+                cib::duration::parse_ms(v).unwrap_or(0)
+            }
+        });
+        let max = self
+            .param("pcmk_delay_max")
+            .and_then(cib::duration::parse_ms)
+            .unwrap_or(0);
+        let extra = if max > base {
+            ((max - base) as f64 * random.clamp(0.0, 1.0)) as u64
+        } else {
+            0
+        };
+        Duration::from_millis(base + extra)
+    }
+
     fn request(&self, action: &str, timeout: Duration, extra: &[(String, String)]) -> Request {
         let mut params = self.params.clone();
+        params.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
         params.extend_from_slice(extra);
         Request {
             rsc: self.id.clone(),
             class: "stonith".into(),
             provider: None,
             agent: self.agent.clone(),
-            action: action.into(),
+            action: self.command(action),
             interval_ms: 0,
             timeout,
             params,
             meta: Vec::new(),
             node: String::new(),
         }
+    }
+
+    /// Runs `action` (as [`Device::command`] spells it, within [`Device::timeout`]),
+    /// trying it again up to [`Device::retries`] times while the timeout has time left, as
+    /// Pacemaker's fencer does. The last answer is returned.
+    fn run(
+        &self,
+        runner: &dyn Runner,
+        action: &str,
+        timeout: Duration,
+        extra: &[(String, String)],
+    ) -> Result<Outcome, ExecError> {
+        let timeout = self.timeout(action, timeout);
+        let start = Instant::now();
+        let mut last = runner.run(&self.request(action, timeout, extra));
+        for _ in 0..self.retries(action) {
+            if last.as_ref().is_ok_and(|o| o.rc == 0) {
+                break;
+            }
+            let left = timeout.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                break;
+            }
+            tracing::debug!(device = %self.id, action, "fence device action failed: trying again");
+            last = runner.run(&self.request(action, left, extra));
+        }
+        last
     }
 
     /// The value `pcmk_host_map` gives `target` (`node:port;node2:port2`), if any.
@@ -62,7 +152,8 @@ impl Device {
 
     /// Whether this device may fence `target`, by Pacemaker's `pcmk_host_check`:
     /// `static-list` (the default when `pcmk_host_list` or `pcmk_host_map` is set), `none`,
-    /// or `dynamic-list` (the default otherwise: the agent's `list` output names it).
+    /// `status` (the agent's `status` of the target answers on or off), or `dynamic-list`
+    /// (the default otherwise: the agent's `list` output names it).
     pub fn can_fence(&self, runner: &dyn Runner, target: &str, timeout: Duration) -> bool {
         let has_static =
             self.param("pcmk_host_list").is_some() || self.param("pcmk_host_map").is_some();
@@ -79,41 +170,113 @@ impl Device {
                         .param("pcmk_host_list")
                         .is_some_and(|l| l.split([',', ' ', '\t']).any(|n| n == target))
             }
-            _ => match runner.run(&self.request("list", timeout, &[])) {
+            "status" => {
+                let meta = self.metadata(runner, timeout);
+                let extra = self.target_args(target, meta.as_deref());
+                // 0: on, 2: off; either way the device controls the target.
+                matches!(
+                    self.run(runner, "status", timeout, &extra),
+                    Ok(o) if o.rc == 0 || o.rc == 2
+                )
+            }
+            _ => match self.run(runner, "list", timeout, &[]) {
                 Ok(o) if o.rc == 0 => listed(&o.stdout, target),
                 _ => false,
             },
         }
     }
 
+    /// The agent's meta-data, unless nothing needs it (`pcmk_host_argument` set).
+    fn metadata(&self, runner: &dyn Runner, timeout: Duration) -> Option<String> {
+        runner
+            .run(&Request {
+                action: "metadata".into(),
+                ..self.request("metadata", timeout, &[])
+            })
+            .ok()
+            .filter(|o| o.rc == 0)
+            .map(|o| o.stdout)
+    }
+
     /// The parameter that carries the target for this agent: `pcmk_host_argument` when set
     /// (`none`: there is none), else `port` or `plug` when the agent's meta-data has one.
-    fn host_argument(&self, runner: &dyn Runner, timeout: Duration) -> Option<String> {
+    fn host_argument(&self, meta: Option<&str>) -> Option<String> {
         if let Some(a) = self.param("pcmk_host_argument") {
             return (a != "none").then(|| a.to_owned());
         }
-        let meta = runner.run(&self.request("metadata", timeout, &[])).ok()?;
+        let meta = meta?;
         ["port", "plug"]
             .into_iter()
-            .find(|p| meta.stdout.contains(&format!("name=\"{p}\"")))
+            .find(|p| meta.contains(&format!("name=\"{p}\"")))
             .map(str::to_owned)
     }
 
-    /// Ask the agent to `action` (`reboot`, `off`, `on`) `target`.
+    /// What names the target to the agent: `nodename`, and the agent's host argument
+    /// (the `pcmk_host_map` alias, else the node name) unless the device configures that
+    /// parameter itself (other than `dynamic`), as Pacemaker's fencer does.
+    fn target_args(&self, target: &str, meta: Option<&str>) -> Vec<(String, String)> {
+        let mut extra = vec![("nodename".to_owned(), target.to_owned())];
+        if let Some(arg) = self.host_argument(meta) {
+            let configured = self
+                .param(&arg)
+                .is_some_and(|v| !v.trim().eq_ignore_ascii_case("dynamic"));
+            if !configured {
+                let value = self.mapped(target).unwrap_or_else(|| target.to_owned());
+                extra.retain(|(k, _)| *k != arg);
+                extra.push((arg, value));
+            }
+        }
+        extra
+    }
+
+    /// Ask the agent to `action` (`reboot`, `off`, `on`) `target`, as Pacemaker's fencer
+    /// does: a `reboot` the agent's meta-data does not list (and no `pcmk_reboot_action`
+    /// names) is an `off`; `off` and `reboot` wait [`Device::delay`] first (`random`: 0
+    /// to 1, the share of `pcmk_delay_max`); the device's `pcmk_<action>_action`,
+    /// `_timeout` and `_retries` apply.
     pub fn fence(
         &self,
         runner: &dyn Runner,
         target: &str,
         action: &str,
         timeout: Duration,
+        random: f64,
     ) -> Result<Outcome, ExecError> {
-        let mut extra = vec![("nodename".to_owned(), target.to_owned())];
-        if let Some(arg) = self.host_argument(runner, timeout) {
-            let value = self.mapped(target).unwrap_or_else(|| target.to_owned());
-            extra.push((arg, value));
+        let needs_meta = self.param("pcmk_host_argument").is_none()
+            || (action == "reboot" && self.param("pcmk_reboot_action").is_none());
+        let meta = needs_meta.then(|| self.metadata(runner, timeout)).flatten();
+        let no_reboot = action == "reboot"
+            && self.param("pcmk_reboot_action").is_none()
+            && meta
+                .as_deref()
+                .is_some_and(|m| m.contains("<actions>") && !m.contains("name=\"reboot\""));
+        let action = if no_reboot {
+            tracing::info!(device = %self.id, target, "the agent has no reboot: fencing with off");
+            "off"
+        } else {
+            action
+        };
+        let extra = self.target_args(target, meta.as_deref());
+        let delay = self.delay(target, action, random);
+        if !delay.is_zero() {
+            tracing::info!(device = %self.id, target, ms = delay.as_millis() as u64, "fence delay");
+            std::thread::sleep(delay);
         }
-        runner.run(&self.request(action, timeout, &extra))
+        self.run(runner, action, timeout, &extra)
     }
+}
+
+/// A share between 0 and 1 that differs from call to call (for `pcmk_delay_max`, whose
+/// point is that two nodes fencing each other do not wait the same time).
+fn random_share() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    (h.finish() % 10_001) as f64 / 10_000.0
 }
 
 /// Whether a fence agent's `list` output names `target` (one target per line, its name
@@ -141,7 +304,7 @@ pub fn fence_node(
         .iter()
         .filter(|d| d.can_fence(runner, target, timeout))
     {
-        let outcome = d.fence(runner, target, action, timeout);
+        let outcome = d.fence(runner, target, action, timeout, random_share());
         let ok = outcome.as_ref().is_ok_and(|o| o.rc == 0);
         attempts.push(Attempt {
             device: d.id.clone(),
@@ -281,5 +444,256 @@ mod tests {
         let last = seen.iter().rev().find(|r| r.action == "reboot");
         let params = last.map(|r| r.params.clone()).unwrap_or_default();
         assert!(!params.iter().any(|(k, _)| k == "port"), "{params:?}");
+    }
+    /// An action asked: what, within how long, with which parameters.
+    type Asked = (String, Duration, Vec<(String, String)>);
+
+    /// A fence agent that answers `list` and `metadata` from its script, and every other
+    /// action with the next rc of `rcs` (0 once they run out); it keeps every request.
+    struct Scripted {
+        seen: Mutex<Vec<Request>>,
+        meta: &'static str,
+        rcs: Mutex<Vec<i32>>,
+    }
+
+    impl Scripted {
+        fn new(meta: &'static str, rcs: &[i32]) -> Scripted {
+            Scripted {
+                seen: Mutex::new(Vec::new()),
+                meta,
+                rcs: Mutex::new(rcs.iter().rev().copied().collect()),
+            }
+        }
+
+        /// The actions asked, other than meta-data.
+        fn asked(&self) -> Vec<Asked> {
+            self.seen
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .filter(|r| r.action != "metadata")
+                .map(|r| (r.action.clone(), r.timeout, r.params.clone()))
+                .collect()
+        }
+    }
+
+    impl Runner for Scripted {
+        fn run(&self, req: &Request) -> Result<Outcome, ExecError> {
+            self.seen
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(req.clone());
+            let (rc, stdout) = match req.action.as_str() {
+                "metadata" => (0, self.meta),
+                "list" => (0, "n1\nn2\n"),
+                _ => (
+                    self.rcs
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .pop()
+                        .unwrap_or(0),
+                    "",
+                ),
+            };
+            Ok(Outcome {
+                rc,
+                timed_out: false,
+                duration: Duration::ZERO,
+                exit_reason: None,
+                stdout: stdout.into(),
+                restart: None,
+            })
+        }
+    }
+
+    const WITH_REBOOT: &str = r#"<parameters><parameter name="port"/></parameters><actions><action name="on"/><action name="off"/><action name="reboot"/></actions>"#;
+    const NO_REBOOT: &str = r#"<parameters><parameter name="plug"/></parameters><actions><action name="on"/><action name="off"/></actions>"#;
+    const T: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn pcmk_reboot_action_and_pcmk_off_action_name_what_the_agent_runs() {
+        let f = Scripted::new(WITH_REBOOT, &[]);
+        let d = dev(
+            "f1",
+            &[("pcmk_host_check", "none"), ("pcmk_reboot_action", "off")],
+        );
+        let a = fence_node(&f, &[d], "n2", "reboot", T);
+        assert_eq!(a.len(), 1);
+        let asked: Vec<String> = f.asked().into_iter().map(|(a, ..)| a).collect();
+        assert_eq!(asked, ["off"], "a reboot the device spells off is an off");
+        let f = Scripted::new(WITH_REBOOT, &[]);
+        let d = dev(
+            "f1",
+            &[
+                ("pcmk_host_check", "none"),
+                ("pcmk_off_action", "power-off"),
+            ],
+        );
+        fence_node(&f, &[d], "n2", "off", T);
+        let asked: Vec<String> = f.asked().into_iter().map(|(a, ..)| a).collect();
+        assert_eq!(asked, ["power-off"]);
+        // The list too is asked as the device spells it.
+        let f = Scripted::new(WITH_REBOOT, &[]);
+        let d = dev("f1", &[("pcmk_list_action", "hosts")]);
+        assert!(!d.can_fence(&f, "n2", T), "the fake knows no 'hosts' list");
+        assert_eq!(f.asked()[0].0, "hosts");
+    }
+
+    #[test]
+    fn a_reboot_the_agent_does_not_have_is_an_off() {
+        let f = Scripted::new(NO_REBOOT, &[]);
+        let d = dev("f1", &[("pcmk_host_check", "none")]);
+        fence_node(&f, &[d], "n1", "reboot", T);
+        let asked = f.asked();
+        assert_eq!(asked.len(), 1);
+        assert_eq!(asked[0].0, "off");
+        assert!(
+            asked[0].2.contains(&("plug".into(), "n1".into())),
+            "{:?}",
+            asked[0].2
+        );
+        let f = Scripted::new(WITH_REBOOT, &[]);
+        fence_node(
+            &f,
+            &[dev("f1", &[("pcmk_host_check", "none")])],
+            "n1",
+            "reboot",
+            T,
+        );
+        assert_eq!(f.asked()[0].0, "reboot");
+    }
+
+    #[test]
+    fn a_failed_action_is_retried_pcmk_retries_times_within_its_own_timeout() {
+        // Fails twice, then works: the default two retries reach it.
+        let f = Scripted::new(WITH_REBOOT, &[1, 1, 0]);
+        let d = dev(
+            "f1",
+            &[("pcmk_host_check", "none"), ("pcmk_reboot_timeout", "90s")],
+        );
+        let a = fence_node(&f, &[d], "n1", "reboot", T);
+        assert_eq!(a[0].outcome.as_ref().map(|o| o.rc).ok(), Some(0));
+        let asked = f.asked();
+        assert_eq!(asked.len(), 3, "{asked:?}");
+        // The device's own timeout, not the operation's.
+        assert_eq!(asked[0].1, Duration::from_secs(90));
+        assert!(asked[1].1 <= Duration::from_secs(90));
+        // No retries: one failed run.
+        let f = Scripted::new(WITH_REBOOT, &[1, 0]);
+        let d = dev(
+            "f1",
+            &[("pcmk_host_check", "none"), ("pcmk_reboot_retries", "0")],
+        );
+        let a = fence_node(&f, &[d], "n1", "reboot", T);
+        assert_eq!(a[0].outcome.as_ref().map(|o| o.rc).ok(), Some(1));
+        assert_eq!(f.asked().len(), 1);
+    }
+
+    #[test]
+    fn a_host_argument_the_device_configures_is_not_overridden() {
+        let f = Scripted::new(WITH_REBOOT, &[]);
+        let d = dev("f1", &[("pcmk_host_check", "none"), ("port", "7")]);
+        fence_node(&f, &[d], "n2", "reboot", T);
+        let params = f.asked()[0].2.clone();
+        assert_eq!(
+            params
+                .iter()
+                .filter(|(k, _)| k == "port")
+                .collect::<Vec<_>>(),
+            [&("port".to_owned(), "7".to_owned())]
+        );
+        assert!(params.contains(&("nodename".into(), "n2".into())));
+        let f = Scripted::new(WITH_REBOOT, &[]);
+        let d = dev("f1", &[("pcmk_host_check", "none"), ("port", "dynamic")]);
+        fence_node(&f, &[d], "n2", "reboot", T);
+        let params = f.asked()[0].2.clone();
+        assert_eq!(params.last(), Some(&("port".to_owned(), "n2".to_owned())));
+    }
+
+    #[test]
+    fn delays_apply_to_off_and_reboot_per_target_up_to_pcmk_delay_max() {
+        let d = dev(
+            "f1",
+            &[
+                ("pcmk_delay_base", "n1:2s;n2:5s"),
+                ("pcmk_delay_max", "10s"),
+            ],
+        );
+        assert_eq!(d.delay("n2", "reboot", 0.0), Duration::from_secs(5));
+        assert_eq!(d.delay("n1", "off", 0.5), Duration::from_secs(6));
+        assert_eq!(d.delay("n1", "off", 1.0), Duration::from_secs(10));
+        assert_eq!(d.delay("n3", "off", 0.0), Duration::ZERO);
+        assert_eq!(d.delay("n1", "on", 1.0), Duration::ZERO);
+        let one = dev("f1", &[("pcmk_delay_base", "3")]);
+        assert_eq!(one.delay("n9", "reboot", 0.7), Duration::from_secs(3));
+        let s = random_share();
+        assert!((0.0..=1.0).contains(&s), "{s}");
+    }
+
+    #[test]
+    fn pcmk_host_check_status_asks_the_agent_about_the_target() {
+        let f = Scripted::new(WITH_REBOOT, &[2]);
+        let d = dev("f1", &[("pcmk_host_check", "status")]);
+        assert!(d.can_fence(&f, "n2", T), "off (2) is a target it controls");
+        let asked = f.asked();
+        assert_eq!(asked[0].0, "status");
+        assert!(asked[0].2.contains(&("port".into(), "n2".into())));
+        let f = Scripted::new(WITH_REBOOT, &[1, 1, 1]);
+        assert!(!d.can_fence(&f, "n2", T));
+    }
+    #[test]
+    fn a_real_fence_agent_is_told_off_on_its_input_when_the_device_says_so() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let log = t.path().join("input.log");
+        let agent = t.path().join("fence_test");
+        std::fs::write(
+            &agent,
+            format!(
+                r#"#!/bin/sh
+input=$(cat)
+printf '%s\n---\n' "$input" >> {log}
+case "$input" in
+*action=metadata*) echo '<resource-agent><parameters><parameter name="port"/></parameters><actions><action name="reboot"/><action name="off"/></actions></resource-agent>' ;;
+esac
+exit 0
+"#,
+                log = log.display()
+            ),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut runner = crate::run::OcfRunner::new(t.path().to_path_buf());
+        runner.fence_dir = t.path().to_path_buf();
+        let d = dev(
+            "f1",
+            &[
+                ("pcmk_host_check", "none"),
+                ("pcmk_reboot_action", "off"),
+                ("ip", "127.0.0.1"),
+            ],
+        );
+        let a = fence_node(&runner, &[d], "n2", "reboot", Duration::from_secs(10));
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].outcome.as_ref().map(|o| o.rc).ok(), Some(0));
+        let seen = std::fs::read_to_string(&log).unwrap_or_default();
+        let runs: Vec<&str> = seen
+            .split("---")
+            .filter(|r| !r.contains("action=metadata") && !r.trim().is_empty())
+            .collect();
+        assert_eq!(runs.len(), 1, "{seen}");
+        let lines: Vec<&str> = runs[0].lines().filter(|l| !l.is_empty()).collect();
+        assert!(lines.contains(&"action=off"), "{seen}");
+        assert!(!lines.contains(&"action=reboot"), "{seen}");
+        assert!(
+            lines.contains(&"nodename=n2") && lines.contains(&"port=n2"),
+            "{seen}"
+        );
+        assert!(lines.contains(&"ip=127.0.0.1"), "{seen}");
+        assert!(
+            !runs[0].contains("pcmk_"),
+            "pcmk_* parameters stay with the fencer: {seen}"
+        );
     }
 }

@@ -278,11 +278,46 @@ fn peer_uid(stream: &UnixStream) -> Option<u32> {
 // ---------------------------------------------------------------------------------------
 // The clients' side.
 
+/// How long a client waits for the daemon's first answer line unless
+/// `CRM_LITE_ANSWER_TIMEOUT` (seconds) says otherwise. The daemon answers every request at
+/// once (the status, a refusal, or a first progress line), so silence this long means it
+/// is stuck.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The exit code of a command whose daemon did not answer in time (Pacemaker's
+/// `CRM_EX_TIMEOUT`, as `timeout(1)`).
+pub const EXIT_TIMEOUT: u8 = 124;
+
+/// The daemon accepted a request and did not answer it in time.
+#[derive(Debug)]
+pub struct NoAnswer {
+    /// The socket.
+    pub path: PathBuf,
+    /// How long the client waited.
+    pub waited: Duration,
+}
+
+impl std::fmt::Display for NoAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the crm-lite daemon on {} accepted the request but did not answer within {} s: \
+             it may be stuck (see its log, journalctl -u crm-lite); whether the request was \
+             carried out is unknown (crm-lite status tells)",
+            self.path.display(),
+            self.waited.as_secs_f64()
+        )
+    }
+}
+
+impl std::error::Error for NoAnswer {}
+
 /// A connection to a running daemon.
 #[derive(Debug)]
 pub struct Client {
     stream: UnixStream,
     path: PathBuf,
+    answer_timeout: Duration,
 }
 
 impl Client {
@@ -292,7 +327,14 @@ impl Client {
         UnixStream::connect(path).ok().map(|stream| Client {
             stream,
             path: path.to_owned(),
+            answer_timeout: ANSWER_TIMEOUT,
         })
+    }
+
+    /// Waits at most `t` for the daemon's first answer line.
+    pub fn with_answer_timeout(mut self, t: Duration) -> Client {
+        self.answer_timeout = t;
+        self
     }
 
     /// Sends `msg`, hands each progress line to `progress`, and returns the last answer.
@@ -305,10 +347,37 @@ impl Client {
         let mut w = &self.stream;
         w.write_all(line_of(msg).as_bytes())
             .with_context(|| format!("failed to send the request to the daemon on {path}"))?;
+        // The first answer comes at once or the daemon is stuck; later ones follow the
+        // cluster (an operation may take its whole timeout), and end when it settles.
+        self.stream
+            .set_read_timeout(Some(self.answer_timeout.max(Duration::from_millis(1))))
+            .with_context(|| format!("failed to set a timeout on {path}"))?;
+        let mut first = true;
         let reader = BufReader::new(&self.stream);
         for line in reader.lines() {
-            let line =
-                line.with_context(|| format!("failed to read the daemon's answer on {path}"))?;
+            let line = match line {
+                Err(e)
+                    if first
+                        && matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) =>
+                {
+                    return Err(NoAnswer {
+                        path: self.path.clone(),
+                        waited: self.answer_timeout,
+                    }
+                    .into());
+                }
+                other => other
+                    .with_context(|| format!("failed to read the daemon's answer on {path}"))?,
+            };
+            if first {
+                first = false;
+                self.stream
+                    .set_read_timeout(None)
+                    .with_context(|| format!("failed to clear the timeout on {path}"))?;
+            }
             let m: ServerMsg = serde_json::from_str(&line)
                 .with_context(|| format!("the daemon on {path} answered {line:?}"))?;
             match m {

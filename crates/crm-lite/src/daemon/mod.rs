@@ -101,8 +101,9 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let exec = AgentExec(runner(&args.state_dir));
     let server = control::Server::bind(&args.socket)?;
     tracing::info!(socket = %server.path().display(), "listening");
-    let mut rt =
-        runtime::Runtime::new(group, machine, exec, store, saved).with_attr_dir(attrs.clone());
+    let mut rt = runtime::Runtime::new(group, machine, exec, store, saved)
+        .with_attr_dir(attrs.clone())
+        .with_pacemaker(pacemaker::watch());
     let result = loop {
         if STOP.load(Ordering::SeqCst) {
             break Ok(());

@@ -1,6 +1,8 @@
 //! Beside Pacemaker on one Corosync ring: crm-lite never manages a resource id that
 //! Pacemaker's CIB also has. The daemon refuses to start (and `apply` to hand a
-//! configuration over) when one would be managed by both, naming them.
+//! configuration over) when one would be managed by both, naming them; while it runs,
+//! [`watch`] tells the state machine Pacemaker's ids, and every member checks each
+//! configuration that arrives through the group against them before any adopts it.
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -8,34 +10,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
-/// The elements that make a resource id (those a location or order can name).
-const RESOURCE_ELEMENTS: [&str; 5] = ["primitive", "group", "clone", "master", "bundle"];
-
-/// The resource ids configured in a CIB's `<resources>` (at any depth: groups' and clones'
-/// members included), from the element tree, so that a Pacemaker CIB with features crm-lite
-/// does not model still reads.
-pub fn resource_ids(xml: &str) -> BTreeSet<String> {
-    let (doc, _) = cib::Document::parse(xml);
-    let mut ids = BTreeSet::new();
-    let Some(root) = doc.root() else {
-        return ids;
-    };
-    let mut stack: Vec<(cib::tree::ElementId, bool)> = vec![(root, false)];
-    while let Some((e, inside)) = stack.pop() {
-        let el = doc.get(e);
-        let inside = inside || el.name == "resources";
-        if inside && RESOURCE_ELEMENTS.contains(&el.name.as_str()) {
-            if let Some(id) = el.attr("id") {
-                ids.insert(id.to_owned());
-            }
-        }
-        // The status section holds history, not configuration.
-        if el.name != "status" {
-            stack.extend(doc.children(e).map(|c| (c, inside)));
-        }
-    }
-    ids
-}
+/// The resource ids configured in a CIB's `<resources>` (the daemon's own reading, which
+/// every node also applies to configurations arriving through the group).
+pub use ::daemon::resource_ids;
 
 /// The ids both CIBs configure.
 pub fn shared_ids(ours: &str, pacemaker: &str) -> Vec<String> {
@@ -80,6 +57,40 @@ pub fn live_cib() -> Option<String> {
             }
         }
     }
+}
+
+/// How often [`watch`] reads Pacemaker's CIB.
+pub const WATCH_EVERY: Duration = Duration::from_secs(5);
+
+/// Reads the running Pacemaker's resource ids now and every [`WATCH_EVERY`], and sends
+/// them whenever they change (empty when no Pacemaker runs), until the receiver is gone.
+pub fn watch() -> std::sync::mpsc::Receiver<BTreeSet<String>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("pacemaker-watch".into())
+        .spawn(move || {
+            let mut last: Option<BTreeSet<String>> = None;
+            loop {
+                let ids = live_cib().map(|x| resource_ids(&x)).unwrap_or_default();
+                if last.as_ref() != Some(&ids) {
+                    if !ids.is_empty() {
+                        tracing::info!(
+                            count = ids.len(),
+                            "Pacemaker runs here: its resource ids are refused"
+                        );
+                    }
+                    if tx.send(ids.clone()).is_err() {
+                        return;
+                    }
+                    last = Some(ids);
+                }
+                std::thread::sleep(WATCH_EVERY);
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot watch Pacemaker's CIB");
+    }
+    rx
 }
 
 /// Refuses `ours` when a running Pacemaker configures one of its resource ids.

@@ -82,6 +82,8 @@ pub struct Runtime<G: Group, M: Machine, E: Exec + Send + Sync + 'static> {
     /// Its alerts, read at the first alert after each save.
     alerts: Option<Vec<cib::model::Alert>>,
     clock: Box<dyn Fn() -> u64>,
+    /// Pacemaker's resource ids on this node, as `pacemaker::watch` reads them.
+    pacemaker: Option<Receiver<std::collections::BTreeSet<String>>>,
 }
 
 impl<G: Group, M: Machine, E: Exec + Send + Sync + 'static> std::fmt::Debug for Runtime<G, M, E> {
@@ -124,6 +126,7 @@ impl<G: Group, M: Machine, E: Exec + Send + Sync + 'static> Runtime<G, M, E> {
             saved,
             alerts: None,
             clock: Box::new(now_ms),
+            pacemaker: None,
         }
     }
 
@@ -132,6 +135,12 @@ impl<G: Group, M: Machine, E: Exec + Send + Sync + 'static> Runtime<G, M, E> {
     /// the machine with the result ([`Input::Scores`] right before [`Input::Done`]).
     pub fn with_attr_dir(mut self, dir: PathBuf) -> Self {
         self.attrs = Some(dir);
+        self
+    }
+
+    /// Feeds the machine the resource ids of a Pacemaker on this node as they change.
+    pub fn with_pacemaker(mut self, ids: Receiver<std::collections::BTreeSet<String>>) -> Self {
+        self.pacemaker = Some(ids);
         self
     }
 
@@ -184,6 +193,11 @@ impl<G: Group, M: Machine, E: Exec + Send + Sync + 'static> Runtime<G, M, E> {
             }
             self.machine
                 .handle(Input::Done { id, result }, (self.clock)());
+            self.carry_out()?;
+        }
+        while let Some(ids) = self.pacemaker.as_ref().and_then(|rx| rx.try_recv().ok()) {
+            self.machine
+                .handle(Input::Pacemaker { ids }, (self.clock)());
             self.carry_out()?;
         }
         let mut requests = requests;

@@ -52,6 +52,9 @@ struct Pending {
     at: u64,
     id: RunId,
     op: OpKind,
+    /// The executor hangs: no result until [`Harness::release_hung`], and then only
+    /// its own timeout (the agent was killed, nothing changed).
+    hung: bool,
 }
 
 /// One simulated machine.
@@ -60,7 +63,7 @@ pub struct Machine {
     pub node: Option<Node>,
     group: SimNode,
     out: Outgoing,
-    saved: Option<String>,
+    pub saved: Option<String>,
     runs: Vec<Pending>,
     pub replies: Vec<(ClientId, Reply)>,
     pub alerts: usize,
@@ -80,6 +83,14 @@ pub struct Harness {
     pub agent_fail: u64,
     /// The fence device fails.
     pub fence_broken: bool,
+    /// Percent of agent operations of transitions (not recurring monitors) whose
+    /// executor hangs (see [`Harness::release_hung`]).
+    pub hang: u64,
+    /// The next operation with this resource and action hangs.
+    pub hang_next: Option<(String, String)>,
+    /// Nodes whose daemon is frozen: a member that reads nothing, runs nothing and says
+    /// nothing (until it is killed).
+    pub frozen: BTreeSet<NodeId>,
     /// What a node separated from the others may still run, until it is fenced.
     pub unfenced: BTreeMap<NodeId, BTreeSet<(String, String)>>,
     pub violations: Vec<String>,
@@ -113,6 +124,9 @@ impl Harness {
             now: 1_700_000_000_000,
             agent_fail: 0,
             fence_broken: false,
+            hang: 0,
+            hang_next: None,
+            frozen: BTreeSet::new(),
             unfenced: BTreeMap::new(),
             violations: Vec::new(),
             log: Vec::new(),
@@ -186,6 +200,7 @@ impl Harness {
             .collect();
         self.unfenced.entry(i).or_default().extend(was);
         self.sim.kill(i);
+        self.frozen.remove(&i);
         if let Some(m) = self.m.get_mut(&i) {
             m.node = None;
             m.runs.clear();
@@ -245,6 +260,7 @@ impl Harness {
                 .keys()
                 .copied()
                 .filter(|_| !lagging || self.sim.draw(100) < 60)
+                .filter(|i| !self.frozen.contains(i))
                 .collect();
             for i in ids {
                 let now = self.now;
@@ -285,7 +301,23 @@ impl Harness {
                         OpKind::Fence(_) => 200 + self.sim.draw(800),
                         _ => 10 + self.sim.draw(500),
                     };
-                    let at = self.now + delay;
+                    let mut at = self.now + delay;
+                    let hung = match &op {
+                        OpKind::Rsc(r) if r.interval_ms == 0 => {
+                            let next = self
+                                .hang_next
+                                .as_ref()
+                                .is_some_and(|(rsc, a)| *rsc == r.rsc && *a == r.action);
+                            if next {
+                                self.hang_next = None;
+                            }
+                            next || (self.hang > 0 && self.sim.draw(100) < self.hang)
+                        }
+                        _ => false,
+                    };
+                    if hung {
+                        at = u64::MAX;
+                    }
                     let what = match &op {
                         OpKind::Rsc(r) => {
                             format!("{} {} (interval {})", r.action, r.rsc, r.interval_ms)
@@ -293,10 +325,13 @@ impl Harness {
                         OpKind::Fence(f) => format!("fence {}", f.target),
                         OpKind::Pseudo(p) => format!("pseudo {}", p.action),
                     };
-                    self.log
-                        .push(format!("{} n{i} runs {what} as {id:?}", self.now));
+                    self.log.push(format!(
+                        "{} n{i} runs {what} as {id:?}{}",
+                        self.now,
+                        if hung { " (hangs)" } else { "" }
+                    ));
                     if let Some(m) = self.m.get_mut(&i) {
-                        m.runs.push(Pending { at, id, op });
+                        m.runs.push(Pending { at, id, op, hung });
                     }
                 }
                 Output::Save { xml } => {
@@ -316,6 +351,34 @@ impl Harness {
                 }
             }
         }
+    }
+
+    /// The hung executors answer at last: each with its own timeout (the agent killed,
+    /// nothing changed in the world).
+    pub fn release_hung(&mut self) {
+        let now = self.now;
+        for m in self.m.values_mut() {
+            for r in m.runs.iter_mut().filter(|r| r.hung) {
+                r.at = now;
+            }
+        }
+        self.log.push(format!("{} hung executors answer", self.now));
+    }
+
+    /// A Pacemaker on node `i` configures `ids` (what the runtime's watch feeds).
+    pub fn pacemaker(&mut self, i: NodeId, ids: &[&str]) {
+        let now = self.now;
+        if let Some(node) = self.m.get_mut(&i).and_then(|m| m.node.as_mut()) {
+            node.handle(
+                Input::Pacemaker {
+                    ids: ids.iter().map(|s| (*s).to_owned()).collect(),
+                },
+                now,
+            );
+            let outs = node.take_outputs();
+            self.carry_out(i, outs);
+        }
+        self.pump();
     }
 
     /// Hand a request to node `i`.
@@ -339,10 +402,13 @@ impl Harness {
     /// The earliest time something is due (a run ending, a node's timer).
     pub fn next_due(&self) -> Option<u64> {
         self.m
-            .values()
+            .iter()
+            .filter(|(i, _)| !self.frozen.contains(i))
+            .map(|(_, m)| m)
             .flat_map(|m| {
                 m.runs
                     .iter()
+                    .filter(|r| !r.hung)
                     .map(|r| r.at)
                     .chain(m.node.as_ref().and_then(Node::next_deadline))
             })
@@ -352,7 +418,12 @@ impl Harness {
     /// Move the clock to `t`, ending the runs due and firing the timers due.
     pub fn advance(&mut self, t: u64) {
         self.now = self.now.max(t);
-        let ids: Vec<NodeId> = self.m.keys().copied().collect();
+        let ids: Vec<NodeId> = self
+            .m
+            .keys()
+            .copied()
+            .filter(|i| !self.frozen.contains(i))
+            .collect();
         for i in ids {
             while let Some(m) = self.m.get_mut(&i)
                 && let Some(pos) = m.runs.iter().position(|r| r.at <= self.now)
@@ -398,6 +469,19 @@ impl Harness {
             return;
         }
         let result = match &run.op {
+            OpKind::Rsc(r) if run.hung => {
+                self.log.push(format!(
+                    "{} n{i} {} {} -> timed out at last",
+                    self.now, r.action, r.rsc
+                ));
+                OpResult::Agent {
+                    rc: 1,
+                    timed_out: true,
+                    exec_ms: r.timeout_ms,
+                    exit_reason: None,
+                    restart: None,
+                }
+            }
             OpKind::Rsc(r) => {
                 let fail = self.agent_fail > 0 && self.sim.draw(100) < self.agent_fail;
                 let key = r.rsc.clone();
@@ -563,17 +647,18 @@ impl Harness {
         }
     }
 
-    /// Whether everything is quiet: nothing to deliver or send, no run but monitors, every
-    /// daemon settled and in one membership.
+    /// Whether everything is quiet: nothing to deliver or send, no run but monitors (and
+    /// hung executors, which end only when released), every daemon settled and in one
+    /// membership.
     pub fn quiet(&self) -> bool {
         !self.sim.busy()
             && self.m.values().all(|m| {
                 m.node.is_none()
                     || (m.out.is_empty()
                         && m.node.as_ref().is_some_and(Node::settled)
-                        && m.runs
-                            .iter()
-                            .all(|r| matches!(&r.op, OpKind::Rsc(o) if o.interval_ms > 0)))
+                        && m.runs.iter().all(|r| {
+                            r.hung || matches!(&r.op, OpKind::Rsc(o) if o.interval_ms > 0)
+                        }))
             })
     }
 
@@ -622,9 +707,8 @@ impl Harness {
         let Some(c) = coord else {
             return BTreeSet::new();
         };
-        let st = self.node(c).status();
         let mut out = BTreeSet::new();
-        for r in st.resources {
+        for r in self.node(c).planned() {
             let base = r.id.split(':').next().unwrap_or(&r.id).to_owned();
             for n in &r.nodes {
                 let role = if r.role == "Promoted" {
@@ -636,6 +720,51 @@ impl Harness {
             }
         }
         out
+    }
+
+    /// The world as node `i`'s `status` shows it (observed from the operation history):
+    /// (resource, node, role), failed rows apart.
+    pub fn observed(&self, i: NodeId) -> (BTreeSet<(String, String, String)>, Vec<String>) {
+        let mut out = BTreeSet::new();
+        let mut failed = Vec::new();
+        for r in self.node(i).status().resources {
+            if r.failed {
+                failed.push(format!("{} {:?} {:?}", r.id, r.nodes, r.failed_op));
+                continue;
+            }
+            // An operation whose result never came back leaves its in-flight marker
+            // (shown as pending): not a place the resource is observed in.
+            if r.pending.is_some() {
+                continue;
+            }
+            let base = r.id.split(':').next().unwrap_or(&r.id).to_owned();
+            for n in &r.nodes {
+                let role = if r.role == "Promoted" {
+                    "Promoted"
+                } else {
+                    "Started"
+                };
+                out.insert((base.clone(), n.clone(), role.to_owned()));
+            }
+        }
+        (out, failed)
+    }
+
+    /// Every live node's `status` shows the world as it is; `Err` says where not.
+    pub fn status_shows_the_world(&self) -> Result<(), String> {
+        let actual = self.actual();
+        for i in self.alive() {
+            if self.m[&i].node.is_none() {
+                continue;
+            }
+            let (seen, failed) = self.observed(i);
+            if seen != actual || !failed.is_empty() {
+                return Err(format!(
+                    "n{i}'s status differs from the world:\nstatus: {seen:?} failed {failed:?}\nworld:  {actual:?}"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The world: (resource, node, role).

@@ -94,7 +94,7 @@ impl Machine for Script {
                     },
                 });
             }
-            Input::Cluster(_) | Input::Scores(_) => {}
+            Input::Cluster(_) | Input::Scores(_) | Input::Pacemaker { .. } => {}
         }
         self.seen.push(input);
     }
@@ -510,5 +510,24 @@ fn the_scores_an_agent_left_reach_the_machine_right_before_its_result() {
         seen[done - 1],
         Input::Scores(vec![("master-web".into(), "7".into())]),
         "{seen:?}"
+    );
+}
+
+#[test]
+fn pacemakers_resource_ids_reach_the_machine_as_they_change() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let (_sim, rt, _) = runtime(&t, 0, 0);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut rt = rt.with_pacemaker(rx);
+    let ids: std::collections::BTreeSet<String> = ["web".to_owned()].into();
+    tx.send(ids.clone()).expect("send");
+    rt.turn(Duration::from_millis(1), || None).expect("turn");
+    assert!(
+        rt.machine()
+            .seen
+            .iter()
+            .any(|i| matches!(i, Input::Pacemaker { ids: got } if *got == ids)),
+        "{:?}",
+        rt.machine().seen
     );
 }
