@@ -76,6 +76,12 @@ pub trait Group {
         let _ = timeout;
         self.poll()
     }
+    /// Make [`Group::wait`] also return (with whatever is ready, or `None`) as soon as `fd`
+    /// is readable: the caller's own events (an operation that ended) need not wait for the
+    /// timeout. The caller drains `fd`. A simulation, which never waits, ignores it.
+    fn wake_on(&mut self, fd: std::os::fd::RawFd) {
+        let _ = fd;
+    }
     /// The configured nodes (Corosync's nodelist, from cmap), ascending by id: id and name.
     fn nodes(&self) -> Vec<(NodeId, String)>;
     /// Whether the connection is gone for good (Corosync died): [`Group::wait`] then returns

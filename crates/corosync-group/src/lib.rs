@@ -222,6 +222,8 @@ pub struct CorosyncGroup {
     joined: bool,
     closed: bool,
     events: Events,
+    /// The caller's descriptor that ends a wait when readable ([`Group::wake_on`]).
+    wake: Option<std::os::fd::RawFd>,
     /// The nodelist read at connect, for when cmap cannot be read later.
     nodes_at_connect: Vec<(NodeId, String)>,
 }
@@ -283,6 +285,7 @@ impl CorosyncGroup {
             local,
             joined: false,
             closed: false,
+            wake: None,
             events: Events::new(group, quorate),
             nodes_at_connect,
         })
@@ -314,13 +317,15 @@ impl CorosyncGroup {
     }
 
     /// Waits up to `timeout` for a descriptor to be readable and dispatches what is there.
-    fn pump(&mut self, timeout: Duration) {
+    /// Waits at most `timeout` for Corosync and dispatches what came; whether the caller's
+    /// wake descriptor is readable.
+    fn pump(&mut self, timeout: Duration) -> bool {
         if self.closed {
-            return;
+            return false;
         }
         let (Ok(cfd), Ok(qfd)) = (cpg::fd_get(&self.cpg), quorum::fd_get(&self.quorum)) else {
             self.close("fd_get failed");
-            return;
+            return false;
         };
         let mut fds = [
             libc::pollfd {
@@ -333,16 +338,22 @@ impl CorosyncGroup {
                 events: libc::POLLIN,
                 revents: 0,
             },
+            libc::pollfd {
+                // A negative descriptor is ignored by poll(2).
+                fd: self.wake.unwrap_or(-1),
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
         let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
-        // SAFETY: `fds` is a valid array of two pollfd for the duration of the call.
+        // SAFETY: `fds` is a valid array of three pollfd for the duration of the call.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
         if n < 0 {
             let err = std::io::Error::last_os_error();
             if err.kind() != std::io::ErrorKind::Interrupted {
                 tracing::error!(error = %err, "poll on corosync's descriptors failed");
             }
-            return;
+            return false;
         }
         let gone = libc::POLLHUP | libc::POLLERR | libc::POLLNVAL;
         if fds[0].revents != 0 {
@@ -367,6 +378,7 @@ impl CorosyncGroup {
                 self.close("quorum connection hung up");
             }
         }
+        fds[2].revents != 0
     }
 }
 
@@ -478,8 +490,8 @@ impl Group for CorosyncGroup {
                 return None;
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            self.pump(left);
-            if left.is_zero() {
+            let woken = self.pump(left);
+            if left.is_zero() || woken {
                 return self.events.ready.pop_front();
             }
         }
@@ -497,6 +509,10 @@ impl Group for CorosyncGroup {
 
     fn is_closed(&self) -> bool {
         self.closed
+    }
+
+    fn wake_on(&mut self, fd: std::os::fd::RawFd) {
+        self.wake = Some(fd);
     }
 }
 

@@ -84,6 +84,40 @@ pub struct Runtime<G: Group, M: Machine, E: Exec + Send + Sync + 'static> {
     clock: Box<dyn Fn() -> u64>,
     /// Pacemaker's resource ids on this node, as `pacemaker::watch` reads them.
     pacemaker: Option<Receiver<std::collections::BTreeSet<String>>>,
+    /// A pipe an operation's thread writes to when it ended, so that the loop's wait on
+    /// Corosync ends at once ([`Group::wake_on`]); `None` if it could not be made (the loop
+    /// then sees ended operations within [`MAX_WAIT`]).
+    wake: Option<Wake>,
+}
+
+/// The two ends of the wake pipe.
+struct Wake {
+    read: std::fs::File,
+    write: Arc<std::fs::File>,
+}
+
+impl Wake {
+    fn new() -> std::io::Result<Wake> {
+        use nix::fcntl::OFlag;
+        let (r, w) = nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC)?;
+        Ok(Wake {
+            read: std::fs::File::from(r),
+            write: Arc::new(std::fs::File::from(w)),
+        })
+    }
+
+    /// Empties the pipe (it only says "look again").
+    fn drain(&self) {
+        use std::io::Read;
+        let mut buf = [0u8; 64];
+        while matches!((&self.read).read(&mut buf), Ok(n) if n > 0) {}
+    }
+}
+
+/// Tells the loop to look again (a full pipe already says so).
+fn wake(w: &std::fs::File) {
+    use std::io::Write;
+    let _ = (&*w).write(&[1]);
 }
 
 impl<G: Group, M: Machine, E: Exec + Send + Sync + 'static> std::fmt::Debug for Runtime<G, M, E> {
@@ -110,9 +144,23 @@ pub fn now_ms() -> u64 {
 
 impl<G: Group, M: Machine, E: Exec + Send + Sync + 'static> Runtime<G, M, E> {
     /// A loop over a group this node has joined.
-    pub fn new(group: G, machine: M, exec: E, store: store::Store, saved: Option<String>) -> Self {
+    pub fn new(
+        mut group: G,
+        machine: M,
+        exec: E,
+        store: store::Store,
+        saved: Option<String>,
+    ) -> Self {
         let (done_tx, done_rx) = channel();
+        let wake = Wake::new()
+            .inspect_err(|e| tracing::warn!(error = %e, "no wake pipe: ended operations wait for the next turn"))
+            .ok();
+        if let Some(w) = &wake {
+            use std::os::fd::AsRawFd;
+            group.wake_on(w.read.as_raw_fd());
+        }
         Runtime {
+            wake,
             group,
             machine,
             exec: Arc::new(exec),
@@ -179,6 +227,9 @@ impl<G: Group, M: Machine, E: Exec + Send + Sync + 'static> Runtime<G, M, E> {
             bail!("the connection to corosync is gone (is corosync running?)");
         }
         let mut event = self.group.wait(wait);
+        if let Some(w) = &self.wake {
+            w.drain();
+        }
         while let Some(ev) = event {
             tracing::debug!(?ev, "corosync");
             self.machine.handle(Input::Cluster(ev), (self.clock)());
@@ -288,6 +339,7 @@ impl<G: Group, M: Machine, E: Exec + Send + Sync + 'static> Runtime<G, M, E> {
         }
         let exec = self.exec.clone();
         let tx = self.done_tx.clone();
+        let waker = self.wake.as_ref().map(|w| w.write.clone());
         // The node's attribute directory, when the operation is an agent's.
         let attrs = match &op {
             OpKind::Rsc(r) => self.attrs.as_ref().map(|d| d.join(&r.node)),
@@ -301,6 +353,9 @@ impl<G: Group, M: Machine, E: Exec + Send + Sync + 'static> Runtime<G, M, E> {
                 log_ran(id, &ran);
                 let scores = attrs.as_deref().map(executor::read_promotion_scores);
                 let _ = tx.send((id, ran.result(), scores));
+                if let Some(w) = &waker {
+                    wake(w);
+                }
             });
         if let Err(e) = spawned {
             // Not run at all: said as an agent that could not be started.
