@@ -53,11 +53,15 @@ fn main() {
     };
     step("read", t);
     let t = Instant::now();
-    let parsed = cib::parse_vec("x", bytes);
-    step("parse", t);
-    let cib::Parsed {
-        cib, doc, source, ..
-    } = parsed;
+    let Ok(source) = String::from_utf8(bytes) else {
+        eprintln!("{path} is not UTF-8");
+        std::process::exit(1);
+    };
+    let (doc, _) = cib::tree::Document::parse(&source);
+    step("tree", t);
+    let t = Instant::now();
+    let (cib, _) = cib::lower("x", &source, &doc);
+    step("lower", t);
     let t = Instant::now();
     drop((doc, source));
     step("drop", t);
