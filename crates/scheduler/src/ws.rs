@@ -410,6 +410,8 @@ impl WorkingSet {
         ws.apply_fail_limits(cib, input);
         ws.apply_exclusive_discovery();
         ws.anon_presence = ws.anon_presence();
+        // The arena grew by doubling: up to half of it spare (a resource is ~500 bytes).
+        ws.rscs.shrink_to_fit();
         ws
     }
 
