@@ -166,6 +166,27 @@ fn parse_owned(file: &str, source: String) -> Parsed {
     }
 }
 
+/// The model alone, for a caller that needs nothing else and can read its input again:
+/// the text goes as soon as the element tree is read and the tree once it is lowered, so
+/// the three are never in memory together (on a large CIB the text is a fifth of the
+/// peak). `None` when the CIB has an error: parse it again with [`parse_vec`] for the
+/// diagnostics with lines and columns. Warnings are not kept.
+pub fn parse_lean(file: &str, bytes: Vec<u8>) -> Option<Cib> {
+    let source = String::from_utf8(bytes).ok()?;
+    let (doc, syntax) = Document::parse(&source);
+    drop(source);
+    if syntax.is_some() {
+        return None;
+    }
+    let mut l = lower::Lower::new(file, "", &doc);
+    let cib = l.lower();
+    check::check(&mut l, &cib);
+    if l.diags.iter().any(Diagnostic::is_error) {
+        return None;
+    }
+    Some(cib)
+}
+
 /// Lower an element tree read from `source` into the model and check it: [`parse`] without
 /// reading the tree (for the stage benchmarks).
 pub fn lower(file: &str, source: &str, doc: &Document) -> (Cib, Vec<Diagnostic>) {

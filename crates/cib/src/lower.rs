@@ -570,7 +570,7 @@ impl<'a> Lower<'a> {
                             .get(c)
                             .attrs
                             .iter()
-                            .map(|(k, v)| (k.to_string(), v.clone())),
+                            .map(|(k, v)| (k.to_string(), v.to_owned())),
                     );
                 }
                 other => {
@@ -978,8 +978,8 @@ impl<'a> Lower<'a> {
             .get(o)
             .attrs
             .iter()
-            .filter(|(k, _)| !TYPED.contains(&&**k))
-            .map(|(k, v)| (k.to_string(), v.clone()))
+            .filter(|(k, _)| !TYPED.contains(&&***k))
+            .map(|(k, v)| (k.to_string(), v.to_owned()))
             .collect();
         for c in self.doc.children(o).collect::<Vec<_>>() {
             match self.name(c) {

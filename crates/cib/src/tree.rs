@@ -45,9 +45,8 @@ pub enum Node {
 pub struct Element {
     /// Tag name as written.
     pub name: String,
-    /// Attributes in document order, values unescaped. Names are shared between elements
-    /// (a CIB repeats a few dozen names millions of times).
-    pub attrs: Vec<(AttrName, String)>,
+    /// Attributes in document order, values unescaped.
+    pub attrs: Attrs,
     /// Children in document order.
     pub children: Vec<Node>,
     /// Byte offset of the `<` that opens this element (0 for elements created in memory).
@@ -59,13 +58,93 @@ pub struct Element {
 /// An attribute name.
 pub type AttrName = std::sync::Arc<str>;
 
+/// An element's attributes, compact: a large CIB has millions of them (a status history
+/// entry alone has about fifteen). The list of names is shared by every element with the
+/// same names in the same order, and the unescaped values sit end to end in one buffer:
+/// three allocations per element instead of one per attribute.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Attrs {
+    names: std::sync::Arc<[AttrName]>,
+    /// Where each value ends in `values`.
+    ends: Box<[u32]>,
+    values: Box<str>,
+}
+
+impl Attrs {
+    /// Attributes from `(name, value)` pairs, in order.
+    pub fn new<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Attrs {
+        let mut names = Vec::new();
+        let mut values = String::new();
+        let mut ends = Vec::new();
+        for (k, v) in pairs {
+            // Values of one element beyond 4 GiB (never read from a document: the reader
+            // refuses those) are left out rather than cut.
+            let Ok(end) = u32::try_from(values.len() + v.len()) else {
+                break;
+            };
+            names.push(AttrName::from(k));
+            values.push_str(v);
+            ends.push(end);
+        }
+        Attrs {
+            names: names.into(),
+            ends: ends.into(),
+            values: values.into(),
+        }
+    }
+
+    /// How many attributes there are.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// The value of the `i`th attribute.
+    fn value(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.values[start..self.ends[i] as usize]
+    }
+
+    /// `(name, value)` in document order.
+    pub fn iter(&self) -> impl Iterator<Item = (&AttrName, &str)> + '_ {
+        self.names
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k, self.value(i)))
+    }
+
+    /// The value of attribute `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        let i = self.names.iter().position(|k| &**k == name)?;
+        Some(self.value(i))
+    }
+
+    /// Set (or add, at the end) attribute `name`: the element's attributes are written
+    /// again (edits are rare; reading is what must be cheap).
+    pub fn set(&mut self, name: &str, value: &str) {
+        let mut pairs: Vec<(&str, &str)> = self.iter().map(|(k, v)| (&**k, v)).collect();
+        match pairs.iter_mut().find(|(k, _)| *k == name) {
+            Some((_, v)) => *v = value,
+            None => pairs.push((name, value)),
+        }
+        // Keep the shared names when only a value changed.
+        let names = (pairs.len() == self.names.len()).then(|| self.names.clone());
+        let mut new = Attrs::new(pairs);
+        if let Some(names) = names {
+            new.names = names;
+        }
+        *self = new;
+    }
+}
+
 impl Element {
     /// The value of attribute `name`.
     pub fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs
-            .iter()
-            .find(|(k, _)| &**k == name)
-            .map(|(_, v)| v.as_str())
+        self.attrs.get(name)
     }
 
     /// The element's `id` attribute.
@@ -75,10 +154,7 @@ impl Element {
 
     /// Set (or add, at the end) attribute `name`.
     pub fn set_attr(&mut self, name: &str, value: &str) {
-        match self.attrs.iter_mut().find(|(k, _)| &**k == name) {
-            Some((_, v)) => *v = value.to_owned(),
-            None => self.attrs.push((AttrName::from(name), value.to_owned())),
-        }
+        self.attrs.set(name, value);
     }
 }
 
@@ -88,8 +164,13 @@ struct Names {
     /// The last name seen per slot (a slot from the name's length and first and last
     /// bytes): most lookups are answered here without hashing.
     recent: [Option<AttrName>; 64],
-    /// The attributes of the element being read.
-    scratch: Vec<(AttrName, String)>,
+    /// The attribute names of the element being read.
+    scratch: Vec<AttrName>,
+    /// Its values, end to end, and where each ends.
+    values: String,
+    ends: Vec<u32>,
+    /// Every list of attribute names met, shared between the elements that have it.
+    lists: std::collections::HashMap<Vec<AttrName>, std::sync::Arc<[AttrName]>, Fnv>,
 }
 
 /// FNV-1a: names are short and trusted enough (a hash flood only slows one parse); SipHash
@@ -123,6 +204,9 @@ impl Default for Names {
             all: Default::default(),
             recent: std::array::from_fn(|_| None),
             scratch: Vec::new(),
+            values: String::new(),
+            ends: Vec::new(),
+            lists: Default::default(),
         }
     }
 }
@@ -185,6 +269,13 @@ impl Document {
     /// Parse `src`. Never panics: on malformed XML the tree read so far is returned (open
     /// elements closed) together with the error.
     pub fn parse(src: &str) -> (Document, Option<SyntaxError>) {
+        if u32::try_from(src.len()).is_err() {
+            let error = SyntaxError {
+                offset: 0,
+                message: "document of 4 GiB or more".into(),
+            };
+            return (Document::default(), Some(error));
+        }
         let mut reader = Reader::from_str(src);
         reader.config_mut().check_end_names = true;
         let mut doc = Document::default();
@@ -307,23 +398,35 @@ impl Document {
         names: &mut Names,
     ) -> Result<ElementId, String> {
         let name = names.get(s.name().as_ref(), "element")?.to_string();
-        // Collected in a reused buffer, then moved to an exact-size vector: growing each
-        // element's own vector and shrinking it cost a reallocation per few attributes.
-        let mut scratch = std::mem::take(&mut names.scratch);
-        scratch.clear();
+        // Collected in reused buffers, then copied to exact-size ones: a large CIB has
+        // millions of attributes, and no spare capacity.
+        names.scratch.clear();
+        names.values.clear();
+        names.ends.clear();
         for a in s.attributes().with_checks(true) {
             let a = a.map_err(|e| format!("malformed xml: {}", lower_first(&e.to_string())))?;
             let key = names.get(a.key.as_ref(), "attribute")?;
             let value = a
                 .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                .map_err(|e| format!("malformed xml: {}", lower_first(&e.to_string())))?
-                .into_owned();
-            scratch.push((key, value));
+                .map_err(|e| format!("malformed xml: {}", lower_first(&e.to_string())))?;
+            names.scratch.push(key);
+            names.values.push_str(&value);
+            // The document is under 4 GiB (checked before reading).
+            names.ends.push(names.values.len() as u32);
         }
-        // A large CIB has millions of attributes: no spare capacity.
-        let mut attrs = Vec::with_capacity(scratch.len());
-        attrs.append(&mut scratch);
-        names.scratch = scratch;
+        let list = match names.lists.get(&names.scratch) {
+            Some(l) => l.clone(),
+            None => {
+                let l: std::sync::Arc<[AttrName]> = names.scratch.as_slice().into();
+                names.lists.insert(names.scratch.clone(), l.clone());
+                l
+            }
+        };
+        let attrs = Attrs {
+            names: list,
+            ends: names.ends.as_slice().into(),
+            values: names.values.as_str().into(),
+        };
         let id = ElementId(self.elements.len() as u32);
         self.elements.push(Element {
             name,
@@ -425,10 +528,7 @@ impl Document {
         let id = ElementId(self.elements.len() as u32);
         self.elements.push(Element {
             name: name.to_owned(),
-            attrs: attrs
-                .iter()
-                .map(|(k, v)| (AttrName::from(*k), (*v).to_owned()))
-                .collect(),
+            attrs: Attrs::new(attrs.iter().copied()),
             children: Vec::new(),
             offset: 0,
             parent: Some(parent),
@@ -482,7 +582,7 @@ impl Document {
     fn write_element(&self, w: &mut Writer<Vec<u8>>, id: ElementId) {
         let e = self.get(id);
         let mut start = BytesStart::new(e.name.as_str());
-        for (k, v) in &e.attrs {
+        for (k, v) in e.attrs.iter() {
             start.push_attribute(Attribute {
                 key: QName(k),
                 value: Cow::Owned(escape_attr(v)),
@@ -579,6 +679,43 @@ mod tests {
             "</r>".repeat(MAX_DEPTH)
         ));
         assert!(err.is_some());
+    }
+
+    #[test]
+    fn attributes_share_names_and_keep_order_through_edits() {
+        let src = "<r><op id=\"a\" rc=\"0\" d=\"&lt;x&gt;\"/><op id=\"b\" rc=\"\" d=\"y\"/></r>";
+        let (mut doc, err) = Document::parse(src);
+        assert_eq!(err, None);
+        let ops: Vec<ElementId> = doc.children(doc.root().unwrap()).collect();
+        let (a, b) = (doc.get(ops[0]), doc.get(ops[1]));
+        assert!(std::sync::Arc::ptr_eq(&a.attrs.names, &b.attrs.names));
+        let pairs = |e: &Element| -> Vec<(String, String)> {
+            e.attrs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_owned()))
+                .collect()
+        };
+        assert_eq!(
+            pairs(a),
+            [("id", "a"), ("rc", "0"), ("d", "<x>")].map(|(k, v)| (k.into(), v.into()))
+        );
+        assert_eq!(b.attr("rc"), Some(""));
+        assert_eq!(b.attr("d"), Some("y"));
+        assert_eq!(b.attr("nope"), None);
+        doc.get_mut(ops[1]).set_attr("rc", "7");
+        doc.get_mut(ops[1]).set_attr("new", "n");
+        let b = doc.get(ops[1]);
+        assert_eq!(
+            pairs(b),
+            [("id", "b"), ("rc", "7"), ("d", "y"), ("new", "n")].map(|(k, v)| (k.into(), v.into()))
+        );
+        assert_eq!(pairs(doc.get(ops[0]))[1], ("rc".into(), "0".into()));
+        let out = doc.to_xml();
+        assert!(
+            out.contains(r#"<op id="b" rc="7" d="y" new="n"/>"#),
+            "{out}"
+        );
+        assert!(out.contains(r#"d="&lt;x&gt;""#), "{out}");
     }
 
     #[test]

@@ -128,3 +128,44 @@ fn status_folds_history_into_roles() {
     assert!(n2.unclean && !n2.online());
     assert_eq!(n2.join, Join::Down);
 }
+
+#[test]
+fn the_lean_parse_gives_the_same_model_or_none_on_an_error() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    let mut valid = 0;
+    let mut invalid = 0;
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "xml"))
+        .filter(|p| !p.to_string_lossy().ends_with(".metadata.xml"))
+        .collect();
+    files.sort();
+    for path in files {
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let full = cib::parse_bytes("f.xml", &bytes);
+        match cib::parse_lean("f.xml", bytes) {
+            Some(cib) => {
+                assert!(
+                    !full.has_errors(),
+                    "{}: lean parse hid an error",
+                    path.display()
+                );
+                assert_eq!(cib, full.cib, "{}", path.display());
+                valid += 1;
+            }
+            None => {
+                assert!(
+                    full.has_errors(),
+                    "{}: lean parse refused it",
+                    path.display()
+                );
+                invalid += 1;
+            }
+        }
+    }
+    assert!(
+        valid > 0 && invalid > 0,
+        "{valid} valid, {invalid} invalid fixtures"
+    );
+}

@@ -15,6 +15,20 @@ mod live;
 /// 10,000 resources, it is the difference between meeting the 500 MB budget and not.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// mimalloc's `mi_option_purge_delay` (`mimalloc.h`, the same in its v2 and v3; the
+/// bindings do not name it): how long freed memory is kept before it goes back to the
+/// system.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Hand freed memory back after 10 ms (mimalloc 2's default) rather than v3's 1 s: the
+/// stages of `simulate` free large structures (the text, the element tree, the model)
+/// just before building the next one, which would otherwise come on top of them.
+/// Measured by hand on 100 nodes x 10,000 resources: a peak of 262 MB instead of 298 MB.
+fn allocator_options() {
+    // SAFETY: sets one integer option; no pointers, and mimalloc is the allocator.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 10) };
+}
 mod simulate;
 mod verify;
 
@@ -92,6 +106,7 @@ fn init_tracing() {
 }
 
 fn main() -> ExitCode {
+    allocator_options();
     let cli = Cli::parse();
     init_tracing();
     let result = match cli.command {
@@ -124,5 +139,18 @@ fn main() -> ExitCode {
             }
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The option number is mimalloc's purge delay: the only option whose default is
+    /// 1000 (ms) in the mimalloc these bindings build.
+    #[test]
+    fn the_purge_delay_option_is_the_one_set() {
+        // SAFETY: reads one integer option.
+        let v = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
+        // The test binary has the same allocator but does not run main.
+        assert_eq!(v, 1000);
     }
 }

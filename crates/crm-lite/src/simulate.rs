@@ -69,7 +69,37 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             ("-".to_owned(), b)
         }
     };
-    let parsed = cib::parse_vec(&name, bytes);
+    // A file can be read again: the model alone is read first (the text and the element
+    // tree, most of the memory of a large CIB, never in memory with it), and only a CIB
+    // with an error is read again for the messages.
+    let rereadable = match &args.file {
+        Some(file) if !args.live && file.as_os_str() != "-" => Some(file),
+        _ => None,
+    };
+    let (cib, bytes) = match rereadable {
+        Some(file) => match cib::parse_lean(&name, bytes) {
+            Some(cib) => (Some(cib), Vec::new()),
+            None => {
+                let b = std::fs::read(file)
+                    .with_context(|| format!("failed to read CIB from {}", file.display()))?;
+                (None, b)
+            }
+        },
+        None => (None, bytes),
+    };
+    let cib = match cib {
+        Some(cib) => cib,
+        None => match parsed_model(&name, bytes)? {
+            Ok(cib) => cib,
+            Err(code) => return Ok(code),
+        },
+    };
+    simulate_model(cib, args, &name)
+}
+
+/// Parse `bytes` in full: the model, or the errors printed and the exit code.
+fn parsed_model(name: &str, bytes: Vec<u8>) -> Result<Result<cib::Cib, ExitCode>> {
+    let parsed = cib::parse_vec(name, bytes);
     if parsed.has_errors() {
         let mut err = std::io::stderr().lock();
         for d in parsed.diagnostics.iter().filter(|d| d.is_error()) {
@@ -79,8 +109,15 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             err,
             "crm-lite simulate: {name} is not a CIB crm-lite can schedule"
         )?;
-        return Ok(ExitCode::from(EXIT_INVALID));
+        return Ok(Err(ExitCode::from(EXIT_INVALID)));
     }
+    // The scheduler needs only the typed model: the text and the element tree (most of
+    // the memory of a large CIB) go before it runs.
+    Ok(Ok(parsed.cib))
+}
+
+/// Plan `cib` and print the plan.
+fn simulate_model(cib: cib::Cib, args: &Args, name: &str) -> Result<ExitCode> {
     // "Now" is read here, at the edge: the scheduler itself never reads the clock.
     let now = args.now.or_else(|| {
         std::time::SystemTime::now()
@@ -89,18 +126,12 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             .and_then(|d| i64::try_from(d.as_secs()).ok())
     });
     let explain = args.explain.is_some() || args.output_as == "json" || args.show_scores;
-    // The scheduler needs only the typed model: the text and the element tree (most of
-    // the memory of a large CIB) go before it runs.
-    let cib::Parsed {
-        cib, doc, source, ..
-    } = parsed;
-    drop((doc, source));
     let plan = scheduler::schedule_owned(cib, &scheduler::Input { now, explain });
     if let Some(path) = &args.dot {
         std::fs::write(path, scheduler::format::dot(&plan))
             .with_context(|| format!("failed to write the graph to {}", path.display()))?;
     }
-    let printed = print(&plan, args, &name);
+    let printed = print(&plan, args, name);
     // The process ends here: handing the (large) CIB and plan back to the allocator one
     // node at a time would only cost time.
     std::mem::forget(plan);

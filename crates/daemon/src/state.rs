@@ -13,7 +13,7 @@ pub const EMPTY_CIB: &str = r#"<cib admin_epoch="0" epoch="0" num_updates="0"><c
 /// Copy the subtree at `id` of `src` under `parent` of `dst` (elements and attributes).
 fn graft(dst: &mut Document, parent: ElementId, src: &Document, id: ElementId) {
     let el = src.get(id);
-    let attrs: Vec<(&str, &str)> = el.attrs.iter().map(|(k, v)| (&**k, v.as_str())).collect();
+    let attrs: Vec<(&str, &str)> = el.attrs.iter().map(|(k, v)| (&**k, v)).collect();
     let new = dst.append(parent, &el.name, &attrs);
     for c in src.children(id) {
         graft(dst, new, src, c);

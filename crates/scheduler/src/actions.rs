@@ -335,7 +335,9 @@ fn probes_and_monitors(ws: &WorkingSet, todo: &[Todo], plan: &mut Plan) {
     // Sort keys beside the entries: (the name's entry in `names`, node), ranked by name
     // once at the end, so that the sort compares numbers, not strings.
     let mut names: Vec<Arc<str>> = Vec::new();
-    let mut probe_keys: Vec<(usize, usize)> = Vec::new();
+    // A probe is its key until the end (most of a large plan is probes: 900,000 at 100
+    // nodes x 10,000 resources): sorted as keys, made once in order.
+    let mut probe_keys: Vec<(u32, u32)> = Vec::new();
     let mut monitor_keys: Vec<(usize, usize)> = Vec::new();
     for (i, r) in ws.rscs.iter().enumerate() {
         if r.kind != Kind::Primitive || r.orphan || !r.managed {
@@ -368,11 +370,8 @@ fn probes_and_monitors(ws: &WorkingSet, todo: &[Todo], plan: &mut Plan) {
             if !ws.discoverable(i, n) {
                 continue;
             }
-            plan.probes.push(crate::Probe {
-                rsc: name.clone(),
-                node: nodes[n].clone(),
-            });
-            probe_keys.push((ni, n));
+            // Both below the number of resources and nodes, each far under 2^32.
+            probe_keys.push((ni as u32, n as u32));
         }
         if let Some(n) = todo[i].after {
             let role = todo[i].role_after;
@@ -403,14 +402,15 @@ fn probes_and_monitors(ws: &WorkingSet, todo: &[Todo], plan: &mut Plan) {
         name_rank[by_name[k]] = name_rank[by_name[k - 1]] + u32::from(!same);
     }
     let key = |(ni, n): (usize, usize)| (name_rank[ni], ws.byte_rank[n]);
-    let probes = std::mem::take(&mut plan.probes);
-    let mut keyed: Vec<_> = probes
-        .into_iter()
-        .zip(probe_keys)
-        .map(|(p, k)| (key(k), p))
-        .collect();
-    keyed.sort_by_key(|k| k.0);
-    plan.probes = keyed.into_iter().map(|(_, p)| p).collect();
+    probe_keys.sort_by_key(|&(ni, n)| key((ni as usize, n as usize)));
+    probe_keys.dedup();
+    plan.probes.reserve_exact(probe_keys.len());
+    for (ni, n) in probe_keys {
+        plan.probes.push(crate::Probe {
+            rsc: names[ni as usize].clone(),
+            node: nodes[n as usize].clone(),
+        });
+    }
     plan.probes.dedup();
     let monitors = std::mem::take(&mut plan.monitors);
     let mut keyed: Vec<_> = monitors

@@ -298,7 +298,7 @@ fn consume_capacity(ws: &mut WorkingSet, r: usize, n: usize, sign: i64) {
     } = ws;
     let node = &mut nodes[n];
     for (k, v) in &rscs[r].utilization {
-        if let Some(f) = node.free.get_mut(k) {
+        if let Some(f) = node.free.get_mut(k.as_str()) {
             *f -= sign * v;
             if let Ok(ix) = capacity_names.binary_search(k) {
                 node.cap[ix] = *f;
@@ -438,7 +438,10 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Option<usize> {
         };
         (needed, what)
     } else {
-        (ws.rscs[i].utilization.clone(), String::new())
+        (
+            ws.rscs[i].utilization.iter().cloned().collect(),
+            String::new(),
+        )
     };
     let need_dense = dense(ws, &need);
     for &n in listed.iter().rev() {
@@ -1469,7 +1472,7 @@ fn set_instance_roles(ws: &mut WorkingSet, c: usize) {
         // Promoted-role locations.
         let mut cur = Some(k);
         while let Some(x) = cur {
-            prio = add(prio, ws.rscs[x].promo_loc[n]);
+            prio = add(prio, ws.rscs[x].promo_loc.get(n).copied().unwrap_or(0));
             if x == c {
                 break;
             }
@@ -1477,7 +1480,7 @@ fn set_instance_roles(ws: &mut WorkingSet, c: usize) {
         }
         for p in ws.primitives_of(k) {
             if p != k {
-                prio = add(prio, ws.rscs[p].promo_loc[n]);
+                prio = add(prio, ws.rscs[p].promo_loc.get(n).copied().unwrap_or(0));
             }
         }
         // Colocations of the promoted role with other (assigned) resources.

@@ -92,7 +92,8 @@ pub(crate) struct Rsc {
     /// `requires` is not `nothing`: needs quorum to start.
     pub requires_quorum: bool,
     pub multiple_active: MultipleActive,
-    pub utilization: BTreeMap<String, i64>,
+    /// Sorted by name (a large cluster has tens of thousands of these: no map).
+    pub utilization: Vec<(String, i64)>,
     /// Configured `on-fail` per (operation, interval ms).
     pub on_fail: Vec<(String, u64, OnFail)>,
     /// Recurring monitors: (interval ms, role they run in).
@@ -122,7 +123,8 @@ pub(crate) struct Rsc {
     // Scores.
     /// Node weights by node index; `None`: not allowed (absent from the table).
     pub allowed: Vec<Option<i32>>,
-    /// Promotion-only location scores (role=Promoted constraints), by node index.
+    /// Promotion-only location scores (role=Promoted constraints), by node index; empty
+    /// (all 0) until one is set: most resources have none.
     pub promo_loc: Vec<i32>,
 
     // Current state.
@@ -408,6 +410,8 @@ impl WorkingSet {
         ws.apply_fail_limits(cib, input);
         ws.apply_exclusive_discovery();
         ws.anon_presence = ws.anon_presence();
+        // The arena grew by doubling: up to half of it spare (a resource is ~500 bytes).
+        ws.rscs.shrink_to_fit();
         ws
     }
 
@@ -530,7 +534,7 @@ impl WorkingSet {
             critical: true,
             requires_quorum: true,
             multiple_active: MultipleActive::StopStart,
-            utilization: BTreeMap::new(),
+            utilization: Vec::new(),
             on_fail: Vec::new(),
             monitors: Vec::new(),
             known_on: Vec::new(),
@@ -548,7 +552,7 @@ impl WorkingSet {
             discover: vec![ResourceDiscovery::Always; n],
             exclusive_discover: false,
             allowed: vec![if self.symmetric { Some(0) } else { None }; n],
-            promo_loc: vec![0; n],
+            promo_loc: Vec::new(),
             running_on: Vec::new(),
             role: Role::Stopped,
             failed: false,
@@ -713,7 +717,7 @@ impl WorkingSet {
         let mut rsc = self.new_rsc(id, p.id.0.clone(), Kind::Primitive, parent);
         self.apply_meta(&mut rsc, &chain, maint);
         rsc.is_fencing = p.is_fencing();
-        rsc.utilization = utilization(&p.utilization);
+        rsc.utilization = utilization(&p.utilization).into_iter().collect();
         rsc.monitors = p
             .ops
             .iter()
@@ -1542,6 +1546,9 @@ impl WorkingSet {
                 for &(ni, score, role) in &entries {
                     if role == Some(Role::Promoted) {
                         let r = &mut self.rscs[t];
+                        if r.promo_loc.is_empty() {
+                            r.promo_loc = vec![0; self.nodes.len()];
+                        }
                         r.promo_loc[ni] = add(r.promo_loc[ni], score);
                         continue;
                     }

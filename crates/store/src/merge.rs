@@ -16,7 +16,7 @@ pub struct Merged {
 /// Copy the element `id` of `src`, with everything inside it, under `parent` in `dst`.
 fn copy_into(src: &Document, id: ElementId, dst: &mut Document, parent: ElementId) {
     let el = src.get(id);
-    let attrs: Vec<(&str, &str)> = el.attrs.iter().map(|(k, v)| (&**k, v.as_str())).collect();
+    let attrs: Vec<(&str, &str)> = el.attrs.iter().map(|(k, v)| (&**k, v)).collect();
     let new = dst.append(parent, &el.name, &attrs);
     for n in &el.children {
         match n {
