@@ -424,7 +424,7 @@ replicas_fact() {
                 -e "SHOW SLAVE STATUS\G" 2>/dev/null || true)
             io=$(awk '$1 == "Slave_IO_Running:" { print $2 }' <<< "$st")
             sql=$(awk '$1 == "Slave_SQL_Running:" { print $2 }' <<< "$st")
-            err=$(awk -F': ' '$1 ~ /Last_(IO|SQL)_Error$/ && $2 != "" { print $2 }' <<< "$st" | head -1)
+            err=$(awk -F': ' '$1 ~ /Last_(IO|SQL)_Error$/ && $2 != "" && e == "" { e = $2 } END { print e }' <<< "$st")
             have=$(lab exec "$ask" mariadb --defaults-extra-file="$R/client.cnf" -h "$(node_ip "$n")" -N \
                 -e "SELECT COUNT(*) FROM t.w" 2>/dev/null || echo "?")
             if grep -q "Master_Host: $(node_ip "$primary")\$" <<< "$st" && [ "$io" = Yes ] && [ "$sql" = Yes ] && [ "$have" = "$rows" ]; then

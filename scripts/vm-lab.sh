@@ -47,7 +47,9 @@ install() {
         local apt=(apt-get -o DPkg::Lock::Timeout=900 -y -q --no-install-recommends)
         apt-get -o DPkg::Lock::Timeout=900 update -q >/dev/null || die "apt-get update failed"
         local qv
-        qv=$(apt-cache madison qemu-system-x86 | awk '$6 ~ /^bookworm\/main$/ {print $3; exit}')
+        # awk reads to the end: leaving early would kill apt-cache with SIGPIPE, which
+        # pipefail turns into a failure (exit 141) on a machine without QEMU yet.
+        qv=$(apt-cache madison qemu-system-x86 | awk '$6 ~ /^bookworm\/main$/ && v == "" {v = $3} END {print v}')
         [ -n "$qv" ] || die "no bookworm qemu-system-x86 in apt's sources"
         say "installing qemu-system-x86 $qv (qemu-utils pinned to it), libvirt"
         "${apt[@]}" --allow-downgrades install "qemu-system-x86=$qv" "qemu-utils=$qv" \
