@@ -208,10 +208,102 @@ EOF
 replay_cib() {
     local folder=$1 args=() m
     shift
-    for m in "$@"; do args+=(--node "$m"); done
+    for m in "$@"; do
+        case "$m" in
+            --*) args+=("$m") ;;
+            *) args+=(--node "$m") ;;
+        esac
+    done
     "$ROOT/scripts/replay-cib" "$ROOT/cib-examples/$folder/cib.xml" "$R/cib" --lab-dir "$LAB_DIR" \
         --tiny-httpd "$(bin_dir)/tiny-httpd" --alert-agent "$R/alert-agent" "${args[@]}"
     note "lab form of cib-examples/$folder: $R/cib/cib.xml"
+}
+
+# ---------------------------------------------------------------------------------------
+# Real guests: where a VM is the point, the tiny QEMU guest of scripts/vm-lab.sh under a
+# libvirtd of each lab node.
+
+# guests_up RSC...: a libvirtd in every node (private copies of libvirt's directories
+# bind-mounted in the node's own mount namespace, QEMU's output to files: no virtlogd) and
+# the domain XML of each RSC at $R/RSC.xml: 128 MiB, TCG, no disk and no network, its
+# console in the node's own $NODE_RUN/RSC.console. Prints the replay-cib arguments.
+guests_up() {
+    local r n d guest
+    "$ROOT/scripts/vm-lab.sh" guest >&2
+    guest=$("$ROOT/scripts/vm-lab.sh" env | sed -n 's/^VM_LAB_GUEST=//p')
+    while read -r n; do
+        d=$LAB_DIR/$n/libvirt
+        rm -rf "$d"
+        mkdir -p "$d"/{lib,cache,log,etc}
+        cp -a /etc/libvirt/. "$d/etc/"
+        cp -a /var/lib/libvirt/. "$d/lib/" 2>/dev/null || true
+        cp -a /var/cache/libvirt/. "$d/cache/" 2>/dev/null || true
+        rm -rf "$d"/lib/qemu/domain-* "$d"/etc/qemu/*.xml "$d"/etc/qemu/autostart/* \
+            "$d"/etc/qemu/networks/autostart/*
+        printf 'stdio_handler = "file"\n' >> "$d/etc/qemu.conf"
+        lab exec "$n" sh -ec "
+            mount --bind '$d/lib' /var/lib/libvirt; mount --bind '$d/cache' /var/cache/libvirt
+            mount --bind '$d/etc' /etc/libvirt; mount --bind '$d/log' /var/log/libvirt
+            libvirtd --daemon --pid-file $NODE_RUN/libvirtd.pid"
+    done < "$LAB_DIR/nodes"
+    while read -r n; do
+        for _ in $(seq 300); do
+            lab exec "$n" timeout 5 virsh -c qemu:///system version >/dev/null 2>&1 && continue 2
+            sleep 0.1
+        done
+        die "the libvirtd of $n does not answer after 30 s"
+    done < "$LAB_DIR/nodes"
+    for r in "$@"; do
+        cat > "$R/$r.xml" <<XML
+<domain type='qemu'><name>$r</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><kernel>$guest/vmlinuz</kernel>
+    <initrd>$guest/initrd.gz</initrd><cmdline>console=ttyS0 panic=-1 quiet</cmdline></os>
+  <features><acpi/></features>
+  <on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>destroy</on_crash>
+  <devices><emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <serial type='file'><source path='$NODE_RUN/$r.console'/><target port='0'/></serial>
+    <memballoon model='none'/></devices></domain>
+XML
+        echo "--real-vm=$r=$R/$r.xml"
+    done
+}
+
+# guest_up_on NODE RSC: the guest RSC runs on NODE (libvirt says so) and has booted (its
+# console there says "tinyguest: up").
+guest_up_on() {
+    grep -q 'tinyguest: up' "$LAB_DIR/$1/run/crm-lite-replay/$2.console" 2>/dev/null &&
+        [ "$(lab exec "$1" timeout 5 virsh -c qemu:///system domstate "$2" 2>/dev/null | sed -n 1p)" = running ]
+}
+
+# guest_fact RSC ASK: where the guest runs (as the cluster on ASK says) and whether it booted
+# there within a minute.
+guest_fact() {
+    local n booted=no
+    n=$(wait_role "$1" Started "$2") || { fact "guest $1 not started"; return 0; }
+    for _ in $(seq 600); do
+        guest_up_on "$n" "$1" && { booted=yes; break; }
+        sleep 0.1
+    done
+    fact "guest $1 on $n booted=$booted"
+}
+
+# watch_guest NAME RSC NODE...: as watch_answer, for a real guest: the first of the NODEs
+# where RSC is up (guest_up_on); `answered NAME` reports it.
+watch_guest() {
+    local name=$1 rsc=$2
+    shift 2
+    (
+        end=$(($(date +%s) + REPLAY_TIMEOUT))
+        while [ "$(date +%s)" -lt "$end" ]; do
+            for n in "$@"; do
+                if guest_up_on "$n" "$rsc"; then echo "$(now) guest $rsc on $n"; exit 0; fi
+            done
+            sleep 0.1
+        done
+        exit 1
+    ) > "$R/answer-$name" 2>/dev/null &
+    ANSWER_PID[$name]=$!
+    echo "guest $rsc on $*" > "$R/answer-$name.what"
 }
 
 # port_of RSC: the port of an HTTP stand-in (from the lab CIB's ports file).

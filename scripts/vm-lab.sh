@@ -8,6 +8,8 @@
 #                            build the tiny guest (kernel + busybox initramfs that powers
 #                            off on the ACPI button) into the cache directory
 #   scripts/vm-lab.sh install  only the packages (scripts/test runs this first)
+#   scripts/vm-lab.sh guest    the packages and the tiny guest, no daemon (the replays run
+#                            a libvirtd in each lab node themselves)
 #   scripts/vm-lab.sh stop   end the daemons this script started, by their pid files
 #   scripts/vm-lab.sh env    print the lab's paths as shell variables
 #
@@ -165,6 +167,11 @@ case "${1:-up}" in
 install)
     install
     ;;
+guest)
+    install
+    kvm_perms
+    guest
+    ;;
 up)
     install
     kvm_perms
@@ -181,5 +188,5 @@ env)
     printf 'VM_LAB_GUEST=%s\nVM_LAB_URI1=%s\nVM_LAB_URI2=%s\nVM_LAB_LIBVIRTD_PID=%s\n' \
         "$GUEST" "$URI1" "$URI2" "$LIBVIRTD_PID"
     ;;
-*) die "usage: $0 install|up|stop|env" ;;
+*) die "usage: $0 install|guest|up|stop|env" ;;
 esac

@@ -186,6 +186,9 @@ pub enum Probe {
     Mounted(String),
     /// Something listens on this TCP port in the node's network namespace.
     Listening(u16),
+    /// A live process of the node has this text in its command line (a QEMU guest:
+    /// `guest=<name>`, from libvirt's `-name guest=<name>,...`).
+    Process(String),
 }
 
 /// A start the observer saw: `resource` became active on `node` at `at`.
@@ -400,6 +403,15 @@ fn start_time(pid: u32) -> Option<u64> {
 /// Whether the resource is active on the node whose live processes are `pids` (oldest
 /// first): asked of the oldest that still answers.
 fn probe_node(pids: &[u32], probe: &Probe) -> bool {
+    if let Probe::Process(text) = probe {
+        // Any process of the node, not the first few: the one that counts may be the newest.
+        return pids.iter().any(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                c.split(|b| *b == 0)
+                    .any(|arg| arg.windows(text.len()).any(|w| w == text.as_bytes()))
+            })
+        });
+    }
     pids.iter()
         .take(4)
         .find_map(|pid| probe_active(*pid, probe))
@@ -435,12 +447,27 @@ fn probe_active(pid: u32, probe: &Probe) -> Option<bool> {
             }
             any_read.then_some(listening)
         }
+        Probe::Process(_) => None,
     }
 }
 
 #[cfg(test)]
 mod unit {
     use super::*;
+
+    #[test]
+    fn a_process_probe_finds_text_in_any_argument_of_any_process() {
+        let me = std::process::id();
+        let argv0 = std::env::args().next().expect("argv[0]");
+        let name = argv0.rsplit('/').next().expect("a name").to_string();
+        // Our own process is found by a piece of its program's name, even when it is not
+        // the first pid of the list; a text no process has is not.
+        assert!(probe_node(&[u32::MAX, me], &Probe::Process(name)));
+        assert!(!probe_node(
+            &[me],
+            &Probe::Process("guest=no-such-guest,".into())
+        ));
+    }
 
     #[test]
     fn fence_log_lines_are_parsed() {

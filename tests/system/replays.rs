@@ -395,6 +395,22 @@ fn replay_cloudmin_failover_groups() {
     let Some(f) = replay("cloudmin", "rp5", Stack::CrmLite, None) else {
         return;
     };
+    // The VMs that move are real QEMU guests: booted on their home before the faults, and
+    // up again (libvirt says running, the console says booted) on a survivor after them.
+    assert_eq!(f.line("guest vm-erp "), "guest vm-erp on n1 booted=yes");
+    assert_eq!(f.line("guest vm-crm "), "guest vm-crm on n4 booted=yes");
+    assert!(
+        f.line("answered vm-erp ")
+            .contains(" at guest vm-erp on n2 "),
+        "{}",
+        f.line("answered vm-erp ")
+    );
+    assert!(
+        f.line("answered vm-crm-after-move ")
+            .contains(" at guest vm-crm on n5 "),
+        "{}",
+        f.line("answered vm-crm-after-move ")
+    );
     f.answered_after_fence("vm-erp", "n1");
     for (rsc, place) in [
         ("vm-erp", "n2"),

@@ -1,9 +1,9 @@
 //! The lab's observer as a command, for the replay scripts (`scripts/replay-*`): it looks
-//! into every node of a lab that is up (its mounts and listening sockets) every 50 ms,
+//! into every node of a lab that is up (its mounts, listening sockets and processes) every 50 ms,
 //! without asking the cluster, until a stop file appears, then prints what it saw.
 //!
 //! `lab-observer --lab NAME --nodes n1,n2,.. --stop FILE [--fence-log FILE]
-//! [--victim NODE@UNIXTIME]... [--victims FILE] RSC=mount:/DIR | RSC=port:PORT ...`
+//! [--victim NODE@UNIXTIME]... [--victims FILE] RSC=mount:/DIR | RSC=port:PORT | RSC=proc:TEXT ...`
 //!
 //! `--victims FILE` is read when the observer stops: one `NODE UNIXTIME` line per node lost
 //! meanwhile (the replays append to it as they inject each fault).
@@ -26,7 +26,7 @@ use tests::lab::{Observer, Probe, parse_fence_log};
 fn usage(msg: &str) -> ExitCode {
     eprintln!("lab-observer: {msg}");
     eprintln!(
-        "usage: lab-observer --lab NAME --nodes n1,n2 --stop FILE [--fence-log FILE] [--victim NODE@TIME]... RSC=mount:/DIR|RSC=port:N..."
+        "usage: lab-observer --lab NAME --nodes n1,n2 --stop FILE [--fence-log FILE] [--victim NODE@TIME]... RSC=mount:/DIR|RSC=port:N|RSC=proc:TEXT..."
     );
     ExitCode::from(2)
 }
@@ -142,15 +142,17 @@ fn main() -> ExitCode {
 }
 
 fn parse_probe(spec: &str) -> Result<(String, Probe), String> {
-    let (name, what) = spec
-        .split_once('=')
-        .ok_or(format!("{spec}: expected RSC=mount:/DIR or RSC=port:N"))?;
+    let (name, what) = spec.split_once('=').ok_or(format!(
+        "{spec}: expected RSC=mount:/DIR, RSC=port:N or RSC=proc:TEXT"
+    ))?;
     let probe = if let Some(dir) = what.strip_prefix("mount:") {
         Probe::Mounted(dir.to_string())
     } else if let Some(p) = what.strip_prefix("port:") {
         Probe::Listening(p.parse().map_err(|_| format!("{spec}: bad port"))?)
+    } else if let Some(text) = what.strip_prefix("proc:").filter(|t| !t.is_empty()) {
+        Probe::Process(text.to_string())
     } else {
-        return Err(format!("{spec}: expected mount:/DIR or port:N"));
+        return Err(format!("{spec}: expected mount:/DIR, port:N or proc:TEXT"));
     };
     Ok((name.to_string(), probe))
 }
