@@ -354,6 +354,16 @@ fn replay_cloudstack_host_lost() {
         return;
     };
     for vm in ["vm-ha-web1", "vm-ha-db1"] {
+        // Real QEMU guests: booted on the lost host before, booted on the HA host after.
+        assert_eq!(
+            f.line(&format!("guest {vm} ")),
+            format!("guest {vm} on n3 booted=yes")
+        );
+        let answered = f.line(&format!("answered {vm} "));
+        assert!(
+            answered.contains(&format!(" at guest {vm} on n5 ")),
+            "{answered}"
+        );
         f.answered_after_fence(vm, "n3");
         // On the HA host of the same CloudStack cluster.
         assert_eq!(
