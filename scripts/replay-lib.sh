@@ -184,6 +184,7 @@ replay_up() {
     LAB_AGENTS=$b lab up "$count" >&2
     mkdir -p "$R"
     : > "$R/facts"
+    : > "$R/guest-args"
     for n in $(seq 1 "$count"); do
         install -d -m 0755 "$LAB_DIR/n$n/run/crm-lite-replay"
         install -d -m 0755 -o mysql -g mysql "$LAB_DIR/n$n/run/crm-lite-replay/mysqld"
@@ -208,12 +209,9 @@ EOF
 replay_cib() {
     local folder=$1 args=() m
     shift
-    for m in "$@"; do
-        case "$m" in
-            --*) args+=("$m") ;;
-            *) args+=(--node "$m") ;;
-        esac
-    done
+    for m in "$@"; do args+=(--node "$m"); done
+    # The real guests of guests_up.
+    mapfile -t -O "${#args[@]}" args < "$R/guest-args"
     "$ROOT/scripts/replay-cib" "$ROOT/cib-examples/$folder/cib.xml" "$R/cib" --lab-dir "$LAB_DIR" \
         --tiny-httpd "$(bin_dir)/tiny-httpd" --alert-agent "$R/alert-agent" "${args[@]}"
     note "lab form of cib-examples/$folder: $R/cib/cib.xml"
@@ -226,7 +224,8 @@ replay_cib() {
 # guests_up RSC...: a libvirtd in every node (private copies of libvirt's directories
 # bind-mounted in the node's own mount namespace, QEMU's output to files: no virtlogd) and
 # the domain XML of each RSC at $R/RSC.xml: 128 MiB, TCG, no disk and no network, its
-# console in the node's own $NODE_RUN/RSC.console. Prints the replay-cib arguments.
+# console in the node's own $NODE_RUN/RSC.console. Call it before replay_cib, which keeps
+# each RSC a real ocf:crm-lite:vm (the arguments are kept in $R/guest-args).
 guests_up() {
     local r n d guest
     "$ROOT/scripts/vm-lab.sh" guest >&2
@@ -264,8 +263,29 @@ guests_up() {
     <serial type='file'><source path='$NODE_RUN/$r.console'/><target port='0'/></serial>
     <memballoon model='none'/></devices></domain>
 XML
-        echo "--real-vm=$r=$R/$r.xml"
+        echo "--real-vm=$r=$R/$r.xml" >> "$R/guest-args"
     done
+}
+
+# is_guest RSC: RSC is a real guest in this replay (see guests_up).
+is_guest() { grep -qxF -- "--real-vm=$1=$R/$1.xml" "$R/guest-args"; }
+
+# vm_probe RSC: the observer's probe of a VM: its QEMU process, or the stand-in's port.
+vm_probe() {
+    if is_guest "$1"; then echo "$1=proc:guest=$1,"; else echo "$1=port:$(port_of "$1")"; fi
+}
+
+# watch_vm FROM NAME RSC NODE...: RSC up again on one of the NODEs, a guest booted
+# (watch_guest) or a stand-in answering from FROM (watch_answer); `answered NAME` reports it.
+watch_vm() {
+    local from=$1 name=$2 rsc=$3
+    shift 3
+    if is_guest "$rsc"; then
+        watch_guest "$name" "$rsc" "$@"
+    else
+        # shellcheck disable=SC2046
+        watch_answer "$from" "$name" $(urls_of "$rsc" "$@")
+    fi
 }
 
 # guest_up_on NODE RSC: the guest RSC runs on NODE (libvirt says so) and has booted (its

@@ -334,6 +334,15 @@ fn replay_opennebula_front_end_with_the_drbd_primary_lost() {
         return;
     };
     let victim = before(&f, "drbd-primary");
+    // The VMs are real QEMU guests, booted on the compute hosts.
+    for vm in ["vm-101", "vm-102", "vm-103", "vm-104"] {
+        let guest = f.line(&format!("guest {vm} "));
+        assert!(
+            (guest.contains(" on n4 ") || guest.contains(" on n5 "))
+                && guest.ends_with(" booted=yes"),
+            "{guest}"
+        );
+    }
     f.answered_after_fence("api-1", &victim);
     // HAProxy on the other front-ends, with api-2, kept Sunstone reachable.
     assert!(f.after("answered sunstone-through-haproxy ") < f.after(&format!("fenced {victim} ")));
@@ -395,6 +404,19 @@ fn replay_vmmanager_partition_without_quorum() {
     assert_eq!(f.line("quorum n1 "), "quorum n1 quorate=Yes sees=3");
     // The 450 ms token profile: the majority fences a silent node within a few seconds.
     assert!(f.after("fenced n4 ") < 5.0, "{}", f.line("fenced n4 "));
+    // vm-1005 and vm-1006 are real QEMU guests: booted on n4 and n5 before the cut, and
+    // booted again on the majority after the fences.
+    for (vm, home) in [("vm-1005", "n4"), ("vm-1006", "n5")] {
+        assert_eq!(
+            f.line(&format!("guest {vm} ")),
+            format!("guest {vm} on {home} booted=yes")
+        );
+        let answered = f.line(&format!("answered {vm} "));
+        assert!(
+            answered.contains(&format!(" at guest {vm} on n")) && !answered.contains(home),
+            "{answered}"
+        );
+    }
     f.answered_after_fence("vm-1005", "n4");
     f.answered_after_fence("vm-1006", "n5");
     f.clean(&["n4", "n5"]);
