@@ -69,6 +69,13 @@ fn connect_corosync() -> Result<corosync_group::CorosyncGroup> {
 
 /// `crm-lite daemon`.
 pub fn run(args: &Args) -> Result<ExitCode> {
+    // No transparent huge pages for a process that lives for months on little memory: with
+    // them, one touched byte of a 2 MiB-aligned allocator region keeps 2 MiB resident.
+    // (Measured in the lab: 6 of the daemon's 15.6 MB were huge pages.) Not for the other
+    // subcommands: `simulate` of a large CIB is faster with them.
+    if let Err(e) = nix::sys::prctl::set_thp_disable(true) {
+        tracing::debug!("transparent huge pages stay enabled: {e}");
+    }
     let store = store::Store::new(&args.state_dir);
     // The daemon is the only writer of its state directory while it runs.
     let _lock = store.lock_apply().with_context(|| {
