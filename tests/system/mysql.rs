@@ -594,9 +594,11 @@ fn mysql_broken_lagging_or_behind_replicas_are_never_promoted() {
     let o = r.run("monitor", &[]);
     assert_eq!(o.code, 0, "replication resumed after the refusal: {o:?}");
 
-    // Lag past max_lag: applied 3 s late.
+    // Lag past max_lag: applied 30 s late, so that the lag lasts through every check below
+    // (with 3 s, a loaded machine applied the row between the first failed monitor and
+    // the next one).
     r.query("STOP SLAVE");
-    r.query("CHANGE MASTER TO MASTER_DELAY=3");
+    r.query("CHANGE MASTER TO MASTER_DELAY=30");
     r.query("START SLAVE");
     c.n(1).query("INSERT INTO t.rows (id) VALUES (2)");
     let mut last = None;

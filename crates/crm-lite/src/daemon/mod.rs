@@ -37,6 +37,23 @@ pub struct AgentExec(pub OcfRunner);
 
 impl Exec for AgentExec {
     fn run(&self, op: &OpKind) -> Ran {
+        // Beside a running Pacemaker its fencer fences, with its own devices: two fencers
+        // must not race for one node.
+        if let OpKind::Fence(f) = op
+            && executor::fence::pacemaker::running()
+        {
+            let start = std::time::Instant::now();
+            tracing::info!(target = %f.target, action = %f.action, "fencing through Pacemaker's fencer (stonith_admin)");
+            let attempt = executor::fence::pacemaker::fence(
+                &f.target,
+                &f.action,
+                std::time::Duration::from_millis(f.timeout_ms),
+            );
+            return Ran::Fence {
+                attempts: vec![attempt],
+                span: (start, std::time::Instant::now()),
+            };
+        }
         RunnerExec(&self.0).run(op)
     }
 }
