@@ -12,6 +12,9 @@
 //!    next coordinator finishes it, nothing runs twice;
 //! 4. an agent's monitor hangs: it times out, the failure is in `status`, and the resource
 //!    is recovered.
+//!
+//! And in a lab of its own (`cbp`), crm-lite's daemon beside a running Pacemaker fences
+//! through Pacemaker's fencer.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -534,5 +537,135 @@ fn crm_lite_daemons_fail_over_in_order_after_the_fence_and_never_run_anything_tw
         slow_starts, 1,
         "slow started {slow_starts} times: {:?}",
         seen.starts
+    );
+}
+
+/// crm-lite's daemon beside a running Pacemaker on one Corosync ring (lab `cbp`: Pacemaker's
+/// stack, and a `crm-lite daemon` started in each node with its state in the node's own
+/// `/run`): crm-lite manages one resource of its own (ids Pacemaker does not have). The node
+/// running it loses its power: crm-lite's coordinator fences it through Pacemaker's fencer
+/// (`stonith_admin`), not through the fence agent, and only then starts the resource on a
+/// survivor.
+#[test]
+fn crm_lite_beside_pacemaker_fences_through_pacemakers_fencer() {
+    let Ok(()) = require(is_root(), "root (network and mount namespaces)") else {
+        return;
+    };
+    for tool in ["curl", "corosync"] {
+        let Ok(()) = require(have(tool), "curl, corosync (scripts/lib.sh TEST_PKGS)") else {
+            return;
+        };
+    }
+    let Ok(()) = require(
+        ["crm-lite", "mgmt-api", "tiny-httpd"]
+            .iter()
+            .all(|b| built(b).is_some()),
+        "crm-lite, the agents and tiny-httpd built (cargo build --workspace --bins)",
+    ) else {
+        return;
+    };
+    let crm = built("crm-lite").expect("crm-lite");
+    let tiny = built("tiny-httpd").expect("tiny-httpd");
+    let agents = target_dir();
+    let lab = Lab::up_named(
+        "cbp",
+        3,
+        "pacemaker",
+        &[("LAB_AGENTS", agents.to_str().expect("utf-8 target dir"))],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let crm_s = crm.to_str().expect("utf-8 path");
+    for n in &lab.nodes {
+        let log = lab.dir().join(n).join("crm-lite-beside.log");
+        let start = format!(
+            "CRM_LITE_LOG=info setsid {crm_s} daemon --state-dir /run/crm-lite-state \
+             </dev/null >>{} 2>&1 &",
+            log.display()
+        );
+        let out = lab.exec(n, &["sh", "-c", &start]);
+        assert!(out.status.success(), "starting the daemon on {n}: {out:?}");
+    }
+    let c = Cluster {
+        lab,
+        crm: crm.clone(),
+        epoch: 1,
+    };
+    wait_until(
+        "crm-lite's daemons quorate, every node online",
+        LIMIT,
+        || {
+            let s = c.status("n1");
+            s["quorate"] == true
+                && s["nodes"]
+                    .as_array()
+                    .is_some_and(|ns| ns.iter().filter(|n| n["state"] == "online").count() == 3)
+        },
+    );
+    let cib = format!(
+        r#"<cib admin_epoch="0" epoch="5" num_updates="0" validate-with="pacemaker-3.9" crm_feature_set="3.17.4">
+  <configuration>
+    <crm_config><cluster_property_set id="cps">
+      <nvpair id="cps-se" name="stonith-enabled" value="true"/>
+      <nvpair id="cps-nq" name="no-quorum-policy" value="stop"/>
+    </cluster_property_set></crm_config>
+    <nodes><node id="1" uname="n1"/><node id="2" uname="n2"/><node id="3" uname="n3"/></nodes>
+    <resources>
+      <primitive id="beside-fence" class="stonith" type="fence_lab">
+        <instance_attributes id="beside-fence-ia"><nvpair id="beside-fence-hl" name="pcmk_host_list" value="n1 n2 n3"/></instance_attributes>
+      </primitive>
+      <primitive id="beside-web" class="ocf" provider="crm-lite" type="mgmt-api">
+        <instance_attributes id="beside-web-ia"><nvpair id="beside-web-cmd" name="command" value="{} --port {SIDE_PORT} --body beside"/></instance_attributes>
+        <operations><op id="beside-web-mon" name="monitor" interval="5s" timeout="10s"/></operations>
+      </primitive>
+    </resources>
+    <constraints><rsc_location id="beside-web-on-n3" rsc="beside-web" node="n3" score="50"/></constraints>
+  </configuration>
+  <status/>
+</cib>
+"#,
+        tiny.display()
+    );
+    let path = c.lab.dir().join("beside-cib.xml");
+    std::fs::write(&path, cib).expect("write the CIB");
+    let out = c.crm("n1", &["apply", path.to_str().expect("utf-8")]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.contains("handing"),
+        "apply: {said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_until("beside-web answering on n3", LIMIT, || {
+        c.answers("n3", SIDE_PORT, "beside")
+    });
+
+    let observer = Observer::start(&c.lab, &[("beside-web", Probe::Listening(SIDE_PORT))]);
+    let t0 = now();
+    c.lab.must(&["kill", "n3"]);
+    wait_until("beside-web answering on a survivor", LIMIT, || {
+        ["n1", "n2"]
+            .iter()
+            .any(|n| c.answers(n, SIDE_PORT, "beside"))
+    });
+    eprintln!(
+        "beside Pacemaker: beside-web answering {:.2} s after the power loss",
+        now() - t0
+    );
+    let seen = observer.finish();
+    let fences = c.lab.fence_log();
+    assert!(
+        fences
+            .iter()
+            .any(|f| f.node == "n3" && f.ok && f.action != "on" && f.at >= t0),
+        "n3 was not fenced: {fences:?}"
+    );
+    assert!(seen.double_active.is_empty(), "{:?}", seen.double_active);
+    let early = seen.starts_before_fence("n3", &["beside-web"], t0, &fences);
+    assert!(early.is_empty(), "started before the fence: {early:?}");
+    // The coordinator (n1, the lowest id) asked Pacemaker's fencer.
+    let log = std::fs::read_to_string(c.lab.dir().join("n1/crm-lite-beside.log"))
+        .expect("n1's daemon log");
+    assert!(
+        log.contains("fencing through Pacemaker's fencer") && log.contains("target=n3"),
+        "n1's log:\n{log}"
     );
 }
