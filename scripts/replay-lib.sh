@@ -227,18 +227,11 @@ replay_cib() {
 # console in the node's own $NODE_RUN/RSC.console. Call it before replay_cib, which keeps
 # each RSC a real ocf:crm-lite:vm (the arguments are kept in $R/guest-args).
 guests_up() {
-    local r n d guest
+    local r n d
     "$ROOT/scripts/vm-lab.sh" guest >&2
-    guest=$("$ROOT/scripts/vm-lab.sh" env | sed -n 's/^VM_LAB_GUEST=//p')
     while read -r n; do
         d=$LAB_DIR/$n/libvirt
-        rm -rf "$d"
-        mkdir -p "$d"/{lib,cache,log,etc}
-        cp -a /etc/libvirt/. "$d/etc/"
-        cp -a /var/lib/libvirt/. "$d/lib/" 2>/dev/null || true
-        cp -a /var/cache/libvirt/. "$d/cache/" 2>/dev/null || true
-        rm -rf "$d"/lib/qemu/domain-* "$d"/etc/qemu/*.xml "$d"/etc/qemu/autostart/* \
-            "$d"/etc/qemu/networks/autostart/*
+        "$ROOT/scripts/vm-lab.sh" private-dirs "$d"
         printf 'stdio_handler = "file"\n' >> "$d/etc/qemu.conf"
         lab exec "$n" sh -ec "
             mount --bind '$d/lib' /var/lib/libvirt; mount --bind '$d/cache' /var/cache/libvirt
@@ -253,16 +246,7 @@ guests_up() {
         die "the libvirtd of $n does not answer after 30 s"
     done < "$LAB_DIR/nodes"
     for r in "$@"; do
-        cat > "$R/$r.xml" <<XML
-<domain type='qemu'><name>$r</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type><kernel>$guest/vmlinuz</kernel>
-    <initrd>$guest/initrd.gz</initrd><cmdline>console=ttyS0 panic=-1 quiet</cmdline></os>
-  <features><acpi/></features>
-  <on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>destroy</on_crash>
-  <devices><emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <serial type='file'><source path='$NODE_RUN/$r.console'/><target port='0'/></serial>
-    <memballoon model='none'/></devices></domain>
-XML
+        "$ROOT/scripts/vm-lab.sh" domain "$r" "$NODE_RUN/$r.console" > "$R/$r.xml"
         echo "--real-vm=$r=$R/$r.xml" >> "$R/guest-args"
     done
 }

@@ -11,6 +11,11 @@
 #   scripts/vm-lab.sh guest    the packages and the tiny guest, no daemon (the replays run
 #                            a libvirtd in each lab node themselves)
 #   scripts/vm-lab.sh stop   end the daemons this script started, by their pid files
+#   scripts/vm-lab.sh domain NAME CONSOLE   print the tiny guest's domain XML (128 MiB, TCG,
+#                            no disk, no network, its serial console in the file CONSOLE)
+#   scripts/vm-lab.sh private-dirs DIR   private copies of libvirt's directories under DIR
+#                            (etc, lib, cache, log; no domain of this host's), for a libvirtd
+#                            that acts as another host once they are bind-mounted
 #   scripts/vm-lab.sh env    print the lab's paths as shell variables
 #
 # A libvirtd that was already answering on qemu:///system is used, never stopped.
@@ -81,16 +86,38 @@ daemons_up() {
     second_up
 }
 
+# private_dirs DIR: copies of libvirt's etc, lib, cache and log directories under DIR, without
+# this host's domains, for a libvirtd that acts as another host once they are bind-mounted.
+private_dirs() {
+    local d=$1
+    rm -rf "$d"
+    mkdir -p "$d"/{run,lib,cache,log,etc}
+    cp -a /etc/libvirt/. "$d/etc/"
+    cp -a /var/lib/libvirt/. "$d/lib/" 2>/dev/null || true
+    cp -a /var/cache/libvirt/. "$d/cache/" 2>/dev/null || true
+    rm -rf "$d"/lib/qemu/domain-* "$d"/etc/qemu/*.xml "$d"/etc/qemu/autostart/* \
+        "$d"/etc/qemu/networks/autostart/*
+}
+
+# domain NAME CONSOLE: the tiny guest's domain XML, its serial console in the file CONSOLE.
+domain() {
+    cat <<XML
+<domain type='qemu'><name>$1</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><kernel>$GUEST/vmlinuz</kernel>
+    <initrd>$GUEST/initrd.gz</initrd><cmdline>console=ttyS0 panic=-1 quiet</cmdline></os>
+  <features><acpi/></features>
+  <on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>destroy</on_crash>
+  <devices><emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <serial type='file'><source path='$2'/><target port='0'/></serial>
+    <memballoon model='none'/></devices></domain>
+XML
+}
+
 # A second libvirtd, as if on another host: private copies of libvirt's directories
 # bind-mounted in its own mount namespace, its own host UUID, TCP on 127.0.0.1 only.
 second_up() {
     if alive_pidfile "$N2/libvirtd.pid"; then wait_answers "$URI2"; return 0; fi
-    rm -rf "$N2"
-    mkdir -p "$N2"/{run,lib,cache,log,etc}
-    cp -a /etc/libvirt/. "$N2/etc/"
-    cp -a /var/lib/libvirt/. "$N2/lib/" 2>/dev/null || true
-    cp -a /var/cache/libvirt/. "$N2/cache/" 2>/dev/null || true
-    rm -rf "$N2"/lib/qemu/domain-* "$N2"/etc/qemu/*.xml "$N2"/etc/qemu/autostart/*
+    private_dirs "$N2"
     cat >>"$N2/etc/libvirtd.conf" <<EOC
 listen_tls = 0
 listen_tcp = 1
@@ -184,9 +211,17 @@ stop)
     stop_pidfile "$LIBVIRTD_PID"
     stop_pidfile "$VIRTLOGD_PID"
     ;;
+domain)
+    [ $# -eq 3 ] || die "usage: $0 domain NAME CONSOLE"
+    domain "$2" "$3"
+    ;;
+private-dirs)
+    [ $# -eq 2 ] || die "usage: $0 private-dirs DIR"
+    private_dirs "$2"
+    ;;
 env)
     printf 'VM_LAB_GUEST=%s\nVM_LAB_URI1=%s\nVM_LAB_URI2=%s\nVM_LAB_LIBVIRTD_PID=%s\n' \
         "$GUEST" "$URI1" "$URI2" "$LIBVIRTD_PID"
     ;;
-*) die "usage: $0 install|guest|up|stop|env" ;;
+*) die "usage: $0 install|guest|up|stop|domain|private-dirs|env" ;;
 esac
