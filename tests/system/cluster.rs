@@ -70,7 +70,13 @@ impl Cluster {
                 &format!("<constraints>{constraints}</constraints>"),
                 1,
             );
-        let path = self.lab.dir().join(format!("cib-{}.xml", self.epoch));
+        self.apply_xml(node, &format!("cib-{}.xml", self.epoch), &xml);
+    }
+
+    /// Hands `xml` (written to `file` in the lab's directory) to the daemon of `node` with
+    /// `crm-lite apply`, and checks it converged.
+    fn apply_xml(&self, node: &str, file: &str, xml: &str) {
+        let path = self.lab.dir().join(file);
         std::fs::write(&path, xml).expect("write the CIB");
         let out = self.crm(node, &["apply", path.to_str().expect("utf-8")]);
         let said = String::from_utf8_lossy(&out.stdout);
@@ -625,15 +631,7 @@ fn crm_lite_beside_pacemaker_fences_through_pacemakers_fencer() {
 "#,
         tiny.display()
     );
-    let path = c.lab.dir().join("beside-cib.xml");
-    std::fs::write(&path, cib).expect("write the CIB");
-    let out = c.crm("n1", &["apply", path.to_str().expect("utf-8")]);
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && said.contains("handing"),
-        "apply: {said}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    c.apply_xml("n1", "beside-cib.xml", &cib);
     wait_until("beside-web answering on n3", LIMIT, || {
         c.answers("n3", SIDE_PORT, "beside")
     });

@@ -404,7 +404,7 @@ pub mod pacemaker {
         let outcome = match process::run(&spec) {
             Ok(f) => {
                 let stderr = String::from_utf8_lossy(&f.stderr);
-                let rc = if f.timed_out { 1 } else { f.code.unwrap_or(1) };
+                let rc = f.rc();
                 Ok(Outcome {
                     rc,
                     timed_out: f.timed_out,

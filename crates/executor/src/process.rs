@@ -69,6 +69,17 @@ pub struct Finished {
     pub stderr: Vec<u8>,
 }
 
+impl Finished {
+    /// The exit code an operation records: 1 when it timed out or a signal ended it.
+    pub fn rc(&self) -> i32 {
+        if self.timed_out {
+            1
+        } else {
+            self.code.unwrap_or(1)
+        }
+    }
+}
+
 /// Which part of a stream to keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Keep {

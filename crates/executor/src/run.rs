@@ -349,11 +349,7 @@ impl Runner for OcfRunner {
                 req.action
             ));
         }
-        let rc = if fin.timed_out {
-            1
-        } else {
-            fin.code.unwrap_or(1)
-        };
+        let rc = fin.rc();
         tracing::debug!(rsc = %req.rsc, action = %req.action, rc, timed_out = fin.timed_out, "operation done");
         let restart = meta
             .filter(|_| req.interval_ms == 0)
