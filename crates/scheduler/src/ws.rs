@@ -237,6 +237,14 @@ pub(crate) struct WorkingSet {
     /// the history (see [`WorkingSet::spare_instance`]), in creation order. They never
     /// run; only the clone's notifications list them (as inactive).
     pub spares: std::collections::BTreeMap<usize, Vec<String>>,
+    /// While the status is read: per (anonymous clone, node), the clone's instances (its
+    /// direct children) with a primitive active on that node, so binding a history entry
+    /// to an instance does not test every instance of a clone on a hundred nodes.
+    anon_active: std::collections::HashMap<(usize, usize), Vec<usize>>,
+    /// While the status is read: per anonymous clone instance list (keyed by its first
+    /// primitive), how many leading instances are active somewhere. Activity only grows
+    /// while the status is read, so the first idle instance is never before it.
+    anon_busy_prefix: std::collections::HashMap<usize, usize>,
     pub notes: Vec<String>,
     /// Every contribution to a score, in the order applied (only when `explain`).
     pub trace: Vec<Why>,
@@ -360,6 +368,8 @@ impl WorkingSet {
             instances: Default::default(),
             spares: Default::default(),
             anon_presence: Default::default(),
+            anon_active: Default::default(),
+            anon_busy_prefix: Default::default(),
         };
         ws.build_nodes(cib);
         let mut name_order: Vec<usize> = (0..ws.nodes.len()).collect();
@@ -392,6 +402,8 @@ impl WorkingSet {
         ws.top = top;
         ws.build_index();
         ws.unpack_status(cib, input);
+        ws.anon_active = Default::default();
+        ws.anon_busy_prefix = Default::default();
         // no-quorum-policy=suicide (fence): a partition without quorum fences itself.
         if ws.fencing_enabled
             && !ws.have_quorum
@@ -1017,6 +1029,9 @@ impl WorkingSet {
                 _ => {}
             }
         }
+        if active && !self.rscs[ri].running_on.contains(&ni) {
+            self.note_anon_active(ri, ni);
+        }
         let r = &mut self.rscs[ri];
         if active {
             if !r.running_on.contains(&ni) {
@@ -1136,7 +1151,7 @@ impl WorkingSet {
     /// The arena primitive a history entry belongs to, binding anonymous clone instances
     /// to nodes as Pacemaker does: an instance already active on the node, else the first
     /// instance active nowhere.
-    fn match_history(&self, ni: usize, id: &str, active: bool) -> Option<usize> {
+    fn match_history(&mut self, ni: usize, id: &str, active: bool) -> Option<usize> {
         if let Some(&i) = self.config_index.get(id) {
             if self.rscs[i].kind == Kind::Primitive {
                 return Some(i);
@@ -1157,20 +1172,13 @@ impl WorkingSet {
         if self.rscs[clone].unique {
             return instances.iter().copied().find(|&i| self.rscs[i].id == id);
         }
-        // Same instance already here (or its group instance has a member here).
-        let inst_top = |i: usize| -> usize {
-            let mut cur = i;
-            while let Some(p) = self.rscs[cur].parent {
-                if p == clone {
-                    return cur;
+        // Same instance already here (or its group instance has a member here): the
+        // first, in instance order, of those `anon_active` lists for this node.
+        if let Some(here) = self.anon_active.get(&(clone, ni)) {
+            for &i in instances {
+                if !here.contains(&self.instance_top(i, clone)) {
+                    continue;
                 }
-                cur = p;
-            }
-            cur
-        };
-        for &i in instances {
-            let t = inst_top(i);
-            if self.any_primitive(t, &mut |p| self.rscs[p].running_on.contains(&ni)) {
                 // A second active copy of the same primitive here is another instance.
                 if active && self.rscs[i].running_on.contains(&ni) {
                     continue;
@@ -1181,10 +1189,45 @@ impl WorkingSet {
         if !active {
             return instances.first().copied();
         }
-        instances.iter().copied().find(|&i| {
-            let t = inst_top(i);
+        // The first instance active nowhere; those before the busy prefix are active.
+        let first = instances[0];
+        let from = self.anon_busy_prefix.get(&first).copied().unwrap_or(0);
+        let found = instances[from..].iter().position(|&i| {
+            let t = self.instance_top(i, clone);
             !self.any_primitive(t, &mut |p| !self.rscs[p].running_on.is_empty())
-        })
+        });
+        let skip = found.unwrap_or(instances.len() - from);
+        let found = found.map(|k| instances[from + k]);
+        self.anon_busy_prefix.insert(first, from + skip);
+        found
+    }
+
+    /// The child of `clone` that `i` belongs to (itself, or its group instance).
+    fn instance_top(&self, i: usize, clone: usize) -> usize {
+        let mut cur = i;
+        while let Some(p) = self.rscs[cur].parent {
+            if p == clone {
+                return cur;
+            }
+            cur = p;
+        }
+        cur
+    }
+
+    /// Record, for [`WorkingSet::match_history`], that primitive `i` becomes active on
+    /// node `ni` (before its `running_on` says so).
+    fn note_anon_active(&mut self, i: usize, ni: usize) {
+        let Some(clone) = self.clone_of(i) else {
+            return;
+        };
+        if self.rscs[clone].unique {
+            return;
+        }
+        let top = self.instance_top(i, clone);
+        let here = self.anon_active.entry((clone, ni)).or_default();
+        if !here.contains(&top) {
+            here.push(top);
+        }
     }
 
     // ----- constraints -----
@@ -1690,14 +1733,29 @@ impl WorkingSet {
             let Some(ns) = cib.status.node(&self.nodes[ni].name) else {
                 continue;
             };
-            for i in 0..self.rscs.len() {
+            // Only the primitives a fail count names can reach a threshold: look them up
+            // by the names (a plain primitive by id, a unique instance `rsc:N` and an
+            // anonymous one by its base id) rather than testing every resource against
+            // every count; in arena order, as a scan would meet them.
+            let mut named: Vec<usize> = Vec::new();
+            for f in &ns.fail_counts {
+                let k = f.resource.as_str();
+                named.extend(self.config_index.get(k));
+                named.extend(self.instances.get(k).into_iter().flatten());
+                if let Some((base, _)) = k.rsplit_once(':') {
+                    named.extend(self.instances.get(base).into_iter().flatten());
+                }
+            }
+            named.sort_unstable();
+            named.dedup();
+            for i in named {
                 let r = &self.rscs[i];
                 if r.kind != Kind::Primitive || r.orphan || r.migration_threshold <= 0 {
                     continue;
                 }
                 let clone = self.clone_of(i);
                 let anon = clone.is_some_and(|c| !self.rscs[c].unique);
-                let key = if anon { r.base.clone() } else { r.id.clone() };
+                let key = if anon { r.base.as_str() } else { r.id.as_str() };
                 let mut count = 0i32;
                 for f in &ns.fail_counts {
                     if f.resource.as_str() != key {
