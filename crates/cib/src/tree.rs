@@ -169,8 +169,44 @@ struct Names {
     /// Its values, end to end, and where each ends.
     values: String,
     ends: Vec<u32>,
-    /// Every list of attribute names met, shared between the elements that have it.
-    lists: std::collections::HashMap<Vec<AttrName>, std::sync::Arc<[AttrName]>, Fnv>,
+    /// The addresses of `scratch`'s names: names are shared, so equal lists of names
+    /// are equal lists of addresses.
+    addrs: Vec<usize>,
+    /// Every list of attribute names met (by addresses), shared between the elements that
+    /// have it.
+    lists: std::collections::HashMap<Vec<usize>, std::sync::Arc<[AttrName]>, Words>,
+}
+
+/// A multiplicative hash over machine words, for lists of addresses.
+#[derive(Default, Clone, Copy)]
+struct Words;
+
+impl std::hash::BuildHasher for Words {
+    type Hasher = WordsHasher;
+    fn build_hasher(&self) -> WordsHasher {
+        WordsHasher(0)
+    }
+}
+
+struct WordsHasher(u64);
+
+impl std::hash::Hasher for WordsHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// FNV-1a: names are short and trusted enough (a hash flood only slows one parse); SipHash
@@ -206,6 +242,7 @@ impl Default for Names {
             scratch: Vec::new(),
             values: String::new(),
             ends: Vec::new(),
+            addrs: Vec::new(),
             lists: Default::default(),
         }
     }
@@ -401,24 +438,37 @@ impl Document {
         // Collected in reused buffers, then copied to exact-size ones: a large CIB has
         // millions of attributes, and no spare capacity.
         names.scratch.clear();
+        names.addrs.clear();
         names.values.clear();
         names.ends.clear();
-        for a in s.attributes().with_checks(true) {
-            let a = a.map_err(|e| format!("malformed xml: {}", lower_first(&e.to_string())))?;
+        let malformed =
+            |e: &dyn std::fmt::Display| format!("malformed xml: {}", lower_first(&e.to_string()));
+        // Duplicates are found by the shared names' addresses; quick_xml's own check (a
+        // list of ranges per element) is run only to word the error.
+        for a in s.attributes().with_checks(false) {
+            let a = a.map_err(|e| malformed(&e))?;
             let key = names.get(a.key.as_ref(), "attribute")?;
+            let addr = key.as_ptr() as usize;
+            if names.addrs.contains(&addr) {
+                for a in s.attributes().with_checks(true) {
+                    a.map_err(|e| malformed(&e))?;
+                }
+                return Err(format!("malformed xml: duplicated attribute {key}"));
+            }
             let value = a
                 .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                .map_err(|e| format!("malformed xml: {}", lower_first(&e.to_string())))?;
+                .map_err(|e| malformed(&e))?;
             names.scratch.push(key);
+            names.addrs.push(addr);
             names.values.push_str(&value);
             // The document is under 4 GiB (checked before reading).
             names.ends.push(names.values.len() as u32);
         }
-        let list = match names.lists.get(&names.scratch) {
+        let list = match names.lists.get(names.addrs.as_slice()) {
             Some(l) => l.clone(),
             None => {
                 let l: std::sync::Arc<[AttrName]> = names.scratch.as_slice().into();
-                names.lists.insert(names.scratch.clone(), l.clone());
+                names.lists.insert(names.addrs.clone(), l.clone());
                 l
             }
         };
@@ -716,6 +766,24 @@ mod tests {
             "{out}"
         );
         assert!(out.contains(r#"d="&lt;x&gt;""#), "{out}");
+    }
+
+    #[test]
+    fn a_repeated_attribute_is_an_error_naming_both_positions() {
+        // Found through the shared names, worded by quick_xml's own check.
+        let (_, err) = Document::parse("<r><x a=\"1\" b=\"2\" a=\"3\"/><y a=\"1\" b=\"2\"/></r>");
+        let err = err.expect("a repeated attribute is malformed");
+        assert!(
+            err.message.contains("duplicated attribute"),
+            "{}",
+            err.message
+        );
+        assert!(err.message.contains("position"), "{}", err.message);
+        // The same names on separate elements are not repeats.
+        let (doc, err) = Document::parse("<r><x a=\"1\" b=\"2\"/><y b=\"2\" a=\"1\"/></r>");
+        assert!(err.is_none(), "{err:?}");
+        let kids: Vec<_> = doc.children(doc.root().unwrap()).collect();
+        assert_eq!(doc.get(kids[1]).attr("a"), Some("1"));
     }
 
     #[test]

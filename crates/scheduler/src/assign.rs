@@ -412,15 +412,18 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Option<usize> {
     // The allowed-node table in the order Pacemaker walks it (its buckets: the listed order
     // reversed).
     let listed = ws.listed_order(&ws.rscs[i].allowed).into_owned();
-    let mut any_fits = false;
+    let any_fits = listed
+        .iter()
+        .any(|&n| usable(ws, n) && fits(ws, n, &needed_dense));
+    // The node with the most free capacity matters only when none fits.
     let mut most_free: Option<usize> = None;
-    for &n in listed.iter().rev() {
-        if !usable(ws, n) {
-            continue;
-        }
-        any_fits |= fits(ws, n, &needed_dense);
-        if most_free.is_none_or(|m| compare_capacities(ws, n, m) == Ordering::Less) {
-            most_free = Some(n);
+    if !any_fits {
+        for &n in listed.iter().rev() {
+            if usable(ws, n)
+                && most_free.is_none_or(|m| compare_capacities(ws, n, m) == Ordering::Less)
+            {
+                most_free = Some(n);
+            }
         }
     }
     // What the message names besides the resource: what must run with it, not placed yet.
@@ -430,7 +433,6 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Option<usize> {
         .map(|&r| ws.rscs[r].id.clone())
         .collect();
     let (need, what) = if any_fits {
-        most_free = None;
         let what = if with.is_empty() {
             String::new()
         } else {

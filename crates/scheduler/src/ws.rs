@@ -245,6 +245,9 @@ pub(crate) struct WorkingSet {
     /// primitive), how many leading instances are active somewhere. Activity only grows
     /// while the status is read, so the first idle instance is never before it.
     anon_busy_prefix: std::collections::HashMap<usize, usize>,
+    /// [`WorkingSet::listed_order`] for tables without every node, by which nodes they
+    /// hold (GLib's layout depends on nothing else).
+    table_orders: std::cell::RefCell<std::collections::HashMap<Vec<bool>, Vec<usize>>>,
     pub notes: Vec<String>,
     /// Every contribution to a score, in the order applied (only when `explain`).
     pub trace: Vec<Why>,
@@ -370,6 +373,7 @@ impl WorkingSet {
             anon_presence: Default::default(),
             anon_active: Default::default(),
             anon_busy_prefix: Default::default(),
+            table_orders: Default::default(),
         };
         ws.build_nodes(cib);
         let mut name_order: Vec<usize> = (0..ws.nodes.len()).collect();
@@ -502,10 +506,16 @@ impl WorkingSet {
     /// `Some`): the precomputed [`WorkingSet::table_order`] when it holds every node.
     pub fn listed_order<'a>(&'a self, t: &[Option<i32>]) -> std::borrow::Cow<'a, [usize]> {
         if t.iter().all(Option::is_some) {
-            std::borrow::Cow::Borrowed(&self.table_order)
-        } else {
-            std::borrow::Cow::Owned(self.node_table_order(|n| t[n].is_some()))
+            return std::borrow::Cow::Borrowed(&self.table_order);
         }
+        // Many resources' tables hold the same nodes: GLib's layout is worked out once
+        // per set of nodes.
+        let present: Vec<bool> = t.iter().map(Option::is_some).collect();
+        let mut known = self.table_orders.borrow_mut();
+        let order = known
+            .entry(present)
+            .or_insert_with_key(|present| self.node_table_order(|n| present[n]));
+        std::borrow::Cow::Owned(order.clone())
     }
 
     /// The order Pacemaker meets the nodes of a node table holding the nodes `present`
