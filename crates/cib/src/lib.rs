@@ -175,6 +175,11 @@ pub fn parse_lean(file: &str, bytes: Vec<u8>) -> Option<Cib> {
     let source = String::from_utf8(bytes).ok()?;
     let (doc, syntax) = Document::parse(&source);
     drop(source);
+    lean_model(file, doc, syntax)
+}
+
+/// The model of a tree read without error, or `None`; the tree goes once it is lowered.
+fn lean_model(file: &str, doc: Document, syntax: Option<tree::SyntaxError>) -> Option<Cib> {
     if syntax.is_some() {
         return None;
     }
@@ -185,6 +190,14 @@ pub fn parse_lean(file: &str, bytes: Vec<u8>) -> Option<Cib> {
         return None;
     }
     Some(cib)
+}
+
+/// [`parse_lean`] reading the CIB from `r` as it goes: the text is never whole in memory
+/// beside the tree. `None` as for [`parse_lean`], and when `r` fails to read or is not
+/// UTF-8.
+pub fn parse_lean_reader(file: &str, r: impl std::io::Read) -> Option<Cib> {
+    let (doc, syntax) = Document::parse_reader(r)?;
+    lean_model(file, doc, syntax)
 }
 
 /// Lower an element tree read from `source` into the model and check it: [`parse`] without

@@ -5,6 +5,7 @@
 //! survives a read-write cycle in order. Attribute values are stored unescaped and escaped
 //! again on output; text is stored exactly as it appeared (still escaped).
 use std::borrow::Cow;
+use std::ops::ControlFlow;
 
 use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesCData, BytesEnd, BytesPI, BytesStart, BytesText, Event};
@@ -278,6 +279,165 @@ impl Names {
     }
 }
 
+/// The tree being built from reader events (either reader: a string or a stream).
+#[derive(Default)]
+struct Builder {
+    doc: Document,
+    names: Names,
+    stack: Vec<ElementId>,
+    error: Option<SyntaxError>,
+}
+
+impl Builder {
+    fn read_error(&mut self, offset: usize, e: &quick_xml::Error) {
+        self.error = Some(SyntaxError {
+            offset,
+            message: format!("malformed xml: {}", lower_first(&e.to_string())),
+        });
+    }
+
+    /// Take one event read at `offset`; `end` is where the input ends (for `Eof`).
+    fn event(&mut self, offset: usize, event: Event<'_>, end: usize) -> ControlFlow<()> {
+        match event {
+            Event::Start(s) | Event::Empty(s)
+                if self.doc.root.is_some() && self.stack.is_empty() =>
+            {
+                let _ = s;
+                self.error = Some(SyntaxError {
+                    offset,
+                    message: "malformed xml: more than one root element".into(),
+                });
+                return ControlFlow::Break(());
+            }
+            Event::Start(_) | Event::Empty(_) if self.stack.len() >= MAX_DEPTH => {
+                self.error = Some(SyntaxError {
+                    offset,
+                    message: format!(
+                        "malformed xml: elements nested deeper than {MAX_DEPTH} levels"
+                    ),
+                });
+                return ControlFlow::Break(());
+            }
+            Event::Start(s) => {
+                match self
+                    .doc
+                    .open(&s, offset, self.stack.last().copied(), &mut self.names)
+                {
+                    Ok(id) => self.stack.push(id),
+                    Err(message) => {
+                        self.error = Some(SyntaxError { offset, message });
+                        return ControlFlow::Break(());
+                    }
+                }
+            }
+            Event::Empty(s) => {
+                if let Err(message) =
+                    self.doc
+                        .open(&s, offset, self.stack.last().copied(), &mut self.names)
+                {
+                    self.error = Some(SyntaxError { offset, message });
+                    return ControlFlow::Break(());
+                }
+            }
+            Event::End(_) => {
+                self.stack.pop();
+            }
+            Event::Text(t) => {
+                let raw = (*t).to_owned();
+                if self.stack.is_empty() && !raw.trim().is_empty() {
+                    self.error = Some(SyntaxError {
+                        offset,
+                        message: "malformed xml: text outside the root element".into(),
+                    });
+                    return ControlFlow::Break(());
+                }
+                self.doc.push_text_owned(self.stack.last().copied(), raw);
+            }
+            Event::GeneralRef(r) => {
+                let raw = format!("&{};", &*r);
+                if self.stack.is_empty() {
+                    self.error = Some(SyntaxError {
+                        offset,
+                        message: "malformed xml: reference outside the root element".into(),
+                    });
+                    return ControlFlow::Break(());
+                }
+                self.doc.push_text(self.stack.last().copied(), &raw);
+            }
+            Event::CData(c) => {
+                let n = Node::CData((*c).to_owned());
+                self.doc.push_node(self.stack.last().copied(), n);
+            }
+            Event::Comment(c) => {
+                let n = Node::Comment((*c).to_owned());
+                self.doc.push_node(self.stack.last().copied(), n);
+            }
+            Event::PI(p) => {
+                let n = Node::Pi((*p).to_owned());
+                self.doc.push_node(self.stack.last().copied(), n);
+            }
+            Event::Decl(d) => {
+                let n = Node::Decl((*d).to_owned());
+                self.doc.push_node(self.stack.last().copied(), n);
+            }
+            Event::DocType(d) => {
+                let n = Node::DocType((*d).to_owned());
+                self.doc.push_node(self.stack.last().copied(), n);
+            }
+            Event::Eof => {
+                if !self.stack.is_empty() {
+                    let name = &self.doc.elements[self.stack[self.stack.len() - 1].index()].name;
+                    self.error = Some(SyntaxError {
+                        offset: end,
+                        message: format!("malformed xml: element <{name}> is not closed"),
+                    });
+                } else if self.doc.root.is_none() {
+                    self.error = Some(SyntaxError {
+                        offset: end,
+                        message: "malformed xml: no root element".into(),
+                    });
+                }
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// A reader that notes whether what passes through is UTF-8 (`carry`: the bytes of a
+/// character cut at the end of a read, checked with the next).
+struct Utf8Reader<R> {
+    inner: R,
+    carry: Vec<u8>,
+    bad: bool,
+    total: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Utf8Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.total += n as u64;
+        if self.bad || n == 0 {
+            return Ok(n);
+        }
+        let mut chunk = std::mem::take(&mut self.carry);
+        let data: &[u8] = if chunk.is_empty() {
+            &buf[..n]
+        } else {
+            chunk.extend_from_slice(&buf[..n]);
+            &chunk
+        };
+        match std::str::from_utf8(data) {
+            Ok(_) => {}
+            Err(e) if e.error_len().is_none() => {
+                self.carry = data[e.valid_up_to()..].to_vec();
+            }
+            Err(_) => self.bad = true,
+        }
+        Ok(n)
+    }
+}
+
 /// How deeply elements may nest: libxml2's default (`xmlParserMaxDepth`), so Pacemaker
 /// refuses deeper documents too. A CIB nests about ten levels plus its rules; the limit
 /// keeps every recursive walk over a tree (lowering, rules, writing) far from the end of
@@ -315,116 +475,59 @@ impl Document {
         }
         let mut reader = Reader::from_str(src);
         reader.config_mut().check_end_names = true;
-        let mut doc = Document::default();
-        let mut names = Names::default();
-        let mut stack: Vec<ElementId> = Vec::new();
-        let mut error = None;
+        let mut b = Builder::default();
         loop {
             let offset = reader.buffer_position() as usize;
             let event = match reader.read_event() {
                 Ok(e) => e,
                 Err(e) => {
-                    error = Some(SyntaxError {
-                        offset: reader.error_position() as usize,
-                        message: format!("malformed xml: {}", lower_first(&e.to_string())),
-                    });
+                    b.read_error(reader.error_position() as usize, &e);
                     break;
                 }
             };
-            match event {
-                Event::Start(s) | Event::Empty(s) if doc.root.is_some() && stack.is_empty() => {
-                    let _ = s;
-                    error = Some(SyntaxError {
-                        offset,
-                        message: "malformed xml: more than one root element".into(),
-                    });
-                    break;
-                }
-                Event::Start(_) | Event::Empty(_) if stack.len() >= MAX_DEPTH => {
-                    error = Some(SyntaxError {
-                        offset,
-                        message: format!(
-                            "malformed xml: elements nested deeper than {MAX_DEPTH} levels"
-                        ),
-                    });
-                    break;
-                }
-                Event::Start(s) => match doc.open(&s, offset, stack.last().copied(), &mut names) {
-                    Ok(id) => stack.push(id),
-                    Err(message) => {
-                        error = Some(SyntaxError { offset, message });
-                        break;
-                    }
-                },
-                Event::Empty(s) => {
-                    if let Err(message) = doc.open(&s, offset, stack.last().copied(), &mut names) {
-                        error = Some(SyntaxError { offset, message });
-                        break;
-                    }
-                }
-                Event::End(_) => {
-                    stack.pop();
-                }
-                Event::Text(t) => {
-                    let raw = (*t).to_owned();
-                    if stack.is_empty() && !raw.trim().is_empty() {
-                        error = Some(SyntaxError {
-                            offset,
-                            message: "malformed xml: text outside the root element".into(),
-                        });
-                        break;
-                    }
-                    doc.push_text_owned(stack.last().copied(), raw);
-                }
-                Event::GeneralRef(r) => {
-                    let raw = format!("&{};", &*r);
-                    if stack.is_empty() {
-                        error = Some(SyntaxError {
-                            offset,
-                            message: "malformed xml: reference outside the root element".into(),
-                        });
-                        break;
-                    }
-                    doc.push_text(stack.last().copied(), &raw);
-                }
-                Event::CData(c) => {
-                    let n = Node::CData((*c).to_owned());
-                    doc.push_node(stack.last().copied(), n);
-                }
-                Event::Comment(c) => {
-                    let n = Node::Comment((*c).to_owned());
-                    doc.push_node(stack.last().copied(), n);
-                }
-                Event::PI(p) => {
-                    let n = Node::Pi((*p).to_owned());
-                    doc.push_node(stack.last().copied(), n);
-                }
-                Event::Decl(d) => {
-                    let n = Node::Decl((*d).to_owned());
-                    doc.push_node(stack.last().copied(), n);
-                }
-                Event::DocType(d) => {
-                    let n = Node::DocType((*d).to_owned());
-                    doc.push_node(stack.last().copied(), n);
-                }
-                Event::Eof => {
-                    if !stack.is_empty() {
-                        let name = &doc.elements[stack[stack.len() - 1].index()].name;
-                        error = Some(SyntaxError {
-                            offset: src.len(),
-                            message: format!("malformed xml: element <{name}> is not closed"),
-                        });
-                    } else if doc.root.is_none() {
-                        error = Some(SyntaxError {
-                            offset: src.len(),
-                            message: "malformed xml: no root element".into(),
-                        });
-                    }
-                    break;
-                }
+            if b.event(offset, event, src.len()).is_break() {
+                break;
             }
         }
-        (doc, error)
+        (b.doc, b.error)
+    }
+
+    /// [`Document::parse`] reading from `r` as it goes, so that the whole text is never in
+    /// memory beside the tree. `None` when `r` is not UTF-8, fails to read, or holds 4 GiB
+    /// or more (then read it whole for a located message).
+    pub fn parse_reader(r: impl std::io::Read) -> Option<(Document, Option<SyntaxError>)> {
+        let mut checked = Utf8Reader {
+            inner: r,
+            carry: Vec::new(),
+            bad: false,
+            total: 0,
+        };
+        let mut reader =
+            Reader::from_reader(std::io::BufReader::with_capacity(1 << 16, &mut checked));
+        reader.config_mut().check_end_names = true;
+        let mut b = Builder::default();
+        let mut buf = Vec::new();
+        loop {
+            let offset = reader.buffer_position() as usize;
+            buf.clear();
+            let event = match reader.read_event_into(&mut buf) {
+                Ok(e) => e,
+                Err(quick_xml::Error::Io(_)) => return None,
+                Err(e) => {
+                    b.read_error(reader.error_position() as usize, &e);
+                    break;
+                }
+            };
+            let end = reader.buffer_position() as usize;
+            if b.event(offset, event, end).is_break() {
+                break;
+            }
+        }
+        drop(reader);
+        if checked.bad || !checked.carry.is_empty() || u32::try_from(checked.total).is_err() {
+            return None;
+        }
+        Some((b.doc, b.error))
     }
 
     fn open(
@@ -784,6 +887,45 @@ mod tests {
         assert!(err.is_none(), "{err:?}");
         let kids: Vec<_> = doc.children(doc.root().unwrap()).collect();
         assert_eq!(doc.get(kids[1]).attr("a"), Some("1"));
+    }
+
+    /// A reader that gives one byte per read: every character and token is cut somewhere.
+    struct OneByte<'a>(&'a [u8]);
+
+    impl std::io::Read for OneByte<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let Some((&b, rest)) = self.0.split_first() else {
+                return Ok(0);
+            };
+            buf[0] = b;
+            self.0 = rest;
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn reading_a_stream_builds_the_tree_reading_the_text_builds() {
+        let docs = [
+            "<?xml version=\"1.0\"?>\n<cib a=\"1&#10;2\">\n  <!-- note -->\n  <x y=\"&lt;&amp;\">t&amp;u<![CDATA[<raw>]]></x><?pi data?>\n  <n v=\"h\u{e9}llo \u{2713}\"/>\n</cib>\n",
+            "<cib><configuration>",
+            "<cib a=\"1\" a=\"2\"/>",
+            "<cib/><second/>",
+            "",
+        ];
+        for src in docs {
+            let whole = Document::parse(src);
+            let streamed = Document::parse_reader(OneByte(src.as_bytes())).expect("UTF-8");
+            assert_eq!(whole, streamed, "{src:?}");
+            let buffered = Document::parse_reader(src.as_bytes()).expect("UTF-8");
+            assert_eq!(whole, buffered, "{src:?}");
+        }
+        // Not UTF-8, even cut at the bad byte: no tree (the caller reads it whole for the
+        // located message).
+        let bad = b"<cib a=\"\xff\"/>";
+        assert!(Document::parse_reader(OneByte(bad)).is_none());
+        assert!(Document::parse_reader(&bad[..]).is_none());
+        // A character cut at the very end is not UTF-8 either.
+        assert!(Document::parse_reader(&b"<cib/>\xe2\x9c"[..]).is_none());
     }
 
     #[test]

@@ -52,47 +52,44 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
-    let (name, bytes) = match &args.file {
-        _ if args.live => match crate::live::read() {
-            Ok(b) => (crate::live::NAME.to_owned(), b),
-            Err(code) => return Ok(code),
-        },
-        Some(file) if file.as_os_str() != "-" => {
-            let b = std::fs::read(file)
-                .with_context(|| format!("failed to read CIB from {}", file.display()))?;
-            (file.display().to_string(), b)
-        }
-        _ => {
-            let mut b = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)
-                .context("failed to read standard input")?;
-            ("-".to_owned(), b)
-        }
-    };
-    // A file can be read again: the model alone is read first (the text and the element
-    // tree, most of the memory of a large CIB, never in memory with it), and only a CIB
-    // with an error is read again for the messages.
-    let rereadable = match &args.file {
-        Some(file) if !args.live && file.as_os_str() != "-" => Some(file),
-        _ => None,
-    };
-    let (cib, bytes) = match rereadable {
-        Some(file) => match cib::parse_lean(&name, bytes) {
-            Some(cib) => (Some(cib), Vec::new()),
+    // A file is read as a stream for the model alone (the text and the element tree,
+    // most of the memory of a large CIB, are never in memory with it, nor the text with
+    // the tree); only a CIB with an error is read again, whole, for located messages.
+    if let Some(file) = args
+        .file
+        .as_ref()
+        .filter(|f| !args.live && f.as_os_str() != "-")
+    {
+        let name = file.display().to_string();
+        let f =
+            std::fs::File::open(file).with_context(|| format!("failed to read CIB from {name}"))?;
+        let cib = match cib::parse_lean_reader(&name, f) {
+            Some(cib) => cib,
             None => {
                 let b = std::fs::read(file)
-                    .with_context(|| format!("failed to read CIB from {}", file.display()))?;
-                (None, b)
+                    .with_context(|| format!("failed to read CIB from {name}"))?;
+                match parsed_model(&name, b)? {
+                    Ok(cib) => cib,
+                    Err(code) => return Ok(code),
+                }
             }
-        },
-        None => (None, bytes),
-    };
-    let cib = match cib {
-        Some(cib) => cib,
-        None => match parsed_model(&name, bytes)? {
-            Ok(cib) => cib,
+        };
+        return simulate_model(cib, args, &name);
+    }
+    let (name, bytes) = if args.live {
+        match crate::live::read() {
+            Ok(b) => (crate::live::NAME.to_owned(), b),
             Err(code) => return Ok(code),
-        },
+        }
+    } else {
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)
+            .context("failed to read standard input")?;
+        ("-".to_owned(), b)
+    };
+    let cib = match parsed_model(&name, bytes)? {
+        Ok(cib) => cib,
+        Err(code) => return Ok(code),
     };
     simulate_model(cib, args, &name)
 }
