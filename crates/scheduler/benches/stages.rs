@@ -125,12 +125,14 @@ fn digests(bencher: Bencher<'_, '_>, size: &&str) {
     let prims: std::collections::HashMap<&str, &cib::model::Primitive> =
         cib.primitives().map(|p| (p.id.as_str(), p)).collect();
     bencher.bench_local(|| {
+        // As the scheduler reads the history: parents' sets and node attributes once.
+        let mut parameters = scheduler::Parameters::new(&cib, INPUT.now);
         let mut n = 0usize;
         for ns in &cib.status.nodes {
             for h in &ns.resources {
                 let base = h.id.as_str().split(':').next().unwrap_or_default();
                 if let Some(p) = prims.get(base) {
-                    let params = scheduler::instance_params(&cib, p, ns.uname.as_str(), INPUT.now);
+                    let params = parameters.of(p, ns.uname.as_str());
                     n += cib::digest::op_digest(&params).len();
                 }
             }

@@ -38,7 +38,7 @@ pub mod stages;
 mod ws;
 
 pub use model::{Model, ModelError, OpResult};
-pub use params::instance_params;
+pub use params::{Parameters, instance_params};
 
 use cib::{Cib, Role};
 

@@ -21,6 +21,45 @@ pub fn instance_params(
     instance_params_with(&inherited_sets(cib, prim.id.as_str()), prim, node, cib, now)
 }
 
+/// [`instance_params`] for many primitives and nodes, as the scheduler works them out
+/// while it reads the history: every primitive's parents' sets found in one walk, each
+/// node's attributes once.
+#[derive(Debug)]
+pub struct Parameters<'a> {
+    cib: &'a Cib,
+    inherited: std::collections::HashMap<&'a str, Vec<&'a Attributes>>,
+    nodes: std::collections::HashMap<String, Attrs>,
+    now: Option<i64>,
+}
+
+impl<'a> Parameters<'a> {
+    /// For `cib` at `now`.
+    pub fn new(cib: &'a Cib, now: Option<i64>) -> Parameters<'a> {
+        Parameters {
+            cib,
+            inherited: all_inherited_sets(cib),
+            nodes: Default::default(),
+            now,
+        }
+    }
+
+    /// [`instance_params`] of `prim` on `node`.
+    pub fn of(&mut self, prim: &Primitive, node: &str) -> Vec<(String, String)> {
+        let attrs = match self.nodes.get(node) {
+            Some(a) => a,
+            None => self
+                .nodes
+                .entry(node.to_owned())
+                .or_insert_with(|| attrs_of(self.cib, node)),
+        };
+        let up = self
+            .inherited
+            .get(prim.id.as_str())
+            .map_or(&[][..], Vec::as_slice);
+        instance_params_on(up, prim, attrs, self.now)
+    }
+}
+
 /// [`instance_params`] with the parents' sets already looked up ([`inherited_sets`]).
 pub(crate) fn instance_params_with(
     inherited: &[&Attributes],
@@ -210,6 +249,11 @@ mod tests {
         assert_eq!(on("a"), vec![pair("port", "3307"), pair("user", "mysql")]);
         assert_eq!(on("b"), vec![pair("port", "3308"), pair("user", "mysql")]);
         assert_eq!(on("c"), vec![pair("port", "3306"), pair("user", "mysql")]);
+        // Many at once (node attributes kept): the same, in any order of asking.
+        let mut many = Parameters::new(cib, None);
+        for n in ["b", "a", "c", "a"] {
+            assert_eq!(many.of(db, n), on(n), "on {n}");
+        }
     }
 
     #[test]
@@ -263,6 +307,10 @@ mod tests {
             vec![pair("level", "member"), pair("shared", "from-clone")]
         );
         assert_eq!(params("solo"), vec![]);
+        let mut many = Parameters::new(cib, None);
+        for p in cib.primitives() {
+            assert_eq!(many.of(p, "a"), params(p.id.as_str()), "{}", p.id.as_str());
+        }
         // The one-pass table used while reading the status says the same.
         let all = all_inherited_sets(cib);
         assert_eq!(all.get("m1").map(Vec::len), Some(2));
