@@ -170,6 +170,8 @@ struct Names {
     /// Its values, end to end, and where each ends.
     values: String,
     ends: Vec<u32>,
+    /// Where each attribute's name and value are in a tag's text ([`plain_attributes`]).
+    spans: Vec<(usize, usize, usize, usize)>,
     /// The addresses of `scratch`'s names: names are shared, so equal lists of names
     /// are equal lists of addresses.
     addrs: Vec<usize>,
@@ -243,6 +245,7 @@ impl Default for Names {
             scratch: Vec::new(),
             values: String::new(),
             ends: Vec::new(),
+            spans: Vec::new(),
             addrs: Vec::new(),
             lists: Default::default(),
         }
@@ -250,6 +253,29 @@ impl Default for Names {
 }
 
 impl Names {
+    /// The address of `key`, unless the element already has that attribute: duplicates are
+    /// found by the shared names' addresses, and quick_xml's own check (a list of ranges
+    /// per element) is run only to word the error.
+    fn not_repeated(&self, s: &BytesStart<'_>, key: &AttrName) -> Result<usize, String> {
+        let addr = key.as_ptr() as usize;
+        if self.addrs.contains(&addr) {
+            for a in s.attributes().with_checks(true) {
+                a.map_err(|e| malformed(&e))?;
+            }
+            return Err(format!("malformed xml: duplicated attribute {key}"));
+        }
+        Ok(addr)
+    }
+
+    /// Add one attribute of the element being read.
+    fn push_attr(&mut self, key: AttrName, addr: usize, value: &str) {
+        self.scratch.push(key);
+        self.addrs.push(addr);
+        self.values.push_str(value);
+        // The document is under 4 GiB (checked before reading).
+        self.ends.push(self.values.len() as u32);
+    }
+
     /// The shared name; a name is checked the first time it is met (`what`: element or
     /// attribute, for the message).
     fn get(&mut self, raw: &str, what: &str) -> Result<AttrName, String> {
@@ -544,28 +570,24 @@ impl Document {
         names.addrs.clear();
         names.values.clear();
         names.ends.clear();
-        let malformed =
-            |e: &dyn std::fmt::Display| format!("malformed xml: {}", lower_first(&e.to_string()));
-        // Duplicates are found by the shared names' addresses; quick_xml's own check (a
-        // list of ranges per element) is run only to word the error.
-        for a in s.attributes().with_checks(false) {
-            let a = a.map_err(|e| malformed(&e))?;
-            let key = names.get(a.key.as_ref(), "attribute")?;
-            let addr = key.as_ptr() as usize;
-            if names.addrs.contains(&addr) {
-                for a in s.attributes().with_checks(true) {
-                    a.map_err(|e| malformed(&e))?;
-                }
-                return Err(format!("malformed xml: duplicated attribute {key}"));
+        let raw = s.attributes_raw();
+        if plain_attributes(raw.as_bytes(), &mut names.spans) {
+            for k in 0..names.spans.len() {
+                let (n0, n1, v0, v1) = names.spans[k];
+                let key = names.get(&raw[n0..n1], "attribute")?;
+                let addr = names.not_repeated(s, &key)?;
+                names.push_attr(key, addr, &raw[v0..v1]);
             }
-            let value = a
-                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                .map_err(|e| malformed(&e))?;
-            names.scratch.push(key);
-            names.addrs.push(addr);
-            names.values.push_str(&value);
-            // The document is under 4 GiB (checked before reading).
-            names.ends.push(names.values.len() as u32);
+        } else {
+            for a in s.attributes().with_checks(false) {
+                let a = a.map_err(|e| malformed(&e))?;
+                let key = names.get(a.key.as_ref(), "attribute")?;
+                let addr = names.not_repeated(s, &key)?;
+                let value = a
+                    .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                    .map_err(|e| malformed(&e))?;
+                names.push_attr(key, addr, &value);
+            }
         }
         let list = match names.lists.get(names.addrs.as_slice()) {
             Some(l) => l.clone(),
@@ -785,6 +807,75 @@ pub fn escape_attr(v: &str) -> String {
     out
 }
 
+/// A quick_xml error as the tree words it.
+fn malformed(e: &dyn std::fmt::Display) -> String {
+    format!("malformed xml: {}", lower_first(&e.to_string()))
+}
+
+/// The attributes of a tag's text after its name, when written in the plain form almost
+/// every CIB uses: `name="value"` (or single quotes), each after whitespace, no `=` set
+/// apart, no reference, tab or line break in a value. Their (name, value) spans go into
+/// `spans`; `false` for anything else, which quick_xml reads (normalizing values and
+/// wording errors) instead. In the plain form quick_xml reads the same names and values.
+fn plain_attributes(b: &[u8], spans: &mut Vec<(usize, usize, usize, usize)>) -> bool {
+    // Per byte: 1 whitespace, 2 ends or spoils a name, 4 spoils a value, 8 a quote.
+    const CLASS: [u8; 256] = {
+        let mut t = [0u8; 256];
+        t[b' ' as usize] = 1 | 2;
+        t[b'\t' as usize] = 1 | 2 | 4;
+        t[b'\n' as usize] = 1 | 2 | 4;
+        t[b'\r' as usize] = 1 | 2 | 4;
+        t[b'"' as usize] = 2 | 8;
+        t[b'\'' as usize] = 2 | 8;
+        t[b'<' as usize] = 2 | 4;
+        t[b'>' as usize] = 2;
+        t[b'&' as usize] = 2 | 4;
+        t[b'/' as usize] = 2;
+        t[b'=' as usize] = 2;
+        t
+    };
+    let class = |i: usize| CLASS[usize::from(b[i])];
+    spans.clear();
+    let mut i = 0;
+    loop {
+        let gap = i;
+        while i < b.len() && class(i) & 1 != 0 {
+            i += 1;
+        }
+        if i == b.len() {
+            return true;
+        }
+        if i == gap {
+            return false;
+        }
+        let n0 = i;
+        while i < b.len() && class(i) & 2 == 0 {
+            i += 1;
+        }
+        let n1 = i;
+        if n1 == n0 || i + 1 >= b.len() || b[i] != b'=' {
+            return false;
+        }
+        let quote = b[i + 1];
+        if class(i + 1) & 8 == 0 {
+            return false;
+        }
+        i += 2;
+        let v0 = i;
+        while i < b.len() && b[i] != quote {
+            if class(i) & 4 != 0 {
+                return false;
+            }
+            i += 1;
+        }
+        if i == b.len() {
+            return false;
+        }
+        spans.push((n0, n1, v0, i));
+        i += 1;
+    }
+}
+
 fn lower_first(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
@@ -926,6 +1017,86 @@ mod tests {
         assert!(Document::parse_reader(&bad[..]).is_none());
         // A character cut at the very end is not UTF-8 either.
         assert!(Document::parse_reader(&b"<cib/>\xe2\x9c"[..]).is_none());
+    }
+
+    /// Every tag of `src`: the attributes the plain reading finds, when it takes the tag,
+    /// are quick_xml's; returns how many tags it took and how many it left to quick_xml.
+    fn plain_reading_agrees(src: &str) -> (usize, usize) {
+        let mut reader = Reader::from_str(src);
+        let (mut plain, mut other) = (0, 0);
+        let mut spans = Vec::new();
+        loop {
+            let s = match reader.read_event() {
+                Ok(Event::Start(s) | Event::Empty(s)) => s,
+                Ok(Event::Eof) | Err(_) => break,
+                Ok(_) => continue,
+            };
+            let raw = s.attributes_raw();
+            if !plain_attributes(raw.as_bytes(), &mut spans) {
+                other += 1;
+                continue;
+            }
+            plain += 1;
+            let ours: Vec<(&str, &str)> = spans
+                .iter()
+                .map(|&(a, b, c, d)| (&raw[a..b], &raw[c..d]))
+                .collect();
+            // (Repeated names are the tree's own check, tested above.)
+            let theirs: Vec<(String, String)> = s
+                .attributes()
+                .with_checks(false)
+                .map(|a| {
+                    let a = a.expect("quick_xml reads what the plain reading takes");
+                    let v = a.normalized_value(quick_xml::XmlVersion::Implicit1_0);
+                    let k: &str = a.key.as_ref();
+                    let k = k.to_owned();
+                    (k, v.expect("a plain value normalizes").into_owned())
+                })
+                .collect();
+            let theirs: Vec<(&str, &str)> = theirs
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            assert_eq!(ours, theirs, "<{raw}>");
+        }
+        (plain, other)
+    }
+
+    #[test]
+    fn the_plain_attribute_reading_agrees_with_quick_xml() {
+        let tricky = r#"<r>
+  <a x="1" y='2' z=""/>
+  <a x="1"/><a x="1" /><a  x="1"   y="2"/>
+  <a x="a'b" y='a"b'/><a x="&lt;"/><a x="1&#10;2"/><a x="tab	here"/>
+  <a x = "1"/><a x="1"y="2"/><a x=1/><a x/><a ="1"/><a x="1" x="2"/>
+  <a x:y="1" _z.w-v="2"/><a x="line
+break"/><a x="\u{e9}\u{2713}"/>
+</r>"#;
+        let (plain, other) = plain_reading_agrees(tricky);
+        assert!(plain >= 8 && other >= 6, "plain {plain}, other {other}");
+        // Every CIB of the examples and, where it is beside the project, Pacemaker's suite.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut dirs = vec![root.join("cib-examples")];
+        dirs.push(root.join("../shared/pacemaker-suite/xml"));
+        let mut files = 0;
+        let mut stack = dirs;
+        while let Some(d) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "xml") {
+                    if let Ok(src) = std::fs::read_to_string(&p) {
+                        plain_reading_agrees(&src);
+                        files += 1;
+                    }
+                }
+            }
+        }
+        assert!(files >= 20, "only {files} CIB files found");
     }
 
     #[test]
