@@ -1194,16 +1194,18 @@ impl Node {
         d
     }
 
-    fn plan_now(&self) -> (cib::Parsed, scheduler::Plan) {
-        let parsed = cib::parse("cib", &self.plan_doc().to_xml());
+    /// The model of [`Daemon::plan_doc`], lowered from the tree in memory (never written
+    /// out and read back), and its plan.
+    fn plan_now(&self) -> (cib::Cib, scheduler::Plan) {
+        let (model, _) = cib::lower("cib", "", &self.plan_doc());
         let plan = scheduler::schedule(
-            &parsed.cib,
+            &model,
             &scheduler::Input {
                 now: Some((self.now / 1000) as i64),
                 explain: false,
             },
         );
-        (parsed, plan)
+        (model, plan)
     }
 
     /// Plan and start a transition if this node coordinates and the cluster is ready.
@@ -1216,13 +1218,13 @@ impl Node {
         {
             return;
         }
-        let (parsed, plan) = self.plan_now();
+        let (model, plan) = self.plan_now();
         let previous = self
             .previous
             .as_deref()
             .map(|x| cib::parse("previous", x).cib);
         let src = scheduler::graph::Sources {
-            cib: &parsed.cib,
+            cib: &model,
             previous: previous.as_ref(),
             now: (self.now / 1000) as i64,
         };
@@ -2178,12 +2180,12 @@ impl Node {
     /// Where the plan wants every resource (instance) now: what `status` showed before it
     /// showed what is observed. Tests compare it with the world once the cluster settled.
     pub fn planned(&self) -> Vec<ResourceStatus> {
-        let (parsed, plan) = self.plan_now();
+        let (model, plan) = self.plan_now();
         plan.placement
             .iter()
             .map(|p| ResourceStatus {
                 id: p.rsc.clone(),
-                agent: agent_of(&parsed.cib, &p.rsc),
+                agent: agent_of(&model, &p.rsc),
                 role: if p.nodes.is_empty() {
                     "Stopped".to_owned()
                 } else {
@@ -2199,7 +2201,7 @@ impl Node {
 
     /// The cluster as this node knows it.
     pub fn status(&self) -> Status {
-        let (parsed, plan) = self.plan_now();
+        let (model, plan) = self.plan_now();
         let standby: BTreeSet<&str> = plan
             .unavailable
             .iter()
@@ -2223,10 +2225,10 @@ impl Node {
             .collect();
         // Observed from this node's copy itself (the plan's copy leaves out the history
         // of nodes it takes as down).
-        let copy = cib::parse("cib", &self.doc.to_xml());
-        let resources = observed(&copy.cib, &self.peers);
+        let (copy, _) = cib::lower("cib", "", &self.doc);
+        let resources = observed(&copy, &self.peers);
         let mut failures = Vec::new();
-        for ns in &parsed.cib.status.nodes {
+        for ns in &model.status.nodes {
             for f in &ns.fail_counts {
                 let (op, interval) = f
                     .operation
