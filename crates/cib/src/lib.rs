@@ -196,7 +196,7 @@ fn lean_model(file: &str, doc: Document, syntax: Option<tree::SyntaxError>) -> O
 /// beside the tree. `None` as for [`parse_lean`], and when `r` fails to read or is not
 /// UTF-8.
 pub fn parse_lean_reader(file: &str, r: impl std::io::Read) -> Option<Cib> {
-    let (doc, syntax) = Document::parse_reader(r)?;
+    let (doc, syntax) = Document::parse_reader_bare(r)?;
     lean_model(file, doc, syntax)
 }
 

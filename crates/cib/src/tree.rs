@@ -312,6 +312,8 @@ struct Builder {
     names: Names,
     stack: Vec<ElementId>,
     error: Option<SyntaxError>,
+    /// Leave out text that is only whitespace (see [`Document::parse_reader_bare`]).
+    skip_space: bool,
 }
 
 impl Builder {
@@ -368,6 +370,7 @@ impl Builder {
             Event::End(_) => {
                 self.stack.pop();
             }
+            Event::Text(t) if self.skip_space && t.bytes().all(|b| b.is_ascii_whitespace()) => {}
             Event::Text(t) => {
                 let raw = (*t).to_owned();
                 if self.stack.is_empty() && !raw.trim().is_empty() {
@@ -412,7 +415,7 @@ impl Builder {
             }
             Event::Eof => {
                 if !self.stack.is_empty() {
-                    let name = &self.doc.elements[self.stack[self.stack.len() - 1].index()].name;
+                    let name = &self.doc.get(self.stack[self.stack.len() - 1]).name;
                     self.error = Some(SyntaxError {
                         offset: end,
                         message: format!("malformed xml: element <{name}> is not closed"),
@@ -470,10 +473,18 @@ impl<R: std::io::Read> std::io::Read for Utf8Reader<R> {
 /// the stack.
 pub const MAX_DEPTH: usize = 256;
 
+/// Elements per chunk of [`Document`]'s arena.
+const CHUNK: usize = 4096;
+
 /// A parsed XML document: a flat arena of elements plus the nodes around the root.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Document {
-    elements: Vec<Element>,
+    /// The arena, in chunks of [`CHUNK`] elements: it grows without copying what it holds
+    /// or leaving up to half of itself spare, as one vector growing by doubling would (on
+    /// a large CIB, tens of megabytes).
+    elements: Vec<Vec<Element>>,
+    /// How many elements the arena holds.
+    len: u32,
     /// Nodes before and after the root element, in order; the root is one of them.
     pub top: Vec<Node>,
     root: Option<ElementId>,
@@ -522,6 +533,21 @@ impl Document {
     /// memory beside the tree. `None` when `r` is not UTF-8, fails to read, or holds 4 GiB
     /// or more (then read it whole for a located message).
     pub fn parse_reader(r: impl std::io::Read) -> Option<(Document, Option<SyntaxError>)> {
+        Document::read_stream(r, false)
+    }
+
+    /// [`Document::parse_reader`] leaving out the text that is only whitespace (between
+    /// most elements): for a reader that wants the elements and their attributes alone,
+    /// and never writes the tree back (on a large CIB, that text is more nodes than the
+    /// elements are).
+    pub fn parse_reader_bare(r: impl std::io::Read) -> Option<(Document, Option<SyntaxError>)> {
+        Document::read_stream(r, true)
+    }
+
+    fn read_stream(
+        r: impl std::io::Read,
+        skip_space: bool,
+    ) -> Option<(Document, Option<SyntaxError>)> {
         let mut checked = Utf8Reader {
             inner: r,
             carry: Vec::new(),
@@ -531,7 +557,10 @@ impl Document {
         let mut reader =
             Reader::from_reader(std::io::BufReader::with_capacity(1 << 16, &mut checked));
         reader.config_mut().check_end_names = true;
-        let mut b = Builder::default();
+        let mut b = Builder {
+            skip_space,
+            ..Builder::default()
+        };
         let mut buf = Vec::new();
         loop {
             let offset = reader.buffer_position() as usize;
@@ -602,8 +631,7 @@ impl Document {
             ends: names.ends.as_slice().into(),
             values: names.values.as_str().into(),
         };
-        let id = ElementId(self.elements.len() as u32);
-        self.elements.push(Element {
+        let id = self.push_element(Element {
             name,
             attrs,
             children: Vec::new(),
@@ -611,7 +639,7 @@ impl Document {
             parent,
         });
         match parent {
-            Some(p) => self.elements[p.index()].children.push(Node::Element(id)),
+            Some(p) => self.get_mut(p).children.push(Node::Element(id)),
             None => {
                 self.root = Some(id);
                 self.top.push(Node::Element(id));
@@ -622,7 +650,7 @@ impl Document {
 
     fn push_node(&mut self, parent: Option<ElementId>, n: Node) {
         match parent {
-            Some(p) => self.elements[p.index()].children.push(n),
+            Some(p) => self.get_mut(p).children.push(n),
             None => self.top.push(n),
         }
     }
@@ -631,7 +659,7 @@ impl Document {
     /// for the whitespace between most elements).
     fn push_text_owned(&mut self, parent: Option<ElementId>, raw: String) {
         let list = match parent {
-            Some(p) => &mut self.elements[p.index()].children,
+            Some(p) => &mut self.get_mut(p).children,
             None => &mut self.top,
         };
         if let Some(Node::Text(t)) = list.last_mut() {
@@ -643,7 +671,7 @@ impl Document {
 
     fn push_text(&mut self, parent: Option<ElementId>, raw: &str) {
         let list = match parent {
-            Some(p) => &mut self.elements[p.index()].children,
+            Some(p) => &mut self.get_mut(p).children,
             None => &mut self.top,
         };
         if let Some(Node::Text(t)) = list.last_mut() {
@@ -653,6 +681,23 @@ impl Document {
         }
     }
 
+    /// Add `e` to the arena.
+    fn push_element(&mut self, e: Element) -> ElementId {
+        let id = ElementId(self.len);
+        match self.elements.last_mut() {
+            Some(c) if c.len() < CHUNK => c.push(e),
+            _ => {
+                // The first chunk grows as it fills: a small document stays small.
+                let first = self.elements.is_empty();
+                let mut c = Vec::with_capacity(if first { 0 } else { CHUNK });
+                c.push(e);
+                self.elements.push(c);
+            }
+        }
+        self.len += 1;
+        id
+    }
+
     /// The root element, if the document has one.
     pub fn root(&self) -> Option<ElementId> {
         self.root
@@ -660,12 +705,12 @@ impl Document {
 
     /// The element with index `id`.
     pub fn get(&self, id: ElementId) -> &Element {
-        &self.elements[id.index()]
+        &self.elements[id.index() / CHUNK][id.index() % CHUNK]
     }
 
     /// The element with index `id`, mutably.
     pub fn get_mut(&mut self, id: ElementId) -> &mut Element {
-        &mut self.elements[id.index()]
+        &mut self.elements[id.index() / CHUNK][id.index() % CHUNK]
     }
 
     /// The child elements of `id`, in order.
@@ -695,13 +740,12 @@ impl Document {
 
     /// All elements in document order.
     pub fn all(&self) -> impl Iterator<Item = ElementId> + '_ {
-        (0..self.elements.len() as u32).map(ElementId)
+        (0..self.len).map(ElementId)
     }
 
     /// Append a new, empty element named `name` under `parent`.
     pub fn append(&mut self, parent: ElementId, name: &str, attrs: &[(&str, &str)]) -> ElementId {
-        let id = ElementId(self.elements.len() as u32);
-        self.elements.push(Element {
+        let id = self.push_element(Element {
             name: name.to_owned(),
             attrs: Attrs::new(attrs.iter().copied()),
             children: Vec::new(),
@@ -1017,6 +1061,53 @@ mod tests {
         assert!(Document::parse_reader(&bad[..]).is_none());
         // A character cut at the very end is not UTF-8 either.
         assert!(Document::parse_reader(&b"<cib/>\xe2\x9c"[..]).is_none());
+    }
+
+    #[test]
+    fn the_bare_reading_leaves_out_whitespace_text_alone() {
+        let src = "<cib>\n  <x a=\"1\"> t </x>\n  <!-- c -->\n  <y/>\n</cib>\n";
+        let (whole, _) = Document::parse(src);
+        let (bare, err) = Document::parse_reader_bare(OneByte(src.as_bytes())).expect("UTF-8");
+        assert!(err.is_none(), "{err:?}");
+        let root = bare.root().expect("root");
+        // Same elements, attributes and non-blank text; no blank text nodes.
+        let names = |d: &Document| d.all().map(|e| d.get(e).name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&whole), names(&bare));
+        assert_eq!(bare.text(bare.child(root, "x").unwrap()), " t ");
+        assert_eq!(bare.to_xml(), "<cib><x a=\"1\"> t </x><!-- c --><y/></cib>");
+        assert!(
+            bare.get(root)
+                .children
+                .iter()
+                .all(|n| !matches!(n, Node::Text(_)))
+        );
+        // Errors are still found.
+        let (_, err) = Document::parse_reader_bare(&b"<cib>\n<x></y></cib>"[..]).expect("UTF-8");
+        assert!(err.is_some());
+    }
+
+    #[test]
+    fn the_arena_holds_elements_across_its_chunks() {
+        // More elements than one chunk holds, read and appended: each found by its id.
+        let n = CHUNK * 2 + 7;
+        let mut src = String::from("<r>");
+        for k in 0..n {
+            src.push_str(&format!("<e k=\"{k}\"/>"));
+        }
+        src.push_str("</r>");
+        let (mut doc, err) = Document::parse(&src);
+        assert!(err.is_none(), "{err:?}");
+        let root = doc.root().expect("root");
+        let extra = doc.append(root, "e", &[("k", "last")]);
+        let kids: Vec<_> = doc.children(root).collect();
+        assert_eq!(kids.len(), n + 1);
+        for (k, id) in kids.iter().take(n).enumerate() {
+            assert_eq!(doc.get(*id).attr("k"), Some(k.to_string().as_str()));
+            assert_eq!(doc.get(*id).parent, Some(root));
+        }
+        assert_eq!(doc.get(extra).attr("k"), Some("last"));
+        assert_eq!(doc.all().count(), n + 2);
+        assert_eq!(doc.elements.len(), 3);
     }
 
     /// Every tag of `src`: the attributes the plain reading finds, when it takes the tag,
