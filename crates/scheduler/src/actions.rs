@@ -192,11 +192,11 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
         // The score table: a row per instance and node, only when explanations are asked
         // for (on 100 nodes x 10,000 resources it is a million rows).
         for (ni, w) in ws.rscs[i].allowed.iter().enumerate() {
-            if let (Some(w), true) = (w, ws.explain) {
+            if let (Some(w), true) = (w.get(), ws.explain) {
                 plan.scores.push(ScoreRow {
                     rsc: ws.rscs[i].id.clone(),
                     node: node(ni),
-                    score: *w,
+                    score: w,
                 });
             }
         }

@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 use cib::Role;
 use cib::model::PlacementStrategy;
 
-use crate::ws::{INF, Kind, Why, WorkingSet, add};
+use crate::ws::{INF, Kind, Weight, Why, WorkingSet, add};
 
 /// Record, for `--explain`, how `i`'s scores changed from `before` and why.
-fn record(ws: &mut WorkingSet, i: usize, before: &[Option<i32>], reason: &str) {
+fn record(ws: &mut WorkingSet, i: usize, before: &[Weight], reason: &str) {
     if !ws.explain {
         return;
     }
@@ -41,7 +41,7 @@ fn record(ws: &mut WorkingSet, i: usize, before: &[Option<i32>], reason: &str) {
 /// Marks a node unusable while merging colocated preferences (Pacemaker's INFINITY_HACK).
 const UNUSABLE: i32 = INF * -100;
 
-type Table = Vec<Option<i32>>;
+type Table = Vec<Weight>;
 
 pub(crate) fn assign_all(ws: &mut WorkingSet) {
     // Fencing enabled but no device: nothing can be recovered safely, so nothing is managed.
@@ -75,7 +75,7 @@ pub(crate) fn assign_all(ws: &mut WorkingSet) {
 /// the resource runs now, then the scores node by node in node order.
 fn sort_resources(ws: &mut WorkingSet) {
     let n = ws.nodes.len();
-    let zero: Table = vec![Some(0); n];
+    let zero: Table = vec![Weight::some(0); n];
     // Pacemaker sorts its node list (by name) here, not a node table.
     let node_order = sort_nodes(ws, ws.name_order.as_slice().into(), &zero, None);
     let tops = ws.top.clone();
@@ -91,7 +91,7 @@ fn sort_resources(ws: &mut WorkingSet) {
             let cis = ws.rscs[member].this_with.clone();
             merge_primaries(ws, &cis, &mut work, true, true);
         }
-        let weight = |x: Option<usize>| x.and_then(|x| work[x]).unwrap_or(-INF);
+        let weight = |x: Option<usize>| x.and_then(|x| work[x].get()).unwrap_or(-INF);
         let current = ws
             .primitives_of(r)
             .iter()
@@ -352,7 +352,7 @@ fn assign_primitive(ws: &mut WorkingSet, i: usize, prefer: Option<usize>) -> Opt
 
     if ws.rscs[i].next_role == Some(Role::Stopped) {
         let before = ws.rscs[i].allowed.clone();
-        for w in ws.rscs[i].allowed.iter_mut().flatten() {
+        for w in ws.rscs[i].allowed.iter_mut().filter_map(Weight::as_mut) {
             *w = -INF;
         }
         record(ws, i, &before, "target-role=Stopped (or on-fail=stop)");
@@ -697,7 +697,7 @@ fn apply_coloc_score_to(ws: &mut WorkingSet, dep: usize, ci: usize, prim: usize)
     };
     let mut work = ws.rscs[dep].allowed.clone();
     for n in 0..work.len() {
-        let Some(w) = work[n] else { continue };
+        let Some(w) = work[n].get() else { continue };
         let nw = if prim_node.is_none() {
             add(-c.score, w)
         } else if node_attr(ws, n, &attr) == value {
@@ -707,7 +707,7 @@ fn apply_coloc_score_to(ws: &mut WorkingSet, dep: usize, ci: usize, prim: usize)
         } else {
             w
         };
-        work[n] = Some(nw);
+        work[n] = Weight::some(nw);
     }
     if c.score <= -INF || c.score >= INF || any_available(ws, &work) {
         ws.rscs[dep].allowed = work;
@@ -770,9 +770,9 @@ fn apply_coloc_with_clone(ws: &mut WorkingSet, dep: usize, ci: usize) {
         }
         let values: Vec<Option<String>> = nodes.iter().map(|&n| node_attr(ws, n, &attr)).collect();
         for n in 0..ws.nodes.len() {
-            if let Some(w) = ws.rscs[dep].allowed[n] {
+            if let Some(w) = ws.rscs[dep].allowed[n].get() {
                 if !values.contains(&node_attr(ws, n, &attr)) {
-                    ws.rscs[dep].allowed[n] = Some(add(w, -INF));
+                    ws.rscs[dep].allowed[n] = Weight::some(add(w, -INF));
                 }
             }
         }
@@ -781,9 +781,9 @@ fn apply_coloc_with_clone(ws: &mut WorkingSet, dep: usize, ci: usize) {
     for &pn in &nodes {
         let v = node_attr(ws, pn, &attr);
         for n in 0..ws.nodes.len() {
-            if let Some(w) = ws.rscs[dep].allowed[n] {
+            if let Some(w) = ws.rscs[dep].allowed[n].get() {
                 if node_attr(ws, n, &attr) == v {
-                    ws.rscs[dep].allowed[n] = Some(add(w, c.score));
+                    ws.rscs[dep].allowed[n] = Weight::some(add(w, c.score));
                 }
             }
         }
@@ -920,7 +920,7 @@ fn add_colocated_scores(
         return;
     }
     if nonnegative {
-        for w in work.iter_mut().flatten() {
+        for w in work.iter_mut().filter_map(Weight::as_mut) {
             if *w == UNUSABLE {
                 *w = 1;
             }
@@ -949,18 +949,20 @@ fn add_scores_matching_attr(
             .collect()
     };
     for n in 0..work.len() {
-        let Some(weight) = work[n] else { continue };
+        let Some(weight) = work[n].get() else {
+            continue;
+        };
         // Best score among rsc's allowed, available nodes with the same attribute value.
         let mut score = -INF;
         if by_name {
-            if let Some(w) = r.allowed[n] {
+            if let Some(w) = r.allowed[n].get() {
                 if ws.nodes[n].available() {
                     score = w;
                 }
             }
         } else {
             for (m, w) in r.allowed.iter().enumerate() {
-                let Some(w) = *w else { continue };
+                let Some(w) = w.get() else { continue };
                 if w > score && ws.nodes[m].available() && vals[m] == vals[n] {
                     score = w;
                 }
@@ -989,13 +991,13 @@ fn add_scores_matching_attr(
         }
         let new = add(delta, weight);
         if only_positive && new < 0 && weight > 0 {
-            work[n] = Some(UNUSABLE);
+            work[n] = Weight::some(UNUSABLE);
             continue;
         }
         if only_positive && new < 0 && weight == 0 {
             continue;
         }
-        work[n] = Some(new);
+        work[n] = Weight::some(new);
     }
 }
 
@@ -1121,7 +1123,7 @@ fn assign_clone(ws: &mut WorkingSet, c: usize) {
         }
         if allocated >= max {
             for p in ws.primitives_of(k) {
-                for w in ws.rscs[p].allowed.iter_mut().flatten() {
+                for w in ws.rscs[p].allowed.iter_mut().filter_map(Weight::as_mut) {
                     *w = -INF;
                 }
             }
@@ -1244,8 +1246,8 @@ fn cmp_instance(ws: &WorkingSet, c: usize, a: &InstanceFacts, b: &InstanceFacts)
 /// The score a clone's colocations give one node (Pacemaker's cmp_instance_by_colocation:
 /// a table holding only that node, the clone's own colocations applied to it).
 fn current_node_colocation_score(ws: &mut WorkingSet, c: usize, n: usize) -> i32 {
-    let mut table: Table = vec![None; ws.nodes.len()];
-    table[n] = Some(0);
+    let mut table: Table = vec![Weight::NONE; ws.nodes.len()];
+    table[n] = Weight::some(0);
     let cis = ws.rscs[c].this_with.clone();
     merge_primaries(ws, &cis, &mut table, false, false);
     for ci in ws.rscs[c].with_this.clone() {
@@ -1307,18 +1309,18 @@ fn allocate_instance(
     for n in 0..ws.nodes.len() {
         let clone_w = ws.rscs[c].allowed[n];
         let bad = !ws.nodes[n].available() || clone_w.is_none() || count[n] >= per_node;
-        let neg = clone_w.filter(|&w| w < 0);
+        let neg = clone_w.get().filter(|&w| w < 0);
         for &p in &prims {
-            if let Some(w) = ws.rscs[p].allowed[n] {
+            if let Some(w) = ws.rscs[p].allowed[n].get() {
                 if bad {
-                    ws.rscs[p].allowed[n] = Some(-INF);
+                    ws.rscs[p].allowed[n] = Weight::some(-INF);
                 } else if let Some(cw) = neg {
-                    ws.rscs[p].allowed[n] = Some(add(w, cw).min(cw));
+                    ws.rscs[p].allowed[n] = Weight::some(add(w, cw).min(cw));
                 }
             }
         }
     }
-    let backup: Vec<(usize, Vec<Option<i32>>)> = std::iter::once(k)
+    let backup: Vec<(usize, Vec<Weight>)> = std::iter::once(k)
         .chain(prims.iter().copied())
         .map(|x| (x, ws.rscs[x].allowed.clone()))
         .collect();
@@ -1429,8 +1431,8 @@ fn add_promotion_scores(ws: &mut WorkingSet, c: usize, priority: &mut [(usize, i
                     targets.push(k);
                 }
                 for p in targets {
-                    if let Some(w) = ws.rscs[p].allowed[n] {
-                        ws.rscs[p].allowed[n] = Some(add(w, score));
+                    if let Some(w) = ws.rscs[p].allowed[n].get() {
+                        ws.rscs[p].allowed[n] = Weight::some(add(w, score));
                     }
                 }
             }
@@ -1536,7 +1538,7 @@ fn set_instance_roles(ws: &mut WorkingSet, c: usize) {
             continue;
         }
         if let Some(n) = instance_node(ws, k) {
-            table[n] = Some(add(table[n].unwrap_or(0), idx));
+            table[n] = Weight::some(add(table[n].unwrap_or(0), idx));
         }
     }
     for ci in ws.rscs[c].this_with.clone() {

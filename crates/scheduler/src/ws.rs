@@ -56,6 +56,66 @@ impl Node {
     }
 }
 
+/// A resource's score on one node, or none: the node is not in its table of allowed
+/// nodes (Pacemaker's `allowed_nodes`). Four bytes where `Option<i32>` takes eight: every
+/// resource has one per node (a million at cloud scale). Scores stay within ±[`INF`]
+/// times a small factor, far from the `i32::MIN` that stands for none.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Weight(i32);
+
+impl Weight {
+    /// The node is not allowed.
+    pub const NONE: Weight = Weight(i32::MIN);
+
+    /// The node is allowed with score `w`.
+    pub fn some(w: i32) -> Weight {
+        debug_assert!(w != i32::MIN, "a score of i32::MIN");
+        Weight(w)
+    }
+
+    /// `Some(score)` when the node is allowed.
+    pub fn get(self) -> Option<i32> {
+        (self != Weight::NONE).then_some(self.0)
+    }
+
+    /// The score, for updating in place, when the node is allowed.
+    pub fn as_mut(&mut self) -> Option<&mut i32> {
+        (*self != Weight::NONE).then_some(&mut self.0)
+    }
+
+    pub fn is_some(self) -> bool {
+        self != Weight::NONE
+    }
+
+    pub fn is_none(self) -> bool {
+        self == Weight::NONE
+    }
+
+    pub fn unwrap_or(self, d: i32) -> i32 {
+        self.get().unwrap_or(d)
+    }
+
+    pub fn is_some_and(self, f: impl FnOnce(i32) -> bool) -> bool {
+        self.get().is_some_and(f)
+    }
+
+    pub fn is_none_or(self, f: impl FnOnce(i32) -> bool) -> bool {
+        self.get().is_none_or(f)
+    }
+}
+
+impl From<Option<i32>> for Weight {
+    fn from(w: Option<i32>) -> Weight {
+        w.map_or(Weight::NONE, Weight::some)
+    }
+}
+
+impl std::fmt::Debug for Weight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
 /// What an arena entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -100,7 +160,9 @@ pub(crate) struct Rsc {
     pub monitors: Vec<(u64, Option<Role>)>,
     /// Nodes with any history of this resource (probed or run there).
     pub known_on: Vec<usize>,
-    /// `resource-discovery` per node, from the location constraints naming it there.
+    /// `resource-discovery` per node, from the location constraints naming it there; empty
+    /// while none names it (`always` everywhere: most resources, no vector each). Read it
+    /// with [`Rsc::discovery`].
     pub discover: Vec<ResourceDiscovery>,
     /// Some location constraint of it (or of a parent) has `resource-discovery=exclusive`.
     pub exclusive_discover: bool,
@@ -122,7 +184,7 @@ pub(crate) struct Rsc {
 
     // Scores.
     /// Node weights by node index; `None`: not allowed (absent from the table).
-    pub allowed: Vec<Option<i32>>,
+    pub allowed: Vec<Weight>,
     /// Promotion-only location scores (role=Promoted constraints), by node index; empty
     /// (all 0) until one is set: most resources have none.
     pub promo_loc: Vec<i32>,
@@ -150,6 +212,16 @@ pub(crate) struct Rsc {
     // Colocations by index into `WorkingSet::colocs`.
     pub this_with: Vec<usize>,
     pub with_this: Vec<usize>,
+}
+
+impl Rsc {
+    /// `resource-discovery` on node `ni`.
+    pub fn discovery(&self, ni: usize) -> ResourceDiscovery {
+        self.discover
+            .get(ni)
+            .copied()
+            .unwrap_or(ResourceDiscovery::Always)
+    }
 }
 
 /// One contribution to a resource's score on a node, for `--explain`.
@@ -288,12 +360,35 @@ impl<'a> MetaChain<'a> {
     fn bool(&self, name: &str) -> Option<bool> {
         self.get(name).and_then(parse_bool)
     }
+    /// A clone's `clone-max`: the number of nodes by default.
+    fn clone_max(&self, n_nodes: usize) -> u32 {
+        self.score("clone-max")
+            .map(|v| v.max(0) as u32)
+            .unwrap_or(n_nodes as u32)
+    }
     fn with(&self, first: &'a Attributes) -> MetaChain<'a> {
         let mut sets = vec![first];
         sets.extend(self.sets.iter().copied());
         MetaChain {
             sets,
             default_stickiness: self.default_stickiness,
+        }
+    }
+}
+
+/// How many arena entries [`WorkingSet::add_resource`] makes for `r` (a clone: itself, its
+/// instances and their members).
+fn arena_size(r: &Resource, chain: &MetaChain<'_>, n_nodes: usize) -> usize {
+    match r {
+        Resource::Primitive(_) => 1,
+        Resource::Group(g) => 1 + g.members.len(),
+        Resource::Clone(c) => {
+            let each = match &*c.child {
+                Resource::Clone(_) => 0,
+                child => arena_size(child, chain, n_nodes),
+            };
+            let chain = chain.with(&c.meta.raw);
+            1 + chain.clone_max(n_nodes) as usize * each
         }
     }
 }
@@ -396,6 +491,11 @@ impl WorkingSet {
             sets: vec![&cib.rsc_defaults],
             default_stickiness: None,
         };
+        // The arena's size is known: it is never grown by doubling (a resource is ~500
+        // bytes, tens of thousands at cloud scale).
+        let n = ws.nodes.len();
+        let size = cib.resources.iter().map(|r| arena_size(r, &defaults, n));
+        ws.rscs.reserve_exact(size.sum());
         for r in &cib.resources {
             let i = ws.add_resource(cib, r, None, &defaults, o.maintenance_mode);
             ws.top.push(i);
@@ -426,8 +526,6 @@ impl WorkingSet {
         ws.apply_fail_limits(cib, input);
         ws.apply_exclusive_discovery();
         ws.anon_presence = ws.anon_presence();
-        // The arena grew by doubling: up to half of it spare (a resource is ~500 bytes).
-        ws.rscs.shrink_to_fit();
         ws
     }
 
@@ -504,13 +602,13 @@ impl WorkingSet {
 
     /// The order in which Pacemaker lists the nodes of node table `t` (its entries that are
     /// `Some`): the precomputed [`WorkingSet::table_order`] when it holds every node.
-    pub fn listed_order<'a>(&'a self, t: &[Option<i32>]) -> std::borrow::Cow<'a, [usize]> {
-        if t.iter().all(Option::is_some) {
+    pub fn listed_order<'a>(&'a self, t: &[Weight]) -> std::borrow::Cow<'a, [usize]> {
+        if t.iter().all(|w| w.is_some()) {
             return std::borrow::Cow::Borrowed(&self.table_order);
         }
         // Many resources' tables hold the same nodes: GLib's layout is worked out once
         // per set of nodes.
-        let present: Vec<bool> = t.iter().map(Option::is_some).collect();
+        let present: Vec<bool> = t.iter().map(|w| w.is_some()).collect();
         let mut known = self.table_orders.borrow_mut();
         let order = known
             .entry(present)
@@ -571,9 +669,16 @@ impl WorkingSet {
             ordered_group: true,
             ordered_clone: false,
             notify: false,
-            discover: vec![ResourceDiscovery::Always; n],
+            discover: Vec::new(),
             exclusive_discover: false,
-            allowed: vec![if self.symmetric { Some(0) } else { None }; n],
+            allowed: vec![
+                if self.symmetric {
+                    Weight::some(0)
+                } else {
+                    Weight::NONE
+                };
+                n
+            ],
             promo_loc: Vec::new(),
             running_on: Vec::new(),
             role: Role::Stopped,
@@ -668,11 +773,7 @@ impl WorkingSet {
                         p.name == "globally-unique"
                             && p.value.as_deref().and_then(parse_bool) == Some(true)
                     });
-                let n_nodes = self.nodes.len() as u32;
-                rsc.clone_max = chain
-                    .score("clone-max")
-                    .map(|v| v.max(0) as u32)
-                    .unwrap_or(n_nodes);
+                rsc.clone_max = chain.clone_max(self.nodes.len());
                 rsc.clone_node_max = chain
                     .score("clone-node-max")
                     .map(|v| v.max(0) as u32)
@@ -926,7 +1027,7 @@ impl WorkingSet {
                     None => {
                         let mut r = self.new_rsc(id.clone(), id, Kind::Primitive, None);
                         r.orphan = true;
-                        r.allowed = vec![None; self.nodes.len()];
+                        r.allowed = vec![Weight::NONE; self.nodes.len()];
                         r.target_role = Some(Role::Stopped);
                         r.managed = self.stop_orphans;
                         r.is_fencing = h.class.as_deref() == Some("stonith");
@@ -1621,8 +1722,12 @@ impl WorkingSet {
     /// Raise `resource-discovery` of `i` and everything below it on node `ni` to `mode`.
     fn set_discovery(&mut self, i: usize, ni: usize, mode: ResourceDiscovery) {
         let mut stack = vec![i];
+        let n = self.nodes.len();
         while let Some(x) = stack.pop() {
             let r = &mut self.rscs[x];
+            if r.discover.is_empty() {
+                r.discover = vec![ResourceDiscovery::Always; n];
+            }
             r.discover[ni] = r.discover[ni].max(mode);
             r.exclusive_discover |= mode == ResourceDiscovery::Exclusive;
             stack.extend(self.rscs[x].children.iter().copied());
@@ -1638,8 +1743,8 @@ impl WorkingSet {
             }
             for ni in 0..self.nodes.len() {
                 let r = &mut self.rscs[i];
-                if r.allowed[ni].is_some() && r.discover[ni] != ResourceDiscovery::Exclusive {
-                    r.allowed[ni] = Some(-INF);
+                if r.allowed[ni].is_some() && r.discovery(ni) != ResourceDiscovery::Exclusive {
+                    r.allowed[ni] = Weight::some(-INF);
                     self.push_why(i, ni, -INF, || {
                         "resource-discovery=exclusive does not name this node".into()
                     });
@@ -1651,7 +1756,7 @@ impl WorkingSet {
     /// Whether `i` may be probed on node `ni` (its `resource-discovery` there).
     pub fn discoverable(&self, i: usize, ni: usize) -> bool {
         let r = &self.rscs[i];
-        match r.discover[ni] {
+        match r.discovery(ni) {
             ResourceDiscovery::Never => false,
             ResourceDiscovery::Exclusive => true,
             ResourceDiscovery::Always => !r.exclusive_discover,
@@ -1705,7 +1810,7 @@ impl WorkingSet {
         let mut stack = vec![(i, score)];
         while let Some((x, s)) = stack.pop() {
             let w = &mut self.rscs[x].allowed[ni];
-            *w = Some(add(w.unwrap_or(0), s));
+            *w = Weight::some(add(w.unwrap_or(0), s));
             let group = constraint && self.rscs[x].kind == Kind::Group;
             stack.extend(
                 self.rscs[x]
@@ -1733,7 +1838,7 @@ impl WorkingSet {
             }
             let s = r.stickiness;
             let w = &mut self.rscs[i].allowed[n];
-            *w = Some(add(w.unwrap_or(0), s));
+            *w = Weight::some(add(w.unwrap_or(0), s));
             self.push_why(i, n, s, || "resource-stickiness (it runs here now)".into());
         }
     }
@@ -1864,4 +1969,55 @@ pub(crate) fn node_attrs(cib: &Cib, n: &cib::model::Node) -> Attrs {
     let is_dc = cib.dc_uuid.as_deref() == Some(n.id.as_str());
     attrs.insert("#is_dc".into(), is_dc.to_string());
     attrs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_arena_is_sized_before_it_is_filled() {
+        // Every kind of resource, clone-max from the clone, from rsc_defaults and from the
+        // number of nodes: the size worked out first is the number of entries made.
+        let cib = r#"<cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0">
+  <configuration>
+    <crm_config/>
+    <nodes><node id="1" uname="a"/><node id="2" uname="b"/><node id="3" uname="c"/></nodes>
+    <resources>
+      <primitive id="p" class="ocf" provider="heartbeat" type="Dummy"/>
+      <group id="g">
+        <primitive id="g1" class="ocf" provider="heartbeat" type="Dummy"/>
+        <primitive id="g2" class="ocf" provider="heartbeat" type="Dummy"/>
+      </group>
+      <clone id="c1"><primitive id="c1p" class="ocf" provider="heartbeat" type="Dummy"/></clone>
+      <clone id="c2">
+        <meta_attributes id="c2-m"><nvpair id="c2-m-1" name="clone-max" value="5"/></meta_attributes>
+        <group id="cg">
+          <primitive id="cg1" class="ocf" provider="heartbeat" type="Dummy"/>
+          <primitive id="cg2" class="ocf" provider="heartbeat" type="Dummy"/>
+        </group>
+      </clone>
+      <clone id="c3">
+        <meta_attributes id="c3-m"><nvpair id="c3-m-1" name="promotable" value="true"/></meta_attributes>
+        <primitive id="c3p" class="ocf" provider="heartbeat" type="Stateful"/>
+      </clone>
+    </resources>
+    <rsc_defaults><meta_attributes id="d"><nvpair id="d-1" name="clone-max" value="2"/></meta_attributes></rsc_defaults>
+    <constraints/>
+  </configuration>
+  <status/>
+</cib>"#;
+        let parsed = cib::parse("t.xml", cib);
+        assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
+        let ws = WorkingSet::build(
+            &parsed.cib,
+            &Input {
+                now: None,
+                explain: false,
+            },
+        );
+        // p; g, g1, g2; c1 and 2 instances; c2 and 5 groups of 3; c3 and 2 instances.
+        assert_eq!(ws.rscs.len(), 1 + 3 + 3 + 16 + 3);
+        assert_eq!(ws.rscs.capacity(), ws.rscs.len());
+    }
 }
