@@ -175,15 +175,22 @@ pub fn parse_lean(file: &str, bytes: Vec<u8>) -> Option<Cib> {
     let source = String::from_utf8(bytes).ok()?;
     let (doc, syntax) = Document::parse(&source);
     drop(source);
-    lean_model(file, doc, syntax)
+    lean_model(file, doc, syntax, Default::default())
 }
 
 /// The model of a tree read without error, or `None`; the tree goes once it is lowered.
-fn lean_model(file: &str, doc: Document, syntax: Option<tree::SyntaxError>) -> Option<Cib> {
+/// `folded`: the histories lowered while it was read.
+fn lean_model(
+    file: &str,
+    doc: Document,
+    syntax: Option<tree::SyntaxError>,
+    folded: lower::Folded,
+) -> Option<Cib> {
     if syntax.is_some() {
         return None;
     }
     let mut l = lower::Lower::new(file, "", &doc);
+    l.folded = folded;
     let cib = l.lower();
     check::check(&mut l, &cib);
     if l.diags.iter().any(Diagnostic::is_error) {
@@ -193,11 +200,54 @@ fn lean_model(file: &str, doc: Document, syntax: Option<tree::SyntaxError>) -> O
 }
 
 /// [`parse_lean`] reading the CIB from `r` as it goes: the text is never whole in memory
-/// beside the tree. `None` as for [`parse_lean`], and when `r` fails to read or is not
-/// UTF-8.
+/// beside the tree, and each `<lrm_resource>` of the status is lowered as soon as it is
+/// read and its operations dropped from the tree (most of a large CIB's elements): the
+/// tree never holds them all. `None` as for [`parse_lean`], and when `r` fails to read or
+/// is not UTF-8.
 pub fn parse_lean_reader(file: &str, r: impl std::io::Read) -> Option<Cib> {
-    let (doc, syntax) = Document::parse_reader_bare(r)?;
-    lean_model(file, doc, syntax)
+    let mut folded = std::collections::HashMap::new();
+    let mut bad = false;
+    let (doc, syntax) = Document::parse_reader_folding(r, |doc, id| {
+        let Some(node) = history_node(doc, id) else {
+            return;
+        };
+        let (h, diags) = lower_history(file, doc, id);
+        bad |= diags.iter().any(Diagnostic::is_error);
+        if doc.drop_descendants(id) {
+            // The operations' elements are gone: they are found by their resource's.
+            let h = h.map(|mut h| {
+                h.ops.iter_mut().for_each(|o| o.element = id);
+                h
+            });
+            folded.entry(node).or_insert_with(Vec::new).push((id, h));
+        }
+    })?;
+    if bad {
+        return None;
+    }
+    lean_model(file, doc, syntax, folded)
+}
+
+/// The `<node_state>` of `id` when it is an `<lrm_resource>` where [`parse`] reads one: in
+/// `cib/status/node_state/lrm/lrm_resources`.
+fn history_node(doc: &Document, id: tree::ElementId) -> Option<tree::ElementId> {
+    let mut at = Some(id);
+    let mut node = None;
+    for name in [
+        "lrm_resource",
+        "lrm_resources",
+        "lrm",
+        "node_state",
+        "status",
+    ] {
+        let e = at.filter(|e| doc.get(*e).name == name)?;
+        if name == "node_state" {
+            node = Some(e);
+        }
+        at = doc.get(e).parent;
+    }
+    at.filter(|cib| Some(*cib) == doc.root() && doc.get(*cib).parent.is_none())?;
+    node
 }
 
 /// Lower an element tree read from `source` into the model and check it: [`parse`] without

@@ -21,9 +21,16 @@ pub(crate) struct Lower<'a> {
     /// `id` → element, for every element under `<configuration>`.
     pub(crate) ids: HashMap<&'a str, ElementId>,
     templates: HashMap<String, Primitive>,
+    /// `<lrm_resource>` elements lowered while the tree was read (their operations no
+    /// longer in it): taken as they are instead of lowered again.
+    pub(crate) folded: Folded,
 }
 
 pub(crate) use crate::meta::parse_bool;
+
+/// Histories lowered while the tree was read, by `<node_state>`: each `<lrm_resource>`
+/// and what it lowered to, in document order.
+pub(crate) type Folded = HashMap<ElementId, Vec<(ElementId, Option<ResourceHistory>)>>;
 
 impl<'a> Lower<'a> {
     /// Line and column of byte `offset` in the source.
@@ -42,6 +49,7 @@ impl<'a> Lower<'a> {
             diags: Vec::new(),
             ids: HashMap::new(),
             templates: HashMap::new(),
+            folded: HashMap::new(),
         }
     }
 
@@ -1672,6 +1680,10 @@ impl<'a> Lower<'a> {
             resources: Vec::new(),
             element: n,
         };
+        // This node's folded histories, in document order: each taken as its element
+        // comes (they go with the node: one node's at a time beside the model's).
+        let mut folded = self.folded.remove(&n).unwrap_or_default().into_iter();
+        let mut next = folded.next();
         for c in self.doc.children(n).collect::<Vec<_>>() {
             match self.name(c) {
                 "transient_attributes" => {
@@ -1688,8 +1700,20 @@ impl<'a> Lower<'a> {
                         if self.name(r) != "lrm_resources" {
                             continue;
                         }
-                        for lr in self.doc.children(r).collect::<Vec<_>>() {
-                            if let Some(h) = self.lrm_resource(lr) {
+                        let lrs = self.doc.children(r).collect::<Vec<_>>();
+                        ns.resources.reserve_exact(lrs.len());
+                        for lr in lrs {
+                            let h = match next.take() {
+                                Some((e, h)) if e == lr => {
+                                    next = folded.next();
+                                    h
+                                }
+                                other => {
+                                    next = other;
+                                    self.lrm_resource(lr)
+                                }
+                            };
+                            if let Some(h) = h {
                                 ns.resources.push(h);
                             }
                         }

@@ -324,8 +324,14 @@ impl Builder {
         });
     }
 
-    /// Take one event read at `offset`; `end` is where the input ends (for `Eof`).
-    fn event(&mut self, offset: usize, event: Event<'_>, end: usize) -> ControlFlow<()> {
+    /// Take one event read at `offset`; `end` is where the input ends (for `Eof`). An
+    /// element closed by an end tag is given back.
+    fn event(
+        &mut self,
+        offset: usize,
+        event: Event<'_>,
+        end: usize,
+    ) -> ControlFlow<(), Option<ElementId>> {
         match event {
             Event::Start(s) | Event::Empty(s)
                 if self.doc.root.is_some() && self.stack.is_empty() =>
@@ -367,9 +373,7 @@ impl Builder {
                     return ControlFlow::Break(());
                 }
             }
-            Event::End(_) => {
-                self.stack.pop();
-            }
+            Event::End(_) => return ControlFlow::Continue(self.stack.pop()),
             Event::Text(t) if self.skip_space && t.bytes().all(|b| b.is_ascii_whitespace()) => {}
             Event::Text(t) => {
                 let raw = (*t).to_owned();
@@ -429,7 +433,7 @@ impl Builder {
                 return ControlFlow::Break(());
             }
         }
-        ControlFlow::Continue(())
+        ControlFlow::Continue(None)
     }
 }
 
@@ -533,20 +537,25 @@ impl Document {
     /// memory beside the tree. `None` when `r` is not UTF-8, fails to read, or holds 4 GiB
     /// or more (then read it whole for a located message).
     pub fn parse_reader(r: impl std::io::Read) -> Option<(Document, Option<SyntaxError>)> {
-        Document::read_stream(r, false)
+        Document::read_stream(r, false, |_, _| {})
     }
 
-    /// [`Document::parse_reader`] leaving out the text that is only whitespace (between
-    /// most elements): for a reader that wants the elements and their attributes alone,
-    /// and never writes the tree back (on a large CIB, that text is more nodes than the
-    /// elements are).
-    pub fn parse_reader_bare(r: impl std::io::Read) -> Option<(Document, Option<SyntaxError>)> {
-        Document::read_stream(r, true)
+    /// [`Document::parse_reader`] for a reader that wants the elements and their
+    /// attributes alone and never writes the tree back: the text that is only whitespace
+    /// (between most elements; on a large CIB, more nodes than the elements) is left out,
+    /// and `on_close` is given each element as its end tag is read, with the tree so far,
+    /// to fold what it wants of it (see [`Document::drop_descendants`]).
+    pub fn parse_reader_folding(
+        r: impl std::io::Read,
+        on_close: impl FnMut(&mut Document, ElementId),
+    ) -> Option<(Document, Option<SyntaxError>)> {
+        Document::read_stream(r, true, on_close)
     }
 
     fn read_stream(
         r: impl std::io::Read,
         skip_space: bool,
+        mut on_close: impl FnMut(&mut Document, ElementId),
     ) -> Option<(Document, Option<SyntaxError>)> {
         let mut checked = Utf8Reader {
             inner: r,
@@ -574,8 +583,10 @@ impl Document {
                 }
             };
             let end = reader.buffer_position() as usize;
-            if b.event(offset, event, end).is_break() {
-                break;
+            match b.event(offset, event, end) {
+                ControlFlow::Break(()) => break,
+                ControlFlow::Continue(Some(closed)) => on_close(&mut b.doc, closed),
+                ControlFlow::Continue(None) => {}
             }
         }
         drop(reader);
@@ -696,6 +707,38 @@ impl Document {
         }
         self.len += 1;
         id
+    }
+
+    /// Drop every descendant of `id` from the tree, when they are the last elements of
+    /// the arena (as when `id` was just closed by the reader); `false`, the tree
+    /// unchanged, when they are not. For a reader that folds a subtree into something of
+    /// its own as it is read: the arena never holds it all.
+    pub fn drop_descendants(&mut self, id: ElementId) -> bool {
+        if id.0 >= self.len {
+            return false;
+        }
+        // The arena is in document order while it is read: a subtree is one run of it,
+        // so the last element being inside `id` (or `id` itself) puts the whole run after
+        // `id` inside it.
+        let mut at = Some(ElementId(self.len - 1));
+        while let Some(e) = at.filter(|e| *e != id) {
+            at = self.get(e).parent;
+        }
+        if at.is_none() {
+            return false;
+        }
+        while self.len > id.0 + 1 {
+            let last = self.elements.last_mut().expect("a chunk per element");
+            last.pop();
+            if last.is_empty() {
+                self.elements.pop();
+            }
+            self.len -= 1;
+        }
+        self.get_mut(id)
+            .children
+            .retain(|n| !matches!(n, Node::Element(_)));
+        true
     }
 
     /// The root element, if the document has one.
@@ -1067,7 +1110,8 @@ mod tests {
     fn the_bare_reading_leaves_out_whitespace_text_alone() {
         let src = "<cib>\n  <x a=\"1\"> t </x>\n  <!-- c -->\n  <y/>\n</cib>\n";
         let (whole, _) = Document::parse(src);
-        let (bare, err) = Document::parse_reader_bare(OneByte(src.as_bytes())).expect("UTF-8");
+        let (bare, err) =
+            Document::parse_reader_folding(OneByte(src.as_bytes()), |_, _| {}).expect("UTF-8");
         assert!(err.is_none(), "{err:?}");
         let root = bare.root().expect("root");
         // Same elements, attributes and non-blank text; no blank text nodes.
@@ -1082,8 +1126,34 @@ mod tests {
                 .all(|n| !matches!(n, Node::Text(_)))
         );
         // Errors are still found.
-        let (_, err) = Document::parse_reader_bare(&b"<cib>\n<x></y></cib>"[..]).expect("UTF-8");
+        let (_, err) =
+            Document::parse_reader_folding(&b"<cib>\n<x></y></cib>"[..], |_, _| {}).expect("UTF-8");
         assert!(err.is_some());
+    }
+
+    #[test]
+    fn a_subtree_is_folded_as_its_end_tag_is_read() {
+        // Each <h> is folded into a count of its descendants as it closes and its
+        // subtree dropped: the elements after it take the freed places.
+        let src = "<r><h id=\"1\"><o/><o><p/></o></h><k/><h id=\"2\"><o/></h></r>";
+        let mut seen = Vec::new();
+        let (doc, err) = Document::parse_reader_folding(src.as_bytes(), |doc, id| {
+            if doc.get(id).name == "h" {
+                let below = doc.all().filter(|e| e.0 > id.0).count();
+                assert!(doc.drop_descendants(id));
+                seen.push((doc.get(id).attr("id").map(str::to_owned), below));
+            }
+        })
+        .expect("UTF-8");
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(seen, [(Some("1".into()), 3), (Some("2".into()), 1)]);
+        assert_eq!(doc.to_xml(), "<r><h id=\"1\"/><k/><h id=\"2\"/></r>");
+        assert_eq!(doc.all().count(), 4);
+        // Only the last run of the arena can go: not an element with later siblings.
+        let (mut doc, _) = Document::parse("<r><a><b/></a><c/></r>");
+        let a = doc.child(doc.root().unwrap(), "a").unwrap();
+        assert!(!doc.drop_descendants(a));
+        assert_eq!(doc.to_xml(), "<r><a><b/></a><c/></r>");
     }
 
     #[test]
@@ -1108,6 +1178,18 @@ mod tests {
         assert_eq!(doc.get(extra).attr("k"), Some("last"));
         assert_eq!(doc.all().count(), n + 2);
         assert_eq!(doc.elements.len(), 3);
+        // A folded subtree across chunks: the arena shrinks back to a chunk and grows
+        // again from there.
+        let src = format!("<x>{src}<after/><r><e/></r></x>");
+        let (doc, err) = Document::parse_reader_folding(src.as_bytes(), |doc, id| {
+            if doc.get(id).name == "r" {
+                assert!(doc.drop_descendants(id));
+            }
+        })
+        .expect("UTF-8");
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(doc.elements.len(), 1);
+        assert_eq!(doc.to_xml(), "<x><r/><after/><r/></x>");
     }
 
     /// Every tag of `src`: the attributes the plain reading finds, when it takes the tag,

@@ -169,3 +169,145 @@ fn the_lean_parse_gives_the_same_model_or_none_on_an_error() {
         "{valid} valid, {invalid} invalid fixtures"
     );
 }
+
+/// Every status element id in `cib` set to `to`: the streamed lean reading drops the
+/// operations' elements as it goes, so the ids after the first history differ.
+fn without_status_elements(mut cib: cib::Cib, to: cib::tree::ElementId) -> cib::Cib {
+    for ns in &mut cib.status.nodes {
+        ns.element = to;
+        for a in &mut ns.attributes {
+            a.element = to;
+        }
+        for h in &mut ns.resources {
+            h.element = to;
+            for o in &mut h.ops {
+                o.element = to;
+            }
+        }
+    }
+    cib
+}
+
+#[test]
+fn the_streamed_lean_parse_folds_histories_into_the_same_model() {
+    // Test fixtures, the examples and Pacemaker's suite: histories of every kind.
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let suite = test_support::shared_dir(env!("CARGO_MANIFEST_DIR")).join("pacemaker-suite/xml");
+    let Ok(()) = test_support::require(suite.is_dir(), &format!("{} is absent", suite.display()))
+    else {
+        return;
+    };
+    let mut files = Vec::new();
+    let mut dirs = vec![
+        std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures")),
+        std::path::PathBuf::from(root).join("cib-examples"),
+        suite,
+    ];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+            let p = e.unwrap_or_else(|e| panic!("{e}")).path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "xml")
+                && !p.to_string_lossy().ends_with(".metadata.xml")
+            {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    let (mut same, mut refused, mut with_history) = (0, 0, 0);
+    for path in files {
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let full = cib::parse_bytes("f.xml", &bytes);
+        match cib::parse_lean_reader("f.xml", &bytes[..]) {
+            Some(lean) => {
+                assert!(!full.has_errors(), "{}: an error hidden", path.display());
+                let Some(to) = full.doc.root() else {
+                    panic!("{}: no root", path.display())
+                };
+                with_history += usize::from(
+                    full.cib
+                        .status
+                        .nodes
+                        .iter()
+                        .any(|n| n.resources.iter().any(|h| !h.ops.is_empty())),
+                );
+                assert_eq!(
+                    without_status_elements(lean, to),
+                    without_status_elements(full.cib, to),
+                    "{}",
+                    path.display()
+                );
+                same += 1;
+            }
+            None => {
+                // Refused: the caller reads it again, whole, for the located errors.
+                assert!(
+                    full.has_errors() || std::str::from_utf8(&bytes).is_err(),
+                    "{}: refused a CIB the full reading accepts",
+                    path.display()
+                );
+                refused += 1;
+            }
+        }
+    }
+    assert!(
+        same > 500 && with_history > 400 && refused > 0,
+        "{same} the same ({with_history} with history), {refused} refused"
+    );
+}
+
+#[test]
+fn folded_histories_keep_their_places_beside_ones_read_whole() {
+    // An empty <lrm_resource/> (never folded: no end tag) between folded ones, and a
+    // second <lrm> in the same node_state: every history where the full reading puts it.
+    let op = |rsc: &str, n: u32| {
+        format!(
+            r#"<lrm_rsc_op id="{rsc}_last_0" operation_key="{rsc}_start_0" operation="start" transition-key="{n}:1:0:x" call-id="{n}" rc-code="0" op-status="0" interval="0"/>"#
+        )
+    };
+    let xml = format!(
+        r#"<cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0">
+  <configuration><crm_config/><nodes><node id="1" uname="a"/></nodes><resources>
+    <primitive id="A" class="ocf" provider="heartbeat" type="Dummy"/>
+    <primitive id="B" class="ocf" provider="heartbeat" type="Dummy"/>
+    <primitive id="C" class="ocf" provider="heartbeat" type="Dummy"/>
+    <primitive id="D" class="ocf" provider="heartbeat" type="Dummy"/>
+  </resources><constraints/></configuration>
+  <status><node_state id="1" uname="a" in_ccm="true" crmd="online" join="member" expected="member">
+    <lrm id="1"><lrm_resources>
+      <lrm_resource id="A" class="ocf" provider="heartbeat" type="Dummy">{}</lrm_resource>
+      <lrm_resource id="B" class="ocf" provider="heartbeat" type="Dummy"/>
+      <lrm_resource id="C" class="ocf" provider="heartbeat" type="Dummy">{}</lrm_resource>
+    </lrm_resources></lrm>
+    <lrm id="1b"><lrm_resources>
+      <lrm_resource id="D" class="ocf" provider="heartbeat" type="Dummy">{}</lrm_resource>
+    </lrm_resources></lrm>
+  </node_state></status>
+</cib>"#,
+        op("A", 1),
+        op("C", 2),
+        op("D", 3)
+    );
+    let full = cib::parse("f.xml", &xml);
+    assert!(!full.has_errors(), "{:?}", full.diagnostics);
+    let lean = cib::parse_lean_reader("f.xml", xml.as_bytes()).expect("no error");
+    let to = full.doc.root().expect("root");
+    let (lean, full) = (
+        without_status_elements(lean, to),
+        without_status_elements(full.cib, to),
+    );
+    let ids = |c: &cib::Cib| {
+        c.status.nodes[0]
+            .resources
+            .iter()
+            .map(|h| (h.id.as_str().to_owned(), h.ops.len()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(&full),
+        [("A", 1), ("B", 0), ("C", 1), ("D", 1)].map(|(i, n)| (i.to_owned(), n))
+    );
+    assert_eq!(lean, full);
+}
