@@ -262,8 +262,8 @@ pub fn schedule(cib: &Cib, input: &Input) -> Plan {
 
 /// [`schedule`], consuming `cib`: the model is freed as soon as the working set is built
 /// from it, so a large CIB's model and the plan are never in memory together.
-pub fn schedule_owned(cib: Cib, input: &Input) -> Plan {
-    let mut ws = ws::WorkingSet::build(&cib, input);
+pub fn schedule_owned(mut cib: Cib, input: &Input) -> Plan {
+    let mut ws = ws::WorkingSet::build_taking_histories(&mut cib, input);
     drop(cib);
     assign::assign_all(&mut ws);
     actions::create(&mut ws)

@@ -415,6 +415,28 @@ fn utilization(a: &Attributes) -> BTreeMap<String, i64> {
 
 impl WorkingSet {
     pub fn build(cib: &Cib, input: &Input) -> WorkingSet {
+        WorkingSet::build_with(cib, input, None)
+    }
+
+    /// [`WorkingSet::build`] taking the status histories out of `cib` (most of a large
+    /// CIB's model): each node's are freed once unpacked, before the score tables are
+    /// made, so the two are never in memory together.
+    pub fn build_taking_histories(cib: &mut Cib, input: &Input) -> WorkingSet {
+        let histories = cib
+            .status
+            .nodes
+            .iter_mut()
+            .map(|ns| std::mem::take(&mut ns.resources))
+            .collect();
+        WorkingSet::build_with(cib, input, Some(histories))
+    }
+
+    /// `histories`: each status node's, when taken out of `cib`.
+    fn build_with(
+        cib: &Cib,
+        input: &Input,
+        histories: Option<Vec<Vec<ResourceHistory>>>,
+    ) -> WorkingSet {
         let o = &cib.options;
         let have_fencing_device = cib.primitives().any(|p| p.is_fencing());
         let mut ws = WorkingSet {
@@ -505,7 +527,12 @@ impl WorkingSet {
         top.sort_by_key(|&i| std::cmp::Reverse(ws.rscs[i].priority));
         ws.top = top;
         ws.build_index();
-        ws.unpack_status(cib, input);
+        ws.unpack_status(cib, input, histories);
+        // The score tables, made now that the histories may be gone: symmetric clusters
+        // allow every node (an orphan's table, made as it was met, allows none).
+        for x in 0..ws.rscs.len() {
+            ws.make_table(x);
+        }
         ws.anon_active = Default::default();
         ws.anon_busy_prefix = Default::default();
         // no-quorum-policy=suicide (fence): a partition without quorum fences itself.
@@ -634,7 +661,6 @@ impl WorkingSet {
     }
 
     fn new_rsc(&self, id: String, base: String, kind: Kind, parent: Option<usize>) -> Rsc {
-        let n = self.nodes.len();
         Rsc {
             id,
             base,
@@ -671,14 +697,8 @@ impl WorkingSet {
             notify: false,
             discover: Vec::new(),
             exclusive_discover: false,
-            allowed: vec![
-                if self.symmetric {
-                    Weight::some(0)
-                } else {
-                    Weight::NONE
-                };
-                n
-            ],
+            // Made once the status is unpacked (see `build_with`).
+            allowed: Vec::new(),
             promo_loc: Vec::new(),
             running_on: Vec::new(),
             role: Role::Stopped,
@@ -933,7 +953,14 @@ impl WorkingSet {
 
     // ----- status -----
 
-    fn unpack_status(&mut self, cib: &Cib, input: &Input) {
+    /// `owned`: each status node's histories, taken out of `cib`; each node's are freed
+    /// once they are unpacked.
+    fn unpack_status(
+        &mut self,
+        cib: &Cib,
+        input: &Input,
+        mut owned: Option<Vec<Vec<ResourceHistory>>>,
+    ) {
         // Configured primitives by id, for the digests of their parameters (lookups only).
         let prims: std::collections::HashMap<&str, &Primitive> =
             cib.primitives().map(|p| (p.id.as_str(), p)).collect();
@@ -947,24 +974,22 @@ impl WorkingSet {
         // Pacemaker reads the histories of online nodes first, then (with fencing) those of
         // the others: an anonymous clone's instances bind to online nodes first, and what
         // runs on a lost node beyond clone-max is the orphan.
-        for (ns, online_pass) in cib
-            .status
-            .nodes
-            .iter()
-            .map(|ns| (ns, true))
-            .chain(cib.status.nodes.iter().map(|ns| (ns, false)))
-        {
-            let Some(ni) = self.node_index(ns.uname.as_str()) else {
-                continue;
-            };
-            let node = &self.nodes[ni];
-            if node.online != online_pass || !self.fencing_enabled && !node.online {
-                continue;
-            }
-            for h in &ns.resources {
-                self.unpack_history((&prims, &inherited), &attrs[ni], ni, ns, h, input.now);
+        for online_pass in [true, false] {
+            for (k, ns) in cib.status.nodes.iter().enumerate() {
+                let Some(ni) = self.node_index(ns.uname.as_str()) else {
+                    continue;
+                };
+                let node = &self.nodes[ni];
+                if node.online != online_pass || !self.fencing_enabled && !node.online {
+                    continue;
+                }
+                let taken = owned.as_mut().map(|o| std::mem::take(&mut o[k]));
+                for h in taken.as_ref().unwrap_or(&ns.resources) {
+                    self.unpack_history((&prims, &inherited), &attrs[ni], ni, ns, h, input.now);
+                }
             }
         }
+        drop(owned);
         // A resource thought active on an offline node that is not already unclean makes
         // that node unclean: silence is not proof it stopped.
         for i in 0..self.rscs.len() {
@@ -1786,6 +1811,20 @@ impl WorkingSet {
         self.add_location_as(i, ni, score, reason, false);
     }
 
+    /// Make `x`'s score table if it has none yet: every node allowed with score 0 in a
+    /// symmetric cluster, none otherwise. Tables are made once the status is unpacked
+    /// (see `build_with`), except for a resource whose history already scores a node.
+    fn make_table(&mut self, x: usize) {
+        if self.rscs[x].allowed.is_empty() {
+            let all = if self.symmetric {
+                Weight::some(0)
+            } else {
+                Weight::NONE
+            };
+            self.rscs[x].allowed = vec![all; self.nodes.len()];
+        }
+    }
+
     /// [`WorkingSet::add_location`]; `constraint`: a location constraint, which a group
     /// passes to its first member only (below).
     fn add_location_as(
@@ -1809,6 +1848,7 @@ impl WorkingSet {
         // group's internal colocation (Pacemaker's pcmk__group_apply_location).
         let mut stack = vec![(i, score)];
         while let Some((x, s)) = stack.pop() {
+            self.make_table(x);
             let w = &mut self.rscs[x].allowed[ni];
             *w = Weight::some(add(w.unwrap_or(0), s));
             let group = constraint && self.rscs[x].kind == Kind::Group;
