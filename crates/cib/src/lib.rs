@@ -200,26 +200,30 @@ fn lean_model(
 }
 
 /// [`parse_lean`] reading the CIB from `r` as it goes: the text is never whole in memory
-/// beside the tree, and each `<lrm_resource>` of the status is lowered as soon as it is
-/// read and its operations dropped from the tree (most of a large CIB's elements): the
-/// tree never holds them all. `None` as for [`parse_lean`], and when `r` fails to read or
-/// is not UTF-8.
+/// beside the tree, and each node's `<lrm_resources>` is lowered as soon as its end tag is
+/// read and dropped from the tree (the histories are most of a large CIB's elements): the
+/// tree never holds more than one node's. `None` as for [`parse_lean`], and when `r`
+/// fails to read or is not UTF-8.
 pub fn parse_lean_reader(file: &str, r: impl std::io::Read) -> Option<Cib> {
-    let mut folded = std::collections::HashMap::new();
+    let mut folded = lower::Folded::new();
     let mut bad = false;
     let (doc, syntax) = Document::parse_reader_folding(r, |doc, id| {
-        let Some(node) = history_node(doc, id) else {
+        if !is_histories(doc, id) {
             return;
-        };
-        let (h, diags) = lower_history(file, doc, id);
-        bad |= diags.iter().any(Diagnostic::is_error);
+        }
+        let mut histories = Vec::new();
+        for lr in doc.children(id).collect::<Vec<_>>() {
+            let (h, diags) = lower_history(file, doc, lr);
+            bad |= diags.iter().any(Diagnostic::is_error);
+            histories.extend(h);
+        }
         if doc.drop_descendants(id) {
-            // The operations' elements are gone: they are found by their resource's.
-            let h = h.map(|mut h| {
+            // The elements are gone: each history is found by its node's.
+            for h in &mut histories {
+                h.element = id;
                 h.ops.iter_mut().for_each(|o| o.element = id);
-                h
-            });
-            folded.entry(node).or_insert_with(Vec::new).push((id, h));
+            }
+            folded.insert(id, histories);
         }
     })?;
     if bad {
@@ -228,26 +232,17 @@ pub fn parse_lean_reader(file: &str, r: impl std::io::Read) -> Option<Cib> {
     lean_model(file, doc, syntax, folded)
 }
 
-/// The `<node_state>` of `id` when it is an `<lrm_resource>` where [`parse`] reads one: in
-/// `cib/status/node_state/lrm/lrm_resources`.
-fn history_node(doc: &Document, id: tree::ElementId) -> Option<tree::ElementId> {
+/// Whether `id` is an `<lrm_resources>` where [`parse`] reads one: in
+/// `cib/status/node_state/lrm`.
+fn is_histories(doc: &Document, id: tree::ElementId) -> bool {
     let mut at = Some(id);
-    let mut node = None;
-    for name in [
-        "lrm_resource",
-        "lrm_resources",
-        "lrm",
-        "node_state",
-        "status",
-    ] {
-        let e = at.filter(|e| doc.get(*e).name == name)?;
-        if name == "node_state" {
-            node = Some(e);
+    for name in ["lrm_resources", "lrm", "node_state", "status"] {
+        match at {
+            Some(e) if doc.get(e).name == name => at = doc.get(e).parent,
+            _ => return false,
         }
-        at = doc.get(e).parent;
     }
-    at.filter(|cib| Some(*cib) == doc.root() && doc.get(*cib).parent.is_none())?;
-    node
+    at.is_some_and(|cib| Some(cib) == doc.root() && doc.get(cib).parent.is_none())
 }
 
 /// Lower an element tree read from `source` into the model and check it: [`parse`] without

@@ -28,9 +28,9 @@ pub(crate) struct Lower<'a> {
 
 pub(crate) use crate::meta::parse_bool;
 
-/// Histories lowered while the tree was read, by `<node_state>`: each `<lrm_resource>`
-/// and what it lowered to, in document order.
-pub(crate) type Folded = HashMap<ElementId, Vec<(ElementId, Option<ResourceHistory>)>>;
+/// Histories lowered while the tree was read, by `<lrm_resources>` element (whose
+/// children are no longer in the tree), in document order.
+pub(crate) type Folded = HashMap<ElementId, Vec<ResourceHistory>>;
 
 impl<'a> Lower<'a> {
     /// Line and column of byte `offset` in the source.
@@ -1680,10 +1680,6 @@ impl<'a> Lower<'a> {
             resources: Vec::new(),
             element: n,
         };
-        // This node's folded histories, in document order: each taken as its element
-        // comes (they go with the node: one node's at a time beside the model's).
-        let mut folded = self.folded.remove(&n).unwrap_or_default().into_iter();
-        let mut next = folded.next();
         for c in self.doc.children(n).collect::<Vec<_>>() {
             match self.name(c) {
                 "transient_attributes" => {
@@ -1700,20 +1696,17 @@ impl<'a> Lower<'a> {
                         if self.name(r) != "lrm_resources" {
                             continue;
                         }
-                        let lrs = self.doc.children(r).collect::<Vec<_>>();
-                        ns.resources.reserve_exact(lrs.len());
-                        for lr in lrs {
-                            let h = match next.take() {
-                                Some((e, h)) if e == lr => {
-                                    next = folded.next();
-                                    h
-                                }
-                                other => {
-                                    next = other;
-                                    self.lrm_resource(lr)
-                                }
-                            };
-                            if let Some(h) = h {
+                        // Lowered as it was read: taken as it is (one node's).
+                        if let Some(folded) = self.folded.remove(&r) {
+                            if ns.resources.is_empty() {
+                                ns.resources = folded;
+                            } else {
+                                ns.resources.extend(folded);
+                            }
+                            continue;
+                        }
+                        for lr in self.doc.children(r).collect::<Vec<_>>() {
+                            if let Some(h) = self.lrm_resource(lr) {
                                 ns.resources.push(h);
                             }
                         }
