@@ -197,7 +197,7 @@ fn plan_json(plan: &scheduler::Plan) -> serde_json::Value {
             "resource": e.rsc, "node": e.node, "delta": e.delta, "reason": e.reason,
         })).collect::<Vec<_>>(),
         "edges": plan.edges,
-        "probes": plan.probes.iter().map(|p| json!({"resource": &*p.rsc, "node": &*p.node})).collect::<Vec<_>>(),
+        "probes": plan.probes.iter().map(|p| json!({"resource": p.rsc, "node": p.node})).collect::<Vec<_>>(),
         "monitors": plan.monitors.iter().map(|m| json!({
             "resource": &*m.rsc, "node": &*m.node, "interval_ms": m.interval_ms,
             "role": m.role.map(|r| r.to_string()),

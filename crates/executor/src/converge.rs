@@ -181,8 +181,8 @@ fn foreign(l: &Local, plan: &Plan) -> Option<String> {
              host it here); nothing was done in this round"
         ))
     };
-    if let Some(p) = plan.probes.iter().find(|p| outside(&p.node)) {
-        return why(format!("probe {}", p.rsc), &p.node);
+    if let Some(p) = plan.probes.iter().find(|p| outside(p.node)) {
+        return why(format!("probe {}", p.rsc), p.node);
     }
     for a in plan
         .actions

@@ -68,6 +68,19 @@ pub(crate) fn assign_all(ws: &mut WorkingSet) {
         let i = ws.top[k];
         assign(ws, i, None);
     }
+    release_score_tables(ws);
+}
+
+/// Free the score tables once every resource is placed: the plan reads only the clones'
+/// (for notifications), and every one for `--explain`'s score rows. At cloud scale they
+/// are a tenth of the scheduler's memory.
+fn release_score_tables(ws: &mut WorkingSet) {
+    if ws.explain {
+        return;
+    }
+    for r in ws.rscs.iter_mut().filter(|r| r.kind != Kind::Clone) {
+        r.allowed = Vec::new();
+    }
 }
 
 /// With a placement strategy, resources are placed in a richer order (Pacemaker's

@@ -370,7 +370,7 @@ pub fn lower(
         let targets = plan
             .probes
             .iter()
-            .map(|p| (&*p.rsc, &*p.node))
+            .map(|p| (p.rsc, p.node))
             .chain(extra_probes.iter().map(|(r, n)| (r.as_str(), n.as_str())));
         for (i, (rsc, node)) in targets.enumerate() {
             // A probe of something neither CIB configures has nothing to run.

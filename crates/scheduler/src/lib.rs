@@ -122,12 +122,64 @@ pub struct Placement {
 
 /// A one-shot monitor (probe) to learn whether a resource runs on a node where the cluster
 /// has no record of it, done before anything starts it anywhere.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Probe {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Probe<'a> {
     /// The resource (anonymous clones: one probe per node, by base id).
-    pub rsc: std::sync::Arc<str>,
+    pub rsc: &'a str,
     /// The node.
-    pub node: std::sync::Arc<str>,
+    pub node: &'a str,
+}
+
+/// A plan's probes, sorted: each kept as two numbers, the names once (most of a large
+/// plan is probes: 900,000 at 100 nodes x 10,000 resources, 32 bytes each as names).
+#[derive(Clone, Default)]
+pub struct Probes {
+    rscs: Vec<std::sync::Arc<str>>,
+    nodes: Vec<std::sync::Arc<str>>,
+    /// (index in `rscs`, index in `nodes`), in the probes' order.
+    keys: Vec<(u32, u32)>,
+}
+
+impl Probes {
+    pub(crate) fn new(
+        rscs: Vec<std::sync::Arc<str>>,
+        nodes: Vec<std::sync::Arc<str>>,
+        keys: Vec<(u32, u32)>,
+    ) -> Probes {
+        Probes { rscs, nodes, keys }
+    }
+
+    /// How many probes.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The probes, in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Probe<'_>> + '_ {
+        self.keys.iter().map(|&(r, n)| Probe {
+            rsc: &self.rscs[r as usize],
+            node: &self.nodes[n as usize],
+        })
+    }
+}
+
+impl PartialEq for Probes {
+    fn eq(&self, other: &Probes) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Probes {}
+
+impl std::fmt::Debug for Probes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }
 
 /// A recurring monitor the resource gets where it runs after the plan.
@@ -179,7 +231,7 @@ pub struct Plan {
     /// Where every resource (instance) ends up, sorted.
     pub placement: Vec<Placement>,
     /// Probes to run first, sorted.
-    pub probes: Vec<Probe>,
+    pub probes: Probes,
     /// Recurring monitors after the plan, sorted.
     pub monitors: Vec<Monitor>,
     /// Scores at placement time, sorted; filled only with [`Input::explain`].
