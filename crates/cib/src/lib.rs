@@ -212,7 +212,7 @@ pub fn parse_lean_reader(file: &str, r: impl std::io::Read) -> Option<Cib> {
             return;
         }
         let mut histories = Vec::new();
-        for lr in doc.children(id).collect::<Vec<_>>() {
+        for lr in doc.children(id) {
             let (h, diags) = lower_history(file, doc, lr);
             bad |= diags.iter().any(Diagnostic::is_error);
             histories.extend(h);

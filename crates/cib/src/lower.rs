@@ -21,8 +21,8 @@ pub(crate) struct Lower<'a> {
     /// `id` → element, for every element under `<configuration>`.
     pub(crate) ids: HashMap<&'a str, ElementId>,
     templates: HashMap<String, Primitive>,
-    /// `<lrm_resource>` elements lowered while the tree was read (their operations no
-    /// longer in it): taken as they are instead of lowered again.
+    /// `<lrm_resources>` lowered while the tree was read (their children no longer in
+    /// it): taken as they are instead of lowered again.
     pub(crate) folded: Folded,
 }
 

@@ -717,14 +717,16 @@ impl Document {
         if id.0 >= self.len {
             return false;
         }
-        // The arena is in document order while it is read: a subtree is one run of it,
-        // so the last element being inside `id` (or `id` itself) puts the whole run after
-        // `id` inside it.
-        let mut at = Some(ElementId(self.len - 1));
-        while let Some(e) = at.filter(|e| *e != id) {
-            at = self.get(e).parent;
-        }
-        if at.is_none() {
+        // Every element after `id` must be inside it. An element comes after its parent in
+        // the arena, so walking up from one either meets `id` or passes below it.
+        let inside = |e: u32| {
+            let mut at = Some(ElementId(e));
+            while let Some(x) = at.filter(|x| x.0 > id.0) {
+                at = self.get(x).parent;
+            }
+            at == Some(id)
+        };
+        if !(id.0 + 1..self.len).all(inside) {
             return false;
         }
         while self.len > id.0 + 1 {
@@ -1154,6 +1156,14 @@ mod tests {
         let a = doc.child(doc.root().unwrap(), "a").unwrap();
         assert!(!doc.drop_descendants(a));
         assert_eq!(doc.to_xml(), "<r><a><b/></a><c/></r>");
+        // Nor when an element appended elsewhere sits between, even if the last is inside.
+        let (mut doc, _) = Document::parse("<r><a><b/></a></r>");
+        let root = doc.root().unwrap();
+        let a = doc.child(root, "a").unwrap();
+        doc.append(root, "c", &[]);
+        doc.append(a, "d", &[]);
+        assert!(!doc.drop_descendants(a));
+        assert_eq!(doc.to_xml(), "<r><a><b/><d/></a><c/></r>");
     }
 
     #[test]

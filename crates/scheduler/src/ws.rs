@@ -60,7 +60,7 @@ impl Node {
 /// nodes (Pacemaker's `allowed_nodes`). Four bytes where `Option<i32>` takes eight: every
 /// resource has one per node (a million at cloud scale). Scores stay within ±[`INF`]
 /// times a small factor, far from the `i32::MIN` that stands for none.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Weight(i32);
 
 impl Weight {
@@ -101,12 +101,6 @@ impl Weight {
 
     pub fn is_none_or(self, f: impl FnOnce(i32) -> bool) -> bool {
         self.get().is_none_or(f)
-    }
-}
-
-impl From<Option<i32>> for Weight {
-    fn from(w: Option<i32>) -> Weight {
-        w.map_or(Weight::NONE, Weight::some)
     }
 }
 
