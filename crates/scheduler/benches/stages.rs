@@ -11,8 +11,10 @@
 //! - `digests`: the parameters and operation digest of every history entry's resource on
 //!   its node (what restart/reload detection computes);
 //! - `replan`: the daemon's loop, one monitor failure recorded in a [`scheduler::Model`]
-//!   and planned (`model`), against writing that CIB out, parsing and planning it again
-//!   (`scratch`).
+//!   that has planned before, and the plan: for the first running resource the status
+//!   lists, whatever it is (`model`: a clone instance here, a whole plan), and for a
+//!   top-level primitive in no colocation or order (`model_alone`: a VM, re-planned
+//!   alone); against writing that CIB out, parsing and planning it again (`scratch`).
 use std::sync::LazyLock;
 
 use divan::Bencher;
@@ -150,9 +152,14 @@ mod replan {
     type Entry = (String, String, String, String, Option<String>, String, u64);
 
     fn running_monitor(cib: &cib::Cib) -> Entry {
+        running_monitor_of(cib, |_| true)
+    }
+
+    /// The first entry of a resource `pick` accepts.
+    fn running_monitor_of(cib: &cib::Cib, pick: impl Fn(&str) -> bool) -> Entry {
         for ns in cib.status.nodes.iter().filter(|ns| ns.online()) {
             for h in &ns.resources {
-                if h.state.failed || !h.state.role.is_active() {
+                if h.state.failed || !h.state.role.is_active() || !pick(h.id.as_str()) {
                     continue;
                 }
                 let monitor = h
@@ -207,16 +214,62 @@ mod replan {
             .expect("records");
     }
 
-    /// One result recorded in the model in memory, and the plan.
-    #[divan::bench(args = SIZES.iter())]
-    fn model(bencher: Bencher<'_, '_>, size: &&str) {
-        let model = Model::new(parsed(size, true), INPUT);
-        let entry = running_monitor(model.cib());
+    /// A top-level primitive that no colocation or order names.
+    fn alone(cib: &cib::Cib) -> Entry {
+        let mut named: std::collections::HashSet<&str> = Default::default();
+        fn sets(s: &[cib::model::ResourceSet]) -> impl Iterator<Item = &str> {
+            s.iter().flat_map(|s| s.members.iter().map(|m| m.as_str()))
+        }
+        for c in &cib.colocations {
+            named.extend(c.rsc.iter().chain(&c.with_rsc).map(|r| r.as_str()));
+            named.extend(sets(&c.sets));
+        }
+        for o in &cib.orders {
+            named.extend(o.first.iter().chain(&o.then).map(|r| r.as_str()));
+            named.extend(sets(&o.sets));
+        }
+        let top: std::collections::HashSet<&str> = cib
+            .resources
+            .iter()
+            .filter_map(|r| match r {
+                cib::model::Resource::Primitive(p) if !p.is_fencing() => Some(p.id.as_str()),
+                _ => None,
+            })
+            .collect();
+        running_monitor_of(cib, |id| top.contains(id) && !named.contains(id))
+    }
+
+    /// One result recorded in the model in memory (which has planned before), and the
+    /// plan; `alone`: whether the result must have been re-planned alone.
+    fn bench_model(
+        bencher: Bencher<'_, '_>,
+        size: &str,
+        entry: impl Fn(&cib::Cib) -> Entry,
+        alone: bool,
+    ) {
+        let mut model = Model::new(parsed(size, true), INPUT);
+        let entry = entry(model.cib());
+        model.plan();
+        let mut probe = model.clone();
+        record(&mut probe, &entry);
+        probe.plan();
+        assert_eq!(probe.stats().alone, u64::from(alone), "{entry:?}");
+        drop(probe);
         // The model is cloned and dropped outside the timed part.
         bencher.with_inputs(|| model.clone()).bench_local_refs(|m| {
             record(m, &entry);
-            m.plan()
+            m.plan().actions.len()
         });
+    }
+
+    #[divan::bench(args = SIZES.iter())]
+    fn model(bencher: Bencher<'_, '_>, size: &&str) {
+        bench_model(bencher, size, running_monitor, false);
+    }
+
+    #[divan::bench(args = SIZES.iter())]
+    fn model_alone(bencher: Bencher<'_, '_>, size: &&str) {
+        bench_model(bencher, size, alone, true);
     }
 
     /// The same CIB read from its text and planned.

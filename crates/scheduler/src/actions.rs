@@ -50,155 +50,22 @@ impl Default for Todo {
 pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
     let n = ws.rscs.len();
     let mut todo: Vec<Todo> = vec![Todo::default(); n];
-    let fence: Vec<usize> = fencing(ws);
+    let (fence, notes) = fencing(ws);
+    ws.notes.extend(notes);
     for i in 0..n {
         if ws.rscs[i].kind == Kind::Primitive {
-            todo[i] = primitive_todo(ws, i, &fence);
+            todo[i] = own_todo(ws, i, &fence);
         }
     }
-    dangling_migrations(ws, &mut todo);
-    probes_on_pending_nodes(ws, &mut todo);
-    quorum(ws, &mut todo);
-    unreachable_nodes(ws, &fence, &mut todo);
     propagate_orders(ws, &mut todo);
 
     let mut plan = Plan::default();
     // The primitive (or, for fencing, the node) behind each action, for the ordering edges.
     let mut owners: Vec<Owner> = Vec::new();
-    for &f in &fence {
-        owners.push(Owner::Node(f));
-        plan.actions.push(Action {
-            kind: ActionKind::Fence,
-            rsc: ws.nodes[f].name.clone(),
-            node: ws.fencing_action.clone(),
-            from: None,
-            blocked: None,
-            reason: ws.nodes[f].unclean_reason.clone(),
-        });
-    }
+    fence_actions(ws, &fence, &mut plan, &mut owners);
     for i in 0..n {
-        if ws.rscs[i].kind != Kind::Primitive {
-            continue;
-        }
-        let t = &todo[i];
-        let name = shown_name(ws, i);
-        let node = |x: usize| ws.nodes[x].name.clone();
-        let r = &ws.rscs[i];
-        let why = |kind: ActionKind, on: usize| -> String {
-            let here = r.running_on.contains(&on);
-            let again = t.start == Some(on) && here;
-            match kind {
-                ActionKind::Stop if fence.contains(&on) => "its node is being fenced".into(),
-                ActionKind::Stop | ActionKind::Start if again && r.failed => {
-                    "recovery after a failure".into()
-                }
-                ActionKind::Stop | ActionKind::Start
-                    if again && r.changed_on.contains(&(on, Change::Restart)) =>
-                {
-                    "resource definition change".into()
-                }
-                ActionKind::Stop | ActionKind::Start if again => {
-                    "restart (a dependency restarts or stops)".into()
-                }
-                ActionKind::Stop => match t.after {
-                    Some(to) => format!("moving to {}", ws.nodes[to].name),
-                    None => "it cannot run anywhere, or is asked to stop".into(),
-                },
-                ActionKind::Start => match r.running_on.first() {
-                    Some(&from) if !here => format!("moving from {}", ws.nodes[from].name),
-                    _ => "placed here".into(),
-                },
-                ActionKind::Migrate => "live migration (allow-migrate)".into(),
-                ActionKind::Promote => "highest promotion priority".into(),
-                ActionKind::Demote => "no longer promoted here".into(),
-                ActionKind::Reload => "resource definition change".into(),
-                ActionKind::Fence => String::new(),
-            }
-        };
-        let mut push = |kind, on: usize, from: Option<usize>, blocked: Option<String>| {
-            let a = Action {
-                kind,
-                rsc: name.clone(),
-                node: node(on),
-                from: from.map(node),
-                reason: why(kind, on),
-                blocked: blocked.clone(),
-            };
-            if blocked.is_some() {
-                plan.blocked.push(a);
-            } else {
-                owners.push(Owner::Rsc(i));
-                plan.actions.push(a);
-            }
-        };
-        for &d in &t.demote {
-            push(ActionKind::Demote, d, None, None);
-        }
-        for &s in &t.stop {
-            push(ActionKind::Stop, s, None, None);
-        }
-        if let Some((from, to)) = t.migrate {
-            push(ActionKind::Migrate, to, Some(from), None);
-        }
-        if let Some(s) = t.start {
-            push(ActionKind::Start, s, None, None);
-        }
-        if let Some(p) = t.promote {
-            push(ActionKind::Promote, p, None, None);
-        }
-        // A stop here (a restart forced by an ordering, say) cancels the reload.
-        if let Some(n) = t
-            .reload
-            .filter(|n| !t.stop.contains(n) && t.start != Some(*n))
-        {
-            push(ActionKind::Reload, n, None, None);
-        }
-        if let Some((s, why)) = &t.blocked_start {
-            push(ActionKind::Start, *s, None, Some(why.clone()));
-        }
-        if let Some((s, why)) = &t.blocked_promote {
-            push(ActionKind::Promote, *s, None, Some(why.clone()));
-        }
-        for (s, why) in &t.blocked_demote {
-            push(ActionKind::Demote, *s, None, Some(why.clone()));
-        }
-        for (s, why) in &t.blocked_stop {
-            push(ActionKind::Stop, *s, None, Some(why.clone()));
-        }
-        let managed = ws.rscs[i].managed;
-        let is_anon_clone = ws.clone_of(i).is_some_and(|c| !ws.rscs[c].unique);
-        let numbered = ws.clone_of(i).is_some_and(|c| ws.rscs[c].numbered);
-        if t.after.is_none() && (is_anon_clone && !numbered || ws.rscs[i].orphan) {
-            continue;
-        }
-        // Placement shows anonymous instances by their base id, always.
-        let name = if is_anon_clone {
-            ws.rscs[i].base.clone()
-        } else {
-            name
-        };
-        let mut nodes: Vec<String> = if !managed && t.after.is_some() {
-            ws.rscs[i].running_on.iter().map(|&n| node(n)).collect()
-        } else {
-            t.after.map(node).into_iter().collect()
-        };
-        nodes.sort();
-        plan.placement.push(Placement {
-            rsc: name.clone(),
-            nodes,
-            role: t.role_after,
-            managed,
-        });
-        // The score table: a row per instance and node, only when explanations are asked
-        // for (on 100 nodes x 10,000 resources it is a million rows).
-        for (ni, w) in ws.rscs[i].allowed.iter().enumerate() {
-            if let (Some(w), true) = (w.get(), ws.explain) {
-                plan.scores.push(ScoreRow {
-                    rsc: ws.rscs[i].id.clone(),
-                    node: node(ni),
-                    score: w,
-                });
-            }
+        if ws.rscs[i].kind == Kind::Primitive {
+            emit(ws, i, &todo[i], &fence, &mut plan, &mut owners);
         }
     }
     let mut pairs: Vec<(Action, Owner)> = plan.actions.drain(..).zip(owners).collect();
@@ -282,46 +149,200 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
     plan
 }
 
+/// The fencing actions, first in the plan (before sorting) with their owners.
+fn fence_actions(ws: &WorkingSet, fence: &[usize], plan: &mut Plan, owners: &mut Vec<Owner>) {
+    for &f in fence {
+        owners.push(Owner::Node(f));
+        plan.actions.push(Action {
+            kind: ActionKind::Fence,
+            rsc: ws.nodes[f].name.clone(),
+            node: ws.fencing_action.clone(),
+            from: None,
+            blocked: None,
+            reason: ws.nodes[f].unclean_reason.clone(),
+        });
+    }
+}
+
+/// Primitive `i`'s part of the plan from its to-do `t`: its actions (with their owner),
+/// its blocked actions, its placement and (with `--explain`) its score rows.
+fn emit(
+    ws: &WorkingSet,
+    i: usize,
+    t: &Todo,
+    fence: &[usize],
+    plan: &mut Plan,
+    owners: &mut Vec<Owner>,
+) {
+    let name = shown_name(ws, i);
+    let node = |x: usize| ws.nodes[x].name.clone();
+    let r = &ws.rscs[i];
+    let why = |kind: ActionKind, on: usize| -> String {
+        let here = r.running_on.contains(&on);
+        let again = t.start == Some(on) && here;
+        match kind {
+            ActionKind::Stop if fence.contains(&on) => "its node is being fenced".into(),
+            ActionKind::Stop | ActionKind::Start if again && r.failed => {
+                "recovery after a failure".into()
+            }
+            ActionKind::Stop | ActionKind::Start
+                if again && r.changed_on.contains(&(on, Change::Restart)) =>
+            {
+                "resource definition change".into()
+            }
+            ActionKind::Stop | ActionKind::Start if again => {
+                "restart (a dependency restarts or stops)".into()
+            }
+            ActionKind::Stop => match t.after {
+                Some(to) => format!("moving to {}", ws.nodes[to].name),
+                None => "it cannot run anywhere, or is asked to stop".into(),
+            },
+            ActionKind::Start => match r.running_on.first() {
+                Some(&from) if !here => format!("moving from {}", ws.nodes[from].name),
+                _ => "placed here".into(),
+            },
+            ActionKind::Migrate => "live migration (allow-migrate)".into(),
+            ActionKind::Promote => "highest promotion priority".into(),
+            ActionKind::Demote => "no longer promoted here".into(),
+            ActionKind::Reload => "resource definition change".into(),
+            ActionKind::Fence => String::new(),
+        }
+    };
+    let mut push = |kind, on: usize, from: Option<usize>, blocked: Option<String>| {
+        let a = Action {
+            kind,
+            rsc: name.clone(),
+            node: node(on),
+            from: from.map(node),
+            reason: why(kind, on),
+            blocked: blocked.clone(),
+        };
+        if blocked.is_some() {
+            plan.blocked.push(a);
+        } else {
+            owners.push(Owner::Rsc(i));
+            plan.actions.push(a);
+        }
+    };
+    for &d in &t.demote {
+        push(ActionKind::Demote, d, None, None);
+    }
+    for &s in &t.stop {
+        push(ActionKind::Stop, s, None, None);
+    }
+    if let Some((from, to)) = t.migrate {
+        push(ActionKind::Migrate, to, Some(from), None);
+    }
+    if let Some(s) = t.start {
+        push(ActionKind::Start, s, None, None);
+    }
+    if let Some(p) = t.promote {
+        push(ActionKind::Promote, p, None, None);
+    }
+    // A stop here (a restart forced by an ordering, say) cancels the reload.
+    if let Some(n) = t
+        .reload
+        .filter(|n| !t.stop.contains(n) && t.start != Some(*n))
+    {
+        push(ActionKind::Reload, n, None, None);
+    }
+    if let Some((s, why)) = &t.blocked_start {
+        push(ActionKind::Start, *s, None, Some(why.clone()));
+    }
+    if let Some((s, why)) = &t.blocked_promote {
+        push(ActionKind::Promote, *s, None, Some(why.clone()));
+    }
+    for (s, why) in &t.blocked_demote {
+        push(ActionKind::Demote, *s, None, Some(why.clone()));
+    }
+    for (s, why) in &t.blocked_stop {
+        push(ActionKind::Stop, *s, None, Some(why.clone()));
+    }
+    let managed = ws.rscs[i].managed;
+    let is_anon_clone = ws.clone_of(i).is_some_and(|c| !ws.rscs[c].unique);
+    let numbered = ws.clone_of(i).is_some_and(|c| ws.rscs[c].numbered);
+    if t.after.is_none() && (is_anon_clone && !numbered || ws.rscs[i].orphan) {
+        return;
+    }
+    // Placement shows anonymous instances by their base id, always.
+    let name = if is_anon_clone {
+        ws.rscs[i].base.clone()
+    } else {
+        name
+    };
+    let mut nodes: Vec<String> = if !managed && t.after.is_some() {
+        ws.rscs[i].running_on.iter().map(|&n| node(n)).collect()
+    } else {
+        t.after.map(node).into_iter().collect()
+    };
+    nodes.sort();
+    plan.placement.push(Placement {
+        rsc: name.clone(),
+        nodes,
+        role: t.role_after,
+        managed,
+    });
+    // The score table: a row per instance and node, only when explanations are asked
+    // for (on 100 nodes x 10,000 resources it is a million rows).
+    for (ni, w) in ws.rscs[i].allowed.iter().enumerate() {
+        if let (Some(w), true) = (w.get(), ws.explain) {
+            plan.scores.push(ScoreRow {
+                rsc: ws.rscs[i].id.clone(),
+                node: node(ni),
+                score: w,
+            });
+        }
+    }
+}
+
 /// A start waits for the resource's probes on every online node where it has no history;
 /// a node that is up but has not joined yet (pending) cannot run them, so such a start
 /// cannot happen (Pacemaker 2.1.5: the probe is unrunnable and the start is ordered after
 /// it).
 /// A live migration that completed without a stop on its source since: stop it there once
 /// more (Pacemaker's dangling migration).
-fn dangling_migrations(ws: &WorkingSet, todo: &mut [Todo]) {
-    for (i, t) in todo.iter_mut().enumerate() {
-        let r = &ws.rscs[i];
-        if r.kind != Kind::Primitive || !r.managed {
-            continue;
-        }
-        for &n in &r.dangling {
-            if !t.stop.contains(&n) {
-                t.stop.push(n);
-            }
+fn dangling_migrations(ws: &WorkingSet, i: usize, t: &mut Todo) {
+    let r = &ws.rscs[i];
+    if r.kind != Kind::Primitive || !r.managed {
+        return;
+    }
+    for &n in &r.dangling {
+        if !t.stop.contains(&n) {
+            t.stop.push(n);
         }
     }
 }
 
-fn probes_on_pending_nodes(ws: &WorkingSet, todo: &mut [Todo]) {
-    for i in 0..ws.rscs.len() {
-        let r = &ws.rscs[i];
-        if r.kind != Kind::Primitive || r.orphan || !r.managed || todo[i].start.is_none() {
-            continue;
-        }
-        let siblings: Vec<usize> = match ws.clone_of(i) {
-            Some(c) if !ws.rscs[c].unique => ws.instances.get(&r.base).cloned().unwrap_or_default(),
-            _ => vec![i],
-        };
-        let unprobed = ws.nodes.iter().enumerate().any(|(n, node)| {
-            node.online
-                && node.pending
-                && !node.unclean
-                && ws.discoverable(i, n)
-                && !siblings.iter().any(|&s| ws.rscs[s].known_on.contains(&n))
-        });
-        if unprobed {
-            block(ws, todo, i, "start", "unrunnable probe", false);
-        }
+/// What primitive `i` does before orderings have their say: its own recovery, its
+/// dangling migrations, starts held by unrunnable probes, quorum and unreachable nodes.
+/// Each of these reads only the primitive's own to-do.
+fn own_todo(ws: &WorkingSet, i: usize, fence: &[usize]) -> Todo {
+    let mut t = primitive_todo(ws, i, fence);
+    dangling_migrations(ws, i, &mut t);
+    probes_on_pending_nodes(ws, i, &mut t);
+    quorum(ws, i, &mut t);
+    unreachable_nodes(ws, fence, i, &mut t);
+    t
+}
+
+fn probes_on_pending_nodes(ws: &WorkingSet, i: usize, t: &mut Todo) {
+    let r = &ws.rscs[i];
+    if r.kind != Kind::Primitive || r.orphan || !r.managed || t.start.is_none() {
+        return;
+    }
+    let siblings: Vec<usize> = match ws.clone_of(i) {
+        Some(c) if !ws.rscs[c].unique => ws.instances.get(&r.base).cloned().unwrap_or_default(),
+        _ => vec![i],
+    };
+    let unprobed = ws.nodes.iter().enumerate().any(|(n, node)| {
+        node.online
+            && node.pending
+            && !node.unclean
+            && ws.discoverable(i, n)
+            && !siblings.iter().any(|&s| ws.rscs[s].known_on.contains(&n))
+    });
+    if unprobed {
+        block_todo(r, t, "start", "unrunnable probe", false);
     }
 }
 
@@ -362,29 +383,14 @@ fn probes_and_monitors(ws: &WorkingSet, after: &[(Option<usize>, Role)], plan: &
             }
             _ => vec![i],
         };
-        for (n, node) in ws.nodes.iter().enumerate() {
-            if siblings.is_empty() {
-                break;
-            }
-            if !node.online || node.unclean {
-                continue;
-            }
-            if siblings.iter().any(|&s| ws.rscs[s].known_on.contains(&n)) {
-                continue;
-            }
-            if !ws.discoverable(i, n) {
-                continue;
-            }
+        if !siblings.is_empty() {
             // Both below the number of resources and nodes, each far under 2^32.
-            probe_keys.push((ni as u32, n as u32));
+            let on = (0..ws.nodes.len()).filter(|&n| probed(ws, i, &siblings, n));
+            probe_keys.extend(on.map(|n| (ni as u32, n as u32)));
         }
         if let (Some(n), role) = after[i] {
             for &(interval_ms, want) in &r.monitors {
-                let runs = match want {
-                    None | Some(Role::Started) => role != Role::Promoted,
-                    Some(w) => w == role,
-                };
-                if runs {
+                if monitor_runs(want, role) {
                     plan.monitors.push(crate::Monitor {
                         rsc: name.clone(),
                         node: nodes[n].clone(),
@@ -420,6 +426,144 @@ fn probes_and_monitors(ws: &WorkingSet, after: &[(Option<usize>, Role)], plan: &
         .collect();
     keyed.sort_by_key(|k| k.0);
     plan.monitors = keyed.into_iter().map(|(_, m)| m).collect();
+}
+
+/// Whether primitive `i` (standing for `siblings`, an anonymous clone's instances) is
+/// probed on node `n`: the node is up and clean, none of them has history there, and
+/// discovery is not off there.
+fn probed(ws: &WorkingSet, i: usize, siblings: &[usize], n: usize) -> bool {
+    let node = &ws.nodes[n];
+    node.online
+        && !node.unclean
+        && !siblings.iter().any(|&s| ws.rscs[s].known_on.contains(&n))
+        && ws.discoverable(i, n)
+}
+
+/// Whether a recurring monitor for role `want` runs on a resource in `role`.
+fn monitor_runs(want: Option<Role>, role: Role) -> bool {
+    match want {
+        None | Some(Role::Started) => role != Role::Promoted,
+        Some(w) => w == role,
+    }
+}
+
+/// Re-plan primitive `i` alone. `plan` was made by [`create`] from this working set;
+/// since then `i` was rebuilt from its history ([`WorkingSet::renew`]) and placed again
+/// where it was, in the role it had (`assign::reassign`). It is top-level, managed as
+/// before and in no colocation or order, so its to-do is its own and no other's reads
+/// it: only its own parts of the plan change (its actions, blocked actions, placement,
+/// probes and monitors, and the edges to its actions: its own sequence and fencing
+/// before it). False when the plan does not hold what it should (then `plan` is not to
+/// be used: a whole plan is needed).
+pub(crate) fn replan_primitive(ws: &WorkingSet, plan: &mut Plan, i: usize) -> bool {
+    let (fence, _) = fencing(ws);
+    let t = own_todo(ws, i, &fence);
+    let mut part = Plan::default();
+    let mut owners = Vec::new();
+    fence_actions(ws, &fence, &mut part, &mut owners);
+    emit(ws, i, &t, &fence, &mut part, &mut owners);
+    let mut pairs: Vec<(Action, Owner)> = part.actions.drain(..).zip(owners).collect();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    let owners: Vec<Owner> = pairs.iter().map(|p| p.1).collect();
+    let new: Vec<Action> = pairs.into_iter().map(|p| p.0).collect();
+    let new_edges = edges(ws, &new, &owners);
+    let name = shown_name(ws, i);
+    let mine = |a: &Action| a.kind != ActionKind::Fence && a.rsc == name;
+
+    // Both lists are sorted: merge the old ones but `i`'s with `i`'s new ones, noting
+    // where each lands; the fencing actions of `new` are the old ones.
+    let old = std::mem::take(&mut plan.actions);
+    let keep: Vec<usize> = (0..old.len()).filter(|&k| !mine(&old[k])).collect();
+    let add: Vec<usize> = (0..new.len())
+        .filter(|&k| new[k].kind != ActionKind::Fence)
+        .collect();
+    const NONE: usize = usize::MAX;
+    let (mut from_old, mut from_new) = (vec![NONE; old.len()], vec![NONE; new.len()]);
+    let mut merged = Vec::with_capacity(keep.len() + add.len());
+    let (mut x, mut y) = (0, 0);
+    while x < keep.len() || y < add.len() {
+        if y == add.len() || x < keep.len() && old[keep[x]] <= new[add[y]] {
+            from_old[keep[x]] = merged.len();
+            merged.push(old[keep[x]].clone());
+            x += 1;
+        } else {
+            from_new[add[y]] = merged.len();
+            merged.push(new[add[y]].clone());
+            y += 1;
+        }
+    }
+    for k in (0..new.len()).filter(|&k| new[k].kind == ActionKind::Fence) {
+        match old.iter().position(|a| *a == new[k]) {
+            Some(j) => from_new[k] = from_old[j],
+            None => return false,
+        }
+    }
+    let map = |table: &[usize], (a, b): (usize, usize)| (table[a], table[b]);
+    let mut edges: Vec<(usize, usize)> = plan
+        .edges
+        .iter()
+        .map(|&e| map(&from_old, e))
+        .filter(|&(a, b)| a != NONE && b != NONE)
+        .collect();
+    for &e in &new_edges {
+        let (a, b) = map(&from_new, e);
+        if a == NONE || b == NONE {
+            return false;
+        }
+        edges.push((a, b));
+    }
+    edges.sort_unstable();
+    edges.dedup();
+    plan.edges = edges;
+    for (a, b) in &mut plan.notify_edges {
+        for step in [a, b] {
+            if let crate::Step::Action(k) = step {
+                match from_old[*k] {
+                    NONE => return false,
+                    to => *k = to,
+                }
+            }
+        }
+    }
+    plan.actions = merged;
+
+    plan.blocked.retain(|a| !mine(a));
+    plan.blocked.extend(part.blocked);
+    plan.blocked.sort();
+    plan.placement.retain(|p| p.rsc != name);
+    plan.placement.extend(part.placement);
+    plan.placement.sort();
+
+    let r = &ws.rscs[i];
+    let own = r.kind == Kind::Primitive && !r.orphan && r.managed;
+    let mut on: Vec<u32> = (0..ws.nodes.len())
+        .filter(|&n| own && probed(ws, i, &[i], n))
+        .map(|n| n as u32)
+        .collect();
+    on.sort_by_key(|&n| ws.byte_rank[n as usize]);
+    if !plan.probes.replace(&name, &on) {
+        return false;
+    }
+    plan.monitors.retain(|m| *m.rsc != *name);
+    if let (true, Some(n), role) = (own, t.after, t.role_after) {
+        let rsc: std::sync::Arc<str> = std::sync::Arc::from(name.as_str());
+        let node: std::sync::Arc<str> = std::sync::Arc::from(ws.nodes[n].name.as_str());
+        let mut mine: Vec<crate::Monitor> = r
+            .monitors
+            .iter()
+            .filter(|&&(_, want)| monitor_runs(want, role))
+            .map(|&(interval_ms, want)| crate::Monitor {
+                rsc: rsc.clone(),
+                node: node.clone(),
+                interval_ms,
+                role: want,
+            })
+            .collect();
+        mine.sort_by_key(|m| (m.interval_ms, m.role));
+        let at = plan.monitors.partition_point(|m| *m.rsc < *name);
+        plan.monitors.splice(at..at, mine);
+    }
+    true
 }
 
 /// Who an action belongs to.
@@ -641,10 +785,12 @@ fn shown_name(ws: &WorkingSet, i: usize) -> String {
     }
 }
 
-/// Nodes to fence: unclean ones, when fencing is possible and something is managed.
-fn fencing(ws: &mut WorkingSet) -> Vec<usize> {
+/// Nodes to fence: unclean ones, when fencing is possible and something is managed; and
+/// a note for each unclean node that cannot be.
+fn fencing(ws: &WorkingSet) -> (Vec<usize>, Vec<String>) {
     let have_managed = ws.rscs.iter().any(|r| r.managed);
     let mut out = Vec::new();
+    let mut notes = Vec::new();
     for (i, node) in ws.nodes.iter().enumerate() {
         if !node.unclean {
             continue;
@@ -654,13 +800,13 @@ fn fencing(ws: &mut WorkingSet) -> Vec<usize> {
         if have_managed && can {
             out.push(i);
         } else {
-            ws.notes.push(format!(
+            notes.push(format!(
                 "node {} is unclean but cannot be fenced",
                 node.name
             ));
         }
     }
-    out
+    (out, notes)
 }
 
 fn primitive_todo(ws: &WorkingSet, i: usize, fence: &[usize]) -> Todo {
@@ -762,15 +908,15 @@ fn primitive_todo(ws: &WorkingSet, i: usize, fence: &[usize]) -> Todo {
     t
 }
 
-fn quorum(ws: &WorkingSet, todo: &mut [Todo]) {
+fn quorum(ws: &WorkingSet, i: usize, t: &mut Todo) {
     if ws.have_quorum || ws.no_quorum_policy == NoQuorumPolicy::Ignore {
         return;
     }
     let freeze = ws.no_quorum_policy == NoQuorumPolicy::Freeze;
-    for (i, t) in todo.iter_mut().enumerate() {
+    {
         let r = &ws.rscs[i];
         if r.kind != Kind::Primitive || !r.managed || !r.requires_quorum {
-            continue;
+            return;
         }
         let active = !r.running_on.is_empty();
         if let Some(s) = t.start {
@@ -805,12 +951,12 @@ fn quorum(ws: &WorkingSet, todo: &mut [Todo]) {
 /// reach: what runs there can neither be stopped nor started elsewhere (it would then run
 /// twice). Its stop is blocked and it stays where it is, as Pacemaker decides
 /// (`rec-node-10`).
-fn unreachable_nodes(ws: &WorkingSet, fence: &[usize], todo: &mut [Todo]) {
+fn unreachable_nodes(ws: &WorkingSet, fence: &[usize], i: usize, t: &mut Todo) {
     let out_of_reach = |n: usize| ws.nodes[n].unclean && !ws.nodes[n].online && !fence.contains(&n);
-    for (i, t) in todo.iter_mut().enumerate() {
+    {
         let r = &ws.rscs[i];
         if r.kind != Kind::Primitive || !r.managed {
-            continue;
+            return;
         }
         let stuck: Vec<usize> = t
             .stop
@@ -819,7 +965,7 @@ fn unreachable_nodes(ws: &WorkingSet, fence: &[usize], todo: &mut [Todo]) {
             .filter(|&n| out_of_reach(n))
             .collect();
         let Some(&first) = stuck.first() else {
-            continue;
+            return;
         };
         t.stop.retain(|n| !stuck.contains(n));
         for &n in &stuck {
@@ -1206,11 +1352,14 @@ fn block(
     why: &str,
     symmetrical: bool,
 ) -> bool {
-    let r = &ws.rscs[x];
+    block_todo(&ws.rscs[x], &mut todo[x], ta, why, symmetrical)
+}
+
+/// [`block`] on the resource's own to-do.
+fn block_todo(r: &crate::ws::Rsc, t: &mut Todo, ta: &str, why: &str, symmetrical: bool) -> bool {
     if !r.managed {
         return false;
     }
-    let t = &mut todo[x];
     match ta {
         "start" => {
             let Some(n) = t.after else { return false };

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use cib::Role;
 use cib::model::PlacementStrategy;
 
-use crate::ws::{INF, Kind, Weight, Why, WorkingSet, add};
+use crate::ws::{AssignLog, INF, Kind, Weight, Why, WorkingSet, add};
 
 /// Record, for `--explain`, how `i`'s scores changed from `before` and why.
 fn record(ws: &mut WorkingSet, i: usize, before: &[Weight], reason: &str) {
@@ -54,6 +54,13 @@ pub(crate) fn assign_all(ws: &mut WorkingSet) {
                 .into(),
         );
     }
+    if let Some(log) = &mut ws.log {
+        log.initial = ws
+            .nodes
+            .iter()
+            .map(|n| (n.free.clone(), n.cap.clone()))
+            .collect();
+    }
     for i in 0..ws.rscs.len() {
         if ws.rscs[i].target_role == Some(Role::Stopped) {
             ws.rscs[i].next_role = Some(Role::Stopped);
@@ -83,34 +90,19 @@ fn release_score_tables(ws: &mut WorkingSet) {
     }
 }
 
+/// A top-level resource's key in [`sort_resources`]: (resource, priority, score where it
+/// runs now, scores node by node).
+type SortKey = (usize, i32, i32, Vec<i32>);
+
 /// With a placement strategy, resources are placed in a richer order (Pacemaker's
 /// `pcmk__sort_resources`): priority, then the (colocation-merged) score on the node where
 /// the resource runs now, then the scores node by node in node order.
 fn sort_resources(ws: &mut WorkingSet) {
-    let n = ws.nodes.len();
-    let zero: Table = vec![Weight::some(0); n];
-    // Pacemaker sorts its node list (by name) here, not a node table.
-    let node_order = sort_nodes(ws, ws.name_order.as_slice().into(), &zero, None);
+    let node_order = key_node_order(ws);
     let tops = ws.top.clone();
-    let mut keyed: Vec<(usize, i32, i32, Vec<i32>)> = Vec::new();
-    for &r in &tops {
-        let member = if ws.rscs[r].kind == Kind::Group {
-            *ws.rscs[r].children.last().unwrap_or(&r)
-        } else {
-            r
-        };
-        let mut work = ws.rscs[member].allowed.clone();
-        if any_available(ws, &work) {
-            let cis = ws.rscs[member].this_with.clone();
-            merge_primaries(ws, &cis, &mut work, true, true);
-        }
-        let weight = |x: Option<usize>| x.and_then(|x| work[x].get()).unwrap_or(-INF);
-        let current = ws
-            .primitives_of(r)
-            .iter()
-            .find_map(|&p| ws.rscs[p].running_on.first().copied());
-        let by_node: Vec<i32> = node_order.iter().map(|&x| weight(Some(x))).collect();
-        keyed.push((r, ws.rscs[r].priority, weight(current), by_node));
+    let mut keyed: Vec<SortKey> = tops.iter().map(|&r| sort_key(ws, r, &node_order)).collect();
+    if let Some(log) = &mut ws.log {
+        log.keys = keyed.clone();
     }
     keyed.sort_by(|a, b| {
         b.1.cmp(&a.1)
@@ -118,6 +110,111 @@ fn sort_resources(ws: &mut WorkingSet) {
             .then_with(|| b.3.cmp(&a.3))
     });
     ws.top = keyed.into_iter().map(|k| k.0).collect();
+}
+
+/// The node order [`sort_key`] reads scores in (before anything is placed).
+fn key_node_order(ws: &WorkingSet) -> Vec<usize> {
+    let zero: Table = vec![Weight::some(0); ws.nodes.len()];
+    // Pacemaker sorts its node list (by name) here, not a node table.
+    sort_nodes(ws, ws.name_order.as_slice().into(), &zero, None)
+}
+
+fn sort_key(ws: &mut WorkingSet, r: usize, node_order: &[usize]) -> SortKey {
+    let member = if ws.rscs[r].kind == Kind::Group {
+        *ws.rscs[r].children.last().unwrap_or(&r)
+    } else {
+        r
+    };
+    let mut work = ws.rscs[member].allowed.clone();
+    if any_available(ws, &work) {
+        let cis = ws.rscs[member].this_with.clone();
+        merge_primaries(ws, &cis, &mut work, true, true);
+    }
+    let weight = |x: Option<usize>| x.and_then(|x| work[x].get()).unwrap_or(-INF);
+    let current = ws
+        .primitives_of(r)
+        .iter()
+        .find_map(|&p| ws.rscs[p].running_on.first().copied());
+    let by_node: Vec<i32> = node_order.iter().map(|&x| weight(Some(x))).collect();
+    (r, ws.rscs[r].priority, weight(current), by_node)
+}
+
+/// Place primitive `i` again, alone, after [`WorkingSet::renew`] rebuilt it: `i` is a
+/// top-level primitive in no colocation, so what it changes for the others is only the
+/// count and capacity it takes on its node at its turn. The placement runs against the
+/// nodes as they were at its turn (the log of the last whole placement replayed up to
+/// it) and from the same place in the order. True when it lands where it did, in the
+/// role it had (`old`): every other placement then stands as it was. False otherwise
+/// (a whole placement is needed); the nodes are left as they were in both cases.
+pub(crate) fn reassign(ws: &mut WorkingSet, i: usize, old: (Option<usize>, Option<Role>)) -> bool {
+    let Some(log) = ws.log.take() else {
+        return false;
+    };
+    let kept: Vec<(u32, BTreeMap<String, i64>, Vec<i64>)> = ws
+        .nodes
+        .iter_mut()
+        .map(|n| {
+            (
+                n.num_resources,
+                std::mem::take(&mut n.free),
+                std::mem::take(&mut n.cap),
+            )
+        })
+        .collect();
+    let same = reassign_at(ws, i, &log) == old;
+    for (n, (count, free, cap)) in ws.nodes.iter_mut().zip(kept) {
+        (n.num_resources, n.free, n.cap) = (count, free, cap);
+    }
+    ws.log = Some(log);
+    same
+}
+
+/// [`reassign`]'s placement, on nodes whose state was taken out.
+fn reassign_at(ws: &mut WorkingSet, i: usize, log: &AssignLog) -> (Option<usize>, Option<Role>) {
+    let none = (Some(usize::MAX), None);
+    let mut turns = log
+        .events
+        .iter()
+        .enumerate()
+        .filter(|e| e.1.0 as usize == i);
+    let (Some((at, _)), None) = (turns.next(), turns.next()) else {
+        return none;
+    };
+    for (node, (free, cap)) in ws.nodes.iter_mut().zip(&log.initial) {
+        (node.num_resources, node.free, node.cap) = (0, free.clone(), cap.clone());
+    }
+    // What `assign_all` does to every resource before placing any.
+    if ws.fencing_enabled && !ws.have_fencing_device {
+        ws.rscs[i].managed = false;
+    }
+    if ws.rscs[i].target_role == Some(Role::Stopped) {
+        ws.rscs[i].next_role = Some(Role::Stopped);
+    }
+    if ws.placement_strategy != PlacementStrategy::Default {
+        let order = key_node_order(ws);
+        let Some(was) = log.keys.iter().find(|k| k.0 == i) else {
+            return none;
+        };
+        if sort_key(ws, i, &order) != *was {
+            return none;
+        }
+    }
+    for &(r, n, sign) in &log.events[..at] {
+        replay(ws, r as usize, n, sign);
+    }
+    assign(ws, i, None);
+    (ws.rscs[i].assigned, ws.rscs[i].next_role)
+}
+
+/// One logged change of a node's count and capacity, made again.
+fn replay(ws: &mut WorkingSet, r: usize, n: u32, sign: i8) {
+    if n == AssignLog::NO_NODE {
+        return;
+    }
+    let n = n as usize;
+    let node = &mut ws.nodes[n];
+    node.num_resources = node.num_resources.saturating_add_signed(i32::from(sign));
+    consume_capacity(ws, r, n, i64::from(sign));
 }
 
 /// "Group with R" acts as "first member with R"; "R with group" as "R with last member".
@@ -628,6 +725,10 @@ fn best_node(ws: &WorkingSet, i: usize, prefer: Option<usize>) -> Option<usize> 
 }
 
 fn finalize(ws: &mut WorkingSet, i: usize, node: Option<usize>) {
+    if let Some(log) = &mut ws.log {
+        let n = node.map_or(AssignLog::NO_NODE, |n| n as u32);
+        log.events.push((i as u32, n, 1));
+    }
     let r = &mut ws.rscs[i];
     r.provisional = false;
     r.assigned = node;
@@ -1356,6 +1457,9 @@ fn unassign(ws: &mut WorkingSet, x: usize) {
     let r = &mut ws.rscs[x];
     if let Some(n) = r.assigned.take() {
         if r.kind == Kind::Primitive {
+            if let Some(log) = &mut ws.log {
+                log.events.push((x as u32, n as u32, -1));
+            }
             let node = &mut ws.nodes[n];
             node.num_resources = node.num_resources.saturating_sub(1);
             consume_capacity(ws, x, n, -1);

@@ -149,6 +149,20 @@ impl Probes {
         Probes { rscs, nodes, keys }
     }
 
+    /// Replace resource `rsc`'s probes by probes on `nodes` (indices of the plan's node
+    /// names, in name order). False when `rsc` has probes to get but no name here.
+    pub(crate) fn replace(&mut self, rsc: &str, nodes: &[u32]) -> bool {
+        let Some(ni) = self.rscs.iter().position(|r| **r == *rsc) else {
+            return nodes.is_empty();
+        };
+        let name = |k: &(u32, u32)| &*self.rscs[k.0 as usize];
+        let lo = self.keys.partition_point(|k| name(k) < rsc);
+        let hi = self.keys.partition_point(|k| name(k) <= rsc);
+        self.keys
+            .splice(lo..hi, nodes.iter().map(|&n| (ni as u32, n)));
+        true
+    }
+
     /// How many probes.
     pub fn len(&self) -> usize {
         self.keys.len()

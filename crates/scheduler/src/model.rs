@@ -7,9 +7,18 @@
 //! in (the test `tests/model.rs` compares both). What [`Model::record`] changes is the
 //! history entry alone: the fail count and last-failure attributes that the controller
 //! sets beside a failure are transient attributes, a separate update.
+//!
+//! The model keeps the last plan and the working set it was made from. A result for a
+//! primitive that stands alone (top-level, in no colocation or order: a VM, most often)
+//! is re-planned for that primitive alone: it is rebuilt from its history, placed again
+//! from its turn in the last placement (the nodes as they were then, replayed from a
+//! log), and when it lands where it was, only its own parts of the plan are replaced:
+//! nothing else read it. Any other result, or one that moves it, makes the next plan a
+//! whole one ([`Stats`] counts both).
 use cib::tree::{Document, ElementId};
 use cib::{Cib, Diagnostic};
 
+use crate::ws::{AssignLog, Kind, WorkingSet};
 use crate::{Input, Plan};
 
 /// One operation result, as the `lrm_rsc_op` entry the controller writes for it.
@@ -63,6 +72,60 @@ pub struct Model {
     doc: Document,
     cib: Cib,
     input: Input,
+    /// The last plan and its working set, while they still hold.
+    session: Option<Session>,
+    stats: Stats,
+}
+
+/// How the model's plans were made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Whole plans (the first, and after any result not re-planned alone).
+    pub whole: u64,
+    /// Results re-planned for their primitive alone.
+    pub alone: u64,
+}
+
+/// A plan and the working set it was made from (placement's log kept).
+#[derive(Debug, Clone)]
+struct Session {
+    ws: WorkingSet,
+    plan: Plan,
+}
+
+impl Session {
+    fn new(cib: &Cib, input: &Input) -> Session {
+        let mut ws = WorkingSet::build(cib, input);
+        ws.log = Some(AssignLog::default());
+        crate::assign::assign_all(&mut ws);
+        let plan = crate::actions::create(&mut ws);
+        Session { ws, plan }
+    }
+
+    /// Re-plan resource `rsc` alone after its history changed in `cib`. False when that
+    /// is not enough (the session is then to be dropped: it may be half updated).
+    fn update(&mut self, cib: &Cib, input: &Input, rsc: &str) -> bool {
+        let ws = &mut self.ws;
+        let Some(i) = ws.find(rsc) else {
+            return false;
+        };
+        let r = &ws.rscs[i];
+        let alone = r.kind == Kind::Primitive
+            && r.parent.is_none()
+            && !r.orphan
+            && !r.is_fencing
+            && r.this_with.is_empty()
+            && r.with_this.is_empty()
+            && !ws.orders.iter().any(|o| o.first == i || o.then == i);
+        if !alone {
+            return false;
+        }
+        let (assigned, next_role, managed) = (r.assigned, r.next_role, r.managed);
+        ws.renew(cib, input, i)
+            && crate::assign::reassign(ws, i, (assigned, next_role))
+            && ws.rscs[i].managed == managed
+            && crate::actions::replan_primitive(ws, &mut self.plan, i)
+    }
 }
 
 impl Model {
@@ -74,7 +137,14 @@ impl Model {
             doc,
             cib,
             input,
+            session: None,
+            stats: Stats::default(),
         }
+    }
+
+    /// How the plans so far were made.
+    pub fn stats(&self) -> Stats {
+        self.stats
     }
 
     /// The model as lowered.
@@ -87,14 +157,21 @@ impl Model {
         &self.doc
     }
 
-    /// Set "now" for the next plans.
+    /// Set "now" for the next plans (the next one is whole: time expires failures
+    /// anywhere).
     pub fn set_now(&mut self, now: Option<i64>) {
         self.input.now = now;
+        self.session = None;
     }
 
     /// The plan for the model as it is now.
-    pub fn plan(&self) -> Plan {
-        crate::schedule(&self.cib, &self.input)
+    pub fn plan(&mut self) -> &Plan {
+        let (cib, input, stats) = (&self.cib, &self.input, &mut self.stats);
+        let session = self.session.get_or_insert_with(|| {
+            stats.whole += 1;
+            Session::new(cib, input)
+        });
+        &session.plan
     }
 
     /// Record one operation result: write its `lrm_rsc_op` into the node's history
@@ -150,6 +227,13 @@ impl Model {
         match list.iter().position(|h| h.element == lr) {
             Some(k) => list[k] = history,
             None => list.push(history),
+        }
+        if let Some(s) = &mut self.session {
+            if s.update(&self.cib, &self.input, op.rsc) {
+                self.stats.alone += 1;
+            } else {
+                self.session = None;
+            }
         }
         Ok(())
     }

@@ -195,6 +195,10 @@ pub(crate) struct Rsc {
     pub dangling: Vec<usize>,
     /// Nodes where its definition changed since it started there, and what that needs.
     pub changed_on: Vec<(usize, Change)>,
+    /// Its history reaches beyond it: it makes a node unclean (a failed stop, `on-fail=fence`,
+    /// active on a lost node) or puts one in standby. Re-planning it alone
+    /// ([`WorkingSet::renew`]) is then not enough.
+    pub node_effect: bool,
 
     // Assignment.
     pub next_role: Option<Role>,
@@ -225,6 +229,24 @@ pub(crate) struct Why {
     pub node: usize,
     pub delta: i32,
     pub reason: String,
+}
+
+/// What the last whole placement did, kept for placing one resource again
+/// (`assign::reassign`): the daemon re-plans after every operation result.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AssignLog {
+    /// Each node's free capacity before anything was placed (as `Node::free`, `Node::cap`).
+    pub initial: Vec<(BTreeMap<String, i64>, Vec<i64>)>,
+    /// Every placement and unplacement of a primitive, in order: (primitive, node or
+    /// [`AssignLog::NO_NODE`], +1 placed or -1 taken back).
+    pub events: Vec<(u32, u32, i8)>,
+    /// Under a placement strategy, each top-level resource's sort key, as first computed.
+    pub keys: Vec<(usize, i32, i32, Vec<i32>)>,
+}
+
+impl AssignLog {
+    /// A placement on no node (the resource stops).
+    pub const NO_NODE: u32 = u32::MAX;
 }
 
 /// A colocation between two arena entries.
@@ -319,6 +341,8 @@ pub(crate) struct WorkingSet {
     pub trace: Vec<Why>,
     /// Whether to record `trace`.
     pub explain: bool,
+    /// Placement's log, kept when the working set is kept for re-planning.
+    pub log: Option<AssignLog>,
 }
 
 fn parse_bool(s: &str) -> Option<bool> {
@@ -478,6 +502,7 @@ impl WorkingSet {
             notes: Vec::new(),
             trace: Vec::new(),
             explain: input.explain,
+            log: None,
             config_index: Default::default(),
             instances: Default::default(),
             spares: Default::default(),
@@ -542,10 +567,10 @@ impl WorkingSet {
         }
         ws.build_colocations(cib);
         ws.build_orders(cib);
-        ws.apply_locations(cib, input);
-        ws.apply_stickiness();
-        ws.apply_fail_limits(cib, input);
-        ws.apply_exclusive_discovery();
+        ws.apply_locations(cib, input, None);
+        ws.apply_stickiness(None);
+        ws.apply_fail_limits(cib, input, None);
+        ws.apply_exclusive_discovery(None);
         ws.anon_presence = ws.anon_presence();
         ws
     }
@@ -701,6 +726,7 @@ impl WorkingSet {
             stop_failed_on: Vec::new(),
             dangling: Vec::new(),
             changed_on: Vec::new(),
+            node_effect: false,
             next_role: None,
             assigned: None,
             provisional: true,
@@ -850,6 +876,19 @@ impl WorkingSet {
         chain: &MetaChain<'_>,
         maint: bool,
     ) -> usize {
+        let rsc = self.primitive_rsc(p, id, parent, chain, maint);
+        self.push(rsc)
+    }
+
+    /// A primitive's arena entry as its configuration makes it, before the status is read.
+    fn primitive_rsc(
+        &self,
+        p: &Primitive,
+        id: String,
+        parent: Option<usize>,
+        chain: &MetaChain<'_>,
+        maint: bool,
+    ) -> Rsc {
         let chain = chain.with(&p.meta.raw);
         let mut rsc = self.new_rsc(id, p.id.0.clone(), Kind::Primitive, parent);
         self.apply_meta(&mut rsc, &chain, maint);
@@ -866,7 +905,7 @@ impl WorkingSet {
             .iter()
             .filter_map(|o| Some((o.name.clone(), o.interval_ms, o.on_fail?)))
             .collect();
-        self.push(rsc)
+        rsc
     }
 
     fn push(&mut self, r: Rsc) -> usize {
@@ -968,6 +1007,23 @@ impl WorkingSet {
         // Pacemaker reads the histories of online nodes first, then (with fencing) those of
         // the others: an anonymous clone's instances bind to online nodes first, and what
         // runs on a lost node beyond clone-max is the orphan.
+        for (k, ni) in self.status_order(cib) {
+            let ns = &cib.status.nodes[k];
+            let taken = owned.as_mut().map(|o| std::mem::take(&mut o[k]));
+            for h in taken.as_ref().unwrap_or(&ns.resources) {
+                self.unpack_history((&prims, &inherited), &attrs[ni], ni, ns, h, input.now);
+            }
+        }
+        drop(owned);
+        for i in 0..self.rscs.len() {
+            self.unclean_by(i);
+        }
+    }
+
+    /// The status nodes whose histories are read, in the order they are read: (index in
+    /// the status section, node index).
+    fn status_order(&self, cib: &Cib) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
         for online_pass in [true, false] {
             for (k, ns) in cib.status.nodes.iter().enumerate() {
                 let Some(ni) = self.node_index(ns.uname.as_str()) else {
@@ -977,34 +1033,79 @@ impl WorkingSet {
                 if node.online != online_pass || !self.fencing_enabled && !node.online {
                     continue;
                 }
-                let taken = owned.as_mut().map(|o| std::mem::take(&mut o[k]));
-                for h in taken.as_ref().unwrap_or(&ns.resources) {
-                    self.unpack_history((&prims, &inherited), &attrs[ni], ni, ns, h, input.now);
-                }
+                out.push((k, ni));
             }
         }
-        drop(owned);
-        // A resource thought active on an offline node that is not already unclean makes
-        // that node unclean: silence is not proof it stopped.
-        for i in 0..self.rscs.len() {
-            if self.rscs[i].kind != Kind::Primitive || !self.rscs[i].managed {
-                continue;
+        out
+    }
+
+    /// Rebuild primitive `i` (configured at the top level, in no colocation or order)
+    /// from its configuration and its histories in `cib`, as [`WorkingSet::build`] makes
+    /// it, for re-planning after one of its history entries changed. False when its old
+    /// or new history reaches beyond it ([`Rsc::node_effect`]): then only a whole build
+    /// is right, and the working set is left to be dropped.
+    pub fn renew(&mut self, cib: &Cib, input: &Input, i: usize) -> bool {
+        if self.rscs[i].node_effect || self.explain {
+            return false;
+        }
+        let id = self.rscs[i].id.clone();
+        let Some(p) = cib.resources.iter().find_map(|r| match r {
+            Resource::Primitive(p) if p.id.as_str() == id => Some(p),
+            _ => None,
+        }) else {
+            return false;
+        };
+        let defaults = MetaChain {
+            sets: vec![&cib.rsc_defaults],
+            default_stickiness: None,
+        };
+        let fresh =
+            self.primitive_rsc(p, id.clone(), None, &defaults, cib.options.maintenance_mode);
+        self.rscs[i] = fresh;
+        let prims = std::collections::HashMap::from([(p.id.as_str(), p)]);
+        let inherited = std::collections::HashMap::new();
+        for (k, ni) in self.status_order(cib) {
+            let ns = &cib.status.nodes[k];
+            for h in ns.resources.iter().filter(|h| h.id.as_str() == id) {
+                let attrs = crate::params::attrs_of(cib, &self.nodes[ni].name);
+                self.unpack_history((&prims, &inherited), &attrs, ni, ns, h, input.now);
             }
-            for &n in &self.rscs[i].running_on.clone() {
+        }
+        self.unclean_by(i);
+        if self.rscs[i].node_effect {
+            return false;
+        }
+        self.make_table(i);
+        self.apply_locations(cib, input, Some(i));
+        self.apply_stickiness(Some(i));
+        self.apply_fail_limits(cib, input, Some(i));
+        self.apply_exclusive_discovery(Some(i));
+        true
+    }
+
+    /// A resource thought active on an offline node that is not already unclean makes
+    /// that node unclean: silence is not proof it stopped. So does a failed stop.
+    fn unclean_by(&mut self, i: usize) {
+        if self.rscs[i].kind != Kind::Primitive || !self.rscs[i].managed {
+            return;
+        }
+        let r = &self.rscs[i];
+        if r.running_on.iter().any(|&n| !self.nodes[n].online) || !r.stop_failed_on.is_empty() {
+            self.rscs[i].node_effect = true;
+        }
+        for &n in &self.rscs[i].running_on.clone() {
+            let node = &mut self.nodes[n];
+            if !node.online && !node.unclean && self.fencing_enabled {
+                node.unclean = true;
+                node.unclean_reason = format!("{} is thought to be active there", self.rscs[i].id);
+            }
+        }
+        for &n in &self.rscs[i].stop_failed_on.clone() {
+            if self.fencing_enabled {
                 let node = &mut self.nodes[n];
-                if !node.online && !node.unclean && self.fencing_enabled {
+                if !node.unclean {
                     node.unclean = true;
-                    node.unclean_reason =
-                        format!("{} is thought to be active there", self.rscs[i].id);
-                }
-            }
-            for &n in &self.rscs[i].stop_failed_on.clone() {
-                if self.fencing_enabled {
-                    let node = &mut self.nodes[n];
-                    if !node.unclean {
-                        node.unclean = true;
-                        node.unclean_reason = format!("{} failed there", self.rscs[i].id);
-                    }
+                    node.unclean_reason = format!("{} failed there", self.rscs[i].id);
                 }
             }
         }
@@ -1149,13 +1250,17 @@ impl WorkingSet {
                 }
                 OnFail::Stop => self.rscs[ri].target_role = Some(Role::Stopped),
                 OnFail::Fence => {
+                    self.rscs[ri].node_effect = true;
                     let node = &mut self.nodes[ni];
                     if !node.unclean {
                         node.unclean = true;
                         node.unclean_reason = format!("{} failed there", self.rscs[ri].id);
                     }
                 }
-                OnFail::Standby => self.nodes[ni].standby = true,
+                OnFail::Standby => {
+                    self.rscs[ri].node_effect = true;
+                    self.nodes[ni].standby = true;
+                }
                 _ => {}
             }
         }
@@ -1686,9 +1791,16 @@ impl WorkingSet {
         out
     }
 
-    fn apply_locations(&mut self, cib: &Cib, input: &Input) {
+    /// `only`: apply the constraints to that resource alone (see [`WorkingSet::renew`]).
+    fn apply_locations(&mut self, cib: &Cib, input: &Input, only: Option<usize>) {
         for l in &cib.locations {
-            let targets = self.location_targets(l);
+            let mut targets = self.location_targets(l);
+            if let Some(o) = only {
+                targets.retain(|&t| t == o);
+                if targets.is_empty() {
+                    continue;
+                }
+            }
             let mut entries: Vec<(usize, i32, Option<Role>)> = Vec::new();
             if let (Some(node), Some(score)) = (&l.node, l.score) {
                 if let Some(ni) = self.node_index(node.as_str()) {
@@ -1755,8 +1867,8 @@ impl WorkingSet {
 
     /// With exclusive discovery a resource may run only where a constraint marks the node
     /// `exclusive`: every other node it could run on is banned.
-    fn apply_exclusive_discovery(&mut self) {
-        for i in 0..self.rscs.len() {
+    fn apply_exclusive_discovery(&mut self, only: Option<usize>) {
+        for i in self.scope(only) {
             if !self.rscs[i].exclusive_discover {
                 continue;
             }
@@ -1856,8 +1968,8 @@ impl WorkingSet {
         }
     }
 
-    fn apply_stickiness(&mut self) {
-        for i in 0..self.rscs.len() {
+    fn apply_stickiness(&mut self, only: Option<usize>) {
+        for i in self.scope(only) {
             let r = &self.rscs[i];
             if r.kind != Kind::Primitive
                 || !r.managed
@@ -1877,7 +1989,15 @@ impl WorkingSet {
         }
     }
 
-    fn apply_fail_limits(&mut self, cib: &Cib, input: &Input) {
+    /// The arena entries a pass over resources covers: `only` that one, or all.
+    fn scope(&self, only: Option<usize>) -> std::ops::Range<usize> {
+        match only {
+            Some(i) => i..i + 1,
+            None => 0..self.rscs.len(),
+        }
+    }
+
+    fn apply_fail_limits(&mut self, cib: &Cib, input: &Input, only: Option<usize>) {
         for ni in 0..self.nodes.len() {
             let Some(ns) = cib.status.node(&self.nodes[ni].name) else {
                 continue;
@@ -1897,6 +2017,7 @@ impl WorkingSet {
             }
             named.sort_unstable();
             named.dedup();
+            named.retain(|&i| only.is_none_or(|o| o == i));
             for i in named {
                 let r = &self.rscs[i];
                 if r.kind != Kind::Primitive || r.orphan || r.migration_threshold <= 0 {

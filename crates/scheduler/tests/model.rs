@@ -115,7 +115,7 @@ fn record(
 #[test]
 fn a_failed_monitor_replans_as_the_updated_cib_does() {
     let mut model = model();
-    let before = model.plan();
+    let before = model.plan().clone();
     assert_eq!(
         before,
         from_scratch(&model),
@@ -132,7 +132,7 @@ fn a_failed_monitor_replans_as_the_updated_cib_does() {
         provider.as_deref(),
         &attrs,
     );
-    let after = model.plan();
+    let after = model.plan().clone();
     assert_ne!(
         before, after,
         "a failed monitor of {rsc} on {node} changes the plan"
@@ -181,7 +181,7 @@ fn a_probe_that_finds_a_resource_on_a_second_node_replans_as_the_updated_cib_doe
             ))
         })
         .expect("a primitive with history on one node only");
-    let before = model.plan();
+    let before = model.plan().clone();
     let attrs = op_attrs(&format!("{rsc}_last_0"), "monitor", 0, 0, 100_001);
     record(
         &mut model,
@@ -192,7 +192,7 @@ fn a_probe_that_finds_a_resource_on_a_second_node_replans_as_the_updated_cib_doe
         provider.as_deref(),
         &attrs,
     );
-    let after = model.plan();
+    let after = model.plan().clone();
     assert_ne!(
         before, after,
         "{rsc} active on {node} and {other} changes the plan"
@@ -209,7 +209,7 @@ fn a_probe_that_finds_a_resource_on_a_second_node_replans_as_the_updated_cib_doe
         provider.as_deref(),
         &attrs,
     );
-    let again = model.plan();
+    let again = model.plan().clone();
     assert_eq!(again, from_scratch(&model));
     assert_eq!(
         again.actions, before.actions,
@@ -228,7 +228,7 @@ fn a_resource_new_to_the_history_replans_as_the_updated_cib_does() {
         .find(|ns| ns.online())
         .map(|ns| ns.uname.as_str().to_owned())
         .expect("an online node");
-    let before = model.plan();
+    let before = model.plan().clone();
     // A resource the configuration does not have, found running: an orphan to stop.
     let attrs = op_attrs("gone-vm_last_0", "start", 0, 0, 100_003);
     record(
@@ -240,7 +240,7 @@ fn a_resource_new_to_the_history_replans_as_the_updated_cib_does() {
         Some("heartbeat"),
         &attrs,
     );
-    let after = model.plan();
+    let after = model.plan().clone();
     assert!(
         after
             .actions
@@ -270,5 +270,199 @@ fn a_result_for_a_node_without_state_is_refused() {
     assert_eq!(
         err.to_string(),
         "node no-such-node has no node_state in the status section"
+    );
+}
+
+/// A result to record in [`results_one_after_another_replan_as_the_updated_cib_does`].
+#[derive(Debug, Clone, Copy)]
+enum Result_ {
+    /// The recurring monitor fails (rc 7): recovery where it runs.
+    MonitorFails,
+    /// The recurring monitor succeeds again.
+    MonitorOk,
+    /// The last operation becomes a failed start (rc 1).
+    StartFails,
+    /// The last operation becomes a stop that succeeded: it is stopped there.
+    Stopped,
+    /// The recurring monitor returns a hard error (rc 5): the node is banned, it moves.
+    HardError,
+    /// A probe on another online node finds it not running (a new history entry).
+    ProbeNotRunning,
+    /// A probe on another online node finds it running there too.
+    ProbeRunning,
+    /// The last operation becomes a failed stop: the node is to be fenced.
+    StopFails,
+}
+
+const RESULTS: [Result_; 8] = [
+    Result_::MonitorFails,
+    Result_::ProbeNotRunning,
+    Result_::MonitorOk,
+    Result_::StartFails,
+    Result_::Stopped,
+    Result_::HardError,
+    Result_::ProbeRunning,
+    Result_::StopFails,
+];
+
+/// Results one after another on generated clusters of both mixes (every placement
+/// strategy, clones, groups, constraints, lost nodes): after each, the model's plan is the
+/// plan of its tree written out and parsed again. Most results for primitives that stand
+/// alone are re-planned alone, and some are not (they move it or reach a node).
+#[test]
+fn results_one_after_another_replan_as_the_updated_cib_does() {
+    use cib_gen::{Config, Mix};
+    let mut total = scheduler::model::Stats::default();
+    let mut clusters = vec![
+        (Mix::Classic, 8, 250, 3),
+        (Mix::Operators, 6, 250, 1),
+        (Mix::Operators, 9, 250, 2),
+        (Mix::Operators, 5, 200, 3),
+        (Mix::Operators, 7, 250, 4),
+    ];
+    // A longer soak, by hand: REPLAN_SOAK=N adds N seeds of each mix, every candidate.
+    let soak: u64 = std::env::var("REPLAN_SOAK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    for seed in 10..10 + soak {
+        clusters.push((Mix::Classic, 3 + seed as usize % 7, 300, seed));
+        clusters.push((Mix::Operators, 3 + seed as usize % 9, 300, seed));
+    }
+    let limit = if soak > 0 { usize::MAX } else { 30 };
+    for (mix, nodes, resources, seed) in clusters {
+        let cfg = Config {
+            nodes,
+            resources,
+            seed,
+            status: true,
+        };
+        let input = Input {
+            now: Some(match mix {
+                Mix::Classic => NOW,
+                Mix::Operators => cib_gen::NOW as i64,
+            }),
+            explain: false,
+        };
+        let parsed = cib::parse("gen.xml", &cib_gen::generate_mix(&cfg, mix));
+        assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
+        let mut model = Model::new(parsed, input.clone());
+        let scratch = |model: &Model| {
+            let xml = model.document().to_xml();
+            let parsed = cib::parse("again.xml", &xml);
+            assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
+            scheduler::schedule(&parsed.cib, &input)
+        };
+        let first = model.plan().clone();
+        assert_eq!(first, scratch(&model));
+        // Active histories of configured primitives and group members on online nodes,
+        // with a recurring monitor: (node, rsc, class, agent, provider, op id, interval).
+        let cib = model.cib();
+        let online: Vec<String> = cib
+            .status
+            .nodes
+            .iter()
+            .filter(|ns| ns.online())
+            .map(|ns| ns.uname.as_str().to_owned())
+            .collect();
+        let mut found = Vec::new();
+        for ns in cib.status.nodes.iter().filter(|ns| ns.online()) {
+            for h in &ns.resources {
+                if !h.state.role.is_active() || h.id.as_str().contains(':') {
+                    continue;
+                }
+                let Some(op) = h
+                    .ops
+                    .iter()
+                    .find(|o| o.operation == "monitor" && o.interval_ms > 0)
+                else {
+                    continue;
+                };
+                found.push((
+                    ns.uname.as_str().to_owned(),
+                    h.id.as_str().to_owned(),
+                    h.class.clone().unwrap_or_default(),
+                    h.agent.clone().unwrap_or_default(),
+                    h.provider.clone(),
+                    op.id.clone(),
+                    op.interval_ms,
+                ));
+            }
+        }
+        // Most from top-level primitives (they may be re-planned alone), the rest from
+        // anything (group members, constrained ones).
+        let top: std::collections::HashSet<&str> = cib
+            .resources
+            .iter()
+            .filter_map(|r| match r {
+                cib::model::Resource::Primitive(p) => Some(p.id.as_str()),
+                _ => None,
+            })
+            .collect();
+        let (mut picked, rest): (Vec<_>, Vec<_>) =
+            found.iter().partition(|f| top.contains(f.1.as_str()));
+        assert!(
+            picked.len() >= 30,
+            "{mix:?} seed {seed}: {} found",
+            picked.len()
+        );
+        picked.truncate(limit);
+        let others = if soak > 0 { rest.len() } else { 8 };
+        picked.extend(rest.into_iter().step_by(3).take(others));
+        let picked: Vec<_> = picked.into_iter().cloned().collect();
+        let mut call = 200_000;
+        for (k, (node, rsc, class, agent, provider, op_id, interval)) in picked.iter().enumerate() {
+            let what = RESULTS[(k + seed as usize) % RESULTS.len()];
+            call += 1;
+            let other = online.iter().find(|o| {
+                *o != node
+                    && model
+                        .cib()
+                        .status
+                        .node(o)
+                        .is_some_and(|ns| ns.resource(rsc).is_none())
+            });
+            let last = format!("{rsc}_last_0");
+            let (on, attrs) = match what {
+                Result_::MonitorFails => (node, op_attrs(op_id, "monitor", *interval, 7, call)),
+                Result_::MonitorOk => (node, op_attrs(op_id, "monitor", *interval, 0, call)),
+                Result_::HardError => (node, op_attrs(op_id, "monitor", *interval, 5, call)),
+                Result_::StartFails => (node, op_attrs(&last, "start", 0, 1, call)),
+                Result_::Stopped => (node, op_attrs(&last, "stop", 0, 0, call)),
+                Result_::StopFails => (node, op_attrs(&last, "stop", 0, 1, call)),
+                Result_::ProbeNotRunning | Result_::ProbeRunning => {
+                    let Some(other) = other else { continue };
+                    let rc = if matches!(what, Result_::ProbeRunning) {
+                        0
+                    } else {
+                        7
+                    };
+                    (other, op_attrs(&last, "monitor", 0, rc, call))
+                }
+            };
+            record(
+                &mut model,
+                on,
+                rsc,
+                class,
+                agent,
+                provider.as_deref(),
+                &attrs,
+            );
+            let got = model.plan().clone();
+            assert_eq!(
+                got,
+                scratch(&model),
+                "{mix:?} seed {seed}, result {k}: {what:?} for {rsc} on {on} ({:?})",
+                model.stats()
+            );
+        }
+        let s = model.stats();
+        total.whole += s.whole;
+        total.alone += s.alone;
+    }
+    assert!(
+        total.alone >= 25 && total.whole >= 15,
+        "both ways are exercised: {total:?}"
     );
 }
