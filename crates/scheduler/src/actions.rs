@@ -357,13 +357,13 @@ fn probes_and_monitors(ws: &WorkingSet, after: &[(Option<usize>, Role)], plan: &
         .iter()
         .map(|n| Arc::from(n.name.as_str()))
         .collect();
-    let mut probed_bases = std::collections::BTreeSet::new();
     // Sort keys beside the entries: (the name's entry in `names`, node), ranked by name
     // once at the end, so that the sort compares numbers, not strings.
     let mut names: Vec<Arc<str>> = Vec::new();
-    // A probe is its key until the end (most of a large plan is probes: 900,000 at 100
-    // nodes x 10,000 resources): sorted as keys, made once in order.
-    let mut probe_keys: Vec<(u32, u32)> = Vec::new();
+    // The primitive behind each name.
+    let mut owner: Vec<usize> = Vec::new();
+    // Per anonymous clone's primitive (base id): the name of its first instance.
+    let mut first_of_base: std::collections::HashMap<&str, usize> = Default::default();
     let mut monitor_keys: Vec<(usize, usize)> = Vec::new();
     for (i, r) in ws.rscs.iter().enumerate() {
         if r.kind != Kind::Primitive || r.orphan || !r.managed {
@@ -371,22 +371,10 @@ fn probes_and_monitors(ws: &WorkingSet, after: &[(Option<usize>, Role)], plan: &
         }
         let name: Arc<str> = Arc::from(shown_name(ws, i));
         names.push(name.clone());
+        owner.push(i);
         let ni = names.len() - 1;
-        // An anonymous clone is probed once per node, whichever instance knows it.
-        let siblings: Vec<usize> = match ws.clone_of(i) {
-            Some(c) if !ws.rscs[c].unique => {
-                if probed_bases.insert(r.base.as_str()) {
-                    ws.instances.get(&r.base).cloned().unwrap_or_default()
-                } else {
-                    Vec::new()
-                }
-            }
-            _ => vec![i],
-        };
-        if !siblings.is_empty() {
-            // Both below the number of resources and nodes, each far under 2^32.
-            let on = (0..ws.nodes.len()).filter(|&n| probed(ws, i, &siblings, n));
-            probe_keys.extend(on.map(|n| (ni as u32, n as u32)));
+        if ws.clone_of(i).is_some_and(|c| !ws.rscs[c].unique) {
+            first_of_base.entry(r.base.as_str()).or_insert(ni);
         }
         if let (Some(n), role) = after[i] {
             for &(interval_ms, want) in &r.monitors {
@@ -412,11 +400,29 @@ fn probes_and_monitors(ws: &WorkingSet, after: &[(Option<usize>, Role)], plan: &
         name_rank[by_name[k]] = name_rank[by_name[k - 1]] + u32::from(!same);
     }
     let key = |(ni, n): (usize, usize)| (name_rank[ni], ws.byte_rank[n]);
-    // Entries with equal keys have equal names and nodes: one probe, whichever comes
-    // first (an unstable sort needs no buffer the size of the list).
-    probe_keys.sort_unstable_by_key(|&(ni, n)| key((ni as usize, n as usize)));
-    // Entries with equal names are one probe.
-    probe_keys.dedup_by_key(|&mut (ni, n)| (name_rank[ni as usize], n));
+    // A probe is its key (most of a large plan is probes: 900,000 at 100 nodes x 10,000
+    // resources), made in order: names in name order, nodes in name order. An anonymous
+    // clone is probed once per node, whichever instance knows it, under the name of its
+    // first instance in arena order.
+    let mut by_byte: Vec<usize> = (0..ws.nodes.len()).collect();
+    by_byte.sort_by_key(|&n| ws.byte_rank[n]);
+    let mut probe_keys: Vec<(u32, u32)> = Vec::new();
+    for &ni in &by_name {
+        let i = owner[ni];
+        let r = &ws.rscs[i];
+        let siblings: Vec<usize> = match ws.clone_of(i) {
+            Some(c) if !ws.rscs[c].unique => {
+                if first_of_base.get(r.base.as_str()) != Some(&ni) {
+                    continue;
+                }
+                ws.instances.get(&r.base).cloned().unwrap_or_default()
+            }
+            _ => vec![i],
+        };
+        // Both below the number of resources and nodes, each far under 2^32.
+        let on = by_byte.iter().filter(|&&n| probed(ws, i, &siblings, n));
+        probe_keys.extend(on.map(|&n| (ni as u32, n as u32)));
+    }
     plan.probes = crate::Probes::new(names, nodes, probe_keys);
     let monitors = std::mem::take(&mut plan.monitors);
     let mut keyed: Vec<_> = monitors
