@@ -536,11 +536,13 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Option<usize> {
             }
         }
     }
-    // What the message names besides the resource: what must run with it, not placed yet.
-    let with: Vec<String> = group
+    // What the message names besides the resource: what must run with it, not placed yet
+    // (only `--explain` shows it).
+    let with: Vec<&str> = group
         .iter()
-        .filter(|&&r| r != i && ws.rscs[r].provisional && ws.rscs[r].kind == Kind::Primitive)
-        .map(|&r| ws.rscs[r].id.clone())
+        .filter(|&&r| ws.explain && r != i)
+        .filter(|&&r| ws.rscs[r].provisional && ws.rscs[r].kind == Kind::Primitive)
+        .map(|&r| ws.rscs[r].id.as_str())
         .collect();
     let (need, what) = if any_fits {
         let what = if with.is_empty() {
@@ -701,9 +703,30 @@ fn cmp_coloc_priority(ws: &WorkingSet, a: usize, b: usize) -> std::cmp::Ordering
 fn best_node(ws: &WorkingSet, i: usize, prefer: Option<usize>) -> Option<usize> {
     let r = &ws.rscs[i];
     let current = r.running_on.first().copied();
-    let best = best_of_nodes(ws, &r.allowed, current)?;
     let w = |n: usize| r.allowed[n].unwrap_or(-INF);
     let usable = |n: usize| ws.nodes[n].available() && w(n) >= 0;
+    let unique = ws.clone_of(i).is_some_and(|c| ws.rscs[c].unique);
+    // The best node's score is the highest score of an available node in the table (the
+    // sort's first key: the winner of its comparisons has it). When that is above
+    // -INFINITY and the answer below does not depend on which node has it (the preferred
+    // node or the current one has it too), the comparisons are not needed.
+    let top = (0..r.allowed.len())
+        .filter(|&n| r.allowed[n].is_some() && ws.nodes[n].available())
+        .map(w)
+        .max();
+    if let Some(top) = top.filter(|&t| t > -INF) {
+        if let Some(p) = prefer {
+            if r.allowed[p].is_some() && w(p) >= top && usable(p) {
+                return Some(p);
+            }
+        }
+        if let Some(cur) = current {
+            if !unique && top > 0 && usable(cur) && w(cur) == top {
+                return Some(cur);
+            }
+        }
+    }
+    let best = best_of_nodes(ws, &r.allowed, current)?;
     if let Some(p) = prefer {
         if r.allowed[p].is_some() && w(p) >= w(best) && usable(p) {
             return Some(p);
@@ -713,7 +736,6 @@ fn best_node(ws: &WorkingSet, i: usize, prefer: Option<usize>) -> Option<usize> 
         return None;
     }
     let mut chosen = best;
-    let unique = ws.clone_of(i).is_some_and(|c| ws.rscs[c].unique);
     if !unique && w(best) > 0 {
         if let Some(cur) = current {
             if usable(cur) && w(cur) == w(best) {
