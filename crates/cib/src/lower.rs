@@ -8,7 +8,7 @@ use crate::diag::{Diagnostic, LineIndex, Severity};
 use crate::duration::parse_ms;
 use crate::model::*;
 use crate::score::Score;
-use crate::status::{self, FailCount, Join, LastFailure, LrmOp, NodeState, ResourceHistory};
+use crate::status::{self, Join, LrmOp, NodeState, ResourceHistory};
 use crate::tree::{Document, ElementId};
 
 pub(crate) struct Lower<'a> {
@@ -1715,35 +1715,7 @@ impl<'a> Lower<'a> {
                 _ => {}
             }
         }
-        for p in &ns.attributes {
-            let v = p.value.as_deref().unwrap_or("");
-            if p.name == "shutdown" {
-                ns.shutdown = v.trim().parse::<i64>().map(|t| t != 0).unwrap_or(false);
-            } else if let Some(rest) = p.name.strip_prefix("fail-count-") {
-                let (rsc, op) = split_op(rest);
-                ns.fail_counts.push(FailCount {
-                    resource: ResourceId(rsc),
-                    operation: op,
-                    count: Score::parse(v).unwrap_or_default(),
-                });
-            } else if let Some(rest) = p.name.strip_prefix("last-failure-") {
-                let (rsc, op) = split_op(rest);
-                ns.last_failures.push(LastFailure {
-                    resource: ResourceId(rsc),
-                    operation: op,
-                    timestamp: v.trim().parse().unwrap_or(0),
-                });
-            } else if let Some(rsc) = p
-                .name
-                .strip_prefix("master-")
-                .or_else(|| p.name.strip_prefix("promotion-"))
-            {
-                ns.promotion_scores.push((
-                    ResourceId(rsc.to_owned()),
-                    Score::parse(v).unwrap_or_default(),
-                ));
-            }
-        }
+        ns.read_attributes();
         Some(ns)
     }
 
@@ -1832,18 +1804,5 @@ impl<'a> Lower<'a> {
             state,
             element: lr,
         })
-    }
-}
-
-/// `rsc#op_interval` → (rsc, Some((op, interval_ms))); a bare `rsc` → (rsc, None).
-fn split_op(s: &str) -> (String, Option<(String, u64)>) {
-    match s.split_once('#') {
-        None => (s.to_owned(), None),
-        Some((rsc, rest)) => {
-            let op = rest
-                .rsplit_once('_')
-                .and_then(|(op, i)| Some((op.to_owned(), i.parse().ok()?)));
-            (rsc.to_owned(), op)
-        }
     }
 }

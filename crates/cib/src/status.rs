@@ -78,6 +78,44 @@ impl NodeState {
         self.resources.iter().find(|r| r.id.as_str() == id)
     }
 
+    /// Read `shutdown`, the fail counts, last failures and promotion scores from
+    /// [`NodeState::attributes`] (again, after they changed).
+    pub fn read_attributes(&mut self) {
+        self.shutdown = false;
+        self.fail_counts.clear();
+        self.last_failures.clear();
+        self.promotion_scores.clear();
+        for p in &self.attributes {
+            let v = p.value.as_deref().unwrap_or("");
+            if p.name == "shutdown" {
+                self.shutdown = v.trim().parse::<i64>().map(|t| t != 0).unwrap_or(false);
+            } else if let Some(rest) = p.name.strip_prefix("fail-count-") {
+                let (rsc, op) = split_op(rest);
+                self.fail_counts.push(FailCount {
+                    resource: ResourceId(rsc),
+                    operation: op,
+                    count: Score::parse(v).unwrap_or_default(),
+                });
+            } else if let Some(rest) = p.name.strip_prefix("last-failure-") {
+                let (rsc, op) = split_op(rest);
+                self.last_failures.push(LastFailure {
+                    resource: ResourceId(rsc),
+                    operation: op,
+                    timestamp: v.trim().parse().unwrap_or(0),
+                });
+            } else if let Some(rsc) = p
+                .name
+                .strip_prefix("master-")
+                .or_else(|| p.name.strip_prefix("promotion-"))
+            {
+                self.promotion_scores.push((
+                    ResourceId(rsc.to_owned()),
+                    Score::parse(v).unwrap_or_default(),
+                ));
+            }
+        }
+    }
+
     /// The total fail count of resource `id` (all operations) on this node.
     pub fn fail_count(&self, id: &str) -> Score {
         self.fail_counts
@@ -427,6 +465,19 @@ pub(crate) fn settle_migrations(status: &mut Status) {
 
 pub(crate) fn exec_status(code: i32) -> ExecStatus {
     ExecStatus::from_code(code)
+}
+
+/// `rsc#op_interval` as (rsc, (op, interval ms)); a plain `rsc` as (rsc, None).
+fn split_op(s: &str) -> (String, Option<(String, u64)>) {
+    match s.split_once('#') {
+        None => (s.to_owned(), None),
+        Some((rsc, rest)) => {
+            let op = rest
+                .rsplit_once('_')
+                .and_then(|(op, i)| Some((op.to_owned(), i.parse().ok()?)));
+            (rsc.to_owned(), op)
+        }
+    }
 }
 
 #[cfg(test)]

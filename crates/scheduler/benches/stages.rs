@@ -11,7 +11,7 @@
 //! - `digests`: the parameters and operation digest of every history entry's resource on
 //!   its node (what restart/reload detection computes);
 //! - `replan`: the daemon's loop, one monitor failure recorded in a [`scheduler::Model`]
-//!   that has planned before, and the plan: for the first running resource the status
+//!   that has planned before (the entry, its fail count and last failure), and the plan: for the first running resource the status
 //!   lists, whatever it is (`model`: a clone instance here, a whole plan), and for a
 //!   top-level primitive in no colocation or order (`model_alone`: a VM, re-planned
 //!   alone); against writing that CIB out, parsing and planning it again (`scratch`).
@@ -199,6 +199,8 @@ mod replan {
         ]
     }
 
+    /// The failure as the controller records it: the failed monitor's entry, then its
+    /// fail count and last failure.
     fn record(model: &mut Model, e: &Entry) {
         let attrs = failed_monitor(e);
         let attrs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -212,6 +214,12 @@ mod replan {
                 attrs: &attrs,
             })
             .expect("records");
+        let suffix = format!("{}#monitor_{}", e.1, e.6);
+        for (name, value) in [("fail-count", "1"), ("last-failure", "1700000100")] {
+            model
+                .record_attribute(&e.0, &format!("{name}-{suffix}"), Some(value))
+                .expect("records");
+        }
     }
 
     /// A top-level primitive that no colocation or order names.

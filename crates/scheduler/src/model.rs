@@ -6,15 +6,18 @@
 //! The result is the plan [`crate::schedule`] makes from the CIB with that entry written
 //! in (the test `tests/model.rs` compares both). What [`Model::record`] changes is the
 //! history entry alone: the fail count and last-failure attributes that the controller
-//! sets beside a failure are transient attributes, a separate update.
+//! sets beside a failure are transient attributes, a separate update
+//! ([`Model::record_attribute`]).
 //!
 //! The model keeps the last plan and the working set it was made from. A result for a
 //! primitive that stands alone (top-level, in no colocation or order: a VM, most often)
 //! is re-planned for that primitive alone: it is rebuilt from its history, placed again
 //! from its turn in the last placement (the nodes as they were then, replayed from a
 //! log), and when it lands where it was, only its own parts of the plan are replaced:
-//! nothing else read it. Any other result, or one that moves it, makes the next plan a
-//! whole one ([`Stats`] counts both).
+//! nothing else read it. A fail count or last failure of such a primitive is re-planned
+//! the same way, unless a rule or colocation of the configuration reads that attribute.
+//! Any other result or attribute, or one that moves it, makes the next plan a whole one
+//! ([`Stats`] counts both).
 use cib::tree::{Document, ElementId};
 use cib::{Cib, Diagnostic};
 
@@ -45,6 +48,14 @@ pub enum ModelError {
     /// The node has no `node_state` in the status section.
     #[error("node {0} has no node_state in the status section")]
     UnknownNode(String),
+    /// A transient attribute has more than one entry of that name on the node.
+    #[error("node {node} has more than one transient attribute {name}")]
+    RepeatedAttribute {
+        /// The node.
+        node: String,
+        /// The attribute.
+        name: String,
+    },
     /// The entry has no `id` attribute.
     #[error("operation result for {rsc} on {node} has no id")]
     NoId {
@@ -74,6 +85,9 @@ pub struct Model {
     input: Input,
     /// The last plan and its working set, while they still hold.
     session: Option<Session>,
+    /// Primitives whose history or failures changed since the session's plan, to re-plan
+    /// alone at the next plan.
+    changed: Vec<String>,
     stats: Stats,
 }
 
@@ -82,7 +96,7 @@ pub struct Model {
 pub struct Stats {
     /// Whole plans (the first, and after any result not re-planned alone).
     pub whole: u64,
-    /// Results re-planned for their primitive alone.
+    /// Plans made by re-planning changed primitives alone.
     pub alone: u64,
 }
 
@@ -91,15 +105,35 @@ pub struct Stats {
 struct Session {
     ws: WorkingSet,
     plan: Plan,
+    /// Every node attribute the configuration reads (rules' `attribute` and
+    /// `score-attribute`, colocations' `node-attribute`).
+    read: std::collections::HashSet<String>,
 }
 
 impl Session {
-    fn new(cib: &Cib, input: &Input) -> Session {
+    fn new(doc: &Document, cib: &Cib, input: &Input) -> Session {
         let mut ws = WorkingSet::build(cib, input);
         ws.log = Some(AssignLog::default());
         crate::assign::assign_all(&mut ws);
         let plan = crate::actions::create(&mut ws);
-        Session { ws, plan }
+        let mut read = std::collections::HashSet::new();
+        let config = doc.root().and_then(|r| doc.child(r, "configuration"));
+        let mut stack: Vec<ElementId> = config.into_iter().collect();
+        while let Some(e) = stack.pop() {
+            let el = doc.get(e);
+            for key in [
+                "attribute",
+                "score-attribute",
+                "score_attribute",
+                "node-attribute",
+            ] {
+                if let Some(v) = el.attr(key) {
+                    read.insert(v.to_owned());
+                }
+            }
+            stack.extend(doc.children(e));
+        }
+        Session { ws, plan, read }
     }
 
     /// Re-plan resource `rsc` alone after its history changed in `cib`. False when that
@@ -138,6 +172,7 @@ impl Model {
             cib,
             input,
             session: None,
+            changed: Vec::new(),
             stats: Stats::default(),
         }
     }
@@ -161,15 +196,28 @@ impl Model {
     /// anywhere).
     pub fn set_now(&mut self, now: Option<i64>) {
         self.input.now = now;
-        self.session = None;
+        self.changed_alone(None);
     }
 
     /// The plan for the model as it is now.
     pub fn plan(&mut self) -> &Plan {
-        let (cib, input, stats) = (&self.cib, &self.input, &mut self.stats);
+        let changed = std::mem::take(&mut self.changed);
+        if let Some(s) = &mut self.session {
+            if !changed.is_empty() {
+                if changed
+                    .iter()
+                    .all(|rsc| s.update(&self.cib, &self.input, rsc))
+                {
+                    self.stats.alone += 1;
+                } else {
+                    self.session = None;
+                }
+            }
+        }
+        let (doc, cib, input, stats) = (&self.doc, &self.cib, &self.input, &mut self.stats);
         let session = self.session.get_or_insert_with(|| {
             stats.whole += 1;
-            Session::new(cib, input)
+            Session::new(doc, cib, input)
         });
         &session.plan
     }
@@ -228,14 +276,107 @@ impl Model {
             Some(k) => list[k] = history,
             None => list.push(history),
         }
-        if let Some(s) = &mut self.session {
-            if s.update(&self.cib, &self.input, op.rsc) {
-                self.stats.alone += 1;
-            } else {
+        self.changed_alone(Some(op.rsc));
+        Ok(())
+    }
+
+    /// Set (`Some`) or remove (`None`) transient attribute `name` of `node` (an `nvpair` of
+    /// its `transient_attributes`), as the attribute manager does beside a failure
+    /// (`fail-count-<rsc>#<op>_<interval>`, `last-failure-...`).
+    pub fn record_attribute(
+        &mut self,
+        node: &str,
+        name: &str,
+        value: Option<&str>,
+    ) -> Result<(), ModelError> {
+        let Some(ni) = self
+            .cib
+            .status
+            .nodes
+            .iter()
+            .position(|n| n.uname.as_str() == node)
+        else {
+            return Err(ModelError::UnknownNode(node.to_owned()));
+        };
+        let ns = &self.cib.status.nodes[ni];
+        let mut found = ns
+            .attributes
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.name == name);
+        let (at, again) = (found.next().map(|(k, p)| (k, p.element)), found.next());
+        if again.is_some() {
+            return Err(ModelError::RepeatedAttribute {
+                node: node.to_owned(),
+                name: name.to_owned(),
+            });
+        }
+        let (state, node_id) = (ns.element, ns.id.clone());
+        match (at, value) {
+            (Some((k, el)), Some(v)) => {
+                self.doc.get_mut(el).set_attr("value", v);
+                self.cib.status.nodes[ni].attributes[k].value = Some(v.to_owned());
+            }
+            (Some((k, el)), None) => {
+                self.doc.detach(el);
+                self.cib.status.nodes[ni].attributes.remove(k);
+            }
+            (None, Some(v)) => {
+                // In the last set, so that the attributes stay in document order.
+                let transient =
+                    self.child_or_append(state, "transient_attributes", &[("id", &node_id)]);
+                let last = self
+                    .doc
+                    .children(transient)
+                    .filter(|&c| self.doc.get(c).name == "instance_attributes")
+                    .last();
+                let set = match last {
+                    Some(set) => set,
+                    None => {
+                        let id = format!("status-{node_id}");
+                        self.doc
+                            .append(transient, "instance_attributes", &[("id", &id)])
+                    }
+                };
+                let id = format!("status-{node_id}-{name}");
+                let el =
+                    self.doc
+                        .append(set, "nvpair", &[("id", &id), ("name", name), ("value", v)]);
+                self.cib.status.nodes[ni]
+                    .attributes
+                    .push(cib::model::NvPair {
+                        id: Some(id),
+                        name: name.to_owned(),
+                        value: Some(v.to_owned()),
+                        element: el,
+                    });
+            }
+            (None, None) => return Ok(()),
+        }
+        self.cib.status.nodes[ni].read_attributes();
+        let failure = name
+            .strip_prefix("fail-count-")
+            .or_else(|| name.strip_prefix("last-failure-"))
+            .map(|rest| rest.split_once('#').map_or(rest, |(rsc, _)| rsc));
+        let read = self.session.as_ref().is_some_and(|s| s.read.contains(name));
+        self.changed_alone(failure.filter(|_| !read));
+        Ok(())
+    }
+
+    /// Note that primitive `rsc` changed, to re-plan it alone at the next plan; `None`:
+    /// something changed that only a whole plan takes in.
+    fn changed_alone(&mut self, rsc: Option<&str>) {
+        match rsc {
+            Some(rsc) if self.session.is_some() => {
+                if !self.changed.iter().any(|c| c == rsc) {
+                    self.changed.push(rsc.to_owned());
+                }
+            }
+            _ => {
                 self.session = None;
+                self.changed.clear();
             }
         }
-        Ok(())
     }
 
     fn child_with_id(&self, parent: ElementId, name: &str, id: &str) -> Option<ElementId> {

@@ -456,6 +456,31 @@ fn results_one_after_another_replan_as_the_updated_cib_does() {
                 "{mix:?} seed {seed}, result {k}: {what:?} for {rsc} on {on} ({:?})",
                 model.stats()
             );
+            // A failure also counts, as the attribute manager records it beside the entry
+            // (a failed start counts as INFINITY).
+            let failed_op = match what {
+                Result_::MonitorFails | Result_::HardError => Some(("monitor", *interval)),
+                Result_::StartFails => Some(("start", 0)),
+                Result_::StopFails => Some(("stop", 0)),
+                _ => None,
+            };
+            if let Some((op, ms)) = failed_op {
+                let suffix = format!("{rsc}#{op}_{ms}");
+                let count = if op == "start" { "INFINITY" } else { "1" };
+                let at = (input.now.unwrap_or(0) - 5).to_string();
+                for (name, value) in [("fail-count", count), ("last-failure", at.as_str())] {
+                    model
+                        .record_attribute(on, &format!("{name}-{suffix}"), Some(value))
+                        .expect("the attribute records");
+                }
+                let got = model.plan().clone();
+                assert_eq!(
+                    got,
+                    scratch(&model),
+                    "{mix:?} seed {seed}, result {k}: {what:?} for {rsc} on {on}, counted ({:?})",
+                    model.stats()
+                );
+            }
         }
         let s = model.stats();
         total.whole += s.whole;
@@ -465,4 +490,130 @@ fn results_one_after_another_replan_as_the_updated_cib_does() {
         total.alone >= 25 && total.whole >= 15,
         "both ways are exercised: {total:?}"
     );
+    eprintln!("XSTATS {total:?}");
+}
+
+/// A running top-level primitive that no constraint names and the plan leaves alone, with
+/// its recurring monitor (as [`running_monitor`]).
+fn standalone_monitor(
+    model: &mut Model,
+) -> (String, String, String, String, Option<String>, String, u64) {
+    let acted: std::collections::HashSet<String> =
+        model.plan().actions.iter().map(|a| a.rsc.clone()).collect();
+    let cib = model.cib();
+    let mut named = std::collections::HashSet::new();
+    for c in &cib.colocations {
+        named.extend(
+            c.rsc
+                .iter()
+                .chain(&c.with_rsc)
+                .map(|r| r.as_str().to_owned()),
+        );
+        named.extend(
+            c.sets
+                .iter()
+                .flat_map(|s| s.members.iter().map(|m| m.as_str().to_owned())),
+        );
+    }
+    for o in &cib.orders {
+        named.extend(o.first.iter().chain(&o.then).map(|r| r.as_str().to_owned()));
+        named.extend(
+            o.sets
+                .iter()
+                .flat_map(|s| s.members.iter().map(|m| m.as_str().to_owned())),
+        );
+    }
+    let top: std::collections::HashSet<&str> = cib
+        .resources
+        .iter()
+        .filter_map(|r| match r {
+            cib::model::Resource::Primitive(p) if !p.is_fencing() => Some(p.id.as_str()),
+            _ => None,
+        })
+        .collect();
+    for ns in cib.status.nodes.iter().filter(|ns| ns.online()) {
+        for h in &ns.resources {
+            let id = h.id.as_str();
+            if h.state.failed
+                || !h.state.role.is_active()
+                || !top.contains(id)
+                || named.contains(id)
+                || acted.contains(id)
+            {
+                continue;
+            }
+            if let Some(op) = h
+                .ops
+                .iter()
+                .find(|o| o.operation == "monitor" && o.interval_ms > 0)
+            {
+                return (
+                    ns.uname.as_str().to_owned(),
+                    id.to_owned(),
+                    h.class.clone().unwrap_or_default(),
+                    h.agent.clone().unwrap_or_default(),
+                    h.provider.clone(),
+                    op.id.clone(),
+                    op.interval_ms,
+                );
+            }
+        }
+    }
+    panic!("no standalone primitive with a recurring monitor");
+}
+
+/// A failure as the controller records it (the entry, its fail count, its last failure)
+/// and one plan: re-planned alone, as parsing the updated CIB plans. The same with a
+/// location rule that reads that fail count: a whole plan, as parsing plans too.
+#[test]
+fn a_counted_failure_of_a_standalone_primitive_is_replanned_alone_unless_a_rule_reads_the_count() {
+    for rule_reads in [false, true] {
+        let mut xml = generated();
+        let mut probe = Model::new(cib::parse("gen.xml", &xml), input());
+        let (node, rsc, class, agent, provider, op_id, interval) = standalone_monitor(&mut probe);
+        let count = format!("fail-count-{rsc}#monitor_{interval}");
+        if rule_reads {
+            let rule = format!(
+                "<rsc_location id=\"reads-count\" rsc=\"fence-all\"><rule id=\"reads-count-r\" \
+                 score=\"-INFINITY\"><expression id=\"reads-count-e\" attribute=\"{count}\" \
+                 operation=\"defined\"/></rule></rsc_location>"
+            );
+            xml = xml.replacen("<constraints>", &format!("<constraints>{rule}"), 1);
+        }
+        let parsed = cib::parse("gen.xml", &xml);
+        assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
+        let mut model = Model::new(parsed, input());
+        let before = model.plan().clone();
+        let attrs = op_attrs(&op_id, "monitor", interval, 7, 300_000);
+        record(
+            &mut model,
+            &node,
+            &rsc,
+            &class,
+            &agent,
+            provider.as_deref(),
+            &attrs,
+        );
+        model
+            .record_attribute(&node, &count, Some("1"))
+            .expect("records");
+        model
+            .record_attribute(
+                &node,
+                &format!("last-failure-{rsc}#monitor_{interval}"),
+                Some("1700000090"),
+            )
+            .expect("records");
+        let after = model.plan().clone();
+        let recovers = |p: &Plan| p.actions.iter().any(|a| a.rsc == rsc);
+        assert!(!recovers(&before) && recovers(&after), "{rsc} recovers");
+        assert_eq!(after, from_scratch(&model));
+        let want = if rule_reads { (2, 0) } else { (1, 1) };
+        let got = model.stats();
+        assert_eq!(
+            (got.whole, got.alone),
+            want,
+            "rule reads the count: {rule_reads}"
+        );
+    }
 }
