@@ -108,6 +108,12 @@ struct Session {
     /// Every node attribute the configuration reads (rules' `attribute` and
     /// `score-attribute`, colocations' `node-attribute`).
     read: std::collections::HashSet<String>,
+    /// What "now" can change: whether the configuration has date expressions; every
+    /// `failure-timeout` (seconds); every failure time (failed operations' last change,
+    /// last failures), sorted. A failure expires when now reaches a time plus a timeout.
+    dated: bool,
+    timeouts: Vec<i64>,
+    failures: Vec<i64>,
 }
 
 impl Session {
@@ -117,10 +123,12 @@ impl Session {
         crate::assign::assign_all(&mut ws);
         let plan = crate::actions::create(&mut ws);
         let mut read = std::collections::HashSet::new();
+        let mut dated = false;
         let config = doc.root().and_then(|r| doc.child(r, "configuration"));
         let mut stack: Vec<ElementId> = config.into_iter().collect();
         while let Some(e) = stack.pop() {
             let el = doc.get(e);
+            dated |= el.name == "date_expression";
             for key in [
                 "attribute",
                 "score-attribute",
@@ -133,7 +141,48 @@ impl Session {
             }
             stack.extend(doc.children(e));
         }
-        Session { ws, plan, read }
+        let mut timeouts: Vec<i64> = ws.rscs.iter().map(|r| r.failure_timeout_s).collect();
+        timeouts.retain(|&t| t > 0);
+        timeouts.sort_unstable();
+        timeouts.dedup();
+        let mut failures = Vec::new();
+        for ns in &cib.status.nodes {
+            failures.extend(ns.last_failures.iter().map(|l| l.timestamp));
+            for h in &ns.resources {
+                let times = h.state.failed_ops.iter().map(|&k| h.ops[k].last_rc_change);
+                failures.extend(times.flatten());
+            }
+        }
+        failures.sort_unstable();
+        Session {
+            ws,
+            plan,
+            read,
+            dated,
+            timeouts,
+            failures,
+        }
+    }
+
+    /// Whether moving "now" from `from` to `to` changes nothing the plan read: no date
+    /// expression, and no failure expires or comes back in between.
+    fn timeless(&self, from: Option<i64>, to: Option<i64>) -> bool {
+        let (Some(a), Some(b)) = (from, to) else {
+            return from == to;
+        };
+        let (lo, hi) = (a.min(b), a.max(b));
+        !self.dated
+            && self.timeouts.iter().all(|&d| {
+                // A failure at t expires at t + d: none in (lo, hi].
+                let first = self.failures.partition_point(|&t| t + d <= lo);
+                self.failures.get(first).is_none_or(|&t| t + d > hi)
+            })
+    }
+
+    /// Note failure times a change brought (any of them may be one).
+    fn note_times(&mut self, times: impl IntoIterator<Item = i64>) {
+        self.failures.extend(times);
+        self.failures.sort_unstable();
     }
 
     /// Re-plan resource `rsc` alone after its history changed in `cib`. False when that
@@ -192,11 +241,18 @@ impl Model {
         &self.doc
     }
 
-    /// Set "now" for the next plans (the next one is whole: time expires failures
-    /// anywhere).
+    /// Set "now" for the next plans. The kept plan still holds when no date expression
+    /// and no failure expiring in between makes time matter; otherwise the next plan is
+    /// whole.
     pub fn set_now(&mut self, now: Option<i64>) {
+        let keep = self
+            .session
+            .as_ref()
+            .is_some_and(|s| s.timeless(self.input.now, now));
         self.input.now = now;
-        self.changed_alone(None);
+        if !keep {
+            self.changed_alone(None);
+        }
     }
 
     /// The plan for the model as it is now.
@@ -275,6 +331,13 @@ impl Model {
         match list.iter().position(|h| h.element == lr) {
             Some(k) => list[k] = history,
             None => list.push(history),
+        }
+        if let Some(s) = &mut self.session {
+            let h = list.iter().find(|h| h.element == lr);
+            s.note_times(
+                h.into_iter()
+                    .flat_map(|h| h.ops.iter().filter_map(|o| o.last_rc_change)),
+            );
         }
         self.changed_alone(Some(op.rsc));
         Ok(())
@@ -358,6 +421,11 @@ impl Model {
             .strip_prefix("fail-count-")
             .or_else(|| name.strip_prefix("last-failure-"))
             .map(|rest| rest.split_once('#').map_or(rest, |(rsc, _)| rsc));
+        if let Some(s) = &mut self.session {
+            if name.starts_with("last-failure-") {
+                s.note_times(value.and_then(|v| v.trim().parse().ok()));
+            }
+        }
         let read = self.session.as_ref().is_some_and(|s| s.read.contains(name));
         self.changed_alone(failure.filter(|_| !read));
         Ok(())

@@ -347,14 +347,21 @@ fn results_one_after_another_replan_as_the_updated_cib_does() {
         let parsed = cib::parse("gen.xml", &cib_gen::generate_mix(&cfg, mix));
         assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
         let mut model = Model::new(parsed, input.clone());
-        let scratch = |model: &Model| {
+        let scratch = |model: &Model, now: Option<i64>| {
             let xml = model.document().to_xml();
             let parsed = cib::parse("again.xml", &xml);
             assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
-            scheduler::schedule(&parsed.cib, &input)
+            scheduler::schedule(
+                &parsed.cib,
+                &Input {
+                    now,
+                    explain: false,
+                },
+            )
         };
+        let mut now = input.now;
         let first = model.plan().clone();
-        assert_eq!(first, scratch(&model));
+        assert_eq!(first, scratch(&model, now));
         // Active histories of configured primitives and group members on online nodes,
         // with a recurring monitor: (node, rsc, class, agent, provider, op id, interval).
         let cib = model.cib();
@@ -413,6 +420,18 @@ fn results_one_after_another_replan_as_the_updated_cib_does() {
         let mut call = 200_000;
         for (k, (node, rsc, class, agent, provider, op_id, interval)) in picked.iter().enumerate() {
             let what = RESULTS[(k + seed as usize) % RESULTS.len()];
+            // Time moves on now and then (failures with a failure-timeout expire).
+            if k % 3 == 1 {
+                now = now.map(|n| n + [7, 61, 601, 3601][k % 4]);
+                model.set_now(now);
+                let got = model.plan().clone();
+                assert_eq!(
+                    got,
+                    scratch(&model, now),
+                    "{mix:?} seed {seed}, before result {k}: now {now:?} ({:?})",
+                    model.stats()
+                );
+            }
             call += 1;
             let other = online.iter().find(|o| {
                 *o != node
@@ -452,7 +471,7 @@ fn results_one_after_another_replan_as_the_updated_cib_does() {
             let got = model.plan().clone();
             assert_eq!(
                 got,
-                scratch(&model),
+                scratch(&model, now),
                 "{mix:?} seed {seed}, result {k}: {what:?} for {rsc} on {on} ({:?})",
                 model.stats()
             );
@@ -467,7 +486,7 @@ fn results_one_after_another_replan_as_the_updated_cib_does() {
             if let Some((op, ms)) = failed_op {
                 let suffix = format!("{rsc}#{op}_{ms}");
                 let count = if op == "start" { "INFINITY" } else { "1" };
-                let at = (input.now.unwrap_or(0) - 5).to_string();
+                let at = (now.unwrap_or(0) - 5).to_string();
                 for (name, value) in [("fail-count", count), ("last-failure", at.as_str())] {
                     model
                         .record_attribute(on, &format!("{name}-{suffix}"), Some(value))
@@ -476,7 +495,7 @@ fn results_one_after_another_replan_as_the_updated_cib_does() {
                 let got = model.plan().clone();
                 assert_eq!(
                     got,
-                    scratch(&model),
+                    scratch(&model, now),
                     "{mix:?} seed {seed}, result {k}: {what:?} for {rsc} on {on}, counted ({:?})",
                     model.stats()
                 );
