@@ -447,6 +447,125 @@ impl Model {
         }
     }
 
+    /// The plan last made, if it still holds (no change since).
+    pub fn planned(&self) -> Option<&Plan> {
+        self.session
+            .as_ref()
+            .filter(|_| self.changed.is_empty())
+            .map(|s| &s.plan)
+    }
+
+    /// Take resource `rsc`'s history on `node` as `from` (another copy of this CIB, kept
+    /// by its owner) has it now: its `lrm_resource` copied over this one's (or removed
+    /// when `from` has none), then lowered again, as [`Model::record`] does for one entry.
+    pub fn sync_history(
+        &mut self,
+        node: &str,
+        rsc: &str,
+        from: &Document,
+    ) -> Result<(), ModelError> {
+        let Some(ni) = self.node_index(node) else {
+            return Err(ModelError::UnknownNode(node.to_owned()));
+        };
+        let source = state_of(from, node)
+            .and_then(|st| from.child(st, "lrm"))
+            .and_then(|lrm| from.child(lrm, "lrm_resources"))
+            .and_then(|list| {
+                from.children(list).find(|&c| {
+                    let el = from.get(c);
+                    el.name == "lrm_resource" && el.id() == Some(rsc)
+                })
+            });
+        let state = self.cib.status.nodes[ni].element;
+        let node_id = self.cib.status.nodes[ni].id.clone();
+        let lrm = self.child_or_append(state, "lrm", &[("id", &node_id)]);
+        let resources = self.child_or_append(lrm, "lrm_resources", &[]);
+        let old = self.child_with_id(resources, "lrm_resource", rsc);
+        if let Some(old) = old {
+            self.doc.detach(old);
+        }
+        let list = &mut self.cib.status.nodes[ni].resources;
+        let at = old.and_then(|o| list.iter().position(|h| h.element == o));
+        let Some(source) = source else {
+            if let Some(k) = at {
+                list.remove(k);
+            }
+            self.changed_alone(Some(rsc));
+            return Ok(());
+        };
+        let lr = copy_element(&mut self.doc, resources, from, source);
+        let (history, diagnostics) = cib::lower_history(&self.file, &self.doc, lr);
+        let Some(history) = history.filter(|_| !diagnostics.iter().any(Diagnostic::is_error))
+        else {
+            self.changed_alone(None);
+            return Err(ModelError::Invalid {
+                rsc: rsc.to_owned(),
+                node: node.to_owned(),
+                diagnostics,
+            });
+        };
+        if let Some(s) = &mut self.session {
+            s.note_times(history.ops.iter().filter_map(|o| o.last_rc_change));
+        }
+        let list = &mut self.cib.status.nodes[ni].resources;
+        match at {
+            Some(k) => list[k] = history,
+            None => list.push(history),
+        }
+        self.changed_alone(Some(rsc));
+        Ok(())
+    }
+
+    /// Take `node`'s transient attributes as `from` has them now (each one that differs,
+    /// as [`Model::record_attribute`] takes it).
+    pub fn sync_attributes(&mut self, node: &str, from: &Document) -> Result<(), ModelError> {
+        let Some(ni) = self.node_index(node) else {
+            return Err(ModelError::UnknownNode(node.to_owned()));
+        };
+        let mut theirs: Vec<(String, String)> = Vec::new();
+        let sets = state_of(from, node)
+            .into_iter()
+            .flat_map(|st| from.children(st))
+            .filter(|&c| from.get(c).name == "transient_attributes")
+            .flat_map(|t| from.children(t))
+            .filter(|&c| from.get(c).name == "instance_attributes");
+        for set in sets {
+            for p in from.children(set).filter(|&c| from.get(c).name == "nvpair") {
+                let el = from.get(p);
+                if let (Some(k), Some(v)) = (el.attr("name"), el.attr("value")) {
+                    theirs.push((k.to_owned(), v.to_owned()));
+                }
+            }
+        }
+        let ours: Vec<(String, Option<String>)> = self.cib.status.nodes[ni]
+            .attributes
+            .iter()
+            .map(|p| (p.name.clone(), p.value.clone()))
+            .collect();
+        for (k, v) in &theirs {
+            if !ours
+                .iter()
+                .any(|(ok, ov)| ok == k && ov.as_deref() == Some(v.as_str()))
+            {
+                self.record_attribute(node, k, Some(v))?;
+            }
+        }
+        for (k, _) in &ours {
+            if !theirs.iter().any(|(tk, _)| tk == k) {
+                self.record_attribute(node, k, None)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn node_index(&self, node: &str) -> Option<usize> {
+        self.cib
+            .status
+            .nodes
+            .iter()
+            .position(|n| n.uname.as_str() == node)
+    }
+
     fn child_with_id(&self, parent: ElementId, name: &str, id: &str) -> Option<ElementId> {
         self.doc.children(parent).find(|&c| {
             let el = self.doc.get(c);
@@ -465,4 +584,30 @@ impl Model {
             None => self.doc.append(parent, name, attrs),
         }
     }
+}
+
+/// `node`'s `node_state` in `doc`.
+fn state_of(doc: &Document, node: &str) -> Option<ElementId> {
+    let root = doc.root()?;
+    let status = doc.child(root, "status")?;
+    doc.children(status).find(|&c| {
+        let el = doc.get(c);
+        el.name == "node_state" && el.attr("uname") == Some(node)
+    })
+}
+
+/// Append a copy of `from`'s element `el` (attributes and child elements) under `parent`.
+fn copy_element(
+    doc: &mut Document,
+    parent: ElementId,
+    from: &Document,
+    el: ElementId,
+) -> ElementId {
+    let src = from.get(el);
+    let attrs: Vec<(&str, &str)> = src.attrs.iter().map(|(k, v)| (&**k, v)).collect();
+    let copy = doc.append(parent, &src.name, &attrs);
+    for c in from.children(el) {
+        copy_element(doc, copy, from, c);
+    }
+    copy
 }

@@ -636,3 +636,61 @@ fn a_counted_failure_of_a_standalone_primitive_is_replanned_alone_unless_a_rule_
         );
     }
 }
+
+/// A model that takes a history and the attributes from another copy of the CIB (as the
+/// daemon's kept model takes them from its own tree) plans as the copy does.
+#[test]
+fn a_history_and_attributes_synced_from_another_copy_plan_as_that_copy() {
+    let mut copy = model();
+    let mut kept = model();
+    kept.plan();
+    let (node, rsc, class, agent, provider, op_id, interval) = standalone_monitor(&mut copy);
+    let attrs = op_attrs(&op_id, "monitor", interval, 7, 400_000);
+    record(
+        &mut copy,
+        &node,
+        &rsc,
+        &class,
+        &agent,
+        provider.as_deref(),
+        &attrs,
+    );
+    let count = format!("fail-count-{rsc}#monitor_{interval}");
+    copy.record_attribute(&node, &count, Some("2"))
+        .expect("records");
+    kept.sync_history(&node, &rsc, copy.document())
+        .expect("syncs");
+    kept.sync_attributes(&node, copy.document()).expect("syncs");
+    let synced = kept.plan().clone();
+    assert_eq!(kept.stats().alone, 1, "re-planned alone");
+    assert_eq!(synced, *copy.plan());
+    assert_eq!(synced, from_scratch(&kept));
+    // The entry gone from the copy (a cleanup) goes from the kept model too.
+    let mut cleaned = model();
+    let (n2, r2) = (node.clone(), rsc.clone());
+    let doc = {
+        let mut d = copy.document().clone();
+        let root = d.root().expect("root");
+        let status = d.child(root, "status").expect("status");
+        let st = d
+            .children(status)
+            .find(|&c| d.get(c).attr("uname") == Some(n2.as_str()))
+            .expect("node");
+        let lrm = d.child(st, "lrm").expect("lrm");
+        let list = d.child(lrm, "lrm_resources").expect("list");
+        let lr = d
+            .children(list)
+            .find(|&c| d.get(c).id() == Some(r2.as_str()))
+            .expect("entry");
+        d.detach(lr);
+        d
+    };
+    cleaned.plan();
+    cleaned.sync_history(&node, &rsc, &doc).expect("syncs");
+    let after = cleaned.plan().clone();
+    assert_eq!(after, from_scratch(&cleaned));
+    assert!(
+        after.probes.iter().any(|p| p.rsc == rsc && p.node == node),
+        "{rsc} is probed again on {node}"
+    );
+}
