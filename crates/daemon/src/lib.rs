@@ -341,6 +341,41 @@ struct Proposal {
     verdicts: BTreeMap<NodeId, Option<String>>,
 }
 
+/// The coordinator's kept plan: the scheduler's model of the copy it planned (which
+/// re-plans one changed primitive alone) and the membership view that copy was made with.
+#[derive(Debug)]
+struct Kept {
+    model: scheduler::Model,
+    view: View,
+}
+
+/// What [`Node::plan_doc`] lays over `doc`: quorum, each node's membership, and whether
+/// never-seen nodes still count as pending.
+type View = (bool, Vec<(String, Peer)>, bool);
+
+/// A change to `doc` since the kept plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Touch {
+    /// A resource's history on a node (an operation recorded).
+    History { node: String, rsc: String },
+    /// A node's transient attributes (fail counts, promotion scores).
+    Attributes { node: String },
+    /// Anything else (configuration, membership, fencing, edits): plan whole.
+    Other,
+}
+
+/// Past this many changes the kept plan is not caught up but made again.
+const JOURNAL_MAX: usize = 10_000;
+
+/// Whether every kept plan is checked against planning the whole copy: in debug builds
+/// (the tests), and when `CRM_LITE_CHECK_KEPT_PLAN` is set (the release fault schedules).
+fn check_kept_plans() -> bool {
+    static CHECK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *CHECK.get_or_init(|| {
+        cfg!(debug_assertions) || std::env::var_os("CRM_LITE_CHECK_KEPT_PLAN").is_some()
+    })
+}
+
 /// A recurring monitor this node runs.
 #[derive(Debug, Clone)]
 struct Mon {
@@ -411,6 +446,13 @@ pub struct Node {
     cfg: cib::Cib,
     /// The configuration before the last change (it still configures orphans to stop).
     previous: Option<String>,
+    /// The coordinator's last plan, kept with the model of the copy it planned
+    /// ([`Node::kept_plan`]).
+    kept: Option<Kept>,
+    /// What changed in `doc` since `kept` was planned.
+    journal: Vec<Touch>,
+    /// Plans the kept model made by re-planning changed primitives alone.
+    alone_plans: u64,
     /// What this node knows of every node (by name).
     peers: BTreeMap<String, Peer>,
     members: Vec<NodeId>,
@@ -486,6 +528,9 @@ impl Node {
             opts: Options::of(&parsed.cib),
             cfg: parsed.cib.clone(),
             previous: None,
+            kept: None,
+            journal: Vec::new(),
+            alone_plans: 0,
             max_call: state::last_call_id(&parsed.cib),
             config,
             outputs: Vec::new(),
@@ -915,6 +960,7 @@ impl Node {
             // Its transient attributes (promotion scores, fail counts) go, as Pacemaker's
             // controller erases them.
             self.dirty |= scores::forget(&mut self.doc, &name);
+            self.touch(Touch::Attributes { node: name.clone() });
             if let Some((_, t)) = &mut self.transition {
                 t.node_lost(&name);
             }
@@ -1064,11 +1110,13 @@ impl Node {
         {
             self.previous = Some(state::config_xml(&self.doc));
             self.doc = state::with_config(&self.doc, cfg);
+            self.touch(Touch::Other);
             self.refresh_config();
         }
         if self.previous.is_none() {
             self.previous = joins.iter().find_map(|(_, j)| j.previous.clone());
         }
+        self.touch(Touch::Other);
         let mut doc = std::mem::take(&mut self.doc);
         let names = self.all_names();
         let member_names: BTreeMap<String, NodeId> =
@@ -1194,6 +1242,87 @@ impl Node {
         d
     }
 
+    /// Note a change to `doc` for the kept plan to catch up with.
+    fn touch(&mut self, t: Touch) {
+        if self.journal.len() >= JOURNAL_MAX {
+            self.journal = vec![Touch::Other];
+        } else if self.journal.last() != Some(&t) {
+            self.journal.push(t);
+        }
+    }
+
+    /// What [`Node::plan_doc`] lays over `doc` now.
+    fn view(&self) -> View {
+        let deadline = self
+            .quorate_since
+            .map(|t| t.saturating_add(self.opts.dc_deadtime_ms));
+        // Only never-seen nodes read it.
+        let pending = deadline.is_none_or(|t| self.now < t)
+            && self.peers.values().any(|p| *p == Peer::Unseen);
+        let peers = self.peers.iter().map(|(n, p)| (n.clone(), *p)).collect();
+        (self.quorate, peers, pending)
+    }
+
+    /// The plan for [`Node::plan_doc`] now, from the kept model when only histories and
+    /// transient attributes of nodes whose state the plan reads changed since (and time
+    /// changed nothing it read): the model re-plans the primitives they concern alone
+    /// where it can (`scheduler::Model`). Otherwise the copy is lowered and planned whole.
+    /// Debug builds check the kept plan against the whole one ([`check_kept_plans`]).
+    fn kept_plan(&mut self) -> Kept {
+        let view = self.view();
+        let now = Some((self.now / 1000) as i64);
+        let journal = std::mem::take(&mut self.journal);
+        if let Some(mut k) = self.kept.take() {
+            if k.view == view && self.catch_up(&mut k.model, &journal) {
+                k.model.set_now(now);
+                let before = k.model.stats().alone;
+                k.model.plan();
+                self.alone_plans += k.model.stats().alone - before;
+                if check_kept_plans() {
+                    let (_, whole) = self.plan_now();
+                    assert_eq!(
+                        k.model.planned(),
+                        Some(&whole),
+                        "the kept plan is the whole plan"
+                    );
+                }
+                return k;
+            }
+        }
+        let doc = self.plan_doc();
+        let (cib, diagnostics) = cib::lower("cib", "", &doc);
+        let parsed = cib::Parsed {
+            file: "cib".into(),
+            source: String::new(),
+            doc,
+            cib,
+            diagnostics,
+        };
+        let input = scheduler::Input {
+            now,
+            explain: false,
+        };
+        let mut model = scheduler::Model::new(parsed, input);
+        model.plan();
+        Kept { model, view }
+    }
+
+    /// Bring `model` up to `doc` after `journal`'s changes; false when it cannot be.
+    fn catch_up(&self, model: &mut scheduler::Model, journal: &[Touch]) -> bool {
+        // The copy the plan reads keeps the state of members and lost nodes only.
+        let read =
+            |node: &str| matches!(self.peers.get(node), Some(Peer::Member) | Some(Peer::Lost));
+        journal.iter().all(|t| match t {
+            Touch::History { node, rsc } => {
+                !read(node) || model.sync_history(node, rsc, &self.doc).is_ok()
+            }
+            Touch::Attributes { node } => {
+                !read(node) || model.sync_attributes(node, &self.doc).is_ok()
+            }
+            Touch::Other => false,
+        })
+    }
+
     /// The model of [`Daemon::plan_doc`], lowered from the tree in memory (never written
     /// out and read back), and its plan.
     fn plan_now(&self) -> (cib::Cib, scheduler::Plan) {
@@ -1218,13 +1347,22 @@ impl Node {
         {
             return;
         }
-        let (model, plan) = self.plan_now();
+        let kept = self.kept_plan();
+        if let Some(plan) = kept.model.planned() {
+            self.run_plan(kept.model.cib(), plan);
+        }
+        self.kept = Some(kept);
+    }
+
+    /// Act on the plan `plan` of `model`: settle when there is nothing to do, else start
+    /// its transition.
+    fn run_plan(&mut self, model: &cib::Cib, plan: &scheduler::Plan) {
         let previous = self
             .previous
             .as_deref()
             .map(|x| cib::parse("previous", x).cib);
         let src = scheduler::graph::Sources {
-            cib: &model,
+            cib: model,
             previous: previous.as_ref(),
             now: (self.now / 1000) as i64,
         };
@@ -1302,7 +1440,7 @@ impl Node {
             self.replan_at = Some(self.now + self.opts.recheck_ms);
             return;
         }
-        let graph = match scheduler::graph::lower(&plan, &src, &[]) {
+        let graph = match scheduler::graph::lower(plan, &src, &[]) {
             Ok(g) => g,
             Err(e) => {
                 tracing::warn!(error = %e, "the plan cannot be lowered");
@@ -1500,6 +1638,10 @@ impl Node {
             if r.record && !(r.action == "monitor" && r.interval_ms == 0) {
                 let rec = op_record(r, None, call_id, (self.now / 1000) as i64);
                 executor::record(&mut self.doc, &rec);
+                self.touch(Touch::History {
+                    node: r.node.clone(),
+                    rsc: r.rsc.clone(),
+                });
                 self.dirty = true;
             }
         }
@@ -1738,6 +1880,9 @@ impl Node {
             return false;
         };
         let changed = scores::record(&mut self.doc, &r.node, &r.node_id, s);
+        self.touch(Touch::Attributes {
+            node: r.node.clone(),
+        });
         self.dirty |= changed;
         self.keep_for_sync(Replay::Scores {
             node: r.node.clone(),
@@ -1822,10 +1967,19 @@ impl Node {
                 if !newer_recorded(&self.doc, r, *call_id) {
                     let rec = op_record(r, Some(result), *call_id, *now_s);
                     executor::record(&mut self.doc, &rec);
+                    // A failure also counts on the node (fail count, last failure).
+                    self.touch(Touch::History {
+                        node: r.node.clone(),
+                        rsc: r.rsc.clone(),
+                    });
+                    self.touch(Touch::Attributes {
+                        node: r.node.clone(),
+                    });
                 }
             }
             Replay::Fenced { target, target_id } => {
                 executor::fenced(&mut self.doc, target, target_id);
+                self.touch(Touch::Other);
                 let member = self
                     .id_of(target)
                     .is_some_and(|i| self.members.contains(&i));
@@ -1839,17 +1993,20 @@ impl Node {
                 scores,
             } => {
                 scores::record(&mut self.doc, node, node_id, scores);
+                self.touch(Touch::Attributes { node: node.clone() });
             }
             Replay::Config { xml } => {
                 let (d, _) = Document::parse(xml);
                 if state::versions(&d) > state::versions(&self.doc) {
                     self.previous = Some(state::config_xml(&self.doc));
                     self.doc = state::with_config(&self.doc, xml);
+                    self.touch(Touch::Other);
                     self.refresh_config();
                     config_changed = true;
                 }
             }
             Replay::Edit { edit } => {
+                self.touch(Touch::Other);
                 let old = state::versions(&self.doc);
                 config_changed = match edit {
                     Edit::Place { rsc, node, ban } => {
@@ -2197,6 +2354,12 @@ impl Node {
                 pending: None,
             })
             .collect()
+    }
+
+    /// How many of this node's plans (as coordinator) re-planned only the primitives that
+    /// changed (see `scheduler::Model`).
+    pub fn plans_made_alone(&self) -> u64 {
+        self.alone_plans
     }
 
     /// The cluster as this node knows it.

@@ -406,6 +406,38 @@ fn a_failed_monitor_is_recovered_and_counted() {
     assert!(h.m.values().map(|m| m.alerts).sum::<usize>() > 0);
 }
 
+/// A resource in no group, clone, colocation or order (a VM) whose monitor fails: the
+/// coordinator re-plans it alone from its kept model (debug builds check every such plan
+/// against planning the whole copy), and it is recovered where it ran.
+#[test]
+fn a_failed_monitor_of_a_standalone_resource_is_replanned_alone() {
+    let vm = r#"<primitive id="vm" class="ocf" provider="crm-lite" type="mgmt-api"><operations><op id="vm-mon" name="monitor" interval="10s"/></operations></primitive>"#;
+    let xml = cib(3, 1).replacen(
+        "<clone id=\"db-clone\">",
+        &format!("{vm}<clone id=\"db-clone\">"),
+        1,
+    );
+    assert!(xml.contains("id=\"vm\""));
+    let mut h = Harness::new(7, 3, 0, Some(&xml));
+    converged(&mut h);
+    // Every recurring monitor has answered once (the first answer is a new entry).
+    let until = h.now + 30_000;
+    run_until(&mut h, until);
+    let on = where_is(&h, "vm")[0].clone();
+    let i: u32 = on.trim_start_matches('n').parse().unwrap_or(0);
+    let before = h.node(1).plans_made_alone();
+    h.world.get_mut(&i).map(|w| w.remove("vm"));
+    let until = h.now + 15_000;
+    run_until(&mut h, until);
+    converged(&mut h);
+    assert_eq!(where_is(&h, "vm"), vec![on], "recovered where it ran");
+    assert!(
+        h.node(1).plans_made_alone() > before,
+        "the coordinator re-planned vm alone\n{}",
+        h.tail(40)
+    );
+}
+
 #[test]
 fn a_minority_stops_its_resources_and_fences_nobody() {
     let mut h = Harness::new(8, 5, 0, Some(&cib(5, 1)));

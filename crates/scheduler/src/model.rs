@@ -18,6 +18,7 @@
 //! the same way, unless a rule or colocation of the configuration reads that attribute.
 //! Any other result or attribute, or one that moves it, makes the next plan a whole one
 //! ([`Stats`] counts both).
+use cib::status::{ExecStatus, LrmOp, ResourceHistory};
 use cib::tree::{Document, ElementId};
 use cib::{Cib, Diagnostic};
 
@@ -327,19 +328,11 @@ impl Model {
         let Some(history) = history else {
             return Err(invalid(diagnostics));
         };
-        let list = &mut self.cib.status.nodes[ni].resources;
-        match list.iter().position(|h| h.element == lr) {
-            Some(k) => list[k] = history,
-            None => list.push(history),
-        }
-        if let Some(s) = &mut self.session {
-            let h = list.iter().find(|h| h.element == lr);
-            s.note_times(
-                h.into_iter()
-                    .flat_map(|h| h.ops.iter().filter_map(|o| o.last_rc_change)),
-            );
-        }
-        self.changed_alone(Some(op.rsc));
+        let at = self.cib.status.nodes[ni]
+            .resources
+            .iter()
+            .position(|h| h.element == lr);
+        self.take_history(ni, at, history);
         Ok(())
     }
 
@@ -504,16 +497,32 @@ impl Model {
                 diagnostics,
             });
         };
+        self.take_history(ni, at, history);
+        Ok(())
+    }
+
+    /// Put `history` in node `ni`'s list (in place of entry `at`, or last) and note its
+    /// resource as changed, unless it plans as the entry it replaces (a recurring
+    /// monitor's repeated success).
+    fn take_history(
+        &mut self,
+        ni: usize,
+        at: Option<usize>,
+        history: cib::status::ResourceHistory,
+    ) {
+        let list = &mut self.cib.status.nodes[ni].resources;
+        let alike = at.is_some_and(|k| plans_alike(&list[k], &history));
+        let rsc = history.id.as_str().to_owned();
         if let Some(s) = &mut self.session {
             s.note_times(history.ops.iter().filter_map(|o| o.last_rc_change));
         }
-        let list = &mut self.cib.status.nodes[ni].resources;
         match at {
             Some(k) => list[k] = history,
             None => list.push(history),
         }
-        self.changed_alone(Some(rsc));
-        Ok(())
+        if !alike {
+            self.changed_alone(Some(&rsc));
+        }
     }
 
     /// Take `node`'s transient attributes as `from` has them now (each one that differs,
@@ -610,4 +619,64 @@ fn copy_element(
         copy_element(doc, copy, from, c);
     }
     copy
+}
+
+/// Whether two histories of a resource on a node plan alike: the same state, the same
+/// operations (by id) with the same results, digests and migration, the same failure
+/// times, in the same order of call ids. They may differ in call ids, run and
+/// execution times, and the order of the entries: a recurring monitor's repeated
+/// success, recorded again, differs from the last in nothing the scheduler reads.
+fn plans_alike(a: &ResourceHistory, b: &ResourceHistory) -> bool {
+    fn failed(h: &ResourceHistory) -> Vec<&str> {
+        h.state
+            .failed_ops
+            .iter()
+            .map(|&k| h.ops[k].id.as_str())
+            .collect()
+    }
+    fn order(h: &ResourceHistory) -> Vec<(&str, bool)> {
+        let pending = |o: &LrmOp| o.status == ExecStatus::Pending || o.call_id < 0;
+        let mut o: Vec<&LrmOp> = h.ops.iter().collect();
+        o.sort_by_key(|o| (pending(o), o.call_id));
+        o.iter().map(|o| (o.id.as_str(), o.call_id < 0)).collect()
+    }
+    type Key<'a> = (
+        (&'a str, i32, ExecStatus, u64, i32),
+        (
+            &'a Option<String>,
+            Option<i64>,
+            &'a Option<(String, String)>,
+            &'a Option<String>,
+        ),
+        [&'a Option<String>; 4],
+    );
+    fn key<'a>(o: &'a LrmOp, failed: &[&str]) -> Key<'a> {
+        let time = o.last_rc_change.filter(|_| failed.contains(&o.id.as_str()));
+        (
+            (&o.operation, o.rc, o.status, o.interval_ms, o.expected_rc),
+            (&o.exit_reason, time, &o.migrate, &o.on_node),
+            [
+                &o.op_digest,
+                &o.op_restart_digest,
+                &o.op_force_restart,
+                &o.op_secure_digest,
+            ],
+        )
+    }
+    let (sa, sb) = (&a.state, &b.state);
+    let fa = failed(a);
+    a.id == b.id
+        && (&a.class, &a.provider, &a.agent) == (&b.class, &b.provider, &b.agent)
+        && (sa.role, sa.failed, sa.stop_failed, &sa.pending)
+            == (sb.role, sb.failed, sb.stop_failed, &sb.pending)
+        && (sa.partial_migration, sa.migrated_away) == (sb.partial_migration, sb.migrated_away)
+        && a.ops.len() == b.ops.len()
+        && fa == failed(b)
+        && order(a) == order(b)
+        && a.ops.iter().all(|o| {
+            b.ops
+                .iter()
+                .find(|p| p.id == o.id)
+                .is_some_and(|p| key(o, &fa) == key(p, &fa))
+        })
 }
