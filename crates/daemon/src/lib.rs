@@ -1203,10 +1203,7 @@ impl Node {
             el.set_attr("have-quorum", if self.quorate { "1" } else { "0" });
             el.set_attr("dc-uuid", &dc);
         }
-        let deadline = self
-            .quorate_since
-            .map(|t| t.saturating_add(self.opts.dc_deadtime_ms));
-        let pending = deadline.is_none_or(|t| self.now < t);
+        let pending = self.pending();
         for (name, peer) in &self.peers {
             let id = self.cib_node_id(&self.cfg, name);
             let attrs: &[(&str, &str)] = match peer {
@@ -1251,14 +1248,18 @@ impl Node {
         }
     }
 
-    /// What [`Node::plan_doc`] lays over `doc` now.
-    fn view(&self) -> View {
+    /// Whether never-seen nodes are still pending (before `dc-deadtime` after quorum).
+    fn pending(&self) -> bool {
         let deadline = self
             .quorate_since
             .map(|t| t.saturating_add(self.opts.dc_deadtime_ms));
+        deadline.is_none_or(|t| self.now < t)
+    }
+
+    /// What [`Node::plan_doc`] lays over `doc` now.
+    fn view(&self) -> View {
         // Only never-seen nodes read it.
-        let pending = deadline.is_none_or(|t| self.now < t)
-            && self.peers.values().any(|p| *p == Peer::Unseen);
+        let pending = self.pending() && self.peers.values().any(|p| *p == Peer::Unseen);
         let peers = self.peers.iter().map(|(n, p)| (n.clone(), *p)).collect();
         (self.quorate, peers, pending)
     }

@@ -474,19 +474,36 @@ impl Model {
         let lrm = self.child_or_append(state, "lrm", &[("id", &node_id)]);
         let resources = self.child_or_append(lrm, "lrm_resources", &[]);
         let old = self.child_with_id(resources, "lrm_resource", rsc);
-        if let Some(old) = old {
-            self.doc.detach(old);
-        }
         let list = &mut self.cib.status.nodes[ni].resources;
         let at = old.and_then(|o| list.iter().position(|h| h.element == o));
-        let Some(source) = source else {
-            if let Some(k) = at {
-                list.remove(k);
+        let (old, source) = match (old, source) {
+            (None, None) => return Ok(()),
+            (Some(old), None) => {
+                self.doc.detach(old);
+                if let Some(k) = at {
+                    list.remove(k);
+                }
+                self.changed_alone(Some(rsc));
+                return Ok(());
             }
-            self.changed_alone(Some(rsc));
-            return Ok(());
+            (old, Some(source)) => (old, source),
         };
-        let lr = copy_element(&mut self.doc, resources, from, source);
+        // In place (the entries keep their order, which binds clone instances), or last.
+        let lr = match old {
+            Some(lr) => {
+                for c in self.doc.children(lr).collect::<Vec<_>>() {
+                    self.doc.detach(c);
+                }
+                for (k, v) in from.get(source).attrs.iter() {
+                    self.doc.get_mut(lr).set_attr(k, v);
+                }
+                for c in from.children(source) {
+                    copy_element(&mut self.doc, lr, from, c);
+                }
+                lr
+            }
+            None => copy_element(&mut self.doc, resources, from, source),
+        };
         let (history, diagnostics) = cib::lower_history(&self.file, &self.doc, lr);
         let Some(history) = history.filter(|_| !diagnostics.iter().any(Diagnostic::is_error))
         else {

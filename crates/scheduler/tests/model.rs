@@ -1,5 +1,6 @@
 //! `Model` (re-planning after one operation result, the CIB kept in memory) gives the plan
 //! that parsing the updated CIB from scratch gives.
+use cib::status::ResourceHistory;
 use scheduler::{Input, Model, OpResult, Plan};
 
 const NOW: i64 = 1_700_000_100;
@@ -34,24 +35,25 @@ fn model() -> Model {
     Model::new(parsed, input())
 }
 
-/// A running primitive's recurring monitor on an online node: (node, rsc, class, agent,
-/// provider, monitor op id, interval).
-fn running_monitor(model: &Model) -> (String, String, String, String, Option<String>, String, u64) {
-    let cib = model.cib();
-    for ns in &cib.status.nodes {
-        if !ns.online() {
-            continue;
-        }
-        for h in &ns.resources {
-            if h.state.failed || !h.state.role.is_active() || h.id.as_str().contains(':') {
-                continue;
-            }
-            if let Some(op) = h
+/// An active history with a recurring monitor on an online node: (node, rsc, class,
+/// agent, provider, monitor op id, interval).
+type Entry = (String, String, String, String, Option<String>, String, u64);
+
+/// Every [`Entry`] of the status whose history `keep` accepts, in status order.
+fn monitor_entries(cib: &cib::Cib, keep: impl Fn(&ResourceHistory) -> bool) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for ns in cib.status.nodes.iter().filter(|ns| ns.online()) {
+        for h in ns
+            .resources
+            .iter()
+            .filter(|h| h.state.role.is_active() && keep(h))
+        {
+            let monitor = h
                 .ops
                 .iter()
-                .find(|o| o.operation == "monitor" && o.interval_ms > 0)
-            {
-                return (
+                .find(|o| o.operation == "monitor" && o.interval_ms > 0);
+            if let Some(op) = monitor {
+                out.push((
                     ns.uname.as_str().to_owned(),
                     h.id.as_str().to_owned(),
                     h.class.clone().unwrap_or_default(),
@@ -59,11 +61,20 @@ fn running_monitor(model: &Model) -> (String, String, String, String, Option<Str
                     h.provider.clone(),
                     op.id.clone(),
                     op.interval_ms,
-                );
+                ));
             }
         }
     }
-    panic!("the generated CIB has no running primitive with a recurring monitor");
+    out
+}
+
+/// A running primitive's recurring monitor on an online node (no clone instance).
+fn running_monitor(model: &Model) -> Entry {
+    let keep = |h: &ResourceHistory| !h.state.failed && !h.id.as_str().contains(':');
+    monitor_entries(model.cib(), keep)
+        .into_iter()
+        .next()
+        .expect("the generated CIB has a running primitive with a recurring monitor")
 }
 
 fn op_attrs(id: &str, operation: &str, interval: u64, rc: i32, call: u32) -> Vec<(String, String)> {
@@ -372,30 +383,7 @@ fn results_one_after_another_replan_as_the_updated_cib_does() {
             .filter(|ns| ns.online())
             .map(|ns| ns.uname.as_str().to_owned())
             .collect();
-        let mut found = Vec::new();
-        for ns in cib.status.nodes.iter().filter(|ns| ns.online()) {
-            for h in &ns.resources {
-                if !h.state.role.is_active() || h.id.as_str().contains(':') {
-                    continue;
-                }
-                let Some(op) = h
-                    .ops
-                    .iter()
-                    .find(|o| o.operation == "monitor" && o.interval_ms > 0)
-                else {
-                    continue;
-                };
-                found.push((
-                    ns.uname.as_str().to_owned(),
-                    h.id.as_str().to_owned(),
-                    h.class.clone().unwrap_or_default(),
-                    h.agent.clone().unwrap_or_default(),
-                    h.provider.clone(),
-                    op.id.clone(),
-                    op.interval_ms,
-                ));
-            }
-        }
+        let found = monitor_entries(cib, |h| !h.id.as_str().contains(':'));
         // Most from top-level primitives (they may be re-planned alone), the rest from
         // anything (group members, constrained ones).
         let top: std::collections::HashSet<&str> = cib
@@ -514,9 +502,7 @@ fn results_one_after_another_replan_as_the_updated_cib_does() {
 
 /// A running top-level primitive that no constraint names and the plan leaves alone, with
 /// its recurring monitor (as [`running_monitor`]).
-fn standalone_monitor(
-    model: &mut Model,
-) -> (String, String, String, String, Option<String>, String, u64) {
+fn standalone_monitor(model: &mut Model) -> Entry {
     let acted: std::collections::HashSet<String> =
         model.plan().actions.iter().map(|a| a.rsc.clone()).collect();
     let cib = model.cib();
@@ -550,35 +536,14 @@ fn standalone_monitor(
             _ => None,
         })
         .collect();
-    for ns in cib.status.nodes.iter().filter(|ns| ns.online()) {
-        for h in &ns.resources {
-            let id = h.id.as_str();
-            if h.state.failed
-                || !h.state.role.is_active()
-                || !top.contains(id)
-                || named.contains(id)
-                || acted.contains(id)
-            {
-                continue;
-            }
-            if let Some(op) = h
-                .ops
-                .iter()
-                .find(|o| o.operation == "monitor" && o.interval_ms > 0)
-            {
-                return (
-                    ns.uname.as_str().to_owned(),
-                    id.to_owned(),
-                    h.class.clone().unwrap_or_default(),
-                    h.agent.clone().unwrap_or_default(),
-                    h.provider.clone(),
-                    op.id.clone(),
-                    op.interval_ms,
-                );
-            }
-        }
-    }
-    panic!("no standalone primitive with a recurring monitor");
+    let keep = |h: &ResourceHistory| {
+        let id = h.id.as_str();
+        !h.state.failed && top.contains(id) && !named.contains(id) && !acted.contains(id)
+    };
+    monitor_entries(cib, keep)
+        .into_iter()
+        .next()
+        .expect("a standalone primitive with a recurring monitor")
 }
 
 /// A failure as the controller records it (the entry, its fail count, its last failure)
