@@ -222,42 +222,17 @@ mod replan {
         }
     }
 
-    /// A top-level primitive that no colocation or order names.
-    fn alone(cib: &cib::Cib) -> Entry {
-        let mut named: std::collections::HashSet<&str> = Default::default();
-        fn sets(s: &[cib::model::ResourceSet]) -> impl Iterator<Item = &str> {
-            s.iter().flat_map(|s| s.members.iter().map(|m| m.as_str()))
-        }
-        for c in &cib.colocations {
-            named.extend(c.rsc.iter().chain(&c.with_rsc).map(|r| r.as_str()));
-            named.extend(sets(&c.sets));
-        }
-        for o in &cib.orders {
-            named.extend(o.first.iter().chain(&o.then).map(|r| r.as_str()));
-            named.extend(sets(&o.sets));
-        }
-        let top: std::collections::HashSet<&str> = cib
-            .resources
-            .iter()
-            .filter_map(|r| match r {
-                cib::model::Resource::Primitive(p) if !p.is_fencing() => Some(p.id.as_str()),
-                _ => None,
-            })
-            .collect();
-        running_monitor_of(cib, |id| top.contains(id) && !named.contains(id))
-    }
-
     /// One result recorded in the model in memory (which has planned before), and the
     /// plan; `alone`: whether the result must have been re-planned alone.
     fn bench_model(
         bencher: Bencher<'_, '_>,
         size: &str,
-        entry: impl Fn(&cib::Cib) -> Entry,
+        entry: impl Fn(&Model) -> Entry,
         alone: bool,
     ) {
         let mut model = Model::new(parsed(size, true), INPUT);
-        let entry = entry(model.cib());
         model.plan();
+        let entry = entry(&model);
         let mut probe = model.clone();
         record(&mut probe, &entry);
         probe.plan();
@@ -272,11 +247,13 @@ mod replan {
 
     #[divan::bench(args = SIZES.iter())]
     fn model(bencher: Bencher<'_, '_>, size: &&str) {
-        bench_model(bencher, size, running_monitor, false);
+        bench_model(bencher, size, |m: &Model| running_monitor(m.cib()), false);
     }
 
     #[divan::bench(args = SIZES.iter())]
     fn model_alone(bencher: Bencher<'_, '_>, size: &&str) {
+        // A top-level primitive in no colocation or order (a VM).
+        let alone = |m: &Model| running_monitor_of(m.cib(), |id| m.stands_alone(id));
         bench_model(bencher, size, alone, true);
     }
 

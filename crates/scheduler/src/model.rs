@@ -118,6 +118,22 @@ struct Session {
 }
 
 impl Session {
+    /// Resource `rsc`'s arena entry when it stands alone: a top-level primitive, not a
+    /// fencing device or an orphan, in no colocation or order.
+    fn alone(&self, rsc: &str) -> Option<usize> {
+        let ws = &self.ws;
+        let i = ws.find(rsc)?;
+        let r = &ws.rscs[i];
+        let alone = r.kind == Kind::Primitive
+            && r.parent.is_none()
+            && !r.orphan
+            && !r.is_fencing
+            && r.this_with.is_empty()
+            && r.with_this.is_empty()
+            && !ws.orders.iter().any(|o| o.first == i || o.then == i);
+        alone.then_some(i)
+    }
+
     fn new(doc: &Document, cib: &Cib, input: &Input) -> Session {
         let mut ws = WorkingSet::build(cib, input);
         ws.log = Some(AssignLog::default());
@@ -189,21 +205,11 @@ impl Session {
     /// Re-plan resource `rsc` alone after its history changed in `cib`. False when that
     /// is not enough (the session is then to be dropped: it may be half updated).
     fn update(&mut self, cib: &Cib, input: &Input, rsc: &str) -> bool {
-        let ws = &mut self.ws;
-        let Some(i) = ws.find(rsc) else {
+        let Some(i) = self.alone(rsc) else {
             return false;
         };
+        let ws = &mut self.ws;
         let r = &ws.rscs[i];
-        let alone = r.kind == Kind::Primitive
-            && r.parent.is_none()
-            && !r.orphan
-            && !r.is_fencing
-            && r.this_with.is_empty()
-            && r.with_this.is_empty()
-            && !ws.orders.iter().any(|o| o.first == i || o.then == i);
-        if !alone {
-            return false;
-        }
         let (assigned, next_role, managed) = (r.assigned, r.next_role, r.managed);
         ws.renew(cib, input, i)
             && crate::assign::reassign(ws, i, (assigned, next_role))
@@ -438,6 +444,15 @@ impl Model {
                 self.changed.clear();
             }
         }
+    }
+
+    /// Whether a change to resource `rsc` can be re-planned for it alone (it is a
+    /// top-level primitive, not a fencing device, in no colocation or order), as the
+    /// working set of the kept plan sees it (false before the first plan).
+    pub fn stands_alone(&self, rsc: &str) -> bool {
+        self.session
+            .as_ref()
+            .is_some_and(|s| s.alone(rsc).is_some())
     }
 
     /// The plan last made, if it still holds (no change since).

@@ -98,6 +98,11 @@ fn op_attrs(id: &str, operation: &str, interval: u64, rc: i32, call: u32) -> Vec
     .collect()
 }
 
+/// Record `attrs` on node `on` for the resource of entry `e`.
+fn record_entry(model: &mut Model, on: &str, e: &Entry, attrs: &[(String, String)]) {
+    record(model, on, &e.1, &e.2, &e.3, e.4.as_deref(), attrs);
+}
+
 fn record(
     model: &mut Model,
     node: &str,
@@ -132,29 +137,22 @@ fn a_failed_monitor_replans_as_the_updated_cib_does() {
         from_scratch(&model),
         "the model plans as the CIB before any result"
     );
-    let (node, rsc, class, agent, provider, op_id, interval) = running_monitor(&model);
-    let attrs = op_attrs(&op_id, "monitor", interval, 7, 100_000);
-    record(
-        &mut model,
-        &node,
-        &rsc,
-        &class,
-        &agent,
-        provider.as_deref(),
-        &attrs,
-    );
+    let e = running_monitor(&model);
+    let (node, rsc) = (&e.0, &e.1);
+    let attrs = op_attrs(&e.5, "monitor", e.6, 7, 100_000);
+    record_entry(&mut model, node, &e, &attrs);
     let after = model.plan().clone();
     assert_ne!(
         before, after,
         "a failed monitor of {rsc} on {node} changes the plan"
     );
     assert!(
-        after.actions.iter().any(|a| a.rsc == rsc),
+        after.actions.iter().any(|a| a.rsc == *rsc),
         "{rsc} is recovered: {:?}",
         after
             .actions
             .iter()
-            .filter(|a| a.rsc == rsc)
+            .filter(|a| a.rsc == *rsc)
             .collect::<Vec<_>>()
     );
     assert_eq!(after, from_scratch(&model));
@@ -406,7 +404,8 @@ fn results_one_after_another_replan_as_the_updated_cib_does() {
         picked.extend(rest.into_iter().step_by(3).take(others));
         let picked: Vec<_> = picked.into_iter().cloned().collect();
         let mut call = 200_000;
-        for (k, (node, rsc, class, agent, provider, op_id, interval)) in picked.iter().enumerate() {
+        for (k, e) in picked.iter().enumerate() {
+            let (node, rsc, op_id, interval) = (&e.0, &e.1, &e.5, &e.6);
             let what = RESULTS[(k + seed as usize) % RESULTS.len()];
             // Time moves on now and then (failures with a failure-timeout expire).
             if k % 3 == 1 {
@@ -447,15 +446,7 @@ fn results_one_after_another_replan_as_the_updated_cib_does() {
                     (other, op_attrs(&last, "monitor", 0, rc, call))
                 }
             };
-            record(
-                &mut model,
-                on,
-                rsc,
-                class,
-                agent,
-                provider.as_deref(),
-                &attrs,
-            );
+            record_entry(&mut model, on, e, &attrs);
             let got = model.plan().clone();
             assert_eq!(
                 got,
@@ -497,50 +488,18 @@ fn results_one_after_another_replan_as_the_updated_cib_does() {
         total.alone >= 25 && total.whole >= 15,
         "both ways are exercised: {total:?}"
     );
-    eprintln!("XSTATS {total:?}");
 }
 
-/// A running top-level primitive that no constraint names and the plan leaves alone, with
-/// its recurring monitor (as [`running_monitor`]).
+/// A running primitive that stands alone (`Model::stands_alone`) and that the plan leaves
+/// alone, with its recurring monitor (as [`running_monitor`]).
 fn standalone_monitor(model: &mut Model) -> Entry {
     let acted: std::collections::HashSet<String> =
         model.plan().actions.iter().map(|a| a.rsc.clone()).collect();
-    let cib = model.cib();
-    let mut named = std::collections::HashSet::new();
-    for c in &cib.colocations {
-        named.extend(
-            c.rsc
-                .iter()
-                .chain(&c.with_rsc)
-                .map(|r| r.as_str().to_owned()),
-        );
-        named.extend(
-            c.sets
-                .iter()
-                .flat_map(|s| s.members.iter().map(|m| m.as_str().to_owned())),
-        );
-    }
-    for o in &cib.orders {
-        named.extend(o.first.iter().chain(&o.then).map(|r| r.as_str().to_owned()));
-        named.extend(
-            o.sets
-                .iter()
-                .flat_map(|s| s.members.iter().map(|m| m.as_str().to_owned())),
-        );
-    }
-    let top: std::collections::HashSet<&str> = cib
-        .resources
-        .iter()
-        .filter_map(|r| match r {
-            cib::model::Resource::Primitive(p) if !p.is_fencing() => Some(p.id.as_str()),
-            _ => None,
-        })
-        .collect();
     let keep = |h: &ResourceHistory| {
         let id = h.id.as_str();
-        !h.state.failed && top.contains(id) && !named.contains(id) && !acted.contains(id)
+        !h.state.failed && model.stands_alone(id) && !acted.contains(id)
     };
-    monitor_entries(cib, keep)
+    monitor_entries(model.cib(), keep)
         .into_iter()
         .next()
         .expect("a standalone primitive with a recurring monitor")
@@ -554,7 +513,8 @@ fn a_counted_failure_of_a_standalone_primitive_is_replanned_alone_unless_a_rule_
     for rule_reads in [false, true] {
         let mut xml = generated();
         let mut probe = Model::new(cib::parse("gen.xml", &xml), input());
-        let (node, rsc, class, agent, provider, op_id, interval) = standalone_monitor(&mut probe);
+        let e = standalone_monitor(&mut probe);
+        let (node, rsc, interval) = (&e.0, &e.1, e.6);
         let count = format!("fail-count-{rsc}#monitor_{interval}");
         if rule_reads {
             let rule = format!(
@@ -568,28 +528,20 @@ fn a_counted_failure_of_a_standalone_primitive_is_replanned_alone_unless_a_rule_
         assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
         let mut model = Model::new(parsed, input());
         let before = model.plan().clone();
-        let attrs = op_attrs(&op_id, "monitor", interval, 7, 300_000);
-        record(
-            &mut model,
-            &node,
-            &rsc,
-            &class,
-            &agent,
-            provider.as_deref(),
-            &attrs,
-        );
+        let attrs = op_attrs(&e.5, "monitor", interval, 7, 300_000);
+        record_entry(&mut model, node, &e, &attrs);
         model
-            .record_attribute(&node, &count, Some("1"))
+            .record_attribute(node, &count, Some("1"))
             .expect("records");
         model
             .record_attribute(
-                &node,
+                node,
                 &format!("last-failure-{rsc}#monitor_{interval}"),
                 Some("1700000090"),
             )
             .expect("records");
         let after = model.plan().clone();
-        let recovers = |p: &Plan| p.actions.iter().any(|a| a.rsc == rsc);
+        let recovers = |p: &Plan| p.actions.iter().any(|a| a.rsc == *rsc);
         assert!(!recovers(&before) && recovers(&after), "{rsc} recovers");
         assert_eq!(after, from_scratch(&model));
         let want = if rule_reads { (2, 0) } else { (1, 1) };
@@ -609,23 +561,16 @@ fn a_history_and_attributes_synced_from_another_copy_plan_as_that_copy() {
     let mut copy = model();
     let mut kept = model();
     kept.plan();
-    let (node, rsc, class, agent, provider, op_id, interval) = standalone_monitor(&mut copy);
-    let attrs = op_attrs(&op_id, "monitor", interval, 7, 400_000);
-    record(
-        &mut copy,
-        &node,
-        &rsc,
-        &class,
-        &agent,
-        provider.as_deref(),
-        &attrs,
-    );
+    let e = standalone_monitor(&mut copy);
+    let (node, rsc, interval) = (&e.0, &e.1, e.6);
+    let attrs = op_attrs(&e.5, "monitor", interval, 7, 400_000);
+    record_entry(&mut copy, node, &e, &attrs);
     let count = format!("fail-count-{rsc}#monitor_{interval}");
-    copy.record_attribute(&node, &count, Some("2"))
+    copy.record_attribute(node, &count, Some("2"))
         .expect("records");
-    kept.sync_history(&node, &rsc, copy.document())
+    kept.sync_history(node, rsc, copy.document())
         .expect("syncs");
-    kept.sync_attributes(&node, copy.document()).expect("syncs");
+    kept.sync_attributes(node, copy.document()).expect("syncs");
     let synced = kept.plan().clone();
     assert_eq!(kept.stats().alone, 1, "re-planned alone");
     assert_eq!(synced, *copy.plan());
@@ -651,7 +596,7 @@ fn a_history_and_attributes_synced_from_another_copy_plan_as_that_copy() {
         d
     };
     cleaned.plan();
-    cleaned.sync_history(&node, &rsc, &doc).expect("syncs");
+    cleaned.sync_history(node, rsc, &doc).expect("syncs");
     let after = cleaned.plan().clone();
     assert_eq!(after, from_scratch(&cleaned));
     assert!(
