@@ -208,28 +208,151 @@ pub fn parse_lean_reader(file: &str, r: impl std::io::Read) -> Option<Cib> {
     let mut folded = lower::Folded::new();
     let mut bad = false;
     let (doc, syntax) = Document::parse_reader_folding(r, |doc, id| {
-        if !is_histories(doc, id) {
-            return;
+        fold_histories(file, doc, id, &mut folded, &mut bad)
+    })?;
+    if bad {
+        return None;
+    }
+    lean_model(file, doc, syntax, folded)
+}
+
+/// What [`parse_lean_reader`]'s reader does as each element closes: a node's
+/// `<lrm_resources>` is lowered into `folded` and dropped from the tree (`bad` when a
+/// history has an error).
+fn fold_histories(
+    file: &str,
+    doc: &mut Document,
+    id: tree::ElementId,
+    folded: &mut lower::Folded,
+    bad: &mut bool,
+) {
+    if !is_histories(doc, id) {
+        return;
+    }
+    let mut histories = Vec::new();
+    for lr in doc.children(id) {
+        let (h, diags) = lower_history(file, doc, lr);
+        *bad |= diags.iter().any(Diagnostic::is_error);
+        histories.extend(h);
+    }
+    if doc.drop_descendants(id) {
+        // The elements are gone: each history is found by its node's.
+        for h in &mut histories {
+            h.element = id;
+            h.ops.iter_mut().for_each(|o| o.element = id);
         }
-        let mut histories = Vec::new();
-        for lr in doc.children(id) {
-            let (h, diags) = lower_history(file, doc, lr);
-            bad |= diags.iter().any(Diagnostic::is_error);
-            histories.extend(h);
+        folded.insert(id, histories);
+    }
+}
+
+/// Where a later part of a CIB's text may start, in `window` (a piece of the text): before
+/// the first `<node_state` tag, an element of the status section read apart from what
+/// comes before it by [`parse_lean_parts`]. A place inside a comment, a tag or a CDATA
+/// section is found out there, where the part before it ends in the middle of one.
+pub fn part_boundary(window: &[u8]) -> Option<usize> {
+    const TAG: &[u8] = b"<node_state";
+    (0..window.len()).find(|&at| {
+        window[at..].starts_with(TAG)
+            && window
+                .get(at + TAG.len())
+                .is_some_and(|&b| b.is_ascii_whitespace() || b == b'>' || b == b'/')
+    })
+}
+
+/// A CIB's text read in parts, not in one: see [`parse_lean_parts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotSplit;
+
+/// [`parse_lean_reader`] on a text cut into consecutive parts, each read on a thread of
+/// its own: `parts` gives each part's reader with the byte offset where it starts (the
+/// first at 0; every later one where [`part_boundary`] found one). The model is the one
+/// [`parse_lean_reader`] makes of the whole text; `Err(NotSplit)` when the cuts are not
+/// between the status section's elements (a cut in a comment, or outside the status
+/// section): read it whole.
+pub fn parse_lean_parts<R: std::io::Read + Send>(
+    file: &str,
+    parts: Vec<(usize, R)>,
+) -> Result<Option<Cib>, NotSplit> {
+    // Every later part is read as if inside the status section, from these tags.
+    const OPEN: &str = "<cib><status>";
+    let (root, inner) = (tree::ElementId::new(0), tree::ElementId::new(1));
+    if parts.len() < 2 {
+        return Err(NotSplit);
+    }
+    let last = parts.len() - 1;
+    let read = |(k, (start, r)): (usize, (usize, R))| {
+        let mut folded = lower::Folded::new();
+        let mut bad = false;
+        let fold = |doc: &mut Document, id| fold_histories(file, doc, id, &mut folded, &mut bad);
+        let read = if k == 0 {
+            Document::parse_reader_part(r, fold)
+        } else {
+            Document::parse_reader_part(std::io::Read::chain(OPEN.as_bytes(), r), fold)
+        };
+        (start, read, folded, bad, k == last)
+    };
+    let mut read: Vec<_> = std::thread::scope(|s| {
+        let mut parts = parts.into_iter().enumerate();
+        let first = parts.next();
+        let others: Vec<_> = parts.map(|p| s.spawn(move || read(p))).collect();
+        let first = first.map(read);
+        first
+            .into_iter()
+            .chain(
+                others
+                    .into_iter()
+                    .map(|h| h.join().expect("a part's reader")),
+            )
+            .collect()
+    });
+    let (_, first, mut folded, mut bad, _) = read.remove(0);
+    // A part that does not read (a read error) is read whole for the reason. A syntax
+    // error may be a cut in a comment: the whole text tells.
+    let Some((mut doc, syntax, open)) = first else {
+        return Ok(None);
+    };
+    // The first part must end inside the status section, right below the root.
+    let status = match open[..] {
+        [cib, status]
+            if syntax.is_none()
+                && doc.root() == Some(cib)
+                && doc.get(cib).name == "cib"
+                && doc.get(status).name == "status" =>
+        {
+            status
         }
-        if doc.drop_descendants(id) {
-            // The elements are gone: each history is found by its node's.
+        _ => return Err(NotSplit),
+    };
+    for (start, part, part_folded, part_bad, is_last) in read {
+        let Some((part, syntax, open)) = part else {
+            return Ok(None);
+        };
+        // A later part ends inside the status section too, or, the last, at the end.
+        let ends = if is_last {
+            open.is_empty()
+        } else {
+            open == [root, inner]
+        };
+        if syntax.is_some() || !ends {
+            return Err(NotSplit);
+        }
+        let shift = doc
+            .graft(status, part, inner, OPEN.len(), start)
+            .ok_or(NotSplit)?;
+        for (id, mut histories) in part_folded {
+            let id = tree::ElementId::new(id.index() as u32 + shift);
             for h in &mut histories {
                 h.element = id;
                 h.ops.iter_mut().for_each(|o| o.element = id);
             }
             folded.insert(id, histories);
         }
-    })?;
-    if bad {
-        return None;
+        bad |= part_bad;
     }
-    lean_model(file, doc, syntax, folded)
+    if bad {
+        return Ok(None);
+    }
+    Ok(lean_model(file, doc, None, folded))
 }
 
 /// Whether `id` is an `<lrm_resources>` where [`parse`] reads one: in

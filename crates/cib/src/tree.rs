@@ -17,7 +17,11 @@ use quick_xml::{Reader, Writer};
 pub struct ElementId(u32);
 
 impl ElementId {
-    fn index(self) -> usize {
+    pub(crate) fn new(k: u32) -> ElementId {
+        ElementId(k)
+    }
+
+    pub(crate) fn index(self) -> usize {
         self.0 as usize
     }
 }
@@ -314,6 +318,9 @@ struct Builder {
     error: Option<SyntaxError>,
     /// Leave out text that is only whitespace (see [`Document::parse_reader_bare`]).
     skip_space: bool,
+    /// The input is one part of a longer text: elements still open at its end are not
+    /// an error (see [`Document::parse_reader_part`]).
+    partial: bool,
 }
 
 impl Builder {
@@ -418,7 +425,7 @@ impl Builder {
                 self.doc.push_node(self.stack.last().copied(), n);
             }
             Event::Eof => {
-                if !self.stack.is_empty() {
+                if !self.stack.is_empty() && !self.partial {
                     let name = &self.doc.get(self.stack[self.stack.len() - 1]).name;
                     self.error = Some(SyntaxError {
                         offset: end,
@@ -537,7 +544,7 @@ impl Document {
     /// memory beside the tree. `None` when `r` is not UTF-8, fails to read, or holds 4 GiB
     /// or more (then read it whole for a located message).
     pub fn parse_reader(r: impl std::io::Read) -> Option<(Document, Option<SyntaxError>)> {
-        Document::read_stream(r, false, |_, _| {})
+        Document::read_stream(r, false, false, |_, _| {}).map(|(doc, error, _)| (doc, error))
     }
 
     /// [`Document::parse_reader`] for a reader that wants the elements and their
@@ -549,14 +556,94 @@ impl Document {
         r: impl std::io::Read,
         on_close: impl FnMut(&mut Document, ElementId),
     ) -> Option<(Document, Option<SyntaxError>)> {
-        Document::read_stream(r, true, on_close)
+        Document::read_stream(r, true, false, on_close).map(|(doc, error, _)| (doc, error))
     }
 
+    /// [`Document::parse_reader_folding`] for one part of a text cut into consecutive
+    /// pieces: the elements still open where the part ends are given back (outermost
+    /// first) instead of being an error. A part that is not the first is read after an
+    /// opening tag of each element it lies in (see [`Document::graft`]).
+    pub fn parse_reader_part(
+        r: impl std::io::Read,
+        on_close: impl FnMut(&mut Document, ElementId),
+    ) -> Option<(Document, Option<SyntaxError>, Vec<ElementId>)> {
+        Document::read_stream(r, true, true, on_close)
+    }
+
+    /// Move what `part`'s element `inner` holds (its children, with their subtrees) to
+    /// the end of the children of this document's element `at`, as if it had been read
+    /// there. `part` was read from an opening tag of each element its text lies in (the
+    /// outermost first, one inside the other, `inner` the last) followed by that text;
+    /// `from` is where the text starts in the part's input and `start` where it starts
+    /// in the whole document (element offsets move by the difference). The moved
+    /// elements are numbered after this document's: `ElementId(k)` of `part` becomes
+    /// `ElementId(k + shift)`, and `shift` is given back. `None`, nothing moved, when
+    /// `part` holds anything besides the opening elements and what `inner` holds.
+    pub fn graft(
+        &mut self,
+        at: ElementId,
+        part: Document,
+        inner: ElementId,
+        from: usize,
+        start: usize,
+    ) -> Option<u32> {
+        if at.0 >= self.len || inner.0 >= part.len || part.top != [Node::Element(ElementId(0))] {
+            return None;
+        }
+        // The opening elements: each the only child of the one before.
+        for k in 0..inner.0 {
+            if part.get(ElementId(k)).children != [Node::Element(ElementId(k + 1))] {
+                return None;
+            }
+        }
+        // Every later element is inside `inner` (an element comes after its parent, so
+        // its parent is `inner` or one of them).
+        let inside = |k: u32| {
+            part.get(ElementId(k))
+                .parent
+                .is_some_and(|p| p.0 >= inner.0 && p.0 < k)
+        };
+        if !(inner.0 + 1..part.len).all(inside) || start < from {
+            return None;
+        }
+        let shift = self.len - (inner.0 + 1);
+        let renumber = |n: Node| match n {
+            Node::Element(id) => Node::Element(ElementId(id.0 + shift)),
+            other => other,
+        };
+        let mut elements = part.elements.into_iter().flatten();
+        let held = elements
+            .by_ref()
+            .take(inner.index() + 1)
+            .last()
+            .map(|e| e.children)
+            .unwrap_or_default();
+        for mut e in elements {
+            e.parent = e.parent.map(|p| {
+                if p == inner {
+                    at
+                } else {
+                    ElementId(p.0 + shift)
+                }
+            });
+            e.children = std::mem::take(&mut e.children)
+                .into_iter()
+                .map(renumber)
+                .collect();
+            e.offset = e.offset + start - from;
+            self.push_element(e);
+        }
+        self.get_mut(at)
+            .children
+            .extend(held.into_iter().map(renumber));
+        Some(shift)
+    }
     fn read_stream(
         r: impl std::io::Read,
         skip_space: bool,
+        partial: bool,
         mut on_close: impl FnMut(&mut Document, ElementId),
-    ) -> Option<(Document, Option<SyntaxError>)> {
+    ) -> Option<(Document, Option<SyntaxError>, Vec<ElementId>)> {
         let mut checked = Utf8Reader {
             inner: r,
             carry: Vec::new(),
@@ -568,6 +655,7 @@ impl Document {
         reader.config_mut().check_end_names = true;
         let mut b = Builder {
             skip_space,
+            partial,
             ..Builder::default()
         };
         let mut buf = Vec::new();
@@ -593,7 +681,7 @@ impl Document {
         if checked.bad || !checked.carry.is_empty() || u32::try_from(checked.total).is_err() {
             return None;
         }
-        Some((b.doc, b.error))
+        Some((b.doc, b.error, b.stack))
     }
 
     fn open(

@@ -311,3 +311,146 @@ fn folded_histories_keep_their_places_beside_ones_read_whole() {
     );
     assert_eq!(lean, full);
 }
+
+/// Every place [`cib::part_boundary`] finds in `text`.
+fn boundaries(text: &[u8]) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(k) = cib::part_boundary(&text[at..]) {
+        out.push(at + k);
+        at += k + 1;
+    }
+    out
+}
+
+/// `text` read in parts cut at `cuts`.
+fn in_parts(text: &[u8], cuts: &[usize]) -> Result<Option<cib::Cib>, cib::NotSplit> {
+    let starts: Vec<usize> = std::iter::once(0).chain(cuts.iter().copied()).collect();
+    let ends = starts.iter().skip(1).copied().chain([text.len()]);
+    let parts = starts
+        .iter()
+        .zip(ends)
+        .map(|(&s, e)| (s, &text[s..e]))
+        .collect();
+    cib::parse_lean_parts("f.xml", parts)
+}
+
+#[test]
+fn a_cib_read_in_parts_is_the_cib_read_in_one() {
+    // Cut before each node of the status section in turn, and before the second and the
+    // last at once: the same model as one reading, element numbers included.
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let suite = test_support::shared_dir(env!("CARGO_MANIFEST_DIR")).join("pacemaker-suite/xml");
+    let Ok(()) = test_support::require(suite.is_dir(), &format!("{} is absent", suite.display()))
+    else {
+        return;
+    };
+    let mut files = Vec::new();
+    for d in [
+        std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures")),
+        std::path::PathBuf::from(root).join("cib-examples"),
+        suite,
+    ] {
+        let mut dirs = vec![d];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+                let p = e.unwrap_or_else(|e| panic!("{e}")).path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "xml")
+                    && !p.to_string_lossy().ends_with(".metadata.xml")
+                {
+                    files.push(p);
+                }
+            }
+        }
+    }
+    files.sort();
+    let (mut cut, mut refused, mut none) = (0, 0, 0);
+    for path in files {
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let whole = cib::parse_lean_reader("f.xml", &bytes[..]);
+        let at = boundaries(&bytes);
+        let mut ways: Vec<Vec<usize>> = at.iter().skip(1).map(|&k| vec![k]).collect();
+        if at.len() > 2 {
+            ways.push(vec![at[1], at[at.len() - 1]]);
+        }
+        for cuts in ways {
+            match in_parts(&bytes, &cuts) {
+                Ok(parts) => {
+                    assert_eq!(parts, whole, "{} cut at {cuts:?}", path.display());
+                    cut += 1;
+                    none += usize::from(parts.is_none());
+                }
+                Err(cib::NotSplit) => {
+                    assert!(
+                        whole.is_none(),
+                        "{} cut at {cuts:?}: refused",
+                        path.display()
+                    );
+                    refused += 1;
+                }
+            }
+        }
+    }
+    // Refused: a cut where the whole reading finds an error (the parts cannot tell it
+    // from a cut in a comment), read whole by the caller.
+    assert!(
+        cut > 1000 && none > 0,
+        "{cut} read in parts ({none} with an error), {refused} refused"
+    );
+}
+
+#[test]
+fn a_cut_that_is_not_between_nodes_of_the_status_section_is_refused() {
+    let node = |id: u32| {
+        format!(
+            r#"<node_state id="{id}" uname="n{id}" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="{id}"><lrm_resources><lrm_resource id="A" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="A_last_0" operation_key="A_start_0" operation="start" transition-key="{id}:1:0:x" call-id="{id}" rc-code="0" op-status="0" interval="0"/></lrm_resource></lrm_resources></lrm></node_state>"#
+        )
+    };
+    let config = r#"<configuration><crm_config/><nodes><node id="1" uname="n1"/><node id="2" uname="n2"/></nodes><resources><primitive id="A" class="ocf" provider="heartbeat" type="Dummy"/></resources><constraints/></configuration>"#;
+    let cib = |status: String, config_first: bool| {
+        let (a, b) = if config_first {
+            (config.to_owned(), format!("<status>{status}</status>"))
+        } else {
+            (format!("<status>{status}</status>"), config.to_owned())
+        };
+        format!(
+            r#"<cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0">{a}{b}</cib>"#
+        )
+    };
+    // Between the nodes: read in parts, the same.
+    let good = cib(format!("{}{}", node(1), node(2)), true);
+    let cuts = boundaries(good.as_bytes());
+    assert_eq!(cuts.len(), 2);
+    let whole = cib::parse_lean_reader("f.xml", good.as_bytes()).expect("valid");
+    assert_eq!(in_parts(good.as_bytes(), &cuts[1..]), Ok(Some(whole)));
+    // In a comment, in a CDATA section, in an attribute's value: refused.
+    for wrap in [("<!-- ", " -->"), ("<![CDATA[", "]]>")] {
+        let text = cib(format!("{}{}{}{}", node(1), wrap.0, node(2), wrap.1), true);
+        let cuts = boundaries(text.as_bytes());
+        assert!(cib::parse_lean_reader("f.xml", text.as_bytes()).is_some());
+        assert_eq!(
+            in_parts(text.as_bytes(), &cuts[1..]),
+            Err(cib::NotSplit),
+            "{text}"
+        );
+    }
+    // The status section before the configuration: the last part holds more than nodes.
+    let text = cib(format!("{}{}", node(1), node(2)), false);
+    let cuts = boundaries(text.as_bytes());
+    assert!(cib::parse_lean_reader("f.xml", text.as_bytes()).is_some());
+    assert_eq!(in_parts(text.as_bytes(), &cuts[1..]), Err(cib::NotSplit));
+    // A node of the status section inside another element: refused too.
+    let text = cib(format!("{}<x>{}</x>", node(1), node(2)), true);
+    let cuts = boundaries(text.as_bytes());
+    assert_eq!(in_parts(text.as_bytes(), &cuts[1..]), Err(cib::NotSplit));
+    // A history with an error after the cut: no model, as read in one.
+    let bad = cib(
+        format!("{}{}", node(1), node(2).replace(" operation=\"start\"", "")),
+        true,
+    );
+    let cuts = boundaries(bad.as_bytes());
+    assert_eq!(cib::parse_lean_reader("f.xml", bad.as_bytes()), None);
+    assert_eq!(in_parts(bad.as_bytes(), &cuts[1..]), Ok(None));
+}

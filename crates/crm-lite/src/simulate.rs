@@ -63,7 +63,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         let name = file.display().to_string();
         let f =
             std::fs::File::open(file).with_context(|| format!("failed to read CIB from {name}"))?;
-        let cib = match cib::parse_lean_reader(&name, f) {
+        let cib = match read_lean(&name, &f)? {
             Some(cib) => cib,
             None => {
                 let b = std::fs::read(file)
@@ -92,6 +92,96 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     simulate_model(cib, args, &name)
+}
+
+/// A file smaller than this is read on one thread: below it, a second one gains little.
+const PART_MIN: u64 = 4 << 20;
+
+/// The model of CIB file `f` (named `name`) as [`cib::parse_lean_reader`] makes it,
+/// reading the file in as many parts as the machine has cores (at most four), each on a
+/// thread of its own: most of a large CIB is its status section, whose node elements
+/// read apart from each other. `None` when the CIB has an error.
+fn read_lean(name: &str, f: &std::fs::File) -> Result<Option<cib::Cib>> {
+    let len = f
+        .metadata()
+        .with_context(|| format!("failed to read CIB from {name}"))?
+        .len();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let mut starts = vec![0u64];
+    if len >= PART_MIN {
+        for k in 1..cores as u64 {
+            // Each cut: before the first node element after a k-th of the text.
+            let at = (len * k / cores as u64).max(starts[starts.len() - 1] + 1);
+            if let Some(cut) = next_boundary(f, at, len)
+                .with_context(|| format!("failed to read CIB from {name}"))?
+            {
+                starts.push(cut);
+            }
+        }
+    }
+    if starts.len() > 1 {
+        let ends = starts.iter().skip(1).copied().chain([len]);
+        let parts = starts
+            .iter()
+            .zip(ends)
+            .map(|(&s, e)| (s as usize, Part { f, at: s, end: e }))
+            .collect();
+        match cib::parse_lean_parts(name, parts) {
+            Ok(cib) => {
+                tracing::debug!(file = name, parts = starts.len(), "read in parts");
+                return Ok(cib);
+            }
+            Err(cib::NotSplit) => tracing::debug!(file = name, "read again in one part"),
+        }
+    }
+    Ok(cib::parse_lean_reader(name, Part { f, at: 0, end: len }))
+}
+
+/// Where the first part boundary ([`cib::part_boundary`]) at or after offset `at` of `f`
+/// is, reading it a window at a time (the windows overlap by a tag's length).
+fn next_boundary(f: &std::fs::File, mut at: u64, len: u64) -> std::io::Result<Option<u64>> {
+    let mut window = vec![0u8; 1 << 16];
+    while at < len {
+        let n = read_at(f, &mut window, at)?;
+        if let Some(cut) = cib::part_boundary(&window[..n]) {
+            return Ok(Some(at + cut as u64));
+        }
+        if n < window.len() {
+            break;
+        }
+        at += (n - 64) as u64;
+    }
+    Ok(None)
+}
+
+/// Read into `buf` from offset `at` of `f`, as much as there is up to its length.
+fn read_at(f: &std::fs::File, buf: &mut [u8], at: u64) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match std::os::unix::fs::FileExt::read_at(f, &mut buf[n..], at + n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// The bytes `at..end` of a file, read without moving its cursor (parts read at once).
+struct Part<'a> {
+    f: &'a std::fs::File,
+    at: u64,
+    end: u64,
+}
+
+impl std::io::Read for Part<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let want = buf.len().min((self.end - self.at) as usize);
+        let n = std::os::unix::fs::FileExt::read_at(self.f, &mut buf[..want], self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
 }
 
 /// Parse `bytes` in full: the model, or the errors printed and the exit code.

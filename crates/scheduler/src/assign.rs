@@ -14,11 +14,23 @@ use cib::model::PlacementStrategy;
 
 use crate::ws::{AssignLog, INF, Kind, Weight, Why, WorkingSet, add};
 
-/// Record, for `--explain`, how `i`'s scores changed from `before` and why.
-fn record(ws: &mut WorkingSet, i: usize, before: &[Weight], reason: &str) {
-    if !ws.explain {
+/// `i`'s scores before a change, when `--explain` will want to know how they changed
+/// ([`record`]).
+fn before(ws: &WorkingSet, i: usize) -> Option<Vec<Weight>> {
+    ws.explain.then(|| ws.rscs[i].allowed.clone())
+}
+
+/// Record, for `--explain`, how `i`'s scores changed from `before` ([`before`]) and why.
+fn record(
+    ws: &mut WorkingSet,
+    i: usize,
+    before: Option<Vec<Weight>>,
+    reason: impl Fn(&WorkingSet) -> String,
+) {
+    let Some(before) = before else {
         return;
-    }
+    };
+    let reason = reason(ws);
     for n in 0..before.len() {
         let (b, a) = (before[n].unwrap_or(0), ws.rscs[i].allowed[n].unwrap_or(0));
         if b == a {
@@ -449,23 +461,26 @@ fn assign_primitive(ws: &mut WorkingSet, i: usize, prefer: Option<usize>) -> Opt
             c.node_attr.clone(),
             c.score as f32 / INF as f32,
         );
-        let before = ws.rscs[i].allowed.clone();
-        let mut table = before.clone();
+        let before = before(ws, i);
+        let mut table = ws.rscs[i].allowed.clone();
         add_colocated_scores(ws, dep, &mut table, &attr, factor, false, false, true);
         ws.rscs[i].allowed = table;
-        let why = format!(
-            "preferences of {}, which is colocated with it ({})",
-            ws.rscs[dep].id, ws.colocs[ci].id
-        );
-        record(ws, i, &before, &why);
+        record(ws, i, before, |ws| {
+            format!(
+                "preferences of {}, which is colocated with it ({})",
+                ws.rscs[dep].id, ws.colocs[ci].id
+            )
+        });
     }
 
     if ws.rscs[i].next_role == Some(Role::Stopped) {
-        let before = ws.rscs[i].allowed.clone();
+        let before = before(ws, i);
         for w in ws.rscs[i].allowed.iter_mut().filter_map(Weight::as_mut) {
             *w = -INF;
         }
-        record(ws, i, &before, "target-role=Stopped (or on-fail=stop)");
+        record(ws, i, before, |_| {
+            "target-role=Stopped (or on-fail=stop)".into()
+        });
     }
     if !ws.rscs[i].managed {
         let cur = ws.rscs[i].running_on.first().copied();
@@ -767,28 +782,35 @@ fn finalize(ws: &mut WorkingSet, i: usize, node: Option<usize>) {
 }
 
 fn apply_this_with(ws: &mut WorkingSet, i: usize, ci: usize) {
-    let c = ws.colocs[ci].clone();
-    let archive = (c.dependent_role == Some(Role::Promoted) || (c.score < 0 && c.score > -INF))
+    let c = &ws.colocs[ci];
+    let (primary, score) = (c.primary, c.score);
+    let archive = (c.dependent_role == Some(Role::Promoted) || (score < 0 && score > -INF))
         .then(|| ws.rscs[i].allowed.clone());
-    assign(ws, c.primary, None);
-    let before = ws.rscs[i].allowed.clone();
+    assign(ws, primary, None);
+    let before = before(ws, i);
     apply_coloc_score(ws, i, ci);
     if let Some(a) = archive {
         if !any_available(ws, &ws.rscs[i].allowed) {
             ws.rscs[i].allowed = a;
         }
     }
-    let why = format!(
-        "colocation {} with {} (score {})",
-        c.id,
-        ws.rscs[c.primary].id,
-        cib::Score::new(c.score as i64)
-    );
-    record(ws, i, &before, &why);
+    record(ws, i, before, |ws| {
+        format!(
+            "colocation {} with {} (score {})",
+            ws.colocs[ci].id,
+            ws.rscs[primary].id,
+            cib::Score::new(score as i64)
+        )
+    });
 }
 
-fn node_attr(ws: &WorkingSet, n: usize, attr: &str) -> Option<String> {
-    ws.nodes[n].attrs.get(attr).cloned()
+/// Node `n`'s value of attribute `attr` (`#uname`, the colocations' default, without
+/// looking it up).
+fn node_attr<'a>(ws: &'a WorkingSet, n: usize, attr: &str) -> Option<&'a str> {
+    if attr == "#uname" {
+        return Some(&ws.nodes[n].name);
+    }
+    ws.nodes[n].attrs.get(attr).map(String::as_str)
 }
 
 /// Apply colocation `ci` to its dependent `dep`'s weights (the primary is assigned).
@@ -804,7 +826,7 @@ fn apply_coloc_score(ws: &mut WorkingSet, dep: usize, ci: usize) {
 /// [`apply_coloc_score`] with `prim` standing for the colocation's primary (itself, or the
 /// instance of a primary clone an interleaved dependent instance is paired with).
 fn apply_coloc_score_to(ws: &mut WorkingSet, dep: usize, ci: usize, prim: usize) {
-    let c = ws.colocs[ci].clone();
+    let c = &ws.colocs[ci];
     if ws.rscs[prim].provisional {
         return;
     }
@@ -824,28 +846,28 @@ fn apply_coloc_score_to(ws: &mut WorkingSet, dep: usize, ci: usize, prim: usize)
     if c.score < 0 && c.primary_role.is_some() && c.primary_role == prim_next {
         return;
     }
-    let attr = c.node_attr.clone();
+    let (attr, score) = (c.node_attr.as_str(), c.score);
     let prim_node = ws.rscs[prim].assigned;
     let value = match prim_node {
-        Some(n) => node_attr(ws, n, &attr),
-        None if c.score < 0 => return,
+        Some(n) => node_attr(ws, n, attr),
+        None if score < 0 => return,
         None => None,
     };
     let mut work = ws.rscs[dep].allowed.clone();
     for n in 0..work.len() {
         let Some(w) = work[n].get() else { continue };
         let nw = if prim_node.is_none() {
-            add(-c.score, w)
-        } else if node_attr(ws, n, &attr) == value {
-            if c.score < INF { add(c.score, w) } else { w }
-        } else if c.score >= INF {
-            add(-c.score, w)
+            add(-score, w)
+        } else if node_attr(ws, n, attr) == value {
+            if score < INF { add(score, w) } else { w }
+        } else if score >= INF {
+            add(-score, w)
         } else {
             w
         };
         work[n] = Weight::some(nw);
     }
-    if c.score <= -INF || c.score >= INF || any_available(ws, &work) {
+    if score <= -INF || score >= INF || any_available(ws, &work) {
         ws.rscs[dep].allowed = work;
     }
 }
@@ -904,23 +926,24 @@ fn apply_coloc_with_clone(ws: &mut WorkingSet, dep: usize, ci: usize) {
         if c.dependent_role == Some(Role::Promoted) && c.primary_role == Some(Role::Promoted) {
             return;
         }
-        let values: Vec<Option<String>> = nodes.iter().map(|&n| node_attr(ws, n, &attr)).collect();
-        for n in 0..ws.nodes.len() {
+        let values: Vec<Option<&str>> = nodes.iter().map(|&n| node_attr(ws, n, &attr)).collect();
+        let away: Vec<bool> = (0..ws.nodes.len())
+            .map(|n| !values.contains(&node_attr(ws, n, &attr)))
+            .collect();
+        for n in (0..ws.nodes.len()).filter(|&n| away[n]) {
             if let Some(w) = ws.rscs[dep].allowed[n].get() {
-                if !values.contains(&node_attr(ws, n, &attr)) {
-                    ws.rscs[dep].allowed[n] = Weight::some(add(w, -INF));
-                }
+                ws.rscs[dep].allowed[n] = Weight::some(add(w, -INF));
             }
         }
         return;
     }
     for &pn in &nodes {
-        let v = node_attr(ws, pn, &attr);
-        for n in 0..ws.nodes.len() {
+        let same: Vec<bool> = (0..ws.nodes.len())
+            .map(|n| node_attr(ws, n, &attr) == node_attr(ws, pn, &attr))
+            .collect();
+        for n in (0..ws.nodes.len()).filter(|&n| same[n]) {
             if let Some(w) = ws.rscs[dep].allowed[n].get() {
-                if node_attr(ws, n, &attr) == v {
-                    ws.rscs[dep].allowed[n] = Weight::some(add(w, c.score));
-                }
+                ws.rscs[dep].allowed[n] = Weight::some(add(w, c.score));
             }
         }
     }
