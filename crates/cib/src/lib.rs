@@ -229,7 +229,9 @@ fn fold_histories(
     if !is_histories(doc, id) {
         return;
     }
-    let mut histories = Vec::new();
+    // Sized first: a history is large, and a node has hundreds (growing by doubling
+    // copied them, and took fresh pages each time).
+    let mut histories = Vec::with_capacity(doc.children(id).count());
     for lr in doc.children(id) {
         let (h, diags) = lower_history(file, doc, lr);
         *bad |= diags.iter().any(Diagnostic::is_error);

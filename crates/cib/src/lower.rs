@@ -290,6 +290,16 @@ impl<'a> Lower<'a> {
     }
 
     fn collect_ids(&mut self, config: ElementId) {
+        // Sized for the configuration's elements at once (a large one has a hundred
+        // thousand ids: growing, the map would be hashed again many times). They are
+        // numbered from it up to its next sibling, as they were read.
+        let end = self
+            .doc
+            .get(config)
+            .parent
+            .and_then(|r| self.doc.children(r).find(|&c| c > config))
+            .map_or(self.doc.len(), |c| c.index());
+        self.ids.reserve(end.saturating_sub(config.index()));
         let mut stack = vec![config];
         while let Some(e) = stack.pop() {
             let e_name = self.name(e);

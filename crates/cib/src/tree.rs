@@ -871,6 +871,16 @@ impl Document {
         self.children(id).find(|c| self.get(*c).name == name)
     }
 
+    /// How many elements the tree holds.
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// All elements in document order.
     pub fn all(&self) -> impl Iterator<Item = ElementId> + '_ {
         (0..self.len).map(ElementId)

@@ -73,6 +73,7 @@
 //!   run (as `crm_mon`), not where the plan wants them ([`Node::planned`]).
 #![deny(missing_docs)]
 
+mod kept;
 pub mod scores;
 mod state;
 pub mod wire;
@@ -84,6 +85,7 @@ use cib::Document;
 use cib::model::Versions;
 pub use cluster::NodeId;
 use executor::alert::{AlertEvent, AlertKind};
+use kept::{Kept, Touch};
 use scheduler::graph::{OpKind, RscOp};
 pub use state::resource_ids;
 use transition::{OpResult, Transition};
@@ -339,41 +341,6 @@ struct Proposal {
     members: Vec<NodeId>,
     /// Each member's refusal, if it has one.
     verdicts: BTreeMap<NodeId, Option<String>>,
-}
-
-/// The coordinator's kept plan: the scheduler's model of the copy it planned (which
-/// re-plans one changed primitive alone) and the membership view that copy was made with.
-#[derive(Debug)]
-struct Kept {
-    model: scheduler::Model,
-    view: View,
-}
-
-/// What [`Node::plan_doc`] lays over `doc`: quorum, each node's membership, and whether
-/// never-seen nodes still count as pending.
-type View = (bool, Vec<(String, Peer)>, bool);
-
-/// A change to `doc` since the kept plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Touch {
-    /// A resource's history on a node (an operation recorded).
-    History { node: String, rsc: String },
-    /// A node's transient attributes (fail counts, promotion scores).
-    Attributes { node: String },
-    /// Anything else (configuration, membership, fencing, edits): plan whole.
-    Other,
-}
-
-/// Past this many changes the kept plan is not caught up but made again.
-const JOURNAL_MAX: usize = 10_000;
-
-/// Whether every kept plan is checked against planning the whole copy: in debug builds
-/// (the tests), and when `CRM_LITE_CHECK_KEPT_PLAN` is set (the release fault schedules).
-fn check_kept_plans() -> bool {
-    static CHECK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *CHECK.get_or_init(|| {
-        cfg!(debug_assertions) || std::env::var_os("CRM_LITE_CHECK_KEPT_PLAN").is_some()
-    })
 }
 
 /// A recurring monitor this node runs.
@@ -1239,89 +1206,12 @@ impl Node {
         d
     }
 
-    /// Note a change to `doc` for the kept plan to catch up with.
-    fn touch(&mut self, t: Touch) {
-        if self.journal.len() >= JOURNAL_MAX {
-            self.journal = vec![Touch::Other];
-        } else if self.journal.last() != Some(&t) {
-            self.journal.push(t);
-        }
-    }
-
     /// Whether never-seen nodes are still pending (before `dc-deadtime` after quorum).
     fn pending(&self) -> bool {
         let deadline = self
             .quorate_since
             .map(|t| t.saturating_add(self.opts.dc_deadtime_ms));
         deadline.is_none_or(|t| self.now < t)
-    }
-
-    /// What [`Node::plan_doc`] lays over `doc` now.
-    fn view(&self) -> View {
-        // Only never-seen nodes read it.
-        let pending = self.pending() && self.peers.values().any(|p| *p == Peer::Unseen);
-        let peers = self.peers.iter().map(|(n, p)| (n.clone(), *p)).collect();
-        (self.quorate, peers, pending)
-    }
-
-    /// The plan for [`Node::plan_doc`] now, from the kept model when only histories and
-    /// transient attributes of nodes whose state the plan reads changed since (and time
-    /// changed nothing it read): the model re-plans the primitives they concern alone
-    /// where it can (`scheduler::Model`). Otherwise the copy is lowered and planned whole.
-    /// Debug builds check the kept plan against the whole one ([`check_kept_plans`]).
-    fn kept_plan(&mut self) -> Kept {
-        let view = self.view();
-        let now = Some((self.now / 1000) as i64);
-        let journal = std::mem::take(&mut self.journal);
-        if let Some(mut k) = self.kept.take() {
-            if k.view == view && self.catch_up(&mut k.model, &journal) {
-                k.model.set_now(now);
-                let before = k.model.stats().alone;
-                k.model.plan();
-                self.alone_plans += k.model.stats().alone - before;
-                if check_kept_plans() {
-                    let (_, whole) = self.plan_now();
-                    assert_eq!(
-                        k.model.planned(),
-                        Some(&whole),
-                        "the kept plan is the whole plan"
-                    );
-                }
-                return k;
-            }
-        }
-        let doc = self.plan_doc();
-        let (cib, diagnostics) = cib::lower("cib", "", &doc);
-        let parsed = cib::Parsed {
-            file: "cib".into(),
-            source: String::new(),
-            doc,
-            cib,
-            diagnostics,
-        };
-        let input = scheduler::Input {
-            now,
-            explain: false,
-        };
-        let mut model = scheduler::Model::new(parsed, input);
-        model.plan();
-        Kept { model, view }
-    }
-
-    /// Bring `model` up to `doc` after `journal`'s changes; false when it cannot be.
-    fn catch_up(&self, model: &mut scheduler::Model, journal: &[Touch]) -> bool {
-        // The copy the plan reads keeps the state of members and lost nodes only.
-        let read =
-            |node: &str| matches!(self.peers.get(node), Some(Peer::Member) | Some(Peer::Lost));
-        journal.iter().all(|t| match t {
-            Touch::History { node, rsc } => {
-                !read(node) || model.sync_history(node, rsc, &self.doc).is_ok()
-            }
-            Touch::Attributes { node } => {
-                !read(node) || model.sync_attributes(node, &self.doc).is_ok()
-            }
-            Touch::Other => false,
-        })
     }
 
     /// The model of [`Daemon::plan_doc`], lowered from the tree in memory (never written
