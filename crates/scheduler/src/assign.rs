@@ -1479,8 +1479,10 @@ fn allocate_instance(
             }
         }
     }
+    // Kept for the first pass only, which undoes a placement elsewhere.
     let backup: Vec<(usize, Vec<Weight>)> = std::iter::once(k)
         .chain(prims.iter().copied())
+        .filter(|_| prefer.is_some())
         .map(|x| (x, ws.rscs[x].allowed.clone()))
         .collect();
     // Unassigned parent flag: instances are assigned as part of the clone.
