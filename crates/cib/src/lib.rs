@@ -239,12 +239,20 @@ fn fold_histories(
     }
     if doc.drop_descendants(id) {
         // The elements are gone: each history is found by its node's.
-        for h in &mut histories {
-            h.element = id;
-            h.ops.iter_mut().for_each(|o| o.element = id);
-        }
-        folded.insert(id, histories);
+        folded.insert(id, found_at(histories, id));
     }
+}
+
+/// `histories`, each (and each of its operations) found at element `id`.
+fn found_at(
+    mut histories: Vec<status::ResourceHistory>,
+    id: tree::ElementId,
+) -> Vec<status::ResourceHistory> {
+    for h in &mut histories {
+        h.element = id;
+        h.ops.iter_mut().for_each(|o| o.element = id);
+    }
+    histories
 }
 
 /// Where a later part of a CIB's text may start, in `window` (a piece of the text): before
@@ -282,22 +290,22 @@ pub fn parse_lean_parts<R: std::io::Read + Send>(
         return Err(NotSplit);
     }
     let last = parts.len() - 1;
-    let read = |(k, (start, r)): (usize, (usize, R))| {
+    let read_part = |(k, (start, r)): (usize, (usize, R))| {
         let mut folded = lower::Folded::new();
         let mut bad = false;
         let fold = |doc: &mut Document, id| fold_histories(file, doc, id, &mut folded, &mut bad);
-        let read = if k == 0 {
+        let tree = if k == 0 {
             Document::parse_reader_part(r, fold)
         } else {
             Document::parse_reader_part(std::io::Read::chain(OPEN.as_bytes(), r), fold)
         };
-        (start, read, folded, bad, k == last)
+        (start, tree, folded, bad, k == last)
     };
     let mut read: Vec<_> = std::thread::scope(|s| {
         let mut parts = parts.into_iter().enumerate();
         let first = parts.next();
-        let others: Vec<_> = parts.map(|p| s.spawn(move || read(p))).collect();
-        let first = first.map(read);
+        let others: Vec<_> = parts.map(|p| s.spawn(move || read_part(p))).collect();
+        let first = first.map(read_part);
         first
             .into_iter()
             .chain(
@@ -341,13 +349,9 @@ pub fn parse_lean_parts<R: std::io::Read + Send>(
         let shift = doc
             .graft(status, part, inner, OPEN.len(), start)
             .ok_or(NotSplit)?;
-        for (id, mut histories) in part_folded {
+        for (id, histories) in part_folded {
             let id = tree::ElementId::new(id.index() as u32 + shift);
-            for h in &mut histories {
-                h.element = id;
-                h.ops.iter_mut().for_each(|o| o.element = id);
-            }
-            folded.insert(id, histories);
+            folded.insert(id, found_at(histories, id));
         }
         bad |= part_bad;
     }

@@ -15,6 +15,8 @@
 //!   lists, whatever it is (`model`: a clone instance here, a whole plan), and for a
 //!   top-level primitive in no colocation or order (`model_alone`: a VM, re-planned
 //!   alone); against writing that CIB out, parsing and planning it again (`scratch`).
+//!   `model_first_success`: the first resource's recurring monitor succeeding for the
+//!   first time (a new entry, as after every start), which plans nothing again.
 use std::sync::LazyLock;
 
 use divan::Bencher;
@@ -199,10 +201,8 @@ mod replan {
         ]
     }
 
-    /// The failure as the controller records it: the failed monitor's entry, then its
-    /// fail count and last failure.
-    fn record(model: &mut Model, e: &Entry) {
-        let attrs = failed_monitor(e);
+    /// Record the entry `attrs` for `e`'s resource on its node.
+    fn record_entry(model: &mut Model, e: &Entry, attrs: &[(&'static str, String)]) {
         let attrs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
         model
             .record(&OpResult {
@@ -214,6 +214,28 @@ mod replan {
                 attrs: &attrs,
             })
             .expect("records");
+    }
+
+    /// A recurring monitor's first success (a new entry, as after a start), here one of
+    /// twice `e`'s interval.
+    fn record_first_success(model: &mut Model, e: &Entry) {
+        let id = format!("{}_monitor_{}", e.1, 2 * e.6);
+        let mut attrs = failed_monitor(e);
+        for (k, v) in &mut attrs {
+            match *k {
+                "id" | "operation_key" => *v = id.clone(),
+                "rc-code" => *v = "0".into(),
+                "interval" => *v = (2 * e.6).to_string(),
+                _ => {}
+            }
+        }
+        record_entry(model, e, &attrs);
+    }
+
+    /// The failure as the controller records it: the failed monitor's entry, then its
+    /// fail count and last failure.
+    fn record(model: &mut Model, e: &Entry) {
+        record_entry(model, e, &failed_monitor(e));
         let suffix = format!("{}#monitor_{}", e.1, e.6);
         for (name, value) in [("fail-count", "1"), ("last-failure", "1700000100")] {
             model
@@ -222,13 +244,14 @@ mod replan {
         }
     }
 
-    /// One result recorded in the model in memory (which has planned before), and the
-    /// plan; `alone`: whether the result must have been re-planned alone.
+    /// One result recorded (`record`) in the model in memory (which has planned before),
+    /// and the plan; `plans`: the plans the result must have made, (whole, alone).
     fn bench_model(
         bencher: Bencher<'_, '_>,
         size: &str,
         entry: impl Fn(&Model) -> Entry,
-        alone: bool,
+        record: fn(&mut Model, &Entry),
+        plans: (u64, u64),
     ) {
         let mut model = Model::new(parsed(size, true), INPUT);
         model.plan();
@@ -236,7 +259,8 @@ mod replan {
         let mut probe = model.clone();
         record(&mut probe, &entry);
         probe.plan();
-        assert_eq!(probe.stats().alone, u64::from(alone), "{entry:?}");
+        let (s, was) = (probe.stats(), model.stats());
+        assert_eq!((s.whole - was.whole, s.alone), plans, "{entry:?}");
         drop(probe);
         // The model is cloned and dropped outside the timed part.
         bencher.with_inputs(|| model.clone()).bench_local_refs(|m| {
@@ -247,14 +271,23 @@ mod replan {
 
     #[divan::bench(args = SIZES.iter())]
     fn model(bencher: Bencher<'_, '_>, size: &&str) {
-        bench_model(bencher, size, |m: &Model| running_monitor(m.cib()), false);
+        let first = |m: &Model| running_monitor(m.cib());
+        bench_model(bencher, size, first, record, (1, 0));
     }
 
     #[divan::bench(args = SIZES.iter())]
     fn model_alone(bencher: Bencher<'_, '_>, size: &&str) {
         // A top-level primitive in no colocation or order (a VM).
         let alone = |m: &Model| running_monitor_of(m.cib(), |id| m.stands_alone(id));
-        bench_model(bencher, size, alone, true);
+        bench_model(bencher, size, alone, record, (0, 1));
+    }
+
+    /// The first resource's recurring monitor succeeding for the first time: nothing to
+    /// plan again.
+    #[divan::bench(args = SIZES.iter())]
+    fn model_first_success(bencher: Bencher<'_, '_>, size: &&str) {
+        let first = |m: &Model| running_monitor(m.cib());
+        bench_model(bencher, size, first, record_first_success, (0, 0));
     }
 
     /// The same CIB read from its text and planned.

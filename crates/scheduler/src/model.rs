@@ -657,8 +657,42 @@ fn copy_element(
 /// operations (by id) with the same results, digests and migration, the same failure
 /// times, in the same order of call ids. They may differ in call ids, run and
 /// execution times, and the order of the entries: a recurring monitor's repeated
-/// success, recorded again, differs from the last in nothing the scheduler reads.
+/// success, recorded again, differs from the last in nothing the scheduler reads. `b`
+/// may also hold one more entry, a recurring monitor's first success (what every
+/// resource's first monitor after its start records): the scheduler reads a recurring
+/// entry only for the state (compared) and, in a history with no start, promote, demote
+/// or incoming migration, for where its definition counts from (then it is not skipped).
 fn plans_alike(a: &ResourceHistory, b: &ResourceHistory) -> bool {
+    alike_but(a, b, None) || first_success(a, b).is_some_and(|k| alike_but(a, b, Some(k)))
+}
+
+/// The entry of `b` that is a recurring monitor's first success, when `b` is `a` with it
+/// added and `a` has a start, promote, demote or incoming migration.
+fn first_success(a: &ResourceHistory, b: &ResourceHistory) -> Option<usize> {
+    let started = a.ops.iter().any(|o| {
+        matches!(
+            o.operation.as_str(),
+            "start" | "promote" | "demote" | "migrate_from"
+        )
+    });
+    if !started || b.ops.len() != a.ops.len() + 1 {
+        return None;
+    }
+    let k = b
+        .ops
+        .iter()
+        .position(|o| !a.ops.iter().any(|p| p.id == o.id))?;
+    let o = &b.ops[k];
+    let success = o.operation == "monitor"
+        && o.interval_ms > 0
+        && o.status == ExecStatus::Done
+        && o.call_id >= 0
+        && o.rc == o.expected_rc;
+    success.then_some(k)
+}
+
+/// [`plans_alike`] with `b`'s entry `skip` left out.
+fn alike_but(a: &ResourceHistory, b: &ResourceHistory, skip: Option<usize>) -> bool {
     fn failed(h: &ResourceHistory) -> Vec<&str> {
         h.state
             .failed_ops
@@ -666,9 +700,12 @@ fn plans_alike(a: &ResourceHistory, b: &ResourceHistory) -> bool {
             .map(|&k| h.ops[k].id.as_str())
             .collect()
     }
-    fn order(h: &ResourceHistory) -> Vec<(&str, bool)> {
+    fn order(h: &ResourceHistory, skip: Option<usize>) -> Vec<(&str, bool)> {
         let pending = |o: &LrmOp| o.status == ExecStatus::Pending || o.call_id < 0;
-        let mut o: Vec<&LrmOp> = h.ops.iter().collect();
+        let mut o: Vec<&LrmOp> = (h.ops.iter().enumerate())
+            .filter(|&(k, _)| Some(k) != skip)
+            .map(|(_, o)| o)
+            .collect();
         o.sort_by_key(|o| (pending(o), o.call_id));
         o.iter().map(|o| (o.id.as_str(), o.call_id < 0)).collect()
     }
@@ -702,9 +739,9 @@ fn plans_alike(a: &ResourceHistory, b: &ResourceHistory) -> bool {
         && (sa.role, sa.failed, sa.stop_failed, &sa.pending)
             == (sb.role, sb.failed, sb.stop_failed, &sb.pending)
         && (sa.partial_migration, sa.migrated_away) == (sb.partial_migration, sb.migrated_away)
-        && a.ops.len() == b.ops.len()
+        && a.ops.len() + usize::from(skip.is_some()) == b.ops.len()
         && fa == failed(b)
-        && order(a) == order(b)
+        && order(a, None) == order(b, skip)
         && a.ops.iter().all(|o| {
             b.ops
                 .iter()

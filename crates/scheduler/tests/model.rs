@@ -604,3 +604,61 @@ fn a_history_and_attributes_synced_from_another_copy_plan_as_that_copy() {
         "{rsc} is probed again on {node}"
     );
 }
+
+/// A recurring monitor's first success (what each resource's first monitor after its
+/// start records: a new entry) changes nothing the scheduler reads, whatever the
+/// resource (clone instance, group member, constrained or not): the kept plan stands and
+/// nothing is planned again, and parsing the updated CIB plans the same.
+#[test]
+fn a_recurring_monitors_first_success_plans_nothing_again() {
+    let mut model = model();
+    let before = model.plan().clone();
+    let started = |h: &ResourceHistory| {
+        !h.state.failed
+            && h.state.role == cib::Role::Started
+            && h.ops.iter().any(|o| o.operation == "start")
+    };
+    let entries = monitor_entries(model.cib(), started);
+    let kinds = |e: &Entry| {
+        (
+            e.1.contains("cln"),
+            e.1.contains("grp"),
+            model.stands_alone(&e.1),
+        )
+    };
+    let mut seen = std::collections::HashSet::new();
+    let picked: Vec<Entry> = entries
+        .into_iter()
+        .filter(|e| seen.insert(kinds(e)))
+        .collect();
+    // A clone instance, a group member, a standalone and a constrained primitive.
+    for want in [
+        (true, false, false),
+        (false, true, false),
+        (false, false, true),
+        (false, false, false),
+    ] {
+        assert!(seen.contains(&want), "{want:?} among {picked:?}");
+    }
+    for (k, e) in picked.iter().enumerate() {
+        let id = format!("{}_monitor_{}", e.1, 2 * e.6);
+        let attrs = op_attrs(&id, "monitor", 2 * e.6, 0, 400_000 + k as u32);
+        record_entry(&mut model, &e.0, e, &attrs);
+        assert_eq!(*model.plan(), before, "{} on {}", e.1, e.0);
+        assert_eq!(before, from_scratch(&model), "{} on {}", e.1, e.0);
+    }
+    let s = model.stats();
+    assert_eq!((s.whole, s.alone), (1, 0), "planned once, at the start");
+    // A failure recorded the same way (a new entry) is planned again.
+    let e = &picked[0];
+    let id = format!("{}_monitor_{}", e.1, 3 * e.6);
+    record_entry(
+        &mut model,
+        &e.0,
+        e,
+        &op_attrs(&id, "monitor", 3 * e.6, 7, 500_000),
+    );
+    let after = model.plan().clone();
+    assert_ne!(after, before, "{} failed on {}", e.1, e.0);
+    assert_eq!(after, from_scratch(&model));
+}
