@@ -638,6 +638,7 @@ impl Document {
             .extend(held.into_iter().map(renumber));
         Some(shift)
     }
+
     fn read_stream(
         r: impl std::io::Read,
         skip_space: bool,

@@ -138,34 +138,23 @@ fn read_lean(name: &str, f: &std::fs::File) -> Result<Option<cib::Cib>> {
 }
 
 /// Where the first part boundary ([`cib::part_boundary`]) at or after offset `at` of `f`
-/// is, reading it a window at a time (the windows overlap by a tag's length).
+/// is, reading it a window at a time (the windows overlap by more than a tag).
 fn next_boundary(f: &std::fs::File, mut at: u64, len: u64) -> std::io::Result<Option<u64>> {
-    let mut window = vec![0u8; 1 << 16];
+    const WINDOW: u64 = 1 << 16;
+    let mut window = Vec::with_capacity(WINDOW as usize);
     while at < len {
-        let n = read_at(f, &mut window, at)?;
-        if let Some(cut) = cib::part_boundary(&window[..n]) {
+        window.clear();
+        let end = (at + WINDOW).min(len);
+        std::io::Read::read_to_end(&mut Part { f, at, end }, &mut window)?;
+        if let Some(cut) = cib::part_boundary(&window) {
             return Ok(Some(at + cut as u64));
         }
-        if n < window.len() {
+        at = end.saturating_sub(64).max(at + 1);
+        if end == len {
             break;
         }
-        at += (n - 64) as u64;
     }
     Ok(None)
-}
-
-/// Read into `buf` from offset `at` of `f`, as much as there is up to its length.
-fn read_at(f: &std::fs::File, buf: &mut [u8], at: u64) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match std::os::unix::fs::FileExt::read_at(f, &mut buf[n..], at + n as u64) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// The bytes `at..end` of a file, read without moving its cursor (parts read at once).
