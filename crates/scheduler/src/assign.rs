@@ -25,7 +25,7 @@ fn record(
     ws: &mut WorkingSet,
     i: usize,
     before: Option<Vec<Weight>>,
-    reason: impl Fn(&WorkingSet) -> String,
+    reason: impl FnOnce(&WorkingSet) -> String,
 ) {
     let Some(before) = before else {
         return;
@@ -921,14 +921,14 @@ fn apply_coloc_with_clone(ws: &mut WorkingSet, dep: usize, ci: usize) {
         }
         nodes.push(n);
     }
-    let attr = c.node_attr.clone();
+    let attr = &c.node_attr;
     if c.score >= INF {
         if c.dependent_role == Some(Role::Promoted) && c.primary_role == Some(Role::Promoted) {
             return;
         }
-        let values: Vec<Option<&str>> = nodes.iter().map(|&n| node_attr(ws, n, &attr)).collect();
+        let values: Vec<Option<&str>> = nodes.iter().map(|&n| node_attr(ws, n, attr)).collect();
         let away: Vec<bool> = (0..ws.nodes.len())
-            .map(|n| !values.contains(&node_attr(ws, n, &attr)))
+            .map(|n| !values.contains(&node_attr(ws, n, attr)))
             .collect();
         for n in (0..ws.nodes.len()).filter(|&n| away[n]) {
             if let Some(w) = ws.rscs[dep].allowed[n].get() {
@@ -938,8 +938,9 @@ fn apply_coloc_with_clone(ws: &mut WorkingSet, dep: usize, ci: usize) {
         return;
     }
     for &pn in &nodes {
+        let v = node_attr(ws, pn, attr);
         let same: Vec<bool> = (0..ws.nodes.len())
-            .map(|n| node_attr(ws, n, &attr) == node_attr(ws, pn, &attr))
+            .map(|n| node_attr(ws, n, attr) == v)
             .collect();
         for n in (0..ws.nodes.len()).filter(|&n| same[n]) {
             if let Some(w) = ws.rscs[dep].allowed[n].get() {
