@@ -545,7 +545,8 @@ observer_start() {
 observer_finish() {
     touch "$R/observer.stop"
     wait "$OBSERVER_PID" 2>/dev/null || true
-    grep -E '^(double|early) ' "$R/observer.out" | head -5 >&2 || true
+    # What the observer saw wrong, as facts: a failed check then names the resource and time.
+    grep -E '^(double|early|passing) ' "$R/observer.out" | head -8 | while read -r l; do fact "observer-saw $l"; done || true
     fact "$(grep '^observer:' "$R/observer.out" || echo "observer: did not report ($(tail -2 "$R/observer.out"))")"
 }
 

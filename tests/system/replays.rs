@@ -120,7 +120,13 @@ impl Facts {
         let obs = self.line("observer: ");
         assert!(
             obs.contains("double-active=0") && obs.contains("early-starts=0"),
-            "{obs}"
+            "{obs}\n{}",
+            self.0
+                .iter()
+                .filter(|l| l.starts_with("observer-saw "))
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
         );
         assert!(
             !obs.contains("rounds=0 "),

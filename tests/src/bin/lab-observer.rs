@@ -107,6 +107,9 @@ fn main() -> ExitCode {
     for d in &seen.double_active {
         let _ = writeln!(report, "double {d}");
     }
+    for d in &seen.passing {
+        let _ = writeln!(report, "passing {d}");
+    }
     let mut early = Vec::new();
     for (victim, lost_at) in &victims {
         // The victim's resources: those whose last start before the loss was on it.
@@ -126,10 +129,11 @@ fn main() -> ExitCode {
     }
     let _ = writeln!(
         report,
-        "observer: rounds={} double-active={} early-starts={}",
+        "observer: rounds={} double-active={} early-starts={} passing={}",
         seen.rounds,
         seen.double_active.len(),
-        early.len()
+        early.len(),
+        seen.passing.len()
     );
     if std::io::stdout().write_all(report.as_bytes()).is_err() {
         return ExitCode::from(2);
