@@ -1,7 +1,7 @@
 //! The coordinator's kept plan: the scheduler's model of the copy of the CIB it last
 //! planned, caught up from a journal of what changed in the copy since ([`Touch`]), so
-//! that a changed primitive that stands alone is re-planned alone
-//! (`scheduler::Model`); anything else plans whole.
+//! that a changed primitive in no colocation or order (or in a group that is in none) is
+//! re-planned with its group alone (`scheduler::Model`); anything else plans whole.
 use crate::{Node, Peer};
 
 /// The coordinator's kept plan: the scheduler's model of the copy it planned (which

@@ -282,6 +282,15 @@ mod replan {
         bench_model(bencher, size, alone, record, (0, 1));
     }
 
+    #[divan::bench(args = SIZES.iter())]
+    fn model_group_member(bencher: Bencher<'_, '_>, size: &&str) {
+        // A member of a top-level group in no colocation or order: the group alone.
+        let member = |m: &Model| {
+            running_monitor_of(m.cib(), |id| m.replans_in_unit(id) && !m.stands_alone(id))
+        };
+        bench_model(bencher, size, member, record, (0, 1));
+    }
+
     /// The first resource's recurring monitor succeeding for the first time: nothing to
     /// plan again.
     #[divan::bench(args = SIZES.iter())]

@@ -57,7 +57,7 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
             todo[i] = own_todo(ws, i, &fence);
         }
     }
-    propagate_orders(ws, &mut todo);
+    propagate_orders(ws, &mut todo, None);
 
     let mut plan = Plan::default();
     // The primitive (or, for fencing, the node) behind each action, for the ordering edges.
@@ -453,31 +453,47 @@ fn monitor_runs(want: Option<Role>, role: Role) -> bool {
     }
 }
 
-/// Re-plan primitive `i` alone. `plan` was made by [`create`] from this working set;
-/// since then `i` was rebuilt from its history ([`WorkingSet::renew`]) and placed again
-/// where it was, in the role it had (`assign::reassign`). It is top-level, managed as
-/// before and in no colocation or order, so its to-do is its own and no other's reads
-/// it: only its own parts of the plan change (its actions, blocked actions, placement,
-/// probes and monitors, and the edges to its actions: its own sequence and fencing
-/// before it). False when the plan does not hold what it should (then `plan` is not to
-/// be used: a whole plan is needed).
-pub(crate) fn replan_primitive(ws: &WorkingSet, plan: &mut Plan, i: usize) -> bool {
+/// Re-plan unit `u` alone: a top-level primitive, or a top-level group and its members.
+/// `plan` was made by [`create`] from this working set; since then `u` was rebuilt from
+/// its histories ([`WorkingSet::renew`]) and placed again where it was, in the roles it
+/// had (`assign::reassign`). It is managed as before and in no colocation or order but a
+/// group's own, so its to-do is its own and no other's reads it: only its own parts of
+/// the plan change (its actions, blocked actions, placement, probes and monitors, and the
+/// edges to its actions: its own sequence, its group's orders and fencing before it).
+/// False when the plan does not hold what it should (then `plan` is not to be used: a
+/// whole plan is needed).
+pub(crate) fn replan_unit(ws: &WorkingSet, plan: &mut Plan, u: usize) -> bool {
+    let members = ws.primitives_of(u);
     let (fence, _) = fencing(ws);
-    let t = own_todo(ws, i, &fence);
+    // A group's orders read its members' to-do lists by arena entry; a primitive's is
+    // its own alone.
+    let alone = members[0] == u;
+    let slot = |m: usize| if alone { 0 } else { m };
+    let mut todo: Vec<Todo> = vec![Todo::default(); if alone { 1 } else { ws.rscs.len() }];
+    for &m in &members {
+        todo[slot(m)] = own_todo(ws, m, &fence);
+    }
+    if !alone {
+        let mut unit = members.clone();
+        unit.push(u);
+        propagate_orders(ws, &mut todo, Some(&unit));
+    }
     let mut part = Plan::default();
     let mut owners = Vec::new();
     fence_actions(ws, &fence, &mut part, &mut owners);
-    emit(ws, i, &t, &fence, &mut part, &mut owners);
+    for &m in &members {
+        emit(ws, m, &todo[slot(m)], &fence, &mut part, &mut owners);
+    }
     let mut pairs: Vec<(Action, Owner)> = part.actions.drain(..).zip(owners).collect();
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
     let owners: Vec<Owner> = pairs.iter().map(|p| p.1).collect();
     let new: Vec<Action> = pairs.into_iter().map(|p| p.0).collect();
     let new_edges = edges(ws, &new, &owners);
-    let name = shown_name(ws, i);
-    let mine = |a: &Action| a.kind != ActionKind::Fence && a.rsc == name;
+    let names: Vec<String> = members.iter().map(|&m| shown_name(ws, m)).collect();
+    let mine = |a: &Action| a.kind != ActionKind::Fence && names.contains(&a.rsc);
 
-    // Both lists are sorted: merge the old ones but `i`'s with `i`'s new ones, noting
-    // where each lands; the fencing actions of `new` are the old ones.
+    // Both lists are sorted: merge the old ones but the unit's with the unit's new ones,
+    // noting where each lands; the fencing actions of `new` are the old ones.
     let old = std::mem::take(&mut plan.actions);
     let keep: Vec<usize> = (0..old.len()).filter(|&k| !mine(&old[k])).collect();
     let add: Vec<usize> = (0..new.len())
@@ -536,38 +552,41 @@ pub(crate) fn replan_primitive(ws: &WorkingSet, plan: &mut Plan, i: usize) -> bo
     plan.blocked.retain(|a| !mine(a));
     plan.blocked.extend(part.blocked);
     plan.blocked.sort();
-    plan.placement.retain(|p| p.rsc != name);
+    plan.placement.retain(|p| !names.contains(&p.rsc));
     plan.placement.extend(part.placement);
     plan.placement.sort();
 
-    let r = &ws.rscs[i];
-    let own = r.kind == Kind::Primitive && !r.orphan && r.managed;
-    let mut on: Vec<u32> = (0..ws.nodes.len())
-        .filter(|&n| own && probed(ws, i, &[i], n))
-        .map(|n| n as u32)
-        .collect();
-    on.sort_by_key(|&n| ws.byte_rank[n as usize]);
-    if !plan.probes.replace(&name, &on) {
-        return false;
-    }
-    plan.monitors.retain(|m| *m.rsc != *name);
-    if let (true, Some(n), role) = (own, t.after, t.role_after) {
-        let rsc: std::sync::Arc<str> = std::sync::Arc::from(name.as_str());
-        let node: std::sync::Arc<str> = std::sync::Arc::from(ws.nodes[n].name.as_str());
-        let mut mine: Vec<crate::Monitor> = r
-            .monitors
-            .iter()
-            .filter(|&&(_, want)| monitor_runs(want, role))
-            .map(|&(interval_ms, want)| crate::Monitor {
-                rsc: rsc.clone(),
-                node: node.clone(),
-                interval_ms,
-                role: want,
-            })
+    for (&m, name) in members.iter().zip(&names) {
+        let r = &ws.rscs[m];
+        let own = r.kind == Kind::Primitive && !r.orphan && r.managed;
+        let mut on: Vec<u32> = (0..ws.nodes.len())
+            .filter(|&n| own && probed(ws, m, &[m], n))
+            .map(|n| n as u32)
             .collect();
-        mine.sort_by_key(|m| (m.interval_ms, m.role));
-        let at = plan.monitors.partition_point(|m| *m.rsc < *name);
-        plan.monitors.splice(at..at, mine);
+        on.sort_by_key(|&n| ws.byte_rank[n as usize]);
+        if !plan.probes.replace(name, &on) {
+            return false;
+        }
+        plan.monitors.retain(|x| *x.rsc != **name);
+        let t = &todo[slot(m)];
+        if let (true, Some(n), role) = (own, t.after, t.role_after) {
+            let rsc: std::sync::Arc<str> = std::sync::Arc::from(name.as_str());
+            let node: std::sync::Arc<str> = std::sync::Arc::from(ws.nodes[n].name.as_str());
+            let mut mine: Vec<crate::Monitor> = r
+                .monitors
+                .iter()
+                .filter(|&&(_, want)| monitor_runs(want, role))
+                .map(|&(interval_ms, want)| crate::Monitor {
+                    rsc: rsc.clone(),
+                    node: node.clone(),
+                    interval_ms,
+                    role: want,
+                })
+                .collect();
+            mine.sort_by_key(|m| (m.interval_ms, m.role));
+            let at = plan.monitors.partition_point(|x| *x.rsc < **name);
+            plan.monitors.splice(at..at, mine);
+        }
     }
     true
 }
@@ -1013,12 +1032,15 @@ fn can(t: &Todo, action: &str) -> bool {
     }
 }
 
-fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
+/// `unit`: only that unit's own orders and colocations (a group's), when it is in no
+/// other (see [`replan_unit`]); `None`: every one.
+fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo], unit: Option<&[usize]>) {
     // Group internal orders, then configured ones; repeat until nothing changes.
     // (first, first action, then, then action, inverse, symmetrical, only restarts)
     let mut orders: Vec<(usize, String, usize, String, bool, bool, bool)> = Vec::new();
+    let in_unit = |x: usize| unit.is_none_or(|u| u.contains(&x));
     for (g, r) in ws.rscs.iter().enumerate() {
-        if r.kind == Kind::Group && r.ordered_group {
+        if r.kind == Kind::Group && r.ordered_group && in_unit(g) {
             for w in ws.rscs[g].children.windows(2) {
                 orders.push((
                     w[0],
@@ -1037,7 +1059,8 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
     // and then actions is dropped (they all carry its "optional" flag, which
     // `order_actions` takes for "already ordered"), whatever its kind.
     let mut seen = std::collections::HashSet::new();
-    for o in &ws.orders {
+    let configured = if unit.is_none() { &ws.orders[..] } else { &[] };
+    for o in configured {
         if !o.same_node && !seen.insert((o.first, &o.first_action, o.then, &o.then_action)) {
             continue;
         }
@@ -1229,7 +1252,7 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo]) {
             }
         }
         // A primary placed but now unable to start takes its mandatory dependents down too.
-        for c in &ws.colocs {
+        for c in ws.colocs.iter().filter(|c| in_unit(c.dependent)) {
             if c.score < crate::ws::INF || ws.rscs[c.primary].kind == Kind::Clone {
                 continue;
             }

@@ -151,14 +151,30 @@ fn sort_key(ws: &mut WorkingSet, r: usize, node_order: &[usize]) -> SortKey {
     (r, ws.rscs[r].priority, weight(current), by_node)
 }
 
-/// Place primitive `i` again, alone, after [`WorkingSet::renew`] rebuilt it: `i` is a
-/// top-level primitive in no colocation, so what it changes for the others is only the
-/// count and capacity it takes on its node at its turn. The placement runs against the
-/// nodes as they were at its turn (the log of the last whole placement replayed up to
-/// it) and from the same place in the order. True when it lands where it did, in the
-/// role it had (`old`): every other placement then stands as it was. False otherwise
-/// (a whole placement is needed); the nodes are left as they were in both cases.
-pub(crate) fn reassign(ws: &mut WorkingSet, i: usize, old: (Option<usize>, Option<Role>)) -> bool {
+/// Where unit `u`'s entries are placed and in which role: `(entry, node, role)` for `u`
+/// and, for a group, each member.
+pub(crate) type Placed = Vec<(usize, Option<usize>, Option<Role>)>;
+
+/// [`Placed`] as the working set has it now.
+pub(crate) fn placed(ws: &WorkingSet, u: usize) -> Placed {
+    let mut unit = vec![u];
+    if ws.rscs[u].kind == Kind::Group {
+        unit.extend(&ws.rscs[u].children);
+    }
+    unit.iter()
+        .map(|&x| (x, ws.rscs[x].assigned, ws.rscs[x].next_role))
+        .collect()
+}
+
+/// Place unit `u` (a top-level primitive, or a top-level group) again, alone, after
+/// [`WorkingSet::renew`] rebuilt it: `u` is in no colocation but a group's own, so what
+/// it changes for the others is only the count and capacity its primitives take on their
+/// nodes at its turn. The placement runs against the nodes as they were at its turn (the
+/// log of the last whole placement replayed up to it) and from the same place in the
+/// order. True when every entry lands where it did, in the role it had (`old`): every
+/// other placement then stands as it was. False otherwise (a whole placement is needed);
+/// the nodes are left as they were in both cases.
+pub(crate) fn reassign(ws: &mut WorkingSet, u: usize, old: &Placed) -> bool {
     let Some(log) = ws.log.take() else {
         return false;
     };
@@ -173,7 +189,7 @@ pub(crate) fn reassign(ws: &mut WorkingSet, i: usize, old: (Option<usize>, Optio
             )
         })
         .collect();
-    let same = reassign_at(ws, i, &log) == old;
+    let same = reassign_at(ws, u, &log) && placed(ws, u) == *old;
     for (n, (count, free, cap)) in ws.nodes.iter_mut().zip(kept) {
         (n.num_resources, n.free, n.cap) = (count, free, cap);
     }
@@ -181,41 +197,58 @@ pub(crate) fn reassign(ws: &mut WorkingSet, i: usize, old: (Option<usize>, Optio
     same
 }
 
-/// [`reassign`]'s placement, on nodes whose state was taken out.
-fn reassign_at(ws: &mut WorkingSet, i: usize, log: &AssignLog) -> (Option<usize>, Option<Role>) {
-    let none = (Some(usize::MAX), None);
-    let mut turns = log
+/// [`reassign`]'s placement, on nodes whose state was taken out. False when the log does
+/// not show the unit's turn as one run of placements, one for each of its primitives.
+fn reassign_at(ws: &mut WorkingSet, u: usize, log: &AssignLog) -> bool {
+    let prims = ws.primitives_of(u);
+    let turns: Vec<usize> = log
         .events
         .iter()
         .enumerate()
-        .filter(|e| e.1.0 as usize == i);
-    let (Some((at, _)), None) = (turns.next(), turns.next()) else {
-        return none;
+        .filter(|e| prims.contains(&(e.1.0 as usize)))
+        .map(|e| e.0)
+        .collect();
+    let Some(&at) = turns.first() else {
+        return false;
     };
+    let one_run = turns.len() == prims.len()
+        && turns.iter().enumerate().all(|(k, &t)| {
+            let (r, _, sign) = log.events[t];
+            t == at + k && r as usize == prims[k] && sign == 1
+        });
+    if !one_run {
+        return false;
+    }
     for (node, (free, cap)) in ws.nodes.iter_mut().zip(&log.initial) {
         (node.num_resources, node.free, node.cap) = (0, free.clone(), cap.clone());
     }
     // What `assign_all` does to every resource before placing any.
-    if ws.fencing_enabled && !ws.have_fencing_device {
-        ws.rscs[i].managed = false;
+    let mut unit = prims;
+    if unit[0] != u {
+        unit.push(u);
     }
-    if ws.rscs[i].target_role == Some(Role::Stopped) {
-        ws.rscs[i].next_role = Some(Role::Stopped);
+    for &x in &unit {
+        if ws.fencing_enabled && !ws.have_fencing_device {
+            ws.rscs[x].managed = false;
+        }
+        if ws.rscs[x].target_role == Some(Role::Stopped) {
+            ws.rscs[x].next_role = Some(Role::Stopped);
+        }
     }
     if ws.placement_strategy != PlacementStrategy::Default {
         let order = key_node_order(ws);
-        let Some(was) = log.keys.iter().find(|k| k.0 == i) else {
-            return none;
+        let Some(was) = log.keys.iter().find(|k| k.0 == u) else {
+            return false;
         };
-        if sort_key(ws, i, &order) != *was {
-            return none;
+        if sort_key(ws, u, &order) != *was {
+            return false;
         }
     }
     for &(r, n, sign) in &log.events[..at] {
         replay(ws, r as usize, n, sign);
     }
-    assign(ws, i, None);
-    (ws.rscs[i].assigned, ws.rscs[i].next_role)
+    assign(ws, u, None);
+    true
 }
 
 /// One logged change of a node's count and capacity, made again.

@@ -10,11 +10,12 @@
 //! ([`Model::record_attribute`]).
 //!
 //! The model keeps the last plan and the working set it was made from. A result for a
-//! primitive that stands alone (top-level, in no colocation or order: a VM, most often)
-//! is re-planned for that primitive alone: it is rebuilt from its history, placed again
-//! from its turn in the last placement (the nodes as they were then, replayed from a
-//! log), and when it lands where it was, only its own parts of the plan are replaced:
-//! nothing else read it. A fail count or last failure of such a primitive is re-planned
+//! primitive is re-planned in its unit alone when the unit is in no colocation or order
+//! but a group's own: the primitive itself when it is top-level (a VM, most often), or
+//! its top-level group. The unit is rebuilt from its histories, placed again from its
+//! turn in the last placement (the nodes as they were then, replayed from a log), and
+//! when every entry lands where it was, only the unit's own parts of the plan are
+//! replaced: nothing else read it. A fail count or last failure of such a primitive is re-planned
 //! the same way, unless a rule or colocation of the configuration reads that attribute.
 //! Any other result or attribute, or one that moves it, makes the next plan a whole one
 //! ([`Stats`] counts both).
@@ -87,7 +88,7 @@ pub struct Model {
     /// The last plan and its working set, while they still hold.
     session: Option<Session>,
     /// Primitives whose history or failures changed since the session's plan, to re-plan
-    /// alone at the next plan.
+    /// in their units alone at the next plan.
     changed: Vec<String>,
     stats: Stats,
 }
@@ -97,7 +98,7 @@ pub struct Model {
 pub struct Stats {
     /// Whole plans (the first, and after any result not re-planned alone).
     pub whole: u64,
-    /// Plans made by re-planning changed primitives alone.
+    /// Plans made by re-planning changed primitives in their units alone.
     pub alone: u64,
 }
 
@@ -118,20 +119,38 @@ struct Session {
 }
 
 impl Session {
-    /// Resource `rsc`'s arena entry when it stands alone: a top-level primitive, not a
-    /// fencing device or an orphan, in no colocation or order.
-    fn alone(&self, rsc: &str) -> Option<usize> {
+    /// The unit primitive `rsc` is re-planned in when it changes (its arena entry): itself
+    /// when it is a top-level primitive, its group when it is a member of a top-level
+    /// group. Only when no primitive of the unit is a fencing device or an orphan, and the
+    /// unit is in no colocation or order but its group's own (each member with the one
+    /// before, in order).
+    fn unit(&self, rsc: &str) -> Option<usize> {
         let ws = &self.ws;
         let i = ws.find(rsc)?;
-        let r = &ws.rscs[i];
-        let alone = r.kind == Kind::Primitive
-            && r.parent.is_none()
-            && !r.orphan
-            && !r.is_fencing
-            && r.this_with.is_empty()
-            && r.with_this.is_empty()
-            && !ws.orders.iter().any(|o| o.first == i || o.then == i);
-        alone.then_some(i)
+        if ws.rscs[i].kind != Kind::Primitive {
+            return None;
+        }
+        let u = match ws.rscs[i].parent {
+            None => i,
+            Some(g) if ws.rscs[g].kind == Kind::Group && ws.rscs[g].parent.is_none() => g,
+            Some(_) => return None,
+        };
+        let members = ws.primitives_of(u);
+        let inside = |x: usize| x == u || members.contains(&x);
+        let g = &ws.rscs[u];
+        let closed = g.this_with.is_empty()
+            && g.with_this.is_empty()
+            && members.iter().all(|&m| {
+                let r = &ws.rscs[m];
+                let mut c = r
+                    .this_with
+                    .iter()
+                    .chain(&r.with_this)
+                    .map(|&c| &ws.colocs[c]);
+                !r.orphan && !r.is_fencing && c.all(|c| inside(c.dependent) && inside(c.primary))
+            })
+            && !ws.orders.iter().any(|o| inside(o.first) || inside(o.then));
+        closed.then_some(u)
     }
 
     fn new(doc: &Document, cib: &Cib, input: &Input) -> Session {
@@ -205,16 +224,19 @@ impl Session {
     /// Re-plan resource `rsc` alone after its history changed in `cib`. False when that
     /// is not enough (the session is then to be dropped: it may be half updated).
     fn update(&mut self, cib: &Cib, input: &Input, rsc: &str) -> bool {
-        let Some(i) = self.alone(rsc) else {
+        let Some(u) = self.unit(rsc) else {
             return false;
         };
         let ws = &mut self.ws;
-        let r = &ws.rscs[i];
-        let (assigned, next_role, managed) = (r.assigned, r.next_role, r.managed);
-        ws.renew(cib, input, i)
-            && crate::assign::reassign(ws, i, (assigned, next_role))
-            && ws.rscs[i].managed == managed
-            && crate::actions::replan_primitive(ws, &mut self.plan, i)
+        let old = crate::assign::placed(ws, u);
+        let managed = |ws: &WorkingSet| -> Vec<bool> {
+            old.iter().map(|&(x, ..)| ws.rscs[x].managed).collect()
+        };
+        let was = managed(ws);
+        ws.renew(cib, input, u)
+            && crate::assign::reassign(ws, u, &old)
+            && managed(ws) == was
+            && crate::actions::replan_unit(ws, &mut self.plan, u)
     }
 }
 
@@ -450,9 +472,17 @@ impl Model {
     /// top-level primitive, not a fencing device, in no colocation or order), as the
     /// working set of the kept plan sees it (false before the first plan).
     pub fn stands_alone(&self, rsc: &str) -> bool {
-        self.session
-            .as_ref()
-            .is_some_and(|s| s.alone(rsc).is_some())
+        self.session.as_ref().is_some_and(|s| {
+            s.unit(rsc)
+                .is_some_and(|u| s.ws.rscs[u].kind == Kind::Primitive)
+        })
+    }
+
+    /// Whether a change to primitive `rsc` can be re-planned in its unit alone: itself
+    /// when it [stands alone](Model::stands_alone), or its top-level group when that group
+    /// is in no colocation or order but its own.
+    pub fn replans_in_unit(&self, rsc: &str) -> bool {
+        self.session.as_ref().is_some_and(|s| s.unit(rsc).is_some())
     }
 
     /// The plan last made, if it still holds (no change since).

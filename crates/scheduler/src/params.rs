@@ -121,6 +121,13 @@ pub(crate) fn inherited_sets<'a>(cib: &'a Cib, prim: &str) -> Vec<&'a Attributes
 /// Every primitive whose containers give it instance attributes, with those sets (nearest
 /// first): one pass over the configuration, for callers that look up many primitives.
 pub(crate) fn all_inherited_sets(cib: &Cib) -> std::collections::HashMap<&str, Vec<&Attributes>> {
+    inherited_sets_of(&cib.resources)
+}
+
+/// [`all_inherited_sets`] of these top-level resources only.
+pub(crate) fn inherited_sets_of<'a>(
+    resources: impl IntoIterator<Item = &'a cib::model::Resource>,
+) -> std::collections::HashMap<&'a str, Vec<&'a Attributes>> {
     use cib::model::Resource;
     fn walk<'a>(
         r: &'a Resource,
@@ -153,7 +160,7 @@ pub(crate) fn all_inherited_sets(cib: &Cib) -> std::collections::HashMap<&str, V
         }
     }
     let mut out = std::collections::HashMap::new();
-    for r in &cib.resources {
+    for r in resources {
         walk(r, &[], &mut out);
     }
     out

@@ -1039,47 +1039,81 @@ impl WorkingSet {
         out
     }
 
-    /// Rebuild primitive `i` (configured at the top level, in no colocation or order)
-    /// from its configuration and its histories in `cib`, as [`WorkingSet::build`] makes
-    /// it, for re-planning after one of its history entries changed. False when its old
-    /// or new history reaches beyond it ([`Rsc::node_effect`]): then only a whole build
-    /// is right, and the working set is left to be dropped.
-    pub fn renew(&mut self, cib: &Cib, input: &Input, i: usize) -> bool {
-        if self.rscs[i].node_effect || self.explain {
+    /// Rebuild unit `u` (a top-level primitive, or a top-level group and its members; in
+    /// no colocation or order but a group's own) from its configuration and its histories
+    /// in `cib`, as [`WorkingSet::build`] makes it, for re-planning after one of its
+    /// history entries changed. False when a member's old or new history reaches beyond
+    /// it ([`Rsc::node_effect`]): then only a whole build is right, and the working set is
+    /// left to be dropped.
+    pub fn renew(&mut self, cib: &Cib, input: &Input, u: usize) -> bool {
+        let members = self.primitives_of(u);
+        if self.explain || members.iter().any(|&m| self.rscs[m].node_effect) {
             return false;
         }
-        let id = self.rscs[i].id.clone();
-        let Some(p) = cib.resources.iter().find_map(|r| match r {
-            Resource::Primitive(p) if p.id.as_str() == id => Some(p),
-            _ => None,
-        }) else {
+        let id = self.rscs[u].id.clone();
+        let Some(config) = cib.resources.iter().find(|r| r.id().as_str() == id) else {
             return false;
         };
         let defaults = MetaChain {
             sets: vec![&cib.rsc_defaults],
             default_stickiness: None,
         };
-        let fresh =
-            self.primitive_rsc(p, id.clone(), None, &defaults, cib.options.maintenance_mode);
-        self.rscs[i] = fresh;
-        let prims = std::collections::HashMap::from([(p.id.as_str(), p)]);
-        let inherited = std::collections::HashMap::new();
+        let maint = cib.options.maintenance_mode;
+        let (prims, chain) = match config {
+            Resource::Primitive(p) if u == members[0] => (vec![p], defaults),
+            Resource::Group(g) if g.members.len() == members.len() => {
+                let chain = defaults.with(&g.meta.raw);
+                let mut rsc = self.new_rsc(id.clone(), id.clone(), Kind::Group, None);
+                self.apply_meta(&mut rsc, &chain, maint);
+                rsc.ordered_group = chain.bool("ordered").unwrap_or(true);
+                rsc.children = std::mem::take(&mut self.rscs[u].children);
+                self.rscs[u] = rsc;
+                (g.members.iter().collect(), chain)
+            }
+            _ => return false,
+        };
+        for (&m, p) in members.iter().zip(&prims) {
+            if self.rscs[m].id != p.id.as_str() {
+                return false;
+            }
+            let parent = (m != u).then_some(u);
+            let mut fresh = self.primitive_rsc(p, p.id.0.clone(), parent, &chain, maint);
+            // The group's own colocations (each member with the one before) stay.
+            fresh.this_with = std::mem::take(&mut self.rscs[m].this_with);
+            fresh.with_this = std::mem::take(&mut self.rscs[m].with_this);
+            self.rscs[m] = fresh;
+        }
+        let by_id: std::collections::HashMap<&str, &Primitive> =
+            prims.iter().map(|p| (p.id.as_str(), *p)).collect();
+        let inherited = crate::params::inherited_sets_of([config]);
         for (k, ni) in self.status_order(cib) {
             let ns = &cib.status.nodes[k];
-            for h in ns.resources.iter().filter(|h| h.id.as_str() == id) {
+            for h in ns
+                .resources
+                .iter()
+                .filter(|h| by_id.contains_key(h.id.as_str()))
+            {
                 let attrs = crate::params::attrs_of(cib, &self.nodes[ni].name);
-                self.unpack_history((&prims, &inherited), &attrs, ni, ns, h, input.now);
+                self.unpack_history((&by_id, &inherited), &attrs, ni, ns, h, input.now);
             }
         }
-        self.unclean_by(i);
-        if self.rscs[i].node_effect {
-            return false;
+        for &m in &members {
+            self.unclean_by(m);
+            if self.rscs[m].node_effect {
+                return false;
+            }
         }
-        self.make_table(i);
-        self.apply_locations(cib, input, Some(i));
-        self.apply_stickiness(Some(i));
-        self.apply_fail_limits(cib, input, Some(i));
-        self.apply_exclusive_discovery(Some(i));
+        let mut unit = members.clone();
+        if u != members[0] {
+            unit.insert(0, u);
+        }
+        for &x in &unit {
+            self.make_table(x);
+        }
+        self.apply_locations(cib, input, Some(&unit));
+        self.apply_stickiness(Some(&unit));
+        self.apply_fail_limits(cib, input, Some(&unit));
+        self.apply_exclusive_discovery(Some(&unit));
         true
     }
 
@@ -1791,12 +1825,12 @@ impl WorkingSet {
         out
     }
 
-    /// `only`: apply the constraints to that resource alone (see [`WorkingSet::renew`]).
-    fn apply_locations(&mut self, cib: &Cib, input: &Input, only: Option<usize>) {
+    /// `only`: apply the constraints to those resources alone (see [`WorkingSet::renew`]).
+    fn apply_locations(&mut self, cib: &Cib, input: &Input, only: Option<&[usize]>) {
         for l in &cib.locations {
             let mut targets = self.location_targets(l);
             if let Some(o) = only {
-                targets.retain(|&t| t == o);
+                targets.retain(|t| o.contains(t));
                 if targets.is_empty() {
                     continue;
                 }
@@ -1867,7 +1901,7 @@ impl WorkingSet {
 
     /// With exclusive discovery a resource may run only where a constraint marks the node
     /// `exclusive`: every other node it could run on is banned.
-    fn apply_exclusive_discovery(&mut self, only: Option<usize>) {
+    fn apply_exclusive_discovery(&mut self, only: Option<&[usize]>) {
         for i in self.scope(only) {
             if !self.rscs[i].exclusive_discover {
                 continue;
@@ -1968,7 +2002,7 @@ impl WorkingSet {
         }
     }
 
-    fn apply_stickiness(&mut self, only: Option<usize>) {
+    fn apply_stickiness(&mut self, only: Option<&[usize]>) {
         for i in self.scope(only) {
             let r = &self.rscs[i];
             if r.kind != Kind::Primitive
@@ -1989,15 +2023,15 @@ impl WorkingSet {
         }
     }
 
-    /// The arena entries a pass over resources covers: `only` that one, or all.
-    fn scope(&self, only: Option<usize>) -> std::ops::Range<usize> {
+    /// The arena entries a pass over resources covers: `only` those, or all.
+    fn scope(&self, only: Option<&[usize]>) -> Vec<usize> {
         match only {
-            Some(i) => i..i + 1,
-            None => 0..self.rscs.len(),
+            Some(o) => o.to_vec(),
+            None => (0..self.rscs.len()).collect(),
         }
     }
 
-    fn apply_fail_limits(&mut self, cib: &Cib, input: &Input, only: Option<usize>) {
+    fn apply_fail_limits(&mut self, cib: &Cib, input: &Input, only: Option<&[usize]>) {
         for ni in 0..self.nodes.len() {
             let Some(ns) = cib.status.node(&self.nodes[ni].name) else {
                 continue;
@@ -2017,7 +2051,7 @@ impl WorkingSet {
             }
             named.sort_unstable();
             named.dedup();
-            named.retain(|&i| only.is_none_or(|o| o == i));
+            named.retain(|i| only.is_none_or(|o| o.contains(i)));
             for i in named {
                 let r = &self.rscs[i];
                 if r.kind != Kind::Primitive || r.orphan || r.migration_threshold <= 0 {

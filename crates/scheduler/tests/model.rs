@@ -662,3 +662,86 @@ fn a_recurring_monitors_first_success_plans_nothing_again() {
     assert_ne!(after, before, "{} failed on {}", e.1, e.0);
     assert_eq!(after, from_scratch(&model));
 }
+
+/// A failed monitor of the first member of a group in no colocation or order (with its
+/// fail count and last failure) is re-planned in the group alone: the member recovers and
+/// the members after it restart with it, as parsing the updated CIB plans. A group that
+/// is constrained is planned whole.
+#[test]
+fn a_failure_of_a_group_member_is_replanned_in_its_group_alone() {
+    use cib::model::Resource;
+    let mut model = model();
+    let before = model.plan().clone();
+    let acted: std::collections::HashSet<String> =
+        before.actions.iter().map(|a| a.rsc.clone()).collect();
+    // Groups of two members or more, by first member: (first member, the others).
+    let groups: Vec<(String, Vec<String>)> = model
+        .cib()
+        .resources
+        .iter()
+        .filter_map(|r| match r {
+            Resource::Group(g) if g.members.len() > 1 => Some((
+                g.members[0].id.as_str().to_owned(),
+                g.members[1..]
+                    .iter()
+                    .map(|m| m.id.as_str().to_owned())
+                    .collect(),
+            )),
+            _ => None,
+        })
+        .collect();
+    let constrained = groups
+        .iter()
+        .find(|(first, _)| !model.replans_in_unit(first));
+    assert!(
+        constrained.is_some(),
+        "the generated CIB has a constrained group"
+    );
+    let keep = |h: &ResourceHistory| {
+        let id = h.id.as_str();
+        !h.state.failed
+            && model.replans_in_unit(id)
+            && !model.stands_alone(id)
+            && !acted.contains(id)
+            && groups.iter().any(|(first, _)| first == id)
+    };
+    let e = monitor_entries(model.cib(), keep)
+        .into_iter()
+        .next()
+        .expect("a running first member of an unconstrained group");
+    let (node, rsc, interval) = (&e.0, &e.1, e.6);
+    let others = &groups
+        .iter()
+        .find(|(first, _)| first == rsc)
+        .expect("its group")
+        .1;
+    let attrs = op_attrs(&e.5, "monitor", interval, 7, 400_000);
+    record_entry(&mut model, node, &e, &attrs);
+    let suffix = format!("{rsc}#monitor_{interval}");
+    for (name, value) in [("fail-count", "1"), ("last-failure", "1700000090")] {
+        model
+            .record_attribute(node, &format!("{name}-{suffix}"), Some(value))
+            .expect("records");
+    }
+    let after = model.plan().clone();
+    for m in std::iter::once(rsc).chain(others) {
+        let restarts = |p: &Plan| {
+            let on = |k: scheduler::ActionKind| {
+                p.actions
+                    .iter()
+                    .any(|a| a.rsc == *m && a.kind == k && a.node == *node)
+            };
+            on(scheduler::ActionKind::Stop) && on(scheduler::ActionKind::Start)
+        };
+        assert!(
+            !restarts(&before) && restarts(&after),
+            "{m} restarts on {node}"
+        );
+    }
+    assert_eq!(after, from_scratch(&model));
+    assert_eq!(
+        (model.stats().whole, model.stats().alone),
+        (1, 1),
+        "planned whole once, then the group alone"
+    );
+}
