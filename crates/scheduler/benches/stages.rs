@@ -286,9 +286,23 @@ mod replan {
     fn model_group_member(bencher: Bencher<'_, '_>, size: &&str) {
         // A member of a top-level group in no colocation or order: the group alone.
         let member = |m: &Model| {
-            running_monitor_of(m.cib(), |id| m.replans_in_unit(id) && !m.stands_alone(id))
+            running_monitor_of(m.cib(), |id| {
+                m.replanned_with(id).is_some_and(|t| t.len() == 1) && !m.stands_alone(id)
+            })
         };
         bench_model(bencher, size, member, record, (0, 1));
+    }
+
+    #[divan::bench(args = SIZES.iter())]
+    fn model_constrained(bencher: Bencher<'_, '_>, size: &&str) {
+        // A primitive or group member colocated or ordered with other primitives or
+        // groups (no clone among them): all of them re-planned apart.
+        let joined = |m: &Model| {
+            running_monitor_of(m.cib(), |id| {
+                m.replanned_with(id).is_some_and(|t| t.len() > 1)
+            })
+        };
+        bench_model(bencher, size, joined, record, (0, 1));
     }
 
     /// The first resource's recurring monitor succeeding for the first time: nothing to

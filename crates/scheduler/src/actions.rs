@@ -453,30 +453,27 @@ fn monitor_runs(want: Option<Role>, role: Role) -> bool {
     }
 }
 
-/// Re-plan unit `u` alone: a top-level primitive, or a top-level group and its members.
-/// `plan` was made by [`create`] from this working set; since then `u` was rebuilt from
-/// its histories ([`WorkingSet::renew`]) and placed again where it was, in the roles it
-/// had (`assign::reassign`). It is managed as before and in no colocation or order but a
-/// group's own, so its to-do is its own and no other's reads it: only its own parts of
-/// the plan change (its actions, blocked actions, placement, probes and monitors, and the
-/// edges to its actions: its own sequence, its group's orders and fencing before it).
-/// False when the plan does not hold what it should (then `plan` is not to be used: a
-/// whole plan is needed).
-pub(crate) fn replan_unit(ws: &WorkingSet, plan: &mut Plan, u: usize) -> bool {
-    let members = ws.primitives_of(u);
+/// Re-plan the top-level resources `tops` alone (primitives and groups, no clone; in no
+/// colocation or order with anything else). `plan` was made by [`create`] from this
+/// working set; since then they were rebuilt from their histories
+/// ([`WorkingSet::renew`]) and placed again where they were, in the roles they had
+/// (`assign::reassign`). They are managed as before, so their to-do lists are their own
+/// and no other's reads them: only their parts of the plan change (their actions,
+/// blocked actions, placement, probes and monitors, and the edges to their actions:
+/// their own sequences, their orders and fencing before them). False when the plan does
+/// not hold what it should (then `plan` is not to be used: a whole plan is needed).
+pub(crate) fn replan_apart(ws: &WorkingSet, plan: &mut Plan, tops: &[usize]) -> bool {
+    let members: Vec<usize> = tops.iter().flat_map(|&t| ws.primitives_of(t)).collect();
     let (fence, _) = fencing(ws);
-    // A group's orders read its members' to-do lists by arena entry; a primitive's is
-    // its own alone.
-    let alone = members[0] == u;
+    // Orders read the to-do lists by arena entry; a primitive alone reads its own only.
+    let alone = members.len() == 1 && tops == members.as_slice();
     let slot = |m: usize| if alone { 0 } else { m };
     let mut todo: Vec<Todo> = vec![Todo::default(); if alone { 1 } else { ws.rscs.len() }];
     for &m in &members {
         todo[slot(m)] = own_todo(ws, m, &fence);
     }
     if !alone {
-        let mut unit = members.clone();
-        unit.push(u);
-        propagate_orders(ws, &mut todo, Some(&unit));
+        propagate_orders(ws, &mut todo, Some(&ws.entries_of(tops)));
     }
     let mut part = Plan::default();
     let mut owners = Vec::new();
@@ -1032,8 +1029,8 @@ fn can(t: &Todo, action: &str) -> bool {
     }
 }
 
-/// `unit`: only that unit's own orders and colocations (a group's), when it is in no
-/// other (see [`replan_unit`]); `None`: every one.
+/// `unit`: only the orders and colocations among these entries, when they are in no
+/// other (see [`replan_apart`]); `None`: every one.
 fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo], unit: Option<&[usize]>) {
     // Group internal orders, then configured ones; repeat until nothing changes.
     // (first, first action, then, then action, inverse, symmetrical, only restarts)
@@ -1059,8 +1056,11 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo], unit: Option<&[usize]>) 
     // and then actions is dropped (they all carry its "optional" flag, which
     // `order_actions` takes for "already ordered"), whatever its kind.
     let mut seen = std::collections::HashSet::new();
-    let configured = if unit.is_none() { &ws.orders[..] } else { &[] };
-    for o in configured {
+    for o in ws
+        .orders
+        .iter()
+        .filter(|o| in_unit(o.first) && in_unit(o.then))
+    {
         if !o.same_node && !seen.insert((o.first, &o.first_action, o.then, &o.then_action)) {
             continue;
         }

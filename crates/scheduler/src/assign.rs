@@ -84,6 +84,9 @@ pub(crate) fn assign_all(ws: &mut WorkingSet) {
         sort_resources(ws);
     }
     for k in 0..ws.top.len() {
+        if let Some(log) = &mut ws.log {
+            log.turns.push(log.events.len() as u32);
+        }
         let i = ws.top[k];
         assign(ws, i, None);
     }
@@ -151,30 +154,28 @@ fn sort_key(ws: &mut WorkingSet, r: usize, node_order: &[usize]) -> SortKey {
     (r, ws.rscs[r].priority, weight(current), by_node)
 }
 
-/// Where unit `u`'s entries are placed and in which role: `(entry, node, role)` for `u`
-/// and, for a group, each member.
+/// Where the entries of top-level resources are placed and in which role:
+/// `(entry, node, role)` for each, in arena order.
 pub(crate) type Placed = Vec<(usize, Option<usize>, Option<Role>)>;
 
-/// [`Placed`] as the working set has it now.
-pub(crate) fn placed(ws: &WorkingSet, u: usize) -> Placed {
-    let mut unit = vec![u];
-    if ws.rscs[u].kind == Kind::Group {
-        unit.extend(&ws.rscs[u].children);
-    }
-    unit.iter()
-        .map(|&x| (x, ws.rscs[x].assigned, ws.rscs[x].next_role))
+/// [`Placed`] as the working set has it now, for the top-level resources `tops`.
+pub(crate) fn placed(ws: &WorkingSet, tops: &[usize]) -> Placed {
+    ws.entries_of(tops)
+        .into_iter()
+        .map(|x| (x, ws.rscs[x].assigned, ws.rscs[x].next_role))
         .collect()
 }
 
-/// Place unit `u` (a top-level primitive, or a top-level group) again, alone, after
-/// [`WorkingSet::renew`] rebuilt it: `u` is in no colocation but a group's own, so what
-/// it changes for the others is only the count and capacity its primitives take on their
-/// nodes at its turn. The placement runs against the nodes as they were at its turn (the
-/// log of the last whole placement replayed up to it) and from the same place in the
-/// order. True when every entry lands where it did, in the role it had (`old`): every
-/// other placement then stands as it was. False otherwise (a whole placement is needed);
-/// the nodes are left as they were in both cases.
-pub(crate) fn reassign(ws: &mut WorkingSet, u: usize, old: &Placed) -> bool {
+/// Place the top-level resources `tops` (primitives and groups) again, alone, after
+/// [`WorkingSet::renew`] rebuilt them: they are in no colocation with anything else, so
+/// what they change for the others is only the count and capacity their primitives take
+/// on their nodes at their turns. The placement runs from the first of their turns in the
+/// last whole placement, the others' placements replayed from its log between theirs.
+/// True when each of their turns logs what it logged then and every entry lands where it
+/// did, in the role it had (`old`): every other placement then stands as it was. False
+/// otherwise (a whole placement is needed); the nodes are left as they were in both
+/// cases, and so is the log.
+pub(crate) fn reassign(ws: &mut WorkingSet, tops: &[usize], old: &Placed) -> bool {
     let Some(log) = ws.log.take() else {
         return false;
     };
@@ -189,7 +190,7 @@ pub(crate) fn reassign(ws: &mut WorkingSet, u: usize, old: &Placed) -> bool {
             )
         })
         .collect();
-    let same = reassign_at(ws, u, &log) && placed(ws, u) == *old;
+    let same = reassign_at(ws, tops, &log) && placed(ws, tops) == *old;
     for (n, (count, free, cap)) in ws.nodes.iter_mut().zip(kept) {
         (n.num_resources, n.free, n.cap) = (count, free, cap);
     }
@@ -197,37 +198,18 @@ pub(crate) fn reassign(ws: &mut WorkingSet, u: usize, old: &Placed) -> bool {
     same
 }
 
-/// [`reassign`]'s placement, on nodes whose state was taken out. False when the log does
-/// not show the unit's turn as one run of placements, one for each of its primitives.
-fn reassign_at(ws: &mut WorkingSet, u: usize, log: &AssignLog) -> bool {
-    let prims = ws.primitives_of(u);
-    let turns: Vec<usize> = log
-        .events
-        .iter()
-        .enumerate()
-        .filter(|e| prims.contains(&(e.1.0 as usize)))
-        .map(|e| e.0)
-        .collect();
-    let Some(&at) = turns.first() else {
-        return false;
-    };
-    let one_run = turns.len() == prims.len()
-        && turns.iter().enumerate().all(|(k, &t)| {
-            let (r, _, sign) = log.events[t];
-            t == at + k && r as usize == prims[k] && sign == 1
-        });
-    if !one_run {
+/// [`reassign`]'s placement, on nodes whose state was taken out (and without a log).
+fn reassign_at(ws: &mut WorkingSet, tops: &[usize], log: &AssignLog) -> bool {
+    if log.turns.len() != ws.top.len() {
         return false;
     }
+    let entries = ws.entries_of(tops);
+    let prims: Vec<usize> = tops.iter().flat_map(|&t| ws.primitives_of(t)).collect();
     for (node, (free, cap)) in ws.nodes.iter_mut().zip(&log.initial) {
         (node.num_resources, node.free, node.cap) = (0, free.clone(), cap.clone());
     }
     // What `assign_all` does to every resource before placing any.
-    let mut unit = prims;
-    if unit[0] != u {
-        unit.push(u);
-    }
-    for &x in &unit {
+    for &x in &entries {
         if ws.fencing_enabled && !ws.have_fencing_device {
             ws.rscs[x].managed = false;
         }
@@ -237,17 +219,43 @@ fn reassign_at(ws: &mut WorkingSet, u: usize, log: &AssignLog) -> bool {
     }
     if ws.placement_strategy != PlacementStrategy::Default {
         let order = key_node_order(ws);
-        let Some(was) = log.keys.iter().find(|k| k.0 == u) else {
-            return false;
-        };
-        if sort_key(ws, u, &order) != *was {
+        for &t in tops {
+            let Some(was) = log.keys.iter().find(|k| k.0 == t) else {
+                return false;
+            };
+            if sort_key(ws, t, &order) != *was {
+                return false;
+            }
+        }
+    }
+    let Some(last) = ws.top.iter().rposition(|t| tops.contains(t)) else {
+        return false;
+    };
+    for k in 0..=last {
+        let from = log.turns[k] as usize;
+        let to = log
+            .turns
+            .get(k + 1)
+            .map_or(log.events.len(), |&t| t as usize);
+        let turn = &log.events[from..to];
+        let top = ws.top[k];
+        if !tops.contains(&top) {
+            // Another resource's turn: it places none of these.
+            if turn.iter().any(|e| prims.contains(&(e.0 as usize))) {
+                return false;
+            }
+            for &(r, n, sign) in turn {
+                replay(ws, r as usize, n, sign);
+            }
+            continue;
+        }
+        ws.log = Some(AssignLog::default());
+        assign(ws, top, None);
+        let now = ws.log.take().map(|l| l.events).unwrap_or_default();
+        if now != turn {
             return false;
         }
     }
-    for &(r, n, sign) in &log.events[..at] {
-        replay(ws, r as usize, n, sign);
-    }
-    assign(ws, u, None);
     true
 }
 

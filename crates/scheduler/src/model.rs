@@ -119,39 +119,60 @@ struct Session {
 }
 
 impl Session {
-    /// The unit primitive `rsc` is re-planned in when it changes (its arena entry): itself
-    /// when it is a top-level primitive, its group when it is a member of a top-level
-    /// group. Only when no primitive of the unit is a fencing device or an orphan, and the
-    /// unit is in no colocation or order but its group's own (each member with the one
-    /// before, in order).
-    fn unit(&self, rsc: &str) -> Option<usize> {
+    /// The top-level resources primitive `rsc` is re-planned with when it changes (arena
+    /// entries, in placement order): its own top-level resource (itself, or its group)
+    /// and every one joined to it through colocations and orders, when none of them is a
+    /// clone, a fencing device or an orphan, and they are at most [`Session::APART`].
+    fn component(&self, rsc: &str) -> Option<Vec<usize>> {
         let ws = &self.ws;
         let i = ws.find(rsc)?;
         if ws.rscs[i].kind != Kind::Primitive {
             return None;
         }
-        let u = match ws.rscs[i].parent {
-            None => i,
-            Some(g) if ws.rscs[g].kind == Kind::Group && ws.rscs[g].parent.is_none() => g,
-            Some(_) => return None,
+        let top_of = |mut x: usize| {
+            while let Some(p) = ws.rscs[x].parent {
+                x = p;
+            }
+            x
         };
-        let members = ws.primitives_of(u);
-        let inside = |x: usize| x == u || members.contains(&x);
-        let g = &ws.rscs[u];
-        let closed = g.this_with.is_empty()
-            && g.with_this.is_empty()
-            && members.iter().all(|&m| {
-                let r = &ws.rscs[m];
-                let mut c = r
-                    .this_with
-                    .iter()
-                    .chain(&r.with_this)
-                    .map(|&c| &ws.colocs[c]);
-                !r.orphan && !r.is_fencing && c.all(|c| inside(c.dependent) && inside(c.primary))
-            })
-            && !ws.orders.iter().any(|o| inside(o.first) || inside(o.then));
-        closed.then_some(u)
+        let mut tops = vec![top_of(i)];
+        let mut k = 0;
+        while let Some(&t) = tops.get(k) {
+            k += 1;
+            if ws.rscs[t].kind == Kind::Clone || tops.len() > Self::APART {
+                return None;
+            }
+            let entries = ws.entries_of(&[t]);
+            let mut joined = Vec::new();
+            for &x in &entries {
+                let r = &ws.rscs[x];
+                if r.orphan || r.is_fencing {
+                    return None;
+                }
+                for &c in r.this_with.iter().chain(&r.with_this) {
+                    let c = &ws.colocs[c];
+                    joined.extend([c.dependent, c.primary, c.merge_primary]);
+                }
+            }
+            for o in &ws.orders {
+                if entries.contains(&o.first) || entries.contains(&o.then) {
+                    joined.extend([o.first, o.then]);
+                }
+            }
+            for x in joined {
+                let top = top_of(x);
+                if !tops.contains(&top) {
+                    tops.push(top);
+                }
+            }
+        }
+        tops.sort_by_key(|t| ws.top.iter().position(|x| x == t));
+        Some(tops)
     }
+
+    /// The most top-level resources re-planned apart from the others: beyond, a whole plan
+    /// costs about as much.
+    const APART: usize = 32;
 
     fn new(doc: &Document, cib: &Cib, input: &Input) -> Session {
         let mut ws = WorkingSet::build(cib, input);
@@ -224,19 +245,19 @@ impl Session {
     /// Re-plan resource `rsc` alone after its history changed in `cib`. False when that
     /// is not enough (the session is then to be dropped: it may be half updated).
     fn update(&mut self, cib: &Cib, input: &Input, rsc: &str) -> bool {
-        let Some(u) = self.unit(rsc) else {
+        let Some(tops) = self.component(rsc) else {
             return false;
         };
         let ws = &mut self.ws;
-        let old = crate::assign::placed(ws, u);
+        let old = crate::assign::placed(ws, &tops);
         let managed = |ws: &WorkingSet| -> Vec<bool> {
             old.iter().map(|&(x, ..)| ws.rscs[x].managed).collect()
         };
         let was = managed(ws);
-        ws.renew(cib, input, u)
-            && crate::assign::reassign(ws, u, &old)
+        ws.renew(cib, input, &tops)
+            && crate::assign::reassign(ws, &tops, &old)
             && managed(ws) == was
-            && crate::actions::replan_unit(ws, &mut self.plan, u)
+            && crate::actions::replan_apart(ws, &mut self.plan, &tops)
     }
 }
 
@@ -473,16 +494,19 @@ impl Model {
     /// working set of the kept plan sees it (false before the first plan).
     pub fn stands_alone(&self, rsc: &str) -> bool {
         self.session.as_ref().is_some_and(|s| {
-            s.unit(rsc)
-                .is_some_and(|u| s.ws.rscs[u].kind == Kind::Primitive)
+            s.component(rsc)
+                .is_some_and(|t| t.len() == 1 && s.ws.rscs[t[0]].kind == Kind::Primitive)
         })
     }
 
-    /// Whether a change to primitive `rsc` can be re-planned in its unit alone: itself
-    /// when it [stands alone](Model::stands_alone), or its top-level group when that group
-    /// is in no colocation or order but its own.
-    pub fn replans_in_unit(&self, rsc: &str) -> bool {
-        self.session.as_ref().is_some_and(|s| s.unit(rsc).is_some())
+    /// The top-level resources a change to primitive `rsc` is re-planned with, apart from
+    /// the others: its own and those joined to it by colocations and orders (see
+    /// [`Model::stands_alone`] for one alone); `None` when it takes a whole plan (a clone
+    /// is among them, or before the first plan).
+    pub fn replanned_with(&self, rsc: &str) -> Option<Vec<String>> {
+        let s = self.session.as_ref()?;
+        let tops = s.component(rsc)?;
+        Some(tops.iter().map(|&t| s.ws.rscs[t].id.clone()).collect())
     }
 
     /// The plan last made, if it still holds (no change since).

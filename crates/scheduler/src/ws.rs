@@ -242,6 +242,9 @@ pub(crate) struct AssignLog {
     pub events: Vec<(u32, u32, i8)>,
     /// Under a placement strategy, each top-level resource's sort key, as first computed.
     pub keys: Vec<(usize, i32, i32, Vec<i32>)>,
+    /// Where each top-level resource's turn begins in [`AssignLog::events`], in placement
+    /// order (as [`WorkingSet::top`]).
+    pub turns: Vec<u32>,
 }
 
 impl AssignLog {
@@ -354,6 +357,7 @@ fn parse_bool(s: &str) -> Option<bool> {
 }
 
 /// Meta-attribute lookup along the inheritance chain (own, parents, rsc_defaults).
+#[derive(Clone)]
 struct MetaChain<'a> {
     sets: Vec<&'a Attributes>,
     /// The stickiness when no set in the chain has one (clones default to 1).
@@ -1039,53 +1043,64 @@ impl WorkingSet {
         out
     }
 
-    /// Rebuild unit `u` (a top-level primitive, or a top-level group and its members; in
-    /// no colocation or order but a group's own) from its configuration and its histories
-    /// in `cib`, as [`WorkingSet::build`] makes it, for re-planning after one of its
-    /// history entries changed. False when a member's old or new history reaches beyond
-    /// it ([`Rsc::node_effect`]): then only a whole build is right, and the working set is
-    /// left to be dropped.
-    pub fn renew(&mut self, cib: &Cib, input: &Input, u: usize) -> bool {
-        let members = self.primitives_of(u);
-        if self.explain || members.iter().any(|&m| self.rscs[m].node_effect) {
+    /// Rebuild the top-level resources `tops` (primitives and groups, no clone; in no
+    /// colocation or order with anything else) from their configuration and histories in
+    /// `cib`, as [`WorkingSet::build`] makes them, for re-planning after one of their
+    /// history entries changed; their colocations and orders (among them) stay. False when
+    /// a primitive's old or new history reaches beyond it ([`Rsc::node_effect`]), or the
+    /// configuration does not match: then only a whole build is right, and the working
+    /// set is left to be dropped.
+    pub fn renew(&mut self, cib: &Cib, input: &Input, tops: &[usize]) -> bool {
+        let entries = self.entries_of(tops);
+        if self.explain || entries.iter().any(|&x| self.rscs[x].node_effect) {
             return false;
         }
-        let id = self.rscs[u].id.clone();
-        let Some(config) = cib.resources.iter().find(|r| r.id().as_str() == id) else {
-            return false;
-        };
         let defaults = MetaChain {
             sets: vec![&cib.rsc_defaults],
             default_stickiness: None,
         };
         let maint = cib.options.maintenance_mode;
-        let (prims, chain) = match config {
-            Resource::Primitive(p) if u == members[0] => (vec![p], defaults),
-            Resource::Group(g) if g.members.len() == members.len() => {
-                let chain = defaults.with(&g.meta.raw);
-                let mut rsc = self.new_rsc(id.clone(), id.clone(), Kind::Group, None);
-                self.apply_meta(&mut rsc, &chain, maint);
-                rsc.ordered_group = chain.bool("ordered").unwrap_or(true);
-                rsc.children = std::mem::take(&mut self.rscs[u].children);
-                self.rscs[u] = rsc;
-                (g.members.iter().collect(), chain)
-            }
-            _ => return false,
-        };
-        for (&m, p) in members.iter().zip(&prims) {
-            if self.rscs[m].id != p.id.as_str() {
+        let mut configs = Vec::new();
+        let mut prims: Vec<(usize, &Primitive)> = Vec::new();
+        for &u in tops {
+            let id = self.rscs[u].id.clone();
+            let Some(config) = cib.resources.iter().find(|r| r.id().as_str() == id) else {
                 return false;
+            };
+            configs.push(config);
+            let members = self.primitives_of(u);
+            let (ps, chain) = match config {
+                Resource::Primitive(p) if u == members[0] => (vec![p], defaults.clone()),
+                Resource::Group(g) if g.members.len() == members.len() => {
+                    let chain = defaults.with(&g.meta.raw);
+                    let mut rsc = self.new_rsc(id.clone(), id.clone(), Kind::Group, None);
+                    self.apply_meta(&mut rsc, &chain, maint);
+                    rsc.ordered_group = chain.bool("ordered").unwrap_or(true);
+                    let old = &mut self.rscs[u];
+                    rsc.children = std::mem::take(&mut old.children);
+                    rsc.this_with = std::mem::take(&mut old.this_with);
+                    rsc.with_this = std::mem::take(&mut old.with_this);
+                    self.rscs[u] = rsc;
+                    (g.members.iter().collect(), chain)
+                }
+                _ => return false,
+            };
+            for (&m, p) in members.iter().zip(&ps) {
+                if self.rscs[m].id != p.id.as_str() {
+                    return false;
+                }
+                let parent = (m != u).then_some(u);
+                let mut fresh = self.primitive_rsc(p, p.id.0.clone(), parent, &chain, maint);
+                // The colocations stay (a group's own: each member with the one before).
+                fresh.this_with = std::mem::take(&mut self.rscs[m].this_with);
+                fresh.with_this = std::mem::take(&mut self.rscs[m].with_this);
+                self.rscs[m] = fresh;
+                prims.push((m, p));
             }
-            let parent = (m != u).then_some(u);
-            let mut fresh = self.primitive_rsc(p, p.id.0.clone(), parent, &chain, maint);
-            // The group's own colocations (each member with the one before) stay.
-            fresh.this_with = std::mem::take(&mut self.rscs[m].this_with);
-            fresh.with_this = std::mem::take(&mut self.rscs[m].with_this);
-            self.rscs[m] = fresh;
         }
         let by_id: std::collections::HashMap<&str, &Primitive> =
-            prims.iter().map(|p| (p.id.as_str(), *p)).collect();
-        let inherited = crate::params::inherited_sets_of([config]);
+            prims.iter().map(|(_, p)| (p.id.as_str(), *p)).collect();
+        let inherited = crate::params::inherited_sets_of(configs);
         for (k, ni) in self.status_order(cib) {
             let ns = &cib.status.nodes[k];
             for h in ns
@@ -1097,24 +1112,33 @@ impl WorkingSet {
                 self.unpack_history((&by_id, &inherited), &attrs, ni, ns, h, input.now);
             }
         }
-        for &m in &members {
+        for &(m, _) in &prims {
             self.unclean_by(m);
             if self.rscs[m].node_effect {
                 return false;
             }
         }
-        let mut unit = members.clone();
-        if u != members[0] {
-            unit.insert(0, u);
-        }
-        for &x in &unit {
+        for &x in &entries {
             self.make_table(x);
         }
-        self.apply_locations(cib, input, Some(&unit));
-        self.apply_stickiness(Some(&unit));
-        self.apply_fail_limits(cib, input, Some(&unit));
-        self.apply_exclusive_discovery(Some(&unit));
+        self.apply_locations(cib, input, Some(&entries));
+        self.apply_stickiness(Some(&entries));
+        self.apply_fail_limits(cib, input, Some(&entries));
+        self.apply_exclusive_discovery(Some(&entries));
         true
+    }
+
+    /// The arena entries of top-level resources `tops` and everything below them, in
+    /// arena order.
+    pub fn entries_of(&self, tops: &[usize]) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut stack = tops.to_vec();
+        while let Some(x) = stack.pop() {
+            out.push(x);
+            stack.extend(&self.rscs[x].children);
+        }
+        out.sort_unstable();
+        out
     }
 
     /// A resource thought active on an offline node that is not already unclean makes

@@ -665,8 +665,7 @@ fn a_recurring_monitors_first_success_plans_nothing_again() {
 
 /// A failed monitor of the first member of a group in no colocation or order (with its
 /// fail count and last failure) is re-planned in the group alone: the member recovers and
-/// the members after it restart with it, as parsing the updated CIB plans. A group that
-/// is constrained is planned whole.
+/// the members after it restart with it, as parsing the updated CIB plans.
 #[test]
 fn a_failure_of_a_group_member_is_replanned_in_its_group_alone() {
     use cib::model::Resource;
@@ -690,17 +689,10 @@ fn a_failure_of_a_group_member_is_replanned_in_its_group_alone() {
             _ => None,
         })
         .collect();
-    let constrained = groups
-        .iter()
-        .find(|(first, _)| !model.replans_in_unit(first));
-    assert!(
-        constrained.is_some(),
-        "the generated CIB has a constrained group"
-    );
     let keep = |h: &ResourceHistory| {
         let id = h.id.as_str();
         !h.state.failed
-            && model.replans_in_unit(id)
+            && model.replanned_with(id).is_some_and(|t| t.len() == 1)
             && !model.stands_alone(id)
             && !acted.contains(id)
             && groups.iter().any(|(first, _)| first == id)
@@ -743,5 +735,55 @@ fn a_failure_of_a_group_member_is_replanned_in_its_group_alone() {
         (model.stats().whole, model.stats().alone),
         (1, 1),
         "planned whole once, then the group alone"
+    );
+}
+
+/// A failed monitor (counted) of a primitive or group member that is colocated or ordered
+/// with others (no clone among them) is re-planned with them apart from the rest, as
+/// parsing the updated CIB plans; one joined to a clone takes a whole plan.
+#[test]
+fn a_failure_of_a_constrained_resource_is_replanned_with_what_it_is_joined_to() {
+    let mut model = model();
+    let before = model.plan().clone();
+    let acted: std::collections::HashSet<String> =
+        before.actions.iter().map(|a| a.rsc.clone()).collect();
+    let joined = |h: &ResourceHistory| {
+        model
+            .replanned_with(h.id.as_str())
+            .is_some_and(|t| t.len() > 1)
+    };
+    let keep = |h: &ResourceHistory| !h.state.failed && !acted.contains(h.id.as_str());
+    let e = monitor_entries(model.cib(), |h| keep(h) && joined(h))
+        .into_iter()
+        .next()
+        .expect("a running resource joined to others by constraints");
+    let with_clone = monitor_entries(model.cib(), |h| {
+        !h.id.as_str().contains(':') && model.replanned_with(h.id.as_str()).is_none()
+    });
+    assert!(
+        !with_clone.is_empty(),
+        "the generated CIB has a resource joined to a clone"
+    );
+    let (node, rsc, interval) = (&e.0, &e.1, e.6);
+    let tops = model.replanned_with(rsc).expect("joined");
+    let attrs = op_attrs(&e.5, "monitor", interval, 7, 500_000);
+    record_entry(&mut model, node, &e, &attrs);
+    let suffix = format!("{rsc}#monitor_{interval}");
+    for (name, value) in [("fail-count", "1"), ("last-failure", "1700000090")] {
+        model
+            .record_attribute(node, &format!("{name}-{suffix}"), Some(value))
+            .expect("records");
+    }
+    let after = model.plan().clone();
+    let recovers = |p: &Plan| p.actions.iter().any(|a| a.rsc == *rsc);
+    assert!(
+        !recovers(&before) && recovers(&after),
+        "{rsc} recovers ({tops:?})"
+    );
+    assert_eq!(after, from_scratch(&model));
+    assert_eq!(
+        (model.stats().whole, model.stats().alone),
+        (1, 1),
+        "planned whole once, then {tops:?} apart"
     );
 }
