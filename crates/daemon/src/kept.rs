@@ -1,11 +1,11 @@
 //! The coordinator's kept plan: the scheduler's model of the copy of the CIB it last
 //! planned, caught up from a journal of what changed in the copy since ([`Touch`]), so
-//! that a changed primitive in no colocation or order (or in a group that is in none) is
-//! re-planned with its group alone (`scheduler::Model`); anything else plans whole.
+//! that a changed primitive is re-planned apart with what it is joined to
+//! (`scheduler::Model`); anything else plans whole.
 use crate::{Node, Peer};
 
 /// The coordinator's kept plan: the scheduler's model of the copy it planned (which
-/// re-plans one changed primitive alone) and the membership view that copy was made with.
+/// re-plans a changed primitive apart) and the membership view that copy was made with.
 #[derive(Debug)]
 pub(crate) struct Kept {
     pub(crate) model: scheduler::Model,

@@ -438,6 +438,33 @@ fn a_failed_monitor_of_a_standalone_resource_is_replanned_alone() {
     );
 }
 
+/// A group member's failure, a constrained resource's and a clone instance's: each is
+/// re-planned apart with what it is joined to (the debug build checks every kept plan
+/// against planning the whole copy), and recovered where it ran.
+#[test]
+fn a_failed_monitor_of_a_member_a_constrained_resource_or_an_instance_is_replanned_apart() {
+    for (seed, rsc) in [(11, "api"), (12, "a2"), (13, "db")] {
+        let mut h = Harness::new(seed, 3, 0, Some(&cib(3, 1)));
+        converged(&mut h);
+        let until = h.now + 30_000;
+        run_until(&mut h, until);
+        let was = where_is(&h, rsc);
+        let on = was.last().cloned().unwrap_or_default();
+        let i: u32 = on.trim_start_matches('n').parse().unwrap_or(0);
+        let before = h.node(1).plans_made_alone();
+        h.world.get_mut(&i).map(|w| w.remove(rsc));
+        let until = h.now + 15_000;
+        run_until(&mut h, until);
+        converged(&mut h);
+        assert_eq!(where_is(&h, rsc), was, "{rsc} recovered where it ran");
+        assert!(
+            h.node(1).plans_made_alone() > before,
+            "the coordinator re-planned {rsc} apart\n{}",
+            h.tail(40)
+        );
+    }
+}
+
 #[test]
 fn a_minority_stops_its_resources_and_fences_nobody() {
     let mut h = Harness::new(8, 5, 0, Some(&cib(5, 1)));

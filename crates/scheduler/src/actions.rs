@@ -73,13 +73,6 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
     let owners: Vec<Owner> = pairs.iter().map(|p| p.1).collect();
     plan.actions = pairs.into_iter().map(|p| p.0).collect();
     plan.edges = edges(ws, &plan.actions, &owners);
-    let owned: Vec<Option<usize>> = owners
-        .iter()
-        .map(|o| match o {
-            Owner::Rsc(i) => Some(*i),
-            Owner::Node(_) => None,
-        })
-        .collect();
     // Only where each resource ends up (and in which role) is read from here on: the
     // rest of the to-do list goes (at cloud scale, a tenth of the scheduler's memory).
     let after: Vec<(Option<usize>, Role)> = todo.iter().map(|t| (t.after, t.role_after)).collect();
@@ -88,22 +81,7 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
         .iter()
         .map(|&(after, _)| crate::notify::Instance { after })
         .collect();
-    let notes = crate::notify::build(
-        ws,
-        &plan.actions,
-        &owned,
-        &fence,
-        &instances,
-        |i| shown_name(ws, i),
-        |o| {
-            let ord = &ws.orders[o];
-            let then = endpoint(ws, ord.then);
-            (0..plan.actions.len())
-                .filter(|&b| owned[b].is_some_and(|p| then.contains(&p)))
-                .filter(|&b| matches(plan.actions[b].kind, &ord.then_action))
-                .collect()
-        },
-    );
+    let notes = notifications(ws, &plan.actions, &owners, &fence, &instances);
     plan.notifications = notes.notifications;
     plan.notify_edges = notes.edges;
     plan.notify_vars = notes.vars;
@@ -453,15 +431,15 @@ fn monitor_runs(want: Option<Role>, role: Role) -> bool {
     }
 }
 
-/// Re-plan the top-level resources `tops` alone (primitives and groups, no clone; in no
-/// colocation or order with anything else). `plan` was made by [`create`] from this
-/// working set; since then they were rebuilt from their histories
-/// ([`WorkingSet::renew`]) and placed again where they were, in the roles they had
-/// (`assign::reassign`). They are managed as before, so their to-do lists are their own
-/// and no other's reads them: only their parts of the plan change (their actions,
-/// blocked actions, placement, probes and monitors, and the edges to their actions:
-/// their own sequences, their orders and fencing before them). False when the plan does
-/// not hold what it should (then `plan` is not to be used: a whole plan is needed).
+/// Re-plan the top-level resources `tops` alone (in no colocation or order with anything
+/// else). `plan` was made by [`create`] from this working set; since then they were
+/// rebuilt from their histories ([`WorkingSet::renew`]) and placed again where they were,
+/// in the roles they had (`assign::reassign`). They are managed as before, so their to-do
+/// lists are their own and no other's reads them: only their parts of the plan change
+/// (their actions, blocked actions, placement, probes, monitors and clone notifications,
+/// and the edges to their actions: their own sequences, their orders and fencing before
+/// them). False when the plan does not hold what it should (then `plan` is not to be
+/// used: a whole plan is needed).
 pub(crate) fn replan_apart(ws: &WorkingSet, plan: &mut Plan, tops: &[usize]) -> bool {
     let members: Vec<usize> = tops.iter().flat_map(|&t| ws.primitives_of(t)).collect();
     let (fence, _) = fencing(ws);
@@ -486,17 +464,18 @@ pub(crate) fn replan_apart(ws: &WorkingSet, plan: &mut Plan, tops: &[usize]) -> 
     let owners: Vec<Owner> = pairs.iter().map(|p| p.1).collect();
     let new: Vec<Action> = pairs.into_iter().map(|p| p.0).collect();
     let new_edges = edges(ws, &new, &owners);
-    let names: Vec<String> = members.iter().map(|&m| shown_name(ws, m)).collect();
-    let mine = |a: &Action| a.kind != ActionKind::Fence && names.contains(&a.rsc);
+    let mut names: Vec<String> = members.iter().map(|&m| shown_name(ws, m)).collect();
+    names.sort();
+    names.dedup();
+    let mine = |a: &Action| a.kind != ActionKind::Fence && names.binary_search(&a.rsc).is_ok();
 
-    // Both lists are sorted: merge the old ones but the unit's with the unit's new ones,
-    // noting where each lands; the fencing actions of `new` are the old ones.
+    // Both lists are sorted: merge the old ones but theirs with their new ones, noting
+    // where each lands; the fencing actions of `new` are the old ones.
     let old = std::mem::take(&mut plan.actions);
     let keep: Vec<usize> = (0..old.len()).filter(|&k| !mine(&old[k])).collect();
     let add: Vec<usize> = (0..new.len())
         .filter(|&k| new[k].kind != ActionKind::Fence)
         .collect();
-    const NONE: usize = usize::MAX;
     let (mut from_old, mut from_new) = (vec![NONE; old.len()], vec![NONE; new.len()]);
     let mut merged = Vec::with_capacity(keep.len() + add.len());
     let (mut x, mut y) = (0, 0);
@@ -534,56 +513,212 @@ pub(crate) fn replan_apart(ws: &WorkingSet, plan: &mut Plan, tops: &[usize]) -> 
     edges.sort_unstable();
     edges.dedup();
     plan.edges = edges;
-    for (a, b) in &mut plan.notify_edges {
-        for step in [a, b] {
-            if let crate::Step::Action(k) = step {
-                match from_old[*k] {
-                    NONE => return false,
-                    to => *k = to,
-                }
-            }
+    let mut after: Vec<crate::notify::Instance> = Vec::new();
+    if tops.iter().any(|&t| ws.rscs[t].kind == Kind::Clone) {
+        after = (0..ws.rscs.len())
+            .map(|_| crate::notify::Instance { after: None })
+            .collect();
+        for &m in &members {
+            after[m].after = todo[slot(m)].after;
         }
+    }
+    let from = (&from_old[..], &from_new[..]);
+    if !renotify(ws, plan, tops, &new, &owners, &fence, &after, from) {
+        return false;
     }
     plan.actions = merged;
 
     plan.blocked.retain(|a| !mine(a));
     plan.blocked.extend(part.blocked);
     plan.blocked.sort();
-    plan.placement.retain(|p| !names.contains(&p.rsc));
+    plan.placement
+        .retain(|p| names.binary_search(&p.rsc).is_err());
     plan.placement.extend(part.placement);
     plan.placement.sort();
 
-    for (&m, name) in members.iter().zip(&names) {
-        let r = &ws.rscs[m];
-        let own = r.kind == Kind::Primitive && !r.orphan && r.managed;
-        let mut on: Vec<u32> = (0..ws.nodes.len())
-            .filter(|&n| own && probed(ws, m, &[m], n))
-            .map(|n| n as u32)
-            .collect();
-        on.sort_by_key(|&n| ws.byte_rank[n as usize]);
+    // Probes: a name's (an anonymous clone's: once per node, by its first instance).
+    for name in &names {
+        let first = members.iter().copied().find(|&m| {
+            let r = &ws.rscs[m];
+            !r.orphan && r.managed && shown_name(ws, m) == *name
+        });
+        let mut on: Vec<u32> = Vec::new();
+        if let Some(i) = first {
+            let siblings: Vec<usize> = match ws.clone_of(i) {
+                Some(c) if !ws.rscs[c].unique => ws
+                    .instances
+                    .get(&ws.rscs[i].base)
+                    .cloned()
+                    .unwrap_or_default(),
+                _ => vec![i],
+            };
+            on = (0..ws.nodes.len())
+                .filter(|&n| probed(ws, i, &siblings, n))
+                .map(|n| n as u32)
+                .collect();
+            on.sort_by_key(|&n| ws.byte_rank[n as usize]);
+        }
         if !plan.probes.replace(name, &on) {
             return false;
         }
-        plan.monitors.retain(|x| *x.rsc != **name);
+    }
+    // Monitors: by name, then node (in byte order), interval and role.
+    plan.monitors
+        .retain(|m| names.binary_search_by(|n| n.as_str().cmp(&m.rsc)).is_err());
+    // (name, node's byte rank, interval, role): the order of the plan's monitors.
+    type Key = (String, u32, u64, Option<cib::Role>);
+    let mut mine: Vec<(Key, crate::Monitor)> = Vec::new();
+    for &m in &members {
+        let r = &ws.rscs[m];
         let t = &todo[slot(m)];
-        if let (true, Some(n), role) = (own, t.after, t.role_after) {
-            let rsc: std::sync::Arc<str> = std::sync::Arc::from(name.as_str());
-            let node: std::sync::Arc<str> = std::sync::Arc::from(ws.nodes[n].name.as_str());
-            let mut mine: Vec<crate::Monitor> = r
-                .monitors
-                .iter()
-                .filter(|&&(_, want)| monitor_runs(want, role))
-                .map(|&(interval_ms, want)| crate::Monitor {
-                    rsc: rsc.clone(),
-                    node: node.clone(),
-                    interval_ms,
-                    role: want,
-                })
-                .collect();
-            mine.sort_by_key(|m| (m.interval_ms, m.role));
-            let at = plan.monitors.partition_point(|x| *x.rsc < **name);
-            plan.monitors.splice(at..at, mine);
+        let (true, Some(n)) = (r.kind == Kind::Primitive && !r.orphan && r.managed, t.after) else {
+            continue;
+        };
+        let name = shown_name(ws, m);
+        let rsc: std::sync::Arc<str> = std::sync::Arc::from(name.as_str());
+        let node: std::sync::Arc<str> = std::sync::Arc::from(ws.nodes[n].name.as_str());
+        for &(interval_ms, want) in r
+            .monitors
+            .iter()
+            .filter(|m| monitor_runs(m.1, t.role_after))
+        {
+            let key = (name.clone(), ws.byte_rank[n], interval_ms, want);
+            let monitor = crate::Monitor {
+                rsc: rsc.clone(),
+                node: node.clone(),
+                interval_ms,
+                role: want,
+            };
+            mine.push((key, monitor));
         }
+    }
+    mine.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut at = 0;
+    for (key, monitor) in mine {
+        at += plan.monitors[at..].partition_point(|x| *x.rsc < *key.0);
+        plan.monitors.insert(at, monitor);
+        at += 1;
+    }
+    true
+}
+
+/// The clone notifications of `actions` (owned by `owners`), `fence` the nodes being
+/// fenced and `instances` where each primitive ends up (see [`crate::notify::build`]).
+fn notifications(
+    ws: &WorkingSet,
+    actions: &[Action],
+    owners: &[Owner],
+    fence: &[usize],
+    instances: &[crate::notify::Instance],
+) -> crate::notify::Notifications {
+    let owned: Vec<Option<usize>> = owners
+        .iter()
+        .map(|o| match o {
+            Owner::Rsc(i) => Some(*i),
+            Owner::Node(_) => None,
+        })
+        .collect();
+    crate::notify::build(
+        ws,
+        actions,
+        &owned,
+        fence,
+        instances,
+        |i| shown_name(ws, i),
+        |o| {
+            let ord = &ws.orders[o];
+            let then = endpoint(ws, ord.then);
+            (0..actions.len())
+                .filter(|&b| owned[b].is_some_and(|p| then.contains(&p)))
+                .filter(|&b| matches(actions[b].kind, &ord.then_action))
+                .collect()
+        },
+    )
+}
+
+/// An index no longer (or not yet) in a list.
+const NONE: usize = usize::MAX;
+
+/// The notifications of the clones among `tops` made again from their new actions
+/// (`new`, owned by `owners`; `after`: where each primitive ends up, read only with a
+/// clone among them) and spliced into `plan` in their place (each clone's in clone
+/// order), with the notification edges renumbered: `from` maps the old and the new
+/// actions to their places in the merged list. False when an edge joins a notification
+/// of another clone to one of their actions (then they were not apart).
+#[allow(clippy::too_many_arguments)]
+fn renotify(
+    ws: &WorkingSet,
+    plan: &mut Plan,
+    tops: &[usize],
+    new: &[Action],
+    owners: &[Owner],
+    fence: &[usize],
+    after: &[crate::notify::Instance],
+    (from_old, from_new): (&[usize], &[usize]),
+) -> bool {
+    let ours: Vec<&str> = tops
+        .iter()
+        .filter(|&&t| ws.rscs[t].kind == Kind::Clone)
+        .map(|&t| ws.rscs[t].id.as_str())
+        .collect();
+    // Without a clone of theirs, only the edges are renumbered.
+    let notes = if ours.is_empty() {
+        crate::notify::Notifications::default()
+    } else {
+        notifications(ws, new, owners, fence, after)
+    };
+    let rank = |clone: &str| ws.find(clone).unwrap_or(usize::MAX);
+    // The old notifications but theirs, merged with their new ones by clone order.
+    let old = std::mem::take(&mut plan.notifications);
+    let (mut note_old, mut note_new) =
+        (vec![NONE; old.len()], vec![NONE; notes.notifications.len()]);
+    let mut merged = Vec::with_capacity(old.len());
+    let mut fresh = notes.notifications.into_iter().enumerate().peekable();
+    for (k, n) in old.into_iter().enumerate() {
+        if ours.contains(&n.clone.as_str()) {
+            continue;
+        }
+        let r = rank(&n.clone);
+        while let Some((j, f)) = fresh.next_if(|(_, f)| rank(&f.clone) < r) {
+            note_new[j] = merged.len();
+            merged.push(f);
+        }
+        note_old[k] = merged.len();
+        merged.push(n);
+    }
+    for (j, f) in fresh {
+        note_new[j] = merged.len();
+        merged.push(f);
+    }
+    plan.notifications = merged;
+    let step = |s: crate::Step, actions: &[usize], notes: &[usize]| match s {
+        crate::Step::Action(k) => (actions[k] != NONE).then(|| crate::Step::Action(actions[k])),
+        crate::Step::Notify(k) => (notes[k] != NONE).then(|| crate::Step::Notify(notes[k])),
+    };
+    let mut edges = Vec::with_capacity(plan.notify_edges.len());
+    for &(a, b) in &plan.notify_edges {
+        match (step(a, from_old, &note_old), step(b, from_old, &note_old)) {
+            (Some(a), Some(b)) => edges.push((a, b)),
+            // Theirs: made again below.
+            (None, None) => {}
+            // One of theirs joined to another's: they were not apart.
+            _ => return false,
+        }
+    }
+    for &(a, b) in &notes.edges {
+        match (step(a, from_new, &note_new), step(b, from_new, &note_new)) {
+            (Some(a), Some(b)) => edges.push((a, b)),
+            _ => return false,
+        }
+    }
+    edges.sort();
+    edges.dedup();
+    plan.notify_edges = edges;
+    plan.notify_vars.retain(|v| !ours.contains(&v.0.as_str()));
+    for v in notes.vars {
+        let r = rank(&v.0);
+        let at = plan.notify_vars.partition_point(|w| rank(&w.0) < r);
+        plan.notify_vars.insert(at, v);
     }
     true
 }

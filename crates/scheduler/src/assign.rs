@@ -154,28 +154,17 @@ fn sort_key(ws: &mut WorkingSet, r: usize, node_order: &[usize]) -> SortKey {
     (r, ws.rscs[r].priority, weight(current), by_node)
 }
 
-/// Where the entries of top-level resources are placed and in which role:
-/// `(entry, node, role)` for each, in arena order.
-pub(crate) type Placed = Vec<(usize, Option<usize>, Option<Role>)>;
-
-/// [`Placed`] as the working set has it now, for the top-level resources `tops`.
-pub(crate) fn placed(ws: &WorkingSet, tops: &[usize]) -> Placed {
-    ws.entries_of(tops)
-        .into_iter()
-        .map(|x| (x, ws.rscs[x].assigned, ws.rscs[x].next_role))
-        .collect()
-}
-
-/// Place the top-level resources `tops` (primitives and groups) again, alone, after
-/// [`WorkingSet::renew`] rebuilt them: they are in no colocation with anything else, so
-/// what they change for the others is only the count and capacity their primitives take
-/// on their nodes at their turns. The placement runs from the first of their turns in the
-/// last whole placement, the others' placements replayed from its log between theirs.
-/// True when each of their turns logs what it logged then and every entry lands where it
-/// did, in the role it had (`old`): every other placement then stands as it was. False
-/// otherwise (a whole placement is needed); the nodes are left as they were in both
-/// cases, and so is the log.
-pub(crate) fn reassign(ws: &mut WorkingSet, tops: &[usize], old: &Placed) -> bool {
+/// Place the top-level resources `tops` again, apart, after [`WorkingSet::renew`]
+/// rebuilt them: they are in no colocation with anything else, so what they change for
+/// the others is only the count and capacity their primitives take on the nodes at their
+/// turns. The placement runs from the first of their turns in the last whole placement,
+/// the others' placements replayed from its log between theirs. True when each of their
+/// turns leaves the nodes as it left them then: the same primitives (by configuration:
+/// any instance of a clone's) placed on the same nodes, whatever the order they were tried
+/// in. Every other placement then stands as it was; theirs may differ (which instance of
+/// an anonymous clone runs where). False otherwise (a whole placement is needed); the
+/// nodes are left as they were in both cases, and so is the log.
+pub(crate) fn reassign(ws: &mut WorkingSet, tops: &[usize]) -> bool {
     let Some(log) = ws.log.take() else {
         return false;
     };
@@ -190,7 +179,7 @@ pub(crate) fn reassign(ws: &mut WorkingSet, tops: &[usize], old: &Placed) -> boo
             )
         })
         .collect();
-    let same = reassign_at(ws, tops, &log) && placed(ws, tops) == *old;
+    let same = reassign_at(ws, tops, &log);
     for (n, (count, free, cap)) in ws.nodes.iter_mut().zip(kept) {
         (n.num_resources, n.free, n.cap) = (count, free, cap);
     }
@@ -252,11 +241,29 @@ fn reassign_at(ws: &mut WorkingSet, tops: &[usize], log: &AssignLog) -> bool {
         ws.log = Some(AssignLog::default());
         assign(ws, top, None);
         let now = ws.log.take().map(|l| l.events).unwrap_or_default();
-        if now != turn {
+        // The turns after see only what this one leaves on the nodes: the same
+        // placements, whatever the order they were tried in.
+        if net(ws, &now) != net(ws, turn) {
             return false;
         }
     }
     true
+}
+
+/// What logged placements leave on the nodes: each (primitive by its configured id,
+/// node) with its count of placements less unplacements, sorted, those that cancel out
+/// left out.
+fn net<'a>(ws: &'a WorkingSet, events: &[(u32, u32, i8)]) -> Vec<(&'a str, u32, i32)> {
+    let mut sums: BTreeMap<(&str, u32), i32> = BTreeMap::new();
+    for &(r, n, sign) in events {
+        *sums
+            .entry((ws.rscs[r as usize].base.as_str(), n))
+            .or_default() += i32::from(sign);
+    }
+    sums.into_iter()
+        .filter(|(_, v)| *v != 0)
+        .map(|((r, n), v)| (r, n, v))
+        .collect()
 }
 
 /// One logged change of a node's count and capacity, made again.

@@ -10,13 +10,13 @@
 //! ([`Model::record_attribute`]).
 //!
 //! The model keeps the last plan and the working set it was made from. A result for a
-//! primitive is re-planned in its unit alone when the unit is in no colocation or order
-//! but a group's own: the primitive itself when it is top-level (a VM, most often), or
-//! its top-level group. The unit is rebuilt from its histories, placed again from its
-//! turn in the last placement (the nodes as they were then, replayed from a log), and
-//! when every entry lands where it was, only the unit's own parts of the plan are
-//! replaced: nothing else read it. A fail count or last failure of such a primitive is re-planned
-//! the same way, unless a rule or colocation of the configuration reads that attribute.
+//! primitive is re-planned apart from the rest with its component: its top-level
+//! resource (itself, its group or its clone) and every one joined to it by colocations
+//! and orders. They are rebuilt from their histories, placed again at their turns in the
+//! last placement (the nodes as they were then, the others' placements replayed from a
+//! log), and when each of their turns places as before, only their parts of the plan are
+//! replaced: nothing else read them. A fail count or last failure of a primitive is
+//! re-planned the same way, unless a rule or colocation of the configuration reads that attribute.
 //! Any other result or attribute, or one that moves it, makes the next plan a whole one
 //! ([`Stats`] counts both).
 use cib::status::{ExecStatus, LrmOp, ResourceHistory};
@@ -88,7 +88,7 @@ pub struct Model {
     /// The last plan and its working set, while they still hold.
     session: Option<Session>,
     /// Primitives whose history or failures changed since the session's plan, to re-plan
-    /// in their units alone at the next plan.
+    /// apart at the next plan.
     changed: Vec<String>,
     stats: Stats,
 }
@@ -98,7 +98,7 @@ pub struct Model {
 pub struct Stats {
     /// Whole plans (the first, and after any result not re-planned alone).
     pub whole: u64,
-    /// Plans made by re-planning changed primitives in their units alone.
+    /// Plans made by re-planning changed primitives apart (with their components).
     pub alone: u64,
 }
 
@@ -122,10 +122,17 @@ impl Session {
     /// The top-level resources primitive `rsc` is re-planned with when it changes (arena
     /// entries, in placement order): its own top-level resource (itself, or its group)
     /// and every one joined to it through colocations and orders, when none of them is a
-    /// clone, a fencing device or an orphan, and they are at most [`Session::APART`].
+    /// fencing device or an orphan, and they are at most [`Session::APART`].
     fn component(&self, rsc: &str) -> Option<Vec<usize>> {
         let ws = &self.ws;
-        let i = ws.find(rsc)?;
+        // A clone's instance by its history's name: the base id (anonymous) or `base:N`.
+        let base = match rsc.rsplit_once(':') {
+            Some((b, n)) if n.bytes().all(|c| c.is_ascii_digit()) => b,
+            _ => rsc,
+        };
+        let i = ws
+            .find(rsc)
+            .or_else(|| ws.instances.get(base)?.first().copied())?;
         if ws.rscs[i].kind != Kind::Primitive {
             return None;
         }
@@ -139,7 +146,7 @@ impl Session {
         let mut k = 0;
         while let Some(&t) = tops.get(k) {
             k += 1;
-            if ws.rscs[t].kind == Kind::Clone || tops.len() > Self::APART {
+            if tops.len() > Self::APART {
                 return None;
             }
             let entries = ws.entries_of(&[t]);
@@ -249,13 +256,13 @@ impl Session {
             return false;
         };
         let ws = &mut self.ws;
-        let old = crate::assign::placed(ws, &tops);
+        let entries = ws.entries_of(&tops);
         let managed = |ws: &WorkingSet| -> Vec<bool> {
-            old.iter().map(|&(x, ..)| ws.rscs[x].managed).collect()
+            entries.iter().map(|&x| ws.rscs[x].managed).collect()
         };
         let was = managed(ws);
         ws.renew(cib, input, &tops)
-            && crate::assign::reassign(ws, &tops, &old)
+            && crate::assign::reassign(ws, &tops)
             && managed(ws) == was
             && crate::actions::replan_apart(ws, &mut self.plan, &tops)
     }

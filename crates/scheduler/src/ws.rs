@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use cib::model::{
-    Attributes, Colocation, Location, MultipleActive, NoQuorumPolicy, OnFail, Order, OrderKind,
-    PlacementStrategy, Primitive, Resource, ResourceDiscovery, ResourceSet,
+    Attributes, Clone as CloneResource, Colocation, Group, Location, MultipleActive,
+    NoQuorumPolicy, OnFail, Order, OrderKind, PlacementStrategy, Primitive, Resource,
+    ResourceDiscovery, ResourceSet,
 };
 use cib::status::{NodeState, ResourceHistory};
 use cib::{Cib, Role, Score};
@@ -199,6 +200,8 @@ pub(crate) struct Rsc {
     /// active on a lost node) or puts one in standby. Re-planning it alone
     /// ([`WorkingSet::renew`]) is then not enough.
     pub node_effect: bool,
+    /// A failure of it fences its node or puts it in standby (`on-fail`).
+    pub fails_node: bool,
 
     // Assignment.
     pub next_role: Option<Role>,
@@ -627,27 +630,37 @@ impl WorkingSet {
 
     fn anon_presence(&self) -> std::collections::HashMap<String, (Vec<Option<usize>>, Vec<bool>)> {
         let mut out = std::collections::HashMap::new();
-        for (base, prims) in &self.instances {
-            let anon = prims
-                .first()
-                .and_then(|&p| self.clone_of(p))
-                .is_some_and(|c| !self.rscs[c].unique);
-            if !anon {
-                continue;
+        for base in self.instances.keys() {
+            if let Some(p) = self.presence_of(base) {
+                out.insert(base.clone(), p);
             }
-            let mut active = vec![None; self.nodes.len()];
-            let mut known = vec![false; self.nodes.len()];
-            for &p in prims {
-                for &n in &self.rscs[p].running_on {
-                    active[n].get_or_insert(p);
-                }
-                for &n in &self.rscs[p].known_on {
-                    known[n] = true;
-                }
-            }
-            out.insert(base.clone(), (active, known));
         }
         out
+    }
+
+    /// An anonymous clone's primitive (by base id): for each node, its first instance
+    /// active there, and whether any instance is known there. `None` for other resources.
+    #[allow(clippy::type_complexity)]
+    fn presence_of(&self, base: &str) -> Option<(Vec<Option<usize>>, Vec<bool>)> {
+        let prims = self.instances.get(base)?;
+        let anon = prims
+            .first()
+            .and_then(|&p| self.clone_of(p))
+            .is_some_and(|c| !self.rscs[c].unique);
+        if !anon {
+            return None;
+        }
+        let mut active = vec![None; self.nodes.len()];
+        let mut known = vec![false; self.nodes.len()];
+        for &p in prims {
+            for &n in &self.rscs[p].running_on {
+                active[n].get_or_insert(p);
+            }
+            for &n in &self.rscs[p].known_on {
+                known[n] = true;
+            }
+        }
+        Some((active, known))
     }
 
     /// The order in which Pacemaker lists the nodes of node table `t` (its entries that are
@@ -731,6 +744,7 @@ impl WorkingSet {
             dangling: Vec::new(),
             changed_on: Vec::new(),
             node_effect: false,
+            fails_node: false,
             next_role: None,
             assigned: None,
             provisional: true,
@@ -785,54 +799,12 @@ impl WorkingSet {
         chain: &MetaChain<'_>,
         maint: bool,
     ) -> usize {
+        let _ = cib;
         match r {
             Resource::Primitive(p) => self.add_primitive(p, p.id.0.clone(), parent, chain, maint),
-            Resource::Group(g) => {
-                let chain = chain.with(&g.meta.raw);
-                let mut rsc = self.new_rsc(g.id.0.clone(), g.id.0.clone(), Kind::Group, parent);
-                self.apply_meta(&mut rsc, &chain, maint);
-                rsc.ordered_group = chain.bool("ordered").unwrap_or(true);
-                let gi = self.push(rsc);
-                for m in &g.members {
-                    let c = self.add_primitive(m, m.id.0.clone(), Some(gi), &chain, maint);
-                    self.rscs[gi].children.push(c);
-                }
-                gi
-            }
+            Resource::Group(g) => self.add_group(g, g.id.0.clone(), parent, chain, maint),
             Resource::Clone(c) => {
-                let mut chain = chain.with(&c.meta.raw);
-                let mut rsc = self.new_rsc(c.id.0.clone(), c.id.0.clone(), Kind::Clone, parent);
-                self.apply_meta(&mut rsc, &chain, maint);
-                // Clones (and so their instances) are sticky by default.
-                if chain.get("resource-stickiness").is_none() {
-                    chain.default_stickiness = Some(1);
-                    rsc.stickiness = 1;
-                }
-                rsc.promotable = c.promotable;
-                rsc.unique = chain.bool("globally-unique").unwrap_or(false);
-                // Pacemaker reads the first globally-unique; a later "true" beside it makes
-                // the comparison form keep instance numbers (as the oracle's strip does).
-                rsc.numbered = !rsc.unique
-                    && c.meta.raw.pairs().any(|p| {
-                        p.name == "globally-unique"
-                            && p.value.as_deref().and_then(parse_bool) == Some(true)
-                    });
-                rsc.clone_max = chain.clone_max(self.nodes.len());
-                rsc.clone_node_max = chain
-                    .score("clone-node-max")
-                    .map(|v| v.max(0) as u32)
-                    .unwrap_or(1);
-                rsc.promoted_max = chain
-                    .score("promoted-max")
-                    .map(|v| v.max(0) as u32)
-                    .unwrap_or(1);
-                rsc.promoted_node_max = chain
-                    .score("promoted-node-max")
-                    .map(|v| v.max(0) as u32)
-                    .unwrap_or(1);
-                rsc.interleave = chain.bool("interleave").unwrap_or(false);
-                rsc.ordered_clone = chain.bool("ordered").unwrap_or(false);
-                rsc.notify = chain.bool("notify").unwrap_or(false);
+                let (rsc, chain) = self.clone_rsc(c, parent, chain, maint);
                 let ci = self.push(rsc);
                 for k in 0..self.rscs[ci].clone_max {
                     let inst = match &*c.child {
@@ -840,36 +812,95 @@ impl WorkingSet {
                             self.add_primitive(p, format!("{}:{k}", p.id), Some(ci), &chain, maint)
                         }
                         Resource::Group(g) => {
-                            let gchain = chain.with(&g.meta.raw);
-                            let mut grsc = self.new_rsc(
-                                format!("{}:{k}", g.id),
-                                g.id.0.clone(),
-                                Kind::Group,
-                                Some(ci),
-                            );
-                            self.apply_meta(&mut grsc, &gchain, maint);
-                            grsc.ordered_group = gchain.bool("ordered").unwrap_or(true);
-                            let gi = self.push(grsc);
-                            for m in &g.members {
-                                let mi = self.add_primitive(
-                                    m,
-                                    format!("{}:{k}", m.id),
-                                    Some(gi),
-                                    &gchain,
-                                    maint,
-                                );
-                                self.rscs[gi].children.push(mi);
-                            }
-                            gi
+                            self.add_group(g, format!("{}:{k}", g.id), Some(ci), &chain, maint)
                         }
                         Resource::Clone(_) => continue,
                     };
                     self.rscs[ci].children.push(inst);
                 }
-                let _ = cib;
                 ci
             }
         }
+    }
+
+    /// A group (or a clone's group instance `id`) and its members, added to the arena.
+    fn add_group(
+        &mut self,
+        g: &Group,
+        id: String,
+        parent: Option<usize>,
+        chain: &MetaChain<'_>,
+        maint: bool,
+    ) -> usize {
+        let suffix = id.strip_prefix(g.id.as_str()).unwrap_or("").to_owned();
+        let (rsc, chain) = self.group_rsc(g, id, parent, chain, maint);
+        let gi = self.push(rsc);
+        for m in &g.members {
+            let c = self.add_primitive(m, format!("{}{suffix}", m.id), Some(gi), &chain, maint);
+            self.rscs[gi].children.push(c);
+        }
+        gi
+    }
+
+    /// A group's arena entry (its members not yet added) and the meta-attribute chain its
+    /// members inherit.
+    fn group_rsc<'a>(
+        &self,
+        g: &'a Group,
+        id: String,
+        parent: Option<usize>,
+        chain: &MetaChain<'a>,
+        maint: bool,
+    ) -> (Rsc, MetaChain<'a>) {
+        let chain = chain.with(&g.meta.raw);
+        let mut rsc = self.new_rsc(id, g.id.0.clone(), Kind::Group, parent);
+        self.apply_meta(&mut rsc, &chain, maint);
+        rsc.ordered_group = chain.bool("ordered").unwrap_or(true);
+        (rsc, chain)
+    }
+
+    /// A clone's arena entry (its instances not yet added) and the meta-attribute chain
+    /// its instances inherit.
+    fn clone_rsc<'a>(
+        &self,
+        c: &'a CloneResource,
+        parent: Option<usize>,
+        chain: &MetaChain<'a>,
+        maint: bool,
+    ) -> (Rsc, MetaChain<'a>) {
+        let mut chain = chain.with(&c.meta.raw);
+        let mut rsc = self.new_rsc(c.id.0.clone(), c.id.0.clone(), Kind::Clone, parent);
+        self.apply_meta(&mut rsc, &chain, maint);
+        // Clones (and so their instances) are sticky by default.
+        if chain.get("resource-stickiness").is_none() {
+            chain.default_stickiness = Some(1);
+            rsc.stickiness = 1;
+        }
+        rsc.promotable = c.promotable;
+        rsc.unique = chain.bool("globally-unique").unwrap_or(false);
+        // Pacemaker reads the first globally-unique; a later "true" beside it makes
+        // the comparison form keep instance numbers (as the oracle's strip does).
+        rsc.numbered = !rsc.unique
+            && c.meta.raw.pairs().any(|p| {
+                p.name == "globally-unique" && p.value.as_deref().and_then(parse_bool) == Some(true)
+            });
+        rsc.clone_max = chain.clone_max(self.nodes.len());
+        rsc.clone_node_max = chain
+            .score("clone-node-max")
+            .map(|v| v.max(0) as u32)
+            .unwrap_or(1);
+        rsc.promoted_max = chain
+            .score("promoted-max")
+            .map(|v| v.max(0) as u32)
+            .unwrap_or(1);
+        rsc.promoted_node_max = chain
+            .score("promoted-node-max")
+            .map(|v| v.max(0) as u32)
+            .unwrap_or(1);
+        rsc.interleave = chain.bool("interleave").unwrap_or(false);
+        rsc.ordered_clone = chain.bool("ordered").unwrap_or(false);
+        rsc.notify = chain.bool("notify").unwrap_or(false);
+        (rsc, chain)
     }
 
     fn add_primitive(
@@ -1043,18 +1074,21 @@ impl WorkingSet {
         out
     }
 
-    /// Rebuild the top-level resources `tops` (primitives and groups, no clone; in no
-    /// colocation or order with anything else) from their configuration and histories in
-    /// `cib`, as [`WorkingSet::build`] makes them, for re-planning after one of their
-    /// history entries changed; their colocations and orders (among them) stay. False when
-    /// a primitive's old or new history reaches beyond it ([`Rsc::node_effect`]), or the
-    /// configuration does not match: then only a whole build is right, and the working
-    /// set is left to be dropped.
+    /// Rebuild the top-level resources `tops` (in no colocation or order with anything
+    /// else) from their configuration and histories in `cib`, as [`WorkingSet::build`]
+    /// makes them, for re-planning after one of their history entries changed; their
+    /// colocations and orders (among them) stay. False when a primitive's history
+    /// reaches beyond it otherwise than before ([`WorkingSet::node_reach`]), when an
+    /// orphan has (or would have) their name, or when the configuration does not match:
+    /// then only a whole build is right, and the working set is left to be dropped.
     pub fn renew(&mut self, cib: &Cib, input: &Input, tops: &[usize]) -> bool {
         let entries = self.entries_of(tops);
-        if self.explain || entries.iter().any(|&x| self.rscs[x].node_effect) {
+        let reach = |ws: &WorkingSet| -> Option<Vec<Vec<usize>>> {
+            entries.iter().map(|&x| ws.node_reach(x)).collect()
+        };
+        let Some(reached) = reach(self).filter(|_| !self.explain) else {
             return false;
-        }
+        };
         let defaults = MetaChain {
             sets: vec![&cib.rsc_defaults],
             default_stickiness: None,
@@ -1068,55 +1102,113 @@ impl WorkingSet {
                 return false;
             };
             configs.push(config);
-            let members = self.primitives_of(u);
-            let (ps, chain) = match config {
-                Resource::Primitive(p) if u == members[0] => (vec![p], defaults.clone()),
-                Resource::Group(g) if g.members.len() == members.len() => {
-                    let chain = defaults.with(&g.meta.raw);
-                    let mut rsc = self.new_rsc(id.clone(), id.clone(), Kind::Group, None);
-                    self.apply_meta(&mut rsc, &chain, maint);
-                    rsc.ordered_group = chain.bool("ordered").unwrap_or(true);
-                    let old = &mut self.rscs[u];
-                    rsc.children = std::mem::take(&mut old.children);
-                    rsc.this_with = std::mem::take(&mut old.this_with);
-                    rsc.with_this = std::mem::take(&mut old.with_this);
-                    self.rscs[u] = rsc;
-                    (g.members.iter().collect(), chain)
+            let fresh = match config {
+                Resource::Clone(c) => {
+                    let (rsc, chain) = self.clone_rsc(c, None, &defaults, maint);
+                    if rsc.clone_max as usize != self.rscs[u].children.len() {
+                        return false;
+                    }
+                    let children = self.rscs[u].children.clone();
+                    for (k, &inst) in children.iter().enumerate() {
+                        let ok = match &*c.child {
+                            Resource::Primitive(p) => {
+                                let id = format!("{}:{k}", p.id);
+                                self.renew_primitive(inst, p, id, Some(u), &chain, maint) && {
+                                    prims.push((inst, p));
+                                    true
+                                }
+                            }
+                            Resource::Group(g) => {
+                                let id = format!("{}:{k}", g.id);
+                                self.renew_group(inst, g, id, Some(u), &chain, maint, &mut prims)
+                            }
+                            Resource::Clone(_) => false,
+                        };
+                        if !ok {
+                            return false;
+                        }
+                    }
+                    rsc
                 }
-                _ => return false,
+                Resource::Group(g) => {
+                    if !self.renew_group(u, g, id, None, &defaults, maint, &mut prims) {
+                        return false;
+                    }
+                    continue;
+                }
+                Resource::Primitive(p) => {
+                    if !self.renew_primitive(u, p, id, None, &defaults, maint) {
+                        return false;
+                    }
+                    prims.push((u, p));
+                    continue;
+                }
             };
-            for (&m, p) in members.iter().zip(&ps) {
-                if self.rscs[m].id != p.id.as_str() {
-                    return false;
-                }
-                let parent = (m != u).then_some(u);
-                let mut fresh = self.primitive_rsc(p, p.id.0.clone(), parent, &chain, maint);
-                // The colocations stay (a group's own: each member with the one before).
-                fresh.this_with = std::mem::take(&mut self.rscs[m].this_with);
-                fresh.with_this = std::mem::take(&mut self.rscs[m].with_this);
-                self.rscs[m] = fresh;
-                prims.push((m, p));
+            self.keep_structure(u, fresh);
+        }
+        // An anonymous clone's entries bind to its instances as they are read: start its
+        // binding afresh. An orphan of theirs (configured no more, or beyond clone-max)
+        // is another entry of the arena: only a whole build places it.
+        let bases: std::collections::HashSet<&str> =
+            prims.iter().map(|(_, p)| p.id.as_str()).collect();
+        fn base_of(id: &str) -> &str {
+            match id.rsplit_once(':') {
+                Some((b, n)) if n.bytes().all(|c| c.is_ascii_digit()) => b,
+                _ => id,
+            }
+        }
+        if self
+            .rscs
+            .iter()
+            .any(|r| r.orphan && bases.contains(base_of(&r.id)))
+        {
+            return false;
+        }
+        self.anon_active.retain(|(c, _), _| !tops.contains(c));
+        for &u in tops {
+            self.spares.remove(&u);
+        }
+        for base in &bases {
+            if let Some(&first) = self.instances.get(*base).and_then(|v| v.first()) {
+                self.anon_busy_prefix.remove(&first);
             }
         }
         let by_id: std::collections::HashMap<&str, &Primitive> =
             prims.iter().map(|(_, p)| (p.id.as_str(), *p)).collect();
         let inherited = crate::params::inherited_sets_of(configs);
+        let size = self.rscs.len();
         for (k, ni) in self.status_order(cib) {
             let ns = &cib.status.nodes[k];
-            for h in ns
+            let mine = ns
                 .resources
                 .iter()
-                .filter(|h| by_id.contains_key(h.id.as_str()))
-            {
-                let attrs = crate::params::attrs_of(cib, &self.nodes[ni].name);
-                self.unpack_history((&by_id, &inherited), &attrs, ni, ns, h, input.now);
+                .filter(|h| bases.contains(base_of(h.id.as_str())));
+            // The node's attributes for the parameter rules, once per node.
+            let mut attrs = None;
+            for h in mine {
+                let attrs =
+                    attrs.get_or_insert_with(|| crate::params::attrs_of(cib, &self.nodes[ni].name));
+                self.unpack_history((&by_id, &inherited), attrs, ni, ns, h, input.now);
             }
+        }
+        self.anon_active = Default::default();
+        self.anon_busy_prefix = Default::default();
+        if self.rscs.len() != size {
+            return false;
+        }
+        for base in &bases {
+            match self.presence_of(base) {
+                Some(p) => self.anon_presence.insert((*base).to_owned(), p),
+                None => self.anon_presence.remove(*base),
+            };
         }
         for &(m, _) in &prims {
             self.unclean_by(m);
-            if self.rscs[m].node_effect {
-                return false;
-            }
+        }
+        // What they do to nodes (make a lost node unclean) must be what they did: the
+        // nodes were made from it.
+        if reach(self).is_none_or(|r| r != reached) {
+            return false;
         }
         for &x in &entries {
             self.make_table(x);
@@ -1125,6 +1217,76 @@ impl WorkingSet {
         self.apply_stickiness(Some(&entries));
         self.apply_fail_limits(cib, input, Some(&entries));
         self.apply_exclusive_discovery(Some(&entries));
+        true
+    }
+
+    /// Put `fresh` in entry `x`'s place, keeping what the build gave it beyond its
+    /// configuration: its children, and the colocations it is in as the dependent
+    /// (`this_with`) or the primary (`with_this`). Those a clone's placement appended to
+    /// an instance (the clone's own) go: the placement appends them again.
+    fn keep_structure(&mut self, x: usize, mut fresh: Rsc) {
+        let old = &mut self.rscs[x];
+        fresh.children = std::mem::take(&mut old.children);
+        let (this_with, with_this) = (
+            std::mem::take(&mut old.this_with),
+            std::mem::take(&mut old.with_this),
+        );
+        fresh.this_with = this_with
+            .into_iter()
+            .filter(|&c| self.colocs[c].dependent == x)
+            .collect();
+        fresh.with_this = with_this
+            .into_iter()
+            .filter(|&c| self.colocs[c].primary == x)
+            .collect();
+        self.rscs[x] = fresh;
+    }
+
+    /// [`WorkingSet::renew`] of primitive entry `x` (configured as `p`, named `id`).
+    fn renew_primitive(
+        &mut self,
+        x: usize,
+        p: &Primitive,
+        id: String,
+        parent: Option<usize>,
+        chain: &MetaChain<'_>,
+        maint: bool,
+    ) -> bool {
+        if self.rscs[x].id != id || self.rscs[x].kind != Kind::Primitive {
+            return false;
+        }
+        let fresh = self.primitive_rsc(p, id, parent, chain, maint);
+        self.keep_structure(x, fresh);
+        true
+    }
+
+    /// [`WorkingSet::renew`] of group entry `x` (configured as `g`, named `id`) and its
+    /// members, which are added to `prims`.
+    #[allow(clippy::too_many_arguments)]
+    fn renew_group<'a>(
+        &mut self,
+        x: usize,
+        g: &'a Group,
+        id: String,
+        parent: Option<usize>,
+        chain: &MetaChain<'a>,
+        maint: bool,
+        prims: &mut Vec<(usize, &'a Primitive)>,
+    ) -> bool {
+        let suffix = id.strip_prefix(g.id.as_str()).unwrap_or("").to_owned();
+        if self.rscs[x].id != id || self.rscs[x].children.len() != g.members.len() {
+            return false;
+        }
+        let (fresh, chain) = self.group_rsc(g, id, parent, chain, maint);
+        self.keep_structure(x, fresh);
+        let members = self.rscs[x].children.clone();
+        for (&m, p) in members.iter().zip(&g.members) {
+            let id = format!("{}{suffix}", p.id);
+            if !self.renew_primitive(m, p, id, Some(x), &chain, maint) {
+                return false;
+            }
+            prims.push((m, p));
+        }
         true
     }
 
@@ -1139,6 +1301,28 @@ impl WorkingSet {
         }
         out.sort_unstable();
         out
+    }
+
+    /// What entry `x`'s history does to nodes beyond it ([`Rsc::node_effect`]): the
+    /// offline nodes a managed primitive is thought active on (which it makes unclean),
+    /// sorted. `None` when it fails a node (a failed stop, `on-fail=fence` or `standby`):
+    /// only a whole build undoes that.
+    fn node_reach(&self, x: usize) -> Option<Vec<usize>> {
+        let r = &self.rscs[x];
+        if r.fails_node || !r.stop_failed_on.is_empty() {
+            return None;
+        }
+        if r.kind != Kind::Primitive || !r.managed {
+            return Some(Vec::new());
+        }
+        let mut lost: Vec<usize> = r
+            .running_on
+            .iter()
+            .copied()
+            .filter(|&n| !self.nodes[n].online)
+            .collect();
+        lost.sort_unstable();
+        Some(lost)
     }
 
     /// A resource thought active on an offline node that is not already unclean makes
@@ -1309,6 +1493,7 @@ impl WorkingSet {
                 OnFail::Stop => self.rscs[ri].target_role = Some(Role::Stopped),
                 OnFail::Fence => {
                     self.rscs[ri].node_effect = true;
+                    self.rscs[ri].fails_node = true;
                     let node = &mut self.nodes[ni];
                     if !node.unclean {
                         node.unclean = true;
@@ -1317,6 +1502,7 @@ impl WorkingSet {
                 }
                 OnFail::Standby => {
                     self.rscs[ri].node_effect = true;
+                    self.rscs[ri].fails_node = true;
                     self.nodes[ni].standby = true;
                 }
                 _ => {}

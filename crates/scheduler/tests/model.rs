@@ -671,8 +671,7 @@ fn a_failure_of_a_group_member_is_replanned_in_its_group_alone() {
     use cib::model::Resource;
     let mut model = model();
     let before = model.plan().clone();
-    let acted: std::collections::HashSet<String> =
-        before.actions.iter().map(|a| a.rsc.clone()).collect();
+    let acted = acted(&before);
     // Groups of two members or more, by first member: (first member, the others).
     let groups: Vec<(String, Vec<String>)> = model
         .cib()
@@ -701,21 +700,13 @@ fn a_failure_of_a_group_member_is_replanned_in_its_group_alone() {
         .into_iter()
         .next()
         .expect("a running first member of an unconstrained group");
-    let (node, rsc, interval) = (&e.0, &e.1, e.6);
+    let (node, rsc) = (&e.0, &e.1);
     let others = &groups
         .iter()
         .find(|(first, _)| first == rsc)
         .expect("its group")
         .1;
-    let attrs = op_attrs(&e.5, "monitor", interval, 7, 400_000);
-    record_entry(&mut model, node, &e, &attrs);
-    let suffix = format!("{rsc}#monitor_{interval}");
-    for (name, value) in [("fail-count", "1"), ("last-failure", "1700000090")] {
-        model
-            .record_attribute(node, &format!("{name}-{suffix}"), Some(value))
-            .expect("records");
-    }
-    let after = model.plan().clone();
+    let after = counted_failure(&mut model, &e, 400_000);
     for m in std::iter::once(rsc).chain(others) {
         let restarts = |p: &Plan| {
             let on = |k: scheduler::ActionKind| {
@@ -739,14 +730,13 @@ fn a_failure_of_a_group_member_is_replanned_in_its_group_alone() {
 }
 
 /// A failed monitor (counted) of a primitive or group member that is colocated or ordered
-/// with others (no clone among them) is re-planned with them apart from the rest, as
-/// parsing the updated CIB plans; one joined to a clone takes a whole plan.
+/// with others is re-planned with them apart from the rest, as parsing the updated CIB
+/// plans.
 #[test]
 fn a_failure_of_a_constrained_resource_is_replanned_with_what_it_is_joined_to() {
     let mut model = model();
     let before = model.plan().clone();
-    let acted: std::collections::HashSet<String> =
-        before.actions.iter().map(|a| a.rsc.clone()).collect();
+    let acted = acted(&before);
     let joined = |h: &ResourceHistory| {
         model
             .replanned_with(h.id.as_str())
@@ -757,24 +747,9 @@ fn a_failure_of_a_constrained_resource_is_replanned_with_what_it_is_joined_to() 
         .into_iter()
         .next()
         .expect("a running resource joined to others by constraints");
-    let with_clone = monitor_entries(model.cib(), |h| {
-        !h.id.as_str().contains(':') && model.replanned_with(h.id.as_str()).is_none()
-    });
-    assert!(
-        !with_clone.is_empty(),
-        "the generated CIB has a resource joined to a clone"
-    );
-    let (node, rsc, interval) = (&e.0, &e.1, e.6);
+    let rsc = &e.1;
     let tops = model.replanned_with(rsc).expect("joined");
-    let attrs = op_attrs(&e.5, "monitor", interval, 7, 500_000);
-    record_entry(&mut model, node, &e, &attrs);
-    let suffix = format!("{rsc}#monitor_{interval}");
-    for (name, value) in [("fail-count", "1"), ("last-failure", "1700000090")] {
-        model
-            .record_attribute(node, &format!("{name}-{suffix}"), Some(value))
-            .expect("records");
-    }
-    let after = model.plan().clone();
+    let after = counted_failure(&mut model, &e, 500_000);
     let recovers = |p: &Plan| p.actions.iter().any(|a| a.rsc == *rsc);
     assert!(
         !recovers(&before) && recovers(&after),
@@ -786,4 +761,96 @@ fn a_failure_of_a_constrained_resource_is_replanned_with_what_it_is_joined_to() 
         (1, 1),
         "planned whole once, then {tops:?} apart"
     );
+}
+
+/// A failed monitor (counted) of a clone's instance is re-planned with the clone and
+/// what is joined to it apart from the rest (its notifications made again), as parsing
+/// the updated CIB plans.
+#[test]
+fn a_failure_of_a_clone_instance_is_replanned_apart() {
+    use cib::model::Resource;
+    let mut model = model();
+    let before = model.plan().clone();
+    let acted = acted(&before);
+    // The primitives of clones with notify=true, by id.
+    let cloned: std::collections::HashSet<String> = model
+        .cib()
+        .resources
+        .iter()
+        .filter_map(|r| match r {
+            Resource::Clone(c) if c.meta.raw.get("notify") == Some("true") => Some(c),
+            _ => None,
+        })
+        .flat_map(|c| c.child.primitives())
+        .map(|p| p.id.as_str().to_owned())
+        .collect();
+    let keep = |h: &ResourceHistory| {
+        let id = h.id.as_str();
+        !h.state.failed
+            && cloned.contains(id)
+            && !acted.contains(id)
+            && model.replanned_with(id).is_some()
+    };
+    let e = monitor_entries(model.cib(), keep)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| {
+            let all = monitor_entries(model.cib(), |h| cloned.contains(h.id.as_str()));
+            let apart: Vec<_> = all
+                .iter()
+                .map(|e| {
+                    (
+                        e.1.clone(),
+                        model.replanned_with(&e.1),
+                        acted.contains(&e.1),
+                    )
+                })
+                .collect();
+            panic!(
+                "a running instance of a clone with notifications: {} {apart:?}",
+                cloned.len()
+            )
+        });
+    let (node, rsc) = (&e.0, &e.1);
+    let tops = model.replanned_with(rsc).expect("apart");
+    let after = counted_failure(&mut model, &e, 600_000);
+    let recovers = |p: &Plan| p.actions.iter().any(|a| a.rsc == *rsc && a.node == *node);
+    assert!(
+        !recovers(&before) && recovers(&after),
+        "{rsc} recovers on {node} ({tops:?})"
+    );
+    assert!(
+        after.notifications.iter().any(|n| n.rsc == *rsc),
+        "{rsc}'s clone notifies"
+    );
+    assert_eq!(after, from_scratch(&model));
+    assert_eq!(
+        (model.stats().whole, model.stats().alone),
+        (1, 1),
+        "planned whole once, then {tops:?} apart"
+    );
+}
+
+/// The resources `plan` acts on.
+fn acted(plan: &Plan) -> std::collections::HashSet<String> {
+    plan.actions.iter().map(|a| a.rsc.clone()).collect()
+}
+
+/// A failure of entry `e` as the controller records it (the failed monitor, with call id
+/// `call`; its fail count; its last failure), then the plan.
+fn counted_failure(model: &mut Model, e: &Entry, call: u32) -> Plan {
+    let (node, rsc, interval) = (&e.0, &e.1, e.6);
+    record_entry(
+        model,
+        node,
+        e,
+        &op_attrs(&e.5, "monitor", interval, 7, call),
+    );
+    let suffix = format!("{rsc}#monitor_{interval}");
+    for (name, value) in [("fail-count", "1"), ("last-failure", "1700000090")] {
+        model
+            .record_attribute(node, &format!("{name}-{suffix}"), Some(value))
+            .expect("records");
+    }
+    model.plan().clone()
 }
