@@ -16,9 +16,10 @@
 //! last placement (the nodes as they were then, the others' placements replayed from a
 //! log), and when each of their turns places as before, only their parts of the plan are
 //! replaced: nothing else read them. A fail count or last failure of a primitive is
-//! re-planned the same way, unless a rule or colocation of the configuration reads that attribute.
-//! Any other result or attribute, or one that moves it, makes the next plan a whole one
-//! ([`Stats`] counts both).
+//! re-planned the same way, unless a rule or colocation of the configuration reads that
+//! attribute. Any other result or attribute, or one that changes what a placement leaves
+//! on the nodes (a resource moves or stops), makes the next plan a whole one ([`Stats`]
+//! counts both).
 use cib::status::{ExecStatus, LrmOp, ResourceHistory};
 use cib::tree::{Document, ElementId};
 use cib::{Cib, Diagnostic};
@@ -96,7 +97,7 @@ pub struct Model {
 /// How the model's plans were made.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Whole plans (the first, and after any result not re-planned alone).
+    /// Whole plans (the first, and after any result not re-planned apart).
     pub whole: u64,
     /// Plans made by re-planning changed primitives apart (with their components).
     pub alone: u64,
@@ -120,19 +121,15 @@ struct Session {
 
 impl Session {
     /// The top-level resources primitive `rsc` is re-planned with when it changes (arena
-    /// entries, in placement order): its own top-level resource (itself, or its group)
-    /// and every one joined to it through colocations and orders, when none of them is a
+    /// entries, in placement order): its own top-level resource (itself, its group or its
+    /// clone) and every one joined to it through colocations and orders, when none of them is a
     /// fencing device or an orphan, and they are at most [`Session::APART`].
     fn component(&self, rsc: &str) -> Option<Vec<usize>> {
         let ws = &self.ws;
         // A clone's instance by its history's name: the base id (anonymous) or `base:N`.
-        let base = match rsc.rsplit_once(':') {
-            Some((b, n)) if n.bytes().all(|c| c.is_ascii_digit()) => b,
-            _ => rsc,
-        };
         let i = ws
             .find(rsc)
-            .or_else(|| ws.instances.get(base)?.first().copied())?;
+            .or_else(|| ws.instances.get(crate::ws::base_id(rsc))?.first().copied())?;
         if ws.rscs[i].kind != Kind::Primitive {
             return None;
         }

@@ -1082,11 +1082,14 @@ impl WorkingSet {
     /// orphan has (or would have) their name, or when the configuration does not match:
     /// then only a whole build is right, and the working set is left to be dropped.
     pub fn renew(&mut self, cib: &Cib, input: &Input, tops: &[usize]) -> bool {
+        if self.explain {
+            return false;
+        }
         let entries = self.entries_of(tops);
         let reach = |ws: &WorkingSet| -> Option<Vec<Vec<usize>>> {
             entries.iter().map(|&x| ws.node_reach(x)).collect()
         };
-        let Some(reached) = reach(self).filter(|_| !self.explain) else {
+        let Some(reached) = reach(self) else {
             return false;
         };
         let defaults = MetaChain {
@@ -1113,10 +1116,15 @@ impl WorkingSet {
                         let ok = match &*c.child {
                             Resource::Primitive(p) => {
                                 let id = format!("{}:{k}", p.id);
-                                self.renew_primitive(inst, p, id, Some(u), &chain, maint) && {
-                                    prims.push((inst, p));
-                                    true
-                                }
+                                self.renew_primitive(
+                                    inst,
+                                    p,
+                                    id,
+                                    Some(u),
+                                    &chain,
+                                    maint,
+                                    &mut prims,
+                                )
                             }
                             Resource::Group(g) => {
                                 let id = format!("{}:{k}", g.id);
@@ -1137,10 +1145,9 @@ impl WorkingSet {
                     continue;
                 }
                 Resource::Primitive(p) => {
-                    if !self.renew_primitive(u, p, id, None, &defaults, maint) {
+                    if !self.renew_primitive(u, p, id, None, &defaults, maint, &mut prims) {
                         return false;
                     }
-                    prims.push((u, p));
                     continue;
                 }
             };
@@ -1151,27 +1158,17 @@ impl WorkingSet {
         // is another entry of the arena: only a whole build places it.
         let bases: std::collections::HashSet<&str> =
             prims.iter().map(|(_, p)| p.id.as_str()).collect();
-        fn base_of(id: &str) -> &str {
-            match id.rsplit_once(':') {
-                Some((b, n)) if n.bytes().all(|c| c.is_ascii_digit()) => b,
-                _ => id,
-            }
-        }
         if self
             .rscs
             .iter()
-            .any(|r| r.orphan && bases.contains(base_of(&r.id)))
+            .any(|r| r.orphan && bases.contains(base_id(&r.id)))
         {
             return false;
         }
-        self.anon_active.retain(|(c, _), _| !tops.contains(c));
+        // (The binding's own state, `anon_active` and `anon_busy_prefix`, is emptied once
+        // a build has read the status; the spares are the clone's.)
         for &u in tops {
             self.spares.remove(&u);
-        }
-        for base in &bases {
-            if let Some(&first) = self.instances.get(*base).and_then(|v| v.first()) {
-                self.anon_busy_prefix.remove(&first);
-            }
         }
         let by_id: std::collections::HashMap<&str, &Primitive> =
             prims.iter().map(|(_, p)| (p.id.as_str(), *p)).collect();
@@ -1182,7 +1179,7 @@ impl WorkingSet {
             let mine = ns
                 .resources
                 .iter()
-                .filter(|h| bases.contains(base_of(h.id.as_str())));
+                .filter(|h| bases.contains(base_id(h.id.as_str())));
             // The node's attributes for the parameter rules, once per node.
             let mut attrs = None;
             for h in mine {
@@ -1242,21 +1239,25 @@ impl WorkingSet {
         self.rscs[x] = fresh;
     }
 
-    /// [`WorkingSet::renew`] of primitive entry `x` (configured as `p`, named `id`).
-    fn renew_primitive(
+    /// [`WorkingSet::renew`] of primitive entry `x` (configured as `p`, named `id`), which
+    /// is added to `prims`.
+    #[allow(clippy::too_many_arguments)]
+    fn renew_primitive<'a>(
         &mut self,
         x: usize,
-        p: &Primitive,
+        p: &'a Primitive,
         id: String,
         parent: Option<usize>,
         chain: &MetaChain<'_>,
         maint: bool,
+        prims: &mut Vec<(usize, &'a Primitive)>,
     ) -> bool {
         if self.rscs[x].id != id || self.rscs[x].kind != Kind::Primitive {
             return false;
         }
         let fresh = self.primitive_rsc(p, id, parent, chain, maint);
         self.keep_structure(x, fresh);
+        prims.push((x, p));
         true
     }
 
@@ -1282,10 +1283,9 @@ impl WorkingSet {
         let members = self.rscs[x].children.clone();
         for (&m, p) in members.iter().zip(&g.members) {
             let id = format!("{}{suffix}", p.id);
-            if !self.renew_primitive(m, p, id, Some(x), &chain, maint) {
+            if !self.renew_primitive(m, p, id, Some(x), &chain, maint, prims) {
                 return false;
             }
-            prims.push((m, p));
         }
         true
     }
@@ -1374,14 +1374,11 @@ impl WorkingSet {
             if active {
                 // An orphan: configured no more, still running. Stop it (unless told not to).
                 // An anonymous clone's extra instance (`rsc:N`) is shown by its base id.
-                let id = match h.id.as_str().rsplit_once(':') {
-                    Some((base, n))
-                        if n.bytes().all(|b| b.is_ascii_digit())
-                            && self.anon_clone_children.contains(base) =>
-                    {
-                        base.to_owned()
-                    }
-                    _ => h.id.0.clone(),
+                let base = base_id(h.id.as_str());
+                let id = if self.anon_clone_children.contains(base) {
+                    base.to_owned()
+                } else {
+                    h.id.0.clone()
                 };
                 let existing = self.rscs.iter().position(|r| r.orphan && r.id == id);
                 let i = match existing {
@@ -1563,13 +1560,7 @@ impl WorkingSet {
     /// this records that spare in [`WorkingSet::spares`]; it never runs, but the clone's
     /// notifications list it in `notify_inactive_resource`.
     fn spare_instance(&mut self, ni: usize, id: &str) {
-        let base = id.rsplit_once(':').map_or(id, |(b, n)| {
-            if n.bytes().all(|c| c.is_ascii_digit()) {
-                b
-            } else {
-                id
-            }
-        });
+        let base = base_id(id);
         let Some(instances) = self.instances.get(base) else {
             return;
         };
@@ -1636,13 +1627,7 @@ impl WorkingSet {
                 return Some(i);
             }
         }
-        let base = id.rsplit_once(':').map_or(id, |(b, n)| {
-            if n.bytes().all(|c| c.is_ascii_digit()) {
-                b
-            } else {
-                id
-            }
-        });
+        let base = base_id(id);
         let instances: &[usize] = self.instances.get(base).map_or(&[], Vec::as_slice);
         if instances.is_empty() {
             return None;
@@ -2300,6 +2285,15 @@ impl WorkingSet {
                 }
             }
         }
+    }
+}
+
+/// The configured id of a history's resource: `rsc` for `rsc:N` (a clone's instance),
+/// else the id itself.
+pub(crate) fn base_id(id: &str) -> &str {
+    match id.rsplit_once(':') {
+        Some((b, n)) if n.bytes().all(|c| c.is_ascii_digit()) => b,
+        _ => id,
     }
 }
 
