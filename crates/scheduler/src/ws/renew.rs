@@ -1,0 +1,249 @@
+//! Rebuilding part of the working set in place, for the daemon's re-planning
+//! (`crate::model`): the top-level resources a changed primitive is joined to, made again
+//! from their configuration and histories as [`WorkingSet::build`] makes them, while the
+//! rest of the working set (and the placement's log) stays as the last whole plan left it.
+use cib::Cib;
+use cib::model::{Group, Primitive, Resource};
+
+use super::{Kind, MetaChain, Rsc, WorkingSet, base_id};
+use crate::Input;
+
+impl WorkingSet {
+    /// Rebuild the top-level resources `tops` (in no colocation or order with anything
+    /// else) from their configuration and histories in `cib`, as [`WorkingSet::build`]
+    /// makes them, for re-planning after one of their history entries changed; their
+    /// colocations and orders (among them) stay. False when a primitive's history
+    /// reaches beyond it otherwise than before ([`WorkingSet::node_reach`]), when an
+    /// orphan has (or would have) their name, or when the configuration does not match:
+    /// then only a whole build is right, and the working set is left to be dropped.
+    pub fn renew(&mut self, cib: &Cib, input: &Input, tops: &[usize]) -> bool {
+        if self.explain {
+            return false;
+        }
+        let entries = self.entries_of(tops);
+        let reach = |ws: &WorkingSet| -> Option<Vec<Vec<usize>>> {
+            entries.iter().map(|&x| ws.node_reach(x)).collect()
+        };
+        let Some(reached) = reach(self) else {
+            return false;
+        };
+        let defaults = MetaChain {
+            sets: vec![&cib.rsc_defaults],
+            default_stickiness: None,
+        };
+        let maint = cib.options.maintenance_mode;
+        let mut configs = Vec::new();
+        let mut prims: Vec<(usize, &Primitive)> = Vec::new();
+        for &u in tops {
+            let id = self.rscs[u].id.clone();
+            let Some(config) = cib.resources.iter().find(|r| r.id().as_str() == id) else {
+                return false;
+            };
+            configs.push(config);
+            let fresh = match config {
+                Resource::Clone(c) => {
+                    let (rsc, chain) = self.clone_rsc(c, None, &defaults, maint);
+                    if rsc.clone_max as usize != self.rscs[u].children.len() {
+                        return false;
+                    }
+                    let children = self.rscs[u].children.clone();
+                    for (k, &inst) in children.iter().enumerate() {
+                        let ok = match &*c.child {
+                            Resource::Primitive(p) => {
+                                let id = format!("{}:{k}", p.id);
+                                self.renew_primitive(
+                                    inst,
+                                    p,
+                                    id,
+                                    Some(u),
+                                    &chain,
+                                    maint,
+                                    &mut prims,
+                                )
+                            }
+                            Resource::Group(g) => {
+                                let id = format!("{}:{k}", g.id);
+                                self.renew_group(inst, g, id, Some(u), &chain, maint, &mut prims)
+                            }
+                            Resource::Clone(_) => false,
+                        };
+                        if !ok {
+                            return false;
+                        }
+                    }
+                    rsc
+                }
+                Resource::Group(g) => {
+                    if !self.renew_group(u, g, id, None, &defaults, maint, &mut prims) {
+                        return false;
+                    }
+                    continue;
+                }
+                Resource::Primitive(p) => {
+                    if !self.renew_primitive(u, p, id, None, &defaults, maint, &mut prims) {
+                        return false;
+                    }
+                    continue;
+                }
+            };
+            self.keep_structure(u, fresh);
+        }
+        // An anonymous clone's entries bind to its instances as they are read: start its
+        // binding afresh. An orphan of theirs (configured no more, or beyond clone-max)
+        // is another entry of the arena: only a whole build places it.
+        let bases: std::collections::HashSet<&str> =
+            prims.iter().map(|(_, p)| p.id.as_str()).collect();
+        if self
+            .rscs
+            .iter()
+            .any(|r| r.orphan && bases.contains(base_id(&r.id)))
+        {
+            return false;
+        }
+        // (The binding's own state, `anon_active` and `anon_busy_prefix`, is emptied once
+        // a build has read the status; the spares are the clone's.)
+        for &u in tops {
+            self.spares.remove(&u);
+        }
+        let by_id: std::collections::HashMap<&str, &Primitive> =
+            prims.iter().map(|(_, p)| (p.id.as_str(), *p)).collect();
+        let inherited = crate::params::inherited_sets_of(configs);
+        let size = self.rscs.len();
+        for (k, ni) in self.status_order(cib) {
+            let ns = &cib.status.nodes[k];
+            let mine = ns
+                .resources
+                .iter()
+                .filter(|h| bases.contains(base_id(h.id.as_str())));
+            // The node's attributes for the parameter rules, once per node.
+            let mut attrs = None;
+            for h in mine {
+                let attrs =
+                    attrs.get_or_insert_with(|| crate::params::attrs_of(cib, &self.nodes[ni].name));
+                self.unpack_history((&by_id, &inherited), attrs, ni, ns, h, input.now);
+            }
+        }
+        self.anon_active = Default::default();
+        self.anon_busy_prefix = Default::default();
+        if self.rscs.len() != size {
+            return false;
+        }
+        for base in &bases {
+            match self.presence_of(base) {
+                Some(p) => self.anon_presence.insert((*base).to_owned(), p),
+                None => self.anon_presence.remove(*base),
+            };
+        }
+        for &(m, _) in &prims {
+            self.unclean_by(m);
+        }
+        // What they do to nodes (make a lost node unclean) must be what they did: the
+        // nodes were made from it.
+        if reach(self).is_none_or(|r| r != reached) {
+            return false;
+        }
+        for &x in &entries {
+            self.make_table(x);
+        }
+        self.apply_locations(cib, input, Some(&entries));
+        self.apply_stickiness(Some(&entries));
+        self.apply_fail_limits(cib, input, Some(&entries));
+        self.apply_exclusive_discovery(Some(&entries));
+        true
+    }
+
+    /// Put `fresh` in entry `x`'s place, keeping what the build gave it beyond its
+    /// configuration: its children, and the colocations it is in as the dependent
+    /// (`this_with`) or the primary (`with_this`). Those a clone's placement appended to
+    /// an instance (the clone's own) go: the placement appends them again.
+    fn keep_structure(&mut self, x: usize, mut fresh: Rsc) {
+        let old = &mut self.rscs[x];
+        fresh.children = std::mem::take(&mut old.children);
+        let (this_with, with_this) = (
+            std::mem::take(&mut old.this_with),
+            std::mem::take(&mut old.with_this),
+        );
+        fresh.this_with = this_with
+            .into_iter()
+            .filter(|&c| self.colocs[c].dependent == x)
+            .collect();
+        fresh.with_this = with_this
+            .into_iter()
+            .filter(|&c| self.colocs[c].primary == x)
+            .collect();
+        self.rscs[x] = fresh;
+    }
+
+    /// [`WorkingSet::renew`] of primitive entry `x` (configured as `p`, named `id`), which
+    /// is added to `prims`.
+    #[allow(clippy::too_many_arguments)]
+    fn renew_primitive<'a>(
+        &mut self,
+        x: usize,
+        p: &'a Primitive,
+        id: String,
+        parent: Option<usize>,
+        chain: &MetaChain<'_>,
+        maint: bool,
+        prims: &mut Vec<(usize, &'a Primitive)>,
+    ) -> bool {
+        if self.rscs[x].id != id || self.rscs[x].kind != Kind::Primitive {
+            return false;
+        }
+        let fresh = self.primitive_rsc(p, id, parent, chain, maint);
+        self.keep_structure(x, fresh);
+        prims.push((x, p));
+        true
+    }
+
+    /// [`WorkingSet::renew`] of group entry `x` (configured as `g`, named `id`) and its
+    /// members, which are added to `prims`.
+    #[allow(clippy::too_many_arguments)]
+    fn renew_group<'a>(
+        &mut self,
+        x: usize,
+        g: &'a Group,
+        id: String,
+        parent: Option<usize>,
+        chain: &MetaChain<'a>,
+        maint: bool,
+        prims: &mut Vec<(usize, &'a Primitive)>,
+    ) -> bool {
+        let suffix = id.strip_prefix(g.id.as_str()).unwrap_or("").to_owned();
+        if self.rscs[x].id != id || self.rscs[x].children.len() != g.members.len() {
+            return false;
+        }
+        let (fresh, chain) = self.group_rsc(g, id, parent, chain, maint);
+        self.keep_structure(x, fresh);
+        let members = self.rscs[x].children.clone();
+        for (&m, p) in members.iter().zip(&g.members) {
+            let id = format!("{}{suffix}", p.id);
+            if !self.renew_primitive(m, p, id, Some(x), &chain, maint, prims) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// What entry `x`'s history does to nodes beyond it ([`Rsc::node_effect`]): the
+    /// offline nodes a managed primitive is thought active on (which it makes unclean),
+    /// sorted. `None` when it fails a node (a failed stop, `on-fail=fence` or `standby`):
+    /// only a whole build undoes that.
+    fn node_reach(&self, x: usize) -> Option<Vec<usize>> {
+        let r = &self.rscs[x];
+        if r.fails_node || !r.stop_failed_on.is_empty() {
+            return None;
+        }
+        if r.kind != Kind::Primitive || !r.managed {
+            return Some(Vec::new());
+        }
+        let mut lost: Vec<usize> = r
+            .running_on
+            .iter()
+            .copied()
+            .filter(|&n| !self.nodes[n].online)
+            .collect();
+        lost.sort_unstable();
+        Some(lost)
+    }
+}
