@@ -60,18 +60,8 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
     propagate_orders(ws, &mut todo, None);
 
     let mut plan = Plan::default();
-    // The primitive (or, for fencing, the node) behind each action, for the ordering edges.
-    let mut owners: Vec<Owner> = Vec::new();
-    fence_actions(ws, &fence, &mut plan, &mut owners);
-    for i in 0..n {
-        if ws.rscs[i].kind == Kind::Primitive {
-            emit(ws, i, &todo[i], &fence, &mut plan, &mut owners);
-        }
-    }
-    let mut pairs: Vec<(Action, Owner)> = plan.actions.drain(..).zip(owners).collect();
-    pairs.sort_by(|a, b| a.0.cmp(&b.0));
-    let owners: Vec<Owner> = pairs.iter().map(|p| p.1).collect();
-    plan.actions = pairs.into_iter().map(|p| p.0).collect();
+    let prims = (0..n).filter(|&i| ws.rscs[i].kind == Kind::Primitive);
+    let owners = emit_sorted(ws, prims.map(|i| (i, &todo[i])), &fence, &mut plan);
     plan.edges = edges(ws, &plan.actions, &owners);
     // Only where each resource ends up (and in which role) is read from here on: the
     // rest of the to-do list goes (at cloud scale, a tenth of the scheduler's memory).
@@ -454,15 +444,9 @@ pub(crate) fn replan_apart(ws: &WorkingSet, plan: &mut Plan, tops: &[usize]) -> 
         propagate_orders(ws, &mut todo, Some(&ws.entries_of(tops)));
     }
     let mut part = Plan::default();
-    let mut owners = Vec::new();
-    fence_actions(ws, &fence, &mut part, &mut owners);
-    for &m in &members {
-        emit(ws, m, &todo[slot(m)], &fence, &mut part, &mut owners);
-    }
-    let mut pairs: Vec<(Action, Owner)> = part.actions.drain(..).zip(owners).collect();
-    pairs.sort_by(|a, b| a.0.cmp(&b.0));
-    let owners: Vec<Owner> = pairs.iter().map(|p| p.1).collect();
-    let new: Vec<Action> = pairs.into_iter().map(|p| p.0).collect();
+    let todos = members.iter().map(|&m| (m, &todo[slot(m)]));
+    let owners = emit_sorted(ws, todos, &fence, &mut part);
+    let new: Vec<Action> = std::mem::take(&mut part.actions);
     let new_edges = edges(ws, &new, &owners);
     let mut names: Vec<String> = members.iter().map(|&m| shown_name(ws, m)).collect();
     names.sort();
@@ -721,6 +705,27 @@ fn renotify(
         plan.notify_vars.insert(at, v);
     }
     true
+}
+
+/// Fencing's actions and those of each primitive's to-do list (`todos`: primitive and
+/// its list) into `plan`, its actions sorted; returns the primitive (or, for fencing, the
+/// node) behind each action, for the ordering edges.
+fn emit_sorted<'a>(
+    ws: &WorkingSet,
+    todos: impl Iterator<Item = (usize, &'a Todo)>,
+    fence: &[usize],
+    plan: &mut Plan,
+) -> Vec<Owner> {
+    let mut owners: Vec<Owner> = Vec::new();
+    fence_actions(ws, fence, plan, &mut owners);
+    for (i, t) in todos {
+        emit(ws, i, t, fence, plan, &mut owners);
+    }
+    let mut pairs: Vec<(Action, Owner)> = plan.actions.drain(..).zip(owners).collect();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    let owners = pairs.iter().map(|p| p.1).collect();
+    plan.actions = pairs.into_iter().map(|p| p.0).collect();
+    owners
 }
 
 /// Who an action belongs to.

@@ -198,11 +198,8 @@ pub(crate) struct Rsc {
     pub dangling: Vec<usize>,
     /// Nodes where its definition changed since it started there, and what that needs.
     pub changed_on: Vec<(usize, Change)>,
-    /// Its history reaches beyond it: it makes a node unclean (a failed stop, `on-fail=fence`,
-    /// active on a lost node) or puts one in standby. Re-planning it alone
-    /// ([`WorkingSet::renew`]) is then not enough.
-    pub node_effect: bool,
-    /// A failure of it fences its node or puts it in standby (`on-fail`).
+    /// A failure of it fences its node or puts it in standby (`on-fail`): its history
+    /// reaches beyond it, and re-planning it apart ([`WorkingSet::renew`]) is not enough.
     pub fails_node: bool,
 
     // Assignment.
@@ -745,7 +742,6 @@ impl WorkingSet {
             stop_failed_on: Vec::new(),
             dangling: Vec::new(),
             changed_on: Vec::new(),
-            node_effect: false,
             fails_node: false,
             next_role: None,
             assigned: None,
@@ -1095,10 +1091,6 @@ impl WorkingSet {
         if self.rscs[i].kind != Kind::Primitive || !self.rscs[i].managed {
             return;
         }
-        let r = &self.rscs[i];
-        if r.running_on.iter().any(|&n| !self.nodes[n].online) || !r.stop_failed_on.is_empty() {
-            self.rscs[i].node_effect = true;
-        }
         for &n in &self.rscs[i].running_on.clone() {
             let node = &mut self.nodes[n];
             if !node.online && !node.unclean && self.fencing_enabled {
@@ -1253,7 +1245,6 @@ impl WorkingSet {
                 }
                 OnFail::Stop => self.rscs[ri].target_role = Some(Role::Stopped),
                 OnFail::Fence => {
-                    self.rscs[ri].node_effect = true;
                     self.rscs[ri].fails_node = true;
                     let node = &mut self.nodes[ni];
                     if !node.unclean {
@@ -1262,7 +1253,6 @@ impl WorkingSet {
                     }
                 }
                 OnFail::Standby => {
-                    self.rscs[ri].node_effect = true;
                     self.rscs[ri].fails_node = true;
                     self.nodes[ni].standby = true;
                 }

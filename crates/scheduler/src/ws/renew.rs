@@ -225,9 +225,8 @@ impl WorkingSet {
         true
     }
 
-    /// What entry `x`'s history does to nodes beyond it ([`Rsc::node_effect`]): the
-    /// offline nodes a managed primitive is thought active on (which it makes unclean),
-    /// sorted. `None` when it fails a node (a failed stop, `on-fail=fence` or `standby`):
+    /// What entry `x`'s history does to nodes beyond it: the offline nodes a managed
+    /// primitive is thought active on (which it makes unclean), sorted. `None` when it fails a node (a failed stop, `on-fail=fence` or `standby`):
     /// only a whole build undoes that.
     fn node_reach(&self, x: usize) -> Option<Vec<usize>> {
         let r = &self.rscs[x];
