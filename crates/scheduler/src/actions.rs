@@ -422,9 +422,10 @@ fn monitor_runs(want: Option<Role>, role: Role) -> bool {
 }
 
 /// Re-plan the top-level resources `tops` alone (in no colocation or order with anything
-/// else). `plan` was made by [`create`] from this working set; since then they were
-/// rebuilt from their histories ([`WorkingSet::renew`]) and placed again where they were,
-/// in the roles they had (`assign::reassign`). They are managed as before, so their to-do
+/// else). `plan` was made by [`create`] from this working set; since then some of them
+/// were rebuilt from their histories ([`WorkingSet::renew`]) and placed again, where they
+/// were or elsewhere (`assign::reassign`), and the others stand as placed. They are
+/// managed as before, so their to-do
 /// lists are their own and no other's reads them: only their parts of the plan change
 /// (their actions, blocked actions, placement, probes, monitors and clone notifications,
 /// and the edges to their actions: their own sequences, their orders and fencing before

@@ -9,10 +9,11 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use cib::Role;
 use cib::model::PlacementStrategy;
+use cib::{Cib, Role};
 
-use crate::ws::{AssignLog, INF, Kind, Weight, Why, WorkingSet, add};
+use crate::Input;
+use crate::ws::{AssignLog, INF, Kind, Reads, Retake, Sorted, Weight, Why, WorkingSet, add};
 
 /// `i`'s scores before a change, when `--explain` will want to know how they changed
 /// ([`record`]).
@@ -89,6 +90,10 @@ pub(crate) fn assign_all(ws: &mut WorkingSet) {
         }
         let i = ws.top[k];
         assign(ws, i, None);
+        if let Some(log) = &mut ws.log {
+            let sorts = std::mem::take(&mut log.pending);
+            log.sorts.push(sorts);
+        }
     }
     release_score_tables(ws);
 }
@@ -97,7 +102,9 @@ pub(crate) fn assign_all(ws: &mut WorkingSet) {
 /// (for notifications), and every one for `--explain`'s score rows. At cloud scale they
 /// are a tenth of the scheduler's memory.
 fn release_score_tables(ws: &mut WorkingSet) {
-    if ws.explain {
+    // (A placement kept for placing again keeps them: placing a resource again reads the
+    // scores of those it is colocated with, as they were when it was placed.)
+    if ws.explain || ws.log.is_some() {
         return;
     }
     for r in ws.rscs.iter_mut().filter(|r| r.kind != Kind::Clone) {
@@ -154,20 +161,31 @@ fn sort_key(ws: &mut WorkingSet, r: usize, node_order: &[usize]) -> SortKey {
     (r, ws.rscs[r].priority, weight(current), by_node)
 }
 
-/// Place the top-level resources `tops` again, apart, after [`WorkingSet::renew`]
-/// rebuilt them: they are in no colocation with anything else, so what they change for
-/// the others is only the count and capacity their primitives take on the nodes at their
-/// turns. The placement runs from the first of their turns in the last whole placement,
-/// the others' placements replayed from its log between theirs. True when each of their
-/// turns leaves the nodes as it left them then: the same primitives (by configuration:
-/// any instance of a clone's) placed on the same nodes, whatever the order they were tried
-/// in. Every other placement then stands as it was; theirs may differ (which instance of
-/// an anonymous clone runs where). False otherwise (a whole placement is needed); the
-/// nodes are left as they were in both cases, and so is the log.
-pub(crate) fn reassign(ws: &mut WorkingSet, tops: &[usize]) -> bool {
-    let Some(log) = ws.log.take() else {
-        return false;
-    };
+/// Place the top-level resources `tops` again, apart, after [`rebuild`] rebuilt them:
+/// they are in no colocation or order with anything else, so what they
+/// change for the others is only the count and capacity their primitives take on the
+/// nodes at their turns. The placement runs from the first of their turns in the last
+/// placement (under a placement strategy, a turn whose sort key changed moves to where
+/// the key now sorts), the others' placements replayed from its log between theirs. When
+/// each of their turns leaves the nodes as it left them then (the same primitives, by
+/// configuration, on the same nodes, whatever the order they were tried in), every other
+/// placement stands as it was. When one leaves them otherwise, the nodes it changed differ
+/// from then on: each later decision or sort that read their state ([`Reads`],
+/// [`Sorted`]) is taken again, and where one comes out otherwise, its top-level resource
+/// is rebuilt and placed again in its turn too, with those joined to it
+/// ([`WorkingSet::joined_tops`]) whose turns come after (those placed before stand), at
+/// most `most` in all. The resources whose actions are to be made again, in placement
+/// order (`tops`, those placed again and those joined to them), with the log brought up
+/// to date; `None` when a whole placement is needed (the working set is then to be
+/// dropped).
+pub(crate) fn reassign(
+    ws: &mut WorkingSet,
+    cib: &Cib,
+    input: &Input,
+    tops: &[usize],
+    most: usize,
+) -> Option<Vec<usize>> {
+    let log = ws.log.take()?;
     let kept: Vec<(u32, BTreeMap<String, i64>, Vec<i64>)> = ws
         .nodes
         .iter_mut()
@@ -179,25 +197,209 @@ pub(crate) fn reassign(ws: &mut WorkingSet, tops: &[usize]) -> bool {
             )
         })
         .collect();
-    let same = reassign_at(ws, tops, &log);
-    for (n, (count, free, cap)) in ws.nodes.iter_mut().zip(kept) {
-        (n.num_resources, n.free, n.cap) = (count, free, cap);
+    let Some(again) = reassign_at(ws, cib, input, tops, &log, most) else {
+        for (n, (count, free, cap)) in ws.nodes.iter_mut().zip(kept) {
+            (n.num_resources, n.free, n.cap) = (count, free, cap);
+        }
+        return None;
+    };
+    if !again.whole {
+        // Only up to the last turn placed again: the rest is as it was.
+        for (n, (count, free, cap)) in ws.nodes.iter_mut().zip(kept) {
+            (n.num_resources, n.free, n.cap) = (count, free, cap);
+        }
     }
-    ws.log = Some(log);
-    same
+    let old: Vec<usize> = std::mem::replace(&mut ws.top, again.order);
+    ws.log = Some(relogged(log, &old, &ws.top, again.turns, again.keys));
+    Some(again.placed)
+}
+
+/// A turn placed again: (its place in the order now, events, reads, sorts).
+type Turn = (usize, Vec<(u32, u32, i8)>, Vec<Reads>, Vec<(u32, Sorted)>);
+
+/// What [`reassign_at`] placed again.
+struct Again {
+    /// The top-level resources, in placement order.
+    placed: Vec<usize>,
+    /// The placement order now (as [`WorkingSet::top`]).
+    order: Vec<usize>,
+    /// The turns placed again, by turn.
+    turns: Vec<Turn>,
+    /// The sort keys that changed: (index in [`AssignLog::keys`], key).
+    keys: Vec<(usize, SortKey)>,
+    /// Whether every turn was placed or replayed (else the nodes are left as the last of
+    /// theirs left them).
+    whole: bool,
 }
 
 /// [`reassign`]'s placement, on nodes whose state was taken out (and without a log).
-fn reassign_at(ws: &mut WorkingSet, tops: &[usize], log: &AssignLog) -> bool {
-    if log.turns.len() != ws.top.len() {
-        return false;
+fn reassign_at(
+    ws: &mut WorkingSet,
+    cib: &Cib,
+    input: &Input,
+    tops: &[usize],
+    log: &AssignLog,
+    most: usize,
+) -> Option<Again> {
+    let n = ws.top.len();
+    if log.turns.len() != n || log.sorts.len() != n || log.reads.len() != log.events.len() {
+        return None;
     }
-    let entries = ws.entries_of(tops);
-    let prims: Vec<usize> = tops.iter().flat_map(|&t| ws.primitives_of(t)).collect();
+    let mut placed = tops.to_vec();
+    let mut prims: Vec<usize> = tops.iter().flat_map(|&t| ws.primitives_of(t)).collect();
     for (node, (free, cap)) in ws.nodes.iter_mut().zip(&log.initial) {
         (node.num_resources, node.free, node.cap) = (0, free.clone(), cap.clone());
     }
-    // What `assign_all` does to every resource before placing any.
+    // The nodes' order the sort keys read, as before anything was placed.
+    let node_order =
+        (ws.placement_strategy != PlacementStrategy::Default).then(|| key_node_order(ws));
+    // Each top-level resource's turn in the log; their order now, and where a turn that
+    // moved stops counting as placed: (position in the order now, its old turn).
+    let mut was_at = vec![usize::MAX; ws.rscs.len()];
+    for (k, &t) in ws.top.iter().enumerate() {
+        was_at[t] = k;
+    }
+    let keys = match &node_order {
+        Some(o) => keys_moved(ws, tops, log, o)?,
+        None => Vec::new(),
+    };
+    let (order, gone) = reordered(ws, log, &was_at, &keys);
+    let last = order.iter().rposition(|t| tops.contains(t))?;
+    let turn_of = |k: usize| {
+        let from = log.turns[k] as usize;
+        let to = log
+            .turns
+            .get(k + 1)
+            .map_or(log.events.len(), |&t| t as usize);
+        from..to
+    };
+    // The nodes whose state differs from the log's from here on.
+    let mut changed = vec![false; ws.nodes.len()];
+    let mut differ = false;
+    let mut turns = Vec::new();
+    for (p, &top) in order.iter().enumerate() {
+        for &(_, k) in gone.iter().filter(|g| g.0 == p) {
+            for &(_, n, _) in &net(ws, &log.events[turn_of(k)]) {
+                if n != AssignLog::NO_NODE {
+                    changed[n as usize] = true;
+                    differ = true;
+                }
+            }
+        }
+        if p > last && !differ {
+            break;
+        }
+        let span = turn_of(was_at[top]);
+        let turn = &log.events[span.clone()];
+        if !placed.contains(&top) {
+            // Another resource's turn: it places none of these.
+            if turn.iter().any(|e| prims.contains(&(e.0 as usize))) {
+                return None;
+            }
+            // Replayed while each decision and sort holds; else taken back and placed
+            // again.
+            let sorts = &log.sorts[was_at[top]];
+            let sorted = |ws: &WorkingSet, at: usize| {
+                !differ
+                    || sorts
+                        .iter()
+                        .filter(|s| s.0 as usize == at)
+                        .all(|s| sorted_holds(ws, &s.1, &changed))
+            };
+            let start = span.start;
+            let held = span
+                .take_while(|&j| {
+                    let holds = sorted(ws, j - start)
+                        && (!differ || holds(ws, log.events[j], &log.reads[j], &changed));
+                    if holds {
+                        let (r, n, sign) = log.events[j];
+                        replay(ws, r as usize, n, sign);
+                    }
+                    holds
+                })
+                .count();
+            if held == turn.len() && sorted(ws, held) {
+                continue;
+            }
+            for &(r, n, sign) in turn[..held].iter().rev() {
+                replay(ws, r as usize, n, -sign);
+            }
+            // It is placed again with what it is joined to: those whose turns come after
+            // are rebuilt and placed again in them; those placed before (in their turns or
+            // in an earlier one's) stand as they are (they were placed before it, and its
+            // scores are as they were), and only their actions are made again.
+            let room = most.checked_sub(placed.len())?;
+            let (later, mut before): (Vec<usize>, Vec<usize>) = ws
+                .joined_tops(top, room)?
+                .into_iter()
+                .partition(|t| order[p..].contains(t));
+            let spans: Vec<_> = later.iter().map(|&t| turn_of(was_at[t])).collect();
+            let in_theirs = |m: &usize| {
+                spans.iter().any(|s| {
+                    log.events[s.clone()]
+                        .iter()
+                        .any(|e| e.0 as usize == *m && e.2 > 0)
+                })
+            };
+            let mut joined = Vec::new();
+            for t in later {
+                let prims = ws.primitives_of(t);
+                match prims.iter().filter(|m| in_theirs(m)).count() {
+                    0 => before.push(t),
+                    k if k == prims.len() => joined.push(t),
+                    _ => return None,
+                }
+            }
+            placed.extend(before);
+            // (Their sort keys are as they were: they read only their scores and those of
+            // what they are joined to, none of which changed.)
+            if !rebuild(ws, cib, input, &joined) {
+                return None;
+            }
+            for t in joined {
+                prims.extend(ws.primitives_of(t));
+                placed.push(t);
+            }
+        }
+        ws.log = Some(AssignLog::default());
+        assign(ws, top, None);
+        let now = ws.log.take().unwrap_or_default();
+        // The turns after see only what this one leaves on the nodes: the same
+        // placements, whatever the order they were tried in, or the nodes it changed.
+        let (was, is) = (net(ws, turn), net(ws, &now.events));
+        if was != is {
+            let moved = was.iter().filter(|p| !is.contains(p));
+            for &(_, n, _) in moved.chain(is.iter().filter(|p| !was.contains(p))) {
+                if n != AssignLog::NO_NODE {
+                    changed[n as usize] = true;
+                }
+            }
+            differ = true;
+        }
+        turns.push((p, now.events, now.reads, now.pending));
+    }
+    placed.sort_by_key(|t| order.iter().position(|x| x == t));
+    Some(Again {
+        placed,
+        order,
+        turns,
+        keys,
+        whole: differ,
+    })
+}
+
+/// Rebuild the top-level resources `tops` from their configuration and histories
+/// ([`WorkingSet::renew`]) and make them ready to be placed again: what [`assign_all`]
+/// does to every resource before placing any. False when that fails or when whether one
+/// is managed changed (the working set is then to be dropped).
+pub(crate) fn rebuild(ws: &mut WorkingSet, cib: &Cib, input: &Input, tops: &[usize]) -> bool {
+    let entries = ws.entries_of(tops);
+    let managed =
+        |ws: &WorkingSet| -> Vec<bool> { entries.iter().map(|&x| ws.rscs[x].managed).collect() };
+    let was = managed(ws);
+    if !ws.renew(cib, input, tops) {
+        return false;
+    }
     for &x in &entries {
         if ws.fencing_enabled && !ws.have_fencing_device {
             ws.rscs[x].managed = false;
@@ -206,48 +408,197 @@ fn reassign_at(ws: &mut WorkingSet, tops: &[usize], log: &AssignLog) -> bool {
             ws.rscs[x].next_role = Some(Role::Stopped);
         }
     }
-    if ws.placement_strategy != PlacementStrategy::Default {
-        let order = key_node_order(ws);
-        for &t in tops {
-            let Some(was) = log.keys.iter().find(|k| k.0 == t) else {
-                return false;
-            };
-            if sort_key(ws, t, &order) != *was {
-                return false;
-            }
+    managed(ws) == was
+}
+
+/// Under a placement strategy, the sort keys of top-level resources `tops` that differ
+/// from the log's now: (index in [`AssignLog::keys`], key). `None` when one has none.
+fn keys_moved(
+    ws: &mut WorkingSet,
+    tops: &[usize],
+    log: &AssignLog,
+    node_order: &[usize],
+) -> Option<Vec<(usize, SortKey)>> {
+    let mut out = Vec::new();
+    for &t in tops {
+        let ix = log.keys.iter().position(|k| k.0 == t)?;
+        let key = sort_key(ws, t, node_order);
+        if key != log.keys[ix] {
+            out.push((ix, key));
         }
     }
-    let Some(last) = ws.top.iter().rposition(|t| tops.contains(t)) else {
-        return false;
+    Some(out)
+}
+
+/// The placement order with the sort keys `moved` (as [`keys_moved`]) in place of the
+/// log's: the order [`sort_resources`] makes (ties in the configuration's order), each
+/// moved resource taken out and put back where its key now sorts. With it, for each one
+/// moved, where its old turn stops counting as placed: (position in the order, old turn),
+/// the first position that was after it, or where it is now if that is earlier.
+fn reordered(
+    ws: &WorkingSet,
+    log: &AssignLog,
+    was_at: &[usize],
+    moved: &[(usize, SortKey)],
+) -> (Vec<usize>, Vec<(usize, usize)>) {
+    if moved.is_empty() {
+        return (ws.top.clone(), Vec::new());
+    }
+    // Each top-level resource's index in the log's keys (the configuration's order).
+    let mut ix = vec![usize::MAX; ws.rscs.len()];
+    for (k, key) in log.keys.iter().enumerate() {
+        ix[key.0] = k;
+    }
+    let key = |t: usize| -> (&SortKey, usize) {
+        let k = ix[t];
+        (
+            moved
+                .iter()
+                .find(|m| m.0 == k)
+                .map_or(&log.keys[k], |m| &m.1),
+            k,
+        )
     };
-    for k in 0..=last {
-        let from = log.turns[k] as usize;
-        let to = log
-            .turns
-            .get(k + 1)
-            .map_or(log.events.len(), |&t| t as usize);
-        let turn = &log.events[from..to];
-        let top = ws.top[k];
-        if !tops.contains(&top) {
-            // Another resource's turn: it places none of these.
-            if turn.iter().any(|e| prims.contains(&(e.0 as usize))) {
-                return false;
+    let before = |a: usize, b: usize| {
+        let ((x, i), (y, j)) = (key(a), key(b));
+        y.1.cmp(&x.1)
+            .then(y.2.cmp(&x.2))
+            .then_with(|| y.3.cmp(&x.3))
+            .then(i.cmp(&j))
+            == Ordering::Less
+    };
+    let is_moved = |t: usize| moved.iter().any(|m| m.1.0 == t);
+    let rest: Vec<usize> = ws.top.iter().copied().filter(|&t| !is_moved(t)).collect();
+    let mut out: Vec<usize> = moved.iter().map(|m| m.1.0).collect();
+    out.sort_by(|&a, &b| {
+        if before(a, b) {
+            Ordering::Less
+        } else {
+            Ordering::Greater
+        }
+    });
+    let them = std::mem::take(&mut out);
+    let (mut x, mut y) = (0, 0);
+    while x < rest.len() || y < them.len() {
+        if y == them.len() || x < rest.len() && before(rest[x], them[y]) {
+            out.push(rest[x]);
+            x += 1;
+        } else {
+            out.push(them[y]);
+            y += 1;
+        }
+    }
+    let mut now_at = vec![usize::MAX; ws.rscs.len()];
+    for (p, &t) in out.iter().enumerate() {
+        now_at[t] = p;
+    }
+    let gone = them
+        .iter()
+        .map(|&t| {
+            let k = was_at[t];
+            // The first of the others that came after it.
+            let next = rest.partition_point(|&r| was_at[r] < k);
+            let p = rest.get(next).map_or(out.len(), |&r| now_at[r]);
+            (p.min(now_at[t]), k)
+        })
+        .collect();
+    (out, gone)
+}
+
+/// Whether a decision that read `reads` would be the same on the nodes as they are now,
+/// which differ from then only on the `changed` ones.
+fn holds(ws: &WorkingSet, event: (u32, u32, i8), reads: &Reads, changed: &[bool]) -> bool {
+    match reads {
+        Reads::Nothing => true,
+        Reads::Nodes { watch, again } => {
+            let mut moved = watch.iter().filter(|&&n| changed[n as usize]).peekable();
+            if moved.peek().is_none() {
+                return true;
             }
-            for &(r, n, sign) in turn {
-                replay(ws, r as usize, n, sign);
+            if again.nowhere {
+                // It still goes nowhere while none of them has room for it.
+                let room = |n: usize| fits(ws, n, &again.own) || fits(ws, n, &again.needed);
+                return moved.all(|&n| !room(n as usize));
             }
+            decide(ws, again).map_or(AssignLog::NO_NODE, |n| n as u32) == event.1
+        }
+    }
+}
+
+/// Whether a sort of nodes would find the same node first on the nodes as they are now,
+/// which differ from then only on the `changed` ones.
+fn sorted_holds(ws: &WorkingSet, sorted: &crate::ws::Sorted, changed: &[bool]) -> bool {
+    if sorted.tied.iter().all(|&n| !changed[n as usize]) {
+        return true;
+    }
+    let first = sorted_nodes(ws, &sorted.table, None)
+        .into_iter()
+        .find(|&n| sorted.with.contains(&(n as u32)));
+    first == Some(sorted.found as usize)
+}
+
+/// Whether node `n` has `need` free (dense, as [`Reads::Nodes`]; a capacity the node does
+/// not declare counts as 0).
+fn fits(ws: &WorkingSet, n: usize, need: &[(Option<usize>, i64)]) -> bool {
+    need.iter()
+        .all(|&(ix, v)| ix.map_or(0, |ix| ws.nodes[n].cap[ix]) >= v)
+}
+
+/// `log` with the turns placed again (`(turn, events, reads)`, by turn, in the `order`
+/// now) in their places, the others' moved from their turns in the `old` order, and the
+/// sort keys that changed (`(index, key)`).
+fn relogged(
+    log: AssignLog,
+    old: &[usize],
+    order: &[usize],
+    again: Vec<Turn>,
+    moved: Vec<(usize, SortKey)>,
+) -> AssignLog {
+    let AssignLog {
+        initial,
+        events,
+        mut reads,
+        mut keys,
+        turns,
+        mut sorts,
+        ..
+    } = log;
+    for (k, key) in moved {
+        keys[k] = key;
+    }
+    let mut out = AssignLog {
+        initial,
+        keys,
+        ..AssignLog::default()
+    };
+    out.events.reserve(events.len());
+    out.reads.reserve(events.len());
+    let same = old == order;
+    let mut was_at = Vec::new();
+    if !same {
+        was_at = vec![usize::MAX; old.iter().max().map_or(0, |m| m + 1)];
+        for (k, &t) in old.iter().enumerate() {
+            was_at[t] = k;
+        }
+    }
+    let mut again = again.into_iter().peekable();
+    for (p, &t) in order.iter().enumerate() {
+        out.turns.push(out.events.len() as u32);
+        if let Some((_, ev, rd, so)) = again.next_if(|a| a.0 == p) {
+            out.events.extend(ev);
+            out.reads.extend(rd);
+            out.sorts.push(so);
             continue;
         }
-        ws.log = Some(AssignLog::default());
-        assign(ws, top, None);
-        let now = ws.log.take().map(|l| l.events).unwrap_or_default();
-        // The turns after see only what this one leaves on the nodes: the same
-        // placements, whatever the order they were tried in.
-        if net(ws, &now) != net(ws, turn) {
-            return false;
-        }
+        let k = if same { p } else { was_at[t] };
+        out.sorts.push(std::mem::take(&mut sorts[k]));
+        let from = turns[k] as usize;
+        let to = turns.get(k + 1).map_or(events.len(), |&t| t as usize);
+        out.events.extend_from_slice(&events[from..to]);
+        out.reads
+            .extend(reads[from..to].iter_mut().map(std::mem::take));
     }
-    true
+    out
 }
 
 /// What logged placements leave on the nodes: each (primitive by its configured id,
@@ -534,13 +885,18 @@ fn assign_primitive(ws: &mut WorkingSet, i: usize, prefer: Option<usize>) -> Opt
         let cur = ws.rscs[i].running_on.first().copied();
         let role = ws.rscs[i].role;
         ws.rscs[i].next_role = Some(role);
-        finalize(ws, i, cur);
+        finalize(ws, i, cur, Reads::Nothing);
     } else if ws.stop_all {
-        finalize(ws, i, None);
+        finalize(ws, i, None, Reads::Nothing);
     } else {
-        let most_free = ban_insufficient_capacity(ws, i);
-        let chosen = best_node(ws, i, prefer.or(most_free));
-        finalize(ws, i, chosen);
+        let scores = ws.log.is_some().then(|| ws.rscs[i].allowed.clone());
+        let capacity = ban_insufficient_capacity(ws, i);
+        let (chosen, fast) = best_node(ws, i, prefer.or(capacity.most_free));
+        let reads = match scores {
+            Some(scores) => reads_of(ws, i, scores, capacity, prefer, chosen, fast),
+            None => Reads::Nothing,
+        };
+        finalize(ws, i, chosen, reads);
     }
     ws.rscs[i].allocating = false;
     ws.rscs[i].assigned
@@ -552,9 +908,9 @@ fn assign_primitive(ws: &mut WorkingSet, i: usize, prefer: Option<usize>) -> Opt
 /// the nodes that cannot are banned; when none can, only the nodes too small for the
 /// resource alone are, and the node with the most free capacity is returned as the
 /// preferred one.
-fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Option<usize> {
+fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Capacity {
     if ws.placement_strategy == PlacementStrategy::Default {
-        return None;
+        return Capacity::default();
     }
     let mut group = Vec::new();
     colocated_resources(ws, i, i, &mut group);
@@ -574,31 +930,11 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Option<usize> {
             .map(|(k, v)| (ws.capacity_names.binary_search(k).ok(), *v))
             .collect()
     };
-    let fits = |ws: &WorkingSet, n: usize, need: &[(Option<usize>, i64)]| {
-        need.iter()
-            .all(|&(ix, v)| ix.map_or(0, |ix| ws.nodes[n].cap[ix]) >= v)
-    };
     let needed_dense = dense(ws, &needed);
-    let usable = |ws: &WorkingSet, n: usize| {
-        ws.nodes[n].available() && ws.rscs[i].allowed[n].is_some_and(|w| w >= 0)
-    };
-    // The allowed-node table in the order Pacemaker walks it (its buckets: the listed order
-    // reversed).
-    let listed = ws.listed_order(&ws.rscs[i].allowed).into_owned();
-    let any_fits = listed
-        .iter()
-        .any(|&n| usable(ws, n) && fits(ws, n, &needed_dense));
-    // The node with the most free capacity matters only when none fits.
-    let mut most_free: Option<usize> = None;
-    if !any_fits {
-        for &n in listed.iter().rev() {
-            if usable(ws, n)
-                && most_free.is_none_or(|m| compare_capacities(ws, n, m) == Ordering::Less)
-            {
-                most_free = Some(n);
-            }
-        }
-    }
+    let own: BTreeMap<String, i64> = ws.rscs[i].utilization.iter().cloned().collect();
+    let own_dense = dense(ws, &own);
+    let (any_fits, most_free, bans) =
+        capacity_bans(ws, &ws.rscs[i].allowed, &needed_dense, &own_dense);
     // What the message names besides the resource: what must run with it, not placed yet
     // (only `--explain` shows it).
     let with: Vec<&str> = group
@@ -615,17 +951,12 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Option<usize> {
         };
         (needed, what)
     } else {
-        (
-            ws.rscs[i].utilization.iter().cloned().collect(),
-            String::new(),
-        )
+        (own, String::new())
     };
-    let need_dense = dense(ws, &need);
-    for &n in listed.iter().rev() {
-        if !usable(ws, n) || fits(ws, n, &need_dense) {
-            continue;
-        }
+    let mut banned = Vec::new();
+    for n in bans {
         if let Some(w) = ws.rscs[i].allowed[n].as_mut() {
+            banned.push((n, *w));
             *w = -INF;
         }
         if ws.explain {
@@ -638,7 +969,157 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Option<usize> {
             });
         }
     }
-    most_free
+    Capacity {
+        most_free,
+        any_fits,
+        needed: needed_dense,
+        own: own_dense,
+        banned,
+    }
+}
+
+/// The capacity test of [`ban_insufficient_capacity`] for scores `table`, with what the
+/// resource and what must run with it need (`needed`) and what it needs alone (`own`),
+/// dense: whether some usable node has `needed` free; when none has, the usable node with
+/// the most capacity free; and the usable nodes to ban, without what applies (`needed`
+/// when some node has it, else `own`), in the order they are walked.
+fn capacity_bans(
+    ws: &WorkingSet,
+    table: &Table,
+    needed: &[(Option<usize>, i64)],
+    own: &[(Option<usize>, i64)],
+) -> (bool, Option<usize>, Vec<usize>) {
+    let usable = |n: usize| ws.nodes[n].available() && table[n].is_some_and(|w| w >= 0);
+    // The allowed-node table in the order Pacemaker walks it (its buckets: the listed order
+    // reversed).
+    let listed = ws.listed_order(table);
+    let any_fits = listed.iter().any(|&n| usable(n) && fits(ws, n, needed));
+    // The node with the most free capacity matters only when none fits.
+    let mut most_free: Option<usize> = None;
+    if !any_fits {
+        for &n in listed.iter().rev() {
+            if usable(n) && most_free.is_none_or(|m| compare_capacities(ws, n, m) == Ordering::Less)
+            {
+                most_free = Some(n);
+            }
+        }
+    }
+    let need = if any_fits { needed } else { own };
+    let bans = listed
+        .iter()
+        .rev()
+        .copied()
+        .filter(|&n| usable(n) && !fits(ws, n, need))
+        .collect();
+    (any_fits, most_free, bans)
+}
+
+/// What [`ban_insufficient_capacity`] found.
+#[derive(Debug)]
+struct Capacity {
+    /// The node with the most free capacity, when none fits.
+    most_free: Option<usize>,
+    /// Whether some usable node could take the resource and what must run with it.
+    any_fits: bool,
+    /// What the resource and what must run with it need, and what it needs alone
+    /// (dense: by index in the capacities, none when no node declares it).
+    needed: Vec<(Option<usize>, i64)>,
+    own: Vec<(Option<usize>, i64)>,
+    /// The nodes banned, with their scores before.
+    banned: Vec<(usize, i32)>,
+}
+
+impl Default for Capacity {
+    /// No placement strategy: nothing to fit, nothing banned.
+    fn default() -> Capacity {
+        Capacity {
+            most_free: None,
+            any_fits: true,
+            needed: Vec::new(),
+            own: Vec::new(),
+            banned: Vec::new(),
+        }
+    }
+}
+
+/// What primitive `i`'s placement on `chosen` read of the nodes' state, from its
+/// `scores` before [`ban_insufficient_capacity`] found `capacity`, then [`best_node`]
+/// chose (`fast`: without comparing nodes; `prefer`: the node preferred by the caller).
+/// Its scores decide, but for ties between nodes of the best score, which counts and
+/// capacities break (none under the `minimal` strategy), and for bans: a banned node at
+/// least as good as the best would change the choice if it fit, and so would a node of the
+/// best score that no longer fits. Where nothing fits, any usable node's state matters.
+fn reads_of(
+    ws: &WorkingSet,
+    i: usize,
+    scores: Table,
+    capacity: Capacity,
+    prefer: Option<usize>,
+    chosen: Option<usize>,
+    fast: bool,
+) -> Reads {
+    let r = &ws.rscs[i];
+    let strategy = ws.placement_strategy;
+    let w = |n: usize| r.allowed[n].unwrap_or(-INF);
+    let usable = |n: usize| ws.nodes[n].available() && scores[n].is_some_and(|w| w >= 0);
+    let mut watch: Vec<u32> = if !capacity.any_fits {
+        (0..scores.len())
+            .filter(|&n| usable(n))
+            .map(|n| n as u32)
+            .collect()
+    } else {
+        // The best score (where the resource goes), or 0 when it goes nowhere: any
+        // usable node would take it.
+        let top = chosen.map_or(0, w);
+        let mut tied: Vec<u32> = match chosen {
+            Some(x) if fast => vec![x as u32],
+            Some(_) => (0..r.allowed.len())
+                .filter(|&n| r.allowed[n].is_some() && ws.nodes[n].available() && w(n) == top)
+                .map(|n| n as u32)
+                .collect(),
+            None => Vec::new(),
+        };
+        if strategy == PlacementStrategy::Default && (fast || tied.len() < 2) {
+            // Nothing fits or not, and no comparison decided.
+            tied.clear();
+        }
+        let better = capacity.banned.iter().filter(|&&(_, was)| was >= top);
+        tied.extend(better.map(|&(n, _)| n as u32));
+        tied
+    };
+    if watch.is_empty() {
+        return Reads::Nothing;
+    }
+    watch.sort_unstable();
+    watch.dedup();
+    Reads::Nodes {
+        watch: watch.into(),
+        again: Box::new(Retake {
+            scores,
+            current: r.running_on.first().copied(),
+            unique: ws.clone_of(i).is_some_and(|c| ws.rscs[c].unique),
+            prefer,
+            nowhere: !capacity.any_fits && chosen.is_none(),
+            needed: capacity.needed.into(),
+            own: capacity.own.into(),
+        }),
+    }
+}
+
+/// The node a decision of [`Reads::Nodes`] would choose on the nodes as they are now (as
+/// [`assign_primitive`] chooses: bans for capacity, then the best node).
+fn decide(ws: &WorkingSet, a: &Retake) -> Option<usize> {
+    if ws.placement_strategy == PlacementStrategy::Default {
+        return best_in(ws, &a.scores, a.current, a.unique, a.prefer).0;
+    }
+    let (_, most_free, bans) = capacity_bans(ws, &a.scores, &a.needed, &a.own);
+    let mut table = a.scores.clone();
+    for n in bans {
+        if let Some(w) = table[n].as_mut() {
+            *w = -INF;
+        }
+    }
+    best_in(ws, &table, a.current, a.unique, a.prefer.or(most_free)).0
 }
 
 /// What must run where `rsc` runs (Pacemaker's `colocated_resources`): itself, and through
@@ -763,40 +1244,60 @@ fn cmp_coloc_priority(ws: &WorkingSet, a: usize, b: usize) -> std::cmp::Ordering
         .then(ra.id.as_bytes().cmp(rb.id.as_bytes()))
 }
 
-fn best_node(ws: &WorkingSet, i: usize, prefer: Option<usize>) -> Option<usize> {
+/// Where primitive `i` goes, and whether that was found without comparing nodes.
+fn best_node(ws: &WorkingSet, i: usize, prefer: Option<usize>) -> (Option<usize>, bool) {
     let r = &ws.rscs[i];
-    let current = r.running_on.first().copied();
-    let w = |n: usize| r.allowed[n].unwrap_or(-INF);
-    let usable = |n: usize| ws.nodes[n].available() && w(n) >= 0;
     let unique = ws.clone_of(i).is_some_and(|c| ws.rscs[c].unique);
+    best_in(
+        ws,
+        &r.allowed,
+        r.running_on.first().copied(),
+        unique,
+        prefer,
+    )
+}
+
+/// [`best_node`] for a resource of scores `allowed`, active on `current` (`unique`: an
+/// instance of a unique clone).
+fn best_in(
+    ws: &WorkingSet,
+    allowed: &Table,
+    current: Option<usize>,
+    unique: bool,
+    prefer: Option<usize>,
+) -> (Option<usize>, bool) {
+    let w = |n: usize| allowed[n].unwrap_or(-INF);
+    let usable = |n: usize| ws.nodes[n].available() && w(n) >= 0;
     // The best node's score is the highest score of an available node in the table (the
     // sort's first key: the winner of its comparisons has it). When that is above
     // -INFINITY and the answer below does not depend on which node has it (the preferred
     // node or the current one has it too), the comparisons are not needed.
-    let top = (0..r.allowed.len())
-        .filter(|&n| r.allowed[n].is_some() && ws.nodes[n].available())
+    let top = (0..allowed.len())
+        .filter(|&n| allowed[n].is_some() && ws.nodes[n].available())
         .map(w)
         .max();
     if let Some(top) = top.filter(|&t| t > -INF) {
         if let Some(p) = prefer {
-            if r.allowed[p].is_some() && w(p) >= top && usable(p) {
-                return Some(p);
+            if allowed[p].is_some() && w(p) >= top && usable(p) {
+                return (Some(p), true);
             }
         }
         if let Some(cur) = current {
             if !unique && top > 0 && usable(cur) && w(cur) == top {
-                return Some(cur);
+                return (Some(cur), true);
             }
         }
     }
-    let best = best_of_nodes(ws, &r.allowed, current)?;
+    let Some(best) = best_of_nodes(ws, allowed, current) else {
+        return (None, true);
+    };
     if let Some(p) = prefer {
-        if r.allowed[p].is_some() && w(p) >= w(best) && usable(p) {
-            return Some(p);
+        if allowed[p].is_some() && w(p) >= w(best) && usable(p) {
+            return (Some(p), false);
         }
     }
     if !usable(best) {
-        return None;
+        return (None, false);
     }
     let mut chosen = best;
     if !unique && w(best) > 0 {
@@ -806,13 +1307,15 @@ fn best_node(ws: &WorkingSet, i: usize, prefer: Option<usize>) -> Option<usize> 
             }
         }
     }
-    Some(chosen)
+    (Some(chosen), false)
 }
 
-fn finalize(ws: &mut WorkingSet, i: usize, node: Option<usize>) {
+/// Place primitive `i` on `node` (none: it stops), the decision having read `reads`.
+fn finalize(ws: &mut WorkingSet, i: usize, node: Option<usize>, reads: Reads) {
     if let Some(log) = &mut ws.log {
         let n = node.map_or(AssignLog::NO_NODE, |n| n as u32);
         log.events.push((i as u32, n, 1));
+        log.reads.push(reads);
     }
     let r = &mut ws.rscs[i];
     r.provisional = false;
@@ -945,13 +1448,45 @@ fn apply_coloc_with_clone(ws: &mut WorkingSet, dep: usize, ci: usize) {
         };
         let pair = match ws.rscs[dep].assigned {
             Some(n) => on(ws, n),
-            None => sorted_nodes(ws, &ws.rscs[dep].allowed, None)
-                .into_iter()
-                .find_map(|n| on(ws, n)),
+            None => {
+                let table = &ws.rscs[dep].allowed;
+                let found = sorted_nodes(ws, table, None)
+                    .into_iter()
+                    .find_map(|n| Some((n, on(ws, n)?)));
+                // Which of the nodes of its score comes first reads their counts and
+                // capacities: the rest of this turn depends on their state.
+                if let (Some((n, _)), Some(log)) = (found, ws.log.as_ref()) {
+                    let eff = |m: usize| match ws.nodes[m].available() {
+                        true => table[m].unwrap_or(-INF),
+                        false => -INF,
+                    };
+                    let tied: Vec<u32> = (0..table.len())
+                        .filter(|&m| table[m].is_some() && eff(m) == eff(n))
+                        .map(|m| m as u32)
+                        .collect();
+                    if tied.len() > 1 && ws.placement_strategy != PlacementStrategy::Minimal {
+                        let with = tied
+                            .iter()
+                            .copied()
+                            .filter(|&m| on(ws, m as usize).is_some());
+                        let sorted = Sorted {
+                            table: table.clone(),
+                            with: with.collect(),
+                            tied: tied.into(),
+                            found: n as u32,
+                        };
+                        let at = log.events.len() - log.turns.last().map_or(0, |&t| t as usize);
+                        if let Some(log) = &mut ws.log {
+                            log.pending.push((at as u32, sorted));
+                        }
+                    }
+                }
+                found.map(|f| f.1)
+            }
         };
         match pair {
             Some(k) => apply_coloc_score_to(ws, dep, ci, k),
-            None if c.score >= INF => finalize(ws, dep, None),
+            None if c.score >= INF => finalize(ws, dep, None, Reads::Nothing),
             None => {}
         }
         return;
@@ -1555,6 +2090,8 @@ fn unassign(ws: &mut WorkingSet, x: usize) {
         if r.kind == Kind::Primitive {
             if let Some(log) = &mut ws.log {
                 log.events.push((x as u32, n as u32, -1));
+                // (It follows from the decision that placed it.)
+                log.reads.push(Reads::Nothing);
             }
             let node = &mut ws.nodes[n];
             node.num_resources = node.num_resources.saturating_sub(1);

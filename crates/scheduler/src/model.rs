@@ -15,11 +15,13 @@
 //! and orders. They are rebuilt from their histories, placed again at their turns in the
 //! last placement (the nodes as they were then, the others' placements replayed from a
 //! log), and when each of their turns places as before, only their parts of the plan are
-//! replaced: nothing else read them. A fail count or last failure of a primitive is
-//! re-planned the same way, unless a rule or colocation of the configuration reads that
-//! attribute. Any other result or attribute, or one that changes what a placement leaves
-//! on the nodes (a resource moves or stops), makes the next plan a whole one ([`Stats`]
-//! counts both).
+//! replaced: nothing else read them. When one places otherwise (a resource moves or
+//! stops), the nodes it changed differ from then on: each later decision that read their
+//! counts or capacities is taken again from what the log kept of it, and those that come
+//! out otherwise are placed again too, with their components (at most 32 top-level
+//! resources in all). A fail count or last failure of a primitive is re-planned the same
+//! way, unless a rule or colocation of the configuration reads that attribute. Any other
+//! result or attribute makes the next plan a whole one ([`Stats`] counts both).
 use cib::status::{ExecStatus, LrmOp, ResourceHistory};
 use cib::tree::{Document, ElementId};
 use cib::{Cib, Diagnostic};
@@ -133,45 +135,11 @@ impl Session {
         if ws.rscs[i].kind != Kind::Primitive {
             return None;
         }
-        let top_of = |mut x: usize| {
-            while let Some(p) = ws.rscs[x].parent {
-                x = p;
-            }
-            x
-        };
-        let mut tops = vec![top_of(i)];
-        let mut k = 0;
-        while let Some(&t) = tops.get(k) {
-            k += 1;
-            if tops.len() > Self::APART {
-                return None;
-            }
-            let entries = ws.entries_of(&[t]);
-            let mut joined = Vec::new();
-            for &x in &entries {
-                let r = &ws.rscs[x];
-                if r.orphan || r.is_fencing {
-                    return None;
-                }
-                for &c in r.this_with.iter().chain(&r.with_this) {
-                    let c = &ws.colocs[c];
-                    joined.extend([c.dependent, c.primary, c.merge_primary]);
-                }
-            }
-            for o in &ws.orders {
-                if entries.contains(&o.first) || entries.contains(&o.then) {
-                    joined.extend([o.first, o.then]);
-                }
-            }
-            for x in joined {
-                let top = top_of(x);
-                if !tops.contains(&top) {
-                    tops.push(top);
-                }
-            }
+        let mut top = i;
+        while let Some(p) = ws.rscs[top].parent {
+            top = p;
         }
-        tops.sort_by_key(|t| ws.top.iter().position(|x| x == t));
-        Some(tops)
+        ws.joined_tops(top, Self::APART)
     }
 
     /// The most top-level resources re-planned apart from the others: beyond, a whole plan
@@ -253,15 +221,13 @@ impl Session {
             return false;
         };
         let ws = &mut self.ws;
-        let entries = ws.entries_of(&tops);
-        let managed = |ws: &WorkingSet| -> Vec<bool> {
-            entries.iter().map(|&x| ws.rscs[x].managed).collect()
+        if !crate::assign::rebuild(ws, cib, input, &tops) {
+            return false;
+        }
+        let Some(placed) = crate::assign::reassign(ws, cib, input, &tops, Self::APART) else {
+            return false;
         };
-        let was = managed(ws);
-        ws.renew(cib, input, &tops)
-            && crate::assign::reassign(ws, &tops)
-            && managed(ws) == was
-            && crate::actions::replan_apart(ws, &mut self.plan, &tops)
+        crate::actions::replan_apart(ws, &mut self.plan, &placed)
     }
 }
 

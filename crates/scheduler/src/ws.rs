@@ -242,6 +242,13 @@ pub(crate) struct AssignLog {
     /// Every placement and unplacement of a primitive, in order: (primitive, node or
     /// [`AssignLog::NO_NODE`], +1 placed or -1 taken back).
     pub events: Vec<(u32, u32, i8)>,
+    /// Beside each event, what of the nodes' state its decision read.
+    pub reads: Vec<Reads>,
+    /// Beside each turn, the sorts of nodes it made outside its decisions, each with the
+    /// count of the turn's events before it.
+    pub sorts: Vec<Vec<(u32, Sorted)>>,
+    /// The sorts of the turn being placed, so far.
+    pub pending: Vec<(u32, Sorted)>,
     /// Under a placement strategy, each top-level resource's sort key, as first computed.
     pub keys: Vec<(usize, i32, i32, Vec<i32>)>,
     /// Where each top-level resource's turn begins in [`AssignLog::events`], in placement
@@ -252,6 +259,51 @@ pub(crate) struct AssignLog {
 impl AssignLog {
     /// A placement on no node (the resource stops).
     pub const NO_NODE: u32 = u32::MAX;
+}
+
+/// A sort of nodes that read their state, outside a decision: which node of `table`
+/// (scores) that has an instance of a clone comes first. `found` did, of the nodes of its
+/// score `tied`, of which those in `with` had an instance.
+#[derive(Debug, Clone)]
+pub(crate) struct Sorted {
+    pub table: Vec<Weight>,
+    pub tied: Box<[u32]>,
+    pub with: Box<[u32]>,
+    pub found: u32,
+}
+
+/// What a placement decision that read the nodes' state was taken from: the resource's
+/// scores before its bans for capacity, the node it was active on, whether it is an
+/// instance of a unique clone, the node its caller preferred, and what it needs free with
+/// what must run with it and alone (by index in the dense capacities, none when no node
+/// declares it).
+#[derive(Debug, Clone)]
+pub(crate) struct Retake {
+    pub scores: Vec<Weight>,
+    pub current: Option<usize>,
+    pub unique: bool,
+    pub prefer: Option<usize>,
+    pub needed: Box<[(Option<usize>, i64)]>,
+    pub own: Box<[(Option<usize>, i64)]>,
+    /// No usable node had room for it, and it went nowhere.
+    pub nowhere: bool,
+}
+
+/// What a placement decision read of the nodes' state as the placement left it so far
+/// (each node's count of placed resources and free capacity), beyond the resource's own
+/// scores: with it, a replay of the log after an earlier turn placed otherwise tells
+/// whether this decision would still be the same.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Reads {
+    /// Nothing: the scores alone decided (or the resource is not managed).
+    #[default]
+    Nothing,
+    /// The state of the `watch` nodes: while none of them changed, the decision holds;
+    /// else it holds if, taken `again` on the nodes as they are now, it comes out the same.
+    Nodes {
+        watch: Box<[u32]>,
+        again: Box<Retake>,
+    },
 }
 
 /// A colocation between two arena entries.

@@ -554,6 +554,53 @@ fn a_counted_failure_of_a_standalone_primitive_is_replanned_alone_unless_a_rule_
     }
 }
 
+/// A failed start of a running standalone primitive, as the controller records it (the
+/// entry; its fail count, INFINITY; its last failure): it cannot stay, so it moves (or
+/// stops), which changes the count and free capacity of the nodes it leaves and takes for
+/// the resources placed after it. Still re-planned apart (with those whose placement read
+/// those nodes), as parsing the updated CIB plans, at both sizes of the generator's
+/// classic mix.
+#[test]
+fn a_failed_start_that_moves_a_standalone_primitive_is_replanned_apart() {
+    let mut moved = 0;
+    for (nodes, resources, seed) in [(16, 500, 1), (8, 250, 3), (12, 400, 5)] {
+        let xml = cib_gen::generate(&cib_gen::Config {
+            nodes,
+            resources,
+            seed,
+            status: true,
+        });
+        let parsed = cib::parse("gen.xml", &xml);
+        assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
+        let mut model = Model::new(parsed, input());
+        let e = standalone_monitor(&mut model);
+        let (node, rsc) = (&e.0, &e.1);
+        let mut attrs = op_attrs(&format!("{rsc}_last_0"), "start", 0, 1, 300_000);
+        for (k, v) in &mut attrs {
+            if k == "operation_key" {
+                *v = format!("{rsc}_start_0");
+            }
+        }
+        record_entry(&mut model, node, &e, &attrs);
+        for (name, value) in [("fail-count", "INFINITY"), ("last-failure", "1700000090")] {
+            model
+                .record_attribute(node, &format!("{name}-{rsc}#start_0"), Some(value))
+                .expect("records");
+        }
+        let after = model.plan().clone();
+        assert_eq!(after, from_scratch(&model), "{rsc} on {node}");
+        let place = after.placement.iter().find(|p| p.rsc == *rsc);
+        assert!(
+            place.is_some_and(|p| !p.nodes.contains(node)),
+            "{rsc} leaves {node}: {place:?}"
+        );
+        moved += usize::from(place.is_some_and(|p| !p.nodes.is_empty()));
+        let got = model.stats();
+        assert_eq!((got.whole, got.alone), (1, 1), "{rsc} on {node}");
+    }
+    assert!(moved > 0, "at least one moves to another node");
+}
+
 /// A model that takes a history and the attributes from another copy of the CIB (as the
 /// daemon's kept model takes them from its own tree) plans as the copy does.
 #[test]

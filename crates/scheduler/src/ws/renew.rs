@@ -9,6 +9,52 @@ use super::{Kind, MetaChain, Rsc, WorkingSet, base_id};
 use crate::Input;
 
 impl WorkingSet {
+    /// The top-level resources re-planned with top-level resource `top` when it changes,
+    /// in placement order: itself and every one joined to it through colocations and
+    /// orders. `None` when one of them is a fencing device or an orphan, or when they are
+    /// more than `most`.
+    pub(crate) fn joined_tops(&self, top: usize, most: usize) -> Option<Vec<usize>> {
+        let top_of = |mut x: usize| {
+            while let Some(p) = self.rscs[x].parent {
+                x = p;
+            }
+            x
+        };
+        let mut tops = vec![top];
+        let mut k = 0;
+        while let Some(&t) = tops.get(k) {
+            k += 1;
+            if tops.len() > most {
+                return None;
+            }
+            let entries = self.entries_of(&[t]);
+            let mut joined = Vec::new();
+            for &x in &entries {
+                let r = &self.rscs[x];
+                if r.orphan || r.is_fencing {
+                    return None;
+                }
+                for &c in r.this_with.iter().chain(&r.with_this) {
+                    let c = &self.colocs[c];
+                    joined.extend([c.dependent, c.primary, c.merge_primary]);
+                }
+            }
+            for o in &self.orders {
+                if entries.contains(&o.first) || entries.contains(&o.then) {
+                    joined.extend([o.first, o.then]);
+                }
+            }
+            for x in joined {
+                let top = top_of(x);
+                if !tops.contains(&top) {
+                    tops.push(top);
+                }
+            }
+        }
+        tops.sort_by_key(|t| self.top.iter().position(|x| x == t));
+        Some(tops)
+    }
+
     /// Rebuild the top-level resources `tops` (in no colocation or order with anything
     /// else) from their configuration and histories in `cib`, as [`WorkingSet::build`]
     /// makes them, for re-planning after one of their history entries changed; their
