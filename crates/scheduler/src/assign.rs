@@ -13,7 +13,9 @@ use cib::model::PlacementStrategy;
 use cib::{Cib, Role};
 
 use crate::Input;
-use crate::ws::{AssignLog, INF, Kind, Reads, Retake, Sorted, Weight, Why, WorkingSet, add};
+use crate::ws::{
+    AssignLog, INF, Kind, NodeSet, Reads, Retake, Sorted, Weight, Why, WorkingSet, add,
+};
 
 /// `i`'s scores before a change, when `--explain` will want to know how they changed
 /// ([`record`]).
@@ -274,14 +276,14 @@ fn reassign_at(
         from..to
     };
     // The nodes whose state differs from the log's from here on.
-    let mut changed = vec![false; ws.nodes.len()];
+    let mut changed = NodeSet::with_room(ws.nodes.len());
     let mut differ = false;
     let mut turns = Vec::new();
     for (p, &top) in order.iter().enumerate() {
         for &(_, k) in gone.iter().filter(|g| g.0 == p) {
             for &(_, n, _) in &net(ws, &log.events[turn_of(k)]) {
                 if n != AssignLog::NO_NODE {
-                    changed[n as usize] = true;
+                    changed.insert(n as usize);
                     differ = true;
                 }
             }
@@ -371,7 +373,7 @@ fn reassign_at(
             let moved = was.iter().filter(|p| !is.contains(p));
             for &(_, n, _) in moved.chain(is.iter().filter(|p| !was.contains(p))) {
                 if n != AssignLog::NO_NODE {
-                    changed[n as usize] = true;
+                    changed.insert(n as usize);
                 }
             }
             differ = true;
@@ -507,28 +509,27 @@ fn reordered(
 
 /// Whether a decision that read `reads` would be the same on the nodes as they are now,
 /// which differ from then only on the `changed` ones.
-fn holds(ws: &WorkingSet, event: (u32, u32, i8), reads: &Reads, changed: &[bool]) -> bool {
+fn holds(ws: &WorkingSet, event: (u32, u32, i8), reads: &Reads, changed: &NodeSet) -> bool {
     match reads {
         Reads::Nothing => true,
         Reads::Nodes { watch, again } => {
-            let mut moved = watch.iter().filter(|&&n| changed[n as usize]).peekable();
-            if moved.peek().is_none() {
+            if !watch.meets(changed) {
                 return true;
             }
             if again.nowhere {
                 // It still goes nowhere while none of them has room for it.
                 let room = |n: usize| fits(ws, n, &again.own) || fits(ws, n, &again.needed);
-                return moved.all(|&n| !room(n as usize));
+                return !watch.common(changed).any(room);
             }
-            decide(ws, again).map_or(AssignLog::NO_NODE, |n| n as u32) == event.1
+            decide(ws, event.0 as usize, again).map_or(AssignLog::NO_NODE, |n| n as u32) == event.1
         }
     }
 }
 
 /// Whether a sort of nodes would find the same node first on the nodes as they are now,
 /// which differ from then only on the `changed` ones.
-fn sorted_holds(ws: &WorkingSet, sorted: &crate::ws::Sorted, changed: &[bool]) -> bool {
-    if sorted.tied.iter().all(|&n| !changed[n as usize]) {
+fn sorted_holds(ws: &WorkingSet, sorted: &Sorted, changed: &NodeSet) -> bool {
+    if !sorted.tied.meets(changed) {
         return true;
     }
     let first = sorted_nodes(ws, &sorted.table, None)
@@ -539,6 +540,7 @@ fn sorted_holds(ws: &WorkingSet, sorted: &crate::ws::Sorted, changed: &[bool]) -
 
 /// Whether node `n` has `need` free (dense, as [`Reads::Nodes`]; a capacity the node does
 /// not declare counts as 0).
+#[inline(always)]
 fn fits(ws: &WorkingSet, n: usize, need: &[(Option<usize>, i64)]) -> bool {
     need.iter()
         .all(|&(ix, v)| ix.map_or(0, |ix| ws.nodes[n].cap[ix]) >= v)
@@ -889,12 +891,11 @@ fn assign_primitive(ws: &mut WorkingSet, i: usize, prefer: Option<usize>) -> Opt
     } else if ws.stop_all {
         finalize(ws, i, None, Reads::Nothing);
     } else {
-        let scores = ws.log.is_some().then(|| ws.rscs[i].allowed.clone());
         let capacity = ban_insufficient_capacity(ws, i);
         let (chosen, fast) = best_node(ws, i, prefer.or(capacity.most_free));
-        let reads = match scores {
-            Some(scores) => reads_of(ws, i, scores, capacity, prefer, chosen, fast),
-            None => Reads::Nothing,
+        let reads = match ws.log.is_some() {
+            true => reads_of(ws, i, capacity, prefer, chosen, fast),
+            false => Reads::Nothing,
         };
         finalize(ws, i, chosen, reads);
     }
@@ -931,10 +932,15 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Capacity {
             .collect()
     };
     let needed_dense = dense(ws, &needed);
-    let own: BTreeMap<String, i64> = ws.rscs[i].utilization.iter().cloned().collect();
-    let own_dense = dense(ws, &own);
-    let (any_fits, most_free, bans) =
-        capacity_bans(ws, &ws.rscs[i].allowed, &needed_dense, &own_dense);
+    // (What it needs alone is asked for only when nothing fits, or to be logged.)
+    let own_dense = ws.log.is_some().then(|| own_need(ws, i));
+    let (any_fits, most_free, bans) = capacity_bans(
+        ws,
+        i,
+        &ws.rscs[i].allowed,
+        &needed_dense,
+        own_dense.as_deref(),
+    );
     // What the message names besides the resource: what must run with it, not placed yet
     // (only `--explain` shows it).
     let with: Vec<&str> = group
@@ -951,7 +957,10 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Capacity {
         };
         (needed, what)
     } else {
-        (own, String::new())
+        (
+            ws.rscs[i].utilization.iter().cloned().collect(),
+            String::new(),
+        )
     };
     let mut banned = Vec::new();
     for n in bans {
@@ -973,21 +982,23 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Capacity {
         most_free,
         any_fits,
         needed: needed_dense,
-        own: own_dense,
+        own: own_dense.unwrap_or_default(),
         banned,
     }
 }
 
-/// The capacity test of [`ban_insufficient_capacity`] for scores `table`, with what the
-/// resource and what must run with it need (`needed`) and what it needs alone (`own`),
-/// dense: whether some usable node has `needed` free; when none has, the usable node with
+/// The capacity test of [`ban_insufficient_capacity`] for primitive `i` of scores
+/// `table`, with what it and what must run with it need (`needed`) and what it needs
+/// alone (`own`, [`own_need`] when not given), dense: whether some usable node has `needed` free; when none has, the usable node with
 /// the most capacity free; and the usable nodes to ban, without what applies (`needed`
 /// when some node has it, else `own`), in the order they are walked.
+#[inline]
 fn capacity_bans(
     ws: &WorkingSet,
+    i: usize,
     table: &Table,
     needed: &[(Option<usize>, i64)],
-    own: &[(Option<usize>, i64)],
+    own: Option<&[(Option<usize>, i64)]>,
 ) -> (bool, Option<usize>, Vec<usize>) {
     let usable = |n: usize| ws.nodes[n].available() && table[n].is_some_and(|w| w >= 0);
     // The allowed-node table in the order Pacemaker walks it (its buckets: the listed order
@@ -1004,7 +1015,15 @@ fn capacity_bans(
             }
         }
     }
-    let need = if any_fits { needed } else { own };
+    let alone;
+    let need = match (any_fits, own) {
+        (true, _) => needed,
+        (false, Some(own)) => own,
+        (false, None) => {
+            alone = own_need(ws, i);
+            &alone
+        }
+    };
     let bans = listed
         .iter()
         .rev()
@@ -1012,6 +1031,24 @@ fn capacity_bans(
         .filter(|&n| usable(n) && !fits(ws, n, need))
         .collect();
     (any_fits, most_free, bans)
+}
+
+/// What primitive `i` needs alone (dense, as [`Capacity::own`]; a name given twice counts
+/// once, the last, as in a map).
+fn own_need(ws: &WorkingSet, i: usize) -> Vec<(Option<usize>, i64)> {
+    let mut own: Vec<(&str, i64)> = Vec::with_capacity(ws.rscs[i].utilization.len());
+    for (k, v) in &ws.rscs[i].utilization {
+        match own.iter_mut().find(|o| o.0 == k) {
+            Some(o) => o.1 = *v,
+            None => own.push((k, *v)),
+        }
+    }
+    let index = |k: &str| {
+        ws.capacity_names
+            .binary_search_by(|n| n.as_str().cmp(k))
+            .ok()
+    };
+    own.iter().map(|&(k, v)| (index(k), v)).collect()
 }
 
 /// What [`ban_insufficient_capacity`] found.
@@ -1052,7 +1089,6 @@ impl Default for Capacity {
 fn reads_of(
     ws: &WorkingSet,
     i: usize,
-    scores: Table,
     capacity: Capacity,
     prefer: Option<usize>,
     chosen: Option<usize>,
@@ -1061,21 +1097,19 @@ fn reads_of(
     let r = &ws.rscs[i];
     let strategy = ws.placement_strategy;
     let w = |n: usize| r.allowed[n].unwrap_or(-INF);
-    let usable = |n: usize| ws.nodes[n].available() && scores[n].is_some_and(|w| w >= 0);
-    let mut watch: Vec<u32> = if !capacity.any_fits {
-        (0..scores.len())
-            .filter(|&n| usable(n))
-            .map(|n| n as u32)
-            .collect()
+    let usable = |n: usize| ws.nodes[n].available() && w(n) >= 0;
+    let watch = if !capacity.any_fits {
+        // The usable nodes before the bans: those still usable and those banned.
+        let banned = capacity.banned.iter().map(|b| b.0);
+        NodeSet::of((0..r.allowed.len()).filter(|&n| usable(n)).chain(banned))
     } else {
         // The best score (where the resource goes), or 0 when it goes nowhere: any
         // usable node would take it.
         let top = chosen.map_or(0, w);
-        let mut tied: Vec<u32> = match chosen {
-            Some(x) if fast => vec![x as u32],
+        let mut tied: Vec<usize> = match chosen {
+            Some(x) if fast => vec![x],
             Some(_) => (0..r.allowed.len())
                 .filter(|&n| r.allowed[n].is_some() && ws.nodes[n].available() && w(n) == top)
-                .map(|n| n as u32)
                 .collect(),
             None => Vec::new(),
         };
@@ -1084,22 +1118,33 @@ fn reads_of(
             tied.clear();
         }
         let better = capacity.banned.iter().filter(|&&(_, was)| was >= top);
-        tied.extend(better.map(|&(n, _)| n as u32));
-        tied
+        tied.extend(better.map(|&(n, _)| n));
+        NodeSet::of(tied)
     };
-    if watch.is_empty() {
+    if watch == NodeSet::default() {
         return Reads::Nothing;
     }
-    watch.sort_unstable();
-    watch.dedup();
+    let nowhere = !capacity.any_fits && chosen.is_none();
+    // An instance's scores may change after (a later pass resets them): they are kept here,
+    // as the bans left them. Anything else's stay so in the working set.
+    let scores = (!nowhere && ws.clone_of(i).is_some()).then(|| r.allowed.clone());
     Reads::Nodes {
-        watch: watch.into(),
+        watch,
         again: Box::new(Retake {
+            // (Going nowhere is checked without them.)
             scores,
+            banned: match nowhere {
+                true => Box::default(),
+                false => capacity
+                    .banned
+                    .iter()
+                    .map(|&(n, w)| (n as u32, w))
+                    .collect(),
+            },
             current: r.running_on.first().copied(),
             unique: ws.clone_of(i).is_some_and(|c| ws.rscs[c].unique),
             prefer,
-            nowhere: !capacity.any_fits && chosen.is_none(),
+            nowhere,
             needed: capacity.needed.into(),
             own: capacity.own.into(),
         }),
@@ -1107,13 +1152,21 @@ fn reads_of(
 }
 
 /// The node a decision of [`Reads::Nodes`] would choose on the nodes as they are now (as
-/// [`assign_primitive`] chooses: bans for capacity, then the best node).
-fn decide(ws: &WorkingSet, a: &Retake) -> Option<usize> {
-    if ws.placement_strategy == PlacementStrategy::Default {
-        return best_in(ws, &a.scores, a.current, a.unique, a.prefer).0;
+/// [`assign_primitive`] chooses: bans for capacity, then the best node), for primitive
+/// `r`.
+fn decide(ws: &WorkingSet, r: usize, a: &Retake) -> Option<usize> {
+    let mut scores = a
+        .scores
+        .clone()
+        .unwrap_or_else(|| ws.rscs[r].allowed.clone());
+    for &(n, was) in &a.banned {
+        scores[n as usize] = Weight::some(was);
     }
-    let (_, most_free, bans) = capacity_bans(ws, &a.scores, &a.needed, &a.own);
-    let mut table = a.scores.clone();
+    if ws.placement_strategy == PlacementStrategy::Default {
+        return best_in(ws, &scores, a.current, a.unique, a.prefer).0;
+    }
+    let (_, most_free, bans) = capacity_bans(ws, r, &scores, &a.needed, Some(&a.own));
+    let mut table = scores;
     for n in bans {
         if let Some(w) = table[n].as_mut() {
             *w = -INF;
@@ -1259,6 +1312,7 @@ fn best_node(ws: &WorkingSet, i: usize, prefer: Option<usize>) -> (Option<usize>
 
 /// [`best_node`] for a resource of scores `allowed`, active on `current` (`unique`: an
 /// instance of a unique clone).
+#[inline]
 fn best_in(
     ws: &WorkingSet,
     allowed: &Table,
@@ -1472,7 +1526,7 @@ fn apply_coloc_with_clone(ws: &mut WorkingSet, dep: usize, ci: usize) {
                         let sorted = Sorted {
                             table: table.clone(),
                             with: with.collect(),
-                            tied: tied.into(),
+                            tied: NodeSet::of(tied.iter().map(|&m| m as usize)),
                             found: n as u32,
                         };
                         let at = log.events.len() - log.turns.last().map_or(0, |&t| t as usize);

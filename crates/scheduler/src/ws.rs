@@ -261,25 +261,80 @@ impl AssignLog {
     pub const NO_NODE: u32 = u32::MAX;
 }
 
+/// A set of nodes (by index), as bits: what a placement decision read is kept for every
+/// decision, so it is kept small.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct NodeSet(Box<[u64]>);
+
+impl NodeSet {
+    /// The set of `nodes`.
+    pub fn of(nodes: impl IntoIterator<Item = usize>) -> NodeSet {
+        let mut words: Vec<u64> = Vec::new();
+        for n in nodes {
+            if words.len() <= n / 64 {
+                words.resize(n / 64 + 1, 0);
+            }
+            words[n / 64] |= 1 << (n % 64);
+        }
+        NodeSet(words.into())
+    }
+
+    /// An empty set that can hold nodes below `count`.
+    pub fn with_room(count: usize) -> NodeSet {
+        NodeSet(vec![0; count.div_ceil(64)].into())
+    }
+
+    /// Add node `n` (below the room given).
+    pub fn insert(&mut self, n: usize) {
+        self.0[n / 64] |= 1 << (n % 64);
+    }
+
+    /// The nodes in both sets.
+    pub fn common<'a>(&'a self, other: &'a NodeSet) -> impl Iterator<Item = usize> + 'a {
+        self.0
+            .iter()
+            .zip(other.0.iter())
+            .enumerate()
+            .flat_map(|(k, (&a, &b))| {
+                let mut bits = a & b;
+                std::iter::from_fn(move || {
+                    (bits != 0).then(|| {
+                        let i = bits.trailing_zeros() as usize;
+                        bits &= bits - 1;
+                        k * 64 + i
+                    })
+                })
+            })
+    }
+
+    /// Whether the sets have a node in common.
+    pub fn meets(&self, other: &NodeSet) -> bool {
+        self.0.iter().zip(other.0.iter()).any(|(a, b)| a & b != 0)
+    }
+}
+
 /// A sort of nodes that read their state, outside a decision: which node of `table`
 /// (scores) that has an instance of a clone comes first. `found` did, of the nodes of its
 /// score `tied`, of which those in `with` had an instance.
 #[derive(Debug, Clone)]
 pub(crate) struct Sorted {
     pub table: Vec<Weight>,
-    pub tied: Box<[u32]>,
+    pub tied: NodeSet,
     pub with: Box<[u32]>,
     pub found: u32,
 }
 
 /// What a placement decision that read the nodes' state was taken from: the resource's
-/// scores before its bans for capacity, the node it was active on, whether it is an
-/// instance of a unique clone, the node its caller preferred, and what it needs free with
-/// what must run with it and alone (by index in the dense capacities, none when no node
-/// declares it).
+/// scores before its bans for capacity (its scores as the bans left them, a clone
+/// instance's kept here, anything else's as placement left them in the working set, with
+/// the `banned` nodes' scores put back), the node
+/// it was active on, whether it is an instance of a unique clone, the node its caller
+/// preferred, and what it needs free with what must run with it and alone (by index in
+/// the dense capacities, none when no node declares it).
 #[derive(Debug, Clone)]
 pub(crate) struct Retake {
-    pub scores: Vec<Weight>,
+    pub scores: Option<Vec<Weight>>,
+    pub banned: Box<[(u32, i32)]>,
     pub current: Option<usize>,
     pub unique: bool,
     pub prefer: Option<usize>,
@@ -300,10 +355,7 @@ pub(crate) enum Reads {
     Nothing,
     /// The state of the `watch` nodes: while none of them changed, the decision holds;
     /// else it holds if, taken `again` on the nodes as they are now, it comes out the same.
-    Nodes {
-        watch: Box<[u32]>,
-        again: Box<Retake>,
-    },
+    Nodes { watch: NodeSet, again: Box<Retake> },
 }
 
 /// A colocation between two arena entries.
