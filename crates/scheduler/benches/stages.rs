@@ -17,6 +17,9 @@
 //!   alone); against writing that CIB out, parsing and planning it again (`scratch`).
 //!   `model_first_success`: the first resource's recurring monitor succeeding for the
 //!   first time (a new entry, as after every start), which plans nothing again.
+//!   `model_moves`: a failed start (counted INFINITY) of a standalone primitive, which
+//!   moves it: re-planned apart with the resources whose placement read the nodes it
+//!   left and took.
 use std::sync::LazyLock;
 
 use divan::Bencher;
@@ -296,6 +299,36 @@ mod replan {
         // A top-level primitive in no colocation or order (a VM).
         let alone = |m: &Model| running_monitor_of(m.cib(), |id| m.stands_alone(id));
         bench_model(bencher, size, alone, record, (0, 1));
+    }
+
+    /// A failed start (counted as INFINITY) recorded for a running standalone primitive:
+    /// it cannot stay, so it moves, and what it changes on the two nodes may change
+    /// the placement of resources placed after it (placed again apart too).
+    fn record_failed_start(model: &mut Model, e: &Entry) {
+        let mut attrs = failed_monitor(e);
+        for (k, v) in &mut attrs {
+            match *k {
+                "id" => *v = format!("{}_last_0", e.1),
+                "operation_key" => *v = format!("{}_start_0", e.1),
+                "operation" => *v = "start".into(),
+                "rc-code" => *v = "1".into(),
+                "interval" => *v = "0".into(),
+                _ => {}
+            }
+        }
+        record_entry(model, e, &attrs);
+        for (name, value) in [("fail-count", "INFINITY"), ("last-failure", "1700000100")] {
+            let attr = format!("{name}-{}#start_0", e.1);
+            model
+                .record_attribute(&e.0, &attr, Some(value))
+                .expect("records");
+        }
+    }
+
+    #[divan::bench(args = SIZES.iter())]
+    fn model_moves(bencher: Bencher<'_, '_>, size: &&str) {
+        let alone = |m: &Model| running_monitor_of(m.cib(), |id| m.stands_alone(id));
+        bench_model(bencher, size, alone, record_failed_start, (0, 1));
     }
 
     #[divan::bench(args = SIZES.iter())]
