@@ -962,10 +962,14 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Capacity {
             String::new(),
         )
     };
-    let mut banned = Vec::new();
+    // (Their scores before are for the log.)
+    let logged = ws.log.is_some();
+    let mut banned = Vec::with_capacity(if logged { bans.len() } else { 0 });
     for n in bans {
         if let Some(w) = ws.rscs[i].allowed[n].as_mut() {
-            banned.push((n, *w));
+            if logged {
+                banned.push((n, *w));
+            }
             *w = -INF;
         }
         if ws.explain {
@@ -1024,12 +1028,16 @@ fn capacity_bans(
             &alone
         }
     };
-    let bans = listed
-        .iter()
-        .rev()
-        .copied()
-        .filter(|&n| usable(n) && !fits(ws, n, need))
-        .collect();
+    // (Sized once: where nothing fits, every usable node is banned.)
+    let mut bans = Vec::new();
+    for &n in listed.iter().rev() {
+        if usable(n) && !fits(ws, n, need) {
+            if bans.is_empty() {
+                bans.reserve_exact(listed.len());
+            }
+            bans.push(n);
+        }
+    }
     (any_fits, most_free, bans)
 }
 

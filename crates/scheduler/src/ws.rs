@@ -327,10 +327,10 @@ pub(crate) struct Sorted {
 /// What a placement decision that read the nodes' state was taken from: the resource's
 /// scores before its bans for capacity (its scores as the bans left them, a clone
 /// instance's kept here, anything else's as placement left them in the working set, with
-/// the `banned` nodes' scores put back), the node
-/// it was active on, whether it is an instance of a unique clone, the node its caller
-/// preferred, and what it needs free with what must run with it and alone (by index in
-/// the dense capacities, none when no node declares it).
+/// the `banned` nodes' scores put back), the node it was active on, whether it is an
+/// instance of a unique clone, the node its caller preferred, and what it needs free with
+/// what must run with it and alone (by index in the dense capacities, none when no node
+/// declares it).
 #[derive(Debug, Clone)]
 pub(crate) struct Retake {
     pub scores: Option<Vec<Weight>>,
