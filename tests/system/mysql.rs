@@ -612,8 +612,15 @@ fn mysql_broken_lagging_or_behind_replicas_are_never_promoted() {
         "lag never failed monitor: {last:?}"
     );
     assert_eq!(r.score(), None);
-    let o = r.run("monitor", &[("OCF_RESKEY_evict_lagging", "false")]);
-    assert_eq!(o.code, 190, "degraded when not evicting: {o:?}");
+    // (The lag the replica reports can drop for a moment while the delayed event waits,
+    // as one CI run saw: it is looked for as above, not in one sample.)
+    let degraded = wait_for(Duration::from_secs(8), || {
+        let o = r.run("monitor", &[("OCF_RESKEY_evict_lagging", "false")]);
+        let hit = o.code == 190;
+        last = Some(o);
+        hit
+    });
+    assert!(degraded, "degraded when not evicting: {last:?}");
     assert_eq!(r.run("promote", &[]).code, 1);
 
     // Received but not applied when the promote deadline comes: refused in time, still a
