@@ -467,13 +467,6 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Capacity {
     }
     // A capacity the node does not declare counts as 0.
     let free = |ws: &WorkingSet, n: usize, k: &str| ws.nodes[n].free.get(k).copied().unwrap_or(0);
-    // The needs over the dense capacities (`Node::cap` is `free`, 0 where undeclared; a
-    // name no node declares is 0 everywhere).
-    let dense = |ws: &WorkingSet, need: &BTreeMap<String, i64>| -> Vec<(Option<usize>, i64)> {
-        need.iter()
-            .map(|(k, v)| (ws.capacity_names.binary_search(k).ok(), *v))
-            .collect()
-    };
     let needed_dense = dense(ws, &needed);
     // (What it needs alone is asked for only when nothing fits, or to be logged.)
     let own_dense = ws.log.is_some().then(|| own_need(ws, i));
@@ -536,9 +529,10 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Capacity {
 
 /// The capacity test of [`ban_insufficient_capacity`] for primitive `i` of scores
 /// `table`, with what it and what must run with it need (`needed`) and what it needs
-/// alone (`own`, [`own_need`] when not given), dense: whether some usable node has `needed` free; when none has, the usable node with
-/// the most capacity free; and the usable nodes to ban, without what applies (`needed`
-/// when some node has it, else `own`), in the order they are walked.
+/// alone (`own`, [`own_need`] when not given), dense: whether some usable node has
+/// `needed` free; when none has, the usable node with the most capacity free; and the
+/// usable nodes to ban, without what applies (`needed` when some node has it, else
+/// `own`), in the order they are walked.
 #[inline]
 fn capacity_bans(
     ws: &WorkingSet,
@@ -584,22 +578,21 @@ fn capacity_bans(
     (any_fits, most_free, bans)
 }
 
-/// What primitive `i` needs alone (dense, as [`Capacity::own`]; a name given twice counts
-/// once, the last, as in a map).
+/// Needs by utilization name, over the dense capacities: each name's index in
+/// [`Node::cap`](crate::ws::Node::cap) (none when no node declares it: 0 everywhere) and
+/// the amount.
+fn dense<'a>(
+    ws: &WorkingSet,
+    need: impl IntoIterator<Item = (&'a String, &'a i64)>,
+) -> Vec<(Option<usize>, i64)> {
+    need.into_iter()
+        .map(|(k, v)| (ws.capacity_names.binary_search(k).ok(), *v))
+        .collect()
+}
+
+/// What primitive `i` needs alone (dense, as [`Capacity::own`]).
 fn own_need(ws: &WorkingSet, i: usize) -> Vec<(Option<usize>, i64)> {
-    let mut own: Vec<(&str, i64)> = Vec::with_capacity(ws.rscs[i].utilization.len());
-    for (k, v) in &ws.rscs[i].utilization {
-        match own.iter_mut().find(|o| o.0 == k) {
-            Some(o) => o.1 = *v,
-            None => own.push((k, *v)),
-        }
-    }
-    let index = |k: &str| {
-        ws.capacity_names
-            .binary_search_by(|n| n.as_str().cmp(k))
-            .ok()
-    };
-    own.iter().map(|&(k, v)| (index(k), v)).collect()
+    dense(ws, ws.rscs[i].utilization.iter().map(|(k, v)| (k, v)))
 }
 
 /// What [`ban_insufficient_capacity`] found.
@@ -630,9 +623,9 @@ impl Default for Capacity {
     }
 }
 
-/// What primitive `i`'s placement on `chosen` read of the nodes' state, from its
-/// `scores` before [`ban_insufficient_capacity`] found `capacity`, then [`best_node`]
-/// chose (`fast`: without comparing nodes; `prefer`: the node preferred by the caller).
+/// What primitive `i`'s placement on `chosen` read of the nodes' state, after
+/// [`ban_insufficient_capacity`] found `capacity` and [`best_node`] chose (`fast`:
+/// without comparing nodes; `prefer`: the node preferred by the caller).
 /// Its scores decide, but for ties between nodes of the best score, which counts and
 /// capacities break (none under the `minimal` strategy), and for bans: a banned node at
 /// least as good as the best would change the choice if it fit, and so would a node of the
@@ -659,9 +652,7 @@ fn reads_of(
         let top = chosen.map_or(0, w);
         let mut tied: Vec<usize> = match chosen {
             Some(x) if fast => vec![x],
-            Some(_) => (0..r.allowed.len())
-                .filter(|&n| r.allowed[n].is_some() && ws.nodes[n].available() && w(n) == top)
-                .collect(),
+            Some(x) => tied_with(ws, &r.allowed, x),
             None => Vec::new(),
         };
         if strategy == PlacementStrategy::Default && (fast || tied.len() < 2) {
@@ -699,6 +690,48 @@ fn reads_of(
             needed: capacity.needed.into(),
             own: capacity.own.into(),
         }),
+    }
+}
+
+/// The nodes of `table` whose score, as the nodes' comparison sees it (an unavailable
+/// node's is -INFINITY), is node `n`'s.
+fn tied_with(ws: &WorkingSet, table: &Table, n: usize) -> Vec<usize> {
+    let eff = |m: usize| match ws.nodes[m].available() {
+        true => table[m].unwrap_or(-INF),
+        false => -INF,
+    };
+    (0..table.len())
+        .filter(|&m| table[m].is_some() && eff(m) == eff(n))
+        .collect()
+}
+
+/// Log that a sort of `dep`'s nodes found node `n` first of those with an instance of
+/// `clone`: which of the nodes of its score comes first reads their counts and
+/// capacities, so the rest of this turn depends on their state ([`Sorted`]).
+fn note_sort(ws: &mut WorkingSet, dep: usize, clone: usize, n: usize) {
+    let Some(log) = ws.log.as_ref() else {
+        return;
+    };
+    let table = &ws.rscs[dep].allowed;
+    let tied = tied_with(ws, table, n);
+    let instances = &ws.rscs[clone].children;
+    let has = |m: usize| instances.iter().any(|&k| instance_node(ws, k) == Some(m));
+    if tied.len() < 2 || ws.placement_strategy == PlacementStrategy::Minimal {
+        return;
+    }
+    let sorted = Sorted {
+        table: table.clone(),
+        with: tied
+            .iter()
+            .filter(|&&m| has(m))
+            .map(|&m| m as u32)
+            .collect(),
+        tied: NodeSet::of(tied),
+        found: n as u32,
+    };
+    let at = log.events.len() - log.turns.last().map_or(0, |&t| t as usize);
+    if let Some(log) = &mut ws.log {
+        log.pending.push((at as u32, sorted));
     }
 }
 
@@ -1034,33 +1067,8 @@ fn apply_coloc_with_clone(ws: &mut WorkingSet, dep: usize, ci: usize) {
                 let found = sorted_nodes(ws, table, None)
                     .into_iter()
                     .find_map(|n| Some((n, on(ws, n)?)));
-                // Which of the nodes of its score comes first reads their counts and
-                // capacities: the rest of this turn depends on their state.
-                if let (Some((n, _)), Some(log)) = (found, ws.log.as_ref()) {
-                    let eff = |m: usize| match ws.nodes[m].available() {
-                        true => table[m].unwrap_or(-INF),
-                        false => -INF,
-                    };
-                    let tied: Vec<u32> = (0..table.len())
-                        .filter(|&m| table[m].is_some() && eff(m) == eff(n))
-                        .map(|m| m as u32)
-                        .collect();
-                    if tied.len() > 1 && ws.placement_strategy != PlacementStrategy::Minimal {
-                        let with = tied
-                            .iter()
-                            .copied()
-                            .filter(|&m| on(ws, m as usize).is_some());
-                        let sorted = Sorted {
-                            table: table.clone(),
-                            with: with.collect(),
-                            tied: NodeSet::of(tied.iter().map(|&m| m as usize)),
-                            found: n as u32,
-                        };
-                        let at = log.events.len() - log.turns.last().map_or(0, |&t| t as usize);
-                        if let Some(log) = &mut ws.log {
-                            log.pending.push((at as u32, sorted));
-                        }
-                    }
+                if let Some((n, _)) = found {
+                    note_sort(ws, dep, clone, n);
                 }
                 found.map(|f| f.1)
             }

@@ -135,11 +135,7 @@ impl Session {
         if ws.rscs[i].kind != Kind::Primitive {
             return None;
         }
-        let mut top = i;
-        while let Some(p) = ws.rscs[top].parent {
-            top = p;
-        }
-        ws.joined_tops(top, Self::APART)
+        ws.joined_tops(ws.top_of(i), Self::APART)
     }
 
     /// The most top-level resources re-planned apart from the others: beyond, a whole plan

@@ -259,6 +259,16 @@ pub(crate) struct AssignLog {
 impl AssignLog {
     /// A placement on no node (the resource stops).
     pub const NO_NODE: u32 = u32::MAX;
+
+    /// Where turn `k` (in placement order) lies in [`AssignLog::events`].
+    pub fn span(&self, k: usize) -> std::ops::Range<usize> {
+        let from = self.turns[k] as usize;
+        let to = self
+            .turns
+            .get(k + 1)
+            .map_or(self.events.len(), |&t| t as usize);
+        from..to
+    }
 }
 
 /// A set of nodes (by index), as bits: what a placement decision read is kept for every

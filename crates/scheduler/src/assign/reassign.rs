@@ -17,9 +17,9 @@ use crate::Input;
 use crate::ws::{AssignLog, INF, NodeSet, Reads, Retake, Sorted, Weight, WorkingSet};
 
 /// Place the top-level resources `tops` again, apart, after [`rebuild`] rebuilt them:
-/// they are in no colocation or order with anything else, so what they
-/// change for the others is only the count and capacity their primitives take on the
-/// nodes at their turns. The placement runs from the first of their turns in the last
+/// they are in no colocation or order with anything else, so what they change for the
+/// others is only the count and capacity their primitives take on the nodes at their
+/// turns. The placement runs from the first of their turns in the last
 /// placement (under a placement strategy, a turn whose sort key changed moves to where
 /// the key now sorts), the others' placements replayed from its log between theirs. When
 /// each of their turns leaves the nodes as it left them then (the same primitives, by
@@ -52,20 +52,17 @@ pub(crate) fn reassign(
             )
         })
         .collect();
-    let Some(again) = reassign_at(ws, cib, input, tops, &log, most) else {
-        for (n, (count, free, cap)) in ws.nodes.iter_mut().zip(kept) {
-            (n.num_resources, n.free, n.cap) = (count, free, cap);
-        }
-        return None;
-    };
-    if !again.whole {
-        // Only up to the last turn placed again: the rest is as it was.
+    let again = reassign_at(ws, cib, input, tops, &log, most);
+    // The nodes as placement left them, unless every turn was placed or replayed (up to
+    // the last turn placed again, the rest is as it was).
+    if !again.as_ref().is_some_and(|a| a.whole) {
         for (n, (count, free, cap)) in ws.nodes.iter_mut().zip(kept) {
             (n.num_resources, n.free, n.cap) = (count, free, cap);
         }
     }
-    let old: Vec<usize> = std::mem::replace(&mut ws.top, again.order);
-    ws.log = Some(relogged(log, &old, &ws.top, again.turns, again.keys));
+    let again = again?;
+    ws.top = again.order;
+    ws.log = Some(relogged(log, &again.from, again.turns, again.keys));
     Some(again.placed)
 }
 
@@ -76,8 +73,9 @@ type Turn = (usize, Vec<(u32, u32, i8)>, Vec<Reads>, Vec<(u32, Sorted)>);
 struct Again {
     /// The top-level resources, in placement order.
     placed: Vec<usize>,
-    /// The placement order now (as [`WorkingSet::top`]).
+    /// The placement order now (as [`WorkingSet::top`]), and each one's turn in the log.
     order: Vec<usize>,
+    from: Vec<usize>,
     /// The turns placed again, by turn.
     turns: Vec<Turn>,
     /// The sort keys that changed: (index in [`AssignLog::keys`], key).
@@ -120,14 +118,7 @@ fn reassign_at(
     };
     let (order, gone) = reordered(ws, log, &was_at, &keys);
     let last = order.iter().rposition(|t| tops.contains(t))?;
-    let turn_of = |k: usize| {
-        let from = log.turns[k] as usize;
-        let to = log
-            .turns
-            .get(k + 1)
-            .map_or(log.events.len(), |&t| t as usize);
-        from..to
-    };
+    let turn_of = |k: usize| log.span(k);
     // The nodes whose state differs from the log's from here on.
     let mut changed = NodeSet::with_room(ws.nodes.len());
     let mut differ = false;
@@ -236,6 +227,7 @@ fn reassign_at(
     placed.sort_by_key(|t| order.iter().position(|x| x == t));
     Some(Again {
         placed,
+        from: order.iter().map(|&t| was_at[t]).collect(),
         order,
         turns,
         keys,
@@ -244,8 +236,8 @@ fn reassign_at(
 }
 
 /// Rebuild the top-level resources `tops` from their configuration and histories
-/// ([`WorkingSet::renew`]) and make them ready to be placed again: what [`super::assign_all`]
-/// does to every resource before placing any. False when that fails or when whether one
+/// ([`WorkingSet::renew`]) and make them ready to be placed again: what
+/// [`super::assign_all`] does to every resource before placing any. False when that fails or when whether one
 /// is managed changed (the working set is then to be dropped).
 pub(crate) fn rebuild(ws: &mut WorkingSet, cib: &Cib, input: &Input, tops: &[usize]) -> bool {
     let entries = ws.entries_of(tops);
@@ -391,45 +383,27 @@ fn sorted_holds(ws: &WorkingSet, sorted: &Sorted, changed: &NodeSet) -> bool {
     first == Some(sorted.found as usize)
 }
 
-/// `log` with the turns placed again (`(turn, events, reads)`, by turn, in the `order`
-/// now) in their places, the others' moved from their turns in the `old` order, and the
-/// sort keys that changed (`(index, key)`).
+/// `log` rewritten in the placement order now, whose turns were the log's turns `from`:
+/// the turns placed again (as [`Turn`], by turn) in their places, the others moved, and
+/// the sort keys that changed (`(index, key)`).
 fn relogged(
-    log: AssignLog,
-    old: &[usize],
-    order: &[usize],
+    mut log: AssignLog,
+    from: &[usize],
     again: Vec<Turn>,
     moved: Vec<(usize, SortKey)>,
 ) -> AssignLog {
-    let AssignLog {
-        initial,
-        events,
-        mut reads,
-        mut keys,
-        turns,
-        mut sorts,
-        ..
-    } = log;
     for (k, key) in moved {
-        keys[k] = key;
+        log.keys[k] = key;
     }
     let mut out = AssignLog {
-        initial,
-        keys,
+        initial: std::mem::take(&mut log.initial),
+        keys: std::mem::take(&mut log.keys),
         ..AssignLog::default()
     };
-    out.events.reserve(events.len());
-    out.reads.reserve(events.len());
-    let same = old == order;
-    let mut was_at = Vec::new();
-    if !same {
-        was_at = vec![usize::MAX; old.iter().max().map_or(0, |m| m + 1)];
-        for (k, &t) in old.iter().enumerate() {
-            was_at[t] = k;
-        }
-    }
+    out.events.reserve(log.events.len());
+    out.reads.reserve(log.events.len());
     let mut again = again.into_iter().peekable();
-    for (p, &t) in order.iter().enumerate() {
+    for (p, &k) in from.iter().enumerate() {
         out.turns.push(out.events.len() as u32);
         if let Some((_, ev, rd, so)) = again.next_if(|a| a.0 == p) {
             out.events.extend(ev);
@@ -437,13 +411,11 @@ fn relogged(
             out.sorts.push(so);
             continue;
         }
-        let k = if same { p } else { was_at[t] };
-        out.sorts.push(std::mem::take(&mut sorts[k]));
-        let from = turns[k] as usize;
-        let to = turns.get(k + 1).map_or(events.len(), |&t| t as usize);
-        out.events.extend_from_slice(&events[from..to]);
+        out.sorts.push(std::mem::take(&mut log.sorts[k]));
+        let span = log.span(k);
+        out.events.extend_from_slice(&log.events[span.clone()]);
         out.reads
-            .extend(reads[from..to].iter_mut().map(std::mem::take));
+            .extend(log.reads[span].iter_mut().map(std::mem::take));
     }
     out
 }

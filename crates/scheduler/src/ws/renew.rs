@@ -9,17 +9,19 @@ use super::{Kind, MetaChain, Rsc, WorkingSet, base_id};
 use crate::Input;
 
 impl WorkingSet {
+    /// The top-level resource arena entry `x` belongs to (itself, its group or its clone).
+    pub(crate) fn top_of(&self, mut x: usize) -> usize {
+        while let Some(p) = self.rscs[x].parent {
+            x = p;
+        }
+        x
+    }
+
     /// The top-level resources re-planned with top-level resource `top` when it changes,
     /// in placement order: itself and every one joined to it through colocations and
     /// orders. `None` when one of them is a fencing device or an orphan, or when they are
     /// more than `most`.
     pub(crate) fn joined_tops(&self, top: usize, most: usize) -> Option<Vec<usize>> {
-        let top_of = |mut x: usize| {
-            while let Some(p) = self.rscs[x].parent {
-                x = p;
-            }
-            x
-        };
         let mut tops = vec![top];
         let mut k = 0;
         while let Some(&t) = tops.get(k) {
@@ -45,7 +47,7 @@ impl WorkingSet {
                 }
             }
             for x in joined {
-                let top = top_of(x);
+                let top = self.top_of(x);
                 if !tops.contains(&top) {
                     tops.push(top);
                 }
