@@ -37,7 +37,7 @@ mod rules;
 pub mod stages;
 mod ws;
 
-pub use model::{Model, ModelError, OpResult};
+pub use model::{Model, ModelError, OpResult, Stats};
 pub use params::{Parameters, instance_params};
 
 use cib::{Cib, Role};

@@ -113,12 +113,11 @@ struct Session {
     /// Every node attribute the configuration reads (rules' `attribute` and
     /// `score-attribute`, colocations' `node-attribute`).
     read: std::collections::HashSet<String>,
-    /// What "now" can change: whether the configuration has date expressions; every
-    /// `failure-timeout` (seconds); every failure time (failed operations' last change,
-    /// last failures), sorted. A failure expires when now reaches a time plus a timeout.
+    /// What "now" can change: whether the configuration has date expressions; when each
+    /// failure expires (its time plus its resource's `failure-timeout`), with the
+    /// resource's history name, sorted.
     dated: bool,
-    timeouts: Vec<i64>,
-    failures: Vec<i64>,
+    expiries: Vec<(i64, String)>,
 }
 
 impl Session {
@@ -166,48 +165,74 @@ impl Session {
             }
             stack.extend(doc.children(e));
         }
-        let mut timeouts: Vec<i64> = ws.rscs.iter().map(|r| r.failure_timeout_s).collect();
-        timeouts.retain(|&t| t > 0);
-        timeouts.sort_unstable();
-        timeouts.dedup();
-        let mut failures = Vec::new();
-        for ns in &cib.status.nodes {
-            failures.extend(ns.last_failures.iter().map(|l| l.timestamp));
-            for h in &ns.resources {
-                let times = h.state.failed_ops.iter().map(|&k| h.ops[k].last_rc_change);
-                failures.extend(times.flatten());
-            }
-        }
-        failures.sort_unstable();
-        Session {
+        let mut s = Session {
             ws,
             plan,
             read,
             dated,
-            timeouts,
-            failures,
-        }
-    }
-
-    /// Whether moving "now" from `from` to `to` changes nothing the plan read: no date
-    /// expression, and no failure expires or comes back in between.
-    fn timeless(&self, from: Option<i64>, to: Option<i64>) -> bool {
-        let (Some(a), Some(b)) = (from, to) else {
-            return from == to;
+            expiries: Vec::new(),
         };
-        let (lo, hi) = (a.min(b), a.max(b));
-        !self.dated
-            && self.timeouts.iter().all(|&d| {
-                // A failure at t expires at t + d: none in (lo, hi].
-                let first = self.failures.partition_point(|&t| t + d <= lo);
-                self.failures.get(first).is_none_or(|&t| t + d > hi)
-            })
+        for ns in &cib.status.nodes {
+            for l in &ns.last_failures {
+                s.note_times(l.resource.as_str(), [l.timestamp]);
+            }
+            for h in &ns.resources {
+                let times = h.state.failed_ops.iter().map(|&k| h.ops[k].last_rc_change);
+                s.note_times(h.id.as_str(), times.flatten());
+            }
+        }
+        s
     }
 
-    /// Note failure times a change brought (any of them may be one).
-    fn note_times(&mut self, times: impl IntoIterator<Item = i64>) {
-        self.failures.extend(times);
-        self.failures.sort_unstable();
+    /// The resources (history names) whose failures expire or come back when "now" moves
+    /// from `from` to `to`; `None` when the move changes more than they (a date
+    /// expression, or now set or unset).
+    fn expiring(&self, from: Option<i64>, to: Option<i64>) -> Option<Vec<String>> {
+        let (Some(a), Some(b)) = (from, to) else {
+            return (from == to).then(Vec::new);
+        };
+        if self.dated {
+            return None;
+        }
+        // A failure expires when now reaches its expiry: those in (lo, hi].
+        let (lo, hi) = (a.min(b), a.max(b));
+        let first = self.expiries.partition_point(|(t, _)| *t <= lo);
+        let mut rscs: Vec<String> = self.expiries[first..]
+            .iter()
+            .take_while(|(t, _)| *t <= hi)
+            .map(|(_, rsc)| rsc.clone())
+            .collect();
+        rscs.sort_unstable();
+        rscs.dedup();
+        Some(rscs)
+    }
+
+    /// Note failure times of resource `rsc` (a history name, or an anonymous clone's id)
+    /// that a change brought (any of them may be one), with when they expire. A name the
+    /// working set does not know (an orphan) is given every `failure-timeout` there is:
+    /// its expiry then takes a whole plan.
+    fn note_times(&mut self, rsc: &str, times: impl IntoIterator<Item = i64>) {
+        let ws = &self.ws;
+        let known = ws
+            .find(rsc)
+            .or_else(|| ws.instances.get(crate::ws::base_id(rsc))?.first().copied());
+        let timeouts: Vec<i64> = match known {
+            Some(i) => vec![ws.rscs[i].failure_timeout_s],
+            None => ws.rscs.iter().map(|r| r.failure_timeout_s).collect(),
+        };
+        let mut timeouts: Vec<i64> = timeouts.into_iter().filter(|&d| d > 0).collect();
+        if timeouts.is_empty() {
+            return;
+        }
+        timeouts.sort_unstable();
+        timeouts.dedup();
+        for t in times {
+            for &d in &timeouts {
+                self.expiries.push((t.saturating_add(d), rsc.to_owned()));
+            }
+        }
+        self.expiries.sort_unstable();
+        self.expiries.dedup();
     }
 
     /// Re-plan resource `rsc` alone after its history changed in `cib`. False when that
@@ -258,16 +283,18 @@ impl Model {
     }
 
     /// Set "now" for the next plans. The kept plan still holds when no date expression
-    /// and no failure expiring in between makes time matter; otherwise the next plan is
-    /// whole.
+    /// and no failure expiring in between makes time matter; the resources whose failures
+    /// expire (or come back) in between are re-planned as changed; a date expression
+    /// makes the next plan whole.
     pub fn set_now(&mut self, now: Option<i64>) {
-        let keep = self
+        let expiring = self
             .session
             .as_ref()
-            .is_some_and(|s| s.timeless(self.input.now, now));
+            .and_then(|s| s.expiring(self.input.now, now));
         self.input.now = now;
-        if !keep {
-            self.changed_alone(None);
+        match expiring {
+            Some(rscs) => rscs.iter().for_each(|r| self.changed_alone(Some(r))),
+            None => self.changed_alone(None),
         }
     }
 
@@ -431,7 +458,10 @@ impl Model {
             .map(|rest| rest.split_once('#').map_or(rest, |(rsc, _)| rsc));
         if let Some(s) = &mut self.session {
             if name.starts_with("last-failure-") {
-                s.note_times(value.and_then(|v| v.trim().parse().ok()));
+                s.note_times(
+                    failure.unwrap_or(name),
+                    value.and_then(|v| v.trim().parse().ok()),
+                );
             }
         }
         let read = self.session.as_ref().is_some_and(|s| s.read.contains(name));
@@ -566,7 +596,8 @@ impl Model {
         let alike = at.is_some_and(|k| plans_alike(&list[k], &history));
         let rsc = history.id.as_str().to_owned();
         if let Some(s) = &mut self.session {
-            s.note_times(history.ops.iter().filter_map(|o| o.last_rc_change));
+            let failed = history.state.failed_ops.iter();
+            s.note_times(&rsc, failed.filter_map(|&k| history.ops[k].last_rc_change));
         }
         match at {
             Some(k) => list[k] = history,

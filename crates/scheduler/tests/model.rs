@@ -1,7 +1,7 @@
 //! `Model` (re-planning after one operation result, the CIB kept in memory) gives the plan
 //! that parsing the updated CIB from scratch gives.
 use cib::status::ResourceHistory;
-use scheduler::{Input, Model, OpResult, Plan};
+use scheduler::{Input, Model, OpResult, Plan, Stats};
 
 const NOW: i64 = 1_700_000_100;
 
@@ -900,4 +900,64 @@ fn counted_failure(model: &mut Model, e: &Entry, call: u32) -> Plan {
             .expect("records");
     }
     model.plan().clone()
+}
+
+/// A counted failure of a standalone primitive with `failure-timeout=60s` and
+/// `migration-threshold=1`: it moves away, re-planned apart. Time moving on without
+/// reaching the failure's expiry changes nothing; time crossing it re-plans that primitive
+/// apart again (not the whole cluster), as parsing the CIB at that time plans; and so does
+/// time going back across it.
+#[test]
+fn a_failure_expiring_is_replanned_apart() {
+    let xml = generated();
+    let e = standalone_monitor(&mut Model::new(cib::parse("gen.xml", &xml), input()));
+    let rsc = &e.1;
+    let open = format!("<primitive id=\"{rsc}\" ");
+    let at = xml.find(&open).expect("the primitive");
+    let end = at + xml[at..].find('>').expect("its tag ends") + 1;
+    let meta = format!(
+        "<meta_attributes id=\"{rsc}-expiry\"><nvpair id=\"{rsc}-ft\" name=\"failure-timeout\" \
+         value=\"60s\"/><nvpair id=\"{rsc}-mt\" name=\"migration-threshold\" value=\"1\"/>\
+         </meta_attributes>"
+    );
+    let xml = format!("{}{meta}{}", &xml[..end], &xml[end..]);
+    let parsed = cib::parse("gen.xml", &xml);
+    assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
+    let mut model = Model::new(parsed, input());
+    model.plan();
+    // The failed monitor at NOW expires at NOW + 60; its last failure (NOW - 10) at NOW + 50.
+    let failed = counted_failure(&mut model, &e, 300_000);
+    assert_eq!(failed, from_scratch(&model));
+    let at_now = |model: &Model, now: i64| {
+        let parsed = cib::parse("again.xml", &model.document().to_xml());
+        scheduler::schedule(
+            &parsed.cib,
+            &Input {
+                now: Some(now),
+                explain: false,
+            },
+        )
+    };
+    let place = |p: &Plan| p.placement.iter().find(|x| x.rsc == *rsc).cloned();
+    assert!(
+        place(&failed).is_some_and(|p| !p.nodes.contains(&e.0)),
+        "{rsc} leaves {}",
+        e.0
+    );
+    assert_eq!(model.stats(), Stats { whole: 1, alone: 1 });
+    model.set_now(Some(NOW + 30));
+    assert_eq!(model.planned(), Some(&failed), "nothing expired yet");
+    let still = model.plan().clone();
+    assert_eq!(still, at_now(&model, NOW + 30));
+    assert_eq!(model.stats(), Stats { whole: 1, alone: 1 });
+    for now in [NOW + 100, NOW + 30] {
+        model.set_now(Some(now));
+        let plan = model.plan().clone();
+        assert_eq!(plan, at_now(&model, now), "at {now}");
+        assert_eq!(
+            place(&plan).is_some_and(|p| p.nodes.contains(&e.0)),
+            now > NOW + 60
+        );
+    }
+    assert_eq!(model.stats(), Stats { whole: 1, alone: 3 });
 }
