@@ -19,7 +19,8 @@
 //!   first time (a new entry, as after every start), which plans nothing again.
 //!   `model_moves`: a failed start (counted INFINITY) of a standalone primitive, which
 //!   moves it: re-planned apart with the resources whose placement read the nodes it
-//!   left and took.
+//!   left and took. `model_promotion`: a promotable clone's promotion score changed on
+//!   a node where an instance runs (the clone re-planned apart).
 use std::sync::LazyLock;
 
 use divan::Bencher;
@@ -352,6 +353,37 @@ mod replan {
             })
         };
         bench_model(bencher, size, joined, record, (0, 1));
+    }
+
+    /// The promotion score of `e`'s resource on its node, changed as a promotable agent
+    /// changes it (`master-<rsc>`).
+    fn record_promotion_score(model: &mut Model, e: &Entry) {
+        let name = format!("master-{}", promoted_name(&e.1));
+        model
+            .record_attribute(&e.0, &name, Some("1"))
+            .expect("records");
+    }
+
+    /// The name of a clone instance's promotion score: its base id.
+    fn promoted_name(id: &str) -> &str {
+        id.split_once(':').map_or(id, |(base, _)| base)
+    }
+
+    #[divan::bench(args = SIZES.iter())]
+    fn model_promotion(bencher: Bencher<'_, '_>, size: &&str) {
+        // An instance of a promotable clone re-planned apart whose node has its score.
+        let scored = |m: &Model| {
+            running_monitor_of(m.cib(), |id| {
+                let name = format!("master-{}", promoted_name(id));
+                let has = m.cib().status.nodes.iter().any(|ns| {
+                    ns.online()
+                        && ns.resource(id).is_some()
+                        && ns.attributes.iter().any(|p| p.name == name)
+                });
+                has && m.replanned_with(id).is_some()
+            })
+        };
+        bench_model(bencher, size, scored, record_promotion_score, (0, 1));
     }
 
     /// The first resource's recurring monitor succeeding for the first time: nothing to

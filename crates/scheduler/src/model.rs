@@ -96,6 +96,10 @@ pub struct Model {
     stats: Stats,
 }
 
+/// Transient node attributes that make the node's state (standby, maintenance, shutting
+/// down): a change of one takes a whole plan.
+const NODE_STATE: [&str; 4] = ["standby", "maintenance", "shutdown", "terminate"];
+
 /// How the model's plans were made.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -205,6 +209,19 @@ impl Session {
         rscs.sort_unstable();
         rscs.dedup();
         Some(rscs)
+    }
+
+    /// Take node `node`'s attributes into the working set again as `cib` has them (as
+    /// [`WorkingSet::build`] reads them); false for a node the configuration lacks.
+    fn refresh_attributes(&mut self, cib: &Cib, node: &str) -> bool {
+        let Some(config) = cib.nodes.iter().find(|n| n.uname.as_str() == node) else {
+            return false;
+        };
+        let Some(n) = self.ws.nodes.iter_mut().find(|n| n.name == node) else {
+            return false;
+        };
+        n.attrs = crate::ws::node_attrs(cib, config);
+        true
     }
 
     /// Note failure times of resource `rsc` (a history name, or an anonymous clone's id)
@@ -380,7 +397,10 @@ impl Model {
 
     /// Set (`Some`) or remove (`None`) transient attribute `name` of `node` (an `nvpair` of
     /// its `transient_attributes`), as the attribute manager does beside a failure
-    /// (`fail-count-<rsc>#<op>_<interval>`, `last-failure-...`).
+    /// (`fail-count-<rsc>#<op>_<interval>`, `last-failure-...`) or as a promotable
+    /// agent sets its promotion score (`master-<rsc>`). A failure's attributes and a
+    /// promotion score re-plan their resource apart; an attribute nothing reads changes
+    /// nothing; one the configuration or the node's state reads takes a whole plan.
     pub fn record_attribute(
         &mut self,
         node: &str,
@@ -456,16 +476,34 @@ impl Model {
             .strip_prefix("fail-count-")
             .or_else(|| name.strip_prefix("last-failure-"))
             .map(|rest| rest.split_once('#').map_or(rest, |(rsc, _)| rsc));
-        if let Some(s) = &mut self.session {
-            if name.starts_with("last-failure-") {
-                s.note_times(
-                    failure.unwrap_or(name),
-                    value.and_then(|v| v.trim().parse().ok()),
-                );
-            }
+        let Some(s) = &mut self.session else {
+            self.changed_alone(None);
+            return Ok(());
+        };
+        if name.starts_with("last-failure-") {
+            s.note_times(
+                failure.unwrap_or(name),
+                value.and_then(|v| v.trim().parse().ok()),
+            );
         }
-        let read = self.session.as_ref().is_some_and(|s| s.read.contains(name));
-        self.changed_alone(failure.filter(|_| !read));
+        // Who reads the attribute: the configuration (a rule, a colocation) or the node's
+        // state (a whole plan), a resource's failure handling or a promotable clone's
+        // promotion (that resource re-planned apart), or nothing at all.
+        let whole = s.read.contains(name) || NODE_STATE.contains(&name) || name.starts_with('#');
+        let reader = match (failure, name.strip_prefix("master-")) {
+            _ if whole => None,
+            (Some(rsc), _) => Some(Some(rsc)),
+            (None, Some(rsc)) => s.component(rsc).map(|_| Some(rsc)),
+            (None, None) => Some(None),
+        };
+        match reader {
+            Some(rsc) if s.refresh_attributes(&self.cib, node) => {
+                if let Some(rsc) = rsc {
+                    self.changed_alone(Some(rsc));
+                }
+            }
+            _ => self.changed_alone(None),
+        }
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! `Model` (re-planning after one operation result, the CIB kept in memory) gives the plan
 //! that parsing the updated CIB from scratch gives.
 use cib::status::ResourceHistory;
-use scheduler::{Input, Model, OpResult, Plan, Stats};
+use scheduler::{ActionKind, Input, Model, OpResult, Plan, Stats};
 
 const NOW: i64 = 1_700_000_100;
 
@@ -418,6 +418,28 @@ fn results_one_after_another_replan_as_the_updated_cib_does() {
                     "{mix:?} seed {seed}, before result {k}: now {now:?} ({:?})",
                     model.stats()
                 );
+            }
+            // A promotable agent's score changes now and then; an attribute nothing reads too.
+            if k % 4 == 3 {
+                let scores = promotion_scores(&model);
+                if !scores.is_empty() {
+                    let (on, name, _) = &scores[(k * 7 + seed as usize) % scores.len()];
+                    let value = ((k * 13 + seed as usize) % 30).to_string();
+                    model
+                        .record_attribute(on, name, Some(&value))
+                        .expect("records");
+                    let note = format!("note-{}", k % 2);
+                    model
+                        .record_attribute(on, &note, Some(&value))
+                        .expect("records");
+                    let got = model.plan().clone();
+                    assert_eq!(
+                        got,
+                        scratch(&model, now),
+                        "{mix:?} seed {seed}, before result {k}: {name} = {value} on {on} ({:?})",
+                        model.stats()
+                    );
+                }
             }
             call += 1;
             let other = online.iter().find(|o| {
@@ -960,4 +982,76 @@ fn a_failure_expiring_is_replanned_apart() {
         );
     }
     assert_eq!(model.stats(), Stats { whole: 1, alone: 3 });
+}
+
+/// Every promotion score (`master-<rsc>`) of the status: (node, name, value).
+fn promotion_scores(model: &Model) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for ns in &model.cib().status.nodes {
+        for p in ns
+            .attributes
+            .iter()
+            .filter(|p| p.name.starts_with("master-"))
+        {
+            let v = p.value.clone().unwrap_or_default();
+            out.push((ns.uname.as_str().to_owned(), p.name.clone(), v));
+        }
+    }
+    out
+}
+
+/// A promotable agent's promotion scores turned around (the lowest now the highest):
+/// the clone is re-planned apart (with what it is joined to) and its promotion follows,
+/// as parsing the updated CIB plans. An attribute nothing reads changes nothing; a
+/// transient `standby` takes a whole plan.
+#[test]
+fn a_promotion_score_is_replanned_apart_and_an_unread_attribute_changes_nothing() {
+    let mut model = model();
+    let before = model.plan().clone();
+    let scores = promotion_scores(&model);
+    let name = scores
+        .iter()
+        .map(|s| &s.1)
+        .find(|n| {
+            model
+                .replanned_with(&n["master-".len()..])
+                .is_some_and(|t| t.len() == 1)
+        })
+        .expect("a promotion score of a clone in no constraint")
+        .clone();
+    for (node, _, v) in scores.iter().filter(|s| s.1 == name) {
+        let turned = (1000 - v.parse::<i32>().expect("a number")).to_string();
+        model
+            .record_attribute(node, &name, Some(&turned))
+            .expect("records");
+    }
+    let after = model.plan().clone();
+    assert_eq!(after, from_scratch(&model));
+    let promotes = |p: &Plan| {
+        p.actions
+            .iter()
+            .filter(|a| matches!(a.kind, ActionKind::Promote | ActionKind::Demote))
+            .count()
+    };
+    assert!(
+        promotes(&after) > promotes(&before),
+        "{name}: the promotion moves"
+    );
+    assert_eq!(model.stats(), Stats { whole: 1, alone: 1 });
+
+    let node = scores[0].0.clone();
+    model
+        .record_attribute(&node, "site-note", Some("rack 4"))
+        .expect("records");
+    assert_eq!(model.planned(), Some(&after), "nothing reads it");
+    assert_eq!(model.plan().clone(), from_scratch(&model));
+    assert_eq!(model.stats(), Stats { whole: 1, alone: 1 });
+
+    model
+        .record_attribute(&node, "standby", Some("on"))
+        .expect("records");
+    let standby = model.plan().clone();
+    assert_eq!(standby, from_scratch(&model));
+    assert_ne!(standby, after, "{node} in standby");
+    assert_eq!(model.stats(), Stats { whole: 2, alone: 1 });
 }
