@@ -128,7 +128,7 @@ impl Session {
     /// The top-level resources primitive `rsc` is re-planned with when it changes (arena
     /// entries, in placement order): its own top-level resource (itself, its group or its
     /// clone) and every one joined to it through colocations and orders, when none of them is a
-    /// fencing device or an orphan, and they are at most [`Session::APART`].
+    /// an orphan, and they are at most [`Session::APART`].
     fn component(&self, rsc: &str) -> Option<Vec<usize>> {
         let ws = &self.ws;
         // A clone's instance by its history's name: the base id (anonymous) or `base:N`.
@@ -524,7 +524,7 @@ impl Model {
     }
 
     /// Whether a change to resource `rsc` can be re-planned for it alone (it is a
-    /// top-level primitive, not a fencing device, in no colocation or order), as the
+    /// top-level primitive in no colocation or order), as the
     /// working set of the kept plan sees it (false before the first plan).
     pub fn stands_alone(&self, rsc: &str) -> bool {
         self.session.as_ref().is_some_and(|s| {

@@ -1055,3 +1055,90 @@ fn a_promotion_score_is_replanned_apart_and_an_unread_attribute_changes_nothing(
     assert_ne!(standby, after, "{node} in standby");
     assert_eq!(model.stats(), Stats { whole: 2, alone: 1 });
 }
+
+/// The fencing device's failures (its monitor failing and counted, then its start failing
+/// where it runs, counted INFINITY: it moves) are re-planned apart like any primitive's,
+/// as parsing the updated CIB plans: in clusters with lost nodes to fence, too.
+#[test]
+fn a_fencing_devices_failure_is_replanned_apart() {
+    let mut fenced = 0;
+    let clusters = [
+        (cib_gen::Mix::Classic, 16, 500, 1),
+        (cib_gen::Mix::Operators, 6, 200, 4),
+        (cib_gen::Mix::Operators, 9, 300, 7),
+        (cib_gen::Mix::Operators, 5, 150, 12),
+    ];
+    for (mix, nodes, resources, seed) in clusters {
+        let cfg = cib_gen::Config {
+            nodes,
+            resources,
+            seed,
+            status: true,
+        };
+        let parsed = cib::parse("gen.xml", &cib_gen::generate_mix(&cfg, mix));
+        assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
+        let mut model = Model::new(parsed, input());
+        let before = model.plan().clone();
+        let kind = |p: &Plan, k: ActionKind| p.actions.iter().any(|a| a.kind == k);
+        fenced += usize::from(kind(&before, ActionKind::Fence));
+        assert_eq!(
+            model.replanned_with("fence-all"),
+            Some(vec!["fence-all".to_owned()]),
+            "{mix:?} seed {seed}: the device alone"
+        );
+        let on = model
+            .cib()
+            .status
+            .nodes
+            .iter()
+            .find(|ns| {
+                ns.online()
+                    && ns
+                        .resource("fence-all")
+                        .is_some_and(|h| h.state.role.is_active())
+            })
+            .map(|ns| ns.uname.as_str().to_owned())
+            .expect("the device runs");
+        let e: Entry = (
+            on.clone(),
+            "fence-all".into(),
+            "stonith".into(),
+            "fence_dummy".into(),
+            None,
+            "fence-all_monitor_60000".into(),
+            60_000,
+        );
+        let failed = counted_failure(&mut model, &e, 300_000);
+        assert_eq!(failed, from_scratch(&model), "{mix:?} seed {seed}: monitor");
+        let recovers = |p: &Plan| p.actions.iter().any(|a| a.rsc == "fence-all");
+        assert!(
+            recovers(&failed),
+            "{mix:?} seed {seed}: the device recovers"
+        );
+        let mut attrs = op_attrs("fence-all_last_0", "start", 0, 1, 300_001);
+        for (k, v) in &mut attrs {
+            if k == "operation_key" {
+                *v = "fence-all_start_0".into();
+            }
+        }
+        record_entry(&mut model, &on, &e, &attrs);
+        for (name, value) in [("fail-count", "INFINITY"), ("last-failure", "1700000095")] {
+            model
+                .record_attribute(&on, &format!("{name}-fence-all#start_0"), Some(value))
+                .expect("records");
+        }
+        let moved = model.plan().clone();
+        assert_eq!(moved, from_scratch(&model), "{mix:?} seed {seed}: start");
+        let place = moved.placement.iter().find(|p| p.rsc == "fence-all");
+        assert!(
+            place.is_some_and(|p| !p.nodes.is_empty() && !p.nodes.contains(&on)),
+            "{mix:?} seed {seed}: the device leaves {on}: {place:?}"
+        );
+        assert_eq!(
+            model.stats(),
+            Stats { whole: 1, alone: 2 },
+            "{mix:?} seed {seed}"
+        );
+    }
+    assert!(fenced > 0, "a cluster with a node to fence");
+}

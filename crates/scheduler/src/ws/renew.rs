@@ -19,7 +19,7 @@ impl WorkingSet {
 
     /// The top-level resources re-planned with top-level resource `top` when it changes,
     /// in placement order: itself and every one joined to it through colocations and
-    /// orders. `None` when one of them is a fencing device or an orphan, or when they are
+    /// orders. `None` when one of them is an orphan, or when they are
     /// more than `most`.
     pub(crate) fn joined_tops(&self, top: usize, most: usize) -> Option<Vec<usize>> {
         let mut tops = vec![top];
@@ -33,7 +33,7 @@ impl WorkingSet {
             let mut joined = Vec::new();
             for &x in &entries {
                 let r = &self.rscs[x];
-                if r.orphan || r.is_fencing {
+                if r.orphan {
                     return None;
                 }
                 for &c in r.this_with.iter().chain(&r.with_this) {
