@@ -198,9 +198,10 @@ pub(crate) struct Rsc {
     pub dangling: Vec<usize>,
     /// Nodes where its definition changed since it started there, and what that needs.
     pub changed_on: Vec<(usize, Change)>,
-    /// A failure of it fences its node or puts it in standby (`on-fail`): its history
-    /// reaches beyond it, and re-planning it apart ([`WorkingSet::renew`]) is not enough.
-    pub fails_node: bool,
+    /// The nodes a failure of it fences (true) or puts in standby (false) (`on-fail`):
+    /// its history reaches beyond it; re-planning it apart ([`WorkingSet::renew`]) holds
+    /// only while they stay the same.
+    pub fails_nodes: Vec<(usize, bool)>,
 
     // Assignment.
     pub next_role: Option<Role>,
@@ -856,7 +857,7 @@ impl WorkingSet {
             stop_failed_on: Vec::new(),
             dangling: Vec::new(),
             changed_on: Vec::new(),
-            fails_node: false,
+            fails_nodes: Vec::new(),
             next_role: None,
             assigned: None,
             provisional: true,
@@ -1359,7 +1360,7 @@ impl WorkingSet {
                 }
                 OnFail::Stop => self.rscs[ri].target_role = Some(Role::Stopped),
                 OnFail::Fence => {
-                    self.rscs[ri].fails_node = true;
+                    self.rscs[ri].fails_nodes.push((ni, true));
                     let node = &mut self.nodes[ni];
                     if !node.unclean {
                         node.unclean = true;
@@ -1367,7 +1368,7 @@ impl WorkingSet {
                     }
                 }
                 OnFail::Standby => {
-                    self.rscs[ri].fails_node = true;
+                    self.rscs[ri].fails_nodes.push((ni, false));
                     self.nodes[ni].standby = true;
                 }
                 _ => {}

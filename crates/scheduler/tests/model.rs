@@ -1142,3 +1142,56 @@ fn a_fencing_devices_failure_is_replanned_apart() {
     }
     assert!(fenced > 0, "a cluster with a node to fence");
 }
+
+/// A failed stop of a standalone primitive makes its node unclean (a whole plan: the node
+/// is to be fenced). What follows about it while the node stays failed the same way (its
+/// fail count and last failure, a probe finding it stopped on another node) is re-planned
+/// apart again, as parsing the updated CIB plans.
+#[test]
+fn what_follows_a_failed_stop_is_replanned_apart() {
+    let mut model = model();
+    let e = standalone_monitor(&mut model);
+    let (node, rsc) = (&e.0, &e.1);
+    let mut attrs = op_attrs(&format!("{rsc}_last_0"), "stop", 0, 1, 300_000);
+    for (k, v) in &mut attrs {
+        if k == "operation_key" {
+            *v = format!("{rsc}_stop_0");
+        }
+    }
+    record_entry(&mut model, node, &e, &attrs);
+    let failed = model.plan().clone();
+    assert_eq!(failed, from_scratch(&model));
+    let fences = |p: &Plan| {
+        p.actions
+            .iter()
+            .any(|a| a.kind == ActionKind::Fence && a.rsc == *node)
+    };
+    assert!(fences(&failed), "{node} is fenced");
+    assert_eq!(model.stats(), Stats { whole: 2, alone: 0 });
+    for (name, value) in [("fail-count", "INFINITY"), ("last-failure", "1700000095")] {
+        model
+            .record_attribute(node, &format!("{name}-{rsc}#stop_0"), Some(value))
+            .expect("records");
+    }
+    let counted = model.plan().clone();
+    assert_eq!(counted, from_scratch(&model));
+    assert!(fences(&counted), "{node} is still fenced");
+    assert_eq!(model.stats(), Stats { whole: 2, alone: 1 });
+    let other = model
+        .cib()
+        .status
+        .nodes
+        .iter()
+        .find(|ns| ns.online() && ns.uname.as_str() != node && ns.resource(rsc).is_none())
+        .map(|ns| ns.uname.as_str().to_owned());
+    if let Some(other) = other {
+        let probe = op_attrs(&format!("{rsc}_last_0"), "monitor", 0, 7, 300_001);
+        record_entry(&mut model, &other, &e, &probe);
+        assert_eq!(
+            model.plan().clone(),
+            from_scratch(&model),
+            "probed on {other}"
+        );
+        assert_eq!(model.stats(), Stats { whole: 2, alone: 2 });
+    }
+}

@@ -8,6 +8,11 @@ use cib::model::{Group, Primitive, Resource};
 use super::{Kind, MetaChain, Rsc, WorkingSet, base_id};
 use crate::Input;
 
+/// What a resource's history does to nodes beyond it ([`WorkingSet::node_reach`]): the
+/// lost nodes it is active on, the nodes its failures fence or put in standby, the nodes
+/// where its stop failed.
+type Reach = (Vec<usize>, Vec<(usize, bool)>, Vec<usize>);
+
 impl WorkingSet {
     /// The top-level resource arena entry `x` belongs to (itself, its group or its clone).
     pub(crate) fn top_of(&self, mut x: usize) -> usize {
@@ -69,12 +74,9 @@ impl WorkingSet {
             return false;
         }
         let entries = self.entries_of(tops);
-        let reach = |ws: &WorkingSet| -> Option<Vec<Vec<usize>>> {
-            entries.iter().map(|&x| ws.node_reach(x)).collect()
-        };
-        let Some(reached) = reach(self) else {
-            return false;
-        };
+        let reach =
+            |ws: &WorkingSet| -> Vec<Reach> { entries.iter().map(|&x| ws.node_reach(x)).collect() };
+        let reached = reach(self);
         let defaults = MetaChain {
             sets: vec![&cib.rsc_defaults],
             default_stickiness: None,
@@ -187,7 +189,7 @@ impl WorkingSet {
         }
         // What they do to nodes (make a lost node unclean) must be what they did: the
         // nodes were made from it.
-        if reach(self).is_none_or(|r| r != reached) {
+        if reach(self) != reached {
             return false;
         }
         for &x in &entries {
@@ -273,24 +275,28 @@ impl WorkingSet {
         true
     }
 
-    /// What entry `x`'s history does to nodes beyond it: the offline nodes a managed
-    /// primitive is thought active on (which it makes unclean), sorted. `None` when it fails a node (a failed stop, `on-fail=fence` or `standby`):
-    /// only a whole build undoes that.
-    fn node_reach(&self, x: usize) -> Option<Vec<usize>> {
+    /// What entry `x`'s history does to nodes beyond it, each list sorted: the offline
+    /// nodes a managed primitive is thought active on (which it makes unclean), the
+    /// nodes its failures fence or put in standby (`on-fail=fence` or `standby`), and
+    /// those where its stop failed (fenced). A rebuild leaves the nodes as the whole
+    /// build made them, so it holds only while this stays the same: a node once failed
+    /// is not made whole again but by a whole build.
+    fn node_reach(&self, x: usize) -> Reach {
         let r = &self.rscs[x];
-        if r.fails_node || !r.stop_failed_on.is_empty() {
-            return None;
-        }
-        if r.kind != Kind::Primitive || !r.managed {
-            return Some(Vec::new());
-        }
+        let mut fails = r.fails_nodes.clone();
+        fails.sort_unstable();
+        let mut stop_failed = r.stop_failed_on.clone();
+        stop_failed.sort_unstable();
         let mut lost: Vec<usize> = r
             .running_on
             .iter()
             .copied()
             .filter(|&n| !self.nodes[n].online)
             .collect();
+        if r.kind != Kind::Primitive || !r.managed {
+            lost.clear();
+        }
         lost.sort_unstable();
-        Some(lost)
+        (lost, fails, stop_failed)
     }
 }
