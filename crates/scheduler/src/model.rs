@@ -115,8 +115,10 @@ struct Session {
     ws: WorkingSet,
     plan: Plan,
     /// Every node attribute the configuration reads (rules' `attribute` and
-    /// `score-attribute`, colocations' `node-attribute`).
-    read: std::collections::HashSet<String>,
+    /// `score-attribute`, colocations' `node-attribute`), with the resources whose
+    /// location rules alone read it (`rsc_location rsc=...`); `None` when anything else
+    /// reads it too (a colocation, a rule of a set of attributes, a pattern or set).
+    read: std::collections::HashMap<String, Option<Vec<String>>>,
     /// What "now" can change: whether the configuration has date expressions; when each
     /// failure expires (its time plus its resource's `failure-timeout`), with the
     /// resource's history name, sorted.
@@ -150,13 +152,20 @@ impl Session {
         ws.log = Some(AssignLog::default());
         crate::assign::assign_all(&mut ws);
         let plan = crate::actions::create(&mut ws);
-        let mut read = std::collections::HashSet::new();
+        let mut read: std::collections::HashMap<String, Option<Vec<String>>> = Default::default();
         let mut dated = false;
         let config = doc.root().and_then(|r| doc.child(r, "configuration"));
-        let mut stack: Vec<ElementId> = config.into_iter().collect();
-        while let Some(e) = stack.pop() {
+        // Each element with the resource whose location rule it is part of, if any.
+        let mut stack: Vec<(ElementId, Option<&str>)> =
+            config.into_iter().map(|c| (c, None)).collect();
+        while let Some((e, location)) = stack.pop() {
             let el = doc.get(e);
             dated |= el.name == "date_expression";
+            let location = match el.name.as_str() {
+                "rsc_location" if el.attr("rsc-pattern").is_none() => el.attr("rsc"),
+                "rule" | "expression" => location,
+                _ => None,
+            };
             for key in [
                 "attribute",
                 "score-attribute",
@@ -164,10 +173,16 @@ impl Session {
                 "node-attribute",
             ] {
                 if let Some(v) = el.attr(key) {
-                    read.insert(v.to_owned());
+                    let readers = read.entry(v.to_owned()).or_insert_with(|| Some(Vec::new()));
+                    match (location, readers.as_mut()) {
+                        (Some(rsc), Some(list)) if key != "node-attribute" => {
+                            list.push(rsc.to_owned());
+                        }
+                        _ => *readers = None,
+                    }
                 }
             }
-            stack.extend(doc.children(e));
+            stack.extend(doc.children(e).map(|c| (c, location)));
         }
         let mut s = Session {
             ws,
@@ -209,6 +224,14 @@ impl Session {
         rscs.sort_unstable();
         rscs.dedup();
         Some(rscs)
+    }
+
+    /// The name of resource `id`'s first primitive (itself, a member, an instance), by
+    /// which a change to it is re-planned ([`Session::component`]).
+    fn primitive_of(&self, id: &str) -> Option<String> {
+        let x = self.ws.find(id)?;
+        let p = *self.ws.primitives_of(x).first()?;
+        Some(self.ws.rscs[p].id.clone())
     }
 
     /// Take node `node`'s attributes into the working set again as `cib` has them (as
@@ -398,9 +421,11 @@ impl Model {
     /// Set (`Some`) or remove (`None`) transient attribute `name` of `node` (an `nvpair` of
     /// its `transient_attributes`), as the attribute manager does beside a failure
     /// (`fail-count-<rsc>#<op>_<interval>`, `last-failure-...`) or as a promotable
-    /// agent sets its promotion score (`master-<rsc>`). A failure's attributes and a
-    /// promotion score re-plan their resource apart; an attribute nothing reads changes
-    /// nothing; one the configuration or the node's state reads takes a whole plan.
+    /// agent sets its promotion score (`master-<rsc>`). A failure's attributes, a
+    /// promotion score and an attribute only location rules of named resources read
+    /// re-plan those resources apart; an attribute nothing reads changes nothing; one
+    /// that anything else in the configuration or the node's state reads takes a whole
+    /// plan.
     pub fn record_attribute(
         &mut self,
         node: &str,
@@ -486,19 +511,28 @@ impl Model {
                 value.and_then(|v| v.trim().parse().ok()),
             );
         }
-        // Who reads the attribute: the configuration (a rule, a colocation) or the node's
-        // state (a whole plan), a resource's failure handling or a promotable clone's
-        // promotion (that resource re-planned apart), or nothing at all.
-        let whole = s.read.contains(name) || NODE_STATE.contains(&name) || name.starts_with('#');
-        let reader = match (failure, name.strip_prefix("master-")) {
-            _ if whole => None,
-            (Some(rsc), _) => Some(Some(rsc)),
-            (None, Some(rsc)) => s.component(rsc).map(|_| Some(rsc)),
-            (None, None) => Some(None),
+        // Who reads the attribute: the location rules of some resources, a resource's
+        // failure handling or a promotable clone's promotion (those re-planned apart);
+        // anything else in the configuration (a colocation, a rule in a set of
+        // attributes) or the node's state (a whole plan); or nothing at all.
+        let readers: Option<Vec<Option<String>>> = match s.read.get(name) {
+            Some(Some(locations)) => Some(locations.iter().map(|r| s.primitive_of(r)).collect()),
+            Some(None) => None,
+            None => Some(Vec::new()),
         };
-        match reader {
-            Some(rsc) if s.refresh_attributes(&self.cib, node) => {
-                if let Some(rsc) = rsc {
+        let whole = NODE_STATE.contains(&name) || name.starts_with('#');
+        let mut rscs = readers.filter(|_| !whole);
+        if let Some(rscs) = &mut rscs {
+            match (failure, name.strip_prefix("master-")) {
+                (Some(rsc), _) => rscs.push(Some(rsc.to_owned())),
+                (None, Some(rsc)) => rscs.push(s.component(rsc).map(|_| rsc.to_owned())),
+                (None, None) => {}
+            }
+        }
+        let rscs: Option<Vec<String>> = rscs.and_then(|r| r.into_iter().collect());
+        match rscs {
+            Some(rscs) if s.refresh_attributes(&self.cib, node) => {
+                for rsc in &rscs {
                     self.changed_alone(Some(rsc));
                 }
             }

@@ -432,6 +432,11 @@ fn results_one_after_another_replan_as_the_updated_cib_does() {
                     model
                         .record_attribute(on, &note, Some(&value))
                         .expect("records");
+                    // A transient `rack` over the node's own, which location rules read.
+                    let rack = format!("rack{}", (k + seed as usize) % 4);
+                    model
+                        .record_attribute(on, "rack", Some(rack.as_str()).filter(|_| k % 8 != 7))
+                        .expect("records");
                     let got = model.plan().clone();
                     assert_eq!(
                         got,
@@ -529,18 +534,19 @@ fn standalone_monitor(model: &mut Model) -> Entry {
 
 /// A failure as the controller records it (the entry, its fail count, its last failure)
 /// and one plan: re-planned alone, as parsing the updated CIB plans. The same with a
-/// location rule that reads that fail count: a whole plan, as parsing plans too.
+/// location rule of the fencing device that reads that fail count: both re-planned apart
+/// (the device leaves the node). With a location by pattern reading it: a whole plan.
 #[test]
 fn a_counted_failure_of_a_standalone_primitive_is_replanned_alone_unless_a_rule_reads_the_count() {
-    for rule_reads in [false, true] {
+    for rule_reads in ["", "rsc=\"fence-all\"", "rsc-pattern=\"^fence-\""] {
         let mut xml = generated();
         let mut probe = Model::new(cib::parse("gen.xml", &xml), input());
         let e = standalone_monitor(&mut probe);
         let (node, rsc, interval) = (&e.0, &e.1, e.6);
         let count = format!("fail-count-{rsc}#monitor_{interval}");
-        if rule_reads {
+        if !rule_reads.is_empty() {
             let rule = format!(
-                "<rsc_location id=\"reads-count\" rsc=\"fence-all\"><rule id=\"reads-count-r\" \
+                "<rsc_location id=\"reads-count\" {rule_reads}><rule id=\"reads-count-r\" \
                  score=\"-INFINITY\"><expression id=\"reads-count-e\" attribute=\"{count}\" \
                  operation=\"defined\"/></rule></rsc_location>"
             );
@@ -566,7 +572,18 @@ fn a_counted_failure_of_a_standalone_primitive_is_replanned_alone_unless_a_rule_
         let recovers = |p: &Plan| p.actions.iter().any(|a| a.rsc == *rsc);
         assert!(!recovers(&before) && recovers(&after), "{rsc} recovers");
         assert_eq!(after, from_scratch(&model));
-        let want = if rule_reads { (2, 0) } else { (1, 1) };
+        let want = if rule_reads.contains("pattern") {
+            (2, 0)
+        } else {
+            (1, 1)
+        };
+        if !rule_reads.is_empty() {
+            let device = after.placement.iter().find(|p| p.rsc == "fence-all");
+            assert!(
+                device.is_some_and(|p| !p.nodes.contains(node)),
+                "the device leaves {node}: {device:?}"
+            );
+        }
         let got = model.stats();
         assert_eq!(
             (got.whole, got.alone),
