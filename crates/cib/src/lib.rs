@@ -397,6 +397,18 @@ pub fn lower_history(
     (h, l.diags)
 }
 
+/// Lower one `rsc_location` element of `doc` (a constraint added or replaced in a kept
+/// model), with its diagnostics; `None` when it cannot be lowered.
+pub fn lower_location(
+    file: &str,
+    doc: &Document,
+    rsc_location: tree::ElementId,
+) -> (Option<model::Location>, Vec<Diagnostic>) {
+    let mut l = lower::Lower::new(file, "", doc);
+    let loc = l.location(rsc_location);
+    (loc, l.diags)
+}
+
 /// Like [`parse`], for raw bytes: input that is not UTF-8 is an error diagnostic (at the
 /// first bad byte) and is read with replacement characters.
 pub fn parse_bytes(file: &str, bytes: &[u8]) -> Parsed {

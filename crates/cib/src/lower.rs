@@ -1309,7 +1309,7 @@ impl<'a> Lower<'a> {
         }
     }
 
-    fn location(&mut self, c: ElementId) -> Option<Location> {
+    pub(crate) fn location(&mut self, c: ElementId) -> Option<Location> {
         let id = self.required(c, "id")?;
         const KNOWN: [&str; 7] = [
             "id",

@@ -23,6 +23,8 @@ pub(crate) enum Touch {
     History { node: String, rsc: String },
     /// A node's transient attributes (fail counts, promotion scores).
     Attributes { node: String },
+    /// A constraint added, replaced or removed by id (a move, a ban, their clearing).
+    Constraint { id: String },
     /// Anything else (configuration, membership, fencing, edits): plan whole.
     Other,
 }
@@ -98,6 +100,7 @@ impl Node {
         };
         let mut model = scheduler::Model::new(parsed, input);
         model.plan();
+        self.whole_plans += 1;
         Kept { model, view }
     }
 
@@ -113,6 +116,7 @@ impl Node {
             Touch::Attributes { node } => {
                 !read(node) || model.sync_attributes(node, &self.doc).is_ok()
             }
+            Touch::Constraint { id } => model.sync_constraint(id, &self.doc).is_ok(),
             Touch::Other => false,
         })
     }

@@ -420,6 +420,8 @@ pub struct Node {
     journal: Vec<Touch>,
     /// Plans the kept model made by re-planning changed primitives alone.
     alone_plans: u64,
+    /// Plans made whole (a new kept model).
+    whole_plans: u64,
     /// What this node knows of every node (by name).
     peers: BTreeMap<String, Peer>,
     members: Vec<NodeId>,
@@ -498,6 +500,7 @@ impl Node {
             kept: None,
             journal: Vec::new(),
             alone_plans: 0,
+            whole_plans: 0,
             max_call: state::last_call_id(&parsed.cib),
             config,
             outputs: Vec::new(),
@@ -1897,13 +1900,24 @@ impl Node {
                 }
             }
             Replay::Edit { edit } => {
-                self.touch(Touch::Other);
                 let old = state::versions(&self.doc);
+                // The constraints a move, ban or clear added, replaced or removed (the kept
+                // plan takes those in apart); anything else plans whole.
+                let mut constraints = Vec::new();
                 config_changed = match edit {
                     Edit::Place { rsc, node, ban } => {
-                        store::edit::place(&mut self.doc, rsc, node, *ban).is_ok()
+                        match store::edit::place(&mut self.doc, rsc, node, *ban) {
+                            Ok(id) => {
+                                constraints.push(id);
+                                true
+                            }
+                            Err(_) => false,
+                        }
                     }
-                    Edit::Clear { rsc, node } => clear(&mut self.doc, rsc, node.as_deref()) > 0,
+                    Edit::Clear { rsc, node } => {
+                        constraints = clear(&mut self.doc, rsc, node.as_deref());
+                        !constraints.is_empty()
+                    }
                     Edit::Cleanup { rsc, node } => {
                         cleanup(&mut self.doc, rsc.as_deref(), node.as_deref());
                         // Probed again: their monitors' last results are forgotten too.
@@ -1917,6 +1931,12 @@ impl Node {
                         false
                     }
                 };
+                if constraints.is_empty() {
+                    self.touch(Touch::Other);
+                }
+                for id in constraints {
+                    self.touch(Touch::Constraint { id });
+                }
                 if config_changed {
                     let _ = cib::write::bump_versions(&mut self.doc, old, true);
                     self.refresh_config();
@@ -2253,6 +2273,12 @@ impl Node {
         self.alone_plans
     }
 
+    /// How many of this node's plans (as coordinator) were made whole (a new model of
+    /// its copy of the CIB).
+    pub fn plans_made_whole(&self) -> u64 {
+        self.whole_plans
+    }
+
     /// The cluster as this node knows it.
     pub fn status(&self) -> Status {
         let (model, plan) = self.plan_now();
@@ -2575,26 +2601,31 @@ pub fn op_record<'a>(
 }
 
 /// `clear`: remove `rsc`'s `cli-*` constraints (only those on `node`, if given).
-fn clear(doc: &mut Document, rsc: &str, node: Option<&str>) -> usize {
-    let Some(node) = node else {
-        return store::edit::clear(doc, rsc).unwrap_or(0);
-    };
-    let ban = format!("cli-ban-{rsc}-on-{node}");
+fn clear(doc: &mut Document, rsc: &str, node: Option<&str>) -> Vec<String> {
+    let ban = format!("cli-ban-{rsc}-on-{}", node.unwrap_or(""));
     let prefer = format!("cli-prefer-{rsc}");
     let gone: Vec<_> = doc
         .all()
         .filter(|&e| {
             let el = doc.get(e);
+            let in_constraints = el.parent.is_some_and(|p| doc.get(p).name == "constraints");
             el.name == "rsc_location"
-                && el
-                    .attr("id")
-                    .is_some_and(|id| id == ban || (id == prefer && el.attr("node") == Some(node)))
+                && in_constraints
+                && el.attr("id").is_some_and(|id| match node {
+                    // Without a node, every ban of it and its move (as `store::edit::clear`).
+                    None => id == prefer || id.starts_with(&ban),
+                    Some(node) => id == ban || (id == prefer && el.attr("node") == Some(node)),
+                })
         })
+        .collect();
+    let ids = gone
+        .iter()
+        .filter_map(|&e| doc.get(e).attr("id").map(str::to_owned))
         .collect();
     for &e in &gone {
         doc.detach(e);
     }
-    gone.len()
+    ids
 }
 
 /// `cleanup`: forget the history and fail counts of `rsc` (every resource if `None`) on

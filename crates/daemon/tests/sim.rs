@@ -315,6 +315,7 @@ fn a_configuration_with_an_id_pacemaker_has_on_any_node_is_refused_by_every_node
 fn move_ban_clear_and_cleanup_act_cluster_wide_and_unknown_nodes_are_refused() {
     let mut h = Harness::new(6, 3, 0, Some(&cib(3, 1)));
     converged(&mut h);
+    let whole = h.node(1).plans_made_whole();
     let from = where_is(&h, "fs")[0].clone();
     let to = (1..=3)
         .map(|i| format!("n{i}"))
@@ -339,6 +340,13 @@ fn move_ban_clear_and_cleanup_act_cluster_wide_and_unknown_nodes_are_refused() {
     assert_eq!(where_is(&h, "fs"), vec![to.clone()]);
     assert_eq!(where_is(&h, "lb"), vec![to.clone()]);
     assert_eq!(h.node(3).status().version, "0.2.0");
+    // The move (a constraint) and what it ran were re-planned apart, none whole.
+    assert_eq!(
+        h.node(1).plans_made_whole(),
+        whole,
+        "the move was planned whole\n{}",
+        h.tail(40)
+    );
     h.request(
         2,
         2,

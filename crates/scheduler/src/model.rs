@@ -79,6 +79,11 @@ pub enum ModelError {
         /// What the lowering said.
         diagnostics: Vec<Diagnostic>,
     },
+    /// A constraint that is not one location of one named resource with a node score (as
+    /// a move or a ban makes it), or that does not lower: the model is to be made again
+    /// from the whole CIB (it is left as it was).
+    #[error("constraint {0} is not taken in apart: the model is to be made again")]
+    Constraint(String),
 }
 
 /// The cluster's CIB, kept in memory between plans.
@@ -678,6 +683,66 @@ impl Model {
         if !alike {
             self.changed_alone(Some(&rsc));
         }
+    }
+
+    /// Take constraint `id` as `from` has it now: added (last among the constraints, as a
+    /// move or ban adds it), replaced (taken out and added last) or removed. Only a
+    /// location of one named resource on one node with a score (no rule, pattern or set)
+    /// is taken in; its resource (before and after) is re-planned apart at the next plan.
+    pub fn sync_constraint(&mut self, id: &str, from: &Document) -> Result<(), ModelError> {
+        let refused = || ModelError::Constraint(id.to_owned());
+        let find = |doc: &Document| -> Option<(ElementId, Option<ElementId>)> {
+            let root = doc.root()?;
+            let cons = doc.child(doc.child(root, "configuration")?, "constraints")?;
+            Some((
+                cons,
+                doc.children(cons).find(|&c| doc.get(c).id() == Some(id)),
+            ))
+        };
+        let plain = |doc: &Document, e: ElementId| -> Option<String> {
+            let el = doc.get(e);
+            let simple = el.name == "rsc_location"
+                && el.attr("rsc-pattern").is_none()
+                && el.attr("node").is_some()
+                && el.attr("score").is_some()
+                && el.attr("resource-discovery").is_none()
+                && doc.children(e).next().is_none();
+            el.attr("rsc").filter(|_| simple).map(str::to_owned)
+        };
+        let (Some((_, theirs)), Some((cons, ours))) = (find(from), find(&self.doc)) else {
+            return Err(refused());
+        };
+        let mut rscs = Vec::new();
+        for (doc, e) in [(from, theirs), (&self.doc, ours)] {
+            if let Some(e) = e {
+                rscs.push(plain(doc, e).ok_or_else(refused)?);
+            }
+        }
+        let lowered = match theirs {
+            Some(e) => {
+                let (loc, diagnostics) = cib::lower_location(&self.file, from, e);
+                let loc = loc.filter(|_| !diagnostics.iter().any(Diagnostic::is_error));
+                Some(loc.ok_or_else(refused)?)
+            }
+            None => None,
+        };
+        if let Some(old) = ours {
+            self.doc.detach(old);
+            self.cib.locations.retain(|l| l.element != old);
+        }
+        if let (Some(e), Some(mut loc)) = (theirs, lowered) {
+            loc.element = copy_element(&mut self.doc, cons, from, e);
+            self.cib.locations.push(loc);
+        }
+        let primitives: Option<Vec<String>> = match &self.session {
+            Some(s) => rscs.iter().map(|r| s.primitive_of(r)).collect(),
+            None => None,
+        };
+        match primitives {
+            Some(ps) => ps.iter().for_each(|p| self.changed_alone(Some(p))),
+            None => self.changed_alone(None),
+        }
+        Ok(())
     }
 
     /// Take `node`'s transient attributes as `from` has them now (each one that differs,

@@ -446,6 +446,41 @@ fn results_one_after_another_replan_as_the_updated_cib_does() {
                     );
                 }
             }
+            // An operator moves the resource to another node now and then, and clears an
+            // earlier move.
+            if k % 5 == 4 {
+                let id = format!("cli-prefer-{rsc}");
+                let mut theirs = model.document().clone();
+                let cons = constraints_of(&theirs);
+                let to = online.iter().find(|o| *o != node);
+                if let Some(to) = to {
+                    let attrs = [
+                        ("id", id.as_str()),
+                        ("rsc", rsc.as_str()),
+                        ("role", "Started"),
+                        ("node", to.as_str()),
+                        ("score", "INFINITY"),
+                    ];
+                    theirs.append(cons, "rsc_location", &attrs);
+                    model.sync_constraint(&id, &theirs).expect("taken in");
+                }
+                let earlier = theirs.children(cons).find(|&c| {
+                    let id = theirs.get(c).id().unwrap_or("");
+                    id.starts_with("cli-prefer-") && !id.ends_with(&format!("-{rsc}"))
+                });
+                if let Some(c) = earlier.filter(|_| k % 2 == 0) {
+                    let id = theirs.get(c).id().unwrap_or("").to_owned();
+                    theirs.detach(c);
+                    model.sync_constraint(&id, &theirs).expect("taken in");
+                }
+                let got = model.plan().clone();
+                assert_eq!(
+                    got,
+                    scratch(&model, now),
+                    "{mix:?} seed {seed}, before result {k}: {rsc} moved ({:?})",
+                    model.stats()
+                );
+            }
             call += 1;
             let other = online.iter().find(|o| {
                 *o != node
@@ -1211,4 +1246,77 @@ fn what_follows_a_failed_stop_is_replanned_apart() {
         );
         assert_eq!(model.stats(), Stats { whole: 2, alone: 2 });
     }
+}
+
+/// The constraints element of `doc`.
+fn constraints_of(doc: &cib::Document) -> cib::tree::ElementId {
+    let root = doc.root().expect("a root");
+    let config = doc.child(root, "configuration").expect("a configuration");
+    doc.child(config, "constraints").expect("constraints")
+}
+
+/// A manual move of a running standalone primitive (`cli-prefer-<rsc>`, as `crm_resource
+/// --move` or the daemon's move adds it, last among the constraints), then its clearing:
+/// each taken in by `sync_constraint` and re-planned apart, as parsing the updated CIB
+/// plans. A location by pattern is refused (the model is then made again).
+#[test]
+fn a_move_and_its_clearing_are_replanned_apart() {
+    let mut model = model();
+    let e = standalone_monitor(&mut model);
+    let (node, rsc) = (&e.0, &e.1);
+    let to = model
+        .cib()
+        .status
+        .nodes
+        .iter()
+        .map(|ns| ns.uname.as_str().to_owned())
+        .find(|n| n != node && model.cib().status.node(n).is_some_and(|ns| ns.online()))
+        .expect("another online node");
+    let id = format!("cli-prefer-{rsc}");
+    let mut moved = model.document().clone();
+    let cons = constraints_of(&moved);
+    let attrs = [
+        ("id", id.as_str()),
+        ("rsc", rsc.as_str()),
+        ("role", "Started"),
+        ("node", to.as_str()),
+        ("score", "INFINITY"),
+    ];
+    moved.append(cons, "rsc_location", &attrs);
+    model.sync_constraint(&id, &moved).expect("taken in");
+    let plan = model.plan().clone();
+    assert_eq!(plan, from_scratch(&model));
+    let place = |p: &Plan| p.placement.iter().find(|x| x.rsc == *rsc).cloned();
+    assert!(
+        place(&plan).is_some_and(|p| p.nodes == vec![to.clone()]),
+        "{rsc} moves to {to}: {:?}",
+        place(&plan)
+    );
+    assert_eq!(model.stats(), Stats { whole: 1, alone: 1 });
+
+    let mut cleared = model.document().clone();
+    let c = constraints_of(&cleared);
+    let el = cleared
+        .children(c)
+        .find(|&x| cleared.get(x).id() == Some(id.as_str()))
+        .expect("the move");
+    cleared.detach(el);
+    model.sync_constraint(&id, &cleared).expect("taken in");
+    let plan = model.plan().clone();
+    assert_eq!(plan, from_scratch(&model));
+    assert_eq!(model.stats(), Stats { whole: 1, alone: 2 });
+
+    let mut pattern = model.document().clone();
+    let c = constraints_of(&pattern);
+    let attrs = [
+        ("id", "by-pattern"),
+        ("rsc-pattern", "^rsc"),
+        ("node", to.as_str()),
+        ("score", "10"),
+    ];
+    pattern.append(c, "rsc_location", &attrs);
+    assert!(matches!(
+        model.sync_constraint("by-pattern", &pattern),
+        Err(scheduler::ModelError::Constraint(_))
+    ));
 }
