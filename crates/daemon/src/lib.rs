@@ -1901,9 +1901,11 @@ impl Node {
             }
             Replay::Edit { edit } => {
                 let old = state::versions(&self.doc);
-                // The constraints a move, ban or clear added, replaced or removed (the kept
-                // plan takes those in apart); anything else plans whole.
+                // The constraints a move, ban or clear added, replaced or removed, and the
+                // histories and attributes a cleanup of one resource removed (the kept plan
+                // takes those in apart); anything else plans whole.
                 let mut constraints = Vec::new();
+                let mut touched = Vec::new();
                 config_changed = match edit {
                     Edit::Place { rsc, node, ban } => {
                         match store::edit::place(&mut self.doc, rsc, node, *ban) {
@@ -1919,7 +1921,16 @@ impl Node {
                         !constraints.is_empty()
                     }
                     Edit::Cleanup { rsc, node } => {
-                        cleanup(&mut self.doc, rsc.as_deref(), node.as_deref());
+                        let gone = cleanup(&mut self.doc, rsc.as_deref(), node.as_deref());
+                        if rsc.is_some() {
+                            for (node, ids) in gone {
+                                touched.extend(ids.into_iter().map(|rsc| Touch::History {
+                                    node: node.clone(),
+                                    rsc,
+                                }));
+                                touched.push(Touch::Attributes { node });
+                            }
+                        }
                         // Probed again: their monitors' last results are forgotten too.
                         for m in self.monitors.values_mut() {
                             if rsc.as_ref().is_none_or(|r| {
@@ -1931,8 +1942,11 @@ impl Node {
                         false
                     }
                 };
-                if constraints.is_empty() {
+                if constraints.is_empty() && touched.is_empty() {
                     self.touch(Touch::Other);
+                }
+                for t in touched {
+                    self.touch(t);
                 }
                 for id in constraints {
                     self.touch(Touch::Constraint { id });
@@ -2630,7 +2644,12 @@ fn clear(doc: &mut Document, rsc: &str, node: Option<&str>) -> Vec<String> {
 
 /// `cleanup`: forget the history and fail counts of `rsc` (every resource if `None`) on
 /// `node` (every node if `None`).
-fn cleanup(doc: &mut Document, rsc: Option<&str>, node: Option<&str>) {
+/// Returns, for each node whose state it read, the histories it removed (by id).
+fn cleanup(
+    doc: &mut Document,
+    rsc: Option<&str>,
+    node: Option<&str>,
+) -> Vec<(String, Vec<String>)> {
     let names: Vec<String> = match node {
         Some(n) => vec![n.to_owned()],
         None => doc
@@ -2639,24 +2658,45 @@ fn cleanup(doc: &mut Document, rsc: Option<&str>, node: Option<&str>) {
             .filter_map(|e| doc.get(e).attr("uname").map(str::to_owned))
             .collect(),
     };
+    let mut gone = Vec::new();
     for n in names {
         let Some(xml) = state::node_state_xml(doc, &n) else {
             continue;
         };
         let (mut one, _) = Document::parse(&xml);
+        let histories = history_ids(&one);
         let rscs: Vec<String> = match rsc {
             Some(r) => vec![r.to_owned()],
-            None => one
-                .all()
-                .filter(|&e| one.get(e).name == "lrm_resource")
-                .filter_map(|e| one.get(e).attr("id").map(str::to_owned))
-                .collect(),
+            None => histories.clone(),
         };
         for r in rscs {
             store::edit::cleanup(&mut one, &r);
         }
+        let left: BTreeSet<String> = history_ids(&one).into_iter().collect();
         state::set_node_state(doc, &n, Some(&one.to_xml()));
+        gone.push((
+            n,
+            histories
+                .into_iter()
+                .filter(|h| !left.contains(h))
+                .collect(),
+        ));
     }
+    gone
+}
+
+/// The ids of the `lrm_resource` elements in `doc`'s tree (detached ones left out).
+fn history_ids(doc: &Document) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack: Vec<_> = doc.root().into_iter().collect();
+    while let Some(e) = stack.pop() {
+        let el = doc.get(e);
+        match el.name.as_str() {
+            "lrm_resource" => out.extend(el.attr("id").map(str::to_owned)),
+            _ => stack.extend(doc.children(e)),
+        }
+    }
+    out
 }
 
 /// One line naming an operation, for the log.

@@ -412,6 +412,30 @@ fn a_failed_monitor_is_recovered_and_counted() {
         h.tail(40)
     );
     assert!(h.m.values().map(|m| m.alerts).sum::<usize>() > 0);
+    // Its cleanup forgets the failure (and probes it again): re-planned apart, not whole.
+    let whole = h.node(1).plans_made_whole();
+    h.request(
+        1,
+        1,
+        Request::Cleanup {
+            rsc: Some("a1".into()),
+            node: None,
+        },
+    );
+    converged(&mut h);
+    let st = h.node(1).status();
+    assert!(
+        !st.failures.iter().any(|f| f.contains("a1")),
+        "{st:?}\n{}",
+        h.tail(40)
+    );
+    assert_eq!(where_is(&h, "a1").len(), 1);
+    assert_eq!(
+        h.node(1).plans_made_whole(),
+        whole,
+        "the cleanup was planned whole\n{}",
+        h.tail(40)
+    );
 }
 
 /// A resource in no group, clone, colocation or order (a VM) whose monitor fails: the
