@@ -22,6 +22,7 @@
 //! resources in all). A fail count or last failure of a primitive is re-planned the same
 //! way, unless a rule or colocation of the configuration reads that attribute. Any other
 //! result or attribute makes the next plan a whole one ([`Stats`] counts both).
+use cib::model::Condition;
 use cib::status::{ExecStatus, LrmOp, ResourceHistory};
 use cib::tree::{Document, ElementId};
 use cib::{Cib, Diagnostic};
@@ -129,6 +130,8 @@ struct Session {
     /// resource's history name, sorted.
     dated: bool,
     expiries: Vec<(i64, String)>,
+    /// The date expressions of named resources' location rules, with their resource.
+    dates: Vec<(cib::model::DateExpression, String)>,
 }
 
 impl Session {
@@ -165,7 +168,9 @@ impl Session {
             config.into_iter().map(|c| (c, None)).collect();
         while let Some((e, location)) = stack.pop() {
             let el = doc.get(e);
-            dated |= el.name == "date_expression";
+            // One in a named resource's location rule is taken from the lowered
+            // constraints below; anywhere else, time moving on plans whole.
+            dated |= el.name == "date_expression" && location.is_none();
             let location = match el.name.as_str() {
                 "rsc_location" if el.attr("rsc-pattern").is_none() => el.attr("rsc"),
                 "rule" | "expression" => location,
@@ -189,11 +194,27 @@ impl Session {
             }
             stack.extend(doc.children(e).map(|c| (c, location)));
         }
+        let mut dates = Vec::new();
+        for l in cib.locations.iter().filter(|l| l.sets.is_empty()) {
+            if let (Some(rsc), None) = (&l.rsc, &l.rsc_pattern) {
+                let mut rules: Vec<&cib::model::Rule> = l.rules.iter().collect();
+                while let Some(r) = rules.pop() {
+                    for c in &r.conditions {
+                        match c {
+                            Condition::Date(d) => dates.push((d.clone(), rsc.as_str().to_owned())),
+                            Condition::Rule(r) => rules.push(r),
+                            Condition::Expression(_) => {}
+                        }
+                    }
+                }
+            }
+        }
         let mut s = Session {
             ws,
             plan,
             read,
             dated,
+            dates,
             expiries: Vec::new(),
         };
         for ns in &cib.status.nodes {
@@ -208,9 +229,10 @@ impl Session {
         s
     }
 
-    /// The resources (history names) whose failures expire or come back when "now" moves
-    /// from `from` to `to`; `None` when the move changes more than they (a date
-    /// expression, or now set or unset).
+    /// The resources (history names) whose failures expire or come back, or whose location
+    /// rules' date expressions come out otherwise, when "now" moves from `from` to `to`;
+    /// `None` when the move changes more than they (a date expression elsewhere, or now
+    /// set or unset).
     fn expiring(&self, from: Option<i64>, to: Option<i64>) -> Option<Vec<String>> {
         let (Some(a), Some(b)) = (from, to) else {
             return (from == to).then(Vec::new);
@@ -226,6 +248,11 @@ impl Session {
             .take_while(|(t, _)| *t <= hi)
             .map(|(_, rsc)| rsc.clone())
             .collect();
+        for (d, rsc) in &self.dates {
+            if crate::rules::date_holds(d, from) != crate::rules::date_holds(d, to) {
+                rscs.push(self.primitive_of(rsc)?);
+            }
+        }
         rscs.sort_unstable();
         rscs.dedup();
         Some(rscs)

@@ -84,7 +84,7 @@ fn expression_holds(e: &Expression, attrs: &Attrs) -> bool {
 
 /// `gt`, `lt` and `in_range` (with `start`/`end`) against "now"; `date_spec` and durations
 /// are not evaluated (false). Without "now" no date expression holds.
-fn date_holds(d: &DateExpression, now: Option<i64>) -> bool {
+pub(crate) fn date_holds(d: &DateExpression, now: Option<i64>) -> bool {
     let Some(now) = now else {
         return false;
     };

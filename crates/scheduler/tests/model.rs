@@ -1320,3 +1320,49 @@ fn a_move_and_its_clearing_are_replanned_apart() {
         Err(scheduler::ModelError::Constraint(_))
     ));
 }
+
+/// A location rule of a standalone primitive that bans it after a date: time moving on
+/// without crossing the date changes nothing; crossing it re-plans that primitive apart
+/// (it stops), as parsing the CIB at that time plans, and so does going back.
+#[test]
+fn a_location_date_rule_crossing_is_replanned_apart() {
+    let xml = generated();
+    let e = standalone_monitor(&mut Model::new(cib::parse("gen.xml", &xml), input()));
+    let rsc = &e.1;
+    // NOW is 2023-11-14 22:15:00 UTC; the rule holds from 22:20:00 on.
+    let rule = format!(
+        "<rsc_location id=\"after\" rsc=\"{rsc}\"><rule id=\"after-r\" score=\"-INFINITY\">\
+         <date_expression id=\"after-d\" operation=\"gt\" start=\"2023-11-14 22:20:00\"/>\
+         </rule></rsc_location>"
+    );
+    let xml = xml.replacen("<constraints>", &format!("<constraints>{rule}"), 1);
+    let parsed = cib::parse("gen.xml", &xml);
+    assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
+    let mut model = Model::new(parsed, input());
+    let first = model.plan().clone();
+    let at_now = |model: &Model, now: i64| {
+        let parsed = cib::parse("again.xml", &model.document().to_xml());
+        scheduler::schedule(
+            &parsed.cib,
+            &Input {
+                now: Some(now),
+                explain: false,
+            },
+        )
+    };
+    let runs = |p: &Plan| {
+        p.placement
+            .iter()
+            .any(|x| x.rsc == *rsc && !x.nodes.is_empty())
+    };
+    assert!(runs(&first), "{rsc} runs before the date");
+    model.set_now(Some(NOW + 200));
+    assert_eq!(model.planned(), Some(&first), "the date is not reached");
+    for (now, alone) in [(NOW + 400, 1), (NOW + 500, 1), (NOW + 100, 2)] {
+        model.set_now(Some(now));
+        let plan = model.plan().clone();
+        assert_eq!(plan, at_now(&model, now), "at {now}");
+        assert_eq!(runs(&plan), now <= NOW + 300, "at {now}");
+        assert_eq!(model.stats(), Stats { whole: 1, alone }, "at {now}");
+    }
+}
