@@ -20,7 +20,8 @@
 //!   `model_moves`: a failed start (counted INFINITY) of a standalone primitive, which
 //!   moves it: re-planned apart with the resources whose placement read the nodes it
 //!   left and took. `model_promotion`: a promotable clone's promotion score changed on
-//!   a node where an instance runs (the clone re-planned apart).
+//!   a node where an instance runs (the clone re-planned apart). `model_move`: a manual
+//!   move of a standalone primitive (a `cli-prefer-` location taken in apart).
 use std::sync::LazyLock;
 
 use divan::Bencher;
@@ -384,6 +385,48 @@ mod replan {
             })
         };
         bench_model(bencher, size, scored, record_promotion_score, (0, 1));
+    }
+
+    /// A manual move of a running standalone primitive to another node (a
+    /// `cli-prefer-<rsc>` location, as the daemon's copy has it after the edit), taken in
+    /// by `sync_constraint` and re-planned apart.
+    #[divan::bench(args = SIZES.iter())]
+    fn model_move(bencher: Bencher<'_, '_>, size: &&str) {
+        let mut model = Model::new(parsed(size, true), INPUT);
+        model.plan();
+        let e = running_monitor_of(model.cib(), |id| model.stands_alone(id));
+        let to = model
+            .cib()
+            .status
+            .nodes
+            .iter()
+            .find(|ns| ns.online() && ns.uname.as_str() != e.0)
+            .map(|ns| ns.uname.as_str().to_owned())
+            .expect("another online node");
+        let id = format!("cli-prefer-{}", e.1);
+        let mut theirs = model.document().clone();
+        let cons = theirs
+            .root()
+            .and_then(|r| theirs.child(r, "configuration"))
+            .and_then(|c| theirs.child(c, "constraints"))
+            .expect("constraints");
+        let attrs = [
+            ("id", id.as_str()),
+            ("rsc", e.1.as_str()),
+            ("role", "Started"),
+            ("node", to.as_str()),
+            ("score", "INFINITY"),
+        ];
+        theirs.append(cons, "rsc_location", &attrs);
+        let mut probe = model.clone();
+        probe.sync_constraint(&id, &theirs).expect("taken in");
+        probe.plan();
+        assert_eq!((probe.stats().whole, probe.stats().alone), (1, 1));
+        drop(probe);
+        bencher.with_inputs(|| model.clone()).bench_local_refs(|m| {
+            m.sync_constraint(&id, &theirs).expect("taken in");
+            m.plan().actions.len()
+        });
     }
 
     /// The first resource's recurring monitor succeeding for the first time: nothing to
