@@ -19,9 +19,14 @@
 //! stops), the nodes it changed differ from then on: each later decision that read their
 //! counts or capacities is taken again from what the log kept of it, and those that come
 //! out otherwise are placed again too, with their components (at most 32 top-level
-//! resources in all). A fail count or last failure of a primitive is re-planned the same
-//! way, unless a rule or colocation of the configuration reads that attribute. Any other
-//! result or attribute makes the next plan a whole one ([`Stats`] counts both).
+//! resources in all). The same way are re-planned: a fail count, last failure or
+//! promotion score of a primitive, and any attribute only location rules of named
+//! resources read ([`Model::record_attribute`]); a failure expiring or a location rule's
+//! date expression coming out otherwise as time moves ([`Model::set_now`]); a move, ban
+//! or clear (one location of one named resource, [`Model::sync_constraint`]; the order
+//! of locations changes no plan: their scores add up alike). An attribute nothing reads
+//! changes nothing. Any other result, attribute or change makes the next plan a whole
+//! one ([`Stats`] counts both).
 use cib::model::Condition;
 use cib::status::{ExecStatus, LrmOp, ResourceHistory};
 use cib::tree::{Document, ElementId};
