@@ -369,6 +369,17 @@ fn results_one_after_another_replan_as_the_updated_cib_does() {
             )
         };
         let mut now = input.now;
+        // The kept model's plan now is the plan of its tree parsed again; `what` names the
+        // step when they differ.
+        let agrees = |model: &mut Model, now: Option<i64>, what: String| {
+            let got = model.plan().clone();
+            assert_eq!(
+                got,
+                scratch(model, now),
+                "{mix:?} seed {seed}, {what} ({:?})",
+                model.stats()
+            );
+        };
         let first = model.plan().clone();
         assert_eq!(first, scratch(&model, now));
         // Active histories of configured primitives and group members on online nodes,
@@ -411,13 +422,7 @@ fn results_one_after_another_replan_as_the_updated_cib_does() {
             if k % 3 == 1 {
                 now = now.map(|n| n + [7, 61, 601, 3601][k % 4]);
                 model.set_now(now);
-                let got = model.plan().clone();
-                assert_eq!(
-                    got,
-                    scratch(&model, now),
-                    "{mix:?} seed {seed}, before result {k}: now {now:?} ({:?})",
-                    model.stats()
-                );
+                agrees(&mut model, now, format!("before result {k}: now {now:?}"));
             }
             // A promotable agent's score changes now and then; an attribute nothing reads too.
             if k % 4 == 3 {
@@ -437,12 +442,10 @@ fn results_one_after_another_replan_as_the_updated_cib_does() {
                     model
                         .record_attribute(on, "rack", Some(rack.as_str()).filter(|_| k % 8 != 7))
                         .expect("records");
-                    let got = model.plan().clone();
-                    assert_eq!(
-                        got,
-                        scratch(&model, now),
-                        "{mix:?} seed {seed}, before result {k}: {name} = {value} on {on} ({:?})",
-                        model.stats()
+                    agrees(
+                        &mut model,
+                        now,
+                        format!("before result {k}: {name} = {value} on {on}"),
                     );
                 }
             }
@@ -473,13 +476,7 @@ fn results_one_after_another_replan_as_the_updated_cib_does() {
                     theirs.detach(c);
                     model.sync_constraint(&id, &theirs).expect("taken in");
                 }
-                let got = model.plan().clone();
-                assert_eq!(
-                    got,
-                    scratch(&model, now),
-                    "{mix:?} seed {seed}, before result {k}: {rsc} moved ({:?})",
-                    model.stats()
-                );
+                agrees(&mut model, now, format!("before result {k}: {rsc} moved"));
             }
             call += 1;
             let other = online.iter().find(|o| {
@@ -509,12 +506,10 @@ fn results_one_after_another_replan_as_the_updated_cib_does() {
                 }
             };
             record_entry(&mut model, on, e, &attrs);
-            let got = model.plan().clone();
-            assert_eq!(
-                got,
-                scratch(&model, now),
-                "{mix:?} seed {seed}, result {k}: {what:?} for {rsc} on {on} ({:?})",
-                model.stats()
+            agrees(
+                &mut model,
+                now,
+                format!("result {k}: {what:?} for {rsc} on {on}"),
             );
             // A failure also counts, as the attribute manager records it beside the entry
             // (a failed start counts as INFINITY).
@@ -533,12 +528,10 @@ fn results_one_after_another_replan_as_the_updated_cib_does() {
                         .record_attribute(on, &format!("{name}-{suffix}"), Some(value))
                         .expect("the attribute records");
                 }
-                let got = model.plan().clone();
-                assert_eq!(
-                    got,
-                    scratch(&model, now),
-                    "{mix:?} seed {seed}, result {k}: {what:?} for {rsc} on {on}, counted ({:?})",
-                    model.stats()
+                agrees(
+                    &mut model,
+                    now,
+                    format!("result {k}: {what:?} for {rsc} on {on}, counted"),
                 );
             }
         }
