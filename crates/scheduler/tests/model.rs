@@ -452,19 +452,11 @@ fn results_one_after_another_replan_as_the_updated_cib_does() {
             // An operator moves the resource to another node now and then, and clears an
             // earlier move.
             if k % 5 == 4 {
-                let id = format!("cli-prefer-{rsc}");
                 let mut theirs = model.document().clone();
                 let cons = constraints_of(&theirs);
                 let to = online.iter().find(|o| *o != node);
                 if let Some(to) = to {
-                    let attrs = [
-                        ("id", id.as_str()),
-                        ("rsc", rsc.as_str()),
-                        ("role", "Started"),
-                        ("node", to.as_str()),
-                        ("score", "INFINITY"),
-                    ];
-                    theirs.append(cons, "rsc_location", &attrs);
+                    let id = add_move(&mut theirs, rsc, to);
                     model.sync_constraint(&id, &theirs).expect("taken in");
                 }
                 let earlier = theirs.children(cons).find(|&c| {
@@ -1248,6 +1240,22 @@ fn constraints_of(doc: &cib::Document) -> cib::tree::ElementId {
     doc.child(config, "constraints").expect("constraints")
 }
 
+/// Add to `doc` the location a manual move of `rsc` to `to` adds (`cli-prefer-<rsc>`,
+/// last among the constraints); returns its id.
+fn add_move(doc: &mut cib::Document, rsc: &str, to: &str) -> String {
+    let id = format!("cli-prefer-{rsc}");
+    let cons = constraints_of(doc);
+    let attrs = [
+        ("id", id.as_str()),
+        ("rsc", rsc),
+        ("role", "Started"),
+        ("node", to),
+        ("score", "INFINITY"),
+    ];
+    doc.append(cons, "rsc_location", &attrs);
+    id
+}
+
 /// A manual move of a running standalone primitive (`cli-prefer-<rsc>`, as `crm_resource
 /// --move` or the daemon's move adds it, last among the constraints), then its clearing:
 /// each taken in by `sync_constraint` and re-planned apart, as parsing the updated CIB
@@ -1265,17 +1273,8 @@ fn a_move_and_its_clearing_are_replanned_apart() {
         .map(|ns| ns.uname.as_str().to_owned())
         .find(|n| n != node && model.cib().status.node(n).is_some_and(|ns| ns.online()))
         .expect("another online node");
-    let id = format!("cli-prefer-{rsc}");
     let mut moved = model.document().clone();
-    let cons = constraints_of(&moved);
-    let attrs = [
-        ("id", id.as_str()),
-        ("rsc", rsc.as_str()),
-        ("role", "Started"),
-        ("node", to.as_str()),
-        ("score", "INFINITY"),
-    ];
-    moved.append(cons, "rsc_location", &attrs);
+    let id = add_move(&mut moved, rsc, &to);
     model.sync_constraint(&id, &moved).expect("taken in");
     let plan = model.plan().clone();
     assert_eq!(plan, from_scratch(&model));
