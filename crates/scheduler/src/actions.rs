@@ -454,48 +454,92 @@ pub(crate) fn replan_apart(ws: &WorkingSet, plan: &mut Plan, tops: &[usize]) -> 
     names.dedup();
     let mine = |a: &Action| a.kind != ActionKind::Fence && names.binary_search(&a.rsc).is_ok();
 
-    // Both lists are sorted: merge the old ones but theirs with their new ones, noting
-    // where each lands; the fencing actions of `new` are the old ones.
+    // Both lists are sorted (by kind, then name): theirs among the old ones are found by
+    // a binary search per kind and name, and their new ones go in where they sort, each
+    // old action moved once; nothing else is compared (the plan is at cloud scale).
     let old = std::mem::take(&mut plan.actions);
-    let keep: Vec<usize> = (0..old.len()).filter(|&k| !mine(&old[k])).collect();
+    let mut gone: Vec<usize> = Vec::new();
+    for kind in ActionKind::ALL
+        .into_iter()
+        .filter(|&k| k != ActionKind::Fence)
+    {
+        for name in &names {
+            let at = |a: &Action| (a.kind, a.rsc.as_str()).cmp(&(kind, name.as_str()));
+            let lo = old.partition_point(|a| at(a).is_lt());
+            let hi = lo + old[lo..].partition_point(|a| at(a).is_eq());
+            gone.extend(lo..hi);
+        }
+    }
+    gone.sort_unstable();
     let add: Vec<usize> = (0..new.len())
         .filter(|&k| new[k].kind != ActionKind::Fence)
         .collect();
+    // Where each new one goes: after the old ones kept that sort before it or equal.
+    let before: Vec<usize> = add
+        .iter()
+        .map(|&k| {
+            let p = old.partition_point(|a| *a <= new[k]);
+            p - gone.partition_point(|&g| g < p)
+        })
+        .collect();
     let (mut from_old, mut from_new) = (vec![NONE; old.len()], vec![NONE; new.len()]);
-    let mut merged = Vec::with_capacity(keep.len() + add.len());
-    let (mut x, mut y) = (0, 0);
-    while x < keep.len() || y < add.len() {
-        if y == add.len() || x < keep.len() && old[keep[x]] <= new[add[y]] {
-            from_old[keep[x]] = merged.len();
-            merged.push(old[keep[x]].clone());
-            x += 1;
-        } else {
+    let mut fenced = Vec::new();
+    for k in (0..new.len()).filter(|&k| new[k].kind == ActionKind::Fence) {
+        match old.binary_search(&new[k]) {
+            Ok(j) => fenced.push((k, j)),
+            Err(_) => return false,
+        }
+    }
+    let mut merged: Vec<Action> = Vec::with_capacity(old.len() - gone.len() + add.len());
+    let (mut kept, mut y, mut g) = (0, 0, 0);
+    for (k, a) in old.into_iter().enumerate() {
+        if gone.get(g) == Some(&k) {
+            g += 1;
+            continue;
+        }
+        while y < add.len() && before[y] == kept {
             from_new[add[y]] = merged.len();
             merged.push(new[add[y]].clone());
             y += 1;
         }
+        from_old[k] = merged.len();
+        merged.push(a);
+        kept += 1;
     }
-    for k in (0..new.len()).filter(|&k| new[k].kind == ActionKind::Fence) {
-        match old.iter().position(|a| *a == new[k]) {
-            Some(j) => from_new[k] = from_old[j],
-            None => return false,
-        }
+    for &k in &add[y..] {
+        from_new[k] = merged.len();
+        merged.push(new[k].clone());
     }
+    for (k, j) in fenced {
+        from_new[k] = from_old[j];
+    }
+    // The old edges stay sorted through the renumbering (it keeps the order): merged with
+    // the new ones.
     let map = |table: &[usize], (a, b): (usize, usize)| (table[a], table[b]);
-    let mut edges: Vec<(usize, usize)> = plan
+    let kept_edges: Vec<(usize, usize)> = plan
         .edges
         .iter()
         .map(|&e| map(&from_old, e))
         .filter(|&(a, b)| a != NONE && b != NONE)
         .collect();
+    let mut added = Vec::with_capacity(new_edges.len());
     for &e in &new_edges {
         let (a, b) = map(&from_new, e);
         if a == NONE || b == NONE {
             return false;
         }
-        edges.push((a, b));
+        added.push((a, b));
     }
-    edges.sort_unstable();
+    added.sort_unstable();
+    let mut edges = Vec::with_capacity(kept_edges.len() + added.len());
+    let mut added = added.into_iter().peekable();
+    for e in kept_edges {
+        while let Some(n) = added.next_if(|n| *n < e) {
+            edges.push(n);
+        }
+        edges.push(e);
+    }
+    edges.extend(added);
     edges.dedup();
     plan.edges = edges;
     let mut after: Vec<crate::notify::Instance> = Vec::new();
@@ -516,10 +560,7 @@ pub(crate) fn replan_apart(ws: &WorkingSet, plan: &mut Plan, tops: &[usize]) -> 
     plan.blocked.retain(|a| !mine(a));
     plan.blocked.extend(part.blocked);
     plan.blocked.sort();
-    plan.placement
-        .retain(|p| names.binary_search(&p.rsc).is_err());
-    plan.placement.extend(part.placement);
-    plan.placement.sort();
+    splice_by_name(&mut plan.placement, &names, part.placement, |p| &p.rsc);
 
     // Probes: a name's (an anonymous clone's: once per node, by its first instance).
     for name in &names {
@@ -548,8 +589,7 @@ pub(crate) fn replan_apart(ws: &WorkingSet, plan: &mut Plan, tops: &[usize]) -> 
         }
     }
     // Monitors: by name, then node (in byte order), interval and role.
-    plan.monitors
-        .retain(|m| names.binary_search_by(|n| n.as_str().cmp(&m.rsc)).is_err());
+    splice_by_name(&mut plan.monitors, &names, Vec::new(), |m| &m.rsc);
     // (name, node's byte rank, interval, role): the order of the plan's monitors.
     type Key = (String, u32, u64, Option<cib::Role>);
     let mut mine: Vec<(Key, crate::Monitor)> = Vec::new();
@@ -623,6 +663,34 @@ fn notifications(
 
 /// An index no longer (or not yet) in a list.
 const NONE: usize = usize::MAX;
+
+/// Replace the entries of `list` (sorted, first by the name `name` reads) that have one
+/// of the names `names` (sorted) with `fresh` (theirs, sorted by the same order), each
+/// range found by a binary search: a part of a plan made again touches only its own.
+fn splice_by_name<T: Ord>(
+    list: &mut Vec<T>,
+    names: &[String],
+    fresh: Vec<T>,
+    name: impl Fn(&T) -> &str,
+) {
+    let mut fresh = fresh;
+    fresh.sort();
+    let mut keys: Vec<&str> = names.iter().map(String::as_str).collect();
+    keys.extend(fresh.iter().map(&name));
+    keys.sort_unstable();
+    keys.dedup();
+    let keys: Vec<String> = keys.into_iter().map(str::to_owned).collect();
+    // From the last name back, so that the ranges before stay where they are.
+    let mut fresh = fresh.into_iter().rev().peekable();
+    for key in keys.iter().rev() {
+        let lo = list.partition_point(|x| name(x) < key.as_str());
+        let hi = lo + list[lo..].partition_point(|x| name(x) == key.as_str());
+        let mut theirs: Vec<T> =
+            std::iter::from_fn(|| fresh.next_if(|f| name(f) == key.as_str())).collect();
+        theirs.reverse();
+        list.splice(lo..hi, theirs);
+    }
+}
 
 /// The notifications of the clones among `tops` made again from their new actions
 /// (`new`, owned by `owners`; `after`: where each primitive ends up, read only with a
@@ -785,11 +853,19 @@ fn edges(ws: &WorkingSet, actions: &[Action], owners: &[Owner]) -> Vec<(usize, u
         }
     }
     clone_internal_edges(ws, actions, &per_rsc, &mut out);
+    // Only the groups, clones and orders of resources with actions make edges: with few
+    // actions (a part of a plan made again), only theirs are looked at.
+    let tops: std::collections::BTreeSet<usize> = per_rsc.keys().map(|&i| ws.top_of(i)).collect();
+    let groups: std::collections::BTreeSet<usize> = (per_rsc.keys())
+        .filter_map(|&i| {
+            ws.rscs[i]
+                .parent
+                .filter(|&g| ws.rscs[g].kind == Kind::Group)
+        })
+        .collect();
     let mut orders: Vec<(usize, &str, usize, &str)> = Vec::new();
-    for (g, r) in ws.rscs.iter().enumerate() {
-        if r.kind != Kind::Group {
-            continue;
-        }
+    for g in groups {
+        let r = &ws.rscs[g];
         // The group is stopped before it starts again: every member's stop comes before
         // any member's start.
         for &a in &r.children {
@@ -826,6 +902,9 @@ fn edges(ws: &WorkingSet, actions: &[Action], owners: &[Owner]) -> Vec<(usize, u
     }
     let mut same_node = Vec::new();
     for o in &ws.orders {
+        if !tops.contains(&ws.top_of(o.first)) || !tops.contains(&ws.top_of(o.then)) {
+            continue;
+        }
         orders.push((o.first, &o.first_action, o.then, &o.then_action));
         // Pseudo-actions of a group or clone have no node: only between two primitives
         // does an anti-colocation's order need both actions on one node.
@@ -873,10 +952,11 @@ fn clone_internal_edges(
     out: &mut Vec<(usize, usize)>,
 ) {
     use ActionKind::{Demote, Migrate, Promote, Start, Stop};
-    for (c, r) in ws.rscs.iter().enumerate() {
-        if r.kind != Kind::Clone {
-            continue;
-        }
+    // The clones with an instance that has actions, in arena order.
+    let clones: std::collections::BTreeSet<usize> =
+        per_rsc.keys().filter_map(|&i| ws.clone_of(i)).collect();
+    for c in clones {
+        let r = &ws.rscs[c];
         let all: Vec<usize> = ws
             .primitives_of(c)
             .into_iter()

@@ -72,11 +72,7 @@ pub(crate) fn assign_all(ws: &mut WorkingSet) {
         );
     }
     if let Some(log) = &mut ws.log {
-        log.initial = ws
-            .nodes
-            .iter()
-            .map(|n| (n.free.clone(), n.cap.clone()))
-            .collect();
+        log.initial = ws.nodes.iter().map(|n| n.cap.clone()).collect();
     }
     for i in 0..ws.rscs.len() {
         if ws.rscs[i].target_role == Some(Role::Stopped) {
@@ -356,19 +352,11 @@ fn compare_capacities(ws: &WorkingSet, a: usize, b: usize) -> std::cmp::Ordering
 /// Change node `n`'s free capacity by `sign` times resource `r`'s utilization, for the
 /// names the node declares (Pacemaker ignores the others).
 fn consume_capacity(ws: &mut WorkingSet, r: usize, n: usize, sign: i64) {
-    let WorkingSet {
-        rscs,
-        nodes,
-        capacity_names,
-        ..
-    } = ws;
+    let WorkingSet { rscs, nodes, .. } = ws;
     let node = &mut nodes[n];
-    for (k, v) in &rscs[r].utilization {
-        if let Some(f) = node.free.get_mut(k.as_str()) {
-            *f -= sign * v;
-            if let Ok(ix) = capacity_names.binary_search(k) {
-                node.cap[ix] = *f;
-            }
+    for &(ix, v) in &rscs[r].util_ix {
+        if node.declared[ix] {
+            node.cap[ix] -= sign * v;
         }
     }
 }
@@ -466,7 +454,10 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Capacity {
         add_unplaced_utilization(ws, r, &group, &mut needed);
     }
     // A capacity the node does not declare counts as 0.
-    let free = |ws: &WorkingSet, n: usize, k: &str| ws.nodes[n].free.get(k).copied().unwrap_or(0);
+    let free = |ws: &WorkingSet, n: usize, k: &str| {
+        let ix = ws.capacity_names.binary_search_by(|c| c.as_str().cmp(k));
+        ix.map_or(0, |ix| ws.nodes[n].cap[ix])
+    };
     let needed_dense = dense(ws, &needed);
     // (What it needs alone is asked for only when nothing fits, or to be logged.)
     let own_dense = ws.log.is_some().then(|| own_need(ws, i));

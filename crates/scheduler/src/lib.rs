@@ -73,6 +73,17 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
+    /// Every kind, in their order (a new kind goes here too).
+    pub const ALL: [ActionKind; 7] = [
+        ActionKind::Start,
+        ActionKind::Stop,
+        ActionKind::Promote,
+        ActionKind::Demote,
+        ActionKind::Migrate,
+        ActionKind::Fence,
+        ActionKind::Reload,
+    ];
+
     /// The action's name, as the agent operation (`start`, `stop`, ...) and in the plan's
     /// text forms.
     pub fn name(self) -> &'static str {

@@ -163,6 +163,7 @@ impl Session {
     fn new(doc: &Document, cib: &Cib, input: &Input) -> Session {
         let mut ws = WorkingSet::build(cib, input);
         ws.log = Some(AssignLog::default());
+        ws.index_histories(cib);
         crate::assign::assign_all(&mut ws);
         let plan = crate::actions::create(&mut ws);
         let mut read: std::collections::HashMap<String, Option<Vec<String>>> = Default::default();
@@ -705,6 +706,7 @@ impl Model {
         let alike = at.is_some_and(|k| plans_alike(&list[k], &history));
         let rsc = history.id.as_str().to_owned();
         if let Some(s) = &mut self.session {
+            s.ws.note_history(&rsc, ni);
             let failed = history.state.failed_ops.iter();
             s.note_times(&rsc, failed.filter_map(|&k| history.ops[k].last_rc_change));
         }

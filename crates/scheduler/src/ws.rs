@@ -45,11 +45,12 @@ pub(crate) struct Node {
     pub attrs: Attrs,
     /// Resources assigned here during this run (a tie-breaker).
     pub num_resources: u32,
-    /// Capacity left during this run.
-    pub free: BTreeMap<String, i64>,
-    /// The same capacities, dense: one value per name of [`WorkingSet::capacity_names`]
-    /// (0 where the node declares none), so the balanced node sort compares two slices.
+    /// Capacity left during this run, dense: one value per name of
+    /// [`WorkingSet::capacity_names`] (0 where the node declares none), so the balanced
+    /// node sort compares two slices.
     pub cap: Vec<i64>,
+    /// Which of [`WorkingSet::capacity_names`] the node declares: only those are consumed.
+    pub declared: Vec<bool>,
 }
 
 impl Node {
@@ -151,6 +152,9 @@ pub(crate) struct Rsc {
     pub multiple_active: MultipleActive,
     /// Sorted by name (a large cluster has tens of thousands of these: no map).
     pub utilization: Vec<(String, i64)>,
+    /// The same, for the names some node declares, by index in
+    /// [`WorkingSet::capacity_names`]: what placing it consumes.
+    pub util_ix: Vec<(usize, i64)>,
     /// Configured `on-fail` per (operation, interval ms).
     pub on_fail: Vec<(String, u64, OnFail)>,
     /// Recurring monitors: (interval ms, role they run in).
@@ -238,8 +242,8 @@ pub(crate) struct Why {
 /// (`assign::reassign`): the daemon re-plans after every operation result.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct AssignLog {
-    /// Each node's free capacity before anything was placed (as `Node::free`, `Node::cap`).
-    pub initial: Vec<(BTreeMap<String, i64>, Vec<i64>)>,
+    /// Each node's free capacity before anything was placed (as `Node::cap`).
+    pub initial: Vec<Vec<i64>>,
     /// Every placement and unplacement of a primitive, in order: (primitive, node or
     /// [`AssignLog::NO_NODE`], +1 placed or -1 taken back).
     pub events: Vec<(u32, u32, i8)>,
@@ -463,6 +467,10 @@ pub(crate) struct WorkingSet {
     pub explain: bool,
     /// Placement's log, kept when the working set is kept for re-planning.
     pub log: Option<AssignLog>,
+    /// For a working set kept for re-planning: by configured id (an instance's base id),
+    /// the status nodes (indices in the status section) with a history of it, or that
+    /// had one: what [`WorkingSet::renew`] reads instead of every history.
+    pub(crate) histories: Option<std::collections::HashMap<String, Vec<usize>>>,
 }
 
 fn parse_bool(s: &str) -> Option<bool> {
@@ -624,6 +632,7 @@ impl WorkingSet {
             trace: Vec::new(),
             explain: input.explain,
             log: None,
+            histories: None,
             config_index: Default::default(),
             instances: Default::default(),
             spares: Default::default(),
@@ -697,6 +706,7 @@ impl WorkingSet {
     }
 
     fn build_nodes(&mut self, cib: &Cib) {
+        let mut utils = Vec::new();
         for n in &cib.nodes {
             self.node_ids.push(if n.id.is_empty() {
                 n.uname.0.clone()
@@ -710,7 +720,7 @@ impl WorkingSet {
             let maintenance = n.maintenance || flag("maintenance");
             let (online, unclean, shutdown, pending, reason) =
                 node_status(state, self.fencing_enabled);
-            let util = utilization(&n.utilization);
+            utils.push(utilization(&n.utilization));
             self.nodes.push(Node {
                 name: n.uname.0.clone(),
                 online,
@@ -721,23 +731,20 @@ impl WorkingSet {
                 pending,
                 unclean_reason: reason,
                 attrs,
-                free: util,
                 cap: Vec::new(),
+                declared: Vec::new(),
                 num_resources: 0,
             });
         }
-        let mut names: Vec<String> = self
-            .nodes
-            .iter()
-            .flat_map(|n| n.free.keys().cloned())
-            .collect();
+        let mut names: Vec<String> = utils.iter().flat_map(|u| u.keys().cloned()).collect();
         names.sort_unstable();
         names.dedup();
-        for node in &mut self.nodes {
+        for (node, util) in self.nodes.iter_mut().zip(&utils) {
             node.cap = names
                 .iter()
-                .map(|k| node.free.get(k).copied().unwrap_or(0))
+                .map(|k| util.get(k).copied().unwrap_or(0))
                 .collect();
+            node.declared = names.iter().map(|k| util.contains_key(k)).collect();
         }
         self.capacity_names = names;
     }
@@ -831,6 +838,7 @@ impl WorkingSet {
             requires_quorum: true,
             multiple_active: MultipleActive::StopStart,
             utilization: Vec::new(),
+            util_ix: Vec::new(),
             on_fail: Vec::new(),
             monitors: Vec::new(),
             known_on: Vec::new(),
@@ -1042,6 +1050,9 @@ impl WorkingSet {
         self.apply_meta(&mut rsc, &chain, maint);
         rsc.is_fencing = p.is_fencing();
         rsc.utilization = utilization(&p.utilization).into_iter().collect();
+        rsc.util_ix = (rsc.utilization.iter())
+            .filter_map(|(k, v)| Some((self.capacity_names.binary_search(k).ok()?, *v)))
+            .collect();
         rsc.monitors = p
             .ops
             .iter()
@@ -1891,7 +1902,18 @@ impl WorkingSet {
 
     /// `only`: apply the constraints to those resources alone (see [`WorkingSet::renew`]).
     fn apply_locations(&mut self, cib: &Cib, input: &Input, only: Option<&[usize]>) {
+        // A location of one named resource (targets only that id) passes over the others
+        // without a lookup.
+        let only_ids: Option<Vec<String>> =
+            only.map(|o| o.iter().map(|&t| self.rscs[t].id.clone()).collect());
         for l in &cib.locations {
+            if let (Some(ids), Some(r), None, true) =
+                (&only_ids, &l.rsc, &l.rsc_pattern, l.sets.is_empty())
+            {
+                if !ids.iter().any(|i| i == r.as_str()) {
+                    continue;
+                }
+            }
             let mut targets = self.location_targets(l);
             if let Some(o) = only {
                 targets.retain(|t| o.contains(t));
@@ -2096,6 +2118,21 @@ impl WorkingSet {
     }
 
     fn apply_fail_limits(&mut self, cib: &Cib, input: &Input, only: Option<&[usize]>) {
+        // The names a fail count of one of `only` can have: its id, its base id, or an
+        // instance of that base (`base:N`).
+        let only_names: Option<Vec<(String, String)>> = only.map(|o| {
+            o.iter()
+                .map(|&t| (self.rscs[t].id.clone(), self.rscs[t].base.clone()))
+                .collect()
+        });
+        let concerns = |k: &str| {
+            only_names.as_ref().is_none_or(|names| {
+                let base = k.rsplit_once(':').map(|(b, _)| b);
+                names
+                    .iter()
+                    .any(|(id, b)| id == k || b == k || base == Some(b.as_str()))
+            })
+        };
         for ni in 0..self.nodes.len() {
             let Some(ns) = cib.status.node(&self.nodes[ni].name) else {
                 continue;
@@ -2105,7 +2142,11 @@ impl WorkingSet {
             // anonymous one by its base id) rather than testing every resource against
             // every count; in arena order, as a scan would meet them.
             let mut named: Vec<usize> = Vec::new();
-            for f in &ns.fail_counts {
+            for f in ns
+                .fail_counts
+                .iter()
+                .filter(|f| concerns(f.resource.as_str()))
+            {
                 let k = f.resource.as_str();
                 named.extend(self.config_index.get(k));
                 named.extend(self.instances.get(k).into_iter().flatten());

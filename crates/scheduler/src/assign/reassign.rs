@@ -41,23 +41,17 @@ pub(crate) fn reassign(
     most: usize,
 ) -> Option<Vec<usize>> {
     let log = ws.log.take()?;
-    let kept: Vec<(u32, BTreeMap<String, i64>, Vec<i64>)> = ws
+    let kept: Vec<(u32, Vec<i64>)> = ws
         .nodes
         .iter_mut()
-        .map(|n| {
-            (
-                n.num_resources,
-                std::mem::take(&mut n.free),
-                std::mem::take(&mut n.cap),
-            )
-        })
+        .map(|n| (n.num_resources, std::mem::take(&mut n.cap)))
         .collect();
-    let again = reassign_at(ws, cib, input, tops, &log, most);
+    let again = reassign_at(ws, cib, input, tops, (&log, &kept), most);
     // The nodes as placement left them, unless every turn was placed or replayed (up to
     // the last turn placed again, the rest is as it was).
     if !again.as_ref().is_some_and(|a| a.whole) {
-        for (n, (count, free, cap)) in ws.nodes.iter_mut().zip(kept) {
-            (n.num_resources, n.free, n.cap) = (count, free, cap);
+        for (n, (count, cap)) in ws.nodes.iter_mut().zip(kept) {
+            (n.num_resources, n.cap) = (count, cap);
         }
     }
     let again = again?;
@@ -85,13 +79,14 @@ struct Again {
     whole: bool,
 }
 
-/// [`reassign`]'s placement, on nodes whose state was taken out (and without a log).
+/// [`reassign`]'s placement, on nodes whose state was taken out (and without a log);
+/// `kept`: their state as the log leaves them.
 fn reassign_at(
     ws: &mut WorkingSet,
     cib: &Cib,
     input: &Input,
     tops: &[usize],
-    log: &AssignLog,
+    (log, kept): (&AssignLog, &[(u32, Vec<i64>)]),
     most: usize,
 ) -> Option<Again> {
     let n = ws.top.len();
@@ -100,8 +95,8 @@ fn reassign_at(
     }
     let mut placed = tops.to_vec();
     let mut prims: Vec<usize> = tops.iter().flat_map(|&t| ws.primitives_of(t)).collect();
-    for (node, (free, cap)) in ws.nodes.iter_mut().zip(&log.initial) {
-        (node.num_resources, node.free, node.cap) = (0, free.clone(), cap.clone());
+    for (node, cap) in ws.nodes.iter_mut().zip(&log.initial) {
+        (node.num_resources, node.cap) = (0, cap.clone());
     }
     // The nodes' order the sort keys read, as before anything was placed.
     let node_order =
@@ -118,12 +113,37 @@ fn reassign_at(
     };
     let (order, gone) = reordered(ws, log, &was_at, &keys);
     let last = order.iter().rposition(|t| tops.contains(t))?;
+    // The turns before the first of theirs are replayed as they are (nothing differs
+    // yet): from the nodes as they were before any, or, when fewer events follow, back
+    // from the nodes as the log leaves them.
+    let first = order.iter().position(|t| tops.contains(t))?;
+    let from = log
+        .turns
+        .get(first)
+        .map_or(log.events.len(), |&t| t as usize);
+    let skip = if keys.is_empty() && log.events.len() - from < from {
+        if log.events[..from]
+            .iter()
+            .any(|e| prims.contains(&(e.0 as usize)))
+        {
+            return None;
+        }
+        for (node, (count, cap)) in ws.nodes.iter_mut().zip(kept) {
+            (node.num_resources, node.cap) = (*count, cap.clone());
+        }
+        for &(r, n, sign) in log.events[from..].iter().rev() {
+            replay(ws, r as usize, n, -sign);
+        }
+        first
+    } else {
+        0
+    };
     let turn_of = |k: usize| log.span(k);
     // The nodes whose state differs from the log's from here on.
     let mut changed = NodeSet::with_room(ws.nodes.len());
     let mut differ = false;
     let mut turns = Vec::new();
-    for (p, &top) in order.iter().enumerate() {
+    for (p, &top) in order.iter().enumerate().skip(skip) {
         for &(_, k) in gone.iter().filter(|g| g.0 == p) {
             for &(_, n, _) in &net(ws, &log.events[turn_of(k)]) {
                 if n != AssignLog::NO_NODE {

@@ -141,13 +141,20 @@ impl WorkingSet {
         // An anonymous clone's entries bind to its instances as they are read: start its
         // binding afresh. An orphan of theirs (configured no more, or beyond clone-max)
         // is another entry of the arena: only a whole build places it.
-        let bases: std::collections::HashSet<&str> =
-            prims.iter().map(|(_, p)| p.id.as_str()).collect();
-        if self
-            .rscs
-            .iter()
-            .any(|r| r.orphan && bases.contains(base_id(&r.id)))
-        {
+        let mut bases: Vec<&str> = prims.iter().map(|(_, p)| p.id.as_str()).collect();
+        bases.sort_unstable();
+        bases.dedup();
+        // Whether a history's name is one of theirs (the base id, or `base:N`): read for
+        // every history in the status, so without hashing or splitting the name.
+        let theirs = |id: &str| {
+            bases.iter().any(|b| match id.strip_prefix(b) {
+                Some(rest) => rest
+                    .strip_prefix(':')
+                    .map_or(rest.is_empty(), |n| n.bytes().all(|c| c.is_ascii_digit())),
+                None => false,
+            })
+        };
+        if self.rscs.iter().any(|r| r.orphan && theirs(&r.id)) {
             return false;
         }
         // (The binding's own state, `anon_active` and `anon_busy_prefix`, is emptied once
@@ -159,12 +166,22 @@ impl WorkingSet {
             prims.iter().map(|(_, p)| (p.id.as_str(), *p)).collect();
         let inherited = crate::params::inherited_sets_of(configs);
         let size = self.rscs.len();
+        // The status nodes with one of their histories, when the working set knows them.
+        let with: Option<Vec<bool>> = self.histories.as_ref().map(|h| {
+            let mut with = vec![false; cib.status.nodes.len()];
+            for k in bases.iter().filter_map(|b| h.get(*b)).flatten() {
+                if let Some(w) = with.get_mut(*k) {
+                    *w = true;
+                }
+            }
+            with
+        });
         for (k, ni) in self.status_order(cib) {
+            if with.as_ref().is_some_and(|w| !w[k]) {
+                continue;
+            }
             let ns = &cib.status.nodes[k];
-            let mine = ns
-                .resources
-                .iter()
-                .filter(|h| bases.contains(base_id(h.id.as_str())));
+            let mine = ns.resources.iter().filter(|h| theirs(h.id.as_str()));
             // The node's attributes for the parameter rules, once per node.
             let mut attrs = None;
             for h in mine {
@@ -273,6 +290,34 @@ impl WorkingSet {
             }
         }
         true
+    }
+
+    /// Index the status nodes with a history of each configured id (see
+    /// [`WorkingSet::histories`]), for re-planning.
+    pub(crate) fn index_histories(&mut self, cib: &Cib) {
+        let mut index: std::collections::HashMap<String, Vec<usize>> = Default::default();
+        for (k, ns) in cib.status.nodes.iter().enumerate() {
+            for h in &ns.resources {
+                let list = match index.get_mut(base_id(h.id.as_str())) {
+                    Some(list) => list,
+                    None => index.entry(base_id(h.id.as_str()).to_owned()).or_default(),
+                };
+                if list.last() != Some(&k) {
+                    list.push(k);
+                }
+            }
+        }
+        self.histories = Some(index);
+    }
+
+    /// Note that status node `k` has a history named `id` (see [`WorkingSet::histories`]).
+    pub(crate) fn note_history(&mut self, id: &str, k: usize) {
+        if let Some(index) = &mut self.histories {
+            let list = index.entry(base_id(id).to_owned()).or_default();
+            if !list.contains(&k) {
+                list.push(k);
+            }
+        }
     }
 
     /// What entry `x`'s history does to nodes beyond it, each list sorted: the offline
