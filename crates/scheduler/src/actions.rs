@@ -1256,7 +1256,11 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo], unit: Option<&[usize]>) 
     // Group internal orders, then configured ones; repeat until nothing changes.
     // (first, first action, then, then action, inverse, symmetrical, only restarts)
     let mut orders: Vec<(usize, String, usize, String, bool, bool, bool)> = Vec::new();
-    let in_unit = |x: usize| unit.is_none_or(|u| u.contains(&x));
+    let mut member = vec![unit.is_none(); ws.rscs.len()];
+    for &x in unit.into_iter().flatten() {
+        member[x] = true;
+    }
+    let in_unit = |x: usize| member[x];
     for (g, r) in ws.rscs.iter().enumerate() {
         if r.kind == Kind::Group && r.ordered_group && in_unit(g) {
             for w in ws.rscs[g].children.windows(2) {

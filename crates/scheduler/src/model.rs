@@ -18,8 +18,8 @@
 //! replaced: nothing else read them. When one places otherwise (a resource moves or
 //! stops), the nodes it changed differ from then on: each later decision that read their
 //! counts or capacities is taken again from what the log kept of it, and those that come
-//! out otherwise are placed again too, with their components (at most 32 top-level
-//! resources in all). The same way are re-planned: a fail count, last failure or
+//! out otherwise are placed again too, with their components (at most a sixteenth of the
+//! primitives, and at least 256, in all). The same way are re-planned: a fail count, last failure or
 //! promotion score of a primitive, and any attribute only location rules of named
 //! resources read ([`Model::record_attribute`]); a failure expiring or a location rule's
 //! date expression coming out otherwise as time moves ([`Model::set_now`]); a move, ban
@@ -137,13 +137,15 @@ struct Session {
     expiries: Vec<(i64, String)>,
     /// The date expressions of named resources' location rules, with their resource.
     dates: Vec<(cib::model::DateExpression, String)>,
+    /// The most primitives re-planned apart from the others ([`Session::budget`]).
+    apart: usize,
 }
 
 impl Session {
     /// The top-level resources primitive `rsc` is re-planned with when it changes (arena
     /// entries, in placement order): its own top-level resource (itself, its group or its
-    /// clone) and every one joined to it through colocations and orders, when none of them is a
-    /// an orphan, and they are at most [`Session::APART`].
+    /// clone) and every one joined to it through colocations and orders, when none of them is
+    /// an orphan, and they have at most [`Session::budget`] primitives.
     fn component(&self, rsc: &str) -> Option<Vec<usize>> {
         let ws = &self.ws;
         // A clone's instance by its history's name: the base id (anonymous) or `base:N`.
@@ -153,12 +155,18 @@ impl Session {
         if ws.rscs[i].kind != Kind::Primitive {
             return None;
         }
-        ws.joined_tops(ws.top_of(i), Self::APART)
+        ws.joined_tops(ws.top_of(i), self.apart)
     }
 
-    /// The most top-level resources re-planned apart from the others: beyond, a whole plan
-    /// costs about as much.
-    const APART: usize = 32;
+    /// The most primitives re-planned apart from the others, in a working set of
+    /// `primitives`: a sixteenth of them, and at least 256. A whole plan costs some tens
+    /// of microseconds per primitive of the cluster (0.6 s at 100 x 10,000); re-planning
+    /// apart, a few milliseconds at that size plus about as much per primitive placed
+    /// again, so it stays well under the whole plan (in a small cluster, where either
+    /// takes a few milliseconds, the floor keeps what 32 top-level resources allowed).
+    fn budget(primitives: usize) -> usize {
+        (primitives / 16).max(256)
+    }
 
     fn new(doc: &Document, cib: &Cib, input: &Input) -> Session {
         let mut ws = WorkingSet::build(cib, input);
@@ -215,7 +223,9 @@ impl Session {
                 }
             }
         }
+        let primitives = ws.rscs.iter().filter(|r| r.kind == Kind::Primitive).count();
         let mut s = Session {
+            apart: Session::budget(primitives),
             ws,
             plan,
             read,
@@ -323,7 +333,7 @@ impl Session {
         if !crate::assign::rebuild(ws, cib, input, &tops) {
             return false;
         }
-        let Some(placed) = crate::assign::reassign(ws, cib, input, &tops, Self::APART) else {
+        let Some(placed) = crate::assign::reassign(ws, cib, input, &tops, self.apart) else {
             return false;
         };
         crate::actions::replan_apart(ws, &mut self.plan, &placed)

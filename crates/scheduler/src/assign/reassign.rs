@@ -194,7 +194,7 @@ fn reassign_at(
             // are rebuilt and placed again in them; those placed before (in their turns or
             // in an earlier one's) stand as they are (they were placed before it, and its
             // scores are as they were), and only their actions are made again.
-            let room = most.checked_sub(placed.len())?;
+            let room = most.checked_sub(ws.weight_of(&placed))?;
             let (later, mut before): (Vec<usize>, Vec<usize>) = ws
                 .joined_tops(top, room)?
                 .into_iter()

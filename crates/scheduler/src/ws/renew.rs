@@ -24,18 +24,30 @@ impl WorkingSet {
 
     /// The top-level resources re-planned with top-level resource `top` when it changes,
     /// in placement order: itself and every one joined to it through colocations and
-    /// orders. `None` when one of them is an orphan, or when they are
-    /// more than `most`.
+    /// orders. `None` when one of them is an orphan, or when they have more than `most`
+    /// primitives in all (what re-planning them costs grows with that number).
     pub(crate) fn joined_tops(&self, top: usize, most: usize) -> Option<Vec<usize>> {
-        let mut tops = vec![top];
-        let mut k = 0;
-        while let Some(&t) = tops.get(k) {
-            k += 1;
-            if tops.len() > most {
+        // The top-level resources each order joins (both ends), by either end's.
+        let mut ordered: std::collections::HashMap<usize, Vec<usize>> = Default::default();
+        for o in &self.orders {
+            let (a, b) = (self.top_of(o.first), self.top_of(o.then));
+            ordered.entry(a).or_default().push(b);
+            ordered.entry(b).or_default().push(a);
+        }
+        let mut seen = vec![false; self.rscs.len()];
+        seen[top] = true;
+        let mut queue = vec![top];
+        let mut weight = 0;
+        while let Some(t) = queue.pop() {
+            let entries = self.entries_of(&[t]);
+            weight += entries
+                .iter()
+                .filter(|&&x| self.rscs[x].kind == Kind::Primitive)
+                .count();
+            if weight > most {
                 return None;
             }
-            let entries = self.entries_of(&[t]);
-            let mut joined = Vec::new();
+            let mut joined = ordered.get(&t).cloned().unwrap_or_default();
             for &x in &entries {
                 let r = &self.rscs[x];
                 if r.orphan {
@@ -46,20 +58,25 @@ impl WorkingSet {
                     joined.extend([c.dependent, c.primary, c.merge_primary]);
                 }
             }
-            for o in &self.orders {
-                if entries.contains(&o.first) || entries.contains(&o.then) {
-                    joined.extend([o.first, o.then]);
-                }
-            }
             for x in joined {
                 let top = self.top_of(x);
-                if !tops.contains(&top) {
-                    tops.push(top);
+                if !seen[top] {
+                    seen[top] = true;
+                    queue.push(top);
                 }
             }
         }
-        tops.sort_by_key(|t| self.top.iter().position(|x| x == t));
-        Some(tops)
+        Some(self.top.iter().copied().filter(|&t| seen[t]).collect())
+    }
+
+    /// How many primitives top-level resources `tops` have (what [`Self::joined_tops`]
+    /// counts).
+    pub(crate) fn weight_of(&self, tops: &[usize]) -> usize {
+        let entries = self.entries_of(tops);
+        entries
+            .iter()
+            .filter(|&&x| self.rscs[x].kind == Kind::Primitive)
+            .count()
     }
 
     /// Rebuild the top-level resources `tops` (in no colocation or order with anything
