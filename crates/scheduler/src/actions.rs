@@ -47,9 +47,65 @@ impl Default for Todo {
     }
 }
 
+/// The to-do lists by arena entry: of every entry (a whole plan), or of those of a part
+/// made again only (a cluster's worth of empty lists is not made for a few): another
+/// entry reads as empty, and is given its own list when written.
+struct Todos {
+    /// Each entry's list in `items`, or [`Todos::NO_SLOT`]; empty: `items` by entry.
+    slot: Vec<u32>,
+    items: Vec<Todo>,
+    empty: Todo,
+}
+
+impl Todos {
+    const NO_SLOT: u32 = u32::MAX;
+
+    /// An empty list for each of `n` entries.
+    fn dense(n: usize) -> Todos {
+        Todos {
+            slot: Vec::new(),
+            items: vec![Todo::default(); n],
+            empty: Todo::default(),
+        }
+    }
+
+    /// Lists for `n` entries, made as they are written.
+    fn sparse(n: usize) -> Todos {
+        Todos {
+            slot: vec![Self::NO_SLOT; n],
+            items: Vec::new(),
+            empty: Todo::default(),
+        }
+    }
+}
+
+impl std::ops::Index<usize> for Todos {
+    type Output = Todo;
+    fn index(&self, x: usize) -> &Todo {
+        match self.slot.get(x) {
+            None => &self.items[x],
+            Some(&Self::NO_SLOT) => &self.empty,
+            Some(&k) => &self.items[k as usize],
+        }
+    }
+}
+
+impl std::ops::IndexMut<usize> for Todos {
+    fn index_mut(&mut self, x: usize) -> &mut Todo {
+        if self.slot.is_empty() {
+            return &mut self.items[x];
+        }
+        if self.slot[x] == Self::NO_SLOT {
+            self.slot[x] = self.items.len() as u32;
+            self.items.push(Todo::default());
+        }
+        &mut self.items[self.slot[x] as usize]
+    }
+}
+
 pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
     let n = ws.rscs.len();
-    let mut todo: Vec<Todo> = vec![Todo::default(); n];
+    let mut todo = Todos::dense(n);
     let (fence, notes) = fencing(ws);
     ws.notes.extend(notes);
     for i in 0..n {
@@ -65,7 +121,9 @@ pub(crate) fn create(ws: &mut WorkingSet) -> Plan {
     plan.edges = edges(ws, &plan.actions, &owners);
     // Only where each resource ends up (and in which role) is read from here on: the
     // rest of the to-do list goes (at cloud scale, a tenth of the scheduler's memory).
-    let after: Vec<(Option<usize>, Role)> = todo.iter().map(|t| (t.after, t.role_after)).collect();
+    let after: Vec<(Option<usize>, Role)> = (todo.items.iter())
+        .map(|t| (t.after, t.role_after))
+        .collect();
     drop(todo);
     let instances: Vec<crate::notify::Instance> = after
         .iter()
@@ -436,16 +494,15 @@ pub(crate) fn replan_apart(ws: &WorkingSet, plan: &mut Plan, tops: &[usize]) -> 
     let (fence, _) = fencing(ws);
     // Orders read the to-do lists by arena entry; a primitive alone reads its own only.
     let alone = members.len() == 1 && tops == members.as_slice();
-    let slot = |m: usize| if alone { 0 } else { m };
-    let mut todo: Vec<Todo> = vec![Todo::default(); if alone { 1 } else { ws.rscs.len() }];
+    let mut todo = Todos::sparse(ws.rscs.len());
     for &m in &members {
-        todo[slot(m)] = own_todo(ws, m, &fence);
+        todo[m] = own_todo(ws, m, &fence);
     }
     if !alone {
         propagate_orders(ws, &mut todo, Some(&ws.entries_of(tops)));
     }
     let mut part = Plan::default();
-    let todos = members.iter().map(|&m| (m, &todo[slot(m)]));
+    let todos = members.iter().map(|&m| (m, &todo[m]));
     let owners = emit_sorted(ws, todos, &fence, &mut part);
     let new: Vec<Action> = std::mem::take(&mut part.actions);
     let new_edges = edges(ws, &new, &owners);
@@ -548,7 +605,7 @@ pub(crate) fn replan_apart(ws: &WorkingSet, plan: &mut Plan, tops: &[usize]) -> 
             .map(|_| crate::notify::Instance { after: None })
             .collect();
         for &m in &members {
-            after[m].after = todo[slot(m)].after;
+            after[m].after = todo[m].after;
         }
     }
     let from = (&from_old[..], &from_new[..]);
@@ -595,7 +652,7 @@ pub(crate) fn replan_apart(ws: &WorkingSet, plan: &mut Plan, tops: &[usize]) -> 
     let mut mine: Vec<(Key, crate::Monitor)> = Vec::new();
     for &m in &members {
         let r = &ws.rscs[m];
-        let t = &todo[slot(m)];
+        let t = &todo[m];
         let (true, Some(n)) = (r.kind == Kind::Primitive && !r.orphan && r.managed, t.after) else {
             continue;
         };
@@ -1252,7 +1309,7 @@ fn can(t: &Todo, action: &str) -> bool {
 
 /// `unit`: only the orders and colocations among these entries, when they are in no
 /// other (see [`replan_apart`]); `None`: every one.
-fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo], unit: Option<&[usize]>) {
+fn propagate_orders(ws: &WorkingSet, todo: &mut Todos, unit: Option<&[usize]>) {
     // Group internal orders, then configured ones; repeat until nothing changes.
     // (first, first action, then, then action, inverse, symmetrical, only restarts)
     let mut orders: Vec<(usize, String, usize, String, bool, bool, bool)> = Vec::new();
@@ -1508,7 +1565,7 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut [Todo], unit: Option<&[usize]>) 
 /// when the then action is a stop or a demote, else the then's.
 fn groups(
     ws: &WorkingSet,
-    todo: &[Todo],
+    todo: &Todos,
     f: usize,
     t: usize,
     then_action: &str,
@@ -1546,7 +1603,7 @@ fn placed_on(t: &Todo, n: usize) -> bool {
 /// An interleaved then instance placed on `n` with no instance of its first there: it is
 /// not active at all (Pacemaker's `update_interleaved_actions` unassigns it), without a
 /// blocked action to show.
-fn inhibit(ws: &WorkingSet, todo: &mut [Todo], x: usize, n: usize) -> bool {
+fn inhibit(ws: &WorkingSet, todo: &mut Todos, x: usize, n: usize) -> bool {
     let r = &ws.rscs[x];
     let t = &mut todo[x];
     if !r.managed || t.after != Some(n) {
@@ -1572,7 +1629,7 @@ fn inhibit(ws: &WorkingSet, todo: &mut [Todo], x: usize, n: usize) -> bool {
 }
 
 /// Make a primitive that stays where it runs restart there (stop and start again).
-fn force_restart(ws: &WorkingSet, todo: &mut [Todo], x: usize) -> bool {
+fn force_restart(ws: &WorkingSet, todo: &mut Todos, x: usize) -> bool {
     let r = &ws.rscs[x];
     if !r.managed {
         return false;
@@ -1600,7 +1657,7 @@ fn force_restart(ws: &WorkingSet, todo: &mut [Todo], x: usize) -> bool {
 /// The then-side action `ta` of `x` cannot run.
 fn block(
     ws: &WorkingSet,
-    todo: &mut [Todo],
+    todo: &mut Todos,
     x: usize,
     ta: &str,
     why: &str,

@@ -94,7 +94,12 @@ fn reassign_at(
         return None;
     }
     let mut placed = tops.to_vec();
-    let mut prims: Vec<usize> = tops.iter().flat_map(|&t| ws.primitives_of(t)).collect();
+    // Their primitives, by arena entry (every event of the log is looked up).
+    let mut prims = vec![false; ws.rscs.len()];
+    for p in tops.iter().flat_map(|&t| ws.primitives_of(t)) {
+        prims[p] = true;
+    }
+    let theirs = |prims: &[bool], e: &(u32, u32, i8)| prims.get(e.0 as usize) == Some(&true);
     for (node, cap) in ws.nodes.iter_mut().zip(&log.initial) {
         (node.num_resources, node.cap) = (0, cap.clone());
     }
@@ -122,10 +127,7 @@ fn reassign_at(
         .get(first)
         .map_or(log.events.len(), |&t| t as usize);
     let skip = if keys.is_empty() && log.events.len() - from < from {
-        if log.events[..from]
-            .iter()
-            .any(|e| prims.contains(&(e.0 as usize)))
-        {
+        if log.events[..from].iter().any(|e| theirs(&prims, e)) {
             return None;
         }
         for (node, (count, cap)) in ws.nodes.iter_mut().zip(kept) {
@@ -159,7 +161,7 @@ fn reassign_at(
         let turn = &log.events[span.clone()];
         if !placed.contains(&top) {
             // Another resource's turn: it places none of these.
-            if turn.iter().any(|e| prims.contains(&(e.0 as usize))) {
+            if turn.iter().any(|e| theirs(&prims, e)) {
                 return None;
             }
             // Replayed while each decision and sort holds; else taken back and placed
@@ -223,7 +225,9 @@ fn reassign_at(
                 return None;
             }
             for t in joined {
-                prims.extend(ws.primitives_of(t));
+                for p in ws.primitives_of(t) {
+                    prims[p] = true;
+                }
                 placed.push(t);
             }
         }
@@ -414,6 +418,24 @@ fn relogged(
 ) -> AssignLog {
     for (k, key) in moved {
         log.keys[k] = key;
+    }
+    // In the same order, the turns placed again are put in their places (the log is at
+    // cloud scale: it is not copied for a few turns).
+    if from.iter().enumerate().all(|(p, &k)| p == k) {
+        let mut shift = vec![0i64; from.len()];
+        for (p, ev, rd, so) in again.into_iter().rev() {
+            let span = log.span(p);
+            shift[p] = ev.len() as i64 - span.len() as i64;
+            log.events.splice(span.clone(), ev);
+            log.reads.splice(span, rd);
+            log.sorts[p] = so;
+        }
+        let mut by = 0i64;
+        for (p, t) in log.turns.iter_mut().enumerate() {
+            *t = (i64::from(*t) + by) as u32;
+            by += shift[p];
+        }
+        return log;
     }
     let mut out = AssignLog {
         initial: std::mem::take(&mut log.initial),
