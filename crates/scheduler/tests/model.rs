@@ -961,6 +961,54 @@ fn counted_failure(model: &mut Model, e: &Entry, call: u32) -> Plan {
     model.plan().clone()
 }
 
+/// Failures of several resources recorded before one plan (two standalone primitives and
+/// one joined to others, each with its fail count) are re-planned apart in that one plan,
+/// as parsing the updated CIB plans, and each of them is recovered.
+#[test]
+fn several_failures_before_one_plan_are_replanned_apart_in_it() {
+    let mut model = model();
+    let acted_before = acted(&model.plan().clone());
+    let alone: fn(&Model, &str) -> bool = |m, id| m.stands_alone(id);
+    let joined: fn(&Model, &str) -> bool =
+        |m, id| m.replanned_with(id).is_some_and(|t| t.len() > 1);
+    let mut picked: Vec<Entry> = Vec::new();
+    for pick in [alone, alone, joined] {
+        let keep = |h: &ResourceHistory| {
+            let id = h.id.as_str();
+            !h.state.failed
+                && pick(&model, id)
+                && !acted_before.contains(id)
+                && !picked.iter().any(|p| p.1 == id)
+        };
+        let e = monitor_entries(model.cib(), keep).into_iter().next();
+        picked.push(e.expect("a running resource of that kind"));
+    }
+    let before = model.stats();
+    for (k, e) in picked.iter().enumerate() {
+        let (node, rsc, interval) = (&e.0, &e.1, e.6);
+        let attrs = op_attrs(&e.5, "monitor", interval, 7, 300_000 + k as u32);
+        record_entry(&mut model, node, e, &attrs);
+        let suffix = format!("{rsc}#monitor_{interval}");
+        for (name, value) in [("fail-count", "1"), ("last-failure", "1700000090")] {
+            model
+                .record_attribute(node, &format!("{name}-{suffix}"), Some(value))
+                .expect("records");
+        }
+    }
+    let after = model.plan().clone();
+    assert_eq!(after, from_scratch(&model));
+    let s = model.stats();
+    assert_eq!(
+        (s.whole - before.whole, s.alone - before.alone),
+        (0, 1),
+        "one plan apart for all of them"
+    );
+    let acted = acted(&after);
+    for e in &picked {
+        assert!(acted.contains(&e.1), "{} is recovered", e.1);
+    }
+}
+
 /// A counted failure of a standalone primitive with `failure-timeout=60s` and
 /// `migration-threshold=1`: it moves away, re-planned apart. Time moving on without
 /// reaching the failure's expiry changes nothing; time crossing it re-plans that primitive
