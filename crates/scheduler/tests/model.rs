@@ -945,6 +945,12 @@ fn acted(plan: &Plan) -> std::collections::HashSet<String> {
 /// A failure of entry `e` as the controller records it (the failed monitor, with call id
 /// `call`; its fail count; its last failure), then the plan.
 fn counted_failure(model: &mut Model, e: &Entry, call: u32) -> Plan {
+    record_counted_failure(model, e, call);
+    model.plan().clone()
+}
+
+/// [`counted_failure`] without the plan.
+fn record_counted_failure(model: &mut Model, e: &Entry, call: u32) {
     let (node, rsc, interval) = (&e.0, &e.1, e.6);
     record_entry(
         model,
@@ -958,7 +964,6 @@ fn counted_failure(model: &mut Model, e: &Entry, call: u32) -> Plan {
             .record_attribute(node, &format!("{name}-{suffix}"), Some(value))
             .expect("records");
     }
-    model.plan().clone()
 }
 
 /// Failures of several resources recorded before one plan (two standalone primitives and
@@ -985,15 +990,7 @@ fn several_failures_before_one_plan_are_replanned_apart_in_it() {
     }
     let before = model.stats();
     for (k, e) in picked.iter().enumerate() {
-        let (node, rsc, interval) = (&e.0, &e.1, e.6);
-        let attrs = op_attrs(&e.5, "monitor", interval, 7, 300_000 + k as u32);
-        record_entry(&mut model, node, e, &attrs);
-        let suffix = format!("{rsc}#monitor_{interval}");
-        for (name, value) in [("fail-count", "1"), ("last-failure", "1700000090")] {
-            model
-                .record_attribute(node, &format!("{name}-{suffix}"), Some(value))
-                .expect("records");
-        }
+        record_counted_failure(&mut model, e, 300_000 + k as u32);
     }
     let after = model.plan().clone();
     assert_eq!(after, from_scratch(&model));
