@@ -39,16 +39,12 @@ impl WorkingSet {
         let mut queue = vec![top];
         let mut weight = 0;
         while let Some(t) = queue.pop() {
-            let entries = self.entries_of(&[t]);
-            weight += entries
-                .iter()
-                .filter(|&&x| self.rscs[x].kind == Kind::Primitive)
-                .count();
+            weight += self.weight_of(&[t]);
             if weight > most {
                 return None;
             }
             let mut joined = ordered.get(&t).cloned().unwrap_or_default();
-            for &x in &entries {
+            for x in self.entries_of(&[t]) {
                 let r = &self.rscs[x];
                 if r.orphan {
                     return None;
@@ -161,16 +157,8 @@ impl WorkingSet {
         let mut bases: Vec<&str> = prims.iter().map(|(_, p)| p.id.as_str()).collect();
         bases.sort_unstable();
         bases.dedup();
-        // Whether a history's name is one of theirs (the base id, or `base:N`): read for
-        // every history in the status, so without hashing or splitting the name.
-        let theirs = |id: &str| {
-            bases.iter().any(|b| match id.strip_prefix(b) {
-                Some(rest) => rest
-                    .strip_prefix(':')
-                    .map_or(rest.is_empty(), |n| n.bytes().all(|c| c.is_ascii_digit())),
-                None => false,
-            })
-        };
+        // Whether a history's name is one of theirs (the base id, or `base:N`).
+        let theirs = |id: &str| bases.binary_search(&base_id(id)).is_ok();
         if self.rscs.iter().any(|r| r.orphan && theirs(&r.id)) {
             return false;
         }
