@@ -14,10 +14,14 @@
 //! * stop: `umount`; when busy, the processes that hold the mount (open files, working or
 //!   root directory, memory maps under it; from `/proc`, bounded work) get SIGTERM, then
 //!   SIGKILL, and the unmount is retried, always with a definite answer before the deadline.
+//!   A FUSE mount's daemon (ceph-fuse) outlives the unmount while it closes its sessions:
+//!   stop waits for it to exit ([`fuse_daemons`]), so the next start finds its pid file free.
 //!
 //! Invariant: a mount is this resource's only if mountinfo lists it on `directory` with a
 //! compatible type ([`config::Config::matches`]); nothing else is ever unmounted, and no
-//! process is signalled unless it holds a path under `directory`.
+//! process is signalled unless it holds a path under `directory` or, once the FUSE mount on
+//! `directory` is gone, it is the daemon that served it (`/dev/fuse` open, `directory` among
+//! its arguments).
 
 #![deny(missing_docs)]
 
@@ -60,7 +64,8 @@ pub static INFO: AgentInfo = AgentInfo {
         writes and reads back a status file, both in a child process bounded by the \
         operation timeout, so a hung network file system makes the monitor fail instead of \
         hang. Stop signals the processes that hold the mount (SIGTERM, then SIGKILL) as \
-        force_unmount allows.",
+        force_unmount allows, and for FUSE (ceph-fuse) waits until the daemon that served \
+        the mount has exited.",
     params: config::PARAMS,
     actions: ACTIONS,
 };
@@ -69,6 +74,12 @@ pub static INFO: AgentInfo = AgentInfo {
 pub const MOUNTINFO: &str = "/proc/self/mountinfo";
 /// The SIGTERM phase of a busy stop lasts at most this long before SIGKILL.
 pub const TERM_GRACE: Duration = Duration::from_secs(5);
+/// After a forced unmount, a FUSE daemon's SIGTERM phase lasts at most this long.
+pub const FORCED_TERM_GRACE: Duration = Duration::from_secs(1);
+
+/// The longest pause between looks at a process that should exit.
+const POLL: Duration = Duration::from_millis(50);
+
 /// At most this many descriptors are read per process when looking for holders.
 pub const MAX_FDS: usize = 65_536;
 /// Directories searched for mount helpers (`mount.nfs`, `mount.fuse.ceph`).
@@ -143,6 +154,30 @@ pub fn find_holders(ctx: &Ctx<'_>, dir: &str) -> Vec<Holder> {
         }
     }
     holders
+}
+
+/// The user-space daemons serving a FUSE mount on `dir` (ceph-fuse, sshfs): processes with
+/// `/dev/fuse` open and `dir` as one of their arguments. Unmounting cuts the kernel's side;
+/// the daemon then closes its sessions (ceph-fuse: its MDS session, pid file and admin
+/// socket) and exits on its own, a little later.
+pub fn fuse_daemons(ctx: &Ctx<'_>, dir: &str) -> Vec<u32> {
+    let fuse = Path::new("/dev/fuse");
+    ctx.host
+        .processes()
+        .iter()
+        .filter(|p| p.alive() && p.pid != 1 && p.pid != std::process::id())
+        .filter(|p| {
+            ctx.host
+                .process_args(p.pid)
+                .is_some_and(|args| args.iter().skip(1).any(|a| a == dir))
+        })
+        .filter(|p| {
+            ctx.host
+                .process_files(p.pid, MAX_FDS)
+                .is_some_and(|f| f.fds.iter().any(|fd| fd == fuse))
+        })
+        .map(|p| p.pid)
+        .collect()
 }
 
 fn describe(holders: &[Holder]) -> String {
@@ -452,10 +487,14 @@ dd if=\"$1\" bs=4096 status=none $3";
         let mut last_error = String::new();
         let mut last_holders: Vec<Holder> = Vec::new();
         let mut pause = Duration::from_millis(20);
+        let mut forced = false;
         loop {
             if our_mount(ctx, cfg)?.is_none() {
                 if attempts > 0 {
                     tracing::info!("unmounted {}", cfg.directory);
+                }
+                if matches!(cfg.kind, Kind::CephFuse | Kind::Fuse) {
+                    return self.end_fuse_daemons(ctx, cfg, forced);
                 }
                 return Ok(Status::Success);
             }
@@ -484,6 +523,7 @@ dd if=\"$1\" bs=4096 status=none $3";
             };
             if force {
                 tracing::warn!("forcing the unmount: {}", cmd.display());
+                forced = true;
             }
             let busy = match ctx.host.run_check(&cmd, slice) {
                 Ok(o) if o.success() => continue,
@@ -557,6 +597,71 @@ dd if=\"$1\" bs=4096 status=none $3";
             ctx.host.sleep(pause.min(left));
             pause = (pause * 2).min(Duration::from_millis(500));
         }
+    }
+}
+
+impl Filesystem {
+    /// After a FUSE file system is unmounted, wait for its daemon to exit: a stop that
+    /// returned while ceph-fuse still held its pid file and MDS session would make the next
+    /// start on this node fail. A clean unmount gives the daemon until the graceful part of
+    /// the deadline; after a forced one (its server gone, its requests aborted) there is
+    /// nothing left to flush, so it gets SIGTERM at once. Then SIGKILL; a daemon that
+    /// outlives even that fails the stop.
+    fn end_fuse_daemons(&self, ctx: &Ctx<'_>, cfg: &Config, forced: bool) -> ActionResult {
+        let pids = fuse_daemons(ctx, &cfg.directory);
+        if pids.is_empty() {
+            return Ok(Status::Success);
+        }
+        let living = || -> Vec<u32> {
+            pids.iter()
+                .copied()
+                .filter(|p| ctx.host.process(*p).is_some_and(|p| p.alive()))
+                .collect()
+        };
+        let all_gone = || living().is_empty().then_some(());
+        if !forced {
+            tracing::info!(
+                "waiting for the FUSE daemon (pid {pids:?}) of {} to exit",
+                cfg.directory
+            );
+            if ctx
+                .poll(ctx.deadline.graceful_until(), POLL, all_gone)
+                .is_some()
+            {
+                return Ok(Status::Success);
+            }
+        }
+        // SIGTERM gets half of what is left, at most TERM_GRACE (after a forced unmount,
+        // FORCED_TERM_GRACE: a daemon whose server is gone does not exit on SIGTERM either);
+        // SIGKILL the rest.
+        let grace = if forced {
+            FORCED_TERM_GRACE
+        } else {
+            TERM_GRACE
+        };
+        let term_until = ctx.host.now() + (ctx.remaining() / 2).min(grace);
+        for (signal, until) in [
+            (Signal::SIGTERM, term_until),
+            (Signal::SIGKILL, ctx.deadline.end()),
+        ] {
+            for pid in living() {
+                tracing::warn!(
+                    "sending {signal} to the FUSE daemon (pid {pid}) of the unmounted {}",
+                    cfg.directory
+                );
+                if let Err(e) = ctx.host.signal(pid, signal) {
+                    tracing::warn!("{e}");
+                }
+            }
+            if ctx.poll(until, POLL, all_gone).is_some() {
+                return Ok(Status::Success);
+            }
+        }
+        Err(Failure::generic(format!(
+            "{} is unmounted but its FUSE daemon (pid {:?}) did not exit, even after SIGKILL",
+            cfg.directory,
+            living()
+        )))
     }
 }
 

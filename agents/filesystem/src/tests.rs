@@ -7,7 +7,7 @@ use ocf::OcfExit;
 use ocf::fake::{Call, FakeHost};
 use ocf::host::{CommandOutput, Host as _, ProcFiles};
 
-use super::{Filesystem, MOUNTINFO, TERM_GRACE};
+use super::{FORCED_TERM_GRACE, Filesystem, MOUNTINFO, TERM_GRACE};
 
 const BASE: &str = "27 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n";
 const EXT4: &str = "90 27 147:0 / /srv/state rw,noatime - ext4 /dev/drbd0 rw\n";
@@ -424,6 +424,143 @@ fn network_file_systems_are_force_unmounted_only_when_allowed() {
             runs(&h)
         );
     }
+}
+
+/// A mounted ceph-fuse on /srv/state with its daemon 900, a ceph-fuse 901 serving another
+/// directory, and 902 that names the directory without serving it.
+fn fuse_host() -> FakeHost {
+    let h = host();
+    h.add_executable("/sbin/mount.fuse.ceph");
+    mounted(&h, CEPH);
+    let fuse = ProcFiles {
+        fds: vec!["/dev/null".into(), "/dev/fuse".into()],
+        ..ProcFiles::default()
+    };
+    for (pid, args) in [
+        (900, ["ceph-fuse", "/srv/state", "-o", "rw"]),
+        (901, ["ceph-fuse", "/srv/other", "-o", "rw"]),
+    ] {
+        h.add_process(pid);
+        h.set_process_args(pid, &args);
+        h.set_process_files(pid, fuse.clone());
+    }
+    h.add_process(902);
+    h.set_process_args(902, &["tail", "-f", "/srv/state"]);
+    h
+}
+
+fn run_fuse(h: &FakeHost, extra: &[(&str, &str)]) -> (OcfExit, String) {
+    let mut all = vec![("OCF_RESKEY_fstype", "fuse.ceph")];
+    all.extend_from_slice(extra);
+    run(h, "stop", &all)
+}
+
+#[test]
+fn stop_waits_for_the_fuse_daemon_to_exit_after_the_unmount() {
+    let h = fuse_host();
+    h.push_command_writing("umount", ok(""), MOUNTINFO, BASE);
+    h.exits_after(900, Duration::from_millis(1500));
+    let (code, err) = run_fuse(&h, &[]);
+    assert_eq!(code, OcfExit::Success, "{err}");
+    assert!(!h.is_alive(900));
+    assert!(
+        h.elapsed() >= Duration::from_millis(1500),
+        "{:?}",
+        h.elapsed()
+    );
+    assert!(
+        signals(&h).is_empty(),
+        "a daemon that exits is left to do so"
+    );
+    assert!(
+        h.is_alive(901) && h.is_alive(902),
+        "only the mount's daemon"
+    );
+}
+
+#[test]
+fn a_fuse_daemon_that_lingers_gets_sigterm_at_the_graceful_deadline_then_sigkill() {
+    // It exits on SIGTERM.
+    let h = fuse_host();
+    h.push_command_writing("umount", ok(""), MOUNTINFO, BASE);
+    h.exits_on(900, Signal::SIGTERM);
+    let (code, err) = run_fuse(&h, &[]);
+    assert_eq!(code, OcfExit::Success, "{err}");
+    assert_eq!(signals(&h), [(900, Signal::SIGTERM)]);
+    // 20 s timeout: 18 s budget, of which 3.6 s are kept for forcing.
+    assert!(
+        h.elapsed() >= Duration::from_millis(14_400) && h.elapsed() < Duration::from_millis(14_500),
+        "{:?}",
+        h.elapsed()
+    );
+    // It ignores SIGTERM: SIGKILL before the deadline.
+    let h = fuse_host();
+    h.push_command_writing("umount", ok(""), MOUNTINFO, BASE);
+    let (code, err) = run_fuse(&h, &[]);
+    assert_eq!(code, OcfExit::Success, "{err}");
+    assert_eq!(
+        signals(&h),
+        [(900, Signal::SIGTERM), (900, Signal::SIGKILL)]
+    );
+    assert!(h.elapsed() <= Duration::from_secs(18), "{:?}", h.elapsed());
+    assert!(h.is_alive(901) && h.is_alive(902));
+}
+
+#[test]
+fn after_a_forced_unmount_the_fuse_daemon_is_ended_at_once() {
+    let h = fuse_host();
+    h.push_command(
+        "umount",
+        failed(32, "umount: /srv/state: target is busy.\n"),
+    );
+    h.push_command_writing("umount", ok(""), MOUNTINFO, BASE);
+    h.exits_on(900, Signal::SIGTERM);
+    let (code, err) = run_fuse(&h, &[("OCF_RESKEY_force_unmount", "true")]);
+    assert_eq!(code, OcfExit::Success, "{err}");
+    assert!(runs(&h).iter().any(|r| r == "umount -c -f /srv/state"));
+    assert_eq!(signals(&h), [(900, Signal::SIGTERM)]);
+    assert!(h.elapsed() < Duration::from_secs(1), "{:?}", h.elapsed());
+    // One that ignores SIGTERM gets SIGKILL after FORCED_TERM_GRACE.
+    let h = fuse_host();
+    h.push_command(
+        "umount",
+        failed(32, "umount: /srv/state: target is busy.\n"),
+    );
+    h.push_command_writing("umount", ok(""), MOUNTINFO, BASE);
+    let (code, err) = run_fuse(&h, &[("OCF_RESKEY_force_unmount", "true")]);
+    assert_eq!(code, OcfExit::Success, "{err}");
+    assert_eq!(
+        signals(&h),
+        [(900, Signal::SIGTERM), (900, Signal::SIGKILL)]
+    );
+    let t = h.elapsed();
+    assert!(t >= FORCED_TERM_GRACE && t < FORCED_TERM_GRACE * 2, "{t:?}");
+}
+
+#[test]
+fn a_fuse_daemon_that_cannot_be_ended_fails_the_stop_in_time() {
+    let h = fuse_host();
+    h.push_command_writing("umount", ok(""), MOUNTINFO, BASE);
+    h.deny_signals();
+    let (code, err) = run_fuse(&h, &[("OCF_RESKEY_CRM_meta_timeout", "5000")]);
+    assert_eq!(code, OcfExit::ErrGeneric);
+    assert!(
+        err.contains("FUSE daemon (pid [900]) did not exit"),
+        "{err}"
+    );
+    assert!(
+        h.elapsed() <= Duration::from_millis(4500),
+        "{:?}",
+        h.elapsed()
+    );
+    // A stop with nothing mounted still ends a daemon left over from an earlier one.
+    let h = fuse_host();
+    mounted(&h, "");
+    h.exits_on(900, Signal::SIGTERM);
+    let (code, err) = run_fuse(&h, &[]);
+    assert_eq!(code, OcfExit::Success, "{err}");
+    assert!(runs(&h).is_empty());
+    assert_eq!(signals(&h), [(900, Signal::SIGTERM)]);
 }
 
 #[test]

@@ -96,6 +96,9 @@ struct State {
     next_pid: u32,
     procs: BTreeMap<u32, ProcInfo>,
     proc_files: BTreeMap<u32, ProcFiles>,
+    proc_args: BTreeMap<u32, Vec<String>>,
+    /// Processes that exit (code 0) by themselves once the clock reaches the time.
+    exit_at: BTreeMap<u32, Duration>,
     ignore_term: BTreeSet<u32>,
     exit_codes: BTreeMap<u32, i32>,
     files: BTreeMap<PathBuf, (String, FileInfo)>,
@@ -139,6 +142,8 @@ impl FakeHost {
                 next_pid: 1000,
                 procs: BTreeMap::new(),
                 proc_files: BTreeMap::new(),
+                proc_args: BTreeMap::new(),
+                exit_at: BTreeMap::new(),
                 ignore_term: BTreeSet::new(),
                 exit_codes: BTreeMap::new(),
                 files: BTreeMap::new(),
@@ -188,6 +193,19 @@ impl FakeHost {
     /// Give a process files in use (answered by `process_files` while it lives).
     pub fn set_process_files(&self, pid: u32, files: ProcFiles) {
         self.state.borrow_mut().proc_files.insert(pid, files);
+    }
+
+    /// Give a process a command line (answered by `process_args` while it lives).
+    pub fn set_process_args(&self, pid: u32, args: &[&str]) {
+        let args = args.iter().map(|a| a.to_string()).collect();
+        self.state.borrow_mut().proc_args.insert(pid, args);
+    }
+
+    /// Make a process exit (code 0) by itself once `after` more virtual time has passed.
+    pub fn exits_after(&self, pid: u32, after: Duration) {
+        let mut s = self.state.borrow_mut();
+        let at = s.clock + after;
+        s.exit_at.insert(pid, at);
     }
 
     /// Set a process's state letter (`D` for uninterruptible sleep, ...).
@@ -411,7 +429,21 @@ impl Host for FakeHost {
     }
 
     fn sleep(&self, d: Duration) {
-        self.state.borrow_mut().clock += d;
+        let mut s = self.state.borrow_mut();
+        s.clock += d;
+        let now = s.clock;
+        let due: Vec<u32> = s
+            .exit_at
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(pid, _)| *pid)
+            .collect();
+        for pid in due {
+            s.exit_at.remove(&pid);
+            if s.procs.remove(&pid).is_some() {
+                s.exit_codes.insert(pid, 0);
+            }
+        }
     }
 
     fn run(&self, cmd: &CommandSpec, timeout: Duration) -> Result<CommandOutput, HostError> {
@@ -520,6 +552,12 @@ impl Host for FakeHost {
         let mut f = s.proc_files.get(&pid).cloned().unwrap_or_default();
         f.fds.truncate(max_fds);
         Some(f)
+    }
+
+    fn process_args(&self, pid: u32) -> Option<Vec<String>> {
+        let s = self.state.borrow();
+        s.procs.get(&pid).filter(|p| p.alive())?;
+        s.proc_args.get(&pid).cloned()
     }
 
     fn read_file(&self, path: &Path) -> io::Result<String> {
@@ -795,5 +833,19 @@ mod tests {
         let t0 = h.now();
         h.sleep(Duration::from_secs(3));
         assert_eq!(h.now() - t0, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn a_process_told_to_exit_later_is_gone_once_the_clock_passes_it() {
+        let h = FakeHost::new();
+        h.add_process(10);
+        h.set_process_args(10, &["ceph-fuse", "/mnt"]);
+        h.exits_after(10, Duration::from_secs(2));
+        h.sleep(Duration::from_secs(1));
+        assert!(h.is_alive(10));
+        assert_eq!(h.process_args(10).unwrap(), ["ceph-fuse", "/mnt"]);
+        h.sleep(Duration::from_secs(1));
+        assert!(!h.is_alive(10));
+        assert!(h.process_args(10).is_none());
     }
 }

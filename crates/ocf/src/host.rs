@@ -253,6 +253,20 @@ impl ProcFiles {
     }
 }
 
+/// The arguments in the bytes of `/proc/<pid>/cmdline` (NUL-terminated, lossily UTF-8);
+/// `None` when empty (a kernel thread or a zombie).
+pub fn parse_cmdline(raw: &[u8]) -> Option<Vec<String>> {
+    let raw = raw.strip_suffix(&[0]).unwrap_or(raw);
+    if raw.is_empty() {
+        return None;
+    }
+    Some(
+        raw.split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect(),
+    )
+}
+
 /// The file paths in the text of `/proc/<pid>/maps`: the sixth field onward of each line
 /// that names a file (starts with `/`), each path once, in order of first appearance.
 /// Pseudo-mappings (`[heap]`, `[vdso]`, anonymous) are left out.
@@ -338,6 +352,13 @@ pub trait Host {
     /// process is gone or not readable. At most `max_fds` descriptors are read, so the work
     /// per process is bounded. The default knows no process.
     fn process_files(&self, _pid: u32, _max_fds: usize) -> Option<ProcFiles> {
+        None
+    }
+
+    /// A process's command line, from `/proc/<pid>/cmdline` (arguments not valid UTF-8 are
+    /// converted lossily); `None` when the process is gone, a kernel thread, or not readable.
+    /// The default knows no process.
+    fn process_args(&self, _pid: u32) -> Option<Vec<String>> {
         None
     }
 
@@ -550,6 +571,11 @@ impl Host for RealHost {
             fds,
             maps: parse_proc_maps(&maps),
         })
+    }
+
+    fn process_args(&self, pid: u32) -> Option<Vec<String>> {
+        let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        parse_cmdline(&raw)
     }
 
     fn spawn_detached(&self, spec: &SpawnSpec) -> Result<u32, HostError> {
@@ -823,6 +849,23 @@ impl Host for RealHost {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cmdline_splits_at_nuls_and_kernel_threads_have_none() {
+        assert_eq!(
+            parse_cmdline(b"ceph-fuse\0/srv/a b\0-o\0rw\0").unwrap(),
+            ["ceph-fuse", "/srv/a b", "-o", "rw"]
+        );
+        assert_eq!(
+            parse_cmdline(b"sshfs\0\xff\0").unwrap(),
+            ["sshfs", "\u{fffd}"]
+        );
+        assert!(parse_cmdline(b"").is_none());
+        let me = RealHost
+            .process_args(std::process::id())
+            .expect("our own command line");
+        assert!(!me.is_empty());
+    }
 
     #[test]
     fn proc_stat_parses_names_with_spaces_and_parentheses() {
