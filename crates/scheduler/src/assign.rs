@@ -7,7 +7,6 @@
 //! Pacemaker breaks them: fewer resources assigned in this run, then the node the resource is
 //! active on, then the lowest node name (byte order).
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
 
 use cib::Role;
 use cib::model::PlacementStrategy;
@@ -354,8 +353,9 @@ fn compare_capacities(ws: &WorkingSet, a: usize, b: usize) -> std::cmp::Ordering
 fn consume_capacity(ws: &mut WorkingSet, r: usize, n: usize, sign: i64) {
     let WorkingSet { rscs, nodes, .. } = ws;
     let node = &mut nodes[n];
-    for &(ix, v) in &rscs[r].util_ix {
-        if node.declared[ix] {
+    for &(ix, v) in &rscs[r].utilization {
+        let ix = ix as usize;
+        if node.declared.get(ix) == Some(&true) {
             node.cap[ix] -= sign * v;
         }
     }
@@ -449,15 +449,14 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Capacity {
     if !group.contains(&i) {
         group.push(i);
     }
-    let mut needed: BTreeMap<String, i64> = BTreeMap::new();
+    let mut needed: Vec<(u32, i64)> = Vec::new();
     for &r in &group {
         add_unplaced_utilization(ws, r, &group, &mut needed);
     }
+    needed.sort_unstable();
     // A capacity the node does not declare counts as 0.
-    let free = |ws: &WorkingSet, n: usize, k: &str| {
-        let ix = ws.capacity_names.binary_search_by(|c| c.as_str().cmp(k));
-        ix.map_or(0, |ix| ws.nodes[n].cap[ix])
-    };
+    let free =
+        |ws: &WorkingSet, n: usize, ix: u32| ws.cap_index(ix).map_or(0, |c| ws.nodes[n].cap[c]);
     let needed_dense = dense(ws, &needed);
     // (What it needs alone is asked for only when nothing fits, or to be logged.)
     let own_dense = ws.log.is_some().then(|| own_need(ws, i));
@@ -484,10 +483,7 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Capacity {
         };
         (needed, what)
     } else {
-        (
-            ws.rscs[i].utilization.iter().cloned().collect(),
-            String::new(),
-        )
+        (ws.rscs[i].utilization.to_vec(), String::new())
     };
     // (Their scores before are for the log.)
     let logged = ws.log.is_some();
@@ -500,9 +496,14 @@ fn ban_insufficient_capacity(ws: &mut WorkingSet, i: usize) -> Capacity {
             *w = -INF;
         }
         if ws.explain {
-            let detail: Vec<String> = need
+            let mut named: Vec<(&str, i64, i64)> = need
                 .iter()
-                .map(|(k, v)| format!("{k} {v} needed, {} free", free(ws, n, k)))
+                .map(|&(k, v)| (ws.util_name(k), v, free(ws, n, k)))
+                .collect();
+            named.sort_unstable();
+            let detail: Vec<String> = named
+                .iter()
+                .map(|(k, v, free)| format!("{k} {v} needed, {free} free"))
                 .collect();
             ws.push_why(i, n, -INF, || {
                 format!("not enough capacity{what} ({})", detail.join(", "))
@@ -572,18 +573,13 @@ fn capacity_bans(
 /// Needs by utilization name, over the dense capacities: each name's index in
 /// [`Node::cap`](crate::ws::Node::cap) (none when no node declares it: 0 everywhere) and
 /// the amount.
-fn dense<'a>(
-    ws: &WorkingSet,
-    need: impl IntoIterator<Item = (&'a String, &'a i64)>,
-) -> Vec<(Option<usize>, i64)> {
-    need.into_iter()
-        .map(|(k, v)| (ws.capacity_names.binary_search(k).ok(), *v))
-        .collect()
+fn dense(ws: &WorkingSet, need: &[(u32, i64)]) -> Vec<(Option<usize>, i64)> {
+    need.iter().map(|&(k, v)| (ws.cap_index(k), v)).collect()
 }
 
 /// What primitive `i` needs alone (dense, as [`Capacity::own`]).
 fn own_need(ws: &WorkingSet, i: usize) -> Vec<(Option<usize>, i64)> {
-    dense(ws, ws.rscs[i].utilization.iter().map(|(k, v)| (k, v)))
+    dense(ws, &ws.rscs[i].utilization)
 }
 
 /// What [`ban_insufficient_capacity`] found.
@@ -796,7 +792,7 @@ fn add_unplaced_utilization(
     ws: &WorkingSet,
     r: usize,
     listed: &[usize],
-    sum: &mut BTreeMap<String, i64>,
+    sum: &mut Vec<(u32, i64)>,
 ) {
     let rsc = &ws.rscs[r];
     if !rsc.provisional {
@@ -804,8 +800,11 @@ fn add_unplaced_utilization(
     }
     match rsc.kind {
         Kind::Primitive => {
-            for (k, v) in &rsc.utilization {
-                *sum.entry(k.clone()).or_insert(0) += v;
+            for &(k, v) in &rsc.utilization {
+                match sum.iter_mut().find(|(n, _)| *n == k) {
+                    Some((_, total)) => *total += v,
+                    None => sum.push((k, v)),
+                }
             }
         }
         Kind::Group => {

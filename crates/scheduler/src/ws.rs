@@ -150,11 +150,10 @@ pub(crate) struct Rsc {
     /// `requires` is not `nothing`: needs quorum to start.
     pub requires_quorum: bool,
     pub multiple_active: MultipleActive,
-    /// Sorted by name (a large cluster has tens of thousands of these: no map).
-    pub utilization: Vec<(String, i64)>,
-    /// The same, for the names some node declares, by index in
-    /// [`WorkingSet::capacity_names`]: what placing it consumes.
-    pub util_ix: Vec<(usize, i64)>,
+    /// Utilization by name index ([`WorkingSet::util_name`]: a name some node declares is
+    /// its index in [`WorkingSet::capacity_names`]), in name order among the declared
+    /// ones. A large cluster has tens of thousands of these: no names, no map.
+    pub utilization: Box<[(u32, i64)]>,
     /// Configured `on-fail` per (operation, interval ms).
     pub on_fail: Vec<(String, u64, OnFail)>,
     /// Recurring monitors: (interval ms, role they run in).
@@ -411,6 +410,9 @@ pub(crate) struct WorkingSet {
     pub nodes: Vec<Node>,
     /// Every utilization name some node declares, sorted: the index of [`Node::cap`].
     pub capacity_names: Vec<String>,
+    /// Utilization names only resources use (no node declares them: 0 free everywhere),
+    /// by first use: name index `capacity_names.len() + k`.
+    pub util_extra: Vec<String>,
     pub rscs: Vec<Rsc>,
     /// Top-level resources in placement order.
     pub top: Vec<usize>,
@@ -546,6 +548,40 @@ fn role_of(s: Option<&str>) -> Option<Role> {
 
 /// Utilization values; in precedence order, the first value of a name wins (a primitive's
 /// own over its template's).
+impl WorkingSet {
+    /// The index of utilization name `k` (see [`Rsc::utilization`]), added to
+    /// [`WorkingSet::util_extra`] when no node declares it.
+    fn util_index(&mut self, k: String) -> u32 {
+        let declared = self.capacity_names.len();
+        let ix = match self.capacity_names.binary_search(&k) {
+            Ok(ix) => ix,
+            Err(_) => match self.util_extra.iter().position(|e| *e == k) {
+                Some(e) => declared + e,
+                None => {
+                    self.util_extra.push(k);
+                    declared + self.util_extra.len() - 1
+                }
+            },
+        };
+        u32::try_from(ix).expect("fewer than 2^32 utilization names")
+    }
+
+    /// Utilization name index `ix`'s name.
+    pub fn util_name(&self, ix: u32) -> &str {
+        let ix = ix as usize;
+        match self.capacity_names.get(ix) {
+            Some(name) => name,
+            None => &self.util_extra[ix - self.capacity_names.len()],
+        }
+    }
+
+    /// Utilization name index `ix`'s index in [`Node::cap`]: none when no node declares it.
+    pub fn cap_index(&self, ix: u32) -> Option<usize> {
+        let ix = ix as usize;
+        (ix < self.capacity_names.len()).then_some(ix)
+    }
+}
+
 fn utilization(a: &Attributes) -> BTreeMap<String, i64> {
     let mut out = BTreeMap::new();
     for p in a.pairs() {
@@ -589,6 +625,7 @@ impl WorkingSet {
         let mut ws = WorkingSet {
             nodes: Vec::new(),
             capacity_names: Vec::new(),
+            util_extra: Vec::new(),
             rscs: Vec::new(),
             top: Vec::new(),
             colocs: Vec::new(),
@@ -837,8 +874,7 @@ impl WorkingSet {
             critical: true,
             requires_quorum: true,
             multiple_active: MultipleActive::StopStart,
-            utilization: Vec::new(),
-            util_ix: Vec::new(),
+            utilization: Box::default(),
             on_fail: Vec::new(),
             monitors: Vec::new(),
             known_on: Vec::new(),
@@ -1038,7 +1074,7 @@ impl WorkingSet {
 
     /// A primitive's arena entry as its configuration makes it, before the status is read.
     fn primitive_rsc(
-        &self,
+        &mut self,
         p: &Primitive,
         id: String,
         parent: Option<usize>,
@@ -1049,10 +1085,12 @@ impl WorkingSet {
         let mut rsc = self.new_rsc(id, p.id.0.clone(), Kind::Primitive, parent);
         self.apply_meta(&mut rsc, &chain, maint);
         rsc.is_fencing = p.is_fencing();
-        rsc.utilization = utilization(&p.utilization).into_iter().collect();
-        rsc.util_ix = (rsc.utilization.iter())
-            .filter_map(|(k, v)| Some((self.capacity_names.binary_search(k).ok()?, *v)))
+        let mut util: Vec<(u32, i64)> = utilization(&p.utilization)
+            .into_iter()
+            .map(|(k, v)| (self.util_index(k), v))
             .collect();
+        util.sort_unstable();
+        rsc.utilization = util.into();
         rsc.monitors = p
             .ops
             .iter()
