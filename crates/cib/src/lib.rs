@@ -397,6 +397,32 @@ pub fn lower_history(
     (h, l.diags)
 }
 
+/// Lower one `node_state` element of `doc` (its membership, transient attributes and
+/// histories), for a model kept in memory whose node changed state (a membership view);
+/// `None` when it cannot be lowered.
+pub fn lower_node_state(
+    file: &str,
+    doc: &Document,
+    node_state: tree::ElementId,
+) -> (Option<status::NodeState>, Vec<Diagnostic>) {
+    let mut l = lower::Lower::new(file, "", doc);
+    let ns = l.node_state(node_state);
+    (ns, l.diags)
+}
+
+/// What the root element of `doc` says of the cluster's state, as [`lower`] reads it:
+/// `have-quorum` ([`Cib::have_quorum`]) and `dc-uuid` ([`Cib::dc_uuid`]).
+pub fn cluster_state(doc: &Document) -> (Option<bool>, Option<String>) {
+    let Some(root) = doc.root() else {
+        return (None, None);
+    };
+    let el = doc.get(root);
+    (
+        el.attr("have-quorum").and_then(meta::parse_bool),
+        el.attr("dc-uuid").map(str::to_owned),
+    )
+}
+
 /// Lower one `rsc_location` element of `doc` (a constraint added or replaced in a kept
 /// model), with its diagnostics; `None` when it cannot be lowered.
 pub fn lower_location(

@@ -264,9 +264,8 @@ impl<'a> Lower<'a> {
             }
         }
         cib.validate_with = self.attr(root, "validate-with").map(str::to_owned);
-        cib.have_quorum = self.attr(root, "have-quorum").and_then(parse_bool);
+        (cib.have_quorum, cib.dc_uuid) = crate::cluster_state(self.doc);
         cib.no_quorum_panic = self.attr(root, "no-quorum-panic").and_then(parse_bool) == Some(true);
-        cib.dc_uuid = self.attr(root, "dc-uuid").map(str::to_owned);
 
         let config = self.doc.child(root, "configuration");
         match config {
@@ -1648,7 +1647,7 @@ impl<'a> Lower<'a> {
         st
     }
 
-    fn node_state(&mut self, n: ElementId) -> Option<NodeState> {
+    pub(crate) fn node_state(&mut self, n: ElementId) -> Option<NodeState> {
         let id = self.required(n, "id")?;
         if self.attr(n, "remote_node").and_then(parse_bool) == Some(true) {
             self.unsupported(n, Some("remote_node"), "remote node");

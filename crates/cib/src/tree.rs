@@ -900,6 +900,20 @@ impl Document {
         id
     }
 
+    /// Move `id` to the end of its parent's children (a root element stays where it is).
+    pub fn move_last(&mut self, id: ElementId) {
+        if let Some(p) = self.get(id).parent {
+            let children = &mut self.get_mut(p).children;
+            if let Some(k) = children
+                .iter()
+                .position(|n| matches!(n, Node::Element(c) if *c == id))
+            {
+                let n = children.remove(k);
+                children.push(n);
+            }
+        }
+    }
+
     /// Detach `id` from its parent (it stays in the arena but is no longer written).
     pub fn detach(&mut self, id: ElementId) {
         if let Some(p) = self.get(id).parent {

@@ -1,7 +1,9 @@
 //! The coordinator's kept plan: the scheduler's model of the copy of the CIB it last
 //! planned, caught up from a journal of what changed in the copy since ([`Touch`]), so
 //! that a changed primitive is re-planned apart with what it is joined to
-//! (`scheduler::Model`); anything else plans whole.
+//! (`scheduler::Model`); a new membership view that only moves nodes between member and
+//! lost (or quorum) is laid over the model in place and planned whole from it
+//! ([`take_view`]); anything else plans whole from a new model.
 use crate::{Node, Peer};
 
 /// The coordinator's kept plan: the scheduler's model of the copy it planned (which
@@ -25,7 +27,8 @@ pub(crate) enum Touch {
     Attributes { node: String },
     /// A constraint added, replaced or removed by id (a move, a ban, their clearing).
     Constraint { id: String },
-    /// Anything else (configuration, membership, fencing, edits): plan whole.
+    /// Anything else (configuration, a synchronisation that changed node states,
+    /// fencing, edits): plan whole from a new model.
     Other,
 }
 
@@ -69,11 +72,14 @@ impl Node {
         let now = Some((self.now / 1000) as i64);
         let journal = std::mem::take(&mut self.journal);
         if let Some(mut k) = self.kept.take() {
-            if k.view == view && self.catch_up(&mut k.model, &journal) {
+            if take_view(&mut k, view.clone(), &self.plan_order())
+                && self.catch_up(&mut k.model, &journal)
+            {
                 k.model.set_now(now);
-                let before = k.model.stats().alone;
+                let before = k.model.stats();
                 k.model.plan();
-                self.alone_plans += k.model.stats().alone - before;
+                self.alone_plans += k.model.stats().alone - before.alone;
+                self.kept_whole_plans += k.model.stats().whole - before.whole;
                 if check_kept_plans() {
                     let (_, whole) = self.plan_now();
                     assert_eq!(
@@ -104,6 +110,23 @@ impl Node {
         Kept { model, view }
     }
 
+    /// The order of the node states in [`Node::plan_doc`]: those of `doc` as they are,
+    /// but for the nodes down or never seen, whose states it makes anew, last.
+    fn plan_order(&self) -> Vec<String> {
+        let anew = |p: Option<&Peer>| matches!(p, Some(Peer::Down | Peer::Unseen));
+        let mut order: Vec<String> = crate::state::node_state_order(&self.doc)
+            .into_iter()
+            .filter(|n| !anew(self.peers.get(n)))
+            .collect();
+        order.extend(
+            self.peers
+                .iter()
+                .filter(|(_, p)| anew(Some(p)))
+                .map(|(n, _)| n.clone()),
+        );
+        order
+    }
+
     /// Bring `model` up to `doc` after `journal`'s changes; false when it cannot be.
     fn catch_up(&self, model: &mut scheduler::Model, journal: &[Touch]) -> bool {
         // The copy the plan reads keeps the state of members and lost nodes only.
@@ -120,4 +143,45 @@ impl Node {
             Touch::Other => false,
         })
     }
+}
+
+/// Lay membership view `view` and the node states' `order` (see [`Node::plan_order`])
+/// over the kept model when only members and lost nodes changed places (a node lost, or
+/// back), quorum came or went, or a synchronisation put the node states in another
+/// order: the model takes them in place ([`scheduler::Model::set_node_state`],
+/// [`scheduler::Model::order_node_states`]) and plans whole without lowering the CIB
+/// again. False when the view differs otherwise (a node down, never seen or new, pending
+/// nodes): then the model is made again.
+fn take_view(k: &mut Kept, view: View, order: &[String]) -> bool {
+    let order: Vec<&str> = order.iter().map(String::as_str).collect();
+    if k.model.order_node_states(&order).is_err() {
+        return false;
+    }
+    if k.view == view {
+        return true;
+    }
+    let ((old_q, old_peers, old_pending), (q, peers, pending)) = (&k.view, &view);
+    if old_pending != pending || old_peers.len() != peers.len() {
+        return false;
+    }
+    for ((name, was), (other, now)) in old_peers.iter().zip(peers) {
+        if name != other {
+            return false;
+        }
+        if was == now {
+            continue;
+        }
+        let (Some(_), Some(attrs)) = (was.membership(), now.membership()) else {
+            return false;
+        };
+        if k.model.set_node_state(name, attrs).is_err() {
+            return false;
+        }
+    }
+    if old_q != q {
+        k.model
+            .set_cluster_state(&[("have-quorum", if *q { "1" } else { "0" })]);
+    }
+    k.view = view;
+    true
 }

@@ -420,6 +420,8 @@ pub struct Node {
     journal: Vec<Touch>,
     /// Plans the kept model made by re-planning changed primitives alone.
     alone_plans: u64,
+    /// Plans made whole from the kept model (a new membership view taken in place).
+    kept_whole_plans: u64,
     /// Plans made whole (a new kept model).
     whole_plans: u64,
     /// What this node knows of every node (by name).
@@ -500,6 +502,7 @@ impl Node {
             kept: None,
             journal: Vec::new(),
             alone_plans: 0,
+            kept_whole_plans: 0,
             whole_plans: 0,
             max_call: state::last_call_id(&parsed.cib),
             config,
@@ -1086,19 +1089,30 @@ impl Node {
         if self.previous.is_none() {
             self.previous = joins.iter().find_map(|(_, j)| j.previous.clone());
         }
-        self.touch(Touch::Other);
         let mut doc = std::mem::take(&mut self.doc);
+        // Whether every node's state comes back as it was: then the kept plan takes the new
+        // view in place (`kept::take_view`) instead of lowering the CIB again.
+        let mut alike = true;
         let names = self.all_names();
         let member_names: BTreeMap<String, NodeId> =
             self.members.iter().map(|&m| (self.name_of(m), m)).collect();
         let mut peers = BTreeMap::new();
         for name in names {
+            let old = state::node_state(&doc, &name);
+            let mut replace = |doc: &mut Document, xml: Option<&str>| {
+                state::set_node_state(doc, &name, xml);
+                alike &= match (old, state::node_state(doc, &name)) {
+                    (None, None) => true,
+                    (Some(a), Some(b)) => state::same_element(doc, a, doc, b),
+                    _ => false,
+                };
+            };
             if let Some(id) = member_names.get(&name) {
                 let own = joins
                     .iter()
                     .find(|(f, _)| f == id)
                     .and_then(|(_, j)| j.own.clone());
-                state::set_node_state(&mut doc, &name, own.as_deref());
+                replace(&mut doc, own.as_deref());
                 peers.insert(name, Peer::Member);
                 continue;
             }
@@ -1118,15 +1132,18 @@ impl Node {
                 // Whatever any member saw active there stays until the node is fenced.
                 let xmls: Vec<&str> = lost.into_iter().flatten().collect();
                 let merged = state::merge_node_states(&name, &xmls);
-                state::set_node_state(&mut doc, &name, merged.as_deref());
+                replace(&mut doc, merged.as_deref());
                 peers.insert(name, Peer::Lost);
             } else if !said(Peer::Down).is_empty() {
-                state::set_node_state(&mut doc, &name, None);
+                replace(&mut doc, None);
                 peers.insert(name, Peer::Down);
             } else {
-                state::set_node_state(&mut doc, &name, None);
+                replace(&mut doc, None);
                 peers.insert(name, Peer::Unseen);
             }
+        }
+        if !alike {
+            self.touch(Touch::Other);
         }
         self.doc = doc;
         self.peers = peers;
@@ -1177,18 +1194,7 @@ impl Node {
         for (name, peer) in &self.peers {
             let id = self.cib_node_id(&self.cfg, name);
             let attrs: &[(&str, &str)] = match peer {
-                Peer::Member => &[
-                    ("in_ccm", "true"),
-                    ("crmd", "online"),
-                    ("join", "member"),
-                    ("expected", "member"),
-                ],
-                Peer::Lost => &[
-                    ("in_ccm", "false"),
-                    ("crmd", "offline"),
-                    ("join", "down"),
-                    ("expected", "member"),
-                ],
+                Peer::Member | Peer::Lost => peer.membership().unwrap_or_default(),
                 Peer::Unseen if !pending && self.opts.startup_fencing => {
                     // Never seen: Pacemaker's startup fencing (no node_state at all).
                     state::set_node_state(&mut d, name, None);
@@ -2291,6 +2297,13 @@ impl Node {
     /// its copy of the CIB).
     pub fn plans_made_whole(&self) -> u64 {
         self.whole_plans
+    }
+
+    /// How many of this node's plans (as coordinator) were made whole from the model it
+    /// kept, without lowering its copy of the CIB again (a node lost or back, quorum lost
+    /// or regained).
+    pub fn plans_made_whole_in_place(&self) -> u64 {
+        self.kept_whole_plans
     }
 
     /// The cluster as this node knows it.

@@ -37,6 +37,35 @@ pub fn node_state(doc: &Document, node: &str) -> Option<ElementId> {
         .find(|&c| doc.get(c).name == "node_state" && doc.get(c).attr("uname") == Some(node))
 }
 
+/// Whether element `a` of `da` and element `b` of `db` are alike: the same name, the same
+/// attributes in the same order, and alike child elements in the same order.
+pub fn same_element(da: &Document, a: ElementId, db: &Document, b: ElementId) -> bool {
+    let (ea, eb) = (da.get(a), db.get(b));
+    if ea.name != eb.name || !ea.attrs.iter().eq(eb.attrs.iter()) {
+        return false;
+    }
+    let mut ca = da.children(a);
+    let mut cb = db.children(b);
+    loop {
+        match (ca.next(), cb.next()) {
+            (None, None) => return true,
+            (Some(x), Some(y)) if same_element(da, x, db, y) => {}
+            _ => return false,
+        }
+    }
+}
+
+/// The unames of the `node_state` elements of `doc`'s status, in order.
+pub fn node_state_order(doc: &Document) -> Vec<String> {
+    let Some(status) = doc.root().and_then(|r| doc.child(r, "status")) else {
+        return Vec::new();
+    };
+    doc.children(status)
+        .filter(|&c| doc.get(c).name == "node_state")
+        .filter_map(|c| doc.get(c).attr("uname").map(str::to_owned))
+        .collect()
+}
+
 /// `node`'s `node_state` as a small CIB (`<cib><status>..</status></cib>`), or `None`.
 pub fn node_state_xml(doc: &Document, node: &str) -> Option<String> {
     let id = node_state(doc, node)?;

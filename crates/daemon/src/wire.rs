@@ -30,6 +30,29 @@ pub enum Peer {
     Unseen,
 }
 
+impl Peer {
+    /// The `node_state` attributes a plan lays over a member or a lost node (a lost one
+    /// stays expected: it is unclean until fenced); `None` for the others, whose state
+    /// the plan makes anew.
+    pub fn membership(self) -> Option<&'static [(&'static str, &'static str)]> {
+        match self {
+            Peer::Member => Some(&[
+                ("in_ccm", "true"),
+                ("crmd", "online"),
+                ("join", "member"),
+                ("expected", "member"),
+            ]),
+            Peer::Lost => Some(&[
+                ("in_ccm", "false"),
+                ("crmd", "offline"),
+                ("join", "down"),
+                ("expected", "member"),
+            ]),
+            Peer::Down | Peer::Unseen => None,
+        }
+    }
+}
+
 /// A fence operation that ended, as the fencing history shows it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct FenceEntry {

@@ -120,6 +120,46 @@ fn a_killed_node_is_unclean_then_fenced_then_its_resources_recovered_in_order() 
 }
 
 #[test]
+fn a_lost_node_is_planned_whole_from_the_kept_model_without_lowering_the_cib_again() {
+    let mut h = Harness::new(2, 3, 0, Some(&cib(3, 1)));
+    converged(&mut h);
+    let (whole, in_place) = (
+        h.node(1).plans_made_whole(),
+        h.node(1).plans_made_whole_in_place(),
+    );
+    h.kill(3);
+    // Until the coordinator (n1) plans again: the fencing of n3, from the model it kept
+    // (debug builds check every kept plan against lowering and planning its copy again).
+    let planned = |h: &Harness| {
+        h.node(1).plans_made_whole_in_place() > in_place || h.node(1).plans_made_whole() > whole
+    };
+    let end = h.now + 10_000;
+    while !planned(&h) && h.now < end {
+        run_for(&mut h, 1);
+    }
+    let st = h.node(1).status();
+    let n3 = st
+        .nodes
+        .iter()
+        .find(|n| n.name == "n3")
+        .map(|n| n.state.clone());
+    assert_eq!(n3.as_deref(), Some("UNCLEAN"), "{st:?}");
+    assert!(
+        h.node(1).plans_made_whole_in_place() > in_place,
+        "the new view was not taken in place\n{}",
+        h.tail(40)
+    );
+    assert_eq!(h.node(1).plans_made_whole(), whole, "{}", h.tail(40));
+    converged(&mut h);
+    assert!(
+        h.fences.contains(&("n3".to_owned(), true)),
+        "{:?}",
+        h.fences
+    );
+    assert!(where_is(&h, "fs").iter().all(|n| n != "n3"));
+}
+
+#[test]
 fn a_failing_fence_blocks_recovery_is_retried_and_shown_in_status() {
     let mut h = Harness::new(3, 3, 0, Some(&cib(3, 1)));
     converged(&mut h);
@@ -968,8 +1008,26 @@ fn schedule(seed: u64) -> Result<(), String> {
     if views.windows(2).any(|w| w[0] != w[1]) {
         return Err(format!("the nodes' views differ: {views:?}"));
     }
+    for node in h.m.values().filter_map(|m| m.node.as_ref()) {
+        let made = [
+            node.plans_made_whole(),
+            node.plans_made_whole_in_place(),
+            node.plans_made_alone(),
+        ];
+        for (total, n) in PLANS_MADE.iter().zip(made) {
+            total.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
     Ok(())
 }
+
+/// Plans made over the random schedules by the nodes alive at their ends: whole (a new
+/// model), whole from the kept model (a new view taken in place), apart.
+static PLANS_MADE: [std::sync::atomic::AtomicU64; 3] = [
+    std::sync::atomic::AtomicU64::new(0),
+    std::sync::atomic::AtomicU64::new(0),
+    std::sync::atomic::AtomicU64::new(0),
+];
 
 #[test]
 fn random_fault_schedules_never_run_anything_twice_and_always_converge() {
@@ -997,4 +1055,13 @@ fn random_fault_schedules_never_run_anything_twice_and_always_converge() {
             );
         }
     }
+    let [whole, in_place, apart] = PLANS_MADE
+        .each_ref()
+        .map(|n| n.load(std::sync::atomic::Ordering::Relaxed));
+    eprintln!("plans made: {whole} whole, {in_place} whole in place, {apart} apart");
+    // Every kind is met (debug builds and CRM_LITE_CHECK_KEPT_PLAN check each kept plan).
+    assert!(
+        whole > 0 && in_place > 0 && apart > 0,
+        "{whole} {in_place} {apart}"
+    );
 }

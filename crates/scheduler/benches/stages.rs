@@ -296,6 +296,66 @@ mod replan {
         });
     }
 
+    /// The node with the most histories among those in the membership, and the
+    /// attributes a membership view lays over it when it is lost.
+    fn busiest(cib: &cib::Cib) -> String {
+        let n = cib.status.nodes.iter().filter(|n| n.in_ccm);
+        let n = n.max_by_key(|n| n.resources.len()).expect("an online node");
+        n.uname.as_str().to_owned()
+    }
+    const LOST: [(&str, &str); 4] = [
+        ("in_ccm", "false"),
+        ("crmd", "offline"),
+        ("join", "down"),
+        ("expected", "member"),
+    ];
+
+    /// A node lost (a new membership view), taken into the kept model in place: the
+    /// plan is whole (the fencing and recovery of what ran there), nothing lowered again.
+    #[divan::bench(args = SIZES.iter())]
+    fn model_node_lost(bencher: Bencher<'_, '_>, size: &&str) {
+        let mut model = Model::new(parsed(size, true), INPUT);
+        model.plan();
+        let node = busiest(model.cib());
+        bencher.with_inputs(|| model.clone()).bench_local_refs(|m| {
+            m.set_node_state(&node, &LOST).expect("a known node");
+            let n = m.plan().actions.len();
+            assert_eq!(m.stats().whole, 2);
+            n
+        });
+    }
+
+    /// The same node lost, as the daemon planned it before: the CIB in memory copied,
+    /// the view laid over it, lowered again and planned by a new model.
+    #[divan::bench(args = SIZES.iter())]
+    fn lowered_node_lost(bencher: Bencher<'_, '_>, size: &&str) {
+        let p = parsed(size, true);
+        let node = busiest(&p.cib);
+        let doc = p.doc;
+        bencher.bench_local(|| {
+            let mut d = doc.clone();
+            let root = d.root().expect("a root");
+            let status = d.child(root, "status").expect("a status");
+            let st = d
+                .children(status)
+                .find(|&c| d.get(c).attr("uname") == Some(node.as_str()))
+                .expect("its node_state");
+            for (k, v) in LOST {
+                d.get_mut(st).set_attr(k, v);
+            }
+            let (cib, diagnostics) = cib::lower("cib", "", &d);
+            let parsed = cib::Parsed {
+                file: "cib".into(),
+                source: String::new(),
+                doc: d,
+                cib,
+                diagnostics,
+            };
+            let mut m = Model::new(parsed, INPUT);
+            m.plan().actions.len()
+        });
+    }
+
     #[divan::bench(args = SIZES.iter())]
     fn model_alone(bencher: Bencher<'_, '_>, size: &&str) {
         // A top-level primitive in no colocation or order (a VM).

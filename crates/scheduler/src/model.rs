@@ -85,6 +85,14 @@ pub enum ModelError {
         /// What the lowering said.
         diagnostics: Vec<Diagnostic>,
     },
+    /// A node state that does not lower after a change (the change is in the tree).
+    #[error("node state of {node} is invalid: {}", .diagnostics.first().map(|d| d.message.as_str()).unwrap_or("no lowering"))]
+    InvalidNode {
+        /// The node.
+        node: String,
+        /// What the lowering said.
+        diagnostics: Vec<Diagnostic>,
+    },
     /// A constraint that is not one location of one named resource with a node score (as
     /// a move or a ban makes it), or that does not lower: the model is to be made again
     /// from the whole CIB (it is left as it was).
@@ -829,6 +837,108 @@ impl Model {
             }
         }
         Ok(())
+    }
+
+    /// Set attributes of `node`'s `node_state` element (its membership: `in_ccm`, `crmd`,
+    /// `join`, `expected`, as a new membership view lays them over the CIB) and lower its
+    /// node state again. A change to what the plan reads of it (in the membership, out,
+    /// unclean, expected) makes the next plan whole, from the model in memory: nothing
+    /// else is lowered again.
+    pub fn set_node_state(&mut self, node: &str, attrs: &[(&str, &str)]) -> Result<(), ModelError> {
+        let Some(ni) = self.node_index(node) else {
+            return Err(ModelError::UnknownNode(node.to_owned()));
+        };
+        let el = self.cib.status.nodes[ni].element;
+        for (k, v) in attrs {
+            self.doc.get_mut(el).set_attr(k, v);
+        }
+        let (fresh, diagnostics) = cib::lower_node_state(&self.file, &self.doc, el);
+        let Some(fresh) = fresh.filter(|_| !diagnostics.iter().any(Diagnostic::is_error)) else {
+            self.changed_alone(None);
+            return Err(ModelError::InvalidNode {
+                node: node.to_owned(),
+                diagnostics,
+            });
+        };
+        let ns = &mut self.cib.status.nodes[ni];
+        let before = (
+            ns.in_ccm,
+            ns.in_ccm_known,
+            ns.crmd,
+            ns.join,
+            ns.expected_up,
+            ns.unclean,
+        );
+        (ns.in_ccm, ns.in_ccm_known, ns.crmd) = (fresh.in_ccm, fresh.in_ccm_known, fresh.crmd);
+        (ns.join, ns.expected_up, ns.unclean) = (fresh.join, fresh.expected_up, fresh.unclean);
+        if before
+            != (
+                ns.in_ccm,
+                ns.in_ccm_known,
+                ns.crmd,
+                ns.join,
+                ns.expected_up,
+                ns.unclean,
+            )
+        {
+            self.changed_alone(None);
+        }
+        Ok(())
+    }
+
+    /// Put the status section's node states in the order of `unames` (every node with a
+    /// node state, each once), as a new membership view lays them out. Another order
+    /// makes the next plan whole, from the model in memory (the order of the histories
+    /// read binds clone instances). Refused, nothing changed, when `unames` are not
+    /// exactly the nodes with a state.
+    pub fn order_node_states(&mut self, unames: &[&str]) -> Result<(), ModelError> {
+        let nodes = &self.cib.status.nodes;
+        if nodes.len() == unames.len()
+            && nodes
+                .iter()
+                .zip(unames)
+                .all(|(n, u)| n.uname.as_str() == *u)
+        {
+            return Ok(());
+        }
+        let mut at = Vec::with_capacity(unames.len());
+        for u in unames {
+            match self.node_index(u) {
+                Some(ni) if !at.contains(&ni) => at.push(ni),
+                _ => return Err(ModelError::UnknownNode((*u).to_owned())),
+            }
+        }
+        if let Some(n) = nodes.iter().enumerate().find(|(k, _)| !at.contains(k)) {
+            return Err(ModelError::UnknownNode(n.1.uname.as_str().to_owned()));
+        }
+        for &ni in &at {
+            self.doc.move_last(self.cib.status.nodes[ni].element);
+        }
+        let mut old: Vec<Option<cib::status::NodeState>> =
+            std::mem::take(&mut self.cib.status.nodes)
+                .into_iter()
+                .map(Some)
+                .collect();
+        self.cib.status.nodes = at.iter().filter_map(|&ni| old[ni].take()).collect();
+        self.changed_alone(None);
+        Ok(())
+    }
+
+    /// Set attributes of the CIB's root element (`have-quorum`, `dc-uuid`, as a new
+    /// membership view lays them over the CIB). A change to what the plan reads of them
+    /// makes the next plan whole, from the model in memory.
+    pub fn set_cluster_state(&mut self, attrs: &[(&str, &str)]) {
+        let Some(root) = self.doc.root() else {
+            return;
+        };
+        for (k, v) in attrs {
+            self.doc.get_mut(root).set_attr(k, v);
+        }
+        let fresh = cib::cluster_state(&self.doc);
+        if fresh != (self.cib.have_quorum, self.cib.dc_uuid.clone()) {
+            (self.cib.have_quorum, self.cib.dc_uuid) = fresh;
+            self.changed_alone(None);
+        }
     }
 
     fn node_index(&self, node: &str) -> Option<usize> {

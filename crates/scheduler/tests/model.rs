@@ -1403,3 +1403,112 @@ fn a_location_date_rule_crossing_is_replanned_apart() {
         assert_eq!(model.stats(), Stats { whole: 1, alone }, "at {now}");
     }
 }
+
+/// The membership attributes a new view lays over a node that left the cluster (as the
+/// daemon does for a lost peer) and over one that is back.
+const LOST: [(&str, &str); 4] = [
+    ("in_ccm", "false"),
+    ("crmd", "offline"),
+    ("join", "down"),
+    ("expected", "member"),
+];
+const MEMBER: [(&str, &str); 4] = [
+    ("in_ccm", "true"),
+    ("crmd", "online"),
+    ("join", "member"),
+    ("expected", "member"),
+];
+
+#[test]
+fn a_node_lost_and_back_and_quorum_lost_plan_as_the_updated_cib_without_lowering_it_again() {
+    let mut model = model();
+    model.plan();
+    let busiest = {
+        let cib = model.cib();
+        let n = cib
+            .status
+            .nodes
+            .iter()
+            .filter(|n| n.in_ccm)
+            .max_by_key(|n| n.resources.len())
+            .expect("an online node");
+        n.uname.as_str().to_owned()
+    };
+    let whole = |m: &Model| m.stats().whole;
+    // Lost: its resources are recovered elsewhere after it is fenced.
+    model.set_node_state(&busiest, &LOST).expect("a known node");
+    let before = whole(&model);
+    let lost = model.plan().clone();
+    assert_eq!(whole(&model), before + 1, "a new view plans whole");
+    assert_eq!(lost, from_scratch(&model));
+    assert!(
+        lost.actions
+            .iter()
+            .any(|a| a.kind == ActionKind::Fence && a.rsc == busiest),
+        "the lost node is fenced"
+    );
+    // The same view again changes nothing.
+    model.set_node_state(&busiest, &LOST).expect("a known node");
+    model.set_cluster_state(&[("have-quorum", "1")]);
+    model.plan();
+    assert_eq!(whole(&model), before + 1, "nothing changed");
+    // Quorum lost, then the node back and quorum again.
+    model.set_cluster_state(&[("have-quorum", "0")]);
+    let no_quorum = model.plan().clone();
+    assert_eq!(no_quorum, from_scratch(&model));
+    assert_ne!(no_quorum, lost);
+    model
+        .set_node_state(&busiest, &MEMBER)
+        .expect("a known node");
+    model.set_cluster_state(&[("have-quorum", "1")]);
+    let back = model.plan().clone();
+    assert_eq!(back, from_scratch(&model));
+    assert_eq!(whole(&model), before + 3);
+    let err = model
+        .set_node_state("no-such-node", &LOST)
+        .expect_err("an unknown node");
+    assert!(err.to_string().contains("no-such-node"), "{err}");
+}
+
+#[test]
+fn node_states_put_in_another_order_plan_as_the_reordered_cib() {
+    let mut model = model();
+    model.plan();
+    let mut order: Vec<String> = (model.cib().status.nodes.iter())
+        .map(|n| n.uname.as_str().to_owned())
+        .collect();
+    let same: Vec<&str> = order.iter().map(String::as_str).collect();
+    model.order_node_states(&same).expect("the same order");
+    model.plan();
+    assert_eq!(model.stats().whole, 1, "the same order changes nothing");
+    order.reverse();
+    let reversed: Vec<&str> = order.iter().map(String::as_str).collect();
+    model.order_node_states(&reversed).expect("every node once");
+    let plan = model.plan().clone();
+    assert_eq!(model.stats().whole, 2);
+    assert_eq!(plan, from_scratch(&model));
+    let written: Vec<String> = (model.cib().status.nodes.iter())
+        .map(|n| n.uname.as_str().to_owned())
+        .collect();
+    assert_eq!(written, order);
+    // The document is written in that order too (from_scratch lowers it).
+    let again = cib::parse("again.xml", &model.document().to_xml());
+    let read: Vec<&str> = again
+        .cib
+        .status
+        .nodes
+        .iter()
+        .map(|n| n.uname.as_str())
+        .collect();
+    assert_eq!(read, reversed);
+    // A node missing, twice or unknown is refused, and nothing changes.
+    assert!(model.order_node_states(&reversed[1..]).is_err());
+    let mut twice = reversed.clone();
+    twice[0] = twice[1];
+    assert!(model.order_node_states(&twice).is_err());
+    let mut unknown = reversed.clone();
+    unknown[0] = "no-such-node";
+    assert!(model.order_node_states(&unknown).is_err());
+    model.plan();
+    assert_eq!(model.stats().whole, 2);
+}
