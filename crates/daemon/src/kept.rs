@@ -72,7 +72,8 @@ impl Node {
         let now = Some((self.now / 1000) as i64);
         let journal = std::mem::take(&mut self.journal);
         if let Some(mut k) = self.kept.take() {
-            if take_view(&mut k, view.clone(), &self.plan_order())
+            let id_of = |name: &str| self.cib_node_id(&self.cfg, name);
+            if take_view(&mut k, view.clone(), &self.plan_order(), id_of)
                 && self.catch_up(&mut k.model, &journal)
             {
                 k.model.set_now(now);
@@ -152,36 +153,39 @@ impl Node {
 /// [`scheduler::Model::order_node_states`]) and plans whole without lowering the CIB
 /// again. False when the view differs otherwise (a node down, never seen or new, pending
 /// nodes): then the model is made again.
-fn take_view(k: &mut Kept, view: View, order: &[String]) -> bool {
+fn take_view(k: &mut Kept, view: View, order: &[String], id_of: impl Fn(&str) -> String) -> bool {
+    if k.view != view {
+        let ((old_q, old_peers, old_pending), (q, peers, pending)) = (&k.view, &view);
+        if old_pending != pending || old_peers.len() != peers.len() {
+            return false;
+        }
+        for ((name, was), (other, now)) in old_peers.iter().zip(peers) {
+            if name != other {
+                return false;
+            }
+            if was == now {
+                continue;
+            }
+            let taken = match (was.membership(), now.membership(), now) {
+                (Some(_), Some(attrs), _) => k.model.set_node_state(name, attrs),
+                // Fenced: a clean state made anew, as `Node::plan_doc` makes it.
+                (Some(_), None, Peer::Down) => {
+                    let id = id_of(name);
+                    k.model
+                        .renew_node_state(name, &crate::down_state(&id, name))
+                }
+                _ => return false,
+            };
+            if taken.is_err() {
+                return false;
+            }
+        }
+        if old_q != q {
+            k.model
+                .set_cluster_state(&[("have-quorum", if *q { "1" } else { "0" })]);
+        }
+        k.view = view;
+    }
     let order: Vec<&str> = order.iter().map(String::as_str).collect();
-    if k.model.order_node_states(&order).is_err() {
-        return false;
-    }
-    if k.view == view {
-        return true;
-    }
-    let ((old_q, old_peers, old_pending), (q, peers, pending)) = (&k.view, &view);
-    if old_pending != pending || old_peers.len() != peers.len() {
-        return false;
-    }
-    for ((name, was), (other, now)) in old_peers.iter().zip(peers) {
-        if name != other {
-            return false;
-        }
-        if was == now {
-            continue;
-        }
-        let (Some(_), Some(attrs)) = (was.membership(), now.membership()) else {
-            return false;
-        };
-        if k.model.set_node_state(name, attrs).is_err() {
-            return false;
-        }
-    }
-    if old_q != q {
-        k.model
-            .set_cluster_state(&[("have-quorum", if *q { "1" } else { "0" })]);
-    }
-    k.view = view;
-    true
+    k.model.order_node_states(&order).is_ok()
 }

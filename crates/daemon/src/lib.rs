@@ -1099,20 +1099,23 @@ impl Node {
         let mut peers = BTreeMap::new();
         for name in names {
             let old = state::node_state(&doc, &name);
-            let mut replace = |doc: &mut Document, xml: Option<&str>| {
+            // `read`: the plan reads this node's state (a member or a lost node; a node
+            // down or never seen gets a state made anew, whatever the copy holds).
+            let mut replace = |doc: &mut Document, xml: Option<&str>, read: bool| {
                 state::set_node_state(doc, &name, xml);
-                alike &= match (old, state::node_state(doc, &name)) {
-                    (None, None) => true,
-                    (Some(a), Some(b)) => state::same_element(doc, a, doc, b),
-                    _ => false,
-                };
+                alike &= !read
+                    || match (old, state::node_state(doc, &name)) {
+                        (None, None) => true,
+                        (Some(a), Some(b)) => state::same_element(doc, a, doc, b),
+                        _ => false,
+                    };
             };
             if let Some(id) = member_names.get(&name) {
                 let own = joins
                     .iter()
                     .find(|(f, _)| f == id)
                     .and_then(|(_, j)| j.own.clone());
-                replace(&mut doc, own.as_deref());
+                replace(&mut doc, own.as_deref(), true);
                 peers.insert(name, Peer::Member);
                 continue;
             }
@@ -1132,13 +1135,13 @@ impl Node {
                 // Whatever any member saw active there stays until the node is fenced.
                 let xmls: Vec<&str> = lost.into_iter().flatten().collect();
                 let merged = state::merge_node_states(&name, &xmls);
-                replace(&mut doc, merged.as_deref());
+                replace(&mut doc, merged.as_deref(), true);
                 peers.insert(name, Peer::Lost);
             } else if !said(Peer::Down).is_empty() {
-                replace(&mut doc, None);
+                replace(&mut doc, None, false);
                 peers.insert(name, Peer::Down);
             } else {
-                replace(&mut doc, None);
+                replace(&mut doc, None, false);
                 peers.insert(name, Peer::Unseen);
             }
         }
@@ -1201,13 +1204,12 @@ impl Node {
                     continue;
                 }
                 Peer::Down | Peer::Unseen => {
+                    // Down and clean (fenced, or known to run nothing): a state made anew.
                     state::set_node_state(&mut d, name, None);
-                    &[
-                        ("in_ccm", "false"),
-                        ("crmd", "offline"),
-                        ("join", "down"),
-                        ("expected", "down"),
-                    ]
+                    if let Some(st) = state::status_el(&mut d) {
+                        d.append(st, "node_state", &down_state(&id, name));
+                    }
+                    continue;
                 }
             };
             state::set_membership(&mut d, name, &id, attrs);
@@ -1879,11 +1881,14 @@ impl Node {
             }
             Replay::Fenced { target, target_id } => {
                 executor::fenced(&mut self.doc, target, target_id);
-                self.touch(Touch::Other);
                 let member = self
                     .id_of(target)
                     .is_some_and(|i| self.members.contains(&i));
-                if !member {
+                if member {
+                    self.touch(Touch::Other);
+                } else {
+                    // A node down: the plan makes its state anew (`plan_doc`), whatever
+                    // the copy holds; the kept plan takes the view (`kept::take_view`).
                     self.peers.insert(target.clone(), Peer::Down);
                 }
             }
@@ -2722,6 +2727,20 @@ fn kind_text(kind: &OpKind) -> String {
         OpKind::Fence(f) => format!("fence {} ({})", f.target, f.action),
         OpKind::Pseudo(p) => format!("pseudo {}", p.action),
     }
+}
+
+/// The `node_state` attributes a plan lays out for a node down and clean (fenced, or
+/// known to run nothing), a state made anew with no history: see `Node::plan_doc`.
+pub(crate) fn down_state<'a>(id: &'a str, name: &'a str) -> [(&'a str, &'a str); 7] {
+    [
+        ("id", id),
+        ("uname", name),
+        ("in_ccm", "false"),
+        ("crmd", "offline"),
+        ("join", "down"),
+        ("expected", "down"),
+        ("crm-debug-origin", "crm-lite"),
+    ]
 }
 
 #[cfg(test)]

@@ -150,6 +150,8 @@ fn a_lost_node_is_planned_whole_from_the_kept_model_without_lowering_the_cib_aga
         h.tail(40)
     );
     assert_eq!(h.node(1).plans_made_whole(), whole, "{}", h.tail(40));
+    // Once n3 is fenced (down and clean), its recovery is planned in place too.
+    let in_place = h.node(1).plans_made_whole_in_place();
     converged(&mut h);
     assert!(
         h.fences.contains(&("n3".to_owned(), true)),
@@ -157,6 +159,12 @@ fn a_lost_node_is_planned_whole_from_the_kept_model_without_lowering_the_cib_aga
         h.fences
     );
     assert!(where_is(&h, "fs").iter().all(|n| n != "n3"));
+    assert!(
+        h.node(1).plans_made_whole_in_place() > in_place,
+        "{}",
+        h.tail(40)
+    );
+    assert_eq!(h.node(1).plans_made_whole(), whole, "{}", h.tail(40));
 }
 
 #[test]

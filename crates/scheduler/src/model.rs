@@ -886,6 +886,40 @@ impl Model {
         Ok(())
     }
 
+    /// Replace `node`'s `node_state` by an empty one with attributes `attrs` (`id` and
+    /// `uname` among them), last in the status section: a node down and clean (fenced),
+    /// whose histories and transient attributes are gone, as a new membership view lays
+    /// it out. The next plan is whole, from the model in memory.
+    pub fn renew_node_state(
+        &mut self,
+        node: &str,
+        attrs: &[(&str, &str)],
+    ) -> Result<(), ModelError> {
+        let Some(ni) = self.node_index(node) else {
+            return Err(ModelError::UnknownNode(node.to_owned()));
+        };
+        let old = self.cib.status.nodes[ni].element;
+        let Some(status) = self.doc.get(old).parent else {
+            return Err(ModelError::UnknownNode(node.to_owned()));
+        };
+        let el = self.doc.append(status, "node_state", attrs);
+        let (fresh, diagnostics) = cib::lower_node_state(&self.file, &self.doc, el);
+        let fresh = fresh
+            .filter(|n| n.uname.as_str() == node && !diagnostics.iter().any(Diagnostic::is_error));
+        let Some(fresh) = fresh else {
+            self.doc.detach(el);
+            return Err(ModelError::InvalidNode {
+                node: node.to_owned(),
+                diagnostics,
+            });
+        };
+        self.doc.detach(old);
+        self.cib.status.nodes.remove(ni);
+        self.cib.status.nodes.push(fresh);
+        self.changed_alone(None);
+        Ok(())
+    }
+
     /// Put the status section's node states in the order of `unames` (every node with a
     /// node state, each once), as a new membership view lays them out. Another order
     /// makes the next plan whole, from the model in memory (the order of the histories

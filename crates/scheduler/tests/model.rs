@@ -1420,7 +1420,7 @@ const MEMBER: [(&str, &str); 4] = [
 ];
 
 #[test]
-fn a_node_lost_and_back_and_quorum_lost_plan_as_the_updated_cib_without_lowering_it_again() {
+fn a_node_lost_back_lost_fenced_and_quorum_lost_plan_as_the_updated_cib_without_lowering_it() {
     let mut model = model();
     model.plan();
     let busiest = {
@@ -1468,6 +1468,41 @@ fn a_node_lost_and_back_and_quorum_lost_plan_as_the_updated_cib_without_lowering
         .set_node_state("no-such-node", &LOST)
         .expect_err("an unknown node");
     assert!(err.to_string().contains("no-such-node"), "{err}");
+    // Lost again, then fenced: its state made anew, down and clean, last in the status.
+    model.set_node_state(&busiest, &LOST).expect("a known node");
+    model.plan();
+    let id = (model.cib().status.nodes.iter())
+        .find(|n| n.uname.as_str() == busiest)
+        .map(|n| n.id.clone())
+        .expect("its state");
+    let down = [
+        ("id", id.as_str()),
+        ("uname", busiest.as_str()),
+        ("in_ccm", "false"),
+        ("crmd", "offline"),
+        ("join", "down"),
+        ("expected", "down"),
+    ];
+    model
+        .renew_node_state(&busiest, &down)
+        .expect("a known node");
+    let fenced = model.plan().clone();
+    assert_eq!(fenced, from_scratch(&model));
+    assert_eq!(whole(&model), before + 5);
+    let last = model.cib().status.nodes.last().expect("nodes");
+    assert_eq!(last.uname.as_str(), busiest);
+    assert!(last.resources.is_empty() && !last.unclean);
+    assert!(
+        !fenced
+            .actions
+            .iter()
+            .any(|a| a.kind == ActionKind::Fence && a.rsc == busiest),
+        "a clean node is not fenced again"
+    );
+    // A state that names another node is refused, and nothing changes.
+    let other = [("id", "x"), ("uname", "someone-else")];
+    assert!(model.renew_node_state(&busiest, &other).is_err());
+    assert_eq!(model.plan(), &fenced);
 }
 
 #[test]
