@@ -2,8 +2,8 @@
 //! planned, caught up from a journal of what changed in the copy since ([`Touch`]), so
 //! that a changed primitive is re-planned apart with what it is joined to
 //! (`scheduler::Model`); a new membership view that only moves nodes between member and
-//! lost (or quorum) is laid over the model in place and planned whole from it
-//! ([`take_view`]); anything else plans whole from a new model.
+//! lost, fences one, or changes quorum is laid over the model in place and planned whole
+//! from it ([`take_view`]); anything else plans whole from a new model.
 use crate::{Node, Peer};
 
 /// The coordinator's kept plan: the scheduler's model of the copy it planned (which
@@ -112,17 +112,25 @@ impl Node {
     }
 
     /// The order of the node states in [`Node::plan_doc`]: those of `doc` as they are,
-    /// but for the nodes down or never seen, whose states it makes anew, last.
+    /// but for the nodes down or never seen, whose states it makes anew, last (and none
+    /// for a node never seen that startup fencing is to fence).
     fn plan_order(&self) -> Vec<String> {
-        let anew = |p: Option<&Peer>| matches!(p, Some(Peer::Down | Peer::Unseen));
+        let fence_unseen = !self.pending() && self.opts.startup_fencing;
+        // Whether the plan makes the node's state anew (`Some(true)`), leaves it out
+        // (`Some(false)`), or takes it from `doc` (`None`).
+        let anew = |p: Option<&Peer>| match p {
+            Some(Peer::Down) => Some(true),
+            Some(Peer::Unseen) => Some(!fence_unseen),
+            _ => None,
+        };
         let mut order: Vec<String> = crate::state::node_state_order(&self.doc)
             .into_iter()
-            .filter(|n| !anew(self.peers.get(n)))
+            .filter(|n| anew(self.peers.get(n)).is_none())
             .collect();
         order.extend(
             self.peers
                 .iter()
-                .filter(|(_, p)| anew(Some(p)))
+                .filter(|(_, p)| anew(Some(p)) == Some(true))
                 .map(|(n, _)| n.clone()),
         );
         order
@@ -148,11 +156,12 @@ impl Node {
 
 /// Lay membership view `view` and the node states' `order` (see [`Node::plan_order`])
 /// over the kept model when only members and lost nodes changed places (a node lost, or
-/// back), quorum came or went, or a synchronisation put the node states in another
-/// order: the model takes them in place ([`scheduler::Model::set_node_state`],
+/// back), one of them was fenced (down: its state made anew), quorum came or went, or a
+/// synchronisation put the node states in another order: the model takes them in place
+/// ([`scheduler::Model::set_node_state`], [`scheduler::Model::renew_node_state`],
 /// [`scheduler::Model::order_node_states`]) and plans whole without lowering the CIB
-/// again. False when the view differs otherwise (a node down, never seen or new, pending
-/// nodes): then the model is made again.
+/// again. False when the view differs otherwise (a node down or never seen coming back,
+/// a new node, pending nodes): then the model is made again.
 fn take_view(k: &mut Kept, view: View, order: &[String], id_of: impl Fn(&str) -> String) -> bool {
     if k.view != view {
         let ((old_q, old_peers, old_pending), (q, peers, pending)) = (&k.view, &view);

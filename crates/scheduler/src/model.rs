@@ -861,26 +861,9 @@ impl Model {
             });
         };
         let ns = &mut self.cib.status.nodes[ni];
-        let before = (
-            ns.in_ccm,
-            ns.in_ccm_known,
-            ns.crmd,
-            ns.join,
-            ns.expected_up,
-            ns.unclean,
-        );
-        (ns.in_ccm, ns.in_ccm_known, ns.crmd) = (fresh.in_ccm, fresh.in_ccm_known, fresh.crmd);
-        (ns.join, ns.expected_up, ns.unclean) = (fresh.join, fresh.expected_up, fresh.unclean);
-        if before
-            != (
-                ns.in_ccm,
-                ns.in_ccm_known,
-                ns.crmd,
-                ns.join,
-                ns.expected_up,
-                ns.unclean,
-            )
-        {
+        if membership(ns) != membership(&fresh) {
+            (ns.in_ccm, ns.in_ccm_known, ns.crmd) = (fresh.in_ccm, fresh.in_ccm_known, fresh.crmd);
+            (ns.join, ns.expected_up, ns.unclean) = (fresh.join, fresh.expected_up, fresh.unclean);
             self.changed_alone(None);
         }
         Ok(())
@@ -1004,6 +987,18 @@ impl Model {
 }
 
 /// `node`'s `node_state` in `doc`.
+/// What a node state says of its membership (what [`Model::set_node_state`] takes).
+fn membership(n: &cib::status::NodeState) -> (bool, bool, bool, cib::status::Join, bool, bool) {
+    (
+        n.in_ccm,
+        n.in_ccm_known,
+        n.crmd,
+        n.join,
+        n.expected_up,
+        n.unclean,
+    )
+}
+
 fn state_of(doc: &Document, node: &str) -> Option<ElementId> {
     let root = doc.root()?;
     let status = doc.child(root, "status")?;
