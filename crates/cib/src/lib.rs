@@ -392,9 +392,7 @@ pub fn lower_history(
     doc: &Document,
     lrm_resource: tree::ElementId,
 ) -> (Option<status::ResourceHistory>, Vec<Diagnostic>) {
-    let mut l = lower::Lower::new(file, "", doc);
-    let h = l.lrm_resource(lrm_resource);
-    (h, l.diags)
+    lower_one(file, doc, |l| l.lrm_resource(lrm_resource))
 }
 
 /// Lower one `node_state` element of `doc` (its membership, transient attributes and
@@ -405,9 +403,7 @@ pub fn lower_node_state(
     doc: &Document,
     node_state: tree::ElementId,
 ) -> (Option<status::NodeState>, Vec<Diagnostic>) {
-    let mut l = lower::Lower::new(file, "", doc);
-    let ns = l.node_state(node_state);
-    (ns, l.diags)
+    lower_one(file, doc, |l| l.node_state(node_state))
 }
 
 /// What the root element of `doc` says of the cluster's state, as [`lower`] reads it:
@@ -430,9 +426,19 @@ pub fn lower_location(
     doc: &Document,
     rsc_location: tree::ElementId,
 ) -> (Option<model::Location>, Vec<Diagnostic>) {
+    lower_one(file, doc, |l| l.location(rsc_location))
+}
+
+/// One element of `doc` lowered alone by `lower` (an edited tree: no source text), with
+/// the diagnostics it gave.
+fn lower_one<T>(
+    file: &str,
+    doc: &Document,
+    lower: impl FnOnce(&mut lower::Lower<'_>) -> Option<T>,
+) -> (Option<T>, Vec<Diagnostic>) {
     let mut l = lower::Lower::new(file, "", doc);
-    let loc = l.location(rsc_location);
-    (loc, l.diags)
+    let v = lower(&mut l);
+    (v, l.diags)
 }
 
 /// Like [`parse`], for raw bytes: input that is not UTF-8 is an error diagnostic (at the
