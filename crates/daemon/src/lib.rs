@@ -1090,8 +1090,9 @@ impl Node {
             self.previous = joins.iter().find_map(|(_, j)| j.previous.clone());
         }
         let mut doc = std::mem::take(&mut self.doc);
-        // Whether every node's state comes back as it was: then the kept plan takes the new
-        // view in place (`kept::take_view`) instead of lowering the CIB again.
+        // Whether every state the plan reads (members' and lost nodes') comes back as it
+        // was: then the kept plan takes the new view in place (`kept::take_view`) instead
+        // of lowering the CIB again.
         let mut alike = true;
         let names = self.all_names();
         let member_names: BTreeMap<String, NodeId> =
@@ -2305,8 +2306,8 @@ impl Node {
     }
 
     /// How many of this node's plans (as coordinator) were made whole from the model it
-    /// kept, without lowering its copy of the CIB again (a node lost or back, quorum lost
-    /// or regained).
+    /// kept, without lowering its copy of the CIB again (a node lost, back or fenced,
+    /// quorum lost or regained).
     pub fn plans_made_whole_in_place(&self) -> u64 {
         self.kept_whole_plans
     }
