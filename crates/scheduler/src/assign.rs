@@ -533,17 +533,17 @@ fn capacity_bans(
     needed: &[(Option<usize>, i64)],
     own: Option<&[(Option<usize>, i64)]>,
 ) -> (bool, Option<usize>, Vec<usize>) {
-    let usable = |n: usize| ws.nodes[n].available() && table[n].is_some_and(|w| w >= 0);
-    // The allowed-node table in the order Pacemaker walks it (its buckets: the listed order
-    // reversed).
+    // The usable nodes of the allowed-node table, in the order Pacemaker walks it (its
+    // buckets: the listed order reversed).
     let listed = ws.listed_order(table);
-    let any_fits = listed.iter().any(|&n| usable(n) && fits(ws, n, needed));
+    let mut usable = Vec::with_capacity(listed.len());
+    usable.extend(listed.iter().rev().filter(|&&n| usable_in(ws, table, n)));
+    let any_fits = usable.iter().any(|&n| fits(ws, n, needed));
     // The node with the most free capacity matters only when none fits.
     let mut most_free: Option<usize> = None;
     if !any_fits {
-        for &n in listed.iter().rev() {
-            if usable(n) && most_free.is_none_or(|m| compare_capacities(ws, n, m) == Ordering::Less)
-            {
+        for &n in &usable {
+            if most_free.is_none_or(|m| compare_capacities(ws, n, m) == Ordering::Less) {
                 most_free = Some(n);
             }
         }
@@ -557,17 +557,19 @@ fn capacity_bans(
             &alone
         }
     };
-    // (Sized once: where nothing fits, every usable node is banned.)
-    let mut bans = Vec::new();
-    for &n in listed.iter().rev() {
-        if usable(n) && !fits(ws, n, need) {
-            if bans.is_empty() {
-                bans.reserve_exact(listed.len());
-            }
-            bans.push(n);
-        }
-    }
+    // (Where nothing fits what the resource needs alone either, every usable node is
+    // banned.)
+    let bans = match !any_fits && need == needed {
+        true => usable,
+        false => usable.into_iter().filter(|&n| !fits(ws, n, need)).collect(),
+    };
     (any_fits, most_free, bans)
+}
+
+/// Whether node `n` is available and in table `t` with a score of 0 or more.
+#[inline(always)]
+fn usable_in(ws: &WorkingSet, t: &Table, n: usize) -> bool {
+    ws.nodes[n].available() && t[n].is_some_and(|w| w >= 0)
 }
 
 /// Needs by utilization name, over the dense capacities: each name's index in
@@ -873,23 +875,26 @@ fn best_in(
     let w = |n: usize| allowed[n].unwrap_or(-INF);
     let usable = |n: usize| ws.nodes[n].available() && w(n) >= 0;
     // The best node's score is the highest score of an available node in the table (the
-    // sort's first key: the winner of its comparisons has it). When that is above
-    // -INFINITY and the answer below does not depend on which node has it (the preferred
-    // node or the current one has it too), the comparisons are not needed.
+    // sort's first key: the winner of its comparisons has it).
     let top = (0..allowed.len())
         .filter(|&n| allowed[n].is_some() && ws.nodes[n].available())
         .map(w)
         .max();
-    if let Some(top) = top.filter(|&t| t > -INF) {
-        if let Some(p) = prefer {
-            if allowed[p].is_some() && w(p) >= top && usable(p) {
-                return (Some(p), true);
-            }
+    // Below 0 (or no node): no node is usable, and it goes nowhere whichever node the
+    // comparisons would put first.
+    let Some(top) = top.filter(|&t| t >= 0) else {
+        return (None, false);
+    };
+    // When the answer does not depend on which node has the best score (the preferred
+    // node or the current one has it too), the comparisons are not needed.
+    if let Some(p) = prefer {
+        if allowed[p].is_some() && w(p) >= top && usable(p) {
+            return (Some(p), true);
         }
-        if let Some(cur) = current {
-            if !unique && top > 0 && usable(cur) && w(cur) == top {
-                return (Some(cur), true);
-            }
+    }
+    if let Some(cur) = current {
+        if !unique && top > 0 && usable(cur) && w(cur) == top {
+            return (Some(cur), true);
         }
     }
     let Some(best) = best_of_nodes(ws, allowed, current) else {
