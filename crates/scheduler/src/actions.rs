@@ -389,7 +389,7 @@ fn probes_and_monitors(ws: &WorkingSet, after: &[(Option<usize>, Role)], plan: &
     // The primitive behind each name.
     let mut owner: Vec<usize> = Vec::new();
     // Per anonymous clone's primitive (base id): the name of its first instance.
-    let mut first_of_base: std::collections::HashMap<&str, usize> = Default::default();
+    let mut first_of_base: crate::hash::Map<&str, usize> = Default::default();
     let mut monitor_keys: Vec<(usize, usize)> = Vec::new();
     for (i, r) in ws.rscs.iter().enumerate() {
         if r.kind != Kind::Primitive || r.orphan || !r.managed {
@@ -1337,7 +1337,7 @@ fn propagate_orders(ws: &WorkingSet, todo: &mut Todos, unit: Option<&[usize]>) {
     // Pacemaker keeps one ordering per pair of actions: a later one between the same first
     // and then actions is dropped (they all carry its "optional" flag, which
     // `order_actions` takes for "already ordered"), whatever its kind.
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = crate::hash::Set::default();
     for o in ws
         .orders
         .iter()

@@ -30,6 +30,7 @@ mod definition;
 pub mod format;
 mod glib;
 pub mod graph;
+mod hash;
 pub mod model;
 mod notify;
 mod params;

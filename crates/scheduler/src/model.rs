@@ -137,7 +137,7 @@ struct Session {
     /// `score-attribute`, colocations' `node-attribute`), with the resources whose
     /// location rules alone read it (`rsc_location rsc=...`); `None` when anything else
     /// reads it too (a colocation, a rule of a set of attributes, a pattern or set).
-    read: std::collections::HashMap<String, Option<Vec<String>>>,
+    read: crate::hash::Map<String, Option<Vec<String>>>,
     /// What "now" can change: whether the configuration has date expressions; when each
     /// failure expires (its time plus its resource's `failure-timeout`), with the
     /// resource's history name, sorted.
@@ -182,7 +182,7 @@ impl Session {
         ws.index_histories(cib);
         crate::assign::assign_all(&mut ws);
         let plan = crate::actions::create(&mut ws);
-        let mut read: std::collections::HashMap<String, Option<Vec<String>>> = Default::default();
+        let mut read: crate::hash::Map<String, Option<Vec<String>>> = Default::default();
         let mut dated = false;
         let config = doc.root().and_then(|r| doc.child(r, "configuration"));
         // Each element with the resource whose location rule it is part of, if any.

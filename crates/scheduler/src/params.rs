@@ -27,8 +27,8 @@ pub fn instance_params(
 #[derive(Debug)]
 pub struct Parameters<'a> {
     cib: &'a Cib,
-    inherited: std::collections::HashMap<&'a str, Vec<&'a Attributes>>,
-    nodes: std::collections::HashMap<String, Attrs>,
+    inherited: crate::hash::Map<&'a str, Vec<&'a Attributes>>,
+    nodes: crate::hash::Map<String, Attrs>,
     now: Option<i64>,
 }
 
@@ -120,19 +120,19 @@ pub(crate) fn inherited_sets<'a>(cib: &'a Cib, prim: &str) -> Vec<&'a Attributes
 
 /// Every primitive whose containers give it instance attributes, with those sets (nearest
 /// first): one pass over the configuration, for callers that look up many primitives.
-pub(crate) fn all_inherited_sets(cib: &Cib) -> std::collections::HashMap<&str, Vec<&Attributes>> {
+pub(crate) fn all_inherited_sets(cib: &Cib) -> crate::hash::Map<&str, Vec<&Attributes>> {
     inherited_sets_of(&cib.resources)
 }
 
 /// [`all_inherited_sets`] of these top-level resources only.
 pub(crate) fn inherited_sets_of<'a>(
     resources: impl IntoIterator<Item = &'a cib::model::Resource>,
-) -> std::collections::HashMap<&'a str, Vec<&'a Attributes>> {
+) -> crate::hash::Map<&'a str, Vec<&'a Attributes>> {
     use cib::model::Resource;
     fn walk<'a>(
         r: &'a Resource,
         up: &[&'a Attributes],
-        out: &mut std::collections::HashMap<&'a str, Vec<&'a Attributes>>,
+        out: &mut crate::hash::Map<&'a str, Vec<&'a Attributes>>,
     ) {
         let with = |own: &'a Attributes| -> Vec<&'a Attributes> {
             let mut v: Vec<&Attributes> = Vec::with_capacity(up.len() + 1);
@@ -159,7 +159,7 @@ pub(crate) fn inherited_sets_of<'a>(
             Resource::Clone(c) => walk(&c.child, &with(&c.params), out),
         }
     }
-    let mut out = std::collections::HashMap::new();
+    let mut out = crate::hash::Map::default();
     for r in resources {
         walk(r, &[], &mut out);
     }

@@ -440,13 +440,13 @@ pub(crate) struct WorkingSet {
     /// Ids of the primitives inside anonymous clones (also with clone-max=0).
     pub anon_clone_children: std::collections::BTreeSet<String>,
     /// Configured resources (clones, and everything not inside a clone) by id.
-    pub config_index: std::collections::HashMap<String, usize>,
+    pub config_index: crate::hash::Map<String, usize>,
     /// Clone instance primitives by base id, in instance order.
-    pub instances: std::collections::HashMap<String, Vec<usize>>,
+    pub instances: crate::hash::Map<String, Vec<usize>>,
     /// Per base id of an anonymous clone's primitive: for each node, the instance active
     /// there now (the first), and whether any instance has history there. The status
     /// decides both; the promotion scores read them.
-    pub anon_presence: std::collections::HashMap<String, (Vec<Option<usize>>, Vec<bool>)>,
+    pub anon_presence: crate::hash::Map<String, (Vec<Option<usize>>, Vec<bool>)>,
     /// Per anonymous clone, the ids of the spare instances Pacemaker creates while it reads
     /// the history (see [`WorkingSet::spare_instance`]), in creation order. They never
     /// run; only the clone's notifications list them (as inactive).
@@ -454,14 +454,14 @@ pub(crate) struct WorkingSet {
     /// While the status is read: per (anonymous clone, node), the clone's instances (its
     /// direct children) with a primitive active on that node, so binding a history entry
     /// to an instance does not test every instance of a clone on a hundred nodes.
-    anon_active: std::collections::HashMap<(usize, usize), Vec<usize>>,
+    anon_active: crate::hash::Map<(usize, usize), Vec<usize>>,
     /// While the status is read: per anonymous clone instance list (keyed by its first
     /// primitive), how many leading instances are active somewhere. Activity only grows
     /// while the status is read, so the first idle instance is never before it.
-    anon_busy_prefix: std::collections::HashMap<usize, usize>,
+    anon_busy_prefix: crate::hash::Map<usize, usize>,
     /// [`WorkingSet::listed_order`] for tables without every node, by which nodes they
     /// hold (GLib's layout depends on nothing else).
-    table_orders: std::cell::RefCell<std::collections::HashMap<Vec<bool>, Vec<usize>>>,
+    table_orders: std::cell::RefCell<crate::hash::Map<Vec<bool>, Vec<usize>>>,
     pub notes: Vec<String>,
     /// Every contribution to a score, in the order applied (only when `explain`).
     pub trace: Vec<Why>,
@@ -472,7 +472,7 @@ pub(crate) struct WorkingSet {
     /// For a working set kept for re-planning: by configured id (an instance's base id),
     /// the status nodes (indices in the status section) with a history of it, or that
     /// had one: what [`WorkingSet::renew`] reads instead of every history.
-    pub(crate) histories: Option<std::collections::HashMap<String, Vec<usize>>>,
+    pub(crate) histories: Option<crate::hash::Map<String, Vec<usize>>>,
 }
 
 fn parse_bool(s: &str) -> Option<bool> {
@@ -786,8 +786,8 @@ impl WorkingSet {
         self.capacity_names = names;
     }
 
-    fn anon_presence(&self) -> std::collections::HashMap<String, (Vec<Option<usize>>, Vec<bool>)> {
-        let mut out = std::collections::HashMap::new();
+    fn anon_presence(&self) -> crate::hash::Map<String, (Vec<Option<usize>>, Vec<bool>)> {
+        let mut out = crate::hash::Map::default();
         for base in self.instances.keys() {
             if let Some(p) = self.presence_of(base) {
                 out.insert(base.clone(), p);
@@ -1192,7 +1192,7 @@ impl WorkingSet {
         mut owned: Option<Vec<Vec<ResourceHistory>>>,
     ) {
         // Configured primitives by id, for the digests of their parameters (lookups only).
-        let prims: std::collections::HashMap<&str, &Primitive> =
+        let prims: crate::hash::Map<&str, &Primitive> =
             cib.primitives().map(|p| (p.id.as_str(), p)).collect();
         // Each node's attributes for the parameter rules, once (not per history entry).
         let attrs: Vec<Attrs> = self
@@ -1276,8 +1276,8 @@ impl WorkingSet {
     fn unpack_history(
         &mut self,
         (prims, inherited): (
-            &std::collections::HashMap<&str, &Primitive>,
-            &std::collections::HashMap<&str, Vec<&cib::model::Attributes>>,
+            &crate::hash::Map<&str, &Primitive>,
+            &crate::hash::Map<&str, Vec<&cib::model::Attributes>>,
         ),
         node_attrs: &Attrs,
         ni: usize,

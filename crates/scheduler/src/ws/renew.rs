@@ -28,7 +28,7 @@ impl WorkingSet {
     /// primitives in all (what re-planning them costs grows with that number).
     pub(crate) fn joined_tops(&self, top: usize, most: usize) -> Option<Vec<usize>> {
         // The top-level resources each order joins (both ends), by either end's.
-        let mut ordered: std::collections::HashMap<usize, Vec<usize>> = Default::default();
+        let mut ordered: crate::hash::Map<usize, Vec<usize>> = Default::default();
         for o in &self.orders {
             let (a, b) = (self.top_of(o.first), self.top_of(o.then));
             ordered.entry(a).or_default().push(b);
@@ -167,7 +167,7 @@ impl WorkingSet {
         for &u in tops {
             self.spares.remove(&u);
         }
-        let by_id: std::collections::HashMap<&str, &Primitive> =
+        let by_id: crate::hash::Map<&str, &Primitive> =
             prims.iter().map(|(_, p)| (p.id.as_str(), *p)).collect();
         let inherited = crate::params::inherited_sets_of(configs);
         let size = self.rscs.len();
@@ -300,7 +300,7 @@ impl WorkingSet {
     /// Index the status nodes with a history of each configured id (see
     /// [`WorkingSet::histories`]), for re-planning.
     pub(crate) fn index_histories(&mut self, cib: &Cib) {
-        let mut index: std::collections::HashMap<String, Vec<usize>> = Default::default();
+        let mut index: crate::hash::Map<String, Vec<usize>> = Default::default();
         for (k, ns) in cib.status.nodes.iter().enumerate() {
             for h in &ns.resources {
                 let list = match index.get_mut(base_id(h.id.as_str())) {
