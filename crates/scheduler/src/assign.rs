@@ -12,7 +12,7 @@ use cib::Role;
 use cib::model::PlacementStrategy;
 
 use crate::ws::{
-    AssignLog, INF, Kind, NodeSet, Reads, Retake, Sorted, Weight, Why, WorkingSet, add,
+    AssignLog, INF, Kind, Listed, NodeSet, Reads, Retake, Sorted, Weight, Why, WorkingSet, add,
 };
 
 mod reassign;
@@ -137,7 +137,7 @@ fn sort_resources(ws: &mut WorkingSet) {
 fn key_node_order(ws: &WorkingSet) -> Vec<usize> {
     let zero: Table = vec![Weight::some(0); ws.nodes.len()];
     // Pacemaker sorts its node list (by name) here, not a node table.
-    sort_nodes(ws, ws.name_order.as_slice().into(), &zero, None)
+    sort_nodes(ws, Listed::All(&ws.name_order), &zero, None)
 }
 
 fn sort_key(ws: &mut WorkingSet, r: usize, node_order: &[usize]) -> SortKey {
@@ -218,24 +218,19 @@ fn best_of_nodes(ws: &WorkingSet, t: &Table, active: Option<usize>) -> Option<us
 }
 
 /// The nodes of `t`, in the order the sort starts from.
-fn table_nodes<'a>(ws: &'a WorkingSet, t: &Table) -> std::borrow::Cow<'a, [usize]> {
+fn table_nodes<'a>(ws: &'a WorkingSet, t: &Table) -> Listed<'a> {
     // Only the balanced comparison is intransitive, so only there does the starting order
     // (the node table's, as Pacemaker lists it) change the result.
     if ws.placement_strategy == PlacementStrategy::Balanced {
         ws.listed_order(t)
     } else {
-        std::borrow::Cow::Owned((0..t.len()).filter(|&n| t[n].is_some()).collect())
+        Listed::Owned((0..t.len()).filter(|&n| t[n].is_some()).collect())
     }
 }
 
 /// `nodes` (all in `t`) sorted best first (Pacemaker's `compare_nodes`, with GLib's merge
 /// sort from the order given).
-fn sort_nodes(
-    ws: &WorkingSet,
-    nodes: std::borrow::Cow<'_, [usize]>,
-    t: &Table,
-    active: Option<usize>,
-) -> Vec<usize> {
+fn sort_nodes(ws: &WorkingSet, nodes: Listed<'_>, t: &Table, active: Option<usize>) -> Vec<usize> {
     let mut nodes = nodes.into_owned();
     merge_sort_by(&mut nodes, node_cmp(ws, t, active));
     nodes
@@ -876,9 +871,8 @@ fn best_in(
     let usable = |n: usize| ws.nodes[n].available() && w(n) >= 0;
     // The best node's score is the highest score of an available node in the table (the
     // sort's first key: the winner of its comparisons has it).
-    let top = (0..allowed.len())
-        .filter(|&n| allowed[n].is_some() && ws.nodes[n].available())
-        .map(w)
+    let top = (allowed.iter().zip(&ws.nodes))
+        .filter_map(|(w, node)| w.get().filter(|_| node.available()))
         .max();
     // Below 0 (or no node): no node is usable, and it goes nowhere whichever node the
     // comparisons would put first.
@@ -1625,7 +1619,18 @@ fn allocate_instance(
         return None;
     }
     append_parent_colocations(ws, c, k, all_coloc);
-    let prims = ws.primitives_of(k);
+    // (An instance is mostly a primitive: itself, without a vector.)
+    let (one, many);
+    let prims: &[usize] = match ws.rscs[k].kind {
+        Kind::Primitive => {
+            one = [k];
+            &one
+        }
+        _ => {
+            many = ws.primitives_of(k);
+            &many
+        }
+    };
     if let Some(p) = prefer {
         let first = prims.first().copied().unwrap_or(k);
         if ws.rscs[first].allowed[p].is_none_or(|w| w < 0) {
@@ -1633,23 +1638,25 @@ fn allocate_instance(
         }
     }
     // can_run_instance: nodes that are full or banned at clone level are out.
-    for n in 0..ws.nodes.len() {
-        let clone_w = ws.rscs[c].allowed[n];
-        let bad = !ws.nodes[n].available() || clone_w.is_none() || count[n] >= per_node;
-        let neg = clone_w.get().filter(|&w| w < 0);
-        for &p in &prims {
-            if let Some(w) = ws.rscs[p].allowed[n].get() {
-                if bad {
-                    ws.rscs[p].allowed[n] = Weight::some(-INF);
-                } else if let Some(cw) = neg {
-                    ws.rscs[p].allowed[n] = Weight::some(add(w, cw).min(cw));
-                }
+    let clone_allowed = std::mem::take(&mut ws.rscs[c].allowed);
+    let WorkingSet { rscs, nodes, .. } = &mut *ws;
+    for &p in prims {
+        let allowed = &mut rscs[p].allowed;
+        for (n, (slot, clone_w)) in allowed.iter_mut().zip(&clone_allowed).enumerate() {
+            let Some(w) = slot.get() else {
+                continue;
+            };
+            if !nodes[n].available() || clone_w.is_none() || count[n] >= per_node {
+                *slot = Weight::some(-INF);
+            } else if let Some(cw) = clone_w.get().filter(|&w| w < 0) {
+                *slot = Weight::some(add(w, cw).min(cw));
             }
         }
     }
+    ws.rscs[c].allowed = clone_allowed;
     // Kept for the first pass only, which undoes a placement elsewhere.
     let backup: Vec<(usize, Vec<Weight>)> = std::iter::once(k)
-        .chain(prims.iter().copied())
+        .chain(prims.iter().copied().filter(|&p| p != k))
         .filter(|_| prefer.is_some())
         .map(|x| (x, ws.rscs[x].allowed.clone()))
         .collect();

@@ -404,6 +404,41 @@ pub(crate) struct Ord {
     pub same_node: bool,
 }
 
+/// [`WorkingSet::listed_order`]s worked out, by the nodes the table holds (a bit each).
+type TableOrders = crate::hash::Map<Box<[u64]>, std::sync::Arc<[usize]>>;
+
+/// Nodes in an order ([`WorkingSet::listed_order`]): borrowed, shared with the working
+/// set's table of orders, or made for the caller.
+#[derive(Debug)]
+pub(crate) enum Listed<'a> {
+    All(&'a [usize]),
+    Shared(std::sync::Arc<[usize]>),
+    Owned(Vec<usize>),
+}
+
+impl Listed<'_> {
+    /// The nodes as a vector of the caller's.
+    pub fn into_owned(self) -> Vec<usize> {
+        match self {
+            Listed::All(s) => s.to_vec(),
+            Listed::Shared(s) => s.to_vec(),
+            Listed::Owned(v) => v,
+        }
+    }
+}
+
+impl std::ops::Deref for Listed<'_> {
+    type Target = [usize];
+
+    fn deref(&self) -> &[usize] {
+        match self {
+            Listed::All(s) => s,
+            Listed::Shared(s) => s,
+            Listed::Owned(v) => v,
+        }
+    }
+}
+
 /// Everything the scheduler reasons about.
 #[derive(Debug, Clone)]
 pub(crate) struct WorkingSet {
@@ -461,7 +496,7 @@ pub(crate) struct WorkingSet {
     anon_busy_prefix: crate::hash::Map<usize, usize>,
     /// [`WorkingSet::listed_order`] for tables without every node, by which nodes they
     /// hold (GLib's layout depends on nothing else).
-    table_orders: std::cell::RefCell<crate::hash::Map<Vec<bool>, Vec<usize>>>,
+    table_orders: std::cell::RefCell<TableOrders>,
     pub notes: Vec<String>,
     /// Every contribution to a score, in the order applied (only when `explain`).
     pub trace: Vec<Why>,
@@ -823,18 +858,22 @@ impl WorkingSet {
 
     /// The order in which Pacemaker lists the nodes of node table `t` (its entries that are
     /// `Some`): the precomputed [`WorkingSet::table_order`] when it holds every node.
-    pub fn listed_order<'a>(&'a self, t: &[Weight]) -> std::borrow::Cow<'a, [usize]> {
+    pub fn listed_order<'a>(&'a self, t: &[Weight]) -> Listed<'a> {
         if t.iter().all(|w| w.is_some()) {
-            return std::borrow::Cow::Borrowed(&self.table_order);
+            return Listed::All(&self.table_order);
         }
         // Many resources' tables hold the same nodes: GLib's layout is worked out once
-        // per set of nodes.
-        let present: Vec<bool> = t.iter().map(|w| w.is_some()).collect();
+        // per set of nodes (a bit each), and shared.
+        let mut present = vec![0u64; t.len().div_ceil(64)].into_boxed_slice();
+        for (n, w) in t.iter().enumerate() {
+            present[n / 64] |= u64::from(w.is_some()) << (n % 64);
+        }
         let mut known = self.table_orders.borrow_mut();
-        let order = known
-            .entry(present)
-            .or_insert_with_key(|present| self.node_table_order(|n| present[n]));
-        std::borrow::Cow::Owned(order.clone())
+        let order = known.entry(present).or_insert_with_key(|present| {
+            self.node_table_order(|n| present[n / 64] >> (n % 64) & 1 == 1)
+                .into()
+        });
+        Listed::Shared(order.clone())
     }
 
     /// The order Pacemaker meets the nodes of a node table holding the nodes `present`
