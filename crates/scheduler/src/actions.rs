@@ -847,11 +847,16 @@ fn emit_sorted<'a>(
     for (i, t) in todos {
         emit(ws, i, t, fence, plan, &mut owners);
     }
-    let mut pairs: Vec<(Action, Owner)> = plan.actions.drain(..).zip(owners).collect();
-    pairs.sort_by(|a, b| a.0.cmp(&b.0));
-    let owners = pairs.iter().map(|p| p.1).collect();
-    plan.actions = pairs.into_iter().map(|p| p.0).collect();
-    owners
+    // Sorted as indices (stable, as sorting the actions themselves): an action is large,
+    // and a sort moves each many times.
+    let mut order: Vec<u32> = (0..plan.actions.len() as u32).collect();
+    order.sort_by(|&a, &b| plan.actions[a as usize].cmp(&plan.actions[b as usize]));
+    let mut actions: Vec<Option<Action>> = plan.actions.drain(..).map(Some).collect();
+    // (`order` holds each index once: every action is taken.)
+    plan.actions = (order.iter())
+        .filter_map(|&k| actions[k as usize].take())
+        .collect();
+    order.iter().map(|&k| owners[k as usize]).collect()
 }
 
 /// Who an action belongs to.
