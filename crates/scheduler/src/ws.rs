@@ -1004,9 +1004,22 @@ impl WorkingSet {
                 let ci = self.push(rsc);
                 for k in 0..self.rscs[ci].clone_max {
                     let inst = match &*c.child {
-                        Resource::Primitive(p) => {
-                            self.add_primitive(p, format!("{}:{k}", p.id), Some(ci), &chain, maint)
-                        }
+                        // Every instance of a primitive is the first but for its id (its
+                        // meta-attributes, utilization and operations are the child's).
+                        Resource::Primitive(p) => match self.rscs[ci].children.first() {
+                            Some(&first) => {
+                                let mut r = self.rscs[first].clone();
+                                r.id = format!("{}:{k}", p.id);
+                                self.push(r)
+                            }
+                            None => self.add_primitive(
+                                p,
+                                format!("{}:{k}", p.id),
+                                Some(ci),
+                                &chain,
+                                maint,
+                            ),
+                        },
                         Resource::Group(g) => {
                             self.add_group(g, format!("{}:{k}", g.id), Some(ci), &chain, maint)
                         }
@@ -2234,6 +2247,10 @@ impl WorkingSet {
             named.sort_unstable();
             named.dedup();
             named.retain(|i| only.is_none_or(|o| o.contains(i)));
+            // An anonymous clone's instances share their fail counts (by base id) and
+            // settings: each comes to the same ban of the clone, which the first made
+            // (scores stay at -INFINITY). Only `--explain` lists each.
+            let mut weighed: Vec<(usize, String)> = Vec::new();
             for i in named {
                 let r = &self.rscs[i];
                 if r.kind != Kind::Primitive || r.orphan || r.migration_threshold <= 0 {
@@ -2242,6 +2259,12 @@ impl WorkingSet {
                 let clone = self.clone_of(i);
                 let anon = clone.is_some_and(|c| !self.rscs[c].unique);
                 let key = if anon { r.base.as_str() } else { r.id.as_str() };
+                if let (Some(c), true, false) = (clone, anon, self.explain) {
+                    if weighed.iter().any(|(w, k)| *w == c && k == key) {
+                        continue;
+                    }
+                    weighed.push((c, key.to_owned()));
+                }
                 let mut count = 0i32;
                 for f in &ns.fail_counts {
                     if f.resource.as_str() != key {
