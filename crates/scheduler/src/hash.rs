@@ -31,7 +31,9 @@ impl Hasher for WordHasher {
     fn write(&mut self, bytes: &[u8]) {
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
-            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+            let mut word = [0u8; 8];
+            word.copy_from_slice(c);
+            self.add(u64::from_le_bytes(word));
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
@@ -64,8 +66,8 @@ impl Hasher for WordHasher {
 
     #[inline]
     fn finish(&self) -> u64 {
-        // The table picks buckets by the top bits and groups by the top 7: bring the
-        // low bits' entropy up there too.
+        // The table picks a bucket by the low bits and tags it with the top 7; a
+        // product's best-mixed bits are its high ones: bring them down.
         self.0.rotate_left(20)
     }
 }
