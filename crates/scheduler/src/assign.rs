@@ -199,9 +199,7 @@ pub(crate) fn assign(ws: &mut WorkingSet, i: usize, prefer: Option<usize>) -> Op
 }
 
 fn any_available(ws: &WorkingSet, t: &Table) -> bool {
-    t.iter()
-        .enumerate()
-        .any(|(n, w)| w.is_some_and(|w| w >= 0) && ws.nodes[n].available())
+    (0..t.len()).any(|n| usable_in(ws, t, n))
 }
 
 /// Nodes of `t` sorted best first (Pacemaker's `compare_nodes`).
@@ -625,7 +623,7 @@ fn reads_of(
     let r = &ws.rscs[i];
     let strategy = ws.placement_strategy;
     let w = |n: usize| r.allowed[n].unwrap_or(-INF);
-    let usable = |n: usize| ws.nodes[n].available() && w(n) >= 0;
+    let usable = |n: usize| usable_in(ws, &r.allowed, n);
     let watch = if !capacity.any_fits {
         // The usable nodes before the bans: those still usable and those banned.
         let banned = capacity.banned.iter().map(|b| b.0);
@@ -868,7 +866,7 @@ fn best_in(
     prefer: Option<usize>,
 ) -> (Option<usize>, bool) {
     let w = |n: usize| allowed[n].unwrap_or(-INF);
-    let usable = |n: usize| ws.nodes[n].available() && w(n) >= 0;
+    let usable = |n: usize| usable_in(ws, allowed, n);
     // The best node's score is the highest score of an available node in the table (the
     // sort's first key: the winner of its comparisons has it).
     let top = (allowed.iter().zip(&ws.nodes))
